@@ -1,0 +1,41 @@
+// Decoding manifests: YAML text -> validated, defaulted binding objects.
+//
+// Strict: unknown fields (with a "did you mean" suggestion), wrong types, out-of-range
+// values, malformed durations/ARNs/hostnames/addresses/CIDRs/labels, duplicate keys,
+// duplicate namespace/name, two bindings naming one target group, unknown apiVersion/kind.
+// Every problem is reported (not only the first) as a Diagnostic with file, line, column and
+// field path. A document with errors yields no object; the other documents and files are
+// still returned, so one bad manifest never stops the others.
+// Thread-safety: free functions over their arguments; safe to call concurrently.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/diagnostic.h"
+#include "api/manifest.h"
+
+namespace endpointbinder::api {
+
+struct ManifestSet {
+  std::vector<TargetGroupBinding> targetGroupBindings;
+  std::vector<DnsRecordBinding> dnsRecordBindings;
+  Diagnostics errors;
+  std::vector<std::string> files;  // every file read, in order
+
+  bool ok() const { return errors.empty(); }
+};
+
+// Decodes every YAML document of one file's text. `fileName` is used in diagnostics only.
+// Cross-object checks (duplicates) apply within this text only.
+ManifestSet decodeManifests(std::string_view text, const std::string& fileName);
+
+// Reads files and directories (walked recursively for *.yaml / *.yml in sorted order;
+// hidden files and directories skipped; symlinks followed) and decodes them all, then
+// applies the cross-object checks over the whole set. A path that does not exist or
+// cannot be read is a diagnostic, not an exception.
+ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths);
+
+}  // namespace endpointbinder::api
