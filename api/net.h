@@ -23,6 +23,8 @@ class IpAddress {
   // ids ("fe80::1%eth0") which a target group cannot use.
   static std::optional<IpAddress> parse(std::string_view text);
   static IpAddress v4(uint32_t hostOrder);
+  // Only the first 4 bytes are used for IPv4.
+  static IpAddress fromBytes(AddressFamily family, const std::array<uint8_t, 16>& bytes);
 
   AddressFamily family() const { return family_; }
   bool isV4() const { return family_ == AddressFamily::kIPv4; }
