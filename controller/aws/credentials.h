@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "controller/core/clock.h"
 #include "controller/core/error.h"
@@ -18,6 +19,20 @@ struct Credentials {
   std::optional<core::WallTime> expiration;  // nullopt: does not expire
   std::string providerName;                  // "environment", "web-identity", "shared-files", "container", "imds"
 };
+
+// A safe one-line description for logs: provider, the access key id with its middle masked
+// ("ASIA…WXYZ"), whether a session token is present, and the expiration. Never a secret.
+std::string describeCredentials(const Credentials& credentials);
+
+// The Error code a provider in the default chain returns when its source is not configured
+// at all (no environment variables, no profile, not on EC2, ...): the chain moves on to the
+// next provider. Any other error from a provider stops the chain, as in the AWS SDKs, so a
+// misconfigured source never silently falls through to a different identity.
+inline constexpr std::string_view kCredentialsNotConfigured = "CredentialsNotConfigured";
+
+// A kNotFound Error with code kCredentialsNotConfigured; `why` says what was missing.
+core::Error credentialsNotConfigured(std::string why);
+bool isCredentialsNotConfigured(const core::Error& error);
 
 class CredentialsProvider {
  public:

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace endpointbinder::core {
@@ -14,7 +15,11 @@ struct Target {
   int port = 0;
   std::optional<std::string> availabilityZone;  // "all" for IPs outside the VPC
 
-  std::string key() const { return id + ":" + std::to_string(port); }
+  // "id:port", the identity used everywhere (diff, tracker, status). An id that parses as an
+  // IP address is written in canonical form ("FD00::1" and "fd00::1" are one target), so a
+  // differently spelled answer never looks like a new target; other ids are used as given.
+  // The availability zone is not part of the identity (AWS keys targets by id and port).
+  std::string key() const;
   bool operator==(const Target&) const = default;
 };
 
@@ -33,9 +38,14 @@ enum class TargetState {
 TargetState parseTargetState(std::string_view awsName);  // unknown text -> kUnknown
 const char* targetStateName(TargetState state);          // AWS spelling; "unknown"
 
-// Registered from the planner's point of view: in the group and not on its way out.
-// draining / unhealthy.draining / unused targets are not registered (they may be re-registered).
+// Registered from the planner's point of view, judged by the state alone: in the group and not
+// on its way out. draining / unhealthy.draining / unused are not registered (they may be
+// re-registered); every other state, kUnknown included, is (a state we cannot read is not
+// evidence that the target left).
 bool isRegistered(TargetState state);
+
+// AWS reason code of an `unused` target that is not in the group at all.
+inline constexpr std::string_view kReasonNotRegistered = "Target.NotRegistered";
 
 struct ObservedTarget {
   Target target;
@@ -43,5 +53,13 @@ struct ObservedTarget {
   std::string reason;       // e.g. "Target.Timeout"
   std::string description;  // free text from AWS
 };
+
+// What the planner and tracker use. Like isRegistered(state), except that an `unused` target
+// whose reason says it *is* registered (Target.NotInUse: the group has no load balancer or the
+// zone is disabled; Target.InvalidState: the instance is stopped; Target.IpUnusable) counts as
+// registered: registering it again changes nothing, so treating it as unregistered would make
+// a write on every sync and would keep it from ever being deregistered. `unused` with
+// Target.NotRegistered or with no reason at all is not registered.
+bool isRegistered(const ObservedTarget& observed);
 
 }  // namespace endpointbinder::core

@@ -1,0 +1,330 @@
+#include "controller/aws/cpprest_transport.h"
+
+#include <cpprest/http_client.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <stdexcept>
+#include <optional>
+#include <system_error>
+
+#include "controller/aws/sigv4.h"
+#include "controller/aws/url.h"
+
+namespace endpointbinder::aws {
+namespace {
+
+namespace http = web::http;
+namespace client = web::http::client;
+using core::ErrorKind;
+
+// Extra time the watchdog grants cpprest past the request timeout, so that cpprest's own
+// per-step timer (which knows the phase) normally reports first.
+constexpr std::chrono::milliseconds kWatchdogGrace{250};
+
+core::Error transportError(std::string code, std::string message) {
+  return core::Error{ErrorKind::kRetryable, std::move(message), std::move(code), {}, 0};
+}
+
+core::Error terminalError(std::string code, std::string message) {
+  return core::Error{ErrorKind::kTerminal, std::move(message), std::move(code), {}, 0};
+}
+
+bool hasForbiddenByte(std::string_view text) {
+  return text.find_first_of(std::string_view("\r\n\0", 3)) != std::string_view::npos;
+}
+
+bool isTokenChar(char c) {
+  // RFC 9110 tchar.
+  return std::isalnum(static_cast<unsigned char>(c)) ||
+         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool isToken(std::string_view text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), isTokenChar);
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {
+  return lower(haystack).find(lower(needle)) != std::string::npos;
+}
+
+// Maps a cpprest/boost failure to the transport's error codes. cpprest reports the phase only
+// in its message ("Failed to connect to any resolved endpoint", "Error in SSL handshake", ...),
+// so the phase is read from there.
+core::Error classifyFailure(std::string_view what, std::error_code code, const std::string& where) {
+  const bool timedOut = code == std::errc::timed_out;
+  const bool connectPhase = containsIgnoreCase(what, "connect") ||
+                            containsIgnoreCase(what, "resolv") ||
+                            containsIgnoreCase(what, "handshake") ||
+                            containsIgnoreCase(what, "proxy");
+  const bool tls = containsIgnoreCase(what, "ssl") || containsIgnoreCase(what, "handshake") ||
+                   containsIgnoreCase(what, "certificate") || containsIgnoreCase(what, "tls");
+  std::string message = where + ": " + std::string(what);
+  if (timedOut) {
+    return transportError(connectPhase ? "ConnectTimeout" : "RequestTimeout", std::move(message));
+  }
+  if (tls) return transportError("TlsError", std::move(message));
+  return transportError("ConnectionError", std::move(message));
+}
+
+// Shared between send() and the cpprest continuation, which may outlive send() when the
+// watchdog gives up first.
+struct Pending {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::optional<core::Result<HttpResponse>> result;
+
+  void finish(core::Result<HttpResponse> value) {
+    std::lock_guard lock(mu);
+    if (done) return;
+    result = std::move(value);
+    done = true;
+    cv.notify_all();
+  }
+};
+
+struct ResponseTooLarge : std::exception {
+  const char* what() const noexcept override { return "response body too large"; }
+};
+
+core::Result<std::string> validateCaBundle(const std::string& path) {
+  BIO* bio = BIO_new_file(path.c_str(), "r");
+  if (bio == nullptr) {
+    ERR_clear_error();
+    std::error_code ec(errno, std::generic_category());
+    return std::unexpected(terminalError(
+        "InvalidCaBundle", "CA bundle " + path + " cannot be read: " + ec.message()));
+  }
+  int certificates = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    ++certificates;
+    X509_free(cert);
+  }
+  ERR_clear_error();  // the loop ends on "no start line"
+  BIO_free(bio);
+  if (certificates == 0) {
+    return std::unexpected(
+        terminalError("InvalidCaBundle", "CA bundle " + path + " holds no PEM certificate"));
+  }
+  return path;
+}
+
+core::Result<std::string> normaliseProxy(const std::string& proxy, std::string_view variable) {
+  if (proxy.empty()) return proxy;
+  std::string withScheme = proxy.find("://") == std::string::npos ? "http://" + proxy : proxy;
+  auto url = parseUrl(withScheme);
+  if (!url) {
+    return std::unexpected(terminalError(
+        "InvalidProxy", std::string(variable) + " is not a valid URL: " + url.error().message));
+  }
+  if (url->scheme != "http") {
+    return std::unexpected(terminalError(
+        "InvalidProxy", std::string(variable) + " must be an http:// proxy URL (TLS to the proxy "
+                                                "itself is not supported)"));
+  }
+  return withScheme;
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
+    CpprestTransportOptions options) {
+  std::string caBundle = options.caBundlePath;
+  if (caBundle.empty()) {
+    caBundle = options.environment.getNonEmpty("AWS_CA_BUNDLE").value_or("");
+  }
+  if (!caBundle.empty()) {
+    auto checked = validateCaBundle(expandHome(caBundle, options.environment));
+    if (!checked) return std::unexpected(checked.error());
+    caBundle = *checked;
+  }
+  ProxySettings proxies = proxySettingsFromEnvironment(options.environment);
+  auto https = normaliseProxy(proxies.httpsProxy, "HTTPS_PROXY");
+  if (!https) return std::unexpected(https.error());
+  auto plain = normaliseProxy(proxies.httpProxy, "HTTP_PROXY");
+  if (!plain) return std::unexpected(plain.error());
+  proxies.httpsProxy = *https;
+  proxies.httpProxy = *plain;
+  return std::unique_ptr<CpprestTransport>(
+      new CpprestTransport(std::move(options), std::move(caBundle), std::move(proxies)));
+}
+
+CpprestTransport::CpprestTransport(CpprestTransportOptions options, std::string caBundle,
+                                   ProxySettings proxies)
+    : options_(std::move(options)), caBundle_(std::move(caBundle)), proxies_(std::move(proxies)) {}
+
+CpprestTransport::~CpprestTransport() = default;
+
+std::size_t CpprestTransport::cachedClientCount() const {
+  std::lock_guard lock(mu_);
+  return clients_.size();
+}
+
+std::shared_ptr<client::http_client> CpprestTransport::clientFor(
+    const std::string& origin, const std::string& proxy, std::chrono::milliseconds timeout) {
+  const std::string key = origin + "\n" + proxy + "\n" + std::to_string(timeout.count());
+  std::lock_guard lock(mu_);
+  if (auto it = clients_.find(key); it != clients_.end()) return it->second;
+  if (clients_.size() >= options_.maxCachedClients) clients_.clear();
+
+  client::http_client_config config;
+  config.set_timeout(timeout);
+  config.set_validate_certificates(true);
+  const std::string caBundle = caBundle_;
+  config.set_ssl_context_callback([caBundle](boost::asio::ssl::context& context) {
+    SSL_CTX* native = context.native_handle();
+    SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+    if (!caBundle.empty()) {
+      // Replace the default store: only the bundle's CAs are trusted. Should the file have
+      // become unreadable, the store stays empty and verification fails closed.
+      SSL_CTX_set_cert_store(native, X509_STORE_new());
+      if (SSL_CTX_load_verify_locations(native, caBundle.c_str(), nullptr) != 1) ERR_clear_error();
+    }
+  });
+  if (!proxy.empty()) {
+    auto proxyUrl = parseUrl(proxy);  // validated by create()
+    if (!proxyUrl) throw std::invalid_argument("proxy URL does not parse");
+    web::web_proxy webProxy(web::uri(proxyUrl->scheme + "://" + proxyUrl->hostForHeader() + ":" +
+                                     std::to_string(proxyUrl->effectivePort())));
+    if (!proxyUrl->userinfo.empty()) {
+      const auto colon = proxyUrl->userinfo.find(':');
+      webProxy.set_credentials(web::credentials(
+          percentDecode(proxyUrl->userinfo.substr(0, colon)),
+          colon == std::string::npos ? "" : percentDecode(proxyUrl->userinfo.substr(colon + 1))));
+    }
+    config.set_proxy(webProxy);
+  }
+  auto created = std::make_shared<client::http_client>(web::uri(origin), config);
+  clients_.emplace(key, created);
+  return created;
+}
+
+core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
+  auto url = parseUrl(request.url);
+  if (!url) return std::unexpected(url.error());
+  const std::string where = request.method + " " + url->origin() + url->path;
+
+  if (!isToken(request.method)) {
+    return std::unexpected(terminalError("InvalidHeader", "HTTP method is not a valid token"));
+  }
+  // Joined values per header name, in first-seen order; cpprest would join with ", ", which
+  // differs from what SigV4 signed (",").
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string contentType;
+  bool hasContentType = false;
+  const std::string ownHost = url->hostForHeader() + (url->hasNonDefaultPort()
+                                                          ? ":" + std::to_string(url->port)
+                                                          : std::string());
+  for (const auto& [name, value] : request.headers) {
+    if (!isToken(name) || hasForbiddenByte(value)) {
+      return std::unexpected(terminalError(
+          "InvalidHeader", "header " + (isToken(name) ? name : std::string("(invalid name)")) +
+                               " contains a line break or NUL, or its name is not a token"));
+    }
+    const std::string lowerName = lower(name);
+    // cpprest writes Host itself from the client's base URI, which equals ours; passing our
+    // copy would make cpprest verify the certificate against "host:port".
+    if (lowerName == "host" && lower(value) == ownHost) continue;
+    if (lowerName == "content-type") {
+      contentType = hasContentType ? contentType + "," + value : value;
+      hasContentType = true;
+      continue;
+    }
+    if (lowerName == "content-length" || lowerName == "connection" ||
+        lowerName == "transfer-encoding") {
+      continue;  // framing is cpprest's job; a wrong value would corrupt the stream
+    }
+    auto it = std::find_if(headers.begin(), headers.end(),
+                           [&](const auto& h) { return lower(h.first) == lowerName; });
+    if (it == headers.end()) {
+      headers.emplace_back(name, value);
+    } else {
+      it->second += "," + value;
+    }
+  }
+
+  const std::string proxy = proxyFor(proxies_, *url);
+  const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
+  auto pending = std::make_shared<Pending>();
+  pplx::cancellation_token_source cancel;
+  try {
+    auto httpClient = clientFor(url->origin(), proxy, timeout);
+    http::http_request message(request.method);
+    message.set_request_uri(web::uri(url->path + (url->hasQuery ? "?" + url->query : "")));
+    if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
+      message.set_body(std::string(request.body),
+                       hasContentType ? contentType : std::string("application/octet-stream"));
+    }
+    if (hasContentType) {
+      message.headers()["Content-Type"] = contentType;
+    } else {
+      message.headers().remove("Content-Type");
+    }
+    for (const auto& [name, value] : headers) message.headers()[name] = value;
+
+    const std::size_t maxBytes = options_.maxResponseBytes;
+    auto response = std::make_shared<HttpResponse>();
+    httpClient->request(message, cancel.get_token())
+        .then([response, maxBytes](http::http_response reply) {
+          response->status = reply.status_code();
+          for (const auto& [name, value] : reply.headers()) {
+            response->headers.emplace_back(name, value);
+          }
+          if (reply.headers().content_length() > maxBytes) throw ResponseTooLarge();
+          return reply.extract_vector();
+        })
+        .then([pending, response, where, maxBytes](pplx::task<std::vector<unsigned char>> body) {
+          try {
+            const auto bytes = body.get();
+            if (bytes.size() > maxBytes) throw ResponseTooLarge();
+            response->body.assign(bytes.begin(), bytes.end());
+            pending->finish(std::move(*response));
+          } catch (const ResponseTooLarge&) {
+            pending->finish(std::unexpected(transportError(
+                "ResponseTooLarge", where + ": response body larger than the allowed maximum")));
+          } catch (const http::http_exception& e) {
+            pending->finish(std::unexpected(classifyFailure(e.what(), e.error_code(), where)));
+          } catch (const pplx::task_canceled&) {
+            pending->finish(std::unexpected(
+                transportError("RequestTimeout", where + ": cancelled after the request timeout")));
+          } catch (const std::exception& e) {
+            pending->finish(std::unexpected(classifyFailure(e.what(), {}, where)));
+          } catch (...) {
+            pending->finish(std::unexpected(transportError("ConnectionError", where + ": failed")));
+          }
+        });
+  } catch (const web::uri_exception& e) {
+    return std::unexpected(terminalError("InvalidUrl", where + ": " + e.what()));
+  } catch (const http::http_exception& e) {
+    return std::unexpected(classifyFailure(e.what(), e.error_code(), where));
+  } catch (const std::exception& e) {
+    return std::unexpected(classifyFailure(e.what(), {}, where));
+  }
+
+  std::unique_lock lock(pending->mu);
+  const auto deadline = std::chrono::steady_clock::now() + timeout + kWatchdogGrace;
+  if (!pending->cv.wait_until(lock, deadline, [&] { return pending->done; })) {
+    lock.unlock();
+    cancel.cancel();  // closes the socket; the continuation's late result is discarded
+    pending->finish(std::unexpected(transportError(
+        "RequestTimeout", where + ": no complete response within " +
+                              std::to_string(timeout.count()) + " ms")));
+    lock.lock();
+  }
+  return std::move(*pending->result);
+}
+
+}  // namespace endpointbinder::aws

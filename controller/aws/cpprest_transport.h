@@ -1,0 +1,81 @@
+// CpprestTransport: the real HttpTransport, on cpprestsdk's asio client.
+//  - TLS: certificates verified against the system CA store (OpenSSL default paths), or only
+//    against the PEM bundle named by caBundlePath / AWS_CA_BUNDLE (botocore's rule: the bundle
+//    replaces the system store); host name checked (RFC 2818, SNI sent); TLS 1.2 minimum.
+//  - Timeouts: HttpRequest::timeout bounds the whole request (a watchdog cancels it shortly
+//    after), and is also cpprest's per-step I/O timeout, so a stalled connect, TLS handshake
+//    or read fails at that bound. cpprest's asio client has a single timer for all steps, so a
+//    connect timeout separate from (shorter than) the request timeout cannot be expressed;
+//    expiries during resolve/connect/handshake are reported as "ConnectTimeout", later ones
+//    as "RequestTimeout".
+//  - Connection reuse: one cpprest http_client (with its keep-alive connection pool) per
+//    scheme://host:port, proxy and timeout, created on first use and kept.
+//  - Proxies: HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the injected Environment (see proxy.h);
+//    https through a proxy uses CONNECT. Proxy credentials in the URL (user:pass@) are sent
+//    as Basic auth to the proxy.
+//  - Headers are sent as given: repeated names are joined with "," (as SigV4 signs them);
+//    names or values with CR, LF or NUL are refused (header injection).
+// Failures: kRetryable with code ConnectTimeout, RequestTimeout, ConnectionError or TlsError;
+// kTerminal "InvalidUrl"/"InvalidHeader"/"InvalidProxy" for requests that can never be sent;
+// "ResponseTooLarge" (kRetryable) when a response exceeds maxResponseBytes. Messages never
+// contain header values or bodies.
+// Thread-safety: send() may be called concurrently from any number of threads.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "controller/aws/environment.h"
+#include "controller/aws/http.h"
+#include "controller/aws/proxy.h"
+
+namespace web::http::client {
+class http_client;
+}
+
+namespace endpointbinder::aws {
+
+struct CpprestTransportOptions {
+  // Read for AWS_CA_BUNDLE and the proxy variables.
+  Environment environment;
+  // PEM CA bundle that replaces the system store; overrides AWS_CA_BUNDLE when not empty.
+  std::string caBundlePath;
+  // Largest response body accepted (AWS responses are far smaller).
+  std::size_t maxResponseBytes = 16 * 1024 * 1024;
+  // Cached clients kept at most; the cache is dropped and rebuilt when it would grow beyond.
+  std::size_t maxCachedClients = 64;
+};
+
+class CpprestTransport final : public HttpTransport {
+ public:
+  // Validates the options: the CA bundle (if any) must be a readable PEM file with at least
+  // one certificate, proxy URLs must parse. On failure a kTerminal Error with code
+  // "InvalidCaBundle" or "InvalidProxy" saying what is wrong.
+  static core::Result<std::unique_ptr<CpprestTransport>> create(CpprestTransportOptions options);
+
+  ~CpprestTransport() override;
+
+  core::Result<HttpResponse> send(const HttpRequest& request) override;
+
+  // Number of cached clients (tests check connection reuse with it).
+  std::size_t cachedClientCount() const;
+
+ private:
+  CpprestTransport(CpprestTransportOptions options, std::string caBundle, ProxySettings proxies);
+
+  std::shared_ptr<web::http::client::http_client> clientFor(const std::string& origin,
+                                                            const std::string& proxy,
+                                                            std::chrono::milliseconds timeout);
+
+  const CpprestTransportOptions options_;
+  const std::string caBundle_;  // resolved path; empty for the system store
+  const ProxySettings proxies_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<web::http::client::http_client>> clients_;
+};
+
+}  // namespace endpointbinder::aws

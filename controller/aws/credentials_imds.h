@@ -1,0 +1,60 @@
+// ImdsCredentialsProvider: the EC2 instance role from the Instance Metadata Service, IMDSv2:
+//   PUT /latest/api/token (x-aws-ec2-metadata-token-ttl-seconds: 21600)
+//   GET /latest/meta-data/iam/security-credentials/         -> role name (first line)
+//   GET /latest/meta-data/iam/security-credentials/<role>   -> credentials JSON
+// both GETs with x-aws-ec2-metadata-token. Like botocore, when the token endpoint answers
+// 403/404/405 (IMDSv2 unavailable) the GETs go without a token (IMDSv1), unless
+// AWS_EC2_METADATA_V1_DISABLED=true.
+// Endpoint: ImdsOptions::endpoint, else AWS_EC2_METADATA_SERVICE_ENDPOINT, else
+// http://[fd00:ec2::254] when AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, else
+// http://169.254.169.254. AWS_EC2_METADATA_DISABLED=true turns the provider off.
+// Timeout and attempts per request: AWS_METADATA_SERVICE_TIMEOUT (seconds) and
+// AWS_METADATA_SERVICE_NUM_ATTEMPTS when set, else the options (1 s, 3 attempts).
+// IMDS that cannot be reached, has no role attached, or is disabled counts as "not
+// configured" so the chain can report it; a reachable IMDS that returns unusable credentials
+// is an error.
+// Thread-safety: credentials() may be called from any thread; the transport must outlive the
+// provider.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "controller/aws/credentials.h"
+#include "controller/aws/credentials_web_identity.h"
+#include "controller/aws/environment.h"
+#include "controller/aws/http.h"
+
+namespace endpointbinder::aws {
+
+struct ImdsOptions {
+  std::string endpoint;  // overrides the environment when not empty; no trailing slash needed
+  std::chrono::milliseconds timeout{1'000};
+  int maxAttempts = 3;
+  std::chrono::milliseconds retryDelay{200};
+  SleepFn sleep;  // empty: std::this_thread::sleep_for
+};
+
+class ImdsCredentialsProvider final : public CredentialsProvider {
+ public:
+  ImdsCredentialsProvider(Environment env, ImdsOptions options, HttpTransport& transport);
+
+  // Credentials with providerName "imds". Errors: kCredentialsNotConfigured when disabled,
+  // unreachable, or without an instance role; kAuth "ImdsV1Disabled" when only IMDSv1 would
+  // work but it is disabled; kRetryable "InvalidCredentialsResponse"/"ImdsUnavailable" when
+  // IMDS answers but not with usable credentials. Never includes the token.
+  core::Result<Credentials> credentials() override;
+
+  // The base URL in use ("http://169.254.169.254"); for diagnostics and tests.
+  std::string endpoint() const { return endpoint_; }
+
+ private:
+  const Environment env_;
+  const ImdsOptions options_;
+  HttpTransport& transport_;
+  std::string endpoint_;
+  std::chrono::milliseconds timeout_;
+  int attempts_;
+};
+
+}  // namespace endpointbinder::aws

@@ -1,0 +1,93 @@
+// AresResolver: the Resolver on c-ares (Debian's libc-ares 1.18).
+//
+// Every resolve() call builds its own c-ares channel, sends the A and/or AAAA queries on it,
+// runs the channel's event loop with poll() until both are answered, the deadline passes or
+// the caller's stop_token fires, and destroys the channel. Nothing is shared between calls,
+// so concurrent calls need no locking, and /etc/resolv.conf is re-read on every call (a
+// changed resolver configuration applies without a restart). Lookups are a few per hostname
+// per refresh interval, so the per-call setup cost (one file read, one socket) does not
+// matter.
+//
+// c-ares itself retries a query `tries` times per server when it gets no answer (timeout,
+// unreachable server), moving to the next server each time and doubling the per-try timeout
+// each round (so 2 s and 2 tries on one server wait up to 2 + 4 s); `deadline` bounds the
+// whole call regardless. A SERVFAIL or REFUSED answer ends the lookup with that outcome at
+// once (ARES_FLAG_NOCHECKRESP): c-ares 1.18 would otherwise retry it and then report only
+// "could not contact DNS servers", and the watcher retries with backoff anyway. A truncated
+// (TC) UDP answer is retried over TCP by c-ares.
+//
+// Thread-safety: resolve() is safe to call concurrently from any threads. create() and the
+// destructor call ares_library_init / ares_library_cleanup, which are not thread-safe in
+// c-ares 1.18: create and destroy resolvers from one thread (normally main).
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/net.h"
+#include "controller/core/clock.h"
+#include "controller/core/error.h"
+#include "controller/dns/resolver.h"
+
+namespace endpointbinder::dns {
+
+// A DNS server to ask: an IP address and a port (UDP and TCP alike).
+struct ServerAddress {
+  api::IpAddress address;
+  int port = 53;
+
+  // "10.0.0.2:53", "[fd00::2]:53".
+  std::string toString() const;
+  bool operator==(const ServerAddress&) const = default;
+};
+
+// Parses the CLI's `--dns-server HOST[:PORT]`: "10.0.0.2", "10.0.0.2:5353", "fd00::2",
+// "[fd00::2]", "[fd00::2]:5353". HOST must be an IP address (a DNS server cannot be found by
+// name); PORT 1..65535, default 53. On failure returns a kTerminal error saying why.
+core::Result<ServerAddress> parseServerAddress(std::string_view text);
+
+struct AresResolverOptions {
+  // Servers to ask, in order. Empty: the nameservers of `resolvConfPath`.
+  std::vector<ServerAddress> servers;
+  // Read instead of /etc/resolv.conf when `servers` is empty; empty means the system file.
+  std::string resolvConfPath;
+  // The port of the nameservers read from resolv.conf (its lines carry none).
+  int resolvConfPort = 53;
+  // Timeout of the first try per server; c-ares doubles it on each later round.
+  std::chrono::milliseconds timeout{2000};
+  // Tries per server (c-ares' "tries"), at least 1.
+  int tries = 2;
+  // Hard bound on one resolve() call; exceeding it gives kTimeout.
+  std::chrono::milliseconds deadline{5000};
+};
+
+class AresResolver final : public Resolver {
+ public:
+  // Validates `options` (timeout, deadline > 0; tries >= 1) and checks that a c-ares channel
+  // can be built with them (e.g. the resolv.conf path is readable when given). On failure
+  // returns a kTerminal error; the resolver is unusable then.
+  // `clock` measures the deadline; it must outlive the resolver.
+  static core::Result<std::unique_ptr<AresResolver>> create(AresResolverOptions options,
+                                                            const core::Clock& clock);
+  ~AresResolver() override;
+  AresResolver(const AresResolver&) = delete;
+  AresResolver& operator=(const AresResolver&) = delete;
+
+  // See Resolver::resolve. Queries are not retried beyond c-ares' own tries; the watcher
+  // decides when to look again.
+  ResolveOutcome resolve(std::string_view hostname, AddressFamilies families,
+                         std::stop_token stop) override;
+
+  const AresResolverOptions& options() const { return options_; }
+
+ private:
+  AresResolver(AresResolverOptions options, const core::Clock& clock);
+
+  AresResolverOptions options_;
+  const core::Clock& clock_;
+};
+
+}  // namespace endpointbinder::dns

@@ -1,0 +1,157 @@
+#include "controller/dns/dns_watcher.h"
+
+#include <algorithm>
+
+namespace endpointbinder::dns {
+namespace {
+
+// Upper bound on one sleep, so a clock that jumps (or a lost wake-up) costs at most this.
+constexpr auto kMaxSleep = std::chrono::seconds(10);
+
+std::string joinAddresses(const std::vector<api::IpAddress>& addresses) {
+  std::string text;
+  for (const auto& address : addresses) {
+    if (!text.empty()) text += ",";
+    text += address.toString();
+  }
+  return text;
+}
+
+}  // namespace
+
+DnsWatcher::DnsWatcher(Resolver& resolver, const core::Clock& clock, Random& random,
+                       ChangeCallback onChange, DnsWatcherOptions options, core::Logger* logger,
+                       WatcherObserver* observer)
+    : resolver_(resolver),
+      clock_(clock),
+      onChange_(std::move(onChange)),
+      options_(options),
+      logger_(logger != nullptr ? *logger : nullLogger_),
+      observer_(observer),
+      schedule_(random, options.schedule) {}
+
+DnsWatcher::~DnsWatcher() { stop(); }
+
+void DnsWatcher::start() {
+  std::lock_guard lock(mutex_);
+  if (started_) return;
+  started_ = true;
+  const int count = std::max(1, options_.maxConcurrentRefreshes);
+  for (int i = 0; i < count; ++i) {
+    workers_.emplace_back([this](std::stop_token stop) { work(stop); });
+  }
+}
+
+void DnsWatcher::stop() {
+  std::vector<std::jthread> workers;
+  {
+    std::lock_guard lock(mutex_);
+    started_ = true;  // a stopped watcher never starts again
+    workers.swap(workers_);
+  }
+  for (auto& worker : workers) worker.request_stop();
+  // jthread's destructor joins; waits on wake_ end through the stop_token.
+  workers.clear();
+}
+
+bool DnsWatcher::subscribe(const std::string& bindingKey, const api::DnsSource& source) {
+  bool created = false;
+  {
+    std::lock_guard lock(mutex_);
+    created = schedule_.subscribe(bindingKey, source, clock_.now());
+    changeSequence_++;
+  }
+  wake_.notify_all();
+  return created;
+}
+
+bool DnsWatcher::unsubscribe(const std::string& bindingKey) {
+  bool removed = false;
+  {
+    std::lock_guard lock(mutex_);
+    removed = schedule_.unsubscribe(bindingKey);
+    changeSequence_++;
+  }
+  wake_.notify_all();
+  return removed;
+}
+
+std::optional<HostSnapshot> DnsWatcher::snapshot(std::string_view hostname) const {
+  std::lock_guard lock(mutex_);
+  return schedule_.snapshot(hostname);
+}
+
+std::optional<HostSnapshot> DnsWatcher::snapshotForBinding(const std::string& bindingKey) const {
+  std::lock_guard lock(mutex_);
+  auto hostname = schedule_.hostnameOf(bindingKey);
+  if (!hostname) return std::nullopt;
+  return schedule_.snapshot(*hostname);
+}
+
+WatcherStats DnsWatcher::stats() const {
+  std::lock_guard lock(mutex_);
+  return schedule_.stats();
+}
+
+void DnsWatcher::work(std::stop_token stop) {
+  std::unique_lock lock(mutex_);
+  while (!stop.stop_requested()) {
+    const core::MonoTime now = clock_.now();
+    auto tickets = schedule_.takeDue(now, 1);
+    if (tickets.empty()) {
+      const uint64_t seen = changeSequence_;
+      auto sleep = std::chrono::duration_cast<std::chrono::nanoseconds>(kMaxSleep);
+      if (auto next = schedule_.nextDue()) {
+        sleep = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(*next - now),
+                           std::chrono::nanoseconds::zero(), sleep);
+      }
+      wake_.wait_for(lock, stop, sleep, [&] { return changeSequence_ != seen; });
+      continue;
+    }
+    const RefreshTicket ticket = std::move(tickets.front());
+    lock.unlock();
+
+    std::vector<LookupResult> lookups;
+    lookups.reserve(static_cast<size_t>(ticket.lookups));
+    for (int i = 0; i < ticket.lookups && !stop.stop_requested(); ++i) {
+      const core::MonoTime started = clock_.now();
+      ResolveOutcome outcome = resolver_.resolve(ticket.hostname, ticket.families, stop);
+      const auto latency = clock_.now() - started;
+      if (observer_ != nullptr) observer_->onLookup(ticket.hostname, outcome.status, latency);
+      lookups.push_back(LookupResult{std::move(outcome), latency});
+    }
+    if (stop.stop_requested()) return;  // cancelled lookups are not evidence of anything
+
+    lock.lock();
+    const RefreshUpdate update = schedule_.onResult(ticket, lookups, clock_.now());
+    std::optional<HostSnapshot> after;
+    if (update.applied && update.notify()) after = schedule_.snapshot(ticket.hostname);
+    lock.unlock();
+
+    if (update.applied) {
+      if (observer_ != nullptr) observer_->onRefresh(ticket.hostname, update);
+      if (after) {
+        if (update.failingChanged && after->failing) {
+          logger_.log(core::LogLevel::kWarn, "dns source failing; keeping the last good answer",
+                      {core::field("hostname", ticket.hostname),
+                       core::field("reason", after->failureReason),
+                       core::field("addresses", joinAddresses(after->addresses))});
+        } else if (update.failingChanged) {
+          logger_.log(core::LogLevel::kInfo, "dns source recovered",
+                      {core::field("hostname", ticket.hostname),
+                       core::field("addresses", joinAddresses(after->addresses))});
+        }
+        if (update.addressesChanged) {
+          logger_.log(core::LogLevel::kInfo, "dns answer changed",
+                      {core::field("hostname", ticket.hostname),
+                       core::field("addresses", joinAddresses(after->addresses)),
+                       core::field("ttl", static_cast<long long>(after->lastTtl.count()))});
+        }
+      }
+      if (update.notify() && onChange_) onChange_(ticket.hostname, update.affectedBindingKeys);
+    }
+    lock.lock();
+  }
+}
+
+}  // namespace endpointbinder::dns

@@ -1,0 +1,114 @@
+// DnsWatcher: keeps every DNS-sourced hostname resolved, in the background, and tells the
+// controller which bindings to look at again when an answer changes.
+//
+// A thin threaded shell around WatchSchedule (watch_schedule.h, where the rules live):
+// `maxConcurrentRefreshes` worker threads each take the earliest due refresh, run its
+// lookups on the Resolver (sequentially, without the lock), report the outcomes to the
+// schedule, and otherwise sleep until the next refresh is due or a subscription changes.
+// So at most maxConcurrentRefreshes refreshes (and lookups) are in flight at once.
+//
+// The controller's side: subscribe() a binding when its manifest names a dns source (again
+// whenever the source changes), unsubscribe() it when the binding goes, read snapshot() while
+// reconciling, and enqueue the bindings named by the ChangeCallback. Subscribing to a
+// hostname that already has an answer does not call the callback: the controller reconciles
+// a binding whose manifest changed anyway.
+//
+// Thread-safety: every public method is safe to call from any thread, including from the
+// ChangeCallback. The ChangeCallback and the observer are called on worker threads with no
+// lock held, possibly concurrently for different hostnames; they must be quick (enqueue,
+// count) and must not call stop().
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "api/manifest.h"
+#include "controller/core/clock.h"
+#include "controller/core/log.h"
+#include "controller/dns/random.h"
+#include "controller/dns/resolver.h"
+#include "controller/dns/watch_schedule.h"
+
+namespace endpointbinder::dns {
+
+struct DnsWatcherOptions {
+  WatchScheduleOptions schedule;
+  // Worker threads, hence refreshes in flight at once. At least 1.
+  int maxConcurrentRefreshes = 4;
+};
+
+// Per-lookup and per-refresh events for the metrics layer (a histogram of lookup latency,
+// counters by outcome). Called on worker threads without the watcher's lock.
+class WatcherObserver {
+ public:
+  virtual ~WatcherObserver() = default;
+  // One lookup of `hostname` finished with `status` after `latency`.
+  virtual void onLookup(const std::string& hostname, ResolveStatus status,
+                        std::chrono::nanoseconds latency) = 0;
+  // One refresh of `hostname` was folded into the schedule (update.applied is true).
+  virtual void onRefresh(const std::string& hostname, const RefreshUpdate& update) = 0;
+};
+
+class DnsWatcher {
+ public:
+  // Called with the hostname and every binding subscribed to it when its address set
+  // changed or it started/stopped failing.
+  using ChangeCallback = std::function<void(const std::string& hostname,
+                                            const std::vector<std::string>& bindingKeys)>;
+
+  // `resolver`, `clock`, `random`, `logger` and `observer` (optional) must outlive the
+  // watcher. Nothing runs until start().
+  DnsWatcher(Resolver& resolver, const core::Clock& clock, Random& random,
+             ChangeCallback onChange, DnsWatcherOptions options = {},
+             core::Logger* logger = nullptr, WatcherObserver* observer = nullptr);
+  // Stops and joins (see stop()).
+  ~DnsWatcher();
+  DnsWatcher(const DnsWatcher&) = delete;
+  DnsWatcher& operator=(const DnsWatcher&) = delete;
+
+  // Starts the worker threads. Subscriptions made before start() are looked up at once.
+  // Calling it again (or after stop()) does nothing.
+  void start();
+
+  // Cancels lookups in flight (through their stop_token) and joins the workers; the results
+  // of cancelled refreshes are discarded, so stopping never marks a source failing.
+  // Idempotent. Returns within about one poll of the resolver, not a whole DNS timeout.
+  void stop();
+
+  // See WatchSchedule::subscribe. Wakes a worker when a lookup became due.
+  // Returns true when the hostname was new.
+  bool subscribe(const std::string& bindingKey, const api::DnsSource& source);
+  // See WatchSchedule::unsubscribe.
+  bool unsubscribe(const std::string& bindingKey);
+
+  std::optional<HostSnapshot> snapshot(std::string_view hostname) const;
+  // The snapshot of the hostname `bindingKey` is subscribed to; nullopt when not subscribed.
+  std::optional<HostSnapshot> snapshotForBinding(const std::string& bindingKey) const;
+  WatcherStats stats() const;
+
+ private:
+  void work(std::stop_token stop);
+
+  Resolver& resolver_;
+  const core::Clock& clock_;
+  ChangeCallback onChange_;
+  DnsWatcherOptions options_;
+  core::NullLogger nullLogger_;
+  core::Logger& logger_;
+  WatcherObserver* observer_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable_any wake_;
+  WatchSchedule schedule_;      // guarded by mutex_
+  uint64_t changeSequence_ = 0;  // guarded by mutex_; bumped by every subscription change
+  bool started_ = false;         // guarded by mutex_
+  std::vector<std::jthread> workers_;
+};
+
+}  // namespace endpointbinder::dns

@@ -1,0 +1,103 @@
+// Resolver: looks a hostname up in DNS and says, as a typed outcome, what the answer was —
+// the addresses with the answer's TTL, or exactly which kind of failure happened.
+//
+// The DNS watcher (dns_watcher.h) is the only regular caller; it treats every outcome other
+// than kOk as "no information" and keeps the last good answer (STYLE.md, Envoy's DNS
+// clusters). The c-ares implementation is AresResolver (ares_resolver.h); tests use
+// FakeResolver (tests/support/dns_fake_resolver.h). Deliberately free of core::Result
+// (std::expected) so the answer parser builds with the fuzzing compiler (clang 14).
+// Thread-safety: implementations must allow concurrent resolve() calls from any threads.
+#pragma once
+
+#include <chrono>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/net.h"
+
+namespace endpointbinder::dns {
+
+// Which record types one lookup asks for. At least one must be set.
+struct AddressFamilies {
+  bool ipv4 = true;   // A
+  bool ipv6 = false;  // AAAA
+
+  bool operator==(const AddressFamilies&) const = default;
+};
+
+// The result class of one lookup. Every value except kOk means "the addresses are unknown",
+// never "there are no addresses".
+enum class ResolveStatus {
+  kOk,        // NOERROR with at least one address of a requested family
+  kNxDomain,  // the name does not exist (RCODE 3)
+  kNoData,    // the name exists but has no record of the requested families (NOERROR, empty)
+  kServFail,  // the server failed (RCODE 2)
+  kRefused,   // the server refused to answer (RCODE 5)
+  kTimeout,   // no answer within the configured timeouts, or the lookup was cancelled
+  kError,     // anything else: malformed answer, connection refused, bad name, ...
+};
+
+inline constexpr int kResolveStatusCount = 7;
+
+// "ok", "NXDOMAIN", "NODATA", "SERVFAIL", "REFUSED", "timeout", "error": stable names used as
+// metric labels and as the failure reason in status.
+const char* resolveStatusName(ResolveStatus status);
+
+// A successful answer.
+struct Answer {
+  // Sorted, without duplicates; families as requested. Canonical text: IpAddress::toString().
+  std::vector<api::IpAddress> addresses;
+  // Minimum TTL over every record the answer was built from, CNAMEs included; zero is legal
+  // (the watcher clamps it).
+  std::chrono::seconds ttl{0};
+  // The aliases followed from the queried name to the name holding the addresses, in order,
+  // lowercase without trailing dots: ["alias.example", "target.example"] means
+  // queried -> alias.example -> target.example. Empty when the name had no CNAME.
+  std::vector<std::string> cnameChain;
+
+  bool operator==(const Answer&) const = default;
+};
+
+struct ResolveOutcome {
+  ResolveStatus status = ResolveStatus::kError;
+  Answer answer;        // meaningful only when status == kOk
+  std::string message;  // human-readable detail for failures ("SERVFAIL from 10.0.0.2 (A)")
+
+  bool ok() const { return status == ResolveStatus::kOk; }
+
+  static ResolveOutcome success(Answer answer) {
+    return {ResolveStatus::kOk, std::move(answer), {}};
+  }
+  static ResolveOutcome failure(ResolveStatus status, std::string message) {
+    return {status, {}, std::move(message)};
+  }
+};
+
+// The outcome of one lookup asking for both families, from the A and AAAA outcomes:
+// - either failed (anything but kOk or kNoData): that failure, the A one when both failed;
+// - both kNoData: kNoData;
+// - otherwise kOk with the union of the addresses (sorted), the minimum TTL of the answers
+//   that had data, and the longer CNAME chain.
+ResolveOutcome combineOutcomes(ResolveOutcome a, ResolveOutcome aaaa);
+
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+
+  // Looks up `hostname` (an absolute name; a trailing dot is optional and search domains
+  // are not applied) for the requested families and blocks until the outcome is known.
+  //
+  // On success returns kOk with every address of the requested families, their minimum TTL
+  // and the CNAME chain. When both families are requested they combine as combineOutcomes()
+  // says: a failure of either is the outcome, so a partial answer is never mistaken for the
+  // whole.
+  // Returns within the implementation's configured deadline, or soon after `stop` is
+  // requested (then kTimeout with message "cancelled"). Never throws.
+  // REQUIRES: families.ipv4 || families.ipv6.
+  virtual ResolveOutcome resolve(std::string_view hostname, AddressFamilies families,
+                                 std::stop_token stop) = 0;
+};
+
+}  // namespace endpointbinder::dns

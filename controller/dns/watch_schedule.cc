@@ -1,0 +1,291 @@
+#include "controller/dns/watch_schedule.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace endpointbinder::dns {
+namespace {
+
+std::string normalizeHostname(std::string_view hostname) {
+  std::string name(hostname);
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!name.empty() && name.back() == '.') name.pop_back();
+  return name;
+}
+
+template <typename D>
+Duration toDuration(D d) {
+  return std::chrono::duration_cast<Duration>(d);
+}
+
+}  // namespace
+
+AddressFamilies familiesOf(const api::DnsSource& source) {
+  AddressFamilies families{source.ipv4, source.ipv6};
+  if (!families.ipv4 && !families.ipv6) families.ipv4 = true;
+  return families;
+}
+
+std::vector<api::IpAddress> filterFamilies(const std::vector<api::IpAddress>& addresses,
+                                           AddressFamilies families) {
+  std::vector<api::IpAddress> kept;
+  for (const auto& address : addresses) {
+    if (address.isV4() ? families.ipv4 : families.ipv6) kept.push_back(address);
+  }
+  return kept;
+}
+
+uint64_t WatcherStats::totalLookups() const {
+  uint64_t total = 0;
+  for (auto count : lookups) total += count;
+  return total;
+}
+
+WatchSchedule::WatchSchedule(Random& random, WatchScheduleOptions options)
+    : random_(random), options_(options) {}
+
+RefreshParams WatchSchedule::mergeParams(
+    const std::map<std::string, api::DnsSource>& subscribers) {
+  RefreshParams merged;
+  bool first = true;
+  for (const auto& [key, source] : subscribers) {
+    const AddressFamilies families = familiesOf(source);
+    if (first) {
+      merged.families = families;
+      merged.lookupsPerRefresh = source.lookupsPerRefresh;
+      merged.minRefreshInterval = source.minRefreshInterval;
+      merged.maxRefreshInterval = source.maxRefreshInterval;
+      first = false;
+      continue;
+    }
+    merged.families.ipv4 = merged.families.ipv4 || families.ipv4;
+    merged.families.ipv6 = merged.families.ipv6 || families.ipv6;
+    merged.lookupsPerRefresh = std::max(merged.lookupsPerRefresh, source.lookupsPerRefresh);
+    merged.minRefreshInterval = std::min(merged.minRefreshInterval, source.minRefreshInterval);
+    merged.maxRefreshInterval = std::min(merged.maxRefreshInterval, source.maxRefreshInterval);
+  }
+  merged.lookupsPerRefresh = std::max(merged.lookupsPerRefresh, 1);
+  merged.minRefreshInterval = std::max(merged.minRefreshInterval, Duration::zero());
+  merged.maxRefreshInterval = std::max(merged.maxRefreshInterval, merged.minRefreshInterval);
+  return merged;
+}
+
+Duration WatchSchedule::floor(Duration interval) const {
+  return std::max(interval, options_.intervalFloor);
+}
+
+Duration WatchSchedule::withJitter(Duration interval) {
+  const double fraction = std::clamp(options_.jitterFraction, 0.0, 1.0);
+  const auto bound = std::min(
+      toDuration(std::chrono::duration<double, std::milli>(interval.count() * fraction)),
+      options_.maxJitter);
+  if (bound <= Duration::zero()) return interval;
+  const double draw = std::clamp(random_.uniform(), 0.0, 1.0);
+  // uniform() is in [0, 1), so the jitter stays strictly below `bound` (plus rounding).
+  return interval +
+         std::min(toDuration(std::chrono::duration<double, std::milli>(bound.count() * draw)),
+                  bound);
+}
+
+bool WatchSchedule::subscribe(const std::string& bindingKey, const api::DnsSource& source,
+                              core::MonoTime now) {
+  const std::string hostname = normalizeHostname(source.hostname);
+  if (auto previous = bindingHost_.find(bindingKey);
+      previous != bindingHost_.end() && previous->second != hostname) {
+    unsubscribe(bindingKey);
+  }
+  bindingHost_[bindingKey] = hostname;
+  auto [it, created] = targets_.try_emplace(hostname);
+  Target& target = it->second;
+  target.subscribers[bindingKey] = source;
+  const RefreshParams before = target.params;
+  target.params = mergeParams(target.subscribers);
+  if (created) {
+    target.nextRefresh = now;
+  } else if (!target.inFlight && target.params != before) {
+    const bool familyAdded = (target.params.families.ipv4 && !before.families.ipv4) ||
+                             (target.params.families.ipv6 && !before.families.ipv6);
+    if (familyAdded) {
+      target.nextRefresh = now;
+    } else {
+      target.nextRefresh = std::min(target.nextRefresh, now + floor(target.params.maxRefreshInterval));
+    }
+  }
+  stats_.hostnames = targets_.size();
+  stats_.subscriptions = bindingHost_.size();
+  return created;
+}
+
+bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
+  auto binding = bindingHost_.find(bindingKey);
+  if (binding == bindingHost_.end()) return false;
+  auto target = targets_.find(binding->second);
+  bindingHost_.erase(binding);
+  if (target != targets_.end()) {
+    target->second.subscribers.erase(bindingKey);
+    if (target->second.subscribers.empty()) {
+      targets_.erase(target);
+    } else {
+      target->second.params = mergeParams(target->second.subscribers);
+    }
+  }
+  stats_.hostnames = targets_.size();
+  stats_.subscriptions = bindingHost_.size();
+  return true;
+}
+
+std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t limit) {
+  std::vector<std::pair<core::MonoTime, std::string>> due;
+  for (const auto& [hostname, target] : targets_) {
+    if (!target.inFlight && target.nextRefresh <= now) due.emplace_back(target.nextRefresh, hostname);
+  }
+  std::sort(due.begin(), due.end());
+  if (due.size() > limit) due.resize(limit);
+  std::vector<RefreshTicket> tickets;
+  tickets.reserve(due.size());
+  for (const auto& [when, hostname] : due) {
+    Target& target = targets_.at(hostname);
+    target.inFlight = nextTicket_++;
+    tickets.push_back(RefreshTicket{hostname, target.params.families,
+                                    target.params.lookupsPerRefresh, *target.inFlight});
+  }
+  return tickets;
+}
+
+std::optional<core::MonoTime> WatchSchedule::nextDue() const {
+  std::optional<core::MonoTime> earliest;
+  for (const auto& [hostname, target] : targets_) {
+    if (target.inFlight) continue;
+    if (!earliest || target.nextRefresh < *earliest) earliest = target.nextRefresh;
+  }
+  return earliest;
+}
+
+RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
+                                      const std::vector<LookupResult>& lookups,
+                                      core::MonoTime now) {
+  RefreshUpdate update;
+  auto it = targets_.find(ticket.hostname);
+  if (it == targets_.end() || it->second.inFlight != ticket.id) return update;
+  Target& target = it->second;
+  target.inFlight.reset();
+  update.applied = true;
+
+  std::vector<api::IpAddress> merged;
+  std::optional<std::chrono::seconds> ttl;
+  std::vector<std::string> chain;
+  const LookupResult* lastFailure = nullptr;
+  for (const auto& lookup : lookups) {
+    stats_.lookups[static_cast<size_t>(lookup.outcome.status)]++;
+    stats_.lookupLatencySum += lookup.latency;
+    stats_.lookupLatencyMax = std::max(stats_.lookupLatencyMax, lookup.latency);
+    if (!lookup.outcome.ok()) {
+      lastFailure = &lookup;
+      continue;
+    }
+    const Answer& answer = lookup.outcome.answer;
+    merged.insert(merged.end(), answer.addresses.begin(), answer.addresses.end());
+    ttl = ttl ? std::min(*ttl, answer.ttl) : answer.ttl;
+    if (answer.cnameChain.size() > chain.size()) chain = answer.cnameChain;
+  }
+  std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+  stats_.refreshes++;
+
+  const bool wasFailing = target.failingSince.has_value();
+  if (!merged.empty()) {
+    update.succeeded = true;
+    update.addressesChanged = !target.hasAnswer || merged != target.addresses;
+    update.failingChanged = wasFailing;
+    target.addresses = std::move(merged);
+    target.hasAnswer = true;
+    target.lastSuccess = now;
+    target.failingSince.reset();
+    target.failureStatus = ResolveStatus::kOk;
+    target.failureReason.clear();
+    target.consecutiveFailures = 0;
+    target.lastTtl = ttl.value_or(std::chrono::seconds(0));
+    target.cnameChain = std::move(chain);
+    const Duration interval =
+        std::clamp(toDuration(target.lastTtl), target.params.minRefreshInterval,
+                   target.params.maxRefreshInterval);
+    target.nextRefresh = now + withJitter(floor(interval));
+    if (update.addressesChanged) {
+      stats_.changes++;
+    } else {
+      stats_.noChange++;
+    }
+  } else {
+    stats_.refreshFailures++;
+    update.failingChanged = !wasFailing;
+    if (!wasFailing) target.failingSince = now;
+    target.consecutiveFailures++;
+    if (lastFailure != nullptr) {
+      target.failureStatus = lastFailure->outcome.status;
+      target.failureReason = lastFailure->outcome.message.empty()
+                                 ? resolveStatusName(lastFailure->outcome.status)
+                                 : lastFailure->outcome.message;
+    } else {
+      target.failureStatus = ResolveStatus::kError;
+      target.failureReason = "no lookup was made";
+    }
+    // min * 2^(n-1), capped at max; the shift stops growing long before it could overflow.
+    Duration backoff = floor(target.params.minRefreshInterval);
+    for (int i = 1; i < target.consecutiveFailures && backoff < target.params.maxRefreshInterval;
+         ++i) {
+      backoff *= 2;
+    }
+    backoff = std::min(backoff, floor(target.params.maxRefreshInterval));
+    target.nextRefresh = now + withJitter(backoff);
+  }
+  // A family added while this refresh was in flight: its answer lacks it, look again now.
+  if (ticket.families != target.params.families) target.nextRefresh = now;
+  update.nextRefresh = target.nextRefresh;
+  if (update.notify()) {
+    for (const auto& [key, source] : target.subscribers) update.affectedBindingKeys.push_back(key);
+  }
+  return update;
+}
+
+HostSnapshot WatchSchedule::makeSnapshot(const std::string& hostname, const Target& target) const {
+  HostSnapshot snapshot;
+  snapshot.hostname = hostname;
+  snapshot.addresses = target.addresses;
+  snapshot.hasAnswer = target.hasAnswer;
+  snapshot.lastSuccess = target.lastSuccess;
+  snapshot.failing = target.failingSince.has_value();
+  snapshot.failingSince = target.failingSince;
+  snapshot.failureStatus = target.failureStatus;
+  snapshot.failureReason = target.failureReason;
+  snapshot.consecutiveFailures = target.consecutiveFailures;
+  snapshot.lastTtl = target.lastTtl;
+  snapshot.cnameChain = target.cnameChain;
+  snapshot.refreshing = target.inFlight.has_value();
+  snapshot.nextRefresh = target.nextRefresh;
+  snapshot.params = target.params;
+  for (const auto& [key, source] : target.subscribers) snapshot.bindingKeys.push_back(key);
+  return snapshot;
+}
+
+std::optional<HostSnapshot> WatchSchedule::snapshot(std::string_view hostname) const {
+  auto it = targets_.find(normalizeHostname(hostname));
+  if (it == targets_.end()) return std::nullopt;
+  return makeSnapshot(it->first, it->second);
+}
+
+std::optional<std::string> WatchSchedule::hostnameOf(const std::string& bindingKey) const {
+  auto it = bindingHost_.find(bindingKey);
+  if (it == bindingHost_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> WatchSchedule::hostnames() const {
+  std::vector<std::string> names;
+  for (const auto& [hostname, target] : targets_) names.push_back(hostname);
+  return names;
+}
+
+WatcherStats WatchSchedule::stats() const { return stats_; }
+
+}  // namespace endpointbinder::dns

@@ -1,0 +1,196 @@
+// `plan`: one shot, read-only. Resolves every binding's source, reads its target group and
+// prints what the controller would do, like a diff:
+//   + registered now          - deregistered once absent for the grace period
+//   ! held back (and why)     = unchanged
+// Exit 0 when nothing would change, 2 when something would, 1 on any error.
+#include <iostream>
+#include <set>
+#include <stop_token>
+
+#include "api/decode.h"
+#include "api/syntax.h"
+#include "controller/core/endpoint_tracker.h"
+#include "controller/core/planner.h"
+#include "controller/dns/ares_resolver.h"
+#include "controller/main/aws_setup.h"
+#include "controller/main/cli.h"
+#include "controller/runtime/json_logger.h"
+#include "controller/runtime/reconciler.h"
+
+namespace endpointbinder::cli {
+
+namespace {
+
+constexpr int kExitChanges = 2;
+
+struct PlanFlags {
+  std::vector<std::string> manifests;
+  std::vector<std::string> dnsServers;
+  std::string controllerId = "endpoint-binder";
+  AwsFlags aws;
+};
+
+struct SourceListing {
+  std::vector<std::string> ids;
+  std::string error;  // empty when the source answered
+};
+
+SourceListing listSource(const api::TargetGroupBinding& binding, dns::Resolver& resolver) {
+  SourceListing out;
+  if (const auto* fixed = std::get_if<api::StaticSource>(&binding.spec.source)) {
+    for (const auto& a : fixed->addresses) out.ids.push_back(a.toString());
+    return out;
+  }
+  const auto* source = std::get_if<api::DnsSource>(&binding.spec.source);
+  if (source == nullptr) {
+    out.error = std::string("source kind ") + api::sourceKindName(binding.spec.source) +
+                " is not implemented in this version";
+    return out;
+  }
+  std::set<std::string> ids;
+  std::string lastError;
+  for (int i = 0; i < source->lookupsPerRefresh; ++i) {
+    auto outcome = resolver.resolve(source->hostname, dns::AddressFamilies{source->ipv4, source->ipv6},
+                                    std::stop_token{});
+    if (!outcome.ok()) {
+      lastError = std::string(dns::resolveStatusName(outcome.status)) + ": " + outcome.message;
+      continue;
+    }
+    for (const auto& a : outcome.answer.addresses) ids.insert(a.toString());
+  }
+  if (ids.empty()) out.error = lastError.empty() ? "empty answer" : lastError;
+  out.ids.assign(ids.begin(), ids.end());
+  return out;
+}
+
+// Plans one binding; prints it; returns kExitOk, kExitChanges or kExitFailure.
+int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::TargetGroupApi& api,
+                dns::Resolver& resolver, const std::string& controllerId) {
+  const auto& spec = binding.spec;
+  const auto key = binding.metadata.key();
+  ctx.out << "TargetGroupBinding " << key << " -> " << spec.targetGroupArn.name << " ("
+          << spec.targetGroupArn.text << ")\n";
+  auto groups = api.describeTargetGroups({spec.targetGroupArn.text});
+  if (!groups || groups->empty()) {
+    ctx.out << "  error: " << (groups ? "target group not found" : groups.error().toString()) << "\n\n";
+    return kExitFailure;
+  }
+  const int port = spec.port.value_or(groups->front().port);
+  auto tags = api.describeTags({spec.targetGroupArn.text});
+  if (tags) {
+    const auto& groupTags = (*tags)[spec.targetGroupArn.text];
+    auto owner = groupTags.find(runtime::kOwnerTagKey);
+    const auto mine = controllerId + "/" + key;
+    if (owner != groupTags.end() && owner->second != mine) {
+      ctx.out << "  conflict: the target group is owned by " << owner->second
+              << "; the controller will not write to it\n\n";
+      return kExitFailure;
+    }
+  }
+  auto observed = api.describeTargetHealth(spec.targetGroupArn.text);
+  if (!observed) {
+    ctx.out << "  error: " << observed.error().toString() << "\n\n";
+    return kExitFailure;
+  }
+  const auto listing = listSource(binding, resolver);
+  ctx.out << "  source " << api::sourceKindName(spec.source) << ": ";
+  if (listing.error.empty()) {
+    ctx.out << listing.ids.size() << " addresses\n";
+  } else {
+    ctx.out << "FAILING (" << listing.error << "): deregistrations would be frozen\n";
+  }
+
+  // A one-shot plan has no memory: everything registered counts as seen now, so absent
+  // targets show as pending deregistration after the grace period, as the controller would.
+  const auto now = core::MonoTime{} + std::chrono::hours(24);
+  core::EndpointTracker tracker;
+  std::vector<core::Target> desired;
+  for (const auto& id : listing.ids) desired.push_back({id, port, spec.availabilityZone});
+  if (listing.error.empty()) tracker.recordListing(desired, now);
+  else tracker.recordSourceFailure(listing.error, now);
+  tracker.recordObserved(*observed, now);
+  const auto plan = core::computePlan({desired, !listing.error.empty()}, *observed, tracker,
+                                      spec.policy, now);
+  int pending = 0;
+  for (const auto& t : plan.toRegister) ctx.out << "  + " << t.key() << "\n";
+  for (const auto& t : plan.toDeregister) ctx.out << "  - " << t.key() << "\n";
+  for (const auto& h : plan.held) {
+    if (h.reason == core::HoldReason::kWithinGracePeriod) {
+      ctx.out << "  - " << h.target.key() << "  (after "
+              << api::formatDuration(spec.policy.deregistrationGracePeriod)
+              << " grace if still absent)\n";
+      ++pending;
+    } else {
+      ctx.out << "  ! " << h.target.key() << "  held: " << core::holdReasonName(h.reason) << ": "
+              << h.message << "\n";
+    }
+  }
+  std::set<std::string> changed;
+  for (const auto& t : plan.toRegister) changed.insert(t.key());
+  for (const auto& t : plan.toDeregister) changed.insert(t.key());
+  for (const auto& h : plan.held) changed.insert(h.target.key());
+  int unchanged = 0;
+  for (const auto& o : *observed) {
+    if (core::isRegistered(o.state) && !changed.count(o.target.key())) ++unchanged;
+  }
+  ctx.out << "  = " << unchanged << " registered targets unchanged\n\n";
+  return plan.hasWrites() || pending > 0 ? kExitChanges : kExitOk;
+}
+
+}  // namespace
+
+void registerPlanCommand(CLI::App& app, CliContext& ctx) {
+  auto flags = std::make_shared<PlanFlags>();
+  auto* cmd = app.add_subcommand(
+      "plan", "Show what the controller would change (read-only; exit 0 none, 2 changes, 1 error)");
+  cmd->add_option("--manifests,PATH", flags->manifests, "Manifest files or directories")
+      ->envname("ENDPOINT_BINDER_MANIFESTS")
+      ->delimiter(',')
+      ->required();
+  cmd->add_option("--dns-server", flags->dnsServers, "DNS server HOST[:PORT] (repeatable)")
+      ->envname("ENDPOINT_BINDER_DNS_SERVER")
+      ->delimiter(',');
+  cmd->add_option("--controller-id", flags->controllerId, "Owner id the controller writes")
+      ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
+      ->capture_default_str();
+  cmd->add_option("--aws-region", flags->aws.region, "AWS Region")->envname("ENDPOINT_BINDER_AWS_REGION");
+  cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl, "Endpoint URL for every AWS service")
+      ->envname("ENDPOINT_BINDER_AWS_ENDPOINT_URL");
+  cmd->callback([&ctx, flags] {
+    std::vector<std::filesystem::path> paths(flags->manifests.begin(), flags->manifests.end());
+    auto set = api::loadManifests(paths);
+    for (const auto& e : set.errors) ctx.err << e.toString() << "\n";
+    core::RealClock clock;
+    runtime::StreamLogger log(std::cerr, clock, runtime::LogFormat::kText, core::LogLevel::kWarn);
+    auto aws = buildAwsSetup(flags->aws, clock, log, nullptr);
+    if (!aws) {
+      ctx.err << "error: " << aws.error().message << "\n";
+      ctx.exitCode = kExitFailure;
+      return;
+    }
+    dns::AresResolverOptions options;
+    for (const auto& text : flags->dnsServers) {
+      auto server = dns::parseServerAddress(text);
+      if (!server) {
+        ctx.err << "error: --dns-server: " << server.error().message << "\n";
+        ctx.exitCode = kExitUsage;
+        return;
+      }
+      options.servers.push_back(*server);
+    }
+    auto resolver = dns::AresResolver::create(options, clock);
+    if (!resolver) {
+      ctx.err << "error: " << resolver.error().message << "\n";
+      ctx.exitCode = kExitFailure;
+      return;
+    }
+    int result = set.errors.empty() ? kExitOk : kExitFailure;
+    for (const auto& binding : set.targetGroupBindings) {
+      const int r = planBinding(ctx, binding, *(*aws)->elbv2, **resolver, flags->controllerId);
+      if (r == kExitFailure || (r == kExitChanges && result == kExitOk)) result = r;
+    }
+    ctx.exitCode = result;
+  });
+}
+
+}  // namespace endpointbinder::cli

@@ -1,0 +1,230 @@
+// `run`: the controller. Every flag also reads an ENDPOINT_BINDER_* environment variable,
+// because containers (ECS task definitions) are configured that way.
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "api/syntax.h"
+#include "controller/dns/ares_resolver.h"
+#include "controller/main/aws_setup.h"
+#include "controller/main/cli.h"
+#include "controller/runtime/controller.h"
+#include "controller/runtime/json_logger.h"
+#include "controller/runtime/metrics.h"
+#include "controller/server/health_server.h"
+#include "controller/server/metrics_server.h"
+
+namespace endpointbinder::cli {
+
+namespace {
+
+using core::LogLevel;
+
+struct RunFlags {
+  std::vector<std::string> manifests;
+  bool dryRun = false;
+  int workers = 4;
+  std::string resyncPeriod = "5m";
+  std::string metricsAddr = "0.0.0.0:8080";
+  std::string healthAddr = "0.0.0.0:8081";
+  std::vector<std::string> dnsServers;
+  std::string dnsTimeout = "2s";
+  std::string controllerId = "endpoint-binder";
+  std::string logFormat = "json";
+  std::string logLevel = "info";
+  std::string manifestRescan = "30s";
+  std::string shutdownGrace = "8s";
+  AwsFlags aws;
+  std::string awsAttemptTimeout = "10s";
+};
+
+// Adds an option bound to an ENDPOINT_BINDER_<NAME> variable (name from the flag).
+template <typename T>
+CLI::Option* flag(CLI::App* cmd, const std::string& name, T& value, const std::string& help) {
+  std::string env = "ENDPOINT_BINDER_";
+  for (char c : name.substr(2)) env += c == '-' ? '_' : static_cast<char>(std::toupper(c));
+  return cmd->add_option(name, value, help)->envname(env)->capture_default_str();
+}
+
+// Parses a duration flag ("90s", "5m"); on failure explains which flag and why.
+std::optional<api::Duration> durationFlag(CliContext& ctx, const char* name, const std::string& text,
+                                          api::Duration min) {
+  auto d = api::parseDuration(text);
+  if (!d) {
+    ctx.err << "error: " << name << ": " << d.error() << "\n";
+    return std::nullopt;
+  }
+  if (*d < min) {
+    ctx.err << "error: " << name << ": " << text << " is below the minimum "
+            << api::formatDuration(min) << "\n";
+    return std::nullopt;
+  }
+  return *d;
+}
+
+class Readiness final : public server::ReadinessSource {
+ public:
+  Readiness(const runtime::Controller& controller, aws::CredentialsProvider& credentials)
+      : controller_(controller), credentials_(credentials) {}
+  server::ReadinessReport readiness() const override {
+    server::ReadinessReport report;
+    const auto r = controller_.readiness();
+    report.manifestsLoaded = r.manifestsLoaded;
+    report.pendingBindings = r.pendingBindings;
+    auto creds = credentials_.credentials();  // cached by the chain; cheap
+    report.credentialsObtained = creds.has_value();
+    if (!creds) report.credentialsError = creds.error().message;
+    return report;
+  }
+
+ private:
+  const runtime::Controller& controller_;
+  aws::CredentialsProvider& credentials_;
+};
+
+int runController(CliContext& ctx, const RunFlags& flags) {
+  if (flags.manifests.empty()) {
+    ctx.err << "error: --manifests: give at least one manifest file or directory "
+               "(or ENDPOINT_BINDER_MANIFESTS)\n";
+    return kExitUsage;
+  }
+  auto level = runtime::parseLogLevel(flags.logLevel);
+  if (!level) {
+    ctx.err << "error: --log-level: \"" << flags.logLevel << "\" is not debug, info, warn or error\n";
+    return kExitUsage;
+  }
+  const auto resync = durationFlag(ctx, "--resync-period", flags.resyncPeriod, std::chrono::seconds(1));
+  const auto dnsTimeout = durationFlag(ctx, "--dns-timeout", flags.dnsTimeout, std::chrono::milliseconds(50));
+  const auto rescan = durationFlag(ctx, "--manifest-rescan-period", flags.manifestRescan, std::chrono::seconds(0));
+  const auto grace = durationFlag(ctx, "--shutdown-grace", flags.shutdownGrace, std::chrono::seconds(0));
+  const auto attempt = durationFlag(ctx, "--aws-attempt-timeout", flags.awsAttemptTimeout, std::chrono::milliseconds(100));
+  if (!resync || !dnsTimeout || !rescan || !grace || !attempt) return kExitUsage;
+  if (flags.workers < 1 || flags.workers > 64) {
+    ctx.err << "error: --workers: " << flags.workers << " is outside 1..64\n";
+    return kExitUsage;
+  }
+
+  // Signals are taken by the main thread only: block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  core::RealClock clock;
+  runtime::StreamLogger log(std::cerr, clock,
+                            flags.logFormat == "text" ? runtime::LogFormat::kText
+                                                      : runtime::LogFormat::kJson,
+                            *level);
+  auto registry = std::make_shared<prometheus::Registry>();
+  runtime::ControllerMetrics metrics(registry, {EB_VERSION, EB_GIT_COMMIT});
+
+  auto awsFlags = flags.aws;
+  awsFlags.attemptTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*attempt);
+  auto aws = buildAwsSetup(awsFlags, clock, log, &metrics);
+  if (!aws) {
+    log.log(LogLevel::kError, "cannot set up AWS access", {core::field("error", aws.error().message)});
+    return kExitFailure;
+  }
+
+  dns::AresResolverOptions resolverOptions;
+  for (const auto& text : flags.dnsServers) {
+    auto server = dns::parseServerAddress(text);
+    if (!server) {
+      ctx.err << "error: --dns-server: " << server.error().message << "\n";
+      return kExitUsage;
+    }
+    resolverOptions.servers.push_back(*server);
+  }
+  resolverOptions.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*dnsTimeout);
+  resolverOptions.deadline = resolverOptions.timeout * 3;
+  auto resolver = dns::AresResolver::create(resolverOptions, clock);
+  if (!resolver) {
+    log.log(LogLevel::kError, "cannot set up DNS resolution", {core::field("error", resolver.error().message)});
+    return kExitFailure;
+  }
+  dns::StdRandom random;
+
+  runtime::ControllerOptions options;
+  for (const auto& m : flags.manifests) options.manifests.emplace_back(m);
+  options.workers = flags.workers;
+  options.reconciler.controllerId = flags.controllerId;
+  options.reconciler.dryRun = flags.dryRun;
+  options.reconciler.resyncPeriod = *resync;
+  options.manifestWatcher.rescanInterval = std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
+  runtime::Controller controller(
+      runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics}, options);
+
+  auto metricsServer = server::MetricsServer::start(
+      server::MetricsServerOptions{flags.metricsAddr, "/metrics", 2},
+      {registry, std::make_shared<runtime::ProcessCollector>(runtime::ProcessCollector::Options{})});
+  if (!metricsServer) {
+    log.log(LogLevel::kError, "cannot serve metrics", {core::field("error", metricsServer.error().message)});
+    return kExitFailure;
+  }
+  server::Heartbeat heartbeat(clock);
+  Readiness readiness(controller, *(*aws)->credentials);
+  auto healthServer = server::HealthServer::start(
+      server::HealthRoutes::Deps{clock, heartbeat, readiness, controller.status()},
+      server::HealthServerOptions{flags.healthAddr, std::chrono::minutes(2)});
+  if (!healthServer) {
+    log.log(LogLevel::kError, "cannot serve health", {core::field("error", healthServer.error().message)});
+    return kExitFailure;
+  }
+  if (auto started = controller.start(); !started) {
+    log.log(LogLevel::kError, "cannot start the controller", {core::field("error", started.error().message)});
+    return kExitFailure;
+  }
+  log.log(LogLevel::kInfo, "serving",
+          {core::field("metrics", (*metricsServer)->url()), core::field("health", (*healthServer)->url()),
+           core::field("region", (*aws)->config.region),
+           core::field("elbv2Endpoint", (*aws)->elbv2Endpoint.url)});
+
+  // Main thread: keep the heartbeat honest and wait for a signal.
+  while (true) {
+    timespec tick{1, 0};
+    const int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (clock.now() - controller.lastHeartbeat() < std::chrono::seconds(10)) heartbeat.beat();
+    if (sig == SIGTERM || sig == SIGINT) {
+      log.log(LogLevel::kInfo, "shutting down: finishing in-flight work",
+              {core::field("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")});
+      break;
+    }
+  }
+  controller.stop(*grace);
+  healthServer->reset();
+  metricsServer->reset();
+  log.log(LogLevel::kInfo, "stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void registerRunCommand(CLI::App& app, CliContext& ctx) {
+  auto flags = std::make_shared<RunFlags>();
+  auto* cmd = app.add_subcommand("run", "Run the controller: keep target groups in step with their sources");
+  flag(cmd, "--manifests", flags->manifests, "Manifest file or directory (repeatable; env: comma-separated)")
+      ->delimiter(',');
+  cmd->add_flag("--dry-run", flags->dryRun, "Plan and report, never write to AWS")
+      ->envname("ENDPOINT_BINDER_DRY_RUN");
+  flag(cmd, "--workers", flags->workers, "Bindings reconciled in parallel");
+  flag(cmd, "--resync-period", flags->resyncPeriod, "Re-read every target group this often");
+  flag(cmd, "--metrics-addr", flags->metricsAddr, "Prometheus metrics listen address (path /metrics)");
+  flag(cmd, "--health-addr", flags->healthAddr, "Health and status API listen address");
+  flag(cmd, "--dns-server", flags->dnsServers, "DNS server HOST[:PORT] (repeatable; default /etc/resolv.conf)")
+      ->delimiter(',');
+  flag(cmd, "--dns-timeout", flags->dnsTimeout, "Timeout of one DNS query try");
+  flag(cmd, "--controller-id", flags->controllerId, "Owner id written to target group tags");
+  flag(cmd, "--log-format", flags->logFormat, "json | text")->check(CLI::IsMember({"json", "text"}));
+  flag(cmd, "--log-level", flags->logLevel, "debug | info | warn | error");
+  flag(cmd, "--manifest-rescan-period", flags->manifestRescan, "Re-read manifests this often besides inotify (0 = never)");
+  flag(cmd, "--shutdown-grace", flags->shutdownGrace, "On SIGTERM, wait this long for in-flight writes");
+  flag(cmd, "--aws-region", flags->aws.region, "AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)");
+  flag(cmd, "--aws-endpoint-url", flags->aws.endpointUrl, "Endpoint URL for every AWS service (default: AWS_ENDPOINT_URL*)");
+  flag(cmd, "--aws-rate-limits", flags->aws.rateLimits, "Client-side limits, e.g. RegisterTargets=4:20,DescribeTargetHealth=10:40");
+  flag(cmd, "--aws-attempt-timeout", flags->awsAttemptTimeout, "Timeout of one AWS HTTP attempt");
+  cmd->callback([&ctx, flags] { ctx.exitCode = runController(ctx, *flags); });
+}
+
+}  // namespace endpointbinder::cli

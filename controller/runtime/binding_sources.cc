@@ -1,0 +1,50 @@
+#include "controller/runtime/binding_sources.h"
+
+#include <variant>
+
+namespace endpointbinder::runtime {
+
+void BindingSources::track(const api::TargetGroupBinding& binding) {
+  const auto key = binding.metadata.key();
+  if (const auto* dns = std::get_if<api::DnsSource>(&binding.spec.source)) {
+    watcher_.subscribe(key, *dns);
+  } else {
+    // The source kind changed away from dns (or never was): drop any old subscription.
+    watcher_.unsubscribe(key);
+  }
+}
+
+void BindingSources::untrack(const std::string& bindingKey) { watcher_.unsubscribe(bindingKey); }
+
+SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) {
+  SourceSnapshot out;
+  if (const auto* fixed = std::get_if<api::StaticSource>(&binding.spec.source)) {
+    out.hasAnswer = true;
+    // lastSuccess stays unset: the reconciler takes a static listing as confirmed now.
+    for (const auto& a : fixed->addresses) out.ids.push_back(a.toString());
+    return out;
+  }
+  if (std::holds_alternative<api::DnsSource>(binding.spec.source)) {
+    auto host = watcher_.snapshotForBinding(binding.metadata.key());
+    if (!host) {
+      out.failing = true;
+      out.failureReason = "not subscribed to DNS yet";
+      return out;
+    }
+    out.hasAnswer = host->hasAnswer;
+    for (const auto& a : host->addresses) out.ids.push_back(a.toString());
+    if (host->lastSuccess) out.lastSuccess = *host->lastSuccess;
+    out.failing = host->failing || !host->hasAnswer;
+    out.failingSince = host->failingSince;
+    out.failureReason = host->hasAnswer || host->failing ? host->failureReason
+                                                          : "waiting for the first DNS answer";
+    return out;
+  }
+  out.failing = true;
+  out.failureReason = std::string("source kind ") + api::sourceKindName(binding.spec.source) +
+                      " is not implemented in this version; nothing will be registered or "
+                      "deregistered";
+  return out;
+}
+
+}  // namespace endpointbinder::runtime

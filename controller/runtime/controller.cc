@@ -1,0 +1,214 @@
+#include "controller/runtime/controller.h"
+
+#include "controller/runtime/metrics.h"
+
+namespace endpointbinder::runtime {
+
+namespace {
+
+using core::LogLevel;
+
+// A reconcile running longer than this means a worker is stuck: stop vouching for liveness.
+constexpr auto kStuckReconcile = std::chrono::minutes(5);
+constexpr auto kTick = std::chrono::seconds(1);
+
+std::pair<std::string, std::string> splitKey(const std::string& key) {
+  const auto slash = key.find('/');
+  if (slash == std::string::npos) return {"default", key};
+  return {key.substr(0, slash), key.substr(slash + 1)};
+}
+
+// Adapts DNS watcher callbacks to the metrics layer's source-lookup series.
+LookupOutcome lookupOutcome(dns::ResolveStatus status) {
+  switch (status) {
+    case dns::ResolveStatus::kOk: return LookupOutcome::kSuccess;
+    case dns::ResolveStatus::kNoData: return LookupOutcome::kEmpty;
+    case dns::ResolveStatus::kNxDomain: return LookupOutcome::kNotFound;
+    case dns::ResolveStatus::kTimeout: return LookupOutcome::kTimeout;
+    default: return LookupOutcome::kError;
+  }
+}
+
+class DnsMetricsObserver final : public dns::WatcherObserver {
+ public:
+  explicit DnsMetricsObserver(ControllerMetrics* metrics) : metrics_(metrics) {}
+  void onLookup(const std::string&, dns::ResolveStatus status,
+                std::chrono::nanoseconds latency) override {
+    if (metrics_) metrics_->sourceLookup("dns", lookupOutcome(status), latency);
+  }
+  void onRefresh(const std::string&, const dns::RefreshUpdate&) override {}
+
+ private:
+  ControllerMetrics* metrics_;
+};
+
+}  // namespace
+
+Controller::Controller(Deps deps, ControllerOptions options)
+    : deps_(deps),
+      options_(std::move(options)),
+      queue_(deps.clock, options_.queue),
+      store_(options_.manifests),
+      dnsObserver_(std::make_unique<DnsMetricsObserver>(deps.metrics)),
+      dnsWatcher_(deps.resolver, deps.clock, deps.random,
+                  [this](const std::string&, const std::vector<std::string>& keys) {
+                    for (const auto& key : keys) queue_.add(key);
+                  },
+                  options_.dnsWatcher, &deps.log, dnsObserver_.get()),
+      sources_(dnsWatcher_),
+      observed_(deps.api, deps.clock,
+                ObservedCache::Options{options_.reconciler.resyncPeriod, std::chrono::minutes(2)}),
+      reconciler_(Reconciler::Deps{[this](const std::string& key) { return desired(key); },
+                                   sources_, deps.api, observed_, status_, deps.clock, deps.log,
+                                   deps.metrics},
+                  options_.reconciler) {}
+
+Controller::~Controller() { stop(std::chrono::seconds(0)); }
+
+std::optional<DesiredBinding> Controller::desired(const std::string& key) const {
+  auto stored = store_.get(key);
+  if (!stored) return std::nullopt;
+  return DesiredBinding{stored->binding, stored->stale, stored->staleReason()};
+}
+
+core::Result<void> Controller::start() {
+  if (started_) return {};
+  started_ = true;
+  heartbeat_ = deps_.clock.now().time_since_epoch().count();
+  dnsWatcher_.start();
+  manifestWatcher_ = std::make_unique<ManifestWatcher>(
+      store_, deps_.clock, deps_.log, [this](const ManifestDiff& diff) { onManifestChange(diff); },
+      options_.manifestWatcher);
+  if (auto started = manifestWatcher_->start(); !started) return started;
+  const int workers = std::max(1, options_.workers);
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { workerLoop(); });
+  ticker_ = std::thread([this] { tickLoop(); });
+  deps_.log.log(LogLevel::kInfo, "controller started",
+                {core::field("workers", static_cast<long long>(workers)),
+                 core::field("dryRun", options_.reconciler.dryRun ? "true" : "false"),
+                 core::field("controllerId", options_.reconciler.controllerId)});
+  return {};
+}
+
+void Controller::stop(std::chrono::nanoseconds drain) {
+  {
+    std::lock_guard lock(tickMu_);
+    if (stopping_ || !started_) {
+      stopping_ = true;
+      return;
+    }
+    stopping_ = true;
+  }
+  tickCv_.notify_all();
+  // No new work from the sources first, then let what is in flight finish its writes.
+  if (manifestWatcher_) manifestWatcher_->stop();
+  dnsWatcher_.stop();
+  const bool drained = queue_.shutDownWithDrain(drain);
+  for (auto& w : workers_) w.join();
+  workers_.clear();
+  if (ticker_.joinable()) ticker_.join();
+  deps_.log.log(LogLevel::kInfo, "controller stopped",
+                {core::field("drained", drained ? "true" : "false")});
+}
+
+void Controller::onManifestChange(const ManifestDiff& diff) {
+  const auto& changes = diff.targetGroupBindings;
+  for (const auto* keys : {&changes.added, &changes.updated}) {
+    for (const auto& key : *keys) {
+      if (auto stored = store_.get(key)) {
+        sources_.track(stored->binding);
+        if (deps_.metrics) {
+          deps_.metrics->registerBinding(stored->binding.metadata.ns,
+                                         stored->binding.metadata.name);
+        }
+      }
+      queue_.add(key);
+    }
+  }
+  for (const auto& key : changes.removed) queue_.add(key);  // the reconciler applies deletion
+  if (diff.errorsChanged) {
+    for (const auto& error : diff.errors) {
+      deps_.log.log(LogLevel::kWarn, "invalid manifest", {core::field("error", error.toString())});
+    }
+    if (diff.errors.empty()) deps_.log.log(LogLevel::kInfo, "manifests valid again");
+  }
+  for (const auto& key : diff.dnsRecordBindings.added) {
+    deps_.log.log(LogLevel::kWarn,
+                  "DNSRecordBinding is validated but not reconciled by this version",
+                  {core::field("binding", key)});
+  }
+  const auto stats = store_.stats();
+  if (deps_.metrics) {
+    deps_.metrics->setManifests(static_cast<int>(stats.targetGroupBindings),
+                                static_cast<int>(stats.filesWithErrors));
+  }
+  deps_.log.log(LogLevel::kInfo, "manifests loaded",
+                {core::field("targetGroupBindings", static_cast<long long>(stats.targetGroupBindings)),
+                 core::field("added", static_cast<long long>(changes.added.size())),
+                 core::field("updated", static_cast<long long>(changes.updated.size())),
+                 core::field("removed", static_cast<long long>(changes.removed.size())),
+                 core::field("errors", static_cast<long long>(stats.errors))});
+}
+
+void Controller::workerLoop() {
+  while (auto key = queue_.get()) {
+    const auto start = deps_.clock.now();
+    auto result = reconciler_.reconcile(*key);
+    ReconcileOutcome outcome = ReconcileOutcome::kSuccess;
+    if (!result) {
+      outcome = ReconcileOutcome::kError;
+      queue_.addRateLimited(*key);
+    } else {
+      queue_.forget(*key);
+      if (result->requeueAfter) {
+        outcome = ReconcileOutcome::kRequeueAfter;
+        queue_.addAfter(*key, *result->requeueAfter);
+      }
+    }
+    queue_.done(*key);
+    if (deps_.metrics && store_.get(*key)) {
+      const auto [ns, name] = splitKey(*key);
+      deps_.metrics->reconcileFinished(ns, name, outcome, deps_.clock.now() - start);
+    }
+  }
+}
+
+void Controller::tickLoop() {
+  auto nextResync = deps_.clock.now() + options_.reconciler.resyncPeriod;
+  std::unique_lock lock(tickMu_);
+  while (!stopping_) {
+    tickCv_.wait_for(lock, kTick, [this] { return stopping_; });
+    if (stopping_) break;
+    const auto now = deps_.clock.now();
+    const auto stats = queue_.stats();
+    if (stats.longestRunningSeconds < std::chrono::duration<double>(kStuckReconcile).count()) {
+      heartbeat_ = now.time_since_epoch().count();
+    }
+    if (deps_.metrics) deps_.metrics->observeWorkQueue(stats);
+    if (now >= nextResync) {
+      // Level-triggered safety net: look at every binding again (reads come from the cache,
+      // which itself expires at the same period, so this is one DescribeTargetHealth each).
+      for (const auto& [key, stored] : store_.targetGroupBindings()) queue_.add(key);
+      nextResync = now + options_.reconciler.resyncPeriod;
+    }
+  }
+}
+
+ControllerReadiness Controller::readiness() const {
+  ControllerReadiness out;
+  out.manifestsLoaded = store_.loaded();
+  for (const auto& [key, stored] : store_.targetGroupBindings()) {
+    auto s = status_.get(key);
+    const bool settled =
+        s && (s->lastSyncTime || !s->lastError.empty() ||
+              (s->condition("Conflict") && s->condition("Conflict")->status == ConditionStatus::kTrue));
+    if (!settled) out.pendingBindings.push_back(key);
+  }
+  return out;
+}
+
+core::MonoTime Controller::lastHeartbeat() const {
+  return core::MonoTime(core::MonoTime::duration(heartbeat_.load()));
+}
+
+}  // namespace endpointbinder::runtime

@@ -1,0 +1,110 @@
+// Controller: the running endpoint-binder — manifests in, reconciled target groups out.
+//
+// Owns the pieces of ARCHITECTURE.md's data flow and their threads:
+//   ManifestWatcher (inotify + rescan) ─┐
+//   DnsWatcher (per-hostname refresh) ──┼─▶ WorkQueue ─▶ N workers ─▶ Reconciler
+//   resync timer (every resyncPeriod) ──┘
+// The AWS client, DNS resolver, metrics and logger are injected; the HTTP servers live in the
+// server layer and read StatusStore / readiness() from here.
+// Thread-safety: start() and stop() from one thread; status(), readiness() and
+// lastHeartbeat() from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/aws/elbv2.h"
+#include "controller/core/clock.h"
+#include "controller/core/log.h"
+#include "controller/dns/dns_watcher.h"
+#include "controller/dns/random.h"
+#include "controller/dns/resolver.h"
+#include "controller/runtime/binding_sources.h"
+#include "controller/runtime/binding_status.h"
+#include "controller/runtime/manifest_store.h"
+#include "controller/runtime/manifest_watcher.h"
+#include "controller/runtime/observed_cache.h"
+#include "controller/runtime/reconciler.h"
+#include "controller/runtime/work_queue.h"
+
+namespace endpointbinder::runtime {
+
+class ControllerMetrics;
+
+struct ControllerOptions {
+  std::vector<std::filesystem::path> manifests;
+  int workers = 4;
+  ReconcilerOptions reconciler;  // controllerId, dryRun, resyncPeriod
+  ManifestWatcherOptions manifestWatcher;
+  dns::DnsWatcherOptions dnsWatcher;
+  WorkQueueOptions queue;
+};
+
+struct ControllerReadiness {
+  bool manifestsLoaded = false;
+  std::vector<std::string> pendingBindings;  // neither synced nor failed yet
+};
+
+class Controller {
+ public:
+  struct Deps {
+    const core::Clock& clock;
+    core::Logger& log;
+    aws::TargetGroupApi& api;
+    dns::Resolver& resolver;
+    dns::Random& random;
+    ControllerMetrics* metrics = nullptr;  // optional
+  };
+
+  Controller(Deps deps, ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Loads the manifests and starts every thread. Fails when a watcher cannot start.
+  core::Result<void> start();
+  // Stops taking new work, lets in-flight reconciles (and their writes) finish for up to
+  // `drain`, then stops every thread. Idempotent.
+  void stop(std::chrono::nanoseconds drain = std::chrono::seconds(8));
+
+  const StatusStore& status() const { return status_; }
+  ControllerReadiness readiness() const;
+  // The control loop's last sign of life (the tick thread; withheld while a reconcile is stuck).
+  core::MonoTime lastHeartbeat() const;
+
+ private:
+  void onManifestChange(const ManifestDiff& diff);
+  void workerLoop();
+  void tickLoop();
+  std::optional<DesiredBinding> desired(const std::string& key) const;
+
+  Deps deps_;
+  ControllerOptions options_;
+  StatusStore status_;
+  WorkQueue queue_;
+  ManifestStore store_;
+  std::unique_ptr<dns::WatcherObserver> dnsObserver_;  // feeds DNS lookups into metrics
+  dns::DnsWatcher dnsWatcher_;
+  BindingSources sources_;
+  ObservedCache observed_;
+  Reconciler reconciler_;
+  std::unique_ptr<ManifestWatcher> manifestWatcher_;
+
+  std::vector<std::thread> workers_;
+  std::thread ticker_;
+  std::mutex tickMu_;
+  std::condition_variable tickCv_;
+  bool stopping_ = false;  // guarded by tickMu_
+  bool started_ = false;
+  std::atomic<core::MonoTime::rep> heartbeat_{0};
+};
+
+}  // namespace endpointbinder::runtime

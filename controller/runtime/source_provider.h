@@ -1,0 +1,35 @@
+// SourceProvider: what a binding's source lists right now, whatever kind the source is.
+// The reconciler reads it; the DNS watcher (or a static list) keeps it current.
+// Thread-safety: implementations must be safe to call concurrently.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/manifest.h"
+#include "controller/core/clock.h"
+
+namespace endpointbinder::runtime {
+
+struct SourceSnapshot {
+  bool hasAnswer = false;            // at least one good answer since the binding appeared
+  std::vector<std::string> ids;      // the last good answer: canonical IPs or instance ids
+  core::MonoTime lastSuccess{};      // when that answer was obtained; unset (epoch): "now"
+  bool failing = false;              // the latest lookup failed (answer kept as last good)
+  std::optional<core::MonoTime> failingSince;
+  std::string failureReason;         // "SERVFAIL", "timeout", "NXDOMAIN", "empty answer", ...
+};
+
+class SourceProvider {
+ public:
+  virtual ~SourceProvider() = default;
+  // Starts (or updates) whatever keeps this binding's source current.
+  virtual void track(const api::TargetGroupBinding& binding) = 0;
+  // Stops tracking the binding (its key).
+  virtual void untrack(const std::string& bindingKey) = 0;
+  // The binding's current source listing.
+  virtual SourceSnapshot snapshot(const api::TargetGroupBinding& binding) = 0;
+};
+
+}  // namespace endpointbinder::runtime

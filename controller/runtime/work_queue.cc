@@ -1,0 +1,274 @@
+#include "controller/runtime/work_queue.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace endpointbinder::runtime {
+
+namespace {
+
+double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
+WorkQueueCore::WorkQueueCore(WorkQueueOptions options) : options_(options) {
+  if (options_.backoffBase <= std::chrono::nanoseconds::zero()) {
+    options_.backoffBase = std::chrono::nanoseconds(1);
+  }
+  options_.backoffCap = std::max(options_.backoffCap, options_.backoffBase);
+}
+
+bool WorkQueueCore::makePending(const std::string& key, core::MonoTime since) {
+  if (dirty_.contains(key)) {
+    ++counters_.merged;
+    return false;
+  }
+  dirty_.insert(key);
+  ++counters_.adds;
+  if (!processing_.contains(key)) queue_.push_back(Ready{key, since});
+  return true;
+}
+
+void WorkQueueCore::cancelDelayed(const std::string& key) {
+  auto it = delayedByKey_.find(key);
+  if (it == delayedByKey_.end()) return;
+  delayed_.erase(it->second);
+  delayedByKey_.erase(it);
+}
+
+void WorkQueueCore::promoteDue(core::MonoTime now) {
+  while (!delayed_.empty() && std::get<0>(*delayed_.begin()) <= now) {
+    auto node = delayed_.extract(delayed_.begin());
+    auto& [due, seq, key] = node.value();
+    delayedByKey_.erase(key);
+    if (!shuttingDown_) makePending(key, due);
+  }
+}
+
+bool WorkQueueCore::add(const std::string& key, core::MonoTime now) {
+  promoteDue(now);
+  if (shuttingDown_) return false;
+  bool wasDelayed = delayedByKey_.contains(key);
+  cancelDelayed(key);
+  bool pending = makePending(key, now);
+  // Replacing a scheduled add with an immediate one merges two requests into one.
+  if (pending && wasDelayed) ++counters_.merged;
+  return pending;
+}
+
+bool WorkQueueCore::addAfter(const std::string& key, std::chrono::nanoseconds delay,
+                             core::MonoTime now) {
+  if (delay <= std::chrono::nanoseconds::zero()) return add(key, now);
+  promoteDue(now);
+  if (shuttingDown_) return false;
+  if (dirty_.contains(key)) {
+    ++counters_.merged;
+    return false;
+  }
+  core::MonoTime due = now + delay;
+  if (auto it = delayedByKey_.find(key); it != delayedByKey_.end()) {
+    ++counters_.merged;
+    if (std::get<0>(*it->second) <= due) return false;
+    delayed_.erase(it->second);
+    delayedByKey_.erase(it);
+  }
+  auto [pos, inserted] = delayed_.emplace(due, sequence_++, key);
+  delayedByKey_[key] = pos;
+  return inserted;
+}
+
+std::chrono::nanoseconds WorkQueueCore::backoffFor(int failures) const {
+  const auto base = options_.backoffBase.count();
+  const auto cap = options_.backoffCap.count();
+  if (failures <= 0) return options_.backoffBase;
+  if (failures >= 62 || base > (cap >> failures)) return options_.backoffCap;
+  return std::chrono::nanoseconds(base << failures);
+}
+
+std::chrono::nanoseconds WorkQueueCore::addRateLimited(const std::string& key, core::MonoTime now) {
+  int& failures = failures_[key];
+  auto delay = backoffFor(failures);
+  if (failures < 1'000'000) ++failures;
+  ++counters_.retries;
+  addAfter(key, delay, now);
+  return delay;
+}
+
+void WorkQueueCore::forget(const std::string& key) { failures_.erase(key); }
+
+int WorkQueueCore::numRequeues(const std::string& key) const {
+  auto it = failures_.find(key);
+  return it == failures_.end() ? 0 : it->second;
+}
+
+std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
+  promoteDue(now);
+  if (shuttingDown_ || queue_.empty()) return std::nullopt;
+  Ready ready = std::move(queue_.front());
+  queue_.pop_front();
+  dirty_.erase(ready.key);
+  processing_.emplace(ready.key, now);
+  ++counters_.gets;
+  counters_.queueSecondsSum += seconds(now - ready.since);
+  return std::move(ready.key);
+}
+
+bool WorkQueueCore::done(const std::string& key, core::MonoTime now) {
+  // Promote first: a due delayed add of `key` itself then only marks it dirty (it is still
+  // in flight) and is queued once below.
+  promoteDue(now);
+  auto it = processing_.find(key);
+  if (it == processing_.end()) return false;
+  ++counters_.dones;
+  counters_.workSecondsSum += seconds(now - it->second);
+  processing_.erase(it);
+  if (dirty_.contains(key)) {
+    if (shuttingDown_) {
+      dirty_.erase(key);
+    } else {
+      queue_.push_back(Ready{key, now});
+    }
+  }
+  return true;
+}
+
+std::optional<core::MonoTime> WorkQueueCore::nextDelayedTime() const {
+  if (delayed_.empty()) return std::nullopt;
+  return std::get<0>(*delayed_.begin());
+}
+
+std::optional<core::MonoTime> WorkQueueCore::delayedUntil(const std::string& key) const {
+  auto it = delayedByKey_.find(key);
+  if (it == delayedByKey_.end()) return std::nullopt;
+  return std::get<0>(*it->second);
+}
+
+WorkQueueStats WorkQueueCore::stats(core::MonoTime now) const {
+  WorkQueueStats s = counters_;
+  s.depth = queue_.size();
+  s.waiting = delayed_.size();
+  s.processing = processing_.size();
+  s.longestRunningSeconds = 0;
+  s.unfinishedWorkSeconds = 0;
+  for (const auto& [key, since] : processing_) {
+    double age = std::max(0.0, seconds(now - since));
+    s.unfinishedWorkSeconds += age;
+    s.longestRunningSeconds = std::max(s.longestRunningSeconds, age);
+  }
+  return s;
+}
+
+// ---- WorkQueue ----
+
+WorkQueue::WorkQueue(const core::Clock& clock, WorkQueueOptions options)
+    : clock_(clock), core_(options) {}
+
+WorkQueue::~WorkQueue() { shutDown(); }
+
+void WorkQueue::add(const std::string& key) {
+  std::lock_guard lock(mu_);
+  // Promotion inside add() may also make delayed keys ready: wake everyone then.
+  auto before = core_.len();
+  core_.add(key, clock_.now());
+  auto after = core_.len();
+  if (after > before + 1) {
+    readyCv_.notify_all();
+  } else if (after > before) {
+    readyCv_.notify_one();
+  }
+}
+
+void WorkQueue::addAfter(const std::string& key, std::chrono::nanoseconds delay) {
+  std::lock_guard lock(mu_);
+  auto earliest = core_.nextDelayedTime();
+  auto before = core_.len();
+  core_.addAfter(key, delay, clock_.now());
+  // Getters sleep until the earliest due time; an earlier one (or a ready key) must wake them.
+  if (core_.len() != before || core_.nextDelayedTime() != earliest) readyCv_.notify_all();
+}
+
+void WorkQueue::addRateLimited(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto earliest = core_.nextDelayedTime();
+  auto before = core_.len();
+  core_.addRateLimited(key, clock_.now());
+  if (core_.len() != before || core_.nextDelayedTime() != earliest) readyCv_.notify_all();
+}
+
+void WorkQueue::forget(const std::string& key) {
+  std::lock_guard lock(mu_);
+  core_.forget(key);
+}
+
+int WorkQueue::numRequeues(const std::string& key) const {
+  std::lock_guard lock(mu_);
+  return core_.numRequeues(key);
+}
+
+std::optional<std::string> WorkQueue::get() {
+  std::unique_lock lock(mu_);
+  for (;;) {
+    if (core_.shuttingDown()) return std::nullopt;
+    auto now = clock_.now();
+    if (auto key = core_.get(now)) {
+      // More may be ready (several delayed keys due at once): pass the baton.
+      if (core_.len() > 0) readyCv_.notify_one();
+      return key;
+    }
+    if (auto next = core_.nextDelayedTime()) {
+      auto remaining =
+          std::max<std::chrono::nanoseconds>(*next - now, std::chrono::microseconds(100));
+      readyCv_.wait_for(lock, remaining);
+    } else {
+      readyCv_.wait(lock);
+    }
+  }
+}
+
+std::optional<std::string> WorkQueue::tryGet() {
+  std::lock_guard lock(mu_);
+  return core_.get(clock_.now());
+}
+
+void WorkQueue::done(const std::string& key) {
+  std::lock_guard lock(mu_);
+  auto before = core_.len();
+  core_.done(key, clock_.now());
+  if (core_.len() > before) readyCv_.notify_all();
+  if (core_.processingCount() == 0) drainedCv_.notify_all();
+}
+
+void WorkQueue::shutDown() {
+  std::lock_guard lock(mu_);
+  core_.shutDown();
+  readyCv_.notify_all();
+}
+
+bool WorkQueue::shutDownWithDrain(std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mu_);
+  core_.shutDown();
+  readyCv_.notify_all();
+  return drainedCv_.wait_for(lock, timeout, [this] { return core_.processingCount() == 0; });
+}
+
+bool WorkQueue::shuttingDown() const {
+  std::lock_guard lock(mu_);
+  return core_.shuttingDown();
+}
+
+void WorkQueue::wake() {
+  std::lock_guard lock(mu_);
+  readyCv_.notify_all();
+}
+
+std::size_t WorkQueue::len() const {
+  std::lock_guard lock(mu_);
+  return core_.len();
+}
+
+WorkQueueStats WorkQueue::stats() const {
+  std::lock_guard lock(mu_);
+  return core_.stats(clock_.now());
+}
+
+}  // namespace endpointbinder::runtime

@@ -1,0 +1,195 @@
+// WorkQueue: the rate-limited, delaying work queue that feeds reconcile workers, with
+// client-go semantics. A key ("namespace/name") in the queue means "look at this binding
+// again"; the reconciler reads the state afresh, so merging duplicate keys loses nothing.
+//
+//   - add(key) merges duplicates: a key waiting to be processed is queued once.
+//   - One worker per key: a key handed out by get() is not handed out again until done(key);
+//     a key added while in flight is marked dirty and handed out again after done(key).
+//   - addAfter(key, delay) keeps the earliest due time per key; an immediate add() wins over
+//     (and cancels) a pending delayed add of the same key.
+//   - addRateLimited(key) delays by per-key exponential backoff (base * 2^n, capped);
+//     forget(key) resets it, numRequeues(key) reports it.
+//   - shutDown() makes get() return nullopt in every waiting and future caller; unlike
+//     client-go, keys still queued are not handed out after shutdown (a stopping controller
+//     starts no new reconcile). shutDownWithDrain() also waits for in-flight keys to be done.
+//
+// Two layers:
+//   WorkQueueCore  pure and single-threaded: ordering, dedup, dirty/processing sets, the
+//                  delayed set with earliest-time merge and the backoff arithmetic, driven by
+//                  explicit `now` values. Thread-safety: none; tests drive it with a
+//                  ManualClock's time points.
+//   WorkQueue      thin thread-safe wrapper: one mutex around a WorkQueueCore, condition
+//                  variables for blocking get() (woken at the next delayed key's due time)
+//                  and for draining. Thread-safety: every method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "controller/core/clock.h"
+
+namespace endpointbinder::runtime {
+
+struct WorkQueueOptions {
+  // Per-key exponential backoff of addRateLimited(): the n-th consecutive retry of a key
+  // (n counted from 0 since the last forget) waits backoffBase * 2^n, at most backoffCap.
+  std::chrono::nanoseconds backoffBase = std::chrono::seconds(1);
+  std::chrono::nanoseconds backoffCap = std::chrono::minutes(5);
+};
+
+// A snapshot for metrics (work-queue depth, adds, retries, latency), client-go's set.
+struct WorkQueueStats {
+  std::uint64_t adds = 0;            // keys that became pending (merged duplicates not counted)
+  std::uint64_t merged = 0;          // add()/addAfter() calls merged into an existing pending key
+  std::uint64_t retries = 0;         // addRateLimited() calls
+  std::uint64_t gets = 0;            // keys handed out
+  std::uint64_t dones = 0;           // keys finished
+  std::size_t depth = 0;             // keys ready to be handed out (== len())
+  std::size_t waiting = 0;           // keys scheduled for later (addAfter / addRateLimited)
+  std::size_t processing = 0;        // keys handed out and not yet done
+  double queueSecondsSum = 0;        // sum over gets of (handed out - became ready)
+  double workSecondsSum = 0;         // sum over dones of (done - handed out)
+  double longestRunningSeconds = 0;  // the oldest in-flight key's age
+  double unfinishedWorkSeconds = 0;  // sum of every in-flight key's age
+};
+
+// Pure queue state. Every operation that can move time forward takes `now` (monotonic) and
+// first promotes delayed keys that are due at `now`, so the ready order is the due order.
+// `now` must not decrease between calls. Thread-safety: none.
+class WorkQueueCore {
+ public:
+  explicit WorkQueueCore(WorkQueueOptions options = {});
+
+  // Makes `key` pending now. Merged into an existing pending key (queued, or in flight and
+  // already dirty). A pending delayed add of `key` is cancelled: the earliest time wins.
+  // If `key` is in flight it is marked dirty and queued again by done(). Ignored after
+  // shutDown(). Returns true if `key` became pending, false if merged or ignored.
+  bool add(const std::string& key, core::MonoTime now);
+
+  // Makes `key` pending at now + delay; a delay <= 0 is add(). If `key` is already pending
+  // now, or scheduled for an earlier or equal time, this is merged (the earliest time wins);
+  // if scheduled later, the time moves earlier. Ignored after shutDown(). Returns true if
+  // this call set or moved the key's time.
+  bool addAfter(const std::string& key, std::chrono::nanoseconds delay, core::MonoTime now);
+
+  // addAfter(key, backoff) with the key's next backoff, and counts the failure. Returns the
+  // delay used: backoffFor(numRequeues(key)) taken before the call.
+  std::chrono::nanoseconds addRateLimited(const std::string& key, core::MonoTime now);
+
+  // Resets `key`'s backoff (call after a successful reconcile). Does not unschedule it.
+  void forget(const std::string& key);
+
+  // Consecutive addRateLimited() calls for `key` since the last forget().
+  int numRequeues(const std::string& key) const;
+
+  // backoffBase * 2^failures, capped at backoffCap; never overflows.
+  std::chrono::nanoseconds backoffFor(int failures) const;
+
+  // Hands out the oldest ready key and marks it in flight, or nullopt if none is ready or
+  // the queue is shut down.
+  std::optional<std::string> get(core::MonoTime now);
+
+  // Marks `key` finished. If it was re-added while in flight it is queued again (unless shut
+  // down). Returns false (and does nothing) if `key` was not in flight.
+  bool done(const std::string& key, core::MonoTime now);
+
+  // Stops accepting adds and handing out keys. In-flight keys may still be done().
+  void shutDown() { shuttingDown_ = true; }
+  bool shuttingDown() const { return shuttingDown_; }
+
+  // The earliest due time of a delayed key, or nullopt if none is scheduled.
+  std::optional<core::MonoTime> nextDelayedTime() const;
+
+  std::size_t len() const { return queue_.size(); }  // ready keys
+  std::size_t processingCount() const { return processing_.size(); }
+  bool isProcessing(const std::string& key) const { return processing_.contains(key); }
+  bool isDirty(const std::string& key) const { return dirty_.contains(key); }
+  // The due time of `key` if it is scheduled for later.
+  std::optional<core::MonoTime> delayedUntil(const std::string& key) const;
+
+  WorkQueueStats stats(core::MonoTime now) const;
+
+ private:
+  struct Ready {
+    std::string key;
+    core::MonoTime since;  // when it became ready, for queue latency
+  };
+  // (due time, insertion sequence, key): due order, FIFO among equal times.
+  using DelayedEntry = std::tuple<core::MonoTime, std::uint64_t, std::string>;
+
+  void promoteDue(core::MonoTime now);
+  bool makePending(const std::string& key, core::MonoTime since);
+  void cancelDelayed(const std::string& key);
+
+  WorkQueueOptions options_;
+  std::deque<Ready> queue_;
+  std::unordered_set<std::string> dirty_;                       // pending (queued or re-run)
+  std::unordered_map<std::string, core::MonoTime> processing_;  // in flight, since
+  std::set<DelayedEntry> delayed_;
+  std::unordered_map<std::string, std::set<DelayedEntry>::iterator> delayedByKey_;
+  std::unordered_map<std::string, int> failures_;
+  std::uint64_t sequence_ = 0;
+  bool shuttingDown_ = false;
+  WorkQueueStats counters_;  // cumulative fields only; gauges computed in stats()
+};
+
+// Thread-safe wrapper. Time comes from the injected Clock; blocking waits are real
+// (steady_clock) waits for the remaining time to the next delayed key, so with a ManualClock
+// a blocked get() only sees a delayed key after the clock is advanced and wake() is called.
+class WorkQueue {
+ public:
+  // `clock` must outlive the queue.
+  explicit WorkQueue(const core::Clock& clock, WorkQueueOptions options = {});
+  // Shuts down (waking every getter). REQUIRES: no thread is still inside a method.
+  ~WorkQueue();
+
+  WorkQueue(const WorkQueue&) = delete;
+  WorkQueue& operator=(const WorkQueue&) = delete;
+
+  // See WorkQueueCore for the semantics of each.
+  void add(const std::string& key);
+  void addAfter(const std::string& key, std::chrono::nanoseconds delay);
+  void addRateLimited(const std::string& key);
+  void forget(const std::string& key);
+  int numRequeues(const std::string& key) const;
+
+  // Blocks until a key is ready and hands it out (the caller must call done(key) when
+  // finished), or returns nullopt once the queue is shut down.
+  std::optional<std::string> get();
+  // Non-blocking get().
+  std::optional<std::string> tryGet();
+  // Finishes a key handed out by get(); a key re-added meanwhile becomes ready again.
+  void done(const std::string& key);
+
+  // Wakes every blocked get(), which will return nullopt; later adds are ignored.
+  void shutDown();
+  // shutDown(), then waits until every in-flight key is done or `timeout` (real time) passes.
+  // Returns true if nothing is in flight any more.
+  bool shutDownWithDrain(std::chrono::nanoseconds timeout);
+  bool shuttingDown() const;
+
+  // Makes blocked getters re-read the clock (for tests driving a ManualClock).
+  void wake();
+
+  std::size_t len() const;
+  WorkQueueStats stats() const;
+
+ private:
+  const core::Clock& clock_;
+  mutable std::mutex mu_;
+  std::condition_variable readyCv_;    // getters wait here
+  std::condition_variable drainedCv_;  // shutDownWithDrain waits here
+  WorkQueueCore core_;
+};
+
+}  // namespace endpointbinder::runtime

@@ -1,0 +1,245 @@
+#include "controller/server/health_server.h"
+
+#include <cpprest/http_listener.h>
+#include <cpprest/uri.h>
+
+#include <charconv>
+#include <exception>
+#include <utility>
+
+#include "controller/server/status_json.h"
+
+namespace endpointbinder::server {
+namespace {
+
+constexpr std::string_view kApiPrefix = "apis";
+constexpr std::string_view kVersion = "v1alpha1";  // the version part of kApiVersion
+constexpr std::size_t kMaxPendingListed = 20;
+
+struct Resource {
+  std::string_view plural;
+  std::string_view kind;
+  std::string_view listKind;
+};
+constexpr Resource kResources[] = {
+    {"targetgroupbindings", "TargetGroupBinding", "TargetGroupBindingList"},
+    {"dnsrecordbindings", "DNSRecordBinding", "DNSRecordBindingList"},
+};
+
+HttpResponse jsonResponse(int status, const web::json::value& body) {
+  HttpResponse response;
+  response.status = status;
+  response.contentType = "application/json";
+  response.body = body.serialize();
+  return response;
+}
+
+HttpResponse errorResponse(int status, std::string_view message) {
+  return jsonResponse(status, errorStatusJson(status, message));
+}
+
+HttpResponse textResponse(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  return response;
+}
+
+std::vector<std::string_view> splitPath(std::string_view path) {
+  std::vector<std::string_view> segments;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (slash > start) segments.push_back(path.substr(start, slash - start));
+    start = slash + 1;
+  }
+  return segments;
+}
+
+std::string seconds(std::chrono::nanoseconds duration) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + "s";
+}
+
+}  // namespace
+
+Heartbeat::Heartbeat(const core::Clock& clock)
+    : clock_(clock), last_(clock.now().time_since_epoch().count()) {}
+
+void Heartbeat::beat() { last_.store(clock_.now().time_since_epoch().count()); }
+
+core::MonoTime Heartbeat::last() const {
+  return core::MonoTime(core::MonoTime::duration(last_.load()));
+}
+
+HealthRoutes::HealthRoutes(Deps deps, std::chrono::nanoseconds heartbeatStaleAfter)
+    : deps_(deps), heartbeatStaleAfter_(heartbeatStaleAfter) {}
+
+HttpResponse HealthRoutes::handle(std::string_view method, std::string_view path) const {
+  try {
+    const auto segments = splitPath(path);
+    enum class Route { kNone, kHealthz, kReadyz, kBindings } route = Route::kNone;
+    const Resource* resource = nullptr;
+    if (segments.size() == 1 && segments[0] == "healthz") route = Route::kHealthz;
+    if (segments.size() == 1 && segments[0] == "readyz") route = Route::kReadyz;
+    if (segments.size() >= 4 && segments.size() <= 6 && segments[0] == kApiPrefix &&
+        segments[1] == kApiGroup && segments[2] == kVersion) {
+      for (const auto& candidate : kResources) {
+        if (segments[3] == candidate.plural) resource = &candidate;
+      }
+      if (resource != nullptr) route = Route::kBindings;
+    }
+    if (route == Route::kNone) {
+      return errorResponse(404,
+                           "the server could not find the requested resource " + std::string(path));
+    }
+    if (method != "GET") {
+      auto response = errorResponse(405, "method " + std::string(method) + " is not allowed on " +
+                                             std::string(path) + "; this API is read-only");
+      response.allow = "GET";
+      return response;
+    }
+    switch (route) {
+      case Route::kHealthz:
+        return healthz();
+      case Route::kReadyz:
+        return readyz();
+      case Route::kBindings:
+        return bindings(resource->kind, resource->plural, {segments.begin() + 4, segments.end()});
+      case Route::kNone:
+        break;
+    }
+    return errorResponse(404, "not found");
+  } catch (const std::exception& e) {
+    return errorResponse(500, std::string("internal error: ") + e.what());
+  }
+}
+
+HttpResponse HealthRoutes::healthz() const {
+  const auto age = deps_.clock.now() - deps_.heartbeat.last();
+  if (age > heartbeatStaleAfter_) {
+    return textResponse(503, "unhealthy: no control-loop heartbeat for " + seconds(age) +
+                                 " (limit " + seconds(heartbeatStaleAfter_) + ")\n");
+  }
+  return textResponse(200, "ok");
+}
+
+HttpResponse HealthRoutes::readyz() const {
+  const auto report = deps_.readiness.readiness();
+  const bool ready =
+      report.manifestsLoaded && report.credentialsObtained && report.pendingBindings.empty();
+  if (ready) return textResponse(200, "ok");
+
+  std::string body;
+  body += report.manifestsLoaded ? "[+]manifests ok\n" : "[-]manifests: not loaded yet\n";
+  if (report.credentialsObtained) {
+    body += "[+]credentials ok\n";
+  } else {
+    body += "[-]credentials: not obtained";
+    if (!report.credentialsError.empty()) body += ": " + report.credentialsError;
+    body += "\n";
+  }
+  if (report.pendingBindings.empty()) {
+    body += "[+]bindings ok\n";
+  } else {
+    body += "[-]bindings: " + std::to_string(report.pendingBindings.size()) +
+            " not yet synced or failed:";
+    for (std::size_t i = 0; i < report.pendingBindings.size() && i < kMaxPendingListed; ++i) {
+      body += (i == 0 ? " " : ", ") + report.pendingBindings[i];
+    }
+    if (report.pendingBindings.size() > kMaxPendingListed) {
+      body +=
+          ", and " + std::to_string(report.pendingBindings.size() - kMaxPendingListed) + " more";
+    }
+    body += "\n";
+  }
+  body += "readyz check failed\n";
+  return textResponse(503, std::move(body));
+}
+
+HttpResponse HealthRoutes::bindings(std::string_view kind, std::string_view resource,
+                                    const std::vector<std::string_view>& rest) const {
+  if (rest.size() == 2) {
+    const std::string key = std::string(rest[0]) + "/" + std::string(rest[1]);
+    auto status = deps_.status.get(key);
+    if (!status || status->kind != kind) {
+      return errorResponse(404,
+                           std::string(resource) + "." + kApiGroup + " \"" + key + "\" not found");
+    }
+    return jsonResponse(200, bindingToJson(*status));
+  }
+  std::vector<runtime::BindingStatus> items;
+  for (auto& status : deps_.status.list()) {
+    if (status.kind != kind) continue;
+    if (rest.size() == 1 && status.ns != rest[0]) continue;
+    items.push_back(std::move(status));
+  }
+  return jsonResponse(200, bindingListToJson(items, std::string(kind) + "List"));
+}
+
+struct HealthServer::Listener {
+  explicit Listener(const std::string& url) : listener(url) {}
+  web::http::experimental::listener::http_listener listener;
+};
+
+core::Result<std::unique_ptr<HealthServer>> HealthServer::start(
+    HealthRoutes::Deps deps, const HealthServerOptions& options) {
+  const auto& address = options.address;
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size() ||
+      address.find_first_not_of("0123456789", colon + 1) != std::string::npos) {
+    return core::makeError(core::ErrorKind::kTerminal,
+                           "health address \"" + address + "\" is not host:port");
+  }
+  unsigned port = 0;
+  const auto* portEnd = address.data() + address.size();
+  if (std::from_chars(address.data() + colon + 1, portEnd, port).ptr != portEnd || port == 0 ||
+      port > 65535) {
+    return core::makeError(core::ErrorKind::kTerminal,
+                           "health address \"" + address + "\" needs a port in 1..65535");
+  }
+  const std::string url = "http://" + address;
+  auto server = std::unique_ptr<HealthServer>(
+      new HealthServer(url, std::make_unique<HealthRoutes>(deps, options.heartbeatStaleAfter)));
+  try {
+    server->listener_ = std::make_unique<Listener>(url);
+    const HealthRoutes* routes = server->routes_.get();
+    server->listener_->listener.support([routes](web::http::http_request request) {
+      HttpResponse answer;
+      try {
+        answer = routes->handle(request.method(), web::uri::decode(request.relative_uri().path()));
+      } catch (const std::exception& e) {
+        answer = errorResponse(500, std::string("internal error: ") + e.what());
+      }
+      web::http::http_response response(static_cast<web::http::status_code>(answer.status));
+      if (!answer.allow.empty()) response.headers().add("Allow", answer.allow);
+      response.set_body(std::move(answer.body), answer.contentType);
+      // The client may be gone; a reply that fails must not end the process.
+      request.reply(response).then([](const pplx::task<void>& sent) {
+        try {
+          sent.get();
+        } catch (const std::exception&) {
+        }
+      });
+    });
+    server->listener_->listener.open().wait();
+  } catch (const std::exception& e) {
+    server->listener_.reset();
+    return core::makeError(core::ErrorKind::kTerminal,
+                           "cannot serve health on " + address + ": " + e.what());
+  }
+  return server;
+}
+
+HealthServer::HealthServer(std::string url, std::unique_ptr<HealthRoutes> routes)
+    : url_(std::move(url)), routes_(std::move(routes)) {}
+
+HealthServer::~HealthServer() {
+  if (!listener_) return;
+  try {
+    listener_->listener.close().wait();
+  } catch (const std::exception&) {  // already closed or never opened: nothing to stop
+  }
+}
+
+}  // namespace endpointbinder::server

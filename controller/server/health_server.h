@@ -1,0 +1,127 @@
+// Health and status server on --health-addr (default 0.0.0.0:8081), a cpprest http_listener:
+//   GET /healthz   200 "ok" while the control loop beats its Heartbeat; 503 naming how long it
+//                  has been silent once that exceeds heartbeatStaleAfter (default 2 minutes).
+//   GET /readyz    200 "ok" when manifests are loaded, credentials obtained and every binding
+//                  has synced or failed at least once (ReadinessSource); else 503 with one
+//                  "[+]check ok" / "[-]check: what is missing" line per check.
+//   GET /apis/endpointbinder.io/v1alpha1/targetgroupbindings[/<namespace>[/<name>]]
+//   GET /apis/endpointbinder.io/v1alpha1/dnsrecordbindings[/<namespace>[/<name>]]
+//                  read-only status API over runtime::StatusStore (status_json.h): a List of
+//                  every binding of that kind (in one namespace), or one object.
+// Unknown paths and bindings get 404 and other methods 405 (with Allow: GET), each with a
+// Kubernetes Status object as the body.
+//
+// HealthRoutes does the routing and rendering without I/O (unit-testable); HealthServer puts it
+// on the network. Thread-safety: Heartbeat, HealthRoutes and HealthServer::url() are safe from
+// any thread; requests are served concurrently on cpprest's thread pool, so ReadinessSource
+// must be thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/core/clock.h"
+#include "controller/core/error.h"
+#include "controller/runtime/binding_status.h"
+
+namespace endpointbinder::server {
+
+// The control loop's sign of life: the loop calls beat() every iteration (at least once per
+// resync, even when idle). Construction counts as the first beat, so a process that is still
+// starting up is healthy for heartbeatStaleAfter.
+class Heartbeat {
+ public:
+  explicit Heartbeat(const core::Clock& clock);
+  void beat();
+  core::MonoTime last() const;
+
+ private:
+  const core::Clock& clock_;
+  std::atomic<core::MonoTime::rep> last_;
+};
+
+// What readiness waits for, as the controller sees it right now.
+struct ReadinessReport {
+  bool manifestsLoaded = false;      // the manifest directory was read at least once
+  bool credentialsObtained = false;  // the AWS credentials chain produced credentials
+  std::string credentialsError;      // why not, if known (no secrets)
+  // Binding keys ("namespace/name") that have neither synced nor failed yet.
+  std::vector<std::string> pendingBindings;
+};
+
+// Implemented by the controller (wired in main). Must be thread-safe and fast: it is called
+// on every /readyz request.
+class ReadinessSource {
+ public:
+  virtual ~ReadinessSource() = default;
+  virtual ReadinessReport readiness() const = 0;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string contentType = "text/plain; charset=utf-8";
+  std::string body;
+  std::string allow;  // the Allow header for 405, else empty
+};
+
+struct HealthServerOptions {
+  // "host:port" with an IP literal ("[::]:8081" for IPv6). cpprest cannot report an ephemeral
+  // port, so port 0 is rejected; tests pick a free port first.
+  std::string address = "0.0.0.0:8081";
+  std::chrono::nanoseconds heartbeatStaleAfter = std::chrono::minutes(2);
+};
+
+class HealthRoutes {
+ public:
+  struct Deps {
+    const core::Clock& clock;  // monotonic time for the heartbeat's age
+    const Heartbeat& heartbeat;
+    const ReadinessSource& readiness;
+    const runtime::StatusStore& status;
+  };
+
+  HealthRoutes(Deps deps, std::chrono::nanoseconds heartbeatStaleAfter);
+
+  // Answers one request. `path` is the decoded path without query string; a trailing '/' is
+  // ignored. Never throws.
+  HttpResponse handle(std::string_view method, std::string_view path) const;
+
+ private:
+  HttpResponse healthz() const;
+  HttpResponse readyz() const;
+  HttpResponse bindings(std::string_view kind, std::string_view resource,
+                        const std::vector<std::string_view>& rest) const;
+
+  Deps deps_;
+  std::chrono::nanoseconds heartbeatStaleAfter_;
+};
+
+class HealthServer {
+ public:
+  // Binds options.address and starts serving. On failure (address malformed or in use):
+  // kTerminal, nothing bound. `deps` must outlive the server.
+  static core::Result<std::unique_ptr<HealthServer>> start(HealthRoutes::Deps deps,
+                                                           const HealthServerOptions& options);
+
+  // Stops listening and waits for in-flight requests.
+  ~HealthServer();
+  HealthServer(const HealthServer&) = delete;
+  HealthServer& operator=(const HealthServer&) = delete;
+
+  // "http://host:port" as bound.
+  const std::string& url() const { return url_; }
+
+ private:
+  struct Listener;
+  HealthServer(std::string url, std::unique_ptr<HealthRoutes> routes);
+
+  std::string url_;
+  std::unique_ptr<HealthRoutes> routes_;
+  std::unique_ptr<Listener> listener_;
+};
+
+}  // namespace endpointbinder::server

@@ -1,0 +1,315 @@
+// AresResolver against the scriptable DNS server (tests/dns/dns_server.py) on loopback:
+// every answer kind and failure mode, CNAME TTLs, rotation, truncation to TCP, timeouts
+// bounded by the options, cancellation, resolv.conf and concurrent use.
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "controller/dns/ares_resolver.h"
+#include "tests/support/dns_fake_resolver.h"
+#include "tests/support/dns_test_server.h"
+
+namespace endpointbinder::dns {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DnsTestServer;
+
+std::vector<std::string> texts(const Answer& answer) {
+  std::vector<std::string> out;
+  for (const auto& address : answer.addresses) out.push_back(address.toString());
+  return out;
+}
+
+class AresResolverIntegrationTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    std::string error;
+    server_ = DnsTestServer::start({"--seed", "1"}, &error).release();
+    ASSERT_NE(server_, nullptr) << error;
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    ASSERT_TRUE(server_->reset());
+  }
+
+  std::unique_ptr<AresResolver> makeResolver(std::chrono::milliseconds timeout = 300ms,
+                                             int tries = 2,
+                                             std::chrono::milliseconds deadline = 5s) {
+    AresResolverOptions options;
+    options.servers = {server_->serverAddress()};
+    options.timeout = timeout;
+    options.tries = tries;
+    options.deadline = deadline;
+    auto resolver = AresResolver::create(options, clock_);
+    EXPECT_TRUE(resolver.has_value()) << resolver.error().message;
+    return resolver ? std::move(*resolver) : nullptr;
+  }
+
+  ResolveOutcome resolve(const std::string& name, AddressFamilies families = {true, false}) {
+    return makeResolver()->resolve(name, families, {});
+  }
+
+  static DnsTestServer* server_;
+  core::RealClock clock_;
+};
+
+DnsTestServer* AresResolverIntegrationTest::server_ = nullptr;
+
+TEST_F(AresResolverIntegrationTest, AAnswer) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.2","10.0.0.1"],"ttl":42})"));
+  auto outcome = resolve("db.test");
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(outcome.answer.ttl, 42s);
+  EXPECT_TRUE(outcome.answer.cnameChain.empty());
+  EXPECT_EQ(server_->nameCount("db.test"), 1);  // one query: no search list, no AAAA
+}
+
+TEST_F(AresResolverIntegrationTest, AaaaAnswer) {
+  ASSERT_TRUE(server_->putRecord("v6.test", R"({"aaaa":["fd00::1","fd00:0::2"],"ttl":20})"));
+  auto outcome = resolve("v6.test", {false, true});
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"fd00::1", "fd00::2"}));
+  EXPECT_EQ(outcome.answer.ttl, 20s);
+}
+
+TEST_F(AresResolverIntegrationTest, BothFamiliesUnionWithMinimumTtl) {
+  ASSERT_TRUE(server_->putRecord("dual.test", R"({"a":["10.0.0.1"],"aaaa":["fd00::1"],"ttl":15})"));
+  ASSERT_TRUE(server_->putRecord("v4only.test", R"({"a":["10.0.0.5"],"ttl":15})"));
+  auto outcome = resolve("dual.test", {true, true});
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+  auto partial = resolve("v4only.test", {true, true});
+  ASSERT_EQ(partial.status, ResolveStatus::kOk) << partial.message;
+  EXPECT_EQ(texts(partial.answer), (std::vector<std::string>{"10.0.0.5"}));
+}
+
+TEST_F(AresResolverIntegrationTest, CnameChainWithMinimumTtl) {
+  ASSERT_TRUE(server_->putRecord("alias.test", R"({"cname":"middle.test","ttl":9})"));
+  ASSERT_TRUE(server_->putRecord("middle.test", R"({"cname":"final.test","ttl":3})"));
+  ASSERT_TRUE(server_->putRecord("final.test", R"({"a":["10.0.0.7"],"aaaa":["fd00::7"],"ttl":60})"));
+  for (AddressFamilies families : {AddressFamilies{true, false}, AddressFamilies{false, true},
+                                   AddressFamilies{true, true}}) {
+    auto outcome = resolve("alias.test", families);
+    ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+    EXPECT_EQ(outcome.answer.ttl, 3s);
+    EXPECT_EQ(outcome.answer.cnameChain,
+              (std::vector<std::string>{"middle.test", "final.test"}));
+  }
+}
+
+TEST_F(AresResolverIntegrationTest, RotatingNameAnswersASubsetEachTime) {
+  std::string pool;
+  std::set<std::string> all;
+  for (int i = 1; i <= 12; ++i) {
+    const std::string address = "10.2.0." + std::to_string(i);
+    pool += (pool.empty() ? "\"" : ",\"") + address + "\"";
+    all.insert(address);
+  }
+  ASSERT_TRUE(server_->putRecord("alb.test", R"({"a":[)" + pool + R"(],"rotate":8,"ttl":60})"));
+  auto resolver = makeResolver();
+  std::set<std::string> seen;
+  for (int i = 0; i < 10; ++i) {
+    auto outcome = resolver->resolve("alb.test", {true, false}, {});
+    ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+    auto got = texts(outcome.answer);
+    EXPECT_EQ(got.size(), 8u);
+    for (const auto& address : got) {
+      EXPECT_TRUE(all.contains(address)) << address;
+      seen.insert(address);
+    }
+  }
+  EXPECT_EQ(seen, all);  // seeded rotation: 10 answers of 8 cover all 12
+}
+
+TEST_F(AresResolverIntegrationTest, FailureKinds) {
+  ASSERT_TRUE(server_->putRecord("servfail.test", R"({"a":["10.0.0.1"],"mode":"servfail"})"));
+  ASSERT_TRUE(server_->putRecord("refused.test", R"({"a":["10.0.0.1"],"mode":"refused"})"));
+  ASSERT_TRUE(server_->putRecord("nx.test", R"({"a":["10.0.0.1"],"mode":"nxdomain"})"));
+  ASSERT_TRUE(server_->putRecord("empty.test", R"({"a":["10.0.0.1"],"mode":"empty"})"));
+  ASSERT_TRUE(server_->putRecord("v4only.test", R"({"a":["10.0.0.1"]})"));
+  struct Case {
+    const char* name;
+    AddressFamilies families;
+    ResolveStatus expected;
+  };
+  for (const Case& c : {Case{"unknown.test", {true, false}, ResolveStatus::kNxDomain},
+                        Case{"nx.test", {true, false}, ResolveStatus::kNxDomain},
+                        Case{"servfail.test", {true, false}, ResolveStatus::kServFail},
+                        Case{"refused.test", {true, false}, ResolveStatus::kRefused},
+                        Case{"empty.test", {true, false}, ResolveStatus::kNoData},
+                        Case{"v4only.test", {false, true}, ResolveStatus::kNoData},
+                        Case{"servfail.test", {true, true}, ResolveStatus::kServFail},
+                        Case{"unknown.test", {true, true}, ResolveStatus::kNxDomain}}) {
+    SCOPED_TRACE(c.name);
+    auto outcome = resolve(c.name, c.families);
+    EXPECT_EQ(outcome.status, c.expected) << outcome.message;
+    EXPECT_FALSE(outcome.message.empty());
+    EXPECT_TRUE(outcome.answer.addresses.empty());
+  }
+}
+
+TEST_F(AresResolverIntegrationTest, TimeoutIsBoundedByTheConfiguredTimeouts) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  // c-ares: 200 ms, then 400 ms on the second round.
+  auto resolver = makeResolver(200ms, 2, 5s);
+  const auto started = std::chrono::steady_clock::now();
+  auto outcome = resolver->resolve("slow.test", {true, false}, {});
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(outcome.status, ResolveStatus::kTimeout) << outcome.message;
+  EXPECT_GE(took, 550ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(server_->nameCount("slow.test"), 2);  // one query per try
+}
+
+TEST_F(AresResolverIntegrationTest, DeadlineCutsLongRetrySequencesShort) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  // Five tries would take 0.2+0.4+0.8+1.6+3.2 s; the deadline stops it at 1 s.
+  auto resolver = makeResolver(200ms, 5, 1s);
+  const auto started = std::chrono::steady_clock::now();
+  auto outcome = resolver->resolve("slow.test", {true, true}, {});
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_EQ(outcome.status, ResolveStatus::kTimeout);
+  EXPECT_NE(outcome.message.find("deadline"), std::string::npos) << outcome.message;
+  EXPECT_GE(took, 950ms);
+  EXPECT_LT(took, 1500ms);
+}
+
+TEST_F(AresResolverIntegrationTest, StopTokenCancelsPromptly) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  auto resolver = makeResolver(2s, 3, 30s);
+  std::stop_source stop;
+  ResolveOutcome outcome;
+  const auto started = std::chrono::steady_clock::now();
+  std::thread caller([&] { outcome = resolver->resolve("slow.test", {true, false}, stop.get_token()); });
+  // Cancel once the query has reached the server, so the lookup is really in flight.
+  for (int i = 0; i < 500 && server_->nameCount("slow.test") < 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  stop.request_stop();
+  caller.join();
+  EXPECT_EQ(outcome.status, ResolveStatus::kTimeout);
+  EXPECT_NE(outcome.message.find("cancelled"), std::string::npos) << outcome.message;
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1500ms);
+}
+
+TEST_F(AresResolverIntegrationTest, TruncatedUdpAnswerIsRetriedOverTcp) {
+  ASSERT_TRUE(server_->putRecord("trunc.test", R"({"a":["10.0.0.1","10.0.0.2"],"mode":"truncate"})"));
+  ASSERT_TRUE(server_->clearQueries());
+  auto outcome = resolve("trunc.test");
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(server_->transportCount("udp"), 1);
+  EXPECT_EQ(server_->transportCount("tcp"), 1);
+}
+
+TEST_F(AresResolverIntegrationTest, AnswerLargerThan512BytesComesOverTcp) {
+  std::string pool;
+  for (int i = 1; i <= 60; ++i) pool += (i == 1 ? "\"" : ",\"") + ("10.3.0." + std::to_string(i)) + "\"";
+  ASSERT_TRUE(server_->putRecord("big.test", R"({"a":[)" + pool + "]}"));
+  auto outcome = resolve("big.test");
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(outcome.answer.addresses.size(), 60u);
+  EXPECT_GE(server_->transportCount("tcp"), 1);
+}
+
+TEST_F(AresResolverIntegrationTest, ServersComeFromResolvConfByDefault) {
+  ASSERT_TRUE(server_->putRecord("conf.test", R"({"a":["10.0.0.8"]})"));
+  char path[] = "/tmp/eb-resolv-XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  {
+    std::ofstream conf(path);
+    conf << "# test\nnameserver 127.0.0.1\n";
+  }
+  AresResolverOptions options;
+  options.resolvConfPath = path;
+  options.resolvConfPort = server_->port();
+  options.timeout = 300ms;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  auto outcome = (*resolver)->resolve("conf.test", {true, false}, {});
+  std::remove(path);
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.8"}));
+}
+
+TEST_F(AresResolverIntegrationTest, NoServerListeningIsAFailureNotAHang) {
+  // A port that was just free: nothing answers there.
+  const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const int port = ntohs(address.sin_port);
+  ::close(probe);
+
+  AresResolverOptions options;
+  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), port}};
+  options.timeout = 200ms;
+  options.deadline = 2s;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value());
+  auto outcome = (*resolver)->resolve("db.test", {true, false}, {});
+  EXPECT_FALSE(outcome.ok());
+  EXPECT_TRUE(outcome.status == ResolveStatus::kError || outcome.status == ResolveStatus::kTimeout)
+      << resolveStatusName(outcome.status) << ": " << outcome.message;
+}
+
+TEST_F(AresResolverIntegrationTest, ASilentServerFailsOverToTheNext) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"]})"));
+  // A UDP socket that reads nothing: queries to it time out.
+  const int silent = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length), 0);
+
+  AresResolverOptions options;
+  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), ntohs(address.sin_port)},
+                     server_->serverAddress()};
+  options.timeout = 200ms;
+  options.tries = 1;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value());
+  auto outcome = (*resolver)->resolve("db.test", {true, false}, {});
+  ::close(silent);
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1"}));
+}
+
+TEST_F(AresResolverIntegrationTest, ConcurrentCallsFromManyThreads) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"aaaa":["fd00::1"]})"));
+  auto resolver = makeResolver();
+  std::atomic<int> ok = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10; ++i) {
+        if (resolver->resolve("db.test", {true, true}, {}).ok()) ok++;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), 80);
+}
+
+}  // namespace
+}  // namespace endpointbinder::dns

@@ -1,0 +1,206 @@
+// DnsWatcher + AresResolver + the scriptable DNS server on loopback: a changed answer is
+// reported within its TTL, an 8-of-12 rotating name converges to all 12 with several lookups
+// per refresh, and a failing name keeps its last good answer until it recovers.
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "controller/dns/ares_resolver.h"
+#include "controller/dns/dns_watcher.h"
+#include "tests/support/dns_fake_resolver.h"
+#include "tests/support/dns_test_server.h"
+
+namespace endpointbinder::dns {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::DnsTestServer;
+
+// Records each change callback with the snapshot taken right after it.
+class ChangeLog {
+ public:
+  void attach(DnsWatcher* watcher) { watcher_ = watcher; }
+  DnsWatcher::ChangeCallback callback() {
+    return [this](const std::string& hostname, const std::vector<std::string>&) {
+      auto snapshot = watcher_->snapshot(hostname);
+      const auto refreshes = watcher_->stats().refreshes;
+      std::lock_guard lock(mutex_);
+      if (snapshot) {
+        snapshots_.push_back(*snapshot);
+        refreshes_.push_back(refreshes);
+      }
+      cv_.notify_all();
+    };
+  }
+  // Waits for a snapshot (after index `from`) satisfying `predicate`; returns its index.
+  template <typename Predicate>
+  std::optional<size_t> waitFor(size_t from, std::chrono::milliseconds limit, Predicate predicate) {
+    std::unique_lock lock(mutex_);
+    std::optional<size_t> found;
+    cv_.wait_for(lock, limit, [&] {
+      for (size_t i = from; i < snapshots_.size(); ++i) {
+        if (predicate(snapshots_[i])) {
+          found = i;
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+  size_t size() {
+    std::lock_guard lock(mutex_);
+    return snapshots_.size();
+  }
+  HostSnapshot at(size_t i) {
+    std::lock_guard lock(mutex_);
+    return snapshots_.at(i);
+  }
+  // The watcher's completed refreshes when the i-th change was reported.
+  uint64_t refreshesAt(size_t i) {
+    std::lock_guard lock(mutex_);
+    return refreshes_.at(i);
+  }
+
+ private:
+  DnsWatcher* watcher_ = nullptr;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<HostSnapshot> snapshots_;
+  std::vector<uint64_t> refreshes_;
+};
+
+// Polls `predicate` every 20 ms for up to 5 s; for states no callback announces.
+template <typename Predicate>
+bool eventually(Predicate predicate) {
+  for (int i = 0; i < 250; ++i) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return predicate();
+}
+
+std::set<std::string> texts(const HostSnapshot& snapshot) {
+  std::set<std::string> out;
+  for (const auto& address : snapshot.addresses) out.insert(address.toString());
+  return out;
+}
+
+api::DnsSource source(std::string hostname, int lookups, Duration minRefresh, Duration maxRefresh) {
+  api::DnsSource s;
+  s.hostname = std::move(hostname);
+  s.lookupsPerRefresh = lookups;
+  s.minRefreshInterval = minRefresh;
+  s.maxRefreshInterval = maxRefresh;
+  return s;
+}
+
+class DnsWatcherIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    server_ = DnsTestServer::start({"--seed", "3"}, &error);
+    ASSERT_NE(server_, nullptr) << error;
+    AresResolverOptions options;
+    options.servers = {server_->serverAddress()};
+    options.timeout = 300ms;
+    options.deadline = 2s;
+    auto resolver = AresResolver::create(options, clock_);
+    ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+    resolver_ = std::move(*resolver);
+    watcher_ = std::make_unique<DnsWatcher>(*resolver_, clock_, random_, log_.callback());
+    log_.attach(watcher_.get());
+  }
+  void TearDown() override {
+    if (watcher_) watcher_->stop();
+  }
+
+  core::RealClock clock_;
+  StdRandom random_{42};
+  std::unique_ptr<DnsTestServer> server_;
+  std::unique_ptr<AresResolver> resolver_;
+  ChangeLog log_;
+  std::unique_ptr<DnsWatcher> watcher_;
+};
+
+TEST_F(DnsWatcherIntegrationTest, AChangedAnswerIsReportedWithinItsTtl) {
+  ASSERT_TRUE(server_->putRecord("search.test", R"({"a":["10.0.0.1","10.0.0.2"],"ttl":1})"));
+  watcher_->subscribe("factory-iot/opensearch", source("search.test", 1, 500ms, 60s));
+  watcher_->start();
+  auto first = log_.waitFor(0, 5s, [](const HostSnapshot& s) { return s.hasAnswer; });
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(texts(log_.at(*first)), (std::set<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(log_.at(*first).lastTtl, 1s);
+
+  // Blue/green: the node IPs move.
+  const auto changed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(server_->putRecord("search.test", R"({"a":["10.0.0.3","10.0.0.4"],"ttl":1})"));
+  auto next = log_.waitFor(*first + 1, 5s, [](const HostSnapshot& s) {
+    return s.addresses.size() == 2 && s.addresses[0].toString() == "10.0.0.3";
+  });
+  ASSERT_TRUE(next.has_value());
+  // TTL 1 s + at most 10% jitter + slack for the lookup and the scheduler.
+  EXPECT_LT(std::chrono::steady_clock::now() - changed, 1100ms + 500ms);
+  EXPECT_EQ(texts(log_.at(*next)), (std::set<std::string>{"10.0.0.3", "10.0.0.4"}));
+}
+
+TEST_F(DnsWatcherIntegrationTest, RotatingEightOfTwelveConvergesToAllTwelve) {
+  std::string pool;
+  std::set<std::string> all;
+  for (int i = 1; i <= 12; ++i) {
+    const std::string address = "10.4.0." + std::to_string(i);
+    pool += (pool.empty() ? "\"" : ",\"") + address + "\"";
+    all.insert(address);
+  }
+  ASSERT_TRUE(server_->putRecord("alb.test", R"({"a":[)" + pool + R"(],"rotate":8,"ttl":60})"));
+  // TTL 60 clamped to 200 ms so the test takes a second, not minutes.
+  watcher_->subscribe("ns/nlb", source("alb.test", 4, 100ms, 200ms));
+  watcher_->start();
+  auto full = log_.waitFor(0, 10s, [&](const HostSnapshot& s) { return texts(s) == all; });
+  ASSERT_TRUE(full.has_value());
+  for (size_t i = 0; i <= *full; ++i) {
+    const auto seen = texts(log_.at(i));
+    EXPECT_GE(seen.size(), 8u);  // a union of four 8-address answers
+    for (const auto& address : seen) EXPECT_TRUE(all.contains(address)) << address;
+  }
+  // Each refresh unions 4 answers of 8: all 12 appear within a few refreshes.
+  EXPECT_LE(log_.refreshesAt(*full), 10u);
+  const auto stats = watcher_->stats();
+  EXPECT_EQ(stats.lookupCount(ResolveStatus::kOk), stats.totalLookups());
+}
+
+TEST_F(DnsWatcherIntegrationTest, AFailingNameKeepsItsAnswerUntilItRecovers) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"ttl":1})"));
+  watcher_->subscribe("ns/db", source("db.test", 1, 100ms, 200ms));
+  watcher_->start();
+  auto first = log_.waitFor(0, 5s, [](const HostSnapshot& s) { return s.hasAnswer; });
+  ASSERT_TRUE(first.has_value());
+
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"ttl":1,"mode":"servfail"})"));
+  auto failing = log_.waitFor(*first + 1, 5s, [](const HostSnapshot& s) { return s.failing; });
+  ASSERT_TRUE(failing.has_value());
+  auto snapshot = log_.at(*failing);
+  EXPECT_EQ(texts(snapshot), (std::set<std::string>{"10.0.0.1"}));
+  EXPECT_EQ(snapshot.failureStatus, ResolveStatus::kServFail);
+
+  // NXDOMAIN is no information either. failing -> failing fires no callback: poll.
+  ASSERT_TRUE(server_->deleteRecord("db.test"));
+  ASSERT_TRUE(eventually([&] {
+    return watcher_->snapshot("db.test")->failureStatus == ResolveStatus::kNxDomain;
+  }));
+  snapshot = *watcher_->snapshot("db.test");
+  EXPECT_EQ(snapshot.failureStatus, ResolveStatus::kNxDomain);
+  EXPECT_TRUE(snapshot.failing);
+  EXPECT_EQ(texts(snapshot), (std::set<std::string>{"10.0.0.1"}));
+
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"ttl":1})"));
+  auto recovered = log_.waitFor(*failing + 1, 5s, [](const HostSnapshot& s) { return !s.failing; });
+  ASSERT_TRUE(recovered.has_value());
+  EXPECT_EQ(log_.at(*recovered).consecutiveFailures, 0);
+}
+
+}  // namespace
+}  // namespace endpointbinder::dns

@@ -1,0 +1,459 @@
+"""The emulator process: one HTTP port for every emulated service plus the control API.
+
+A request under /_emulator/ goes to the control API. Any other request is an AWS API call:
+its service is the SigV4 credential scope's service name (a regional Host such as
+`sts.us-east-1.amazonaws.com` must agree with it); an unsigned call is routed by Host, or by
+an action a service accepts unsigned (STS AssumeRoleWithWebIdentity). The pipeline per call:
+parse -> authenticate -> fault rules (delay, throttle, 5xx, reset) -> token bucket -> the
+action -> (afterApply faults) -> log.
+
+The process prints `READY http://127.0.0.1:<port>` as its first stdout line and nothing else
+to stdout afterwards. It stops on SIGTERM/SIGINT, when its parent dies, after --max-lifetime
+seconds, or on POST /_emulator/shutdown.
+Thread-safety: ThreadingHTTPServer serves each connection on its own thread; Emulator.lock
+guards all service state.
+"""
+
+import http.server
+import json
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+import urllib.parse
+import uuid
+
+import botocore.session
+
+from . import config as config_module
+from .control import ControlApi
+from .credentials import Credential, CredentialStore
+from .elbv2 import Elbv2Service
+from .errors import AwsError, throttling
+from .faults import FaultInjector
+from .query import RequestContext
+from .requestlog import RequestLog
+from .sigv4 import Verifier, parse_signature
+from .sts import StsService
+from .throttle import DEFAULT_QUOTAS, Throttler
+from .world import World
+from .xml import serialize_error
+
+REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+class HttpResponse:
+    def __init__(self, status, body=b"", content_type="text/xml", headers=None, reset=False):
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers or []
+        self.reset = reset
+
+
+class _Call:
+    """Per-call facts gathered for the request log."""
+
+    def __init__(self, start):
+        self.start = start
+        self.service = None
+        self.action = None
+        self.region = None
+        self.access_key = None
+        self.throttled = False
+        self.fault = None
+
+
+class Emulator:
+    def __init__(self, config):
+        self.config = config
+        self.lock = threading.RLock()
+        self.stop_event = threading.Event()
+        self.started = time.time()
+        self.pid = os.getpid()
+        self.session = botocore.session.get_session()
+        self.credentials = CredentialStore()
+        for spec in config["credentials"]:
+            self.credentials.add(Credential(spec["accessKeyId"], spec["secretAccessKey"],
+                                            spec.get("sessionToken"), spec.get("expiresAt"),
+                                            str(config["account"]), spec.get("arn")))
+        self.verifier = Verifier(self.credentials)
+        self.world = World(config["vpcs"])
+        self.settings = config_module.Settings(config)
+        self.throttler = Throttler(self._quotas(), enabled=config["throttle"])
+        self.faults = FaultInjector(config["seed"])
+        self.log = RequestLog()
+        self.elbv2 = Elbv2Service(self.session, self)
+        self.sts = StsService(self.session, self)
+        self.services = {s.signing_name: s for s in (self.elbv2, self.sts)}
+        self.control = ControlApi(self)
+        self.verbose = bool(config["verbose"])
+        self.log_stream = sys.stderr
+        self._seed()
+
+    def _quotas(self):
+        quotas = dict(DEFAULT_QUOTAS)
+        quotas.update(self.config["quotas"])
+        return quotas
+
+    def _seed(self):
+        """Applies the config file's instances, target groups and fault rules."""
+        if self.config["instances"]:
+            self.world.upsert_instances(self.config["instances"])
+        for spec in self.config["targetGroups"]:
+            status, result = self.control.handle("POST", "/_emulator/target-groups", "",
+                                                 json.dumps(spec).encode())
+            if status != 200:
+                raise config_module.ConfigError(f"config targetGroups: {result['error']}")
+        for rule in self.config["faults"]:
+            self.faults.add(rule)
+
+    def reset(self):
+        """Back to the start-up state: config settings, quotas and seeded objects."""
+        with self.lock:
+            self.settings = config_module.Settings(self.config)
+            self.world.reset()
+            self.elbv2.reset()
+            self.sts.reset()
+            self.throttler.set_quotas(self._quotas(), replace=True)
+            self.throttler.enabled = self.config["throttle"]
+            self.faults.clear()
+            self.log.clear()
+            self._seed()
+
+    def write_log(self, line):
+        if self.verbose:
+            try:
+                self.log_stream.write(line + "\n")
+                self.log_stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    # ------------------------------------------------------------------ routing
+
+    def handle(self, method, raw_path, raw_query, headers, body):
+        """One HTTP request -> HttpResponse. `headers` are (name, value) pairs."""
+        path = raw_path
+        if path.startswith("/_emulator/") or path == "/_emulator":
+            status, result = self.control.handle(method, path, raw_query, body)
+            return HttpResponse(status, json.dumps(result).encode(), "application/json")
+        return self._handle_aws(method, path, raw_query, headers, body)
+
+    def _host_service(self, headers):
+        host = ""
+        for name, value in headers:
+            if name.lower() == "host":
+                host = value.strip().lower()
+                break
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        labels = host.split(".")
+        if len(labels) >= 3 and labels[-2:] == ["amazonaws", "com"]:
+            for service in self.services.values():
+                if labels[0] == service.host_prefix:
+                    region = labels[1] if len(labels) >= 4 and REGION.match(labels[1]) else None
+                    return service, region
+        return None, None
+
+    def _params(self, method, raw_query, headers, body):
+        query_pairs = urllib.parse.parse_qsl(raw_query, keep_blank_values=True)
+        params = dict(query_pairs)
+        content_type = ""
+        for name, value in headers:
+            if name.lower() == "content-type":
+                content_type = value.split(";", 1)[0].strip().lower()
+        if body and content_type == FORM_TYPE:
+            params.update(urllib.parse.parse_qsl(body.decode("utf-8", "replace"),
+                                                 keep_blank_values=True))
+        return query_pairs, params
+
+    def _handle_aws(self, method, path, raw_query, headers, body):
+        now = time.time()
+        call = _Call(now)
+        request_id = str(uuid.uuid4())
+        query_pairs, params = self._params(method, raw_query, headers, body)
+        call.action = params.get("Action")
+        host_service, host_region = self._host_service(headers)
+        service = host_service or self._service_for_action(call.action)
+        response = None
+        try:
+            signed = parse_signature(headers, query_pairs)
+            if signed is not None and signed.service in self.services:
+                service = self.services[signed.service]
+            service, credential, region = self._authenticate(
+                signed, host_service, host_region, call.action, method, path, query_pairs,
+                headers, body, now)
+            call.service = service.signing_name
+            call.region = region
+            call.access_key = credential.access_key if credential else None
+            ctx = RequestContext(request_id, region, self.settings.account, now, credential,
+                                 service.signing_name)
+            response = self._run(service, ctx, call, params)
+        except AwsError as error:
+            response = self._error(service, error, request_id)
+        except Exception:  # a bug: answer as AWS does, keep the traceback for the log
+            self._report_bug()
+            response = self._error(service, AwsError(
+                "InternalFailure", "The request processing has failed because of an unknown "
+                "error, exception or failure.", 500, sender=False), request_id)
+        call.service = call.service or service.signing_name
+        self._record(call, params, response)
+        return response
+
+    def _service_for_action(self, action):
+        """The service an unsigned call is for when its Host does not say."""
+        for service in self.services.values():
+            if action in service.unsigned_actions:
+                return service
+        for service in self.services.values():
+            if service.knows_action(action):
+                return service
+        return self.elbv2
+
+    def _authenticate(self, signed, host_service, host_region, action, method, path,
+                      query_pairs, headers, body, now):
+        if signed is None:
+            service = host_service or self._service_for_action(action)
+            if action not in service.unsigned_actions:
+                raise AwsError("MissingAuthenticationToken",
+                               "Request is missing Authentication Token", 403)
+            return service, None, host_region or self.settings.region
+        service = self.services.get(signed.service)
+        if host_service is not None and signed.service != host_service.signing_name:
+            raise AwsError("SignatureDoesNotMatch", "Credential should be scoped to correct "
+                           f"service: '{host_service.signing_name}'. ", 403)
+        if service is None:
+            raise AwsError("SignatureDoesNotMatch", "Credential should be scoped to correct "
+                           f"service: the emulator serves {sorted(self.services)}, not "
+                           f"'{signed.service}'. ", 403)
+        if not REGION.match(signed.region) or (host_region and signed.region != host_region):
+            raise AwsError("SignatureDoesNotMatch", "Credential should be scoped to a valid "
+                           f"region, not '{signed.region}'. ", 403)
+        result = self.verifier.verify(method, path, query_pairs, headers, body, now, signed)
+        return service, result.credential, signed.region
+
+    def _run(self, service, ctx, call, params):
+        decision = self.faults.decide(service.signing_name, call.action)
+        if decision.delay > 0:
+            time.sleep(decision.delay)
+            ctx.now = time.time()
+        if decision.kind is not None:
+            call.fault = decision.kind
+        if decision.kind == "throttle":
+            call.throttled = True
+            raise throttling()
+        if decision.kind in ("error", "reset") and not decision.after_apply:
+            return self._fault_response(service, decision, call, ctx)
+        if not self.throttler.take((service.signing_name, ctx.region), call.action or "",
+                                   ctx.now):
+            call.throttled = True
+            raise throttling()
+        with self.lock:
+            body = service.dispatch(ctx, call.action, params)
+        if decision.after_apply:
+            return self._fault_response(service, decision, call, ctx)
+        return HttpResponse(200, body, headers=[("x-amzn-RequestId", ctx.request_id)])
+
+    def _fault_response(self, service, decision, call, ctx):
+        if decision.kind == "reset":
+            return HttpResponse(0, reset=True)
+        rule = decision.rule
+        status = rule.error_status
+        if status == 503:
+            code, message = "ServiceUnavailable", "Service is unavailable. Please retry."
+        elif status == 500 and call.action == "DescribeTargetHealth":
+            code, message = "HealthUnavailable", "The health of the specified targets could " \
+                "not be retrieved due to an internal error."
+        elif status >= 500:
+            code, message = "InternalFailure", "The request processing has failed because " \
+                "of an unknown error, exception or failure."
+        else:
+            code, message = "InvalidParameterValue", "Injected client error"
+        code = rule.error_code or code
+        message = rule.error_message or message
+        if status in (502, 504) and rule.error_code is None:
+            # What a proxy in front of AWS answers: not XML at all.
+            reason = "Bad Gateway" if status == 502 else "Gateway Timeout"
+            return HttpResponse(status, f"<html><body><h1>{status} {reason}</h1></body></html>"
+                                .encode(), "text/html")
+        return self._error(service, AwsError(code, message, status, sender=status < 500),
+                           ctx.request_id)
+
+    def _error(self, service, error, request_id):
+        body = serialize_error(service.namespace, error.code, error.message, request_id,
+                               error.sender)
+        return HttpResponse(error.status, body, headers=[("x-amzn-RequestId", request_id)],
+                            content_type="text/xml")
+
+    def _record(self, call, params, response):
+        error_code = None
+        if response.reset:
+            status, error_code = 0, "ConnectionReset"
+        else:
+            status = response.status
+            if status != 200:
+                match = re.search(rb"<Code>([^<]*)</Code>", response.body)
+                error_code = match.group(1).decode() if match else f"HTTP{status}"
+        duration_ms = (time.time() - call.start) * 1000.0
+        entry = {"seq": None, "time": call.start, "service": call.service,
+                 "action": call.action, "status": status, "errorCode": error_code,
+                 "throttled": call.throttled, "fault": call.fault, "region": call.region,
+                 "accessKeyId": call.access_key, "params": params,
+                 "durationMs": round(duration_ms, 3)}
+        self.log.add(entry)
+        self.write_log(json.dumps({k: v for k, v in entry.items() if k != "params"}))
+
+    def _report_bug(self):
+        try:
+            sys.stderr.write(traceback.format_exc())
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "awsemu"
+    sys_version = ""
+    timeout = 120  # idle keep-alive connections give their thread back
+
+    def setup(self):
+        super().setup()
+        try:  # one response is one segment: no Nagle wait on the client's delayed ACK
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+    def version_string(self):
+        return self.server_version
+
+    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's name
+        pass
+
+    def _read_body(self):
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self):
+        emulator = self.server.emulator
+        try:
+            body = self._read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            return
+        raw_path, _, raw_query = self.path.partition("?")
+        try:
+            path = raw_path.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            path = raw_path
+        response = emulator.handle(self.command, path, raw_query, list(self.headers.items()),
+                                   body)
+        if response.reset:
+            self._reset_connection()
+            return
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers:
+                self.send_header(name, value)
+            self._headers_buffer.append(b"\r\n")
+            if self.command != "HEAD":
+                self._headers_buffer.append(response.body)
+            self.flush_headers()  # headers and body in one write
+        except OSError:
+            self.close_connection = True
+
+    def _reset_connection(self):
+        """Closes with RST and no response, like a connection dropped mid-request."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                       struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+
+class Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        if self.emulator.verbose:
+            super().handle_error(request, client_address)
+
+
+def _watch(emulator, config, server_stop, initial_ppid):
+    """Sets the stop event when the parent is gone or the lifetime is over.
+
+    `initial_ppid` is read before READY is printed: a parent that exits as soon as it has
+    read READY must still be noticed.
+    """
+    parent = config["parentPid"]
+    lifetime = float(config["maxLifetime"] or 0)
+    while not server_stop.wait(0.5):
+        if parent is None:
+            if os.getppid() != initial_ppid:
+                emulator.write_log('{"msg": "parent exited; stopping"}')
+                server_stop.set()
+        elif parent > 0:
+            try:
+                os.kill(parent, 0)
+            except ProcessLookupError:
+                server_stop.set()
+            except PermissionError:
+                pass
+        if lifetime > 0 and time.time() - emulator.started >= lifetime:
+            emulator.write_log('{"msg": "max lifetime reached; stopping"}')
+            server_stop.set()
+
+
+def main(argv=None):
+    initial_ppid = os.getppid()
+    try:
+        config = config_module.load(sys.argv[1:] if argv is None else argv)
+        emulator = Emulator(config)
+    except (config_module.ConfigError, ValueError) as exc:
+        sys.stderr.write(f"emulator: {exc}\n")
+        return 2
+    if config["logFile"]:
+        emulator.log_stream = open(config["logFile"], "a", encoding="utf-8")
+    server = Server((config["host"], int(config["port"])), Handler)
+    server.emulator = emulator
+    stop = emulator.stop_event
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    host, port = server.server_address[:2]
+    sys.stdout.write(f"READY http://{host}:{port}\n")
+    sys.stdout.flush()
+    serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                               name="http", daemon=True)
+    serving.start()
+    watcher = threading.Thread(target=_watch, args=(emulator, config, stop, initial_ppid),
+                               name="watch", daemon=True)
+    watcher.start()
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    return 0

@@ -1,0 +1,96 @@
+"""Per-action token buckets, the way AWS throttles an account's API calls in a Region.
+
+Quotas map an action pattern to {"rate": tokens per second, "burst": bucket size}; the most
+specific pattern wins: an exact action name, then the longest glob ("Describe*"), then "*".
+A quota of None means unlimited. Thread-safety: Throttler has its own lock.
+"""
+
+import fnmatch
+import threading
+
+# AWS-NOTES.md: Register/DeregisterTargets 4 rps burst 20; Describe* 10 rps burst 40 (older
+# documented numbers; aws-load-balancer-controller now assumes 50/200); the rest 10/40.
+DEFAULT_QUOTAS = {
+    "RegisterTargets": {"rate": 4.0, "burst": 20.0},
+    "DeregisterTargets": {"rate": 4.0, "burst": 20.0},
+    "Describe*": {"rate": 10.0, "burst": 40.0},
+    "*": {"rate": 10.0, "burst": 40.0},
+}
+
+
+def normalize_quota(value):
+    """{"rate", "burst"} as floats, or None for unlimited; ValueError when malformed."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or "rate" not in value:
+        raise ValueError(f"a quota needs 'rate' (and optionally 'burst'): {value!r}")
+    rate = float(value["rate"])
+    burst = float(value.get("burst", max(rate, 1.0)))
+    if rate < 0 or burst < 1:
+        raise ValueError(f"quota rate must be >= 0 and burst >= 1: {value!r}")
+    return {"rate": rate, "burst": burst}
+
+
+class TokenBucket:
+    def __init__(self, rate, burst, now):
+        self.rate = rate
+        self.burst = burst
+        self.tokens = burst
+        self.updated = now
+
+    def take(self, now):
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class Throttler:
+    def __init__(self, quotas=None, enabled=True):
+        self._lock = threading.Lock()
+        self.enabled = enabled
+        self._quotas = {}
+        self._buckets = {}
+        self.set_quotas(dict(DEFAULT_QUOTAS) if quotas is None else quotas, replace=True)
+
+    def set_quotas(self, quotas, replace=False):
+        """Merges (or replaces) quotas; affected buckets restart full."""
+        normalized = {pattern: normalize_quota(value) for pattern, value in quotas.items()}
+        with self._lock:
+            if replace:
+                self._quotas = {}
+            self._quotas.update(normalized)
+            self._buckets.clear()
+
+    def quotas(self):
+        with self._lock:
+            return dict(self._quotas)
+
+    def _quota_for(self, action):
+        if action in self._quotas:
+            return self._quotas[action]
+        best = None
+        for pattern in self._quotas:
+            if pattern != "*" and any(c in pattern for c in "*?[") and \
+                    fnmatch.fnmatchcase(action, pattern):
+                if best is None or len(pattern) > len(best):
+                    best = pattern
+        if best is not None:
+            return self._quotas[best]
+        return self._quotas.get("*")
+
+    def take(self, scope, action, now):
+        """True when the call may proceed; `scope` separates accounts/Regions/services."""
+        if not self.enabled:
+            return True
+        with self._lock:
+            quota = self._quota_for(action)
+            if quota is None:
+                return True
+            key = (scope, action)
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(quota["rate"], quota["burst"], now)
+            return bucket.take(now)

@@ -1,0 +1,131 @@
+"""Scenarios 1-3 of the controller issue: the source is a DNS name whose answers move, rotate
+or fail. Real binary, real DNS server over UDP/TCP, emulator with SigV4 verification."""
+import sys
+import time
+import unittest
+
+from harness import ScenarioTest, tg_binding, wait_for
+
+
+def measure(name, seconds):
+    # Picked up by humans and by the closing note: convergence figures from real runs.
+    sys.stderr.write(f"MEASURE {name} {seconds:.2f}s\n")
+
+
+class OpenSearchEndpointMoves(ScenarioTest):
+    """Scenario 1 (seed 000): an OpenSearch VPC endpoint changes IPs on a blue/green deploy."""
+
+    def test_new_ips_registered_within_ttl_and_old_ones_after_grace(self):
+        ttl, grace = 3, 8
+        arn = self.emulator.create_target_group("f-iot-alb-tg", port=443)
+        self.dns.set("vpc-f-iot.es.local", a=["10.0.1.10", "10.0.1.11"], ttl=ttl)
+        self.write_manifest("opensearch.yaml", tg_binding(
+            "opensearch-dashboards", arn, "vpc-f-iot.es.local",
+            policy={"deregistrationGracePeriod": f"{grace}s"}))
+        c = self.start_controller()
+        wait_for(lambda: self.emulator.registered(arn) == {"10.0.1.10", "10.0.1.11"}, 15,
+                 what="initial registration")
+        wait_for(lambda: (c.condition("opensearch-dashboards", "Ready") or {}).get("status") == "True", 15,
+                 what="Ready=True")
+
+        changed = time.monotonic()
+        self.dns.set("vpc-f-iot.es.local", a=["10.0.1.20", "10.0.1.21"], ttl=ttl)
+        wait_for(lambda: {"10.0.1.20", "10.0.1.21"} <= self.emulator.registered(arn), ttl + 2,
+                 interval=0.05, what="new IPs registered within TTL + 2 s")
+        measure("scenario1.register_after_dns_change", time.monotonic() - changed)
+
+        # Within grace the old IPs stay: a deploy in progress must not lose capacity.
+        time.sleep(max(0, grace - 2 - (time.monotonic() - changed)))
+        self.assertTrue({"10.0.1.10", "10.0.1.11"} <= self.emulator.registered(arn),
+                        "old IPs removed before the grace period ended")
+        self.assertEqual([], self.emulator.requests("DeregisterTargets"))
+
+        wait_for(lambda: not ({"10.0.1.10", "10.0.1.11"} & self.emulator.registered(arn)), ttl + 8,
+                 interval=0.05, what="old IPs deregistered after grace")
+        measure("scenario1.deregister_after_dns_change", time.monotonic() - changed)
+        self.assertGreaterEqual(time.monotonic() - changed, grace - 0.5)
+        dereg = self.emulator.requests("DeregisterTargets")
+        self.assertEqual(1, len([r for r in dereg if r["status"] == 200]), "one batched deregistration")
+
+    def test_unhealthy_absent_target_goes_before_grace(self):
+        arn = self.emulator.create_target_group("os-unhealthy", port=443)
+        self.dns.set("vpc-os2.es.local", a=["10.0.2.10", "10.0.2.11"], ttl=2)
+        self.write_manifest("os2.yaml", tg_binding(
+            "os2", arn, "vpc-os2.es.local",
+            policy={"deregistrationGracePeriod": "10m", "unhealthyGracePeriod": "3s"}))
+        self.start_controller()
+        wait_for(lambda: self.emulator.targets(arn, {"healthy"}).keys() == {"10.0.2.10", "10.0.2.11"}, 20,
+                 what="both healthy")
+        self.emulator.control("POST", "dead-targets", {"ids": ["10.0.2.10"], "dead": True})
+        changed = time.monotonic()
+        self.dns.set("vpc-os2.es.local", a=["10.0.2.11", "10.0.2.12"], ttl=2)
+        wait_for(lambda: "10.0.2.10" not in self.emulator.registered(arn), 20, interval=0.1,
+                 what="dead and absent target deregistered long before the 10m grace")
+        measure("scenario1.unhealthy_deregister", time.monotonic() - changed)
+        self.assertGreaterEqual(time.monotonic() - changed, 3 - 0.5)
+        self.assertIn("10.0.2.11", self.emulator.registered(arn))
+
+
+class AlbAnswersEightOfTwelve(ScenarioTest):
+    """Scenario 2 (seed 004): an ALB name with 12 IPs; each answer shows 8 at random."""
+
+    def test_all_twelve_registered_and_a_leaving_ip_waits_for_grace(self):
+        ips = [f"10.0.3.{i}" for i in range(10, 22)]
+        grace = 8
+        arn = self.emulator.create_target_group("nlb-to-alb", port=80, protocol="TCP")
+        self.dns.set("internal-alb.elb.local", a=ips, ttl=2, rotate=8)
+        self.write_manifest("alb.yaml", tg_binding(
+            "alb-static-ip", arn, "internal-alb.elb.local",
+            policy={"deregistrationGracePeriod": f"{grace}s"}, dns_extra={"lookupsPerRefresh": 4}))
+        started = time.monotonic()
+        self.start_controller()
+        wait_for(lambda: self.emulator.registered(arn) == set(ips), 30, interval=0.1,
+                 what="all 12 IPs registered")
+        measure("scenario2.all_12_registered", time.monotonic() - started)
+        self.assertEqual([], self.emulator.requests("DeregisterTargets"),
+                         "an IP missing from one answer must not be deregistered")
+
+        leaving = ips[-1]
+        changed = time.monotonic()
+        self.dns.set("internal-alb.elb.local", a=ips[:-1], ttl=2, rotate=8)
+        time.sleep(grace - 2)
+        self.assertIn(leaving, self.emulator.registered(arn), "removed before grace")
+        wait_for(lambda: leaving not in self.emulator.registered(arn), 12, interval=0.1,
+                 what="leaving IP deregistered after grace")
+        measure("scenario2.leaving_ip_deregistered", time.monotonic() - changed)
+        self.assertEqual(set(ips[:-1]), self.emulator.registered(arn))
+
+
+class DnsOutage(ScenarioTest):
+    """Scenario 3 (seed 002): resolution fails in every way for longer than the grace period."""
+
+    def test_no_deregistration_while_the_source_fails(self):
+        grace = 3
+        arn = self.emulator.create_target_group("outage-tg", port=443)
+        self.dns.set("flaky.internal.local", a=["10.0.4.10", "10.0.4.11"], ttl=1)
+        self.write_manifest("flaky.yaml", tg_binding(
+            "flaky", arn, "flaky.internal.local", policy={"deregistrationGracePeriod": f"{grace}s"}))
+        c = self.start_controller("--dns-timeout", "500ms")
+        wait_for(lambda: self.emulator.registered(arn) == {"10.0.4.10", "10.0.4.11"}, 15, what="registered")
+
+        for mode in ("servfail", "timeout", "nxdomain", "empty"):
+            self.dns.set("flaky.internal.local", a=["10.0.4.10", "10.0.4.11"], ttl=1, mode=mode)
+            cond = wait_for(lambda: (c.condition("flaky", "SourceResolved") or {}).get("status") == "False"
+                            and c.condition("flaky", "SourceResolved"), 15, what=f"SourceResolved=False ({mode})")
+            self.assertEqual("SourceFailing", cond["reason"])
+            time.sleep(grace + 1)
+            self.assertEqual({"10.0.4.10", "10.0.4.11"}, self.emulator.registered(arn), mode)
+        self.assertEqual([], self.emulator.requests("DeregisterTargets"))
+        failures = sum(c.metric("endpointbinder_source_lookups_total", outcome=o) or 0
+                       for o in ("error", "timeout", "not_found", "empty"))
+        self.assertGreater(failures, 0, "lookup failures visible in metrics")
+
+        # Recovery with a smaller answer: now, and only now, the missing IP may go after grace.
+        self.dns.set("flaky.internal.local", a=["10.0.4.10"], ttl=1)
+        wait_for(lambda: (c.condition("flaky", "SourceResolved") or {}).get("status") == "True", 15,
+                 what="SourceResolved=True")
+        wait_for(lambda: self.emulator.registered(arn) == {"10.0.4.10"}, grace + 10, what="converged after recovery")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

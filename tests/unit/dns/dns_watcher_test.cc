@@ -1,0 +1,265 @@
+// DnsWatcher's threaded shell with a FakeResolver: lookups start on subscribe, the change
+// callback fires, stop() cancels a blocked lookup quickly, and concurrency is bounded. The
+// scheduling rules themselves are tested in watch_schedule_test.cc; these tests wait for
+// events (condition variables with generous limits), never for fixed times.
+#include "controller/dns/dns_watcher.h"
+
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <mutex>
+
+#include "tests/support/dns_fake_resolver.h"
+
+namespace endpointbinder::dns {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::answerOf;
+using testing::failureOf;
+using testing::FakeRandom;
+using testing::FakeResolver;
+
+constexpr auto kPatience = 10s;  // only ever reached when a test fails
+
+api::DnsSource source(std::string hostname, Duration minRefresh = 50ms,
+                      Duration maxRefresh = 50ms, int lookups = 1) {
+  api::DnsSource s;
+  s.hostname = std::move(hostname);
+  s.lookupsPerRefresh = lookups;
+  s.minRefreshInterval = minRefresh;
+  s.maxRefreshInterval = maxRefresh;
+  return s;
+}
+
+// Collects change callbacks and lets the test wait for a condition on them.
+class Changes {
+ public:
+  DnsWatcher::ChangeCallback callback() {
+    return [this](const std::string& hostname, const std::vector<std::string>& keys) {
+      std::lock_guard lock(mutex_);
+      events_.emplace_back(hostname, keys);
+      cv_.notify_all();
+    };
+  }
+  bool waitForCount(size_t count) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kPatience, [&] { return events_.size() >= count; });
+  }
+  std::vector<std::pair<std::string, std::vector<std::string>>> events() {
+    std::lock_guard lock(mutex_);
+    return events_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<std::pair<std::string, std::vector<std::string>>> events_;
+};
+
+// Waits until `predicate` holds, re-checking whenever a change callback fires or every
+// 10 ms; for conditions on resolver state that has no callback of its own.
+template <typename Predicate>
+bool eventually(Predicate predicate) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return predicate();
+}
+
+class CountingObserver final : public WatcherObserver {
+ public:
+  void onLookup(const std::string&, ResolveStatus status, std::chrono::nanoseconds) override {
+    std::lock_guard lock(mutex_);
+    lookups_[static_cast<size_t>(status)]++;
+  }
+  void onRefresh(const std::string&, const RefreshUpdate& update) override {
+    std::lock_guard lock(mutex_);
+    refreshes_++;
+    if (update.notify()) notified_++;
+  }
+  int lookups(ResolveStatus status) {
+    std::lock_guard lock(mutex_);
+    return lookups_[static_cast<size_t>(status)];
+  }
+  int refreshes() {
+    std::lock_guard lock(mutex_);
+    return refreshes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::array<int, kResolveStatusCount> lookups_{};
+  int refreshes_ = 0;
+  int notified_ = 0;
+};
+
+class CapturingLogger final : public core::Logger {
+ public:
+  bool enabled(core::LogLevel) const override { return true; }
+  void log(core::LogLevel level, std::string_view message,
+           std::initializer_list<core::LogField>) override {
+    std::lock_guard lock(mutex_);
+    lines_.emplace_back(level, std::string(message));
+  }
+  int count(core::LogLevel level) {
+    std::lock_guard lock(mutex_);
+    return static_cast<int>(std::count_if(lines_.begin(), lines_.end(),
+                                          [&](const auto& line) { return line.first == level; }));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<core::LogLevel, std::string>> lines_;
+};
+
+DnsWatcherOptions fastOptions(int workers = 2) {
+  DnsWatcherOptions options;
+  options.maxConcurrentRefreshes = workers;
+  options.schedule.intervalFloor = 10ms;
+  return options;
+}
+
+TEST(DnsWatcherTest, SubscribingLooksUpAndReportsTheFirstAnswer) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.setOutcome("db.test", answerOf({"10.0.0.2", "10.0.0.1"}, 60));
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions());
+  EXPECT_TRUE(watcher.subscribe("ns/a", source("db.test", 30s, 60s)));
+  EXPECT_FALSE(watcher.subscribe("ns/b", source("db.test", 30s, 60s)));
+  watcher.start();
+
+  ASSERT_TRUE(changes.waitForCount(1));
+  auto events = changes.events();
+  EXPECT_EQ(events[0].first, "db.test");
+  EXPECT_EQ(events[0].second, (std::vector<std::string>{"ns/a", "ns/b"}));
+  auto snapshot = watcher.snapshotForBinding("ns/b");
+  ASSERT_TRUE(snapshot.has_value());
+  ASSERT_EQ(snapshot->addresses.size(), 2u);
+  EXPECT_EQ(snapshot->addresses[0].toString(), "10.0.0.1");
+  EXPECT_TRUE(snapshot->hasAnswer);
+  EXPECT_FALSE(watcher.snapshotForBinding("ns/zzz").has_value());
+  EXPECT_EQ(resolver.callCount("db.test"), 1);  // shared target: one lookup, not two
+  watcher.stop();
+  EXPECT_EQ(watcher.stats().lookupCount(ResolveStatus::kOk), 1u);
+}
+
+TEST(DnsWatcherTest, FailureKeepsTheAnswerAndRecoveryIsReported) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.queueOutcome("db.test", answerOf({"10.0.0.1"}, 0));
+  resolver.queueOutcome("db.test", failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"));
+  resolver.setOutcome("db.test", answerOf({"10.0.0.1"}, 0));
+  Changes changes;
+  CapturingLogger logger;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(), &logger);
+  watcher.subscribe("ns/a", source("db.test"));
+  watcher.start();
+
+  // answer (change), failure (failing), answer again (recovered): three notifications.
+  ASSERT_TRUE(changes.waitForCount(3));
+  watcher.stop();
+  auto snapshot = watcher.snapshot("db.test");
+  EXPECT_FALSE(snapshot->failing);
+  ASSERT_EQ(snapshot->addresses.size(), 1u);
+  auto stats = watcher.stats();
+  EXPECT_EQ(stats.lookupCount(ResolveStatus::kServFail), 1u);
+  EXPECT_EQ(stats.refreshFailures, 1u);
+  EXPECT_GE(stats.noChange, 1u);
+  EXPECT_EQ(logger.count(core::LogLevel::kWarn), 1);  // "dns source failing"
+}
+
+TEST(DnsWatcherTest, StopCancelsABlockedLookupQuicklyWithoutMarkingItFailing) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.setBlocking("slow.test", true);
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions());
+  watcher.subscribe("ns/a", source("slow.test"));
+  watcher.start();
+  ASSERT_TRUE(eventually([&] { return resolver.inProgress() == 1; }));
+
+  const auto started = std::chrono::steady_clock::now();
+  watcher.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_EQ(resolver.inProgress(), 0);
+  EXPECT_TRUE(changes.events().empty());
+  EXPECT_FALSE(watcher.snapshot("slow.test")->failing);
+  EXPECT_EQ(watcher.stats().totalLookups(), 0u);
+  watcher.stop();  // idempotent
+}
+
+TEST(DnsWatcherTest, RefreshesInFlightAreBoundedByTheWorkerCount) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  const std::vector<std::string> names = {"a.test", "b.test", "c.test", "d.test", "e.test"};
+  for (const auto& name : names) {
+    resolver.setBlocking(name, true);
+    resolver.setOutcome(name, answerOf({"10.0.0.1"}, 60));
+  }
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(2));
+  for (size_t i = 0; i < names.size(); ++i) {
+    watcher.subscribe("ns/b" + std::to_string(i), source(names[i], 30s, 60s));
+  }
+  watcher.start();
+  // Both workers end up blocked in a lookup; with both blocked no third call can start.
+  ASSERT_TRUE(eventually([&] { return resolver.inProgress() == 2; }));
+  EXPECT_EQ(resolver.calls().size(), 2u);
+
+  for (const auto& name : names) resolver.setBlocking(name, false);
+  ASSERT_TRUE(changes.waitForCount(names.size()));
+  EXPECT_EQ(resolver.maxConcurrent(), 2);
+  for (const auto& name : names) EXPECT_TRUE(watcher.snapshot(name)->hasAnswer) << name;
+}
+
+TEST(DnsWatcherTest, LookupsPerRefreshAreMadeAndObserved) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.queueOutcome("alb.test", answerOf({"10.0.0.1"}, 60));
+  resolver.queueOutcome("alb.test", answerOf({"10.0.0.2"}, 60));
+  resolver.queueOutcome("alb.test", failureOf(ResolveStatus::kTimeout));
+  resolver.setOutcome("alb.test", answerOf({"10.0.0.3"}, 60));
+  Changes changes;
+  CountingObserver observer;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(), nullptr,
+                     &observer);
+  watcher.subscribe("ns/a", source("alb.test", 30s, 60s, 4));
+  watcher.start();
+  ASSERT_TRUE(changes.waitForCount(1));
+  watcher.stop();
+  auto snapshot = watcher.snapshot("alb.test");
+  ASSERT_EQ(snapshot->addresses.size(), 3u);
+  EXPECT_EQ(resolver.callCount("alb.test"), 4);
+  EXPECT_EQ(observer.lookups(ResolveStatus::kOk), 3);
+  EXPECT_EQ(observer.lookups(ResolveStatus::kTimeout), 1);
+  EXPECT_EQ(observer.refreshes(), 1);
+}
+
+TEST(DnsWatcherTest, UnsubscribeDropsTheTargetAndSubscribeAfterStartWakesAWorker) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.setOutcome("late.test", answerOf({"10.0.0.9"}, 60));
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(1));
+  watcher.start();
+  // The only worker is asleep with nothing to do; the subscription must wake it.
+  watcher.subscribe("ns/a", source("late.test", 30s, 60s));
+  ASSERT_TRUE(changes.waitForCount(1));
+  EXPECT_TRUE(watcher.unsubscribe("ns/a"));
+  EXPECT_FALSE(watcher.unsubscribe("ns/a"));
+  EXPECT_FALSE(watcher.snapshot("late.test").has_value());
+  EXPECT_EQ(watcher.stats().hostnames, 0u);
+}
+
+}  // namespace
+}  // namespace endpointbinder::dns

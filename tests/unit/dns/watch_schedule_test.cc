@@ -1,0 +1,438 @@
+// WatchSchedule, the pure core of the DNS watcher: driven by hand with a ManualClock's time
+// points and scripted randomness. No threads, no sleeps, no network.
+#include "controller/dns/watch_schedule.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/support/dns_fake_resolver.h"
+
+namespace endpointbinder::dns {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::answerOf;
+using testing::failureOf;
+using testing::FakeRandom;
+
+api::DnsSource source(std::string hostname, int lookups = 1, Duration minRefresh = 5s,
+                      Duration maxRefresh = 60s) {
+  api::DnsSource s;
+  s.hostname = std::move(hostname);
+  s.lookupsPerRefresh = lookups;
+  s.minRefreshInterval = minRefresh;
+  s.maxRefreshInterval = maxRefresh;
+  return s;
+}
+
+std::vector<std::string> texts(const std::vector<api::IpAddress>& addresses) {
+  std::vector<std::string> out;
+  for (const auto& address : addresses) out.push_back(address.toString());
+  return out;
+}
+
+std::vector<LookupResult> results(std::initializer_list<ResolveOutcome> outcomes,
+                                  std::chrono::nanoseconds latency = 1ms) {
+  std::vector<LookupResult> out;
+  for (const auto& outcome : outcomes) out.push_back(LookupResult{outcome, latency});
+  return out;
+}
+
+class WatchScheduleTest : public ::testing::Test {
+ protected:
+  WatchScheduleTest() : schedule_(random_, options()) {}
+
+  static WatchScheduleOptions options() {
+    WatchScheduleOptions o;
+    o.jitterFraction = 0.1;
+    o.maxJitter = 5s;
+    return o;
+  }
+
+  core::MonoTime now() const { return clock_.now(); }
+
+  // Takes the single due refresh of `hostname` now and reports `outcomes` for it.
+  RefreshUpdate refresh(const std::string& hostname,
+                        std::initializer_list<ResolveOutcome> outcomes) {
+    auto due = schedule_.takeDue(now(), 100);
+    auto it = std::find_if(due.begin(), due.end(),
+                           [&](const RefreshTicket& t) { return t.hostname == hostname; });
+    EXPECT_NE(it, due.end()) << hostname << " was not due";
+    if (it == due.end()) return {};
+    return schedule_.onResult(*it, results(outcomes), now());
+  }
+
+  // Advances to the next due time and refreshes `hostname` with `outcomes`.
+  RefreshUpdate refreshWhenDue(const std::string& hostname,
+                               std::initializer_list<ResolveOutcome> outcomes) {
+    auto next = schedule_.nextDue();
+    EXPECT_TRUE(next.has_value());
+    if (next && *next > now()) clock_.advance(*next - now());
+    return refresh(hostname, outcomes);
+  }
+
+  core::ManualClock clock_;
+  FakeRandom random_;
+  WatchSchedule schedule_;
+};
+
+TEST_F(WatchScheduleTest, NewHostnameIsDueAtOnceAndHandedOutOnlyOnce) {
+  EXPECT_TRUE(schedule_.subscribe("ns/a", source("DB.test."), now()));
+  auto due = schedule_.takeDue(now(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].hostname, "db.test");
+  EXPECT_EQ(due[0].lookups, 1);
+  EXPECT_TRUE(due[0].families.ipv4);
+  EXPECT_FALSE(due[0].families.ipv6);
+  EXPECT_TRUE(schedule_.takeDue(now() + 1h, 10).empty());  // in flight
+  EXPECT_FALSE(schedule_.nextDue().has_value());
+  auto snapshot = schedule_.snapshot("db.test");
+  ASSERT_TRUE(snapshot.has_value());
+  EXPECT_TRUE(snapshot->refreshing);
+  EXPECT_FALSE(snapshot->hasAnswer);
+  EXPECT_FALSE(snapshot->failing);
+}
+
+TEST_F(WatchScheduleTest, NextRefreshIsTheTtlClampedToMinAndMax) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 5s, 60s), now());
+  struct Case {
+    int ttl;
+    Duration expected;
+  };
+  for (const Case& c : {Case{30, 30s}, Case{1, 5s}, Case{0, 5s}, Case{600, 60s}, Case{60, 60s},
+                        Case{5, 5s}}) {
+    SCOPED_TRACE(c.ttl);
+    auto update = refreshWhenDue("db.test", {answerOf({"10.0.0.1"}, c.ttl)});
+    ASSERT_TRUE(update.applied);
+    EXPECT_EQ(update.nextRefresh - now(), c.expected);
+    EXPECT_EQ(schedule_.snapshot("db.test")->lastTtl, std::chrono::seconds(c.ttl));
+  }
+}
+
+TEST_F(WatchScheduleTest, JitterStaysWithinTenPercentAndTheCap) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 5s, 300s), now());
+  random_.setValue(0.999999);
+  auto update = refresh("db.test", {answerOf({"10.0.0.1"}, 20)});
+  // 10% of 20 s = 2 s bound; a draw just below 1 stays just below it.
+  EXPECT_GE(update.nextRefresh - now(), 20s);
+  EXPECT_LT(update.nextRefresh - now(), 22s);
+  EXPECT_GT(update.nextRefresh - now(), 21900ms);
+
+  random_.setValue(0.5);
+  update = refreshWhenDue("db.test", {answerOf({"10.0.0.1"}, 20)});
+  EXPECT_EQ(update.nextRefresh - now(), 21s);
+
+  // 10% of 300 s would be 30 s; maxJitter caps it at 5 s.
+  random_.setValue(0.999999);
+  update = refreshWhenDue("db.test", {answerOf({"10.0.0.1"}, 300)});
+  EXPECT_GE(update.nextRefresh - now(), 300s);
+  EXPECT_LT(update.nextRefresh - now(), 305s);
+
+  random_.setValue(0.0);
+  update = refreshWhenDue("db.test", {answerOf({"10.0.0.1"}, 300)});
+  EXPECT_EQ(update.nextRefresh - now(), 300s);
+}
+
+TEST_F(WatchScheduleTest, JitterAppliesToBackoffToo) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 10s, 60s), now());
+  random_.setValue(0.5);
+  auto update = refresh("db.test", {failureOf(ResolveStatus::kServFail)});
+  EXPECT_EQ(update.nextRefresh - now(), 10500ms);
+}
+
+TEST_F(WatchScheduleTest, RefreshUnionsEveryLookupThatAnswered) {
+  schedule_.subscribe("ns/a", source("alb.test", 4), now());
+  auto due = schedule_.takeDue(now(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].lookups, 4);
+  auto update = schedule_.onResult(
+      due[0],
+      results({answerOf({"10.0.0.1", "10.0.0.2"}, 60), answerOf({"10.0.0.3", "10.0.0.2"}, 40),
+               failureOf(ResolveStatus::kTimeout), answerOf({"10.0.0.4"}, 50)}),
+      now());
+  EXPECT_TRUE(update.succeeded);
+  EXPECT_TRUE(update.addressesChanged);
+  auto snapshot = schedule_.snapshot("alb.test");
+  EXPECT_EQ(texts(snapshot->addresses),
+            (std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"}));
+  EXPECT_EQ(snapshot->lastTtl, 40s);
+  EXPECT_FALSE(snapshot->failing);
+  auto stats = schedule_.stats();
+  EXPECT_EQ(stats.lookupCount(ResolveStatus::kOk), 3u);
+  EXPECT_EQ(stats.lookupCount(ResolveStatus::kTimeout), 1u);
+  EXPECT_EQ(stats.totalLookups(), 4u);
+  EXPECT_EQ(stats.refreshes, 1u);
+  EXPECT_EQ(stats.refreshFailures, 0u);
+}
+
+TEST_F(WatchScheduleTest, EveryFailureKindKeepsTheLastGoodAnswer) {
+  for (auto status : {ResolveStatus::kNxDomain, ResolveStatus::kNoData, ResolveStatus::kServFail,
+                      ResolveStatus::kRefused, ResolveStatus::kTimeout, ResolveStatus::kError}) {
+    SCOPED_TRACE(resolveStatusName(status));
+    WatchSchedule schedule(random_);
+    schedule.subscribe("ns/a", source("db.test"), now());
+    schedule.subscribe("ns/b", source("db.test"), now());
+    auto ticket = schedule.takeDue(now(), 1).at(0);
+    schedule.onResult(ticket, results({answerOf({"10.0.0.1", "10.0.0.2"}, 30)}), now());
+
+    const auto failedAt = now() + 30s;
+    ticket = schedule.takeDue(failedAt, 1).at(0);
+    auto update = schedule.onResult(ticket, results({failureOf(status, "detail")}), failedAt);
+    EXPECT_TRUE(update.applied);
+    EXPECT_FALSE(update.succeeded);
+    EXPECT_FALSE(update.addressesChanged);
+    EXPECT_TRUE(update.failingChanged);
+    EXPECT_EQ(update.affectedBindingKeys, (std::vector<std::string>{"ns/a", "ns/b"}));
+    auto snapshot = schedule.snapshot("db.test");
+    EXPECT_EQ(texts(snapshot->addresses), (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+    EXPECT_TRUE(snapshot->hasAnswer);
+    EXPECT_TRUE(snapshot->failing);
+    EXPECT_EQ(snapshot->failingSince, failedAt);
+    EXPECT_EQ(snapshot->lastSuccess, now());
+    EXPECT_EQ(snapshot->failureStatus, status);
+    EXPECT_EQ(snapshot->failureReason, "detail");
+    EXPECT_EQ(snapshot->consecutiveFailures, 1);
+    EXPECT_EQ(schedule.stats().refreshFailures, 1u);
+  }
+}
+
+TEST_F(WatchScheduleTest, ARefreshFailsOnlyWhenEveryLookupFailed) {
+  schedule_.subscribe("ns/a", source("db.test", 3), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 30)});
+  auto update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kTimeout),
+                                           failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"),
+                                           failureOf(ResolveStatus::kNxDomain, "NXDOMAIN (A)")});
+  EXPECT_FALSE(update.succeeded);
+  auto snapshot = schedule_.snapshot("db.test");
+  EXPECT_EQ(snapshot->failureStatus, ResolveStatus::kNxDomain);  // the last lookup's
+  EXPECT_EQ(snapshot->failureReason, "NXDOMAIN (A)");
+  EXPECT_EQ(texts(snapshot->addresses), (std::vector<std::string>{"10.0.0.1"}));
+}
+
+TEST_F(WatchScheduleTest, FailureBeforeAnyAnswerMarksFailingWithNoAddresses) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  auto update = refresh("db.test", {failureOf(ResolveStatus::kServFail)});
+  EXPECT_TRUE(update.failingChanged);
+  EXPECT_EQ(update.affectedBindingKeys, (std::vector<std::string>{"ns/a"}));
+  auto snapshot = schedule_.snapshot("db.test");
+  EXPECT_FALSE(snapshot->hasAnswer);
+  EXPECT_TRUE(snapshot->failing);
+  EXPECT_TRUE(snapshot->addresses.empty());
+  EXPECT_FALSE(snapshot->lastSuccess.has_value());
+}
+
+TEST_F(WatchScheduleTest, BackoffDoublesFromMinAndIsCappedAtMax) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 5s, 60s), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 30)});
+  std::vector<Duration> delays;
+  for (int i = 0; i < 7; ++i) {
+    auto update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kTimeout)});
+    delays.push_back(std::chrono::duration_cast<Duration>(update.nextRefresh - now()));
+    // Only the first failure is a transition worth telling the bindings about.
+    EXPECT_EQ(update.notify(), i == 0) << i;
+  }
+  EXPECT_EQ(delays, (std::vector<Duration>{5s, 10s, 20s, 40s, 60s, 60s, 60s}));
+  EXPECT_EQ(schedule_.snapshot("db.test")->consecutiveFailures, 7);
+}
+
+TEST_F(WatchScheduleTest, RecoveryClearsTheFailureAndReturnsToTtlScheduling) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 5s, 60s), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 30)});
+  refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
+  refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
+  auto update = refreshWhenDue("db.test", {answerOf({"10.0.0.1"}, 30)});
+  EXPECT_TRUE(update.failingChanged);
+  EXPECT_FALSE(update.addressesChanged);
+  EXPECT_TRUE(update.notify());
+  EXPECT_EQ(update.nextRefresh - now(), 30s);
+  auto snapshot = schedule_.snapshot("db.test");
+  EXPECT_FALSE(snapshot->failing);
+  EXPECT_FALSE(snapshot->failingSince.has_value());
+  EXPECT_EQ(snapshot->consecutiveFailures, 0);
+  EXPECT_EQ(snapshot->failureStatus, ResolveStatus::kOk);
+  EXPECT_TRUE(snapshot->failureReason.empty());
+  EXPECT_EQ(snapshot->lastSuccess, now());
+  // The next failure backs off from the minimum again.
+  update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
+  EXPECT_EQ(update.nextRefresh - now(), 5s);
+}
+
+TEST_F(WatchScheduleTest, OnlyARealChangeOfTheSetNotifies) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  auto first = refresh("db.test", {answerOf({"10.0.0.1", "10.0.0.2"}, 30)});
+  EXPECT_TRUE(first.addressesChanged);  // the first answer is news
+  EXPECT_EQ(first.affectedBindingKeys, (std::vector<std::string>{"ns/a"}));
+
+  // Same set in another order, and another TTL: no change.
+  auto same = refreshWhenDue("db.test", {answerOf({"10.0.0.2", "10.0.0.1"}, 10)});
+  EXPECT_TRUE(same.applied);
+  EXPECT_FALSE(same.notify());
+  EXPECT_TRUE(same.affectedBindingKeys.empty());
+
+  auto grown = refreshWhenDue("db.test", {answerOf({"10.0.0.1", "10.0.0.2", "10.0.0.3"}, 30)});
+  EXPECT_TRUE(grown.addressesChanged);
+  auto shrunk = refreshWhenDue("db.test", {answerOf({"10.0.0.3"}, 30)});
+  EXPECT_TRUE(shrunk.addressesChanged);
+  auto swapped = refreshWhenDue("db.test", {answerOf({"10.0.0.4"}, 30)});
+  EXPECT_TRUE(swapped.addressesChanged);
+
+  auto stats = schedule_.stats();
+  EXPECT_EQ(stats.changes, 4u);
+  EXPECT_EQ(stats.noChange, 1u);
+}
+
+TEST_F(WatchScheduleTest, BindingsNamingOneHostnameShareOneTarget) {
+  EXPECT_TRUE(schedule_.subscribe("ns/a", source("db.test", 1, 10s, 60s), now()));
+  EXPECT_FALSE(schedule_.subscribe("ns/b", source("DB.TEST", 4, 5s, 120s), now()));
+  api::DnsSource v6 = source("db.test.", 2, 20s, 30s);
+  v6.ipv4 = false;
+  v6.ipv6 = true;
+  EXPECT_FALSE(schedule_.subscribe("ns/c", v6, now()));
+  EXPECT_EQ(schedule_.hostnames(), (std::vector<std::string>{"db.test"}));
+  EXPECT_EQ(schedule_.stats().hostnames, 1u);
+  EXPECT_EQ(schedule_.stats().subscriptions, 3u);
+
+  auto snapshot = schedule_.snapshot("db.test");
+  EXPECT_EQ(snapshot->bindingKeys, (std::vector<std::string>{"ns/a", "ns/b", "ns/c"}));
+  EXPECT_EQ(snapshot->params.lookupsPerRefresh, 4);       // largest
+  EXPECT_EQ(snapshot->params.minRefreshInterval, 5s);     // smallest
+  EXPECT_EQ(snapshot->params.maxRefreshInterval, 30s);    // smallest
+  EXPECT_EQ(snapshot->params.families, (AddressFamilies{true, true}));  // union
+
+  auto due = schedule_.takeDue(now(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].lookups, 4);
+  auto update = schedule_.onResult(due[0], results({answerOf({"10.0.0.1", "fd00::1"}, 300)}), now());
+  EXPECT_EQ(update.affectedBindingKeys, (std::vector<std::string>{"ns/a", "ns/b", "ns/c"}));
+  EXPECT_EQ(update.nextRefresh - now(), 30s);
+  EXPECT_EQ(schedule_.hostnameOf("ns/b"), "db.test");
+}
+
+TEST_F(WatchScheduleTest, FilterFamiliesGivesEachBindingItsShare) {
+  auto answer = answerOf({"10.0.0.1", "fd00::1", "10.0.0.2"}).answer.addresses;
+  EXPECT_EQ(texts(filterFamilies(answer, {true, false})),
+            (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(texts(filterFamilies(answer, {false, true})), (std::vector<std::string>{"fd00::1"}));
+  EXPECT_EQ(filterFamilies(answer, {true, true}).size(), 3u);
+  api::DnsSource none;
+  none.ipv4 = false;
+  none.ipv6 = false;
+  EXPECT_EQ(familiesOf(none), (AddressFamilies{true, false}));
+}
+
+TEST_F(WatchScheduleTest, UnsubscribingTheLastBindingRemovesTheTarget) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  schedule_.subscribe("ns/b", source("db.test"), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 30)});
+
+  EXPECT_TRUE(schedule_.unsubscribe("ns/a"));
+  EXPECT_FALSE(schedule_.unsubscribe("ns/a"));
+  ASSERT_TRUE(schedule_.snapshot("db.test").has_value());
+  EXPECT_EQ(schedule_.snapshot("db.test")->bindingKeys, (std::vector<std::string>{"ns/b"}));
+
+  EXPECT_TRUE(schedule_.unsubscribe("ns/b"));
+  EXPECT_FALSE(schedule_.snapshot("db.test").has_value());
+  EXPECT_TRUE(schedule_.hostnames().empty());
+  EXPECT_FALSE(schedule_.nextDue().has_value());
+  EXPECT_EQ(schedule_.stats().hostnames, 0u);
+  EXPECT_EQ(schedule_.stats().subscriptions, 0u);
+}
+
+TEST_F(WatchScheduleTest, AResultForARemovedOrRecreatedTargetIsIgnored) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  auto stale = schedule_.takeDue(now(), 1).at(0);
+  schedule_.unsubscribe("ns/a");
+  EXPECT_FALSE(schedule_.onResult(stale, results({answerOf({"10.0.0.1"})}), now()).applied);
+
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  EXPECT_FALSE(schedule_.onResult(stale, results({answerOf({"10.0.0.1"})}), now()).applied);
+  EXPECT_FALSE(schedule_.snapshot("db.test")->hasAnswer);
+  EXPECT_EQ(schedule_.stats().totalLookups(), 0u);
+  auto fresh = schedule_.takeDue(now(), 1);
+  ASSERT_EQ(fresh.size(), 1u);
+  EXPECT_NE(fresh[0].id, stale.id);
+  EXPECT_TRUE(schedule_.onResult(fresh[0], results({answerOf({"10.0.0.1"})}), now()).applied);
+}
+
+TEST_F(WatchScheduleTest, ResubscribingToAnotherHostnameMovesTheBinding) {
+  schedule_.subscribe("ns/a", source("old.test"), now());
+  schedule_.subscribe("ns/a", source("new.test"), now());
+  EXPECT_EQ(schedule_.hostnames(), (std::vector<std::string>{"new.test"}));
+  EXPECT_EQ(schedule_.hostnameOf("ns/a"), "new.test");
+  EXPECT_EQ(schedule_.stats().subscriptions, 1u);
+}
+
+TEST_F(WatchScheduleTest, AddingAFamilyRefreshesAtOnce) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 60)});
+  EXPECT_TRUE(schedule_.takeDue(now(), 10).empty());
+  api::DnsSource both = source("db.test");
+  both.ipv6 = true;
+  schedule_.subscribe("ns/b", both, now());
+  auto due = schedule_.takeDue(now(), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].families, (AddressFamilies{true, true}));
+}
+
+TEST_F(WatchScheduleTest, AFamilyAddedDuringARefreshRefreshesAgainAtOnce) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  auto ticket = schedule_.takeDue(now(), 1).at(0);
+  api::DnsSource v6 = source("db.test");
+  v6.ipv4 = false;
+  v6.ipv6 = true;
+  schedule_.subscribe("ns/b", v6, now());
+  auto update = schedule_.onResult(ticket, results({answerOf({"10.0.0.1"}, 60)}), now());
+  EXPECT_EQ(update.nextRefresh, now());
+}
+
+TEST_F(WatchScheduleTest, AStricterSubscriberPullsTheNextRefreshCloser) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 5s, 300s), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 300)});
+  EXPECT_EQ(*schedule_.nextDue() - now(), 300s);
+  clock_.advance(10s);
+  schedule_.subscribe("ns/b", source("db.test", 1, 5s, 30s), now());
+  EXPECT_EQ(*schedule_.nextDue() - now(), 30s);
+}
+
+TEST_F(WatchScheduleTest, TakeDueHonoursTheLimitEarliestFirst) {
+  schedule_.subscribe("ns/a", source("a.test"), now());
+  clock_.advance(1s);
+  schedule_.subscribe("ns/b", source("b.test"), now());
+  clock_.advance(1s);
+  schedule_.subscribe("ns/c", source("c.test"), now());
+  auto due = schedule_.takeDue(now(), 2);
+  ASSERT_EQ(due.size(), 2u);
+  EXPECT_EQ(due[0].hostname, "a.test");
+  EXPECT_EQ(due[1].hostname, "b.test");
+  EXPECT_EQ(schedule_.nextDue(), now());
+  due = schedule_.takeDue(now(), 2);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].hostname, "c.test");
+}
+
+TEST_F(WatchScheduleTest, NothingIsScheduledSoonerThanTheFloor) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 0s, 0s), now());
+  auto update = refresh("db.test", {answerOf({"10.0.0.1"}, 0)});
+  EXPECT_EQ(update.nextRefresh - now(), 100ms);
+  update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kTimeout)});
+  EXPECT_EQ(update.nextRefresh - now(), 100ms);
+}
+
+TEST_F(WatchScheduleTest, LatencyIsSummedAndItsMaximumKept) {
+  schedule_.subscribe("ns/a", source("db.test", 2), now());
+  auto ticket = schedule_.takeDue(now(), 1).at(0);
+  std::vector<LookupResult> lookups = {{answerOf({"10.0.0.1"}), 3ms},
+                                       {failureOf(ResolveStatus::kTimeout), 40ms}};
+  schedule_.onResult(ticket, lookups, now());
+  auto stats = schedule_.stats();
+  EXPECT_EQ(stats.lookupLatencySum, 43ms);
+  EXPECT_EQ(stats.lookupLatencyMax, 40ms);
+}
+
+TEST_F(WatchScheduleTest, CnameChainIsReported) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 30, {"lb.test"})});
+  EXPECT_EQ(schedule_.snapshot("db.test")->cnameChain, (std::vector<std::string>{"lb.test"}));
+}
+
+}  // namespace
+}  // namespace endpointbinder::dns

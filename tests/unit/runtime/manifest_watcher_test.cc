@@ -1,0 +1,439 @@
+// ManifestWatcher against real directories and inotify. These tests use real time: each waits
+// for an outcome with a generous bound (kBound) and never sleeps to let something happen,
+// except to space out the writes of a burst.
+#include "controller/runtime/manifest_watcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/core/clock.h"
+#include "controller/core/log.h"
+
+namespace endpointbinder::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using ::testing::Contains;
+using ::testing::IsEmpty;
+
+constexpr auto kBound = seconds(10);
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "eb-watch-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+void writeFile(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+}
+
+std::string targetGroupBinding(const std::string& name, const std::string& address) {
+  char id[17];
+  std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(name));
+  return "apiVersion: endpointbinder.io/v1alpha1\n"
+         "kind: TargetGroupBinding\n"
+         "metadata: {name: " +
+         name +
+         "}\n"
+         "spec:\n"
+         "  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
+         "targetgroup/" +
+         name + "/" + id +
+         "\n"
+         "  targetType: ip\n"
+         "  source: {static: {addresses: [" +
+         address + "]}}\n";
+}
+
+// Collects the diffs reported by a watcher and lets the test wait for one it expects.
+class Diffs {
+ public:
+  ManifestWatcher::OnChange callback() {
+    return [this](const ManifestDiff& diff) {
+      std::lock_guard lock(mu_);
+      diffs_.push_back(diff);
+      cv_.notify_all();
+    };
+  }
+
+  // Waits until some diff from index `from` on satisfies `match`; returns its index or -1.
+  int waitFor(std::size_t from, const std::function<bool(const ManifestDiff&)>& match) {
+    std::unique_lock lock(mu_);
+    int found = -1;
+    cv_.wait_for(lock, kBound, [&] {
+      for (std::size_t i = from; i < diffs_.size(); ++i) {
+        if (match(diffs_[i])) {
+          found = static_cast<int>(i);
+          return true;
+        }
+      }
+      return false;
+    });
+    return found;
+  }
+
+  std::size_t size() const {
+    std::lock_guard lock(mu_);
+    return diffs_.size();
+  }
+  std::vector<ManifestDiff> all() const {
+    std::lock_guard lock(mu_);
+    return diffs_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<ManifestDiff> diffs_;
+};
+
+bool has(const std::vector<std::string>& keys, const std::string& key) {
+  return std::find(keys.begin(), keys.end(), key) != keys.end();
+}
+
+std::string addressOf(const StoredTargetGroupBinding& stored) {
+  const auto* source = std::get_if<api::StaticSource>(&stored.binding.spec.source);
+  if (stored.stale || source == nullptr || source->addresses.empty()) return "";
+  return source->addresses.front().toString();
+}
+
+// Polls `condition` until it holds or kBound passes (for state that has no callback).
+bool eventually(const std::function<bool()>& condition) {
+  core::RealClock clock;
+  auto deadline = clock.now() + kBound;
+  while (!condition()) {
+    if (clock.now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  return true;
+}
+
+class ManifestWatcherTest : public ::testing::Test {
+ protected:
+  // Fast settings; no periodic rescan unless a test asks, so inotify alone must do the work.
+  static ManifestWatcherOptions fastOptions() {
+    ManifestWatcherOptions options;
+    options.debounce = milliseconds(50);
+    options.maxDelay = milliseconds(1000);
+    options.rescanInterval = milliseconds(0);
+    return options;
+  }
+
+  std::unique_ptr<ManifestWatcher> startWatcher(ManifestStore& store,
+                                                ManifestWatcherOptions options) {
+    auto watcher =
+        std::make_unique<ManifestWatcher>(store, clock_, log_, diffs_.callback(), options);
+    auto started = watcher->start();
+    EXPECT_TRUE(started.has_value());
+    return watcher;
+  }
+
+  TempDir temp_;
+  core::RealClock clock_;
+  core::NullLogger log_;
+  Diffs diffs_;
+};
+
+TEST_F(ManifestWatcherTest, ReportsTheInitialLoadAndThenEveryChange) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  auto watcher = startWatcher(store, fastOptions());
+
+  ASSERT_EQ(diffs_.waitFor(
+                0, [](const auto& d) { return has(d.targetGroupBindings.added, "default/a"); }),
+            0);
+  EXPECT_TRUE(watcher->stats().inotifyActive);
+  EXPECT_GT(watcher->stats().watches, 0u);
+
+  // Add, in a new subdirectory (which must get a watch of its own).
+  writeFile(dir / "team/b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  std::size_t mark = diffs_.size();
+  ASSERT_GE(diffs_.waitFor(
+                mark, [](const auto& d) { return has(d.targetGroupBindings.added, "default/b"); }),
+            0);
+  // Modify a file in that new subdirectory.
+  mark = diffs_.size();
+  writeFile(dir / "team/b.yaml", targetGroupBinding("b", "10.0.0.22"));
+  ASSERT_GE(
+      diffs_.waitFor(mark,
+                     [](const auto& d) { return has(d.targetGroupBindings.updated, "default/b"); }),
+      0);
+  // Delete.
+  mark = diffs_.size();
+  fs::remove(dir / "a.yaml");
+  ASSERT_GE(
+      diffs_.waitFor(mark,
+                     [](const auto& d) { return has(d.targetGroupBindings.removed, "default/a"); }),
+      0);
+  EXPECT_EQ(watcher->stats().rescans, 0u);
+  EXPECT_GT(watcher->stats().events, 0u);
+}
+
+TEST_F(ManifestWatcherTest, InvalidEditIsReportedAndKeepsTheLastGoodSpec) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  auto watcher = startWatcher(store, fastOptions());
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  std::string good = store.get("default/a")->binding.generation;
+
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1.5"));
+  int i = diffs_.waitFor(1, [](const auto& d) { return !d.errors.empty(); });
+  ASSERT_GE(i, 1);
+  auto diff = diffs_.all()[i];
+  EXPECT_THAT(diff.targetGroupBindings.removed, IsEmpty());
+  EXPECT_GT(diff.errors.front().line, 0);
+  EXPECT_GT(diff.errors.front().column, 0);
+  EXPECT_TRUE(store.get("default/a")->stale);
+  EXPECT_EQ(store.get("default/a")->binding.generation, good);
+}
+
+// git-sync publishes each revision as a new directory and swaps a symlink to it atomically:
+// root/current -> rev-1 becomes root/current -> rev-2 by rename(tmp-link, current).
+void swapLink(const fs::path& root, const std::string& target) {
+  fs::path tmp = root / "tmp-link";
+  fs::create_directory_symlink(target, tmp);
+  fs::rename(tmp, root / "current");
+}
+
+TEST_F(ManifestWatcherTest, FollowsAGitSyncStyleSymlinkSwap) {
+  fs::path root = temp_.path() / "git";
+  writeFile(root / "rev-1/a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  writeFile(root / "rev-1/sub/s.yaml", targetGroupBinding("s", "10.0.0.3"));
+  fs::create_directory_symlink("rev-1", root / "current");
+  ManifestStore store({root / "current"});
+  auto watcher = startWatcher(store, fastOptions());
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  ASSERT_EQ(store.targetGroupBindings().size(), 2u);
+
+  for (int revision = 2; revision <= 3; ++revision) {
+    SCOPED_TRACE(revision);
+    std::string rev = "rev-" + std::to_string(revision);
+    std::string address = "10.0.1." + std::to_string(revision);
+    writeFile(root / rev / "a.yaml", targetGroupBinding("a", address));
+    writeFile(root / rev / ("b" + std::to_string(revision) + ".yaml"),
+              targetGroupBinding("b" + std::to_string(revision), "10.0.0.2"));
+    swapLink(root, rev);
+    fs::remove_all(root / ("rev-" + std::to_string(revision - 1)));
+
+    std::string added = "default/b" + std::to_string(revision);
+    ASSERT_TRUE(eventually([&] {
+      auto bindings = store.targetGroupBindings();
+      return bindings.size() == 2 && bindings.contains(added) &&
+             addressOf(bindings.at("default/a")) == address;
+    }));
+
+    // The watches now follow the new revision: an in-place edit there is seen by inotify.
+    std::size_t mark = diffs_.size();
+    writeFile(root / rev / "a.yaml", targetGroupBinding("a", "10.0.2.1"));
+    ASSERT_GE(
+        diffs_.waitFor(
+            mark, [](const auto& d) { return has(d.targetGroupBindings.updated, "default/a"); }),
+        0);
+  }
+  // "a" existed in every revision: no reload may ever have removed it.
+  for (const auto& diff : diffs_.all()) {
+    EXPECT_FALSE(has(diff.targetGroupBindings.removed, "default/a"));
+  }
+  EXPECT_EQ(watcher->stats().rescans, 0u);
+}
+
+TEST_F(ManifestWatcherTest, FollowsASwapOfASymlinkAboveTheConfiguredPath) {
+  // --manifests root/current/deploy: the link that changes is a parent of the path.
+  fs::path root = temp_.path() / "git";
+  writeFile(root / "rev-1/deploy/a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  fs::create_directory_symlink("rev-1", root / "current");
+  ManifestStore store({root / "current/deploy"});
+  auto watcher = startWatcher(store, fastOptions());
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+
+  writeFile(root / "rev-2/deploy/a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  writeFile(root / "rev-2/deploy/b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  swapLink(root, "rev-2");
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.added, "default/b"); }),
+            1);
+  std::size_t mark = diffs_.size();
+  fs::remove(root / "rev-2/deploy/b.yaml");
+  ASSERT_GE(
+      diffs_.waitFor(mark,
+                     [](const auto& d) { return has(d.targetGroupBindings.removed, "default/b"); }),
+      0);
+}
+
+TEST_F(ManifestWatcherTest, PeriodicRescanFindsWhatInotifyCannotSee) {
+  // The manifest is a symlink to a file outside every watched directory: editing that file in
+  // place produces no event the watcher receives.
+  fs::path dir = temp_.path() / "manifests";
+  fs::path outside = temp_.path() / "outside/real.yaml";
+  writeFile(outside, targetGroupBinding("a", "10.0.0.1"));
+  fs::create_directories(dir);
+  fs::create_symlink(outside, dir / "a.yaml");
+  ManifestStore store({dir});
+  auto options = fastOptions();
+  options.rescanInterval = milliseconds(300);
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  auto eventsBefore = watcher->stats().events;
+
+  writeFile(outside, targetGroupBinding("a", "10.0.0.9"));
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.updated, "default/a"); }),
+            1);
+  auto stats = watcher->stats();
+  EXPECT_GE(stats.rescans, 1u);
+  EXPECT_EQ(stats.events, eventsBefore);  // it really was the rescan
+}
+
+TEST_F(ManifestWatcherTest, RescansAloneWhenInotifyIsOff) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  auto options = fastOptions();
+  options.useInotify = false;
+  options.rescanInterval = milliseconds(200);
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  EXPECT_FALSE(watcher->stats().inotifyActive);
+  EXPECT_EQ(watcher->stats().watches, 0u);
+
+  writeFile(dir / "b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.added, "default/b"); }),
+            1);
+  EXPECT_GE(watcher->stats().rescans, 1u);
+}
+
+TEST_F(ManifestWatcherTest, DebounceMakesOneReloadOfABurst) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "seed.yaml", targetGroupBinding("seed", "10.0.0.1"));
+  ManifestStore store({dir});
+  auto options = fastOptions();
+  options.debounce = milliseconds(1000);  // far longer than the gaps in the burst below
+  options.maxDelay = seconds(20);
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  auto reloadsBefore = watcher->stats().reloads;
+
+  constexpr int kFiles = 10;
+  for (int i = 0; i < kFiles; ++i) {
+    writeFile(dir / ("f" + std::to_string(i) + ".yaml"),
+              targetGroupBinding("f" + std::to_string(i), "10.0.0.2"));
+    std::this_thread::sleep_for(milliseconds(20));  // spread the burst over ~200 ms
+  }
+  int i = diffs_.waitFor(1, [](const auto& d) {
+    return d.targetGroupBindings.added.size() == static_cast<std::size_t>(kFiles);
+  });
+  ASSERT_EQ(i, 1) << "the burst was split over several reloads";
+  EXPECT_EQ(diffs_.size(), 2u);
+  EXPECT_EQ(watcher->stats().reloads, reloadsBefore + 1);
+}
+
+TEST_F(ManifestWatcherTest, MaxDelayBoundsTheWaitUnderAStreamOfEvents) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  auto options = fastOptions();
+  options.debounce = milliseconds(400);
+  options.maxDelay = milliseconds(500);
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+
+  // Events every 50 ms for ~1.5 s: the debounce alone would never fire during the stream.
+  for (int i = 0; i < 30; ++i) {
+    writeFile(dir / ("f" + std::to_string(i) + ".yaml"),
+              targetGroupBinding("f" + std::to_string(i), "10.0.0.2"));
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_GE(diffs_.size(), 2u) << "no reload during the stream";
+}
+
+TEST_F(ManifestWatcherTest, RequestReloadReloads) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  auto options = fastOptions();
+  options.useInotify = false;  // nothing but the request can trigger a reload
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+
+  writeFile(dir / "b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  watcher->requestReload();
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.added, "default/b"); }),
+            1);
+}
+
+TEST_F(ManifestWatcherTest, StopReturnsPromptlyAndStartTwiceFails) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  ManifestWatcherOptions options;  // defaults: a 30 s rescan that poll() would sleep towards
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  EXPECT_FALSE(watcher->start().has_value());
+
+  auto begin = clock_.now();
+  watcher->stop();
+  EXPECT_LT(clock_.now() - begin, seconds(5));
+  watcher->stop();  // idempotent
+
+  // A stopped watcher can start again; its first reload finds what changed meanwhile.
+  writeFile(dir / "b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  ASSERT_TRUE(watcher->start().has_value());
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.added, "default/b"); }),
+            1);
+}
+
+TEST_F(ManifestWatcherTest, ThrowingCallbackIsCountedAndTheWatcherGoesOn) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  ManifestStore store({dir});
+  int calls = 0;
+  ManifestWatcher watcher(
+      store, clock_, log_,
+      [&](const ManifestDiff&) {
+        ++calls;
+        throw std::runtime_error("handler bug");
+      },
+      fastOptions());
+  ASSERT_TRUE(watcher.start().has_value());
+  ASSERT_TRUE(eventually([&] { return watcher.stats().callbackErrors == 1; }));
+  writeFile(dir / "b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  ASSERT_TRUE(eventually([&] { return watcher.stats().callbackErrors == 2; }));
+  watcher.stop();
+  EXPECT_EQ(calls, 2);
+}
+
+}  // namespace
+}  // namespace endpointbinder::runtime

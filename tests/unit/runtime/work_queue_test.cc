@@ -1,0 +1,595 @@
+#include "controller/runtime/work_queue.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "controller/core/clock.h"
+
+namespace endpointbinder::runtime {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::nanoseconds;
+using std::chrono::seconds;
+
+// ---------------------------------------------------------------------------------------
+// WorkQueueCore: pure, driven by a ManualClock.
+
+class WorkQueueCoreTest : public ::testing::Test {
+ protected:
+  core::MonoTime now() const { return clock_.now(); }
+  void advance(nanoseconds by) { clock_.advance(by); }
+
+  core::ManualClock clock_;
+  WorkQueueCore queue_;
+};
+
+TEST_F(WorkQueueCoreTest, DuplicateAddsAreQueuedOnce) {
+  EXPECT_TRUE(queue_.add("ns/a", now()));
+  EXPECT_FALSE(queue_.add("ns/a", now()));
+  EXPECT_TRUE(queue_.add("ns/b", now()));
+  EXPECT_FALSE(queue_.add("ns/a", now()));
+  EXPECT_EQ(queue_.len(), 2u);
+
+  EXPECT_EQ(queue_.get(now()), "ns/a");
+  EXPECT_EQ(queue_.get(now()), "ns/b");
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  auto stats = queue_.stats(now());
+  EXPECT_EQ(stats.adds, 2u);
+  EXPECT_EQ(stats.merged, 2u);
+}
+
+TEST_F(WorkQueueCoreTest, ReadyKeysComeOutInAddOrder) {
+  for (const char* key : {"c", "a", "b"}) queue_.add(key, now());
+  EXPECT_EQ(queue_.get(now()), "c");
+  EXPECT_EQ(queue_.get(now()), "a");
+  EXPECT_EQ(queue_.get(now()), "b");
+}
+
+TEST_F(WorkQueueCoreTest, KeyInFlightIsNotHandedOutAgain) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  EXPECT_TRUE(queue_.add("a", now()));  // becomes dirty
+  EXPECT_TRUE(queue_.isDirty("a"));
+  EXPECT_EQ(queue_.len(), 0u);  // but not ready while in flight
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, ReAddWhileInFlightRunsAgainOnceAfterDone) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.add("a", now());
+  queue_.add("a", now());
+  queue_.add("a", now());
+  EXPECT_TRUE(queue_.done("a", now()));
+  EXPECT_EQ(queue_.len(), 1u);
+  EXPECT_EQ(queue_.get(now()), "a");
+  EXPECT_TRUE(queue_.done("a", now()));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  EXPECT_EQ(queue_.len(), 0u);
+}
+
+TEST_F(WorkQueueCoreTest, DoneWithoutReAddDoesNotRequeue) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  EXPECT_TRUE(queue_.done("a", now()));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  EXPECT_FALSE(queue_.isProcessing("a"));
+}
+
+TEST_F(WorkQueueCoreTest, DoneOfUnknownKeyIsIgnored) {
+  EXPECT_FALSE(queue_.done("never", now()));
+  queue_.add("a", now());
+  EXPECT_FALSE(queue_.done("a", now()));  // queued, not in flight
+  EXPECT_EQ(queue_.len(), 1u);
+}
+
+TEST_F(WorkQueueCoreTest, DelayedKeyIsReadyAtItsTime) {
+  EXPECT_TRUE(queue_.addAfter("a", seconds(5), now()));
+  EXPECT_EQ(queue_.len(), 0u);
+  EXPECT_EQ(queue_.nextDelayedTime(), now() + seconds(5));
+  advance(seconds(5) - nanoseconds(1));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  advance(nanoseconds(1));
+  EXPECT_EQ(queue_.get(now()), "a");
+  EXPECT_EQ(queue_.nextDelayedTime(), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, DelayedAddsOfOneKeyKeepTheEarliestTime) {
+  auto start = now();
+  EXPECT_TRUE(queue_.addAfter("a", seconds(10), now()));
+  EXPECT_TRUE(queue_.addAfter("a", seconds(5), now()));    // earlier: moves
+  EXPECT_FALSE(queue_.addAfter("a", seconds(20), now()));  // later: merged
+  advance(seconds(1));
+  EXPECT_FALSE(queue_.addAfter("a", seconds(4), now()));  // same absolute time: merged
+  EXPECT_EQ(queue_.delayedUntil("a"), start + seconds(5));
+
+  advance(seconds(4) - milliseconds(1));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  advance(milliseconds(1));
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.done("a", now());
+  // Nothing of the later requests is left over.
+  advance(minutes(1));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  EXPECT_EQ(queue_.stats(now()).waiting, 0u);
+}
+
+TEST_F(WorkQueueCoreTest, ImmediateAddBeatsAndCancelsDelayedAdd) {
+  queue_.addAfter("a", seconds(10), now());
+  EXPECT_TRUE(queue_.add("a", now()));
+  EXPECT_EQ(queue_.delayedUntil("a"), std::nullopt);
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.done("a", now());
+  advance(seconds(10));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, DelayedAddOfQueuedKeyIsMerged) {
+  queue_.add("a", now());
+  EXPECT_FALSE(queue_.addAfter("a", seconds(3), now()));
+  EXPECT_EQ(queue_.delayedUntil("a"), std::nullopt);
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.done("a", now());
+  advance(seconds(3));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, ZeroOrNegativeDelayIsAnImmediateAdd) {
+  queue_.addAfter("a", nanoseconds::zero(), now());
+  queue_.addAfter("b", seconds(-1), now());
+  EXPECT_EQ(queue_.len(), 2u);
+}
+
+TEST_F(WorkQueueCoreTest, DelayedKeysBecomeReadyInDueOrder) {
+  queue_.addAfter("late", seconds(3), now());
+  queue_.addAfter("early", seconds(1), now());
+  queue_.addAfter("middle", seconds(2), now());
+  advance(seconds(2));
+  queue_.add("now", now());  // added after "early" and "middle" were due
+  advance(seconds(5));
+  EXPECT_EQ(queue_.get(now()), "early");
+  EXPECT_EQ(queue_.get(now()), "middle");
+  EXPECT_EQ(queue_.get(now()), "now");
+  EXPECT_EQ(queue_.get(now()), "late");
+}
+
+TEST_F(WorkQueueCoreTest, EqualDueTimesKeepInsertionOrder) {
+  for (const char* key : {"x", "y", "z"}) queue_.addAfter(key, seconds(1), now());
+  advance(seconds(1));
+  EXPECT_EQ(queue_.get(now()), "x");
+  EXPECT_EQ(queue_.get(now()), "y");
+  EXPECT_EQ(queue_.get(now()), "z");
+}
+
+TEST_F(WorkQueueCoreTest, DelayedAddWhileInFlightRunsAfterDone) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  EXPECT_TRUE(queue_.addAfter("a", seconds(1), now()));  // scheduled: the run in flight is older
+  advance(seconds(2));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);  // due, but still in flight
+  EXPECT_TRUE(queue_.isDirty("a"));
+  queue_.done("a", now());
+  EXPECT_EQ(queue_.get(now()), "a");
+  queue_.done("a", now());
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, DelayedKeyDueBeforeDoneIsQueuedOnce) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.addAfter("a", seconds(1), now());
+  advance(seconds(2));
+  queue_.done("a", now());  // no other call promoted the delayed key before done
+  EXPECT_EQ(queue_.len(), 1u);
+  EXPECT_EQ(queue_.get(now()), "a");
+  queue_.done("a", now());
+  EXPECT_EQ(queue_.len(), 0u);
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, DelayedAddOfDirtyInFlightKeyIsMerged) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.add("a", now());
+  EXPECT_FALSE(queue_.addAfter("a", seconds(1), now()));
+  EXPECT_EQ(queue_.delayedUntil("a"), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, BackoffDoublesFromBaseUpToCap) {
+  std::vector<nanoseconds> delays;
+  for (int i = 0; i < 12; ++i) delays.push_back(queue_.addRateLimited("a", now()));
+  std::vector<nanoseconds> want = {seconds(1),   seconds(2),  seconds(4),  seconds(8),
+                                   seconds(16),  seconds(32), seconds(64), seconds(128),
+                                   seconds(256), minutes(5),  minutes(5),  minutes(5)};
+  EXPECT_EQ(delays, want);
+  EXPECT_EQ(queue_.numRequeues("a"), 12);
+  EXPECT_EQ(queue_.numRequeues("b"), 0);
+  EXPECT_EQ(queue_.stats(now()).retries, 12u);
+}
+
+TEST_F(WorkQueueCoreTest, ForgetResetsBackoffPerKey) {
+  queue_.addRateLimited("a", now());
+  queue_.addRateLimited("a", now());
+  queue_.addRateLimited("b", now());
+  queue_.forget("a");
+  EXPECT_EQ(queue_.numRequeues("a"), 0);
+  EXPECT_EQ(queue_.numRequeues("b"), 1);
+  EXPECT_EQ(queue_.addRateLimited("a", now()), seconds(1));
+  EXPECT_EQ(queue_.addRateLimited("b", now()), seconds(2));
+}
+
+TEST_F(WorkQueueCoreTest, RateLimitedKeyWaitsForItsBackoff) {
+  queue_.add("a", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.addRateLimited("a", now());  // failed: retry in 1 s
+  queue_.done("a", now());
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  advance(seconds(1));
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.addRateLimited("a", now());  // failed again: 2 s
+  queue_.done("a", now());
+  advance(seconds(2) - milliseconds(1));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  advance(milliseconds(1));
+  EXPECT_EQ(queue_.get(now()), "a");
+}
+
+TEST(WorkQueueBackoffTest, OptionsSetBaseAndCapAndNothingOverflows) {
+  WorkQueueCore queue(WorkQueueOptions{milliseconds(100), seconds(1)});
+  EXPECT_EQ(queue.backoffFor(0), milliseconds(100));
+  EXPECT_EQ(queue.backoffFor(1), milliseconds(200));
+  EXPECT_EQ(queue.backoffFor(3), milliseconds(800));
+  EXPECT_EQ(queue.backoffFor(4), seconds(1));
+  EXPECT_EQ(queue.backoffFor(61), seconds(1));
+  EXPECT_EQ(queue.backoffFor(62), seconds(1));
+  EXPECT_EQ(queue.backoffFor(1'000'000), seconds(1));
+  EXPECT_EQ(queue.backoffFor(-3), milliseconds(100));
+
+  WorkQueueCore huge(WorkQueueOptions{seconds(1), nanoseconds::max()});
+  for (int n = 0; n < 100; ++n) {
+    EXPECT_GT(huge.backoffFor(n), nanoseconds::zero()) << n;
+    if (n > 0) {
+      EXPECT_GE(huge.backoffFor(n), huge.backoffFor(n - 1)) << n;
+    }
+  }
+}
+
+TEST_F(WorkQueueCoreTest, ShutDownStopsHandingOutAndIgnoresAdds) {
+  queue_.add("a", now());
+  queue_.add("b", now());
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.add("a", now());  // dirty while in flight
+  queue_.addAfter("c", seconds(1), now());
+  queue_.shutDown();
+  EXPECT_TRUE(queue_.shuttingDown());
+  EXPECT_FALSE(queue_.add("d", now()));
+  EXPECT_FALSE(queue_.addAfter("e", seconds(1), now()));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  EXPECT_TRUE(queue_.done("a", now()));  // in-flight work may still finish
+  advance(seconds(2));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  EXPECT_EQ(queue_.processingCount(), 0u);
+}
+
+TEST_F(WorkQueueCoreTest, StatsReportDepthLatencyAndInFlightAge) {
+  queue_.add("a", now());
+  queue_.add("b", now());
+  queue_.add("c", now());
+  queue_.addAfter("d", seconds(30), now());
+  advance(seconds(2));
+  ASSERT_EQ(queue_.get(now()), "a");  // waited 2 s
+  advance(seconds(3));
+  ASSERT_EQ(queue_.get(now()), "b");  // waited 5 s
+  advance(seconds(1));
+
+  auto s = queue_.stats(now());
+  EXPECT_EQ(s.depth, 1u);
+  EXPECT_EQ(s.waiting, 1u);
+  EXPECT_EQ(s.processing, 2u);
+  EXPECT_EQ(s.adds, 3u);
+  EXPECT_EQ(s.gets, 2u);
+  EXPECT_DOUBLE_EQ(s.queueSecondsSum, 7.0);
+  EXPECT_DOUBLE_EQ(s.longestRunningSeconds, 4.0);  // a: since 2 s, now 6 s
+  EXPECT_DOUBLE_EQ(s.unfinishedWorkSeconds, 5.0);  // a 4 s + b 1 s
+
+  queue_.done("a", now());
+  s = queue_.stats(now());
+  EXPECT_EQ(s.dones, 1u);
+  EXPECT_DOUBLE_EQ(s.workSecondsSum, 4.0);
+  EXPECT_DOUBLE_EQ(s.longestRunningSeconds, 1.0);
+}
+
+// Randomised property test against a model of what callers are promised:
+//  - a key is handed out only when a request for it is outstanding and due, never while it is
+//    in flight;
+//  - get() finding nothing means every due request belongs to a key in flight;
+//  - after the clock passes every due time and all work is done, every request has been served.
+TEST(WorkQueueCorePropertyTest, RandomOperationsKeepThePromises) {
+  for (std::uint32_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE(::testing::Message() << "seed " << seed);
+    std::mt19937 random(seed);
+    auto pick = [&](int n) { return std::uniform_int_distribution<int>(0, n - 1)(random); };
+    core::ManualClock clock;
+    WorkQueueCore queue(WorkQueueOptions{milliseconds(100), seconds(2)});
+    const std::vector<std::string> keys = {"a", "b", "c", "d", "e"};
+    std::map<std::string, core::MonoTime> outstanding;  // earliest due of unserved requests
+    std::map<std::string, bool> inFlight;
+    auto request = [&](const std::string& key, core::MonoTime due) {
+      auto [it, fresh] = outstanding.emplace(key, due);
+      if (!fresh) it->second = std::min(it->second, due);
+    };
+    auto checkGet = [&](const std::optional<std::string>& got) {
+      auto now = clock.now();
+      if (got) {
+        ASSERT_FALSE(inFlight[*got]) << *got << " handed out twice";
+        auto it = outstanding.find(*got);
+        ASSERT_NE(it, outstanding.end()) << *got << " handed out with no request";
+        ASSERT_LE(it->second, now) << *got << " handed out before it was due";
+        outstanding.erase(it);
+        inFlight[*got] = true;
+      } else {
+        for (const auto& [key, due] : outstanding) {
+          ASSERT_TRUE(due > now || inFlight[key]) << key << " due but not handed out";
+        }
+      }
+    };
+
+    for (int step = 0; step < 400; ++step) {
+      const std::string& key = keys[pick(static_cast<int>(keys.size()))];
+      switch (pick(6)) {
+        case 0:
+          queue.add(key, clock.now());
+          request(key, clock.now());
+          break;
+        case 1: {
+          auto delay = milliseconds(pick(3000));
+          queue.addAfter(key, delay, clock.now());
+          request(key, clock.now() + delay);
+          break;
+        }
+        case 2: {
+          auto delay = queue.addRateLimited(key, clock.now());
+          request(key, clock.now() + delay);
+          if (pick(3) == 0) queue.forget(key);
+          break;
+        }
+        case 3:
+          checkGet(queue.get(clock.now()));
+          break;
+        case 4:
+          if (inFlight[key]) {
+            ASSERT_TRUE(queue.done(key, clock.now()));
+            inFlight[key] = false;
+          }
+          break;
+        case 5:
+          clock.advance(milliseconds(pick(700)));
+          break;
+      }
+      if (::testing::Test::HasFatalFailure()) return;
+    }
+    for (auto& [key, flying] : inFlight) {
+      if (flying) queue.done(key, clock.now());
+      flying = false;
+    }
+    clock.advance(minutes(1));
+    for (int i = 0; i < 100; ++i) {
+      auto got = queue.get(clock.now());
+      checkGet(got);
+      if (::testing::Test::HasFatalFailure()) return;
+      if (!got) break;
+      queue.done(*got, clock.now());
+      inFlight[*got] = false;
+    }
+    EXPECT_TRUE(outstanding.empty());
+    EXPECT_EQ(queue.len(), 0u);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// WorkQueue: the thread-safe wrapper. These use real time with generous bounds.
+
+constexpr auto kBound = seconds(10);  // "eventually": far beyond any expected latency
+
+TEST(WorkQueueTest, UsesTheInjectedClock) {
+  core::ManualClock clock;
+  WorkQueue queue(clock);
+  queue.addAfter("a", seconds(30));
+  EXPECT_EQ(queue.tryGet(), std::nullopt);
+  clock.advance(seconds(30));
+  EXPECT_EQ(queue.tryGet(), "a");
+  queue.done("a");
+  EXPECT_EQ(queue.stats().dones, 1u);
+}
+
+TEST(WorkQueueTest, GetBlocksUntilAKeyIsAdded) {
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  auto got = std::async(std::launch::async, [&] { return queue.get(); });
+  EXPECT_EQ(got.wait_for(milliseconds(50)), std::future_status::timeout);
+  queue.add("a");
+  ASSERT_EQ(got.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(got.get(), "a");
+}
+
+TEST(WorkQueueTest, BlockedGetWakesAtDelayedTime) {
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  queue.addAfter("later", minutes(10));
+  auto start = clock.now();
+  auto got = std::async(std::launch::async, [&] { return queue.get(); });
+  // The getter is asleep until the 10-minute key; an earlier key must wake it.
+  queue.addAfter("soon", milliseconds(50));
+  ASSERT_EQ(got.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(got.get(), "soon");
+  EXPECT_GE(clock.now() - start, milliseconds(50));
+}
+
+TEST(WorkQueueTest, ShutDownWakesEveryGetter) {
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  queue.addAfter("far", minutes(10));
+  std::vector<std::future<std::optional<std::string>>> getters;
+  for (int i = 0; i < 4; ++i) {
+    getters.push_back(std::async(std::launch::async, [&] { return queue.get(); }));
+  }
+  EXPECT_EQ(getters[0].wait_for(milliseconds(50)), std::future_status::timeout);
+  queue.shutDown();
+  for (auto& g : getters) {
+    ASSERT_EQ(g.wait_for(kBound), std::future_status::ready);
+    EXPECT_EQ(g.get(), std::nullopt);
+  }
+  queue.add("a");
+  EXPECT_EQ(queue.get(), std::nullopt);
+  EXPECT_EQ(queue.len(), 0u);
+}
+
+TEST(WorkQueueTest, DrainWaitsForInFlightWork) {
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  queue.add("a");
+  queue.add("b");
+  auto key = queue.get();
+  ASSERT_EQ(key, "a");
+
+  auto drained = std::async(std::launch::async, [&] { return queue.shutDownWithDrain(kBound); });
+  EXPECT_EQ(drained.wait_for(milliseconds(50)), std::future_status::timeout);
+  EXPECT_EQ(queue.get(), std::nullopt);  // "b" is not started once draining
+  queue.done(*key);
+  ASSERT_EQ(drained.wait_for(kBound), std::future_status::ready);
+  EXPECT_TRUE(drained.get());
+}
+
+TEST(WorkQueueTest, DrainGivesUpAfterTimeout) {
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  queue.add("stuck");
+  ASSERT_EQ(queue.get(), "stuck");
+  EXPECT_FALSE(queue.shutDownWithDrain(milliseconds(20)));
+  queue.done("stuck");
+  EXPECT_TRUE(queue.shutDownWithDrain(milliseconds(0)));
+}
+
+TEST(WorkQueueTest, NWorkersRunDifferentKeysConcurrently) {
+  constexpr int kWorkers = 3;
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  std::mutex mu;
+  std::condition_variable cv;
+  int running = 0;
+  std::atomic<int> metAll{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < kWorkers; ++i) {
+    workers.emplace_back([&] {
+      while (auto key = queue.get()) {
+        std::unique_lock lock(mu);
+        ++running;
+        cv.notify_all();
+        // Every worker holds its key until all of them are running at once.
+        if (cv.wait_for(lock, kBound, [&] { return running >= kWorkers; })) {
+          ++metAll;
+          cv.notify_all();
+        }
+        lock.unlock();
+        queue.done(*key);
+      }
+    });
+  }
+  for (int i = 0; i < kWorkers; ++i) queue.add("ns/key-" + std::to_string(i));
+  {
+    std::unique_lock lock(mu);
+    cv.wait_for(lock, kBound, [&] { return metAll.load() == kWorkers; });
+  }
+  queue.shutDown();
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(metAll.load(), kWorkers);
+}
+
+TEST(WorkQueueTest, StressNeverTwoWorkersOnOneKeyAndNoAddIsLost) {
+  constexpr int kWorkers = 4;
+  constexpr int kKeys = 8;
+  constexpr int kProducers = 2;
+  constexpr int kAddsPerProducer = 3000;
+  core::RealClock clock;
+  WorkQueue queue(clock, WorkQueueOptions{std::chrono::microseconds(50), milliseconds(1)});
+  std::array<std::atomic<int>, kKeys> inFlight{};
+  std::array<std::atomic<bool>, kKeys> pending{};
+  std::array<std::atomic<int>, kKeys> runs{};
+  std::atomic<int> overlaps{0};
+
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&] {
+      while (auto key = queue.get()) {
+        int k = std::stoi(key->substr(key->find('-') + 1));
+        if (inFlight[k].fetch_add(1) != 0) ++overlaps;
+        pending[k] = false;  // this run sees every change requested before it started
+        ++runs[k];
+        std::this_thread::yield();
+        inFlight[k].fetch_sub(1);
+        queue.done(*key);
+      }
+    });
+  }
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::mt19937 random(p + 1);
+      for (int i = 0; i < kAddsPerProducer; ++i) {
+        int k = static_cast<int>(random() % kKeys);
+        std::string key = "ns/key-" + std::to_string(k);
+        pending[k] = true;
+        switch (random() % 3) {
+          case 0:
+            queue.add(key);
+            break;
+          case 1:
+            queue.addAfter(key, std::chrono::microseconds(random() % 200));
+            break;
+          case 2:
+            queue.addRateLimited(key);
+            break;
+        }
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+
+  auto deadline = clock.now() + kBound;
+  auto quiet = [&] {
+    auto s = queue.stats();
+    if (s.depth != 0 || s.waiting != 0 || s.processing != 0) return false;
+    for (auto& flag : pending) {
+      if (flag) return false;
+    }
+    return true;
+  };
+  while (!quiet() && clock.now() < deadline) std::this_thread::sleep_for(milliseconds(5));
+  queue.shutDown();
+  for (auto& w : workers) w.join();
+
+  EXPECT_EQ(overlaps.load(), 0);
+  for (int k = 0; k < kKeys; ++k) {
+    EXPECT_FALSE(pending[k]) << "key " << k << " was added but never ran afterwards";
+    EXPECT_GT(runs[k].load(), 0);
+  }
+  auto s = queue.stats();
+  EXPECT_EQ(s.gets, s.dones);
+  // Merging is the point: far fewer runs than requests.
+  EXPECT_LE(s.gets, static_cast<std::uint64_t>(kProducers * kAddsPerProducer));
+}
+
+}  // namespace
+}  // namespace endpointbinder::runtime
