@@ -94,6 +94,13 @@ struct Field {
   YamlPosition keyPosition() const { return key != nullptr ? key->position : node->position; }
 };
 
+// Scalar text for a message, cut when long (a number can have a million digits).
+std::string shortText(std::string_view text) {
+  constexpr size_t kMax = 40;
+  if (text.size() <= kMax) return std::string(text);
+  return std::string(text.substr(0, kMax)) + "...";
+}
+
 // How a value looks, for "expected X, got Y" messages.
 std::string describe(const YamlNode& node) {
   switch (node.kind) {
@@ -112,9 +119,9 @@ std::string describe(const YamlNode& node) {
     case YamlScalarType::kBool:
       return "boolean " + node.value;
     case YamlScalarType::kInt:
-      return "integer " + node.value;
+      return "integer " + shortText(node.value);
     case YamlScalarType::kFloat:
-      return "number " + node.value;
+      return "number " + shortText(node.value);
     case YamlScalarType::kString:
     case YamlScalarType::kUnsupportedTag:
       break;
@@ -131,6 +138,9 @@ bool inRegion(std::string_view zone, std::string_view region) {
 
 // ---- the per-document decoder ----
 
+// Typed reads of YAML values for one file. Every read that fails reports a diagnostic and
+// returns nullopt; errorCount() lets a caller tell whether everything since a point decoded
+// cleanly (a document with any error yields no object).
 class Decoder {
  public:
   Decoder(const std::string& file, Diagnostics& diagnostics)
@@ -196,8 +206,8 @@ class Decoder {
   // `value` nullopt means it did not fit in 64 bits; its sign decides which bound it breaks.
   std::optional<int64_t> checkRange(const Field& field, std::optional<int64_t> value, int64_t min,
                                     int64_t max) {
-    const std::string& text = field.node->value;
-    if (!value) value = text.starts_with('-') ? INT64_MIN : INT64_MAX;
+    const std::string text = shortText(field.node->value);
+    if (!value) value = field.node->value.starts_with('-') ? INT64_MIN : INT64_MAX;
     if (*value < min) {
       report(field, text + " is below the minimum " + std::to_string(min));
       return std::nullopt;
@@ -213,8 +223,8 @@ class Decoder {
     if (!checkTag(field)) return std::nullopt;
     const YamlNode& node = *field.node;
     if (node.kind == YamlNodeKind::kScalar && node.scalarType() == YamlScalarType::kInt) {
-      report(field, "expected a duration such as \"90s\", got integer " + node.value +
-                        " (add a unit: \"" + node.value + "s\")");
+      report(field, "expected a duration such as \"90s\", got integer " + shortText(node.value) +
+                        " (add a unit: \"" + shortText(node.value) + "s\")");
       return std::nullopt;
     }
     if (node.kind != YamlNodeKind::kScalar || node.scalarType() != YamlScalarType::kString) {
@@ -227,11 +237,11 @@ class Decoder {
       return std::nullopt;
     }
     if (*duration < min) {
-      report(field, node.value + " is below the minimum " + formatDuration(min));
+      report(field, shortText(node.value) + " is below the minimum " + formatDuration(min));
       return std::nullopt;
     }
     if (*duration > max) {
-      report(field, node.value + " exceeds the maximum " + formatDuration(max));
+      report(field, shortText(node.value) + " exceeds the maximum " + formatDuration(max));
       return std::nullopt;
     }
     return *duration;
@@ -313,7 +323,7 @@ class Mapping {
         continue;
       }
       Field field{value, key, childPath(self.path, key->value)};
-      if (auto found = find(key->value)) {
+      if (const Field* found = find(key->value)) {
         decoder.report(key->position, field.path,
                        "duplicate key " + quoteForMessage(key->value) + " (first at " +
                            formatPosition(found->key->position) + ")");
@@ -330,6 +340,7 @@ class Mapping {
         ++unknown_;
         continue;
       }
+      index_.emplace(key->value, fields_.size());
       fields_.emplace_back(key->value, std::move(field));
     }
   }
@@ -356,16 +367,15 @@ class Mapping {
 
  private:
   const Field* find(std::string_view key) const {
-    for (const auto& [name, field] : fields_) {
-      if (name == key) return &field;
-    }
-    return nullptr;
+    const auto found = index_.find(key);
+    return found == index_.end() ? nullptr : &fields_[found->second].second;
   }
 
   Decoder& decoder_;
   Field self_;
   std::vector<std::string_view> known_;
   std::vector<std::pair<std::string, Field>> fields_;
+  std::map<std::string, size_t, std::less<>> index_;  // into fields_; mappings can be huge
   bool valid_ = false;
   size_t unknown_ = 0;
 };
@@ -998,6 +1008,8 @@ class DocumentDecoder {
 
 // ---- accumulating a run: files, objects, diagnostics in a stable order ----
 
+// One decoding run over any number of files: collects objects and diagnostics, then
+// applies the cross-object checks and orders the diagnostics by file and position.
 class Run {
  public:
   void decodeText(std::string_view text, const std::string& file) {
@@ -1052,6 +1064,23 @@ class Run {
     return object.file + ":" + formatPosition(position);
   }
 
+  // The other members of a group of clashing objects, as "a, b, c and 7 more": bounded, so a
+  // file of thousands of copies does not make thousands of thousand-item messages.
+  template <typename Describe>
+  static std::string others(const std::vector<size_t>& group, size_t self, Describe describe) {
+    constexpr size_t kListed = 3;
+    std::string out;
+    size_t listed = 0;
+    for (size_t j : group) {
+      if (j == self) continue;
+      if (listed == kListed) {
+        return out + " and " + std::to_string(group.size() - 1 - kListed) + " more";
+      }
+      out += (listed++ == 0 ? "" : ", ") + describe(j);
+    }
+    return out;
+  }
+
   // Every object sharing a kind and namespace/name is reported and dropped: keeping either
   // would let file order decide which spec the controller acts on.
   void checkDuplicateNames() {
@@ -1062,15 +1091,12 @@ class Run {
     for (const auto& [key, indices] : byKey) {
       if (indices.size() < 2) continue;
       for (size_t i : indices) {
-        std::string others;
-        for (size_t j : indices) {
-          if (j == i) continue;
-          others += (others.empty() ? "" : ", ") + where(objects_[j], objects_[j].namePosition);
-        }
+        const std::string elsewhere = others(
+            indices, i, [this](size_t j) { return where(objects_[j], objects_[j].namePosition); });
         const DecodedObject& object = objects_[i];
         report(object, object.namePosition, "metadata.name",
                "duplicate " + key.first + " " + quoteForMessage(key.second) + " (also defined at " +
-                   others + ")");
+                   elsewhere + ")");
         dropped_.insert(i);
       }
     }
@@ -1086,15 +1112,13 @@ class Run {
     for (const auto& [arn, indices] : byArn) {
       if (indices.size() < 2) continue;
       for (size_t i : indices) {
-        std::string others;
-        for (size_t j : indices) {
-          if (j == i) continue;
-          others += (others.empty() ? "" : ", ") + quoteForMessage(metadataOf(objects_[j]).key()) +
-                    " (" + where(objects_[j], objects_[j].arnPosition) + ")";
-        }
+        const std::string elsewhere = others(indices, i, [this](size_t j) {
+          return quoteForMessage(metadataOf(objects_[j]).key()) + " (" +
+                 where(objects_[j], objects_[j].arnPosition) + ")";
+        });
         const DecodedObject& object = objects_[i];
         report(object, object.arnPosition, "spec.targetGroupARN",
-               "target group is also bound by TargetGroupBinding " + others);
+               "target group is also bound by TargetGroupBinding " + elsewhere);
         dropped_.insert(i);
       }
     }
@@ -1122,6 +1146,8 @@ bool isHidden(const fs::path& path) {
   return !name.empty() && name[0] == '.';
 }
 
+// Turns the paths given to loadManifests into files fed to a Run, reporting paths it cannot
+// read instead of throwing (every std::filesystem call takes an error_code).
 class Loader {
  public:
   explicit Loader(Run& run) : run_(run) {}

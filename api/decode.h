@@ -5,7 +5,12 @@
 // duplicate namespace/name, two bindings naming one target group, unknown apiVersion/kind.
 // Every problem is reported (not only the first) as a Diagnostic with file, line, column and
 // field path. A document with errors yields no object; the other documents and files are
-// still returned, so one bad manifest never stops the others.
+// still returned, so one bad manifest never stops the others. A YAML syntax error is one
+// diagnostic at the parser's position; the complete documents before it are still decoded.
+// Objects clashing across documents (same kind and namespace/name, or one target group in
+// two TargetGroupBindings) are all reported and all dropped, never "first wins".
+// YAML is read with the 1.2 core schema. The exact rules, defaults and messages are in
+// api/REFERENCE.md; api/schema/endpointbinder.schema.json restates them for editors.
 // Thread-safety: free functions over their arguments; safe to call concurrently.
 #pragma once
 
@@ -35,7 +40,9 @@ ManifestSet decodeManifests(std::string_view text, const std::string& fileName);
 // Reads files and directories (walked recursively for *.yaml / *.yml in sorted order;
 // hidden files and directories skipped; symlinks followed) and decodes them all, then
 // applies the cross-object checks over the whole set. A path that does not exist or
-// cannot be read is a diagnostic, not an exception.
+// cannot be read, or a file over 16 MiB, is a diagnostic (line 0), not an exception. A file
+// reached twice (named twice, or through a symlink) is read once. Diagnostics are ordered
+// by file (in reading order), then line and column.
 ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths);
 
 }  // namespace endpointbinder::api

@@ -1,6 +1,5 @@
 #include "api/generation.h"
 
-#include <cstdio>
 #include <type_traits>
 #include <variant>
 
@@ -104,9 +103,10 @@ const char* eventName(NotificationEvent event) {
 }
 
 std::string hex16(uint64_t value) {
-  char buffer[17];
-  std::snprintf(buffer, sizeof buffer, "%016llx", static_cast<unsigned long long>(value));
-  return buffer;
+  constexpr std::string_view kDigits = "0123456789abcdef";
+  std::string out(16, '0');
+  for (int i = 15; i >= 0; --i, value >>= 4) out[static_cast<size_t>(i)] = kDigits[value & 0xF];
+  return out;
 }
 
 }  // namespace

@@ -146,7 +146,7 @@ enum class RecordType { kA, kAAAA };
 struct DnsRecordSpec {
   std::string nameFrom = "tag:Name";  // "tag:<key>" or "instance-id"
   RecordType type = RecordType::kA;
-  int ttl = 60;  // 0..2147483647, Route 53's range; sensible values are validated 1..86400
+  int ttl = 60;  // 0..2147483647 seconds, Route 53's range
 };
 
 struct DnsRecordPolicy {

@@ -33,8 +33,12 @@ std::optional<std::string> closestMatch(std::string_view word,
   size_t bestDistance = 0;
   for (std::string_view candidate : candidates) {
     if (candidate == word) return std::nullopt;
-    const size_t distance = editDistance(word, candidate);
     const size_t allowed = std::max<size_t>(2, candidate.size() / 3);
+    // The length difference is a lower bound of the distance: skip hopeless candidates.
+    const size_t gap = word.size() > candidate.size() ? word.size() - candidate.size()
+                                                      : candidate.size() - word.size();
+    if (gap > allowed) continue;
+    const size_t distance = editDistance(word, candidate);
     if (distance <= allowed && distance < candidate.size() && (!best || distance < bestDistance)) {
       best = std::string(candidate);
       bestDistance = distance;

@@ -68,6 +68,12 @@ YamlPosition toPosition(const YAML::Mark& mark) {
   return {mark.line + 1, mark.column + 1};
 }
 
+// Thrown from the event handler to stop a yaml-cpp parse that has run past any size a real
+// document of the input could have (yaml-cpp 0.7 loops on some inputs, e.g. a lone ",").
+struct NodeBudgetExceeded {
+  YAML::Mark mark;
+};
+
 }  // namespace
 
 YamlScalarType YamlNode::scalarType() const {
@@ -139,9 +145,16 @@ std::optional<int64_t> yamlIntegerValue(std::string_view text) {
 // depth and throws DeepRecursion).
 class YamlDocumentBuilder : public YAML::EventHandler {
  public:
-  YamlDocument take() { return std::move(document_); }
+  // `nodesLeft` is shared by every document of a stream.
+  explicit YamlDocumentBuilder(size_t& nodesLeft) : nodesLeft_(nodesLeft) {}
 
-  void OnDocumentStart(const YAML::Mark& mark) override { document_.position_ = toPosition(mark); }
+  YamlDocument take() { return std::move(document_); }
+  const YAML::Mark& startMark() const { return start_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    start_ = mark;
+    document_.position_ = toPosition(mark);
+  }
   void OnDocumentEnd() override {
     if (document_.root_ == nullptr) {
       YamlNode* empty = newNode(YamlNodeKind::kNull, YAML::Mark(), "");
@@ -189,6 +202,8 @@ class YamlDocumentBuilder : public YAML::EventHandler {
   };
 
   YamlNode* newNode(YamlNodeKind kind, const YAML::Mark& mark, const std::string& tag) {
+    if (nodesLeft_ == 0) throw NodeBudgetExceeded{mark};
+    --nodesLeft_;
     auto node = std::make_unique<YamlNode>();
     node->kind = kind;
     node->position = toPosition(mark);
@@ -229,6 +244,8 @@ class YamlDocumentBuilder : public YAML::EventHandler {
     if (!stack_.empty()) stack_.pop_back();
   }
 
+  size_t& nodesLeft_;
+  YAML::Mark start_;
   YamlDocument document_;
   std::vector<Open> stack_;
   std::map<YAML::anchor_t, const YamlNode*> anchors_;
@@ -237,13 +254,33 @@ class YamlDocumentBuilder : public YAML::EventHandler {
 YamlStream parseYamlStream(std::string_view text) {
   YamlStream stream;
   std::istringstream input{std::string(text)};
+  // Every node but an implicit null consumes at least one byte, and an implicit null comes
+  // with a key or an indicator of its own, so real input never needs more than this.
+  size_t nodesLeft = 2 * text.size() + 64;
+  const auto stuck = [&](const YAML::Mark& mark) {
+    const bool inText = mark.pos >= 0 && static_cast<size_t>(mark.pos) < text.size();
+    const unsigned char c = inText ? static_cast<unsigned char>(text[mark.pos]) : 0;
+    std::string what = "unexpected input";
+    if (c >= 0x20 && c < 0x7f) what = std::string("unexpected \"") + static_cast<char>(c) + "\"";
+    stream.error = YamlSyntaxError{toPosition(mark), what + " (the parser made no progress)"};
+  };
   try {
     YAML::Parser parser(input);
+    int previousStart = -1;
     while (true) {
-      YamlDocumentBuilder builder;
+      YamlDocumentBuilder builder(nodesLeft);
       if (!parser.HandleNextDocument(builder)) break;
+      // A document must consume input: yaml-cpp 0.7 returns empty documents forever at the
+      // same place for some malformed input (a lone ",").
+      if (builder.startMark().pos == previousStart) {
+        stuck(builder.startMark());
+        break;
+      }
+      previousStart = builder.startMark().pos;
       stream.documents.push_back(builder.take());
     }
+  } catch (const NodeBudgetExceeded& e) {
+    stuck(e.mark);
   } catch (const YAML::Exception& e) {
     stream.error = YamlSyntaxError{toPosition(e.mark), e.msg};
   } catch (const std::exception& e) {

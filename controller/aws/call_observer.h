@@ -7,10 +7,8 @@
 #pragma once
 
 #include <chrono>
-#include <map>
 #include <mutex>
 #include <string>
-#include <tuple>
 #include <vector>
 
 #include "controller/core/error.h"
@@ -38,8 +36,8 @@ struct AttemptRecord {
   std::string operation;  // "RegisterTargets"
   int attempt = 1;        // 1-based
   CallOutcome outcome = CallOutcome::kSuccess;
-  int httpStatus = 0;     // 0 when no response arrived (timeout, reset)
-  std::string errorCode;  // AWS or transport error code; empty on success
+  int httpStatus = 0;                   // 0 when no response arrived (timeout, reset)
+  std::string errorCode;                // AWS or transport error code; empty on success
   std::chrono::nanoseconds latency{0};  // this attempt's HTTP round trip only
 };
 
@@ -51,8 +49,8 @@ struct CallRecord {
   int httpStatus = 0;
   std::string errorCode;
   std::string requestId;
-  std::chrono::nanoseconds latency{0};          // whole call: rate-limit waits, backoff, retries
-  std::chrono::nanoseconds rateLimitWait{0};    // part of latency spent waiting for tokens
+  std::chrono::nanoseconds latency{0};        // whole call: rate-limit waits, backoff, retries
+  std::chrono::nanoseconds rateLimitWait{0};  // part of latency spent waiting for tokens
   int retries() const { return attempts > 1 ? attempts - 1 : 0; }
 };
 

@@ -20,18 +20,18 @@ constexpr std::array<ServiceDescription, 5> kServices = {{
     {"Auto Scaling", "AUTO_SCALING", "autoscaling", "autoscaling"},
 }};
 
-constexpr std::array<AwsService, 5> kAllServices = {
-    AwsService::kElasticLoadBalancingV2, AwsService::kSts, AwsService::kRoute53, AwsService::kEc2,
-    AwsService::kAutoScaling};
+constexpr std::array<AwsService, 5> kAllServices = {AwsService::kElasticLoadBalancingV2,
+                                                    AwsService::kSts, AwsService::kRoute53,
+                                                    AwsService::kEc2, AwsService::kAutoScaling};
 
 enum class Partition { kAws, kAwsCn, kAwsUsGov, kAwsIso, kAwsIsoB };
 
 struct PartitionInfo {
   std::string_view dnsSuffix;
-  std::string_view route53Host;         // regular global Route 53 host
-  std::string_view route53FipsHost;     // with FIPS
+  std::string_view route53Host;      // regular global Route 53 host
+  std::string_view route53FipsHost;  // with FIPS
   std::string_view route53SigningRegion;
-  bool regularEndpointsAreFips;         // GovCloud: FIPS asks for the regular host
+  bool regularEndpointsAreFips;  // GovCloud: FIPS asks for the regular host
 };
 
 const PartitionInfo& partitionInfo(Partition partition) {
@@ -84,8 +84,9 @@ bool isTrue(std::string_view value) {
 core::Result<std::string> checkEndpointUrl(std::string_view text, std::string_view source) {
   auto url = parseUrl(text);
   if (!url) {
-    return configError("InvalidEndpointUrl",
-                       std::string(source) + " is not a valid endpoint URL: " + url.error().message);
+    return configError(
+        "InvalidEndpointUrl",
+        std::string(source) + " is not a valid endpoint URL: " + url.error().message);
   }
   if (!url->userinfo.empty() || url->hasQuery || text.find('#') != std::string_view::npos) {
     return configError("InvalidEndpointUrl", std::string(source) +
@@ -107,8 +108,8 @@ bool isValidRegionName(std::string_view region) {
   if (region.empty() || region.size() > 63) return false;
   if (region.front() == '-' || region.back() == '-') return false;
   for (char c : region) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -123,14 +124,15 @@ core::Result<ResolvedEndpoint> defaultEndpoint(AwsService service, std::string_v
   endpoint.source = "default";
 
   if (service == AwsService::kRoute53) {
-    endpoint.url = "https://" + std::string(useFips ? partition.route53FipsHost
-                                                    : partition.route53Host);
+    endpoint.url =
+        "https://" + std::string(useFips ? partition.route53FipsHost : partition.route53Host);
     endpoint.signingRegion = std::string(partition.route53SigningRegion);
     return endpoint;
   }
   if (region.empty()) {
     if (service == AwsService::kSts) {
-      endpoint.url = useFips ? "https://sts-fips.us-east-1.amazonaws.com" : "https://sts.amazonaws.com";
+      endpoint.url =
+          useFips ? "https://sts-fips.us-east-1.amazonaws.com" : "https://sts.amazonaws.com";
       endpoint.signingRegion = "us-east-1";
       return endpoint;
     }
@@ -142,8 +144,9 @@ core::Result<ResolvedEndpoint> defaultEndpoint(AwsService service, std::string_v
     return configError("InvalidRegion", "\"" + std::string(region) + "\" is not a region name");
   }
   const bool fipsHost = useFips && !partition.regularEndpointsAreFips;
-  endpoint.url = "https://" + std::string(description.endpointPrefix) + (fipsHost ? "-fips." : ".") +
-                 std::string(region) + "." + std::string(partition.dnsSuffix);
+  endpoint.url = "https://" + std::string(description.endpointPrefix) +
+                 (fipsHost ? "-fips." : ".") + std::string(region) + "." +
+                 std::string(partition.dnsSuffix);
   endpoint.signingRegion = std::string(region);
   return endpoint;
 }

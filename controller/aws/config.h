@@ -62,8 +62,8 @@ struct ResolvedEndpoint {
 
 // Settings given on the command line; empty fields are unset.
 struct ConfigOverrides {
-  std::string region;                                   // --aws-region
-  std::string endpointUrl;                              // --aws-endpoint-url (all services)
+  std::string region;                                     // --aws-region
+  std::string endpointUrl;                                // --aws-endpoint-url (all services)
   std::map<AwsService, std::string> serviceEndpointUrls;  // per-service overrides
 };
 
@@ -90,7 +90,8 @@ struct AwsConfig {
 // values, an unreadable or malformed config file ("InvalidConfigFile"), or an AWS_PROFILE
 // that names a profile present in neither shared file ("ProfileNotFound") -- botocore refuses
 // to run with a missing explicit profile too.
-core::Result<AwsConfig> loadAwsConfig(const Environment& env, const ConfigOverrides& overrides = {});
+core::Result<AwsConfig> loadAwsConfig(const Environment& env,
+                                      const ConfigOverrides& overrides = {});
 
 // True for a syntactically valid region name (a DNS label of letters, digits and '-').
 bool isValidRegionName(std::string_view region);

@@ -9,8 +9,8 @@
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
-#include <stdexcept>
 #include <optional>
+#include <stdexcept>
 #include <system_error>
 
 #include "controller/aws/sigv4.h"
@@ -65,10 +65,9 @@ bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {
 // so the phase is read from there.
 core::Error classifyFailure(std::string_view what, std::error_code code, const std::string& where) {
   const bool timedOut = code == std::errc::timed_out;
-  const bool connectPhase = containsIgnoreCase(what, "connect") ||
-                            containsIgnoreCase(what, "resolv") ||
-                            containsIgnoreCase(what, "handshake") ||
-                            containsIgnoreCase(what, "proxy");
+  const bool connectPhase =
+      containsIgnoreCase(what, "connect") || containsIgnoreCase(what, "resolv") ||
+      containsIgnoreCase(what, "handshake") || containsIgnoreCase(what, "proxy");
   const bool tls = containsIgnoreCase(what, "ssl") || containsIgnoreCase(what, "handshake") ||
                    containsIgnoreCase(what, "certificate") || containsIgnoreCase(what, "tls");
   std::string message = where + ": " + std::string(what);
@@ -105,8 +104,8 @@ core::Result<std::string> validateCaBundle(const std::string& path) {
   if (bio == nullptr) {
     ERR_clear_error();
     std::error_code ec(errno, std::generic_category());
-    return std::unexpected(terminalError(
-        "InvalidCaBundle", "CA bundle " + path + " cannot be read: " + ec.message()));
+    return std::unexpected(
+        terminalError("InvalidCaBundle", "CA bundle " + path + " cannot be read: " + ec.message()));
   }
   int certificates = 0;
   while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
@@ -225,9 +224,9 @@ core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string contentType;
   bool hasContentType = false;
-  const std::string ownHost = url->hostForHeader() + (url->hasNonDefaultPort()
-                                                          ? ":" + std::to_string(url->port)
-                                                          : std::string());
+  const std::string ownHost =
+      url->hostForHeader() +
+      (url->hasNonDefaultPort() ? ":" + std::to_string(url->port) : std::string());
   for (const auto& [name, value] : request.headers) {
     if (!isToken(name) || hasForbiddenByte(value)) {
       return std::unexpected(terminalError(
@@ -320,8 +319,8 @@ core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
     lock.unlock();
     cancel.cancel();  // closes the socket; the continuation's late result is discarded
     pending->finish(std::unexpected(transportError(
-        "RequestTimeout", where + ": no complete response within " +
-                              std::to_string(timeout.count()) + " ms")));
+        "RequestTimeout",
+        where + ": no complete response within " + std::to_string(timeout.count()) + " ms")));
     lock.lock();
   }
   return std::move(*pending->result);

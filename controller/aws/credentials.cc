@@ -21,8 +21,8 @@ std::string describeCredentials(const Credentials& credentials) {
 }
 
 core::Error credentialsNotConfigured(std::string why) {
-  return core::Error{core::ErrorKind::kNotFound, std::move(why),
-                     std::string(kCredentialsNotConfigured), {}, 0};
+  return core::Error{
+      core::ErrorKind::kNotFound, std::move(why), std::string(kCredentialsNotConfigured), {}, 0};
 }
 
 bool isCredentialsNotConfigured(const core::Error& error) {

@@ -1,5 +1,10 @@
 // AWS credentials and the providers that obtain them.
 // Secrets never appear in logs, errors, metrics or toString() output.
+// Implementations: credentials_environment.h, credentials_web_identity.h,
+// credentials_shared_files.h, credentials_container.h, credentials_imds.h, and the default
+// chain with its cache in credentials_chain.h.
+// Thread-safety: Credentials is a plain value; every CredentialsProvider must be safe to call
+// from any thread.
 #pragma once
 
 #include <memory>
@@ -17,7 +22,7 @@ struct Credentials {
   std::string secretAccessKey;
   std::string sessionToken;                  // empty for long-term keys
   std::optional<core::WallTime> expiration;  // nullopt: does not expire
-  std::string providerName;                  // "environment", "web-identity", "shared-files", "container", "imds"
+  std::string providerName;  // "environment", "web-identity", "shared-files", "container", "imds"
 };
 
 // A safe one-line description for logs: provider, the access key id with its middle masked

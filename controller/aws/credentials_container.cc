@@ -82,9 +82,9 @@ core::Result<Credentials> ContainerCredentialsProvider::credentials() {
     }
     url = *full;
   } else {
-    return std::unexpected(credentialsNotConfigured(
-        "container: neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor "
-        "AWS_CONTAINER_CREDENTIALS_FULL_URI is set"));
+    return std::unexpected(
+        credentialsNotConfigured("container: neither AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor "
+                                 "AWS_CONTAINER_CREDENTIALS_FULL_URI is set"));
   }
 
   HttpRequest request;
@@ -98,11 +98,11 @@ core::Result<Credentials> ContainerCredentialsProvider::credentials() {
     auto contents = readSmallFile(expandHome(*tokenFile, env_), kMaxTokenFileBytes,
                                   "InvalidAuthorizationToken");
     if (!contents || !contents->has_value()) {
-      return core::makeError(ErrorKind::kAuth,
-                             "container: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " +
-                                 (contents ? *tokenFile + " does not exist"
-                                           : contents.error().message),
-                             "InvalidAuthorizationToken");
+      return core::makeError(
+          ErrorKind::kAuth,
+          "container: AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE " +
+              (contents ? *tokenFile + " does not exist" : contents.error().message),
+          "InvalidAuthorizationToken");
     }
     token = std::move(**contents);
   } else if (auto value = env_.get("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
@@ -141,12 +141,12 @@ core::Result<Credentials> ContainerCredentialsProvider::credentials() {
       last = parsed.error();
       continue;
     }
-    last = core::Error{ErrorKind::kRetryable,
-                       "container: credentials endpoint answered HTTP " +
-                           std::to_string(response->status),
-                       "ContainerCredentialsUnavailable",
-                       {},
-                       response->status};
+    last = core::Error{
+        ErrorKind::kRetryable,
+        "container: credentials endpoint answered HTTP " + std::to_string(response->status),
+        "ContainerCredentialsUnavailable",
+        {},
+        response->status};
     if (response->status >= 400 && response->status < 500 && response->status != 429) {
       last.kind = ErrorKind::kAuth;
       last.code = "ContainerCredentialsDenied";

@@ -31,13 +31,12 @@ struct ContainerOptions {
   std::chrono::milliseconds timeout{2'000};
   int maxAttempts = 3;
   std::chrono::milliseconds retryDelay{1'000};
-  SleepFn sleep;  // empty: std::this_thread::sleep_for
+  CredentialsSleepFn sleep;  // empty: std::this_thread::sleep_for
 };
 
 class ContainerCredentialsProvider final : public CredentialsProvider {
  public:
-  ContainerCredentialsProvider(Environment env, ContainerOptions options,
-                               HttpTransport& transport);
+  ContainerCredentialsProvider(Environment env, ContainerOptions options, HttpTransport& transport);
 
   // Credentials with providerName "container". Errors: kCredentialsNotConfigured when neither
   // URI variable is set; kAuth "InvalidContainerCredentialsUri" for a refused or malformed

@@ -96,15 +96,14 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
       pause(attempt);
       auto response = transport_.send(request);
       if (!response) {
-        lastProblem = response.error().code.empty() ? response.error().message
-                                                    : response.error().code;
+        lastProblem =
+            response.error().code.empty() ? response.error().message : response.error().code;
         continue;
       }
       if (response->status == 200 && !response->body.empty() &&
           response->body.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos) {
         token = response->body;
-      } else if (response->status == 403 || response->status == 404 ||
-                 response->status == 405) {
+      } else if (response->status == 403 || response->status == 404 || response->status == 405) {
         v1Fallback = true;
       } else if (response->status == 400) {
         lastProblem = "token request rejected (HTTP 400)";
@@ -114,8 +113,8 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
       }
     }
     if (!token && !v1Fallback) {
-      return std::unexpected(credentialsNotConfigured("imds: " + endpoint_ + " unavailable (" +
-                                                      lastProblem + ")"));
+      return std::unexpected(
+          credentialsNotConfigured("imds: " + endpoint_ + " unavailable (" + lastProblem + ")"));
     }
     if (!token && isTrue(env_.get("AWS_EC2_METADATA_V1_DISABLED"))) {
       return core::makeError(ErrorKind::kAuth,
@@ -143,18 +142,18 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
   // 2. Role name.
   auto roleResponse = get(std::string(kCredentialsPath));
   if (!roleResponse) {
-    return std::unexpected(credentialsNotConfigured(
-        "imds: " + endpoint_ + " unavailable (" + roleResponse.error().code + ")"));
+    return std::unexpected(credentialsNotConfigured("imds: " + endpoint_ + " unavailable (" +
+                                                    roleResponse.error().code + ")"));
   }
   if (roleResponse->status == 404) {
     return std::unexpected(
         credentialsNotConfigured("imds: no IAM role is attached to this instance"));
   }
   if (roleResponse->status != 200) {
-    return core::makeError(ErrorKind::kRetryable,
-                           "imds: role lookup answered HTTP " +
-                               std::to_string(roleResponse->status),
-                           "ImdsUnavailable");
+    return core::makeError(
+        ErrorKind::kRetryable,
+        "imds: role lookup answered HTTP " + std::to_string(roleResponse->status),
+        "ImdsUnavailable");
   }
   std::string_view role = roleResponse->body;
   role = role.substr(0, role.find_first_of("\r\n"));

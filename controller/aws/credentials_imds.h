@@ -32,7 +32,7 @@ struct ImdsOptions {
   std::chrono::milliseconds timeout{1'000};
   int maxAttempts = 3;
   std::chrono::milliseconds retryDelay{200};
-  SleepFn sleep;  // empty: std::this_thread::sleep_for
+  CredentialsSleepFn sleep;  // empty: std::this_thread::sleep_for
 };
 
 class ImdsCredentialsProvider final : public CredentialsProvider {

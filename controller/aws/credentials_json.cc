@@ -166,10 +166,9 @@ core::Result<Credentials> parseCredentialsJson(std::string_view body,
     };
     if (const auto it = object.find("Code"); it != object.end()) {
       if (!it->second.is_string() || it->second.as_string() != "Success") {
-        return invalid(providerName,
-                       "error code " + (it->second.is_string()
-                                            ? sanitizeCode(it->second.as_string())
-                                            : std::string("(not a string)")));
+        return invalid(providerName, "error code " + (it->second.is_string()
+                                                          ? sanitizeCode(it->second.as_string())
+                                                          : std::string("(not a string)")));
       }
     }
     Credentials credentials;
@@ -179,10 +178,10 @@ core::Result<Credentials> parseCredentialsJson(std::string_view body,
       std::string* target;
     };
     std::string expiration;
-    for (const Field& field : {Field{"AccessKeyId", &credentials.accessKeyId},
-                               Field{"SecretAccessKey", &credentials.secretAccessKey},
-                               Field{"Token", &credentials.sessionToken},
-                               Field{"Expiration", &expiration}}) {
+    for (const Field& field :
+         {Field{"AccessKeyId", &credentials.accessKeyId},
+          Field{"SecretAccessKey", &credentials.secretAccessKey},
+          Field{"Token", &credentials.sessionToken}, Field{"Expiration", &expiration}}) {
       auto value = stringMember(field.name);
       if (!value) return invalid(providerName, std::string("missing string member ") + field.name);
       if (value->empty()) return invalid(providerName, std::string("empty member ") + field.name);

@@ -29,6 +29,7 @@ std::string formatIso8601(core::WallTime time);
 // On failure a kRetryable Error with code "InvalidCredentialsResponse" that names the
 // problem (malformed JSON, missing or non-string member, bad Expiration, error code) and
 // never includes member values.
-core::Result<Credentials> parseCredentialsJson(std::string_view body, std::string_view providerName);
+core::Result<Credentials> parseCredentialsJson(std::string_view body,
+                                               std::string_view providerName);
 
 }  // namespace endpointbinder::aws

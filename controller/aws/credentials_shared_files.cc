@@ -17,10 +17,10 @@ core::Result<Credentials> keysFrom(const IniSection& section, const std::string&
   credentials.accessKeyId = *valueOf(section, "aws_access_key_id");
   auto secret = valueOf(section, "aws_secret_access_key");
   if (!secret) {
-    return core::makeError(core::ErrorKind::kAuth,
-                           "shared-files: " + where +
-                               " has aws_access_key_id but no aws_secret_access_key",
-                           "PartialCredentials");
+    return core::makeError(
+        core::ErrorKind::kAuth,
+        "shared-files: " + where + " has aws_access_key_id but no aws_secret_access_key",
+        "PartialCredentials");
   }
   credentials.secretAccessKey = std::move(*secret);
   if (auto token = valueOf(section, "aws_security_token")) {
@@ -55,9 +55,10 @@ core::Result<Credentials> SharedFilesCredentialsProvider::credentials() {
     const IniSection& config = configIt->second;
     if (valueOf(config, "role_arn")) {
       if (valueOf(config, "web_identity_token_file")) {
-        return std::unexpected(credentialsNotConfigured(
-            "shared-files: " + configWhere + " assumes a role with web identity (handled by "
-                                             "web-identity)"));
+        return std::unexpected(
+            credentialsNotConfigured("shared-files: " + configWhere +
+                                     " assumes a role with web identity (handled by "
+                                     "web-identity)"));
       }
       return unsupported(configWhere, "role_arn (AssumeRole)");
     }

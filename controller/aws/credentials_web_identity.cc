@@ -1,10 +1,9 @@
 #include "controller/aws/credentials_web_identity.h"
 
-#include <pugixml.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <pugixml.hpp>
 #include <thread>
 
 #include "controller/aws/credentials_json.h"
@@ -69,7 +68,8 @@ core::Result<Credentials> parseStsCredentialsResponse(int httpStatus, std::strin
     pugi::xml_node errorNode;
     if (parsed) {
       const pugi::xml_node root = document.document_element();
-      // STS Query errors: <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>
+      // STS Query errors:
+      // <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>
       errorNode = childNamed(root, "Error");
       error.requestId = sanitize(textOf(childNamed(root, "RequestId")), 128);
     }
@@ -78,9 +78,8 @@ core::Result<Credentials> parseStsCredentialsResponse(int httpStatus, std::strin
     const std::string message = errorNode ? sanitize(textOf(childNamed(errorNode, "Message"))) : "";
     error.message = provider + ": STS AssumeRoleWithWebIdentity failed" +
                     (message.empty() ? "" : ": " + message);
-    const bool retryable = httpStatus >= 500 || httpStatus == 429 ||
-                           isThrottlingCode(error.code) || isTransientCode(error.code) ||
-                           error.code == "IDPCommunicationError";
+    const bool retryable = httpStatus >= 500 || httpStatus == 429 || isThrottlingCode(error.code) ||
+                           isTransientCode(error.code) || error.code == "IDPCommunicationError";
     error.kind = retryable ? ErrorKind::kRetryable : ErrorKind::kAuth;
     return std::unexpected(std::move(error));
   }
@@ -105,8 +104,9 @@ core::Result<Credentials> parseStsCredentialsResponse(int httpStatus, std::strin
   if (credentials.accessKeyId.empty() || credentials.secretAccessKey.empty() ||
       credentials.sessionToken.empty() || expiration.empty()) {
     return core::makeError(ErrorKind::kRetryable,
-                           provider + ": STS response lacks Credentials (AccessKeyId, "
-                                      "SecretAccessKey, SessionToken, Expiration)",
+                           provider +
+                               ": STS response lacks Credentials (AccessKeyId, "
+                               "SecretAccessKey, SessionToken, Expiration)",
                            "InvalidCredentialsResponse");
   }
   credentials.expiration = parseIso8601(trimWhitespace(expiration));
@@ -160,16 +160,16 @@ core::Result<Credentials> WebIdentityCredentialsProvider::credentials() {
   }
   std::string sessionName = setting("AWS_ROLE_SESSION_NAME", "role_session_name").value_or("");
   if (sessionName.empty()) {
-    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                             clock_.wallNow().time_since_epoch())
-                             .count();
+    const auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(clock_.wallNow().time_since_epoch())
+            .count();
     sessionName = "endpoint-binder-" + std::to_string(seconds);
   }
 
   const std::string path = expandHome(*tokenFile, env_);
   auto token = readSmallFile(path, kMaxTokenBytes, "WebIdentityTokenUnreadable");
   if (!token || !token->has_value() || trimWhitespace(**token).empty()) {
-    std::string why = !token              ? token.error().message
+    std::string why = !token                ? token.error().message
                       : !token->has_value() ? path + " does not exist"
                                             : path + " is empty";
     return core::makeError(ErrorKind::kAuth, "web-identity: token file " + why,
@@ -184,8 +184,7 @@ core::Result<Credentials> WebIdentityCredentialsProvider::credentials() {
                      {"Accept", "text/xml"}};
   request.body = "Action=AssumeRoleWithWebIdentity&RoleArn=" + uriEncode(*roleArn) +
                  "&RoleSessionName=" + uriEncode(sessionName) +
-                 "&Version=2011-06-15&WebIdentityToken=" +
-                 uriEncode(trimWhitespace(**token));
+                 "&Version=2011-06-15&WebIdentityToken=" + uriEncode(trimWhitespace(**token));
 
   const int attempts = std::max(1, options_.maxAttempts);
   core::Error last;

@@ -23,7 +23,7 @@
 
 namespace endpointbinder::aws {
 
-using SleepFn = std::function<void(std::chrono::milliseconds)>;
+using CredentialsSleepFn = std::function<void(std::chrono::milliseconds)>;
 
 struct WebIdentityOptions {
   // STS base URL without trailing slash, e.g. "https://sts.eu-west-1.amazonaws.com".
@@ -31,7 +31,7 @@ struct WebIdentityOptions {
   std::chrono::milliseconds timeout{5'000};
   int maxAttempts = 3;
   std::chrono::milliseconds retryDelay{500};  // grows linearly with the attempt number
-  SleepFn sleep;                              // empty: std::this_thread::sleep_for
+  CredentialsSleepFn sleep;                              // empty: std::this_thread::sleep_for
 };
 
 class WebIdentityCredentialsProvider final : public CredentialsProvider {

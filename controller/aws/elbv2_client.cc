@@ -1,9 +1,9 @@
 #include "controller/aws/elbv2_client.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <set>
-
-#include <fmt/format.h>
 
 #include "controller/aws/elbv2_xml.h"
 

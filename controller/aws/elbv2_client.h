@@ -17,10 +17,10 @@
 namespace endpointbinder::aws {
 
 struct Elbv2ClientOptions {
-  int targetsPerCall = 200;        // Register/DeregisterTargets chunk size
-  int arnsPerDescribeTags = 20;    // DescribeTags accepts at most 20 ResourceArns
-  int pageSize = 400;              // DescribeTargetGroups PageSize (1..400)
-  int maxPages = 1000;             // guard against a service that never stops paging
+  int targetsPerCall = 200;      // Register/DeregisterTargets chunk size
+  int arnsPerDescribeTags = 20;  // DescribeTags accepts at most 20 ResourceArns
+  int pageSize = 400;            // DescribeTargetGroups PageSize (1..400)
+  int maxPages = 1000;           // guard against a service that never stops paging
 };
 
 // Service options for ELBv2 in `region`. An empty `endpoint` means the public regional endpoint

@@ -1,23 +1,24 @@
 #include "controller/aws/elbv2_xml.h"
 
+#include <fmt/format.h>
+
 #include <charconv>
 #include <optional>
-
-#include <fmt/format.h>
 #include <pugixml.hpp>
 
 namespace endpointbinder::aws {
 namespace {
 
 std::unexpected<core::Error> malformed(std::string_view action, std::string_view what) {
-  return core::makeError(core::ErrorKind::kRetryable,
-                         fmt::format("{} response: {}", action, what), "MalformedResponse");
+  return core::makeError(core::ErrorKind::kRetryable, fmt::format("{} response: {}", action, what),
+                         "MalformedResponse");
 }
 
 // Parses the document and returns <{action}Result> under <{action}Response>.
 core::Result<pugi::xml_node> resultNode(pugi::xml_document& doc, std::string_view xml,
                                         std::string_view action, bool requireResult) {
-  const pugi::xml_parse_result parsed = doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
+  const pugi::xml_parse_result parsed =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
   if (!parsed) {
     return malformed(action, fmt::format("not well-formed XML ({} at offset {})",
                                          parsed.description(), parsed.offset));
@@ -25,8 +26,9 @@ core::Result<pugi::xml_node> resultNode(pugi::xml_document& doc, std::string_vie
   const pugi::xml_node root = doc.document_element();
   const std::string expectedRoot = fmt::format("{}Response", action);
   if (expectedRoot != root.name()) {
-    return malformed(action, fmt::format("root element is <{}>, expected <{}>",
-                                         std::string_view(root.name()).substr(0, 64), expectedRoot));
+    return malformed(action,
+                     fmt::format("root element is <{}>, expected <{}>",
+                                 std::string_view(root.name()).substr(0, 64), expectedRoot));
   }
   const pugi::xml_node result = root.child(fmt::format("{}Result", action).c_str());
   if (!result && requireResult) {
@@ -104,8 +106,7 @@ core::Result<std::vector<core::ObservedTarget>> parseDescribeTargetHealth(std::s
 
   std::vector<core::ObservedTarget> targets;
   int index = 0;
-  for (const pugi::xml_node member :
-       result->child("TargetHealthDescriptions").children("member")) {
+  for (const pugi::xml_node member : result->child("TargetHealthDescriptions").children("member")) {
     ++index;
     const pugi::xml_node target = member.child("Target");
     std::optional<std::string> id = childText(target, "Id");
@@ -150,7 +151,8 @@ core::Result<std::map<std::string, Tags>> parseDescribeTags(std::string_view xml
     Tags& tags = tagsByArn[*arn];
     for (const pugi::xml_node tag : member.child("Tags").children("member")) {
       std::optional<std::string> key = childText(tag, "Key");
-      if (!key) return malformed(kAction, fmt::format("tag description {} has a tag without Key", index));
+      if (!key)
+        return malformed(kAction, fmt::format("tag description {} has a tag without Key", index));
       tags.insert_or_assign(std::move(*key), std::string(tag.child_value("Value")));
     }
   }
@@ -175,9 +177,7 @@ QueryParams describeTargetGroupsParams(const std::vector<std::string>& arns,
   return params;
 }
 
-QueryParams describeTargetHealthParams(const std::string& arn) {
-  return {{"TargetGroupArn", arn}};
-}
+QueryParams describeTargetHealthParams(const std::string& arn) { return {{"TargetGroupArn", arn}}; }
 
 QueryParams registerTargetsParams(const std::string& arn,
                                   const std::vector<core::Target>& targets) {

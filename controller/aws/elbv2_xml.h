@@ -47,7 +47,8 @@ core::Result<void> parseEmptyResponse(std::string_view xml, std::string_view act
 QueryParams describeTargetGroupsParams(const std::vector<std::string>& arns,
                                        const std::string& marker, int pageSize);
 QueryParams describeTargetHealthParams(const std::string& arn);
-// RegisterTargets and DeregisterTargets (same shape): Port when non-zero, AvailabilityZone when set.
+// RegisterTargets and DeregisterTargets (same shape): Port when non-zero, AvailabilityZone when
+// set.
 QueryParams registerTargetsParams(const std::string& arn, const std::vector<core::Target>& targets);
 QueryParams describeTagsParams(const std::vector<std::string>& arns);
 QueryParams addTagsParams(const std::string& arn, const Tags& tags);

@@ -1,12 +1,12 @@
 #include "controller/aws/query_client.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <thread>
-
-#include <fmt/format.h>
 #include <pugixml.hpp>
+#include <thread>
 
 #include "controller/aws/sigv4.h"
 
@@ -202,10 +202,10 @@ core::Error parseQueryError(const HttpResponse& response, std::string_view opera
     // Not an AWS error document: a proxy, load balancer or captive portal answered, or the
     // endpoint is not an AWS Query endpoint at all.
     const std::string contentType = sanitize(findHeader(response.headers, "Content-Type"), 80);
-    std::string message = fmt::format(
-        "{}: HTTP {} with a body that is not an AWS error document ({}, {} bytes)", operation,
-        response.status, contentType.empty() ? "no content type" : contentType,
-        response.body.size());
+    std::string message =
+        fmt::format("{}: HTTP {} with a body that is not an AWS error document ({}, {} bytes)",
+                    operation, response.status,
+                    contentType.empty() ? "no content type" : contentType, response.body.size());
     if (const std::string title = htmlTitle(response.body); !title.empty()) {
       message += fmt::format(": \"{}\"", title);
     }
@@ -270,8 +270,7 @@ core::Result<QueryResponse> QueryClient::call(std::string_view action, const Que
 
   for (;;) {
     if (hooks_.rateLimiter) {
-      auto waited =
-          hooks_.rateLimiter->acquire(action, clock_.now() + options_.rateLimitWait);
+      auto waited = hooks_.rateLimiter->acquire(action, clock_.now() + options_.rateLimitWait);
       if (!waited) return fail(std::move(waited.error()), FailureClass::kNotRetryable);
       record.rateLimitWait += *waited;
     }
@@ -340,11 +339,11 @@ core::Result<QueryResponse> QueryClient::call(std::string_view action, const Que
     if (!decision.retry) {
       if (decision.stop == RetryPolicy::Stop::kQuotaExhausted && hooks_.logger &&
           hooks_.logger->enabled(core::LogLevel::kWarn)) {
-        hooks_.logger->log(core::LogLevel::kWarn, "AWS retry quota exhausted; not retrying",
-                           {core::field("service", options_.service),
-                            core::field("operation", record.operation),
-                            core::field("code", error.code),
-                            core::field("attempt", static_cast<long long>(failedAttempt))});
+        hooks_.logger->log(
+            core::LogLevel::kWarn, "AWS retry quota exhausted; not retrying",
+            {core::field("service", options_.service), core::field("operation", record.operation),
+             core::field("code", error.code),
+             core::field("attempt", static_cast<long long>(failedAttempt))});
       }
       return fail(std::move(error), decision.failure);
     }

@@ -1,10 +1,10 @@
 #include "controller/aws/rate_limiter.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-
-#include <fmt/format.h>
 
 namespace endpointbinder::aws {
 namespace {
@@ -39,9 +39,10 @@ std::unexpected<core::Error> specError(std::string_view item, std::string_view w
 }
 
 std::unexpected<core::Error> rateLimitedError(std::string_view what) {
-  return core::makeError(core::ErrorKind::kRetryable,
-                         fmt::format("client-side rate limit: no {} token before the deadline", what),
-                         "ClientRateLimited");
+  return core::makeError(
+      core::ErrorKind::kRetryable,
+      fmt::format("client-side rate limit: no {} token before the deadline", what),
+      "ClientRateLimited");
 }
 
 }  // namespace
@@ -87,8 +88,7 @@ void TokenBucket::setRate(double ratePerSecond, double burst, core::MonoTime now
 // Options
 
 bool isReadAction(std::string_view action) {
-  return action.starts_with("Describe") || action.starts_with("List") ||
-         action.starts_with("Get");
+  return action.starts_with("Describe") || action.starts_with("List") || action.starts_with("Get");
 }
 
 BucketSpec RateLimitOptions::forAction(std::string_view action) const {
@@ -115,11 +115,11 @@ core::Result<RateLimitOptions> parseRateLimitSpec(std::string_view spec, RateLim
     const std::optional<double> burst = parseNumber(trim(value.substr(colon + 1)));
     if (!rate || *rate <= 0.0) return specError(item, "rate must be a number > 0");
     if (!burst || *burst < 1.0) return specError(item, "burst must be a number >= 1");
-    const bool validKey = key == "*" || key == "Describe*" || key == "global" ||
-                          std::all_of(key.begin(), key.end(), [](char c) {
-                            return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                                   (c >= '0' && c <= '9');
-                          });
+    const bool validKey =
+        key == "*" || key == "Describe*" || key == "global" ||
+        std::all_of(key.begin(), key.end(), [](char c) {
+          return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        });
     if (!validKey) return specError(item, "action names are letters and digits only");
 
     const BucketSpec bucket{*rate, *burst};

@@ -41,8 +41,8 @@ constexpr std::array<std::string_view, 4> kTransientCodes = {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' ||
-                        s.back() == '\r')) {
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
     s.remove_suffix(1);
   }
   return s;
@@ -152,9 +152,7 @@ int RetryQuota::available() const {
 }
 
 RetryPolicy::RetryPolicy(RetryOptions options, RandomFn random)
-    : options_(std::move(options)),
-      random_(std::move(random)),
-      quota_(options_.quotaCapacity) {
+    : options_(std::move(options)), random_(std::move(random)), quota_(options_.quotaCapacity) {
   options_.maxAttempts = std::max(1, options_.maxAttempts);
 }
 

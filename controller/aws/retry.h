@@ -60,10 +60,10 @@ struct RetryOptions {
 
 // How a failed attempt counts for retrying.
 enum class FailureClass {
-  kThrottling,     // service-side rate limiting
-  kTransient,      // 5xx, RequestTimeout codes, connection errors and resets
-  kTimeout,        // no response before the deadline (transient; costs more retry quota)
-  kNotRetryable,   // validation, auth, not found, ...: retrying cannot help
+  kThrottling,    // service-side rate limiting
+  kTransient,     // 5xx, RequestTimeout codes, connection errors and resets
+  kTimeout,       // no response before the deadline (transient; costs more retry quota)
+  kNotRetryable,  // validation, auth, not found, ...: retrying cannot help
 };
 
 // True for the error codes the SDKs treat as throttling (Throttling, ThrottlingException,
@@ -100,12 +100,12 @@ class RetryPolicy {
  public:
   // Per-call state: create one per API call, pass it to every decision of that call.
   struct CallState {
-    int attempt = 1;          // the attempt currently being made, 1-based
-    int lastQuotaCost = 0;    // quota taken for the latest retry; 0 when never retried
+    int attempt = 1;        // the attempt currently being made, 1-based
+    int lastQuotaCost = 0;  // quota taken for the latest retry; 0 when never retried
   };
 
   enum class Stop {
-    kNone,            // retry (Decision::retry is true)
+    kNone,  // retry (Decision::retry is true)
     kNotRetryable,
     kMaxAttempts,
     kQuotaExhausted,

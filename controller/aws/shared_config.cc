@@ -29,10 +29,10 @@ std::string lower(std::string_view text) {
 }
 
 std::unexpected<core::Error> parseError(std::string_view origin, int line, std::string_view what) {
-  return core::makeError(core::ErrorKind::kTerminal,
-                         std::string(origin) + " line " + std::to_string(line) + ": " +
-                             std::string(what),
-                         "InvalidConfigFile");
+  return core::makeError(
+      core::ErrorKind::kTerminal,
+      std::string(origin) + " line " + std::to_string(line) + ": " + std::string(what),
+      "InvalidConfigFile");
 }
 
 // "profile NAME" -> NAME (quotes around NAME removed); nullopt for other sections.
@@ -59,8 +59,10 @@ core::Result<std::optional<std::string>> readSmallFile(const std::string& path,
                                                        std::string_view errorCode) {
   auto failure = [&](std::string why) {
     return std::unexpected(core::Error{core::ErrorKind::kTerminal,
-                                       path + " cannot be read: " + why, std::string(errorCode),
-                                       {}, 0});
+                                       path + " cannot be read: " + why,
+                                       std::string(errorCode),
+                                       {},
+                                       0});
   };
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

@@ -293,8 +293,8 @@ SigningResult signRequest(HttpRequest& request, const Credentials& credentials,
   // Signing key derivation; the intermediate keys are wiped because they are as good as the
   // secret for a day.
   std::string secret = "AWS4" + credentials.secretAccessKey;
-  Digest kDate = hmacSha256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(),
-                            date);
+  Digest kDate =
+      hmacSha256(reinterpret_cast<const unsigned char*>(secret.data()), secret.size(), date);
   OPENSSL_cleanse(secret.data(), secret.size());
   Digest kRegion = hmacSha256(kDate.data(), kDate.size(), params.region);
   Digest kService = hmacSha256(kRegion.data(), kRegion.size(), params.service);

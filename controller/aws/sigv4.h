@@ -30,8 +30,8 @@ struct SigningParams {
   std::string region;   // "ap-northeast-1"; "us-east-1" for Route 53
   std::string service;  // "elasticloadbalancing", "sts", "route53", "ec2", "autoscaling"
   core::WallTime time;
-  bool normalizePath = true;   // RFC 3986 dot-segment removal (false only for S3)
-  bool signBody = false;       // add x-amz-content-sha256 (S3 style); ELBv2/STS/EC2 do not
+  bool normalizePath = true;  // RFC 3986 dot-segment removal (false only for S3)
+  bool signBody = false;      // add x-amz-content-sha256 (S3 style); ELBv2/STS/EC2 do not
   // Add X-Amz-Security-Token after signing instead of signing it (a few services, e.g. IoT,
   // want that; corpus flag "omit_session_token"). Every service endpoint-binder calls wants the
   // token signed: leave false.

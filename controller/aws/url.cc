@@ -31,9 +31,7 @@ int Url::effectivePort() const {
   return scheme == "https" ? 443 : 80;
 }
 
-bool Url::hasNonDefaultPort() const {
-  return port != 0 && port != (scheme == "https" ? 443 : 80);
-}
+bool Url::hasNonDefaultPort() const { return port != 0 && port != (scheme == "https" ? 443 : 80); }
 
 std::string Url::hostForHeader() const {
   if (host.find(':') != std::string::npos) return "[" + host + "]";

@@ -63,8 +63,8 @@ void EndpointTracker::recordObserved(const std::vector<ObservedTarget>& observed
       entry.unhealthySince = now;
     }
   }
-  for (auto& [key, entry] : entries_) {
-    if (!entry.inGroup) entry.unhealthySince.reset();
+  for (auto& item : entries_) {
+    if (!item.second.inGroup) item.second.unhealthySince.reset();
   }
   forget(now);
 }

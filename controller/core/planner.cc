@@ -35,7 +35,29 @@ bool atLeast(MonoTime::duration elapsed, api::Duration limit) {
   return duration_cast<milliseconds>(elapsed) >= limit;
 }
 
-std::string formatMillis(long long totalMs);
+// formatDuration on a count of milliseconds.
+std::string formatMillis(long long totalMs) {
+  if (totalMs <= 0) return "0s";
+  if (totalMs < 1000) return std::to_string(totalMs) + "ms";
+  const long long hours = totalMs / 3'600'000;
+  const long long minutes = totalMs / 60'000 % 60;
+  const long long seconds = totalMs / 1000 % 60;
+  const long long millis = totalMs % 1000;
+  std::string text;
+  if (hours > 0) text += std::to_string(hours) + "h";
+  const bool anyBelowMinutes = seconds > 0 || millis > 0;
+  if (minutes > 0 || (hours > 0 && anyBelowMinutes)) text += std::to_string(minutes) + "m";
+  if (anyBelowMinutes) {
+    text += std::to_string(seconds);
+    if (millis > 0) {
+      std::string fraction = std::to_string(1000 + millis).substr(1);  // three digits
+      while (fraction.back() == '0') fraction.pop_back();
+      text += "." + fraction;
+    }
+    text += "s";
+  }
+  return text;
+}
 
 // Policy durations are formatted from milliseconds: converting an absurd one to nanoseconds
 // would overflow.
@@ -101,33 +123,6 @@ const char* holdReasonName(HoldReason reason) {
   }
   return "Unknown";
 }
-
-namespace {
-
-std::string formatMillis(long long totalMs) {
-  if (totalMs <= 0) return "0s";
-  if (totalMs < 1000) return std::to_string(totalMs) + "ms";
-  const long long hours = totalMs / 3'600'000;
-  const long long minutes = totalMs / 60'000 % 60;
-  const long long seconds = totalMs / 1000 % 60;
-  const long long millis = totalMs % 1000;
-  std::string text;
-  if (hours > 0) text += std::to_string(hours) + "h";
-  const bool anyBelowMinutes = seconds > 0 || millis > 0;
-  if (minutes > 0 || (hours > 0 && anyBelowMinutes)) text += std::to_string(minutes) + "m";
-  if (anyBelowMinutes) {
-    text += std::to_string(seconds);
-    if (millis > 0) {
-      std::string fraction = std::to_string(1000 + millis).substr(1);  // three digits
-      while (fraction.back() == '0') fraction.pop_back();
-      text += "." + fraction;
-    }
-    text += "s";
-  }
-  return text;
-}
-
-}  // namespace
 
 std::string formatDuration(nanoseconds duration) {
   return formatMillis(duration_cast<milliseconds>(duration).count());

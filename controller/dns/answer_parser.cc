@@ -123,11 +123,16 @@ void followChain(const Walk& walk, Answer& answer, int64_t& minTtl) {
 
 ResolveOutcome rcodeOutcome(int rcode) {
   switch (rcode) {
-    case 2: return ResolveOutcome::failure(ResolveStatus::kServFail, "SERVFAIL");
-    case 3: return ResolveOutcome::failure(ResolveStatus::kNxDomain, "NXDOMAIN");
-    case 5: return ResolveOutcome::failure(ResolveStatus::kRefused, "REFUSED");
-    case 1: return ResolveOutcome::failure(ResolveStatus::kError, "FORMERR from the server");
-    case 4: return ResolveOutcome::failure(ResolveStatus::kError, "NOTIMP from the server");
+    case 2:
+      return ResolveOutcome::failure(ResolveStatus::kServFail, "SERVFAIL");
+    case 3:
+      return ResolveOutcome::failure(ResolveStatus::kNxDomain, "NXDOMAIN");
+    case 5:
+      return ResolveOutcome::failure(ResolveStatus::kRefused, "REFUSED");
+    case 1:
+      return ResolveOutcome::failure(ResolveStatus::kError, "FORMERR from the server");
+    case 4:
+      return ResolveOutcome::failure(ResolveStatus::kError, "NOTIMP from the server");
     default:
       return ResolveOutcome::failure(ResolveStatus::kError, "RCODE " + std::to_string(rcode));
   }

@@ -120,8 +120,8 @@ ResolveOutcome statusOutcome(int status, const char* type) {
     case ARES_ENOTFOUND:
       return ResolveOutcome::failure(ResolveStatus::kNxDomain, "NXDOMAIN" + suffix);
     case ARES_ENODATA:
-      return ResolveOutcome::failure(ResolveStatus::kNoData, std::string("no ") + type +
-                                                                 " records");
+      return ResolveOutcome::failure(ResolveStatus::kNoData,
+                                     std::string("no ") + type + " records");
     case ARES_ESERVFAIL:
       return ResolveOutcome::failure(ResolveStatus::kServFail, "SERVFAIL" + suffix);
     case ARES_EREFUSED:
@@ -139,13 +139,13 @@ void onAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int 
   query->done = true;
   const char* type = typeName(query->family);
   if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
-    query->outcome = ResolveOutcome::failure(ResolveStatus::kTimeout,
-                                             std::string("cancelled (") + type + ")");
+    query->outcome =
+        ResolveOutcome::failure(ResolveStatus::kTimeout, std::string("cancelled (") + type + ")");
     return;
   }
   if ((status == ARES_SUCCESS || status == ARES_ENODATA) && abuf != nullptr && alen > 0) {
-    query->outcome = parseAddressAnswer(
-        std::span<const uint8_t>(abuf, static_cast<size_t>(alen)), query->family);
+    query->outcome = parseAddressAnswer(std::span<const uint8_t>(abuf, static_cast<size_t>(alen)),
+                                        query->family);
     if (!query->outcome.ok() && !query->outcome.message.empty()) {
       query->outcome.message += std::string(" (") + type + ")";
     }
@@ -174,7 +174,8 @@ core::Result<ServerAddress> parseServerAddress(std::string_view text) {
     const auto rest = text.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':') {
-        return std::unexpected(terminal("DNS server " + quoted + ": expected \":PORT\" after \"]\""));
+        return std::unexpected(
+            terminal("DNS server " + quoted + ": expected \":PORT\" after \"]\""));
       }
       port = rest.substr(1);
       if (port.empty()) return std::unexpected(terminal("DNS server " + quoted + ": empty port"));
@@ -187,8 +188,8 @@ core::Result<ServerAddress> parseServerAddress(std::string_view text) {
   }
   auto address = api::IpAddress::parse(host);
   if (!address) {
-    return std::unexpected(terminal("DNS server " + quoted + ": \"" + std::string(host) +
-                                    "\" is not an IP address"));
+    return std::unexpected(
+        terminal("DNS server " + quoted + ": \"" + std::string(host) + "\" is not an IP address"));
   }
   ServerAddress server{*address, 53};
   if (!port.empty()) {
@@ -269,7 +270,8 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
     }
   }
 
-  if (families.ipv4) ares_query(channel.get(), name.c_str(), kClassIn, kTypeA, onAnswer, &queries[0]);
+  if (families.ipv4)
+    ares_query(channel.get(), name.c_str(), kClassIn, kTypeA, onAnswer, &queries[0]);
   if (families.ipv6) {
     ares_query(channel.get(), name.c_str(), kClassIn, kTypeAaaa, onAnswer, &queries[1]);
   }
@@ -319,7 +321,8 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
     const timeval* wait = ares_timeout(channel.get(), &maxWait, &buffer);
     // Round up so a sub-millisecond remainder does not spin.
     const long long waitMs = wait->tv_sec * 1000LL + (wait->tv_usec + 999) / 1000;
-    const int ready = ::poll(fds.data(), count, static_cast<int>(std::clamp(waitMs, 0LL, 60'000LL)));
+    const int ready =
+        ::poll(fds.data(), count, static_cast<int>(std::clamp(waitMs, 0LL, 60'000LL)));
     if (ready < 0 && errno != EINTR) {
       cancel("poll failed");
       break;
@@ -339,7 +342,8 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
     if (!processed) ares_process_fd(channel.get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
   }
 
-  if (families.ipv4 && families.ipv6) return combineOutcomes(queries[0].outcome, queries[1].outcome);
+  if (families.ipv4 && families.ipv6)
+    return combineOutcomes(queries[0].outcome, queries[1].outcome);
   return families.ipv4 ? queries[0].outcome : queries[1].outcome;
 }
 

@@ -59,14 +59,14 @@ class DnsWatcher {
  public:
   // Called with the hostname and every binding subscribed to it when its address set
   // changed or it started/stopped failing.
-  using ChangeCallback = std::function<void(const std::string& hostname,
-                                            const std::vector<std::string>& bindingKeys)>;
+  using ChangeCallback =
+      std::function<void(const std::string& hostname, const std::vector<std::string>& bindingKeys)>;
 
   // `resolver`, `clock`, `random`, `logger` and `observer` (optional) must outlive the
   // watcher. Nothing runs until start().
-  DnsWatcher(Resolver& resolver, const core::Clock& clock, Random& random,
-             ChangeCallback onChange, DnsWatcherOptions options = {},
-             core::Logger* logger = nullptr, WatcherObserver* observer = nullptr);
+  DnsWatcher(Resolver& resolver, const core::Clock& clock, Random& random, ChangeCallback onChange,
+             DnsWatcherOptions options = {}, core::Logger* logger = nullptr,
+             WatcherObserver* observer = nullptr);
   // Stops and joins (see stop()).
   ~DnsWatcher();
   DnsWatcher(const DnsWatcher&) = delete;
@@ -105,7 +105,7 @@ class DnsWatcher {
 
   mutable std::mutex mutex_;
   std::condition_variable_any wake_;
-  WatchSchedule schedule_;      // guarded by mutex_
+  WatchSchedule schedule_;       // guarded by mutex_
   uint64_t changeSequence_ = 0;  // guarded by mutex_; bumped by every subscription change
   bool started_ = false;         // guarded by mutex_
   std::vector<std::jthread> workers_;

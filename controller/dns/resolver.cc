@@ -1,20 +1,27 @@
 #include "controller/dns/resolver.h"
 
-#include "controller/dns/resolve_error.h"
-
 #include <algorithm>
+
+#include "controller/dns/resolve_error.h"
 
 namespace endpointbinder::dns {
 
 const char* resolveStatusName(ResolveStatus status) {
   switch (status) {
-    case ResolveStatus::kOk: return "ok";
-    case ResolveStatus::kNxDomain: return "NXDOMAIN";
-    case ResolveStatus::kNoData: return "NODATA";
-    case ResolveStatus::kServFail: return "SERVFAIL";
-    case ResolveStatus::kRefused: return "REFUSED";
-    case ResolveStatus::kTimeout: return "timeout";
-    case ResolveStatus::kError: return "error";
+    case ResolveStatus::kOk:
+      return "ok";
+    case ResolveStatus::kNxDomain:
+      return "NXDOMAIN";
+    case ResolveStatus::kNoData:
+      return "NODATA";
+    case ResolveStatus::kServFail:
+      return "SERVFAIL";
+    case ResolveStatus::kRefused:
+      return "REFUSED";
+    case ResolveStatus::kTimeout:
+      return "timeout";
+    case ResolveStatus::kError:
+      return "error";
   }
   return "error";
 }

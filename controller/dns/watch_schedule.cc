@@ -45,8 +45,7 @@ uint64_t WatcherStats::totalLookups() const {
 WatchSchedule::WatchSchedule(Random& random, WatchScheduleOptions options)
     : random_(random), options_(options) {}
 
-RefreshParams WatchSchedule::mergeParams(
-    const std::map<std::string, api::DnsSource>& subscribers) {
+RefreshParams WatchSchedule::mergeParams(const std::map<std::string, api::DnsSource>& subscribers) {
   RefreshParams merged;
   bool first = true;
   for (const auto& [key, source] : subscribers) {
@@ -77,9 +76,9 @@ Duration WatchSchedule::floor(Duration interval) const {
 
 Duration WatchSchedule::withJitter(Duration interval) {
   const double fraction = std::clamp(options_.jitterFraction, 0.0, 1.0);
-  const auto bound = std::min(
-      toDuration(std::chrono::duration<double, std::milli>(interval.count() * fraction)),
-      options_.maxJitter);
+  const auto bound =
+      std::min(toDuration(std::chrono::duration<double, std::milli>(interval.count() * fraction)),
+               options_.maxJitter);
   if (bound <= Duration::zero()) return interval;
   const double draw = std::clamp(random_.uniform(), 0.0, 1.0);
   // uniform() is in [0, 1), so the jitter stays strictly below `bound` (plus rounding).
@@ -109,7 +108,8 @@ bool WatchSchedule::subscribe(const std::string& bindingKey, const api::DnsSourc
     if (familyAdded) {
       target.nextRefresh = now;
     } else {
-      target.nextRefresh = std::min(target.nextRefresh, now + floor(target.params.maxRefreshInterval));
+      target.nextRefresh =
+          std::min(target.nextRefresh, now + floor(target.params.maxRefreshInterval));
     }
   }
   stats_.hostnames = targets_.size();
@@ -138,7 +138,8 @@ bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
 std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t limit) {
   std::vector<std::pair<core::MonoTime, std::string>> due;
   for (const auto& [hostname, target] : targets_) {
-    if (!target.inFlight && target.nextRefresh <= now) due.emplace_back(target.nextRefresh, hostname);
+    if (!target.inFlight && target.nextRefresh <= now)
+      due.emplace_back(target.nextRefresh, hostname);
   }
   std::sort(due.begin(), due.end());
   if (due.size() > limit) due.resize(limit);

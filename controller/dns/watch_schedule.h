@@ -6,7 +6,7 @@
 // told. It does no I/O, starts no threads and never reads a clock: callers pass `now`, and
 // jitter comes from the injected Random. DnsWatcher (dns_watcher.h) runs it on threads.
 //
-// Rules (see also README "DNS sources"):
+// Rules:
 // - Parameters per hostname merge every subscriber's: the union of address families, the
 //   largest lookupsPerRefresh, the smallest minRefreshInterval and the smallest
 //   maxRefreshInterval (never below that minimum) — the most demanding binding wins, which
@@ -118,7 +118,7 @@ struct HostSnapshot {
   int consecutiveFailures = 0;
   std::chrono::seconds lastTtl{0};  // TTL of the last successful refresh
   std::vector<std::string> cnameChain;
-  bool refreshing = false;      // a refresh is in flight
+  bool refreshing = false;       // a refresh is in flight
   core::MonoTime nextRefresh{};  // when the next refresh is due (meaningless while refreshing)
   RefreshParams params;
   std::vector<std::string> bindingKeys;  // subscribers, sorted
@@ -136,9 +136,7 @@ struct WatcherStats {
   size_t hostnames = 0;      // gauge: resolve targets
   size_t subscriptions = 0;  // gauge: subscribed bindings
 
-  uint64_t lookupCount(ResolveStatus status) const {
-    return lookups[static_cast<size_t>(status)];
-  }
+  uint64_t lookupCount(ResolveStatus status) const { return lookups[static_cast<size_t>(status)]; }
   uint64_t totalLookups() const;
 };
 
@@ -203,7 +201,7 @@ class WatchSchedule {
 
   Random& random_;
   WatchScheduleOptions options_;
-  std::map<std::string, Target> targets_;         // by hostname
+  std::map<std::string, Target> targets_;           // by hostname
   std::map<std::string, std::string> bindingHost_;  // binding key -> hostname
   uint64_t nextTicket_ = 1;
   WatcherStats stats_;

@@ -4,7 +4,7 @@
 
 namespace endpointbinder::cli {
 
-core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, const core::Clock& clock,
+core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, core::Clock& clock,
                                                       core::Logger& log,
                                                       aws::AwsCallObserver* observer) {
   auto setup = std::make_unique<AwsSetup>();
@@ -28,14 +28,14 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, con
   if (!sts) return std::unexpected(sts.error());
   setup->stsEndpoint = *sts;
 
-  auto transport = aws::CpprestTransport::create({setup->environment, {}, 16 * 1024 * 1024, 64});
+  aws::CpprestTransportOptions transportOptions;
+  transportOptions.environment = setup->environment;
+  auto transport = aws::CpprestTransport::create(std::move(transportOptions));
   if (!transport) return std::unexpected(transport.error());
   setup->transport = std::move(*transport);
 
   aws::ChainOptions chain{setup->environment, *setup->transport, clock};
   chain.stsEndpoint = setup->stsEndpoint.url;
-  chain.stsRegion = setup->stsEndpoint.signingRegion;
-  chain.logger = &log;
   setup->credentials = aws::makeDefaultCredentialsChain(chain);
 
   auto limits = aws::parseRateLimitSpec(flags.rateLimits);

@@ -39,7 +39,7 @@ struct AwsSetup {
 
 // Builds the stack. Fails with a message a user can act on (no region, bad endpoint URL,
 // unreadable CA bundle, malformed --aws-rate-limits). Nothing here calls AWS.
-core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, const core::Clock& clock,
+core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, core::Clock& clock,
                                                       core::Logger& log,
                                                       aws::AwsCallObserver* observer);
 

@@ -39,6 +39,8 @@ void registerHealthcheckCommand(CLI::App& app, CliContext& context);
 void registerRunCommand(CLI::App& app, CliContext& context);
 // `plan`: one-shot read-only plan of every binding, printed like a diff.
 void registerPlanCommand(CLI::App& app, CliContext& context);
+// `iam-policy PATH...`: print the minimal IAM policy for the manifests' bindings.
+void registerIamPolicyCommand(CLI::App& app, CliContext& context);
 
 // Parses `argv` and runs the chosen subcommand; returns the exit code (kExitUsage for usage
 // errors, kExitOk for --help).

@@ -195,7 +195,7 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   controller.stop(*grace);
   healthServer->reset();
   metricsServer->reset();
-  log.log(LogLevel::kInfo, "stopped");
+  log.log(LogLevel::kInfo, "stopped", {});
   return kExitOk;
 }
 

@@ -20,6 +20,7 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   registerPlanCommand(app, context);
   registerGetCommands(app, context);
   registerHealthcheckCommand(app, context);
+  registerIamPolicyCommand(app, context);
 
   try {
     app.parse(argc, argv);

@@ -24,20 +24,27 @@ SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) 
     for (const auto& a : fixed->addresses) out.ids.push_back(a.toString());
     return out;
   }
-  if (std::holds_alternative<api::DnsSource>(binding.spec.source)) {
+  if (const auto* dnsSource = std::get_if<api::DnsSource>(&binding.spec.source)) {
     auto host = watcher_.snapshotForBinding(binding.metadata.key());
     if (!host) {
       out.failing = true;
       out.failureReason = "not subscribed to DNS yet";
       return out;
     }
-    out.hasAnswer = host->hasAnswer;
-    for (const auto& a : host->addresses) out.ids.push_back(a.toString());
+    // The hostname's target serves the union of its subscribers' families: keep ours only.
+    const auto addresses = dns::filterFamilies(host->addresses, dns::familiesOf(*dnsSource));
+    out.hasAnswer = host->hasAnswer && !addresses.empty();
+    for (const auto& a : addresses) out.ids.push_back(a.toString());
     if (host->lastSuccess) out.lastSuccess = *host->lastSuccess;
-    out.failing = host->failing || !host->hasAnswer;
+    out.failing = host->failing || !out.hasAnswer;
     out.failingSince = host->failingSince;
-    out.failureReason = host->hasAnswer || host->failing ? host->failureReason
-                                                          : "waiting for the first DNS answer";
+    if (host->failing) {
+      out.failureReason = host->failureReason;
+    } else if (!host->hasAnswer) {
+      out.failureReason = "waiting for the first DNS answer";
+    } else if (addresses.empty()) {
+      out.failureReason = "the answer has no address of the binding's addressFamilies";
+    }
     return out;
   }
   out.failing = true;

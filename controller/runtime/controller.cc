@@ -130,7 +130,7 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
     for (const auto& error : diff.errors) {
       deps_.log.log(LogLevel::kWarn, "invalid manifest", {core::field("error", error.toString())});
     }
-    if (diff.errors.empty()) deps_.log.log(LogLevel::kInfo, "manifests valid again");
+    if (diff.errors.empty()) deps_.log.log(LogLevel::kInfo, "manifests valid again", {});
   }
   for (const auto& key : diff.dnsRecordBindings.added) {
     deps_.log.log(LogLevel::kWarn,

@@ -126,7 +126,7 @@ struct ControllerMetrics::BindingSeries {
 };
 
 ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> registry,
-                                     ControllerMetricsOptions options)
+                                     const ControllerMetricsOptions& options)
     : registry_(std::move(registry)),
       reconcileTotal_(counterFamily(*registry_, "endpointbinder_reconcile_total",
                                     "Reconciles of a binding, by result (success, error, "
@@ -259,11 +259,14 @@ void ControllerMetrics::reconcileFinished(std::string_view ns, std::string_view 
 }
 
 void ControllerMetrics::setTargetsLocked(BindingSeries& series, const TargetCounts& counts) {
-  const std::pair<const char*, int> states[] = {
-      {"desired", counts.desired},   {"registered", counts.registered},
-      {"healthy", counts.healthy},   {"unhealthy", counts.unhealthy},
-      {"draining", counts.draining}, {"initial", counts.initial},
-  };
+  const std::array<std::pair<const char*, int>, 6> states = {{
+      {"desired", counts.desired},
+      {"registered", counts.registered},
+      {"healthy", counts.healthy},
+      {"unhealthy", counts.unhealthy},
+      {"draining", counts.draining},
+      {"initial", counts.initial},
+  }};
   for (const auto& [state, n] : states) {
     bindingMetricLocked(series, targets_, bindingLabels(series.ns, series.name, {{"state", state}}))
         .Set(n);
@@ -491,11 +494,11 @@ std::optional<std::string> readFile(const std::filesystem::path& path) {
   return text.str();
 }
 
-prometheus::MetricFamily singleValue(std::string name, std::string help,
+prometheus::MetricFamily singleValue(const char* name, const char* help,
                                      prometheus::MetricType type, double value) {
   prometheus::MetricFamily family;
-  family.name = std::move(name);
-  family.help = std::move(help);
+  family.name = name;
+  family.help = help;
   family.type = type;
   prometheus::ClientMetric metric;
   if (type == prometheus::MetricType::Counter) {
@@ -539,7 +542,7 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   using prometheus::MetricType;
   std::vector<prometheus::MetricFamily> out;
   const auto processDir = options_.procRoot / options_.pid;
-  const double ticks = static_cast<double>(options_.clockTicksPerSecond);
+  const auto ticks = static_cast<double>(options_.clockTicksPerSecond);
 
   std::optional<double> bootTime;
   if (auto stat = readFile(options_.procRoot / "stat")) {

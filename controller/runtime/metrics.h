@@ -70,7 +70,7 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   // start (build info, work queue, manifests) at their initial values.
   // REQUIRES: registry != nullptr, and no other families with these names in it.
   ControllerMetrics(std::shared_ptr<prometheus::Registry> registry,
-                    ControllerMetricsOptions options = {});
+                    const ControllerMetricsOptions& options = {});
   ~ControllerMetrics() override;
   ControllerMetrics(const ControllerMetrics&) = delete;
   ControllerMetrics& operator=(const ControllerMetrics&) = delete;

@@ -1,8 +1,10 @@
 #include "controller/server/health_server.h"
 
+#include <cpprest/containerstream.h>
 #include <cpprest/http_listener.h>
 #include <cpprest/uri.h>
 
+#include <array>
 #include <charconv>
 #include <exception>
 #include <utility>
@@ -19,12 +21,11 @@ constexpr std::size_t kMaxPendingListed = 20;
 struct Resource {
   std::string_view plural;
   std::string_view kind;
-  std::string_view listKind;
 };
-constexpr Resource kResources[] = {
-    {"targetgroupbindings", "TargetGroupBinding", "TargetGroupBindingList"},
-    {"dnsrecordbindings", "DNSRecordBinding", "DNSRecordBindingList"},
-};
+constexpr std::array<Resource, 2> kResources = {{
+    {"targetgroupbindings", "TargetGroupBinding"},
+    {"dnsrecordbindings", "DNSRecordBinding"},
+}};
 
 HttpResponse jsonResponse(int status, const web::json::value& body) {
   HttpResponse response;
@@ -38,10 +39,10 @@ HttpResponse errorResponse(int status, std::string_view message) {
   return jsonResponse(status, errorStatusJson(status, message));
 }
 
-HttpResponse textResponse(int status, std::string body) {
+HttpResponse textResponse(int status, std::string_view body) {
   HttpResponse response;
   response.status = status;
-  response.body = std::move(body);
+  response.body = body;
   return response;
 }
 
@@ -154,7 +155,7 @@ HttpResponse HealthRoutes::readyz() const {
     body += "\n";
   }
   body += "readyz check failed\n";
-  return textResponse(503, std::move(body));
+  return textResponse(503, body);
 }
 
 HttpResponse HealthRoutes::bindings(std::string_view kind, std::string_view resource,
@@ -204,7 +205,7 @@ core::Result<std::unique_ptr<HealthServer>> HealthServer::start(
   try {
     server->listener_ = std::make_unique<Listener>(url);
     const HealthRoutes* routes = server->routes_.get();
-    server->listener_->listener.support([routes](web::http::http_request request) {
+    server->listener_->listener.support([routes](const web::http::http_request& request) {
       HttpResponse answer;
       try {
         answer = routes->handle(request.method(), web::uri::decode(request.relative_uri().path()));
@@ -213,7 +214,12 @@ core::Result<std::unique_ptr<HealthServer>> HealthServer::start(
       }
       web::http::http_response response(static_cast<web::http::status_code>(answer.status));
       if (!answer.allow.empty()) response.headers().add("Allow", answer.allow);
-      response.set_body(std::move(answer.body), answer.contentType);
+      // Bytes, not std::string: cpprest's string overloads reinterpret a char stream buffer as
+      // an unsigned char one, which UBSan (vptr) rejects.
+      const auto length = answer.body.size();
+      response.set_body(concurrency::streams::bytestream::open_istream(
+                            std::vector<unsigned char>(answer.body.begin(), answer.body.end())),
+                        length, answer.contentType);
       // The client may be gone; a reply that fails must not end the process.
       request.reply(response).then([](const pplx::task<void>& sent) {
         try {

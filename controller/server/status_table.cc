@@ -148,12 +148,12 @@ void writeObject(TabWriter& w, const web::json::value& object, const std::string
       if (items.size() == 0) {
         w.line(label + "\t<none>");
       } else if (std::all_of(items.begin(), items.end(), isScalar)) {
-        std::string joined;
-        for (const auto& item : items) {
-          if (!joined.empty()) joined += ", ";
-          joined += scalarText(item);
+        std::string line = label + "\t";
+        for (std::size_t i = 0; i < items.size(); ++i) {
+          if (i > 0) line += ", ";
+          line += scalarText(items.at(i));
         }
-        w.line(label + "\t" + joined);
+        w.line(line);
       } else {
         w.line(label + "\t" + v.serialize());
       }
@@ -175,7 +175,7 @@ std::string shortHumanDuration(std::chrono::nanoseconds duration) {
   if (minutes < 60) return std::to_string(minutes) + "m";
   const auto hours = minutes / 60;
   if (hours < 24) return std::to_string(hours) + "h";
-  if (hours < 24 * 365) return std::to_string(hours / 24) + "d";
+  if (hours < 24LL * 365) return std::to_string(hours / 24) + "d";
   return std::to_string(hours / 24 / 365) + "y";
 }
 

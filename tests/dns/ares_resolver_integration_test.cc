@@ -2,7 +2,6 @@
 // every answer kind and failure mode, CNAME TTLs, rotation, truncation to TCP, timeouts
 // bounded by the options, cancellation, resolv.conf and concurrent use.
 #include <gtest/gtest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,6 +74,10 @@ TEST_F(AresResolverIntegrationTest, AAnswer) {
   EXPECT_EQ(outcome.answer.ttl, 42s);
   EXPECT_TRUE(outcome.answer.cnameChain.empty());
   EXPECT_EQ(server_->nameCount("db.test"), 1);  // one query: no search list, no AAAA
+  // Absolute spelling and case make no difference.
+  auto absolute = resolve("DB.Test.");
+  ASSERT_EQ(absolute.status, ResolveStatus::kOk) << absolute.message;
+  EXPECT_EQ(absolute.answer, outcome.answer);
 }
 
 TEST_F(AresResolverIntegrationTest, AaaaAnswer) {
@@ -99,14 +102,14 @@ TEST_F(AresResolverIntegrationTest, BothFamiliesUnionWithMinimumTtl) {
 TEST_F(AresResolverIntegrationTest, CnameChainWithMinimumTtl) {
   ASSERT_TRUE(server_->putRecord("alias.test", R"({"cname":"middle.test","ttl":9})"));
   ASSERT_TRUE(server_->putRecord("middle.test", R"({"cname":"final.test","ttl":3})"));
-  ASSERT_TRUE(server_->putRecord("final.test", R"({"a":["10.0.0.7"],"aaaa":["fd00::7"],"ttl":60})"));
-  for (AddressFamilies families : {AddressFamilies{true, false}, AddressFamilies{false, true},
-                                   AddressFamilies{true, true}}) {
+  ASSERT_TRUE(
+      server_->putRecord("final.test", R"({"a":["10.0.0.7"],"aaaa":["fd00::7"],"ttl":60})"));
+  for (AddressFamilies families :
+       {AddressFamilies{true, false}, AddressFamilies{false, true}, AddressFamilies{true, true}}) {
     auto outcome = resolve("alias.test", families);
     ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
     EXPECT_EQ(outcome.answer.ttl, 3s);
-    EXPECT_EQ(outcome.answer.cnameChain,
-              (std::vector<std::string>{"middle.test", "final.test"}));
+    EXPECT_EQ(outcome.answer.cnameChain, (std::vector<std::string>{"middle.test", "final.test"}));
   }
 }
 
@@ -193,7 +196,9 @@ TEST_F(AresResolverIntegrationTest, StopTokenCancelsPromptly) {
   std::stop_source stop;
   ResolveOutcome outcome;
   const auto started = std::chrono::steady_clock::now();
-  std::thread caller([&] { outcome = resolver->resolve("slow.test", {true, false}, stop.get_token()); });
+  std::thread caller([&] {
+    outcome = resolver->resolve("slow.test", {true, false}, stop.get_token());
+  });
   // Cancel once the query has reached the server, so the lookup is really in flight.
   for (int i = 0; i < 500 && server_->nameCount("slow.test") < 1; ++i) {
     std::this_thread::sleep_for(10ms);
@@ -206,7 +211,8 @@ TEST_F(AresResolverIntegrationTest, StopTokenCancelsPromptly) {
 }
 
 TEST_F(AresResolverIntegrationTest, TruncatedUdpAnswerIsRetriedOverTcp) {
-  ASSERT_TRUE(server_->putRecord("trunc.test", R"({"a":["10.0.0.1","10.0.0.2"],"mode":"truncate"})"));
+  ASSERT_TRUE(
+      server_->putRecord("trunc.test", R"({"a":["10.0.0.1","10.0.0.2"],"mode":"truncate"})"));
   ASSERT_TRUE(server_->clearQueries());
   auto outcome = resolve("trunc.test");
   ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
@@ -217,7 +223,8 @@ TEST_F(AresResolverIntegrationTest, TruncatedUdpAnswerIsRetriedOverTcp) {
 
 TEST_F(AresResolverIntegrationTest, AnswerLargerThan512BytesComesOverTcp) {
   std::string pool;
-  for (int i = 1; i <= 60; ++i) pool += (i == 1 ? "\"" : ",\"") + ("10.3.0." + std::to_string(i)) + "\"";
+  for (int i = 1; i <= 60; ++i)
+    pool += (i == 1 ? "\"" : ",\"") + ("10.3.0." + std::to_string(i)) + "\"";
   ASSERT_TRUE(server_->putRecord("big.test", R"({"a":[)" + pool + "]}"));
   auto outcome = resolve("big.test");
   ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;

@@ -188,9 +188,8 @@ TEST_F(DnsWatcherIntegrationTest, AFailingNameKeepsItsAnswerUntilItRecovers) {
 
   // NXDOMAIN is no information either. failing -> failing fires no callback: poll.
   ASSERT_TRUE(server_->deleteRecord("db.test"));
-  ASSERT_TRUE(eventually([&] {
-    return watcher_->snapshot("db.test")->failureStatus == ResolveStatus::kNxDomain;
-  }));
+  ASSERT_TRUE(eventually(
+      [&] { return watcher_->snapshot("db.test")->failureStatus == ResolveStatus::kNxDomain; }));
   snapshot = *watcher_->snapshot("db.test");
   EXPECT_EQ(snapshot.failureStatus, ResolveStatus::kNxDomain);
   EXPECT_TRUE(snapshot.failing);

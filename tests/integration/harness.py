@@ -96,7 +96,8 @@ class _Process:
 
 class Emulator(_Process):
     def __init__(self, extra_args=()):
-        super().__init__([PYTHON, os.path.join(ROOT, "tests/emulator/emulator.py"), "--port", "0", *extra_args])
+        super().__init__([PYTHON, os.path.join(ROOT, "tests/emulator/emulator.py"), "--port", "0",
+                          "--region", REGION, *extra_args])
         self.url = self.ready_line.split()[1]
 
     def control(self, method, path, body=None):
@@ -181,7 +182,8 @@ class Controller:
             return False
 
     def output(self):
-        self.log.flush()
+        if not self.log.closed:
+            self.log.flush()
         with open(self.log_path) as f:
             return f.read()
 
@@ -287,8 +289,14 @@ class ScenarioTest(unittest.TestCase):
         self.manifests = self.tmp.name
         self.controllers = []
 
+    def _failed(self):
+        result = getattr(getattr(self, "_outcome", None), "result", None)
+        if result is None:
+            return True
+        return any(test is self for test, _ in result.failures + result.errors)
+
     def tearDown(self):
-        failed = any(err for _, err in getattr(self._outcome, "errors", []) if err) if hasattr(self, "_outcome") else False
+        failed = self._failed()
         for c in self.controllers:
             c.stop()
             if failed or os.environ.get("EB_TEST_VERBOSE"):

@@ -71,7 +71,8 @@ LocalHttpServer::LocalHttpServer(Handler handler, std::optional<TlsFiles> tls)
       RecordedRequest recorded;
       recorded.method = message.method();
       recorded.target = message.relative_uri().to_string();
-      for (const auto& [name, value] : message.headers()) recorded.headers.emplace_back(name, value);
+      for (const auto& [name, value] : message.headers())
+        recorded.headers.emplace_back(name, value);
       try {
         recorded.body = message.extract_utf8string(true).get();
       } catch (...) {
@@ -84,10 +85,9 @@ LocalHttpServer::LocalHttpServer(Handler handler, std::optional<TlsFiles> tls)
         reply.headers().add(name, value);
         if (name == "Content-Type") hasContentType = true;
       }
-      reply.set_body(response.body, hasContentType
-                                        ? std::string(aws::findHeader(response.headers,
-                                                                      "Content-Type"))
-                                        : std::string("text/plain"));
+      reply.set_body(response.body,
+                     hasContentType ? std::string(aws::findHeader(response.headers, "Content-Type"))
+                                    : std::string("text/plain"));
       message.reply(reply).wait();
     });
     try {
@@ -235,8 +235,8 @@ LocalHttpServer::TlsFiles writeSelfSignedCertificate(const TempDir& dir, const s
   X509_set_pubkey(cert, key);
   X509_NAME* name = X509_get_subject_name(cert);
   X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("endpoint-binder test"), -1,
-                             -1, 0);
+                             reinterpret_cast<const unsigned char*>("endpoint-binder test"), -1, -1,
+                             0);
   X509_set_issuer_name(cert, name);
   std::string san;
   for (const auto& dns : dnsNames) san += (san.empty() ? "" : ",") + std::string("DNS:") + dns;

@@ -124,8 +124,8 @@ int unusedLocalPort();
 // A manual clock that is safe to share between threads (core::ManualClock is not).
 class SharedManualClock final : public core::Clock {
  public:
-  explicit SharedManualClock(core::WallTime wallStart = core::WallTime{
-                                 std::chrono::seconds(1'700'000'000)})
+  explicit SharedManualClock(
+      core::WallTime wallStart = core::WallTime{std::chrono::seconds(1'700'000'000)})
       : wallStart_(wallStart) {}
   core::MonoTime now() const override;
   core::WallTime wallNow() const override;

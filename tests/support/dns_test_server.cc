@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <regex>
 
 extern char** environ;
 
@@ -56,7 +55,7 @@ std::unique_ptr<DnsTestServer> DnsTestServer::start(const std::vector<std::strin
   if (::pipe2(pipeFds, O_CLOEXEC) != 0) return fail("pipe failed");
 
   std::vector<std::string> args = {"/usr/bin/python3", scriptPath(), "--port", "0",
-                                   "--max-lifetime", "600"};
+                                   "--max-lifetime",   "600"};
   args.insert(args.end(), extraArgs.begin(), extraArgs.end());
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
@@ -79,12 +78,17 @@ std::unique_ptr<DnsTestServer> DnsTestServer::start(const std::vector<std::strin
   server->stdoutFd_ = pipeFds[0];
   auto line = readLine(pipeFds[0], std::chrono::seconds(10));
   if (!line) return fail("no READY line from " + scriptPath());
-  static const std::regex ready(
-      R"(^READY dns=127\.0\.0\.1:(\d+) control=http://127\.0\.0\.1:(\d+)$)");
-  std::smatch match;
-  if (!std::regex_match(*line, match, ready)) return fail("bad READY line: " + *line);
-  server->port_ = std::stoi(match[1]);
-  server->controlPort_ = std::stoi(match[2]);
+  // "READY dns=127.0.0.1:<port> control=http://127.0.0.1:<port>" (no std::regex: GCC 12
+  // warns inside <regex> under -fsanitize, which -Werror turns into a failed ASan build).
+  const std::string dnsPrefix = "READY dns=127.0.0.1:";
+  const std::string controlPrefix = " control=http://127.0.0.1:";
+  const size_t control = line->find(controlPrefix);
+  if (line->rfind(dnsPrefix, 0) != 0 || control == std::string::npos) {
+    return fail("bad READY line: " + *line);
+  }
+  server->port_ = std::atoi(line->c_str() + dnsPrefix.size());
+  server->controlPort_ = std::atoi(line->c_str() + control + controlPrefix.size());
+  if (server->port_ <= 0 || server->controlPort_ <= 0) return fail("bad READY line: " + *line);
   return server;
 }
 
@@ -101,8 +105,7 @@ ServerAddress DnsTestServer::serverAddress() const {
   return ServerAddress{*api::IpAddress::parse("127.0.0.1"), port_};
 }
 
-DnsTestServer::HttpReply DnsTestServer::request(const std::string& method,
-                                                const std::string& path,
+DnsTestServer::HttpReply DnsTestServer::request(const std::string& method, const std::string& path,
                                                 const std::string& body) {
   HttpReply reply;
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -117,9 +120,10 @@ DnsTestServer::HttpReply DnsTestServer::request(const std::string& method,
     ::close(fd);
     return reply;
   }
-  const std::string message = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
-                              "Content-Type: application/json\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string message =
+      method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n" +
+      "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   size_t sent = 0;
   while (sent < message.size()) {
     const ssize_t n = ::send(fd, message.data() + sent, message.size() - sent, MSG_NOSIGNAL);

@@ -1,5 +1,6 @@
 #include "tests/support/emulator_process.h"
 
+#include <cpprest/http_client.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -9,8 +10,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-
-#include <cpprest/http_client.h>
 
 namespace endpointbinder::testing {
 namespace {
@@ -133,8 +132,8 @@ core::Result<web::json::value> EmulatorProcess::control(const std::string& metho
     if (!body.is_null()) request.set_body(body);
     web::http::http_response response = client.request(request).get();
     const std::string text = response.extract_utf8string(true).get();
-    const web::json::value json = text.empty() ? web::json::value::null()
-                                               : web::json::value::parse(text);
+    const web::json::value json =
+        text.empty() ? web::json::value::null() : web::json::value::parse(text);
     if (response.status_code() < 200 || response.status_code() >= 300) {
       return failure("emulator control " + method + " " + path + ": HTTP " +
                      std::to_string(response.status_code()) + " " + text.substr(0, 300));

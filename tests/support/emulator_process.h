@@ -6,6 +6,7 @@
 // Thread-safety: control() may be called from several threads; start/destroy from one.
 #pragma once
 
+#include <cpprest/json.h>
 #include <sys/types.h>
 
 #include <chrono>
@@ -13,8 +14,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <cpprest/json.h>
 
 #include "controller/core/error.h"
 

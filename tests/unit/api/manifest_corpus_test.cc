@@ -45,7 +45,8 @@ std::string testName(const testing::TestParamInfo<std::string>& info) {
   for (const char* suffix : {".expected", ".yaml", ".yml"}) {
     if (name.ends_with(suffix)) name.resize(name.size() - std::string(suffix).size());
   }
-  std::replace_if(name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
+  std::replace_if(
+      name.begin(), name.end(), [](char c) { return !std::isalnum(c); }, '_');
   return name;
 }
 

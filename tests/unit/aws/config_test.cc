@@ -63,8 +63,7 @@ TEST(ConfigRegion, Precedence) {
 
 TEST(ConfigRegion, NamedProfileRegion) {
   TempDir dir;
-  dir.write("config",
-            "[default]\nregion = eu-central-1\n\n[profile prod]\nregion = us-west-2\n");
+  dir.write("config", "[default]\nregion = eu-central-1\n\n[profile prod]\nregion = us-west-2\n");
   auto config = loadAwsConfig(envIn(dir, {{"AWS_PROFILE", "prod"}}));
   ASSERT_TRUE(config.has_value());
   EXPECT_EQ(config->profile, "prod");
@@ -174,15 +173,15 @@ INSTANTIATE_TEST_SUITE_P(
 TEST(ConfigEndpoints, FipsFromEnvironmentOrProfile) {
   TempDir dir;
   {
-    auto config = loadAwsConfig(
-        envIn(dir, {{"AWS_REGION", "eu-west-1"}, {"AWS_USE_FIPS_ENDPOINT", "TRUE"}}));
+    auto config =
+        loadAwsConfig(envIn(dir, {{"AWS_REGION", "eu-west-1"}, {"AWS_USE_FIPS_ENDPOINT", "TRUE"}}));
     EXPECT_TRUE(config->useFipsEndpoint);
     EXPECT_EQ(urlOf(*config, S::kElasticLoadBalancingV2),
               "https://elasticloadbalancing-fips.eu-west-1.amazonaws.com");
   }
   {
-    auto config = loadAwsConfig(
-        envIn(dir, {{"AWS_REGION", "eu-west-1"}, {"AWS_USE_FIPS_ENDPOINT", "yes"}}));
+    auto config =
+        loadAwsConfig(envIn(dir, {{"AWS_REGION", "eu-west-1"}, {"AWS_USE_FIPS_ENDPOINT", "yes"}}));
     EXPECT_FALSE(config->useFipsEndpoint) << "only \"true\" enables it, as in botocore";
   }
   dir.write("config", "[default]\nuse_fips_endpoint = true\n");
@@ -254,10 +253,10 @@ TEST(ConfigEndpoints, ProfileEndpointAndIgnoreSwitch) {
 
 TEST(ConfigEndpoints, RejectsBadEndpointUrls) {
   TempDir dir;
-  for (const char* bad : {"localhost:4566", "ftp://x", "http://user:pw@host", "http://h/?q=1",
-                          "http://h/#f"}) {
-    auto config = loadAwsConfig(envIn(dir, {{"AWS_REGION", "eu-west-1"},
-                                            {"AWS_ENDPOINT_URL_STS", bad}}));
+  for (const char* bad :
+       {"localhost:4566", "ftp://x", "http://user:pw@host", "http://h/?q=1", "http://h/#f"}) {
+    auto config =
+        loadAwsConfig(envIn(dir, {{"AWS_REGION", "eu-west-1"}, {"AWS_ENDPOINT_URL_STS", bad}}));
     ASSERT_FALSE(config.has_value()) << bad;
     EXPECT_EQ(config.error().code, "InvalidEndpointUrl") << bad;
     EXPECT_EQ(config.error().message.find("pw"), std::string::npos);

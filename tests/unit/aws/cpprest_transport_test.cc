@@ -186,8 +186,8 @@ TEST(CpprestTransport, RejectsUnsendableUrls) {
 
 TEST(CpprestTransport, MissingCaBundleIsAClearError) {
   CpprestTransportOptions options;
-  options.environment =
-      Environment(std::map<std::string, std::string>{{"AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem"}});
+  options.environment = Environment(
+      std::map<std::string, std::string>{{"AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem"}});
   auto transport = CpprestTransport::create(std::move(options));
   ASSERT_FALSE(transport.has_value());
   EXPECT_EQ(transport.error().code, "InvalidCaBundle");
@@ -212,7 +212,8 @@ class TlsTransportTest : public ::testing::Test {
 };
 
 TEST_F(TlsTransportTest, UntrustedSelfSignedServerIsTlsError) {
-  const auto files = testing::writeSelfSignedCertificate(dir_, "server", {"localhost"}, {"127.0.0.1"});
+  const auto files =
+      testing::writeSelfSignedCertificate(dir_, "server", {"localhost"}, {"127.0.0.1"});
   LocalHttpServer server([](const RecordedRequest&) { return textResponse(200, "secret"); }, files);
   auto transport = makeTransport();  // system CA store only
   auto response = transport->send({"GET", server.baseUrl() + "/", {}, "", 5s});
@@ -223,8 +224,10 @@ TEST_F(TlsTransportTest, UntrustedSelfSignedServerIsTlsError) {
 }
 
 TEST_F(TlsTransportTest, CaBundleFromEnvironmentIsTrusted) {
-  const auto files = testing::writeSelfSignedCertificate(dir_, "server", {"localhost"}, {"127.0.0.1"});
-  LocalHttpServer server([](const RecordedRequest&) { return textResponse(200, "over tls"); }, files);
+  const auto files =
+      testing::writeSelfSignedCertificate(dir_, "server", {"localhost"}, {"127.0.0.1"});
+  LocalHttpServer server([](const RecordedRequest&) { return textResponse(200, "over tls"); },
+                         files);
   auto transport = makeTransport({{"AWS_CA_BUNDLE", files.certificateFile}});
   auto response = transport->send({"GET", server.baseUrl() + "/x", {}, "", 5s});
   ASSERT_TRUE(response.has_value()) << response.error().toString();
@@ -262,8 +265,8 @@ TEST(CpprestTransportProxy, HttpRequestsGoThroughTheProxyUnlessNoProxyMatches) {
 
 TEST(CpprestTransportProxy, TlsProxyUrlIsRejectedAtCreation) {
   CpprestTransportOptions options;
-  options.environment =
-      Environment(std::map<std::string, std::string>{{"HTTPS_PROXY", "https://proxy.example:3128"}});
+  options.environment = Environment(
+      std::map<std::string, std::string>{{"HTTPS_PROXY", "https://proxy.example:3128"}});
   auto transport = CpprestTransport::create(std::move(options));
   ASSERT_FALSE(transport.has_value());
   EXPECT_EQ(transport.error().code, "InvalidProxy");

@@ -62,7 +62,8 @@ struct ClientHarness {
 
   std::vector<std::vector<std::pair<std::string, std::string>>> sentForms() const {
     std::vector<std::vector<std::pair<std::string, std::string>>> forms;
-    for (const HttpRequest& request : transport.requests()) forms.push_back(decodeForm(request.body));
+    for (const HttpRequest& request : transport.requests())
+      forms.push_back(decodeForm(request.body));
     return forms;
   }
 };
@@ -185,8 +186,8 @@ TEST(Elbv2ClientTest, RepeatedMarkerIsAnErrorNotALoop) {
 
 TEST(Elbv2ClientTest, MissingTargetGroupIsNotFound) {
   ClientHarness h;
-  h.transport.pushAwsError(400, "TargetGroupNotFound",
-                           "One or more target groups not found", "nf-1");
+  h.transport.pushAwsError(400, "TargetGroupNotFound", "One or more target groups not found",
+                           "nf-1");
   auto result = h.client.describeTargetHealth("arn:missing");
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().kind, core::ErrorKind::kNotFound);
@@ -261,8 +262,8 @@ TEST(Elbv2ClientTest, DescribeTagsSplitsAtTwentyArns) {
 TEST(Elbv2ClientTest, AddTagsSendsEveryTag) {
   ClientHarness h;
   h.transport.pushXml(200, emptyResponse("AddTags"));
-  ASSERT_TRUE(h.client.addTags(std::string(kArn), {{"owner", "prod/iot"}, {"note", "a b"}})
-                  .has_value());
+  ASSERT_TRUE(
+      h.client.addTags(std::string(kArn), {{"owner", "prod/iot"}, {"note", "a b"}}).has_value());
   EXPECT_EQ(h.transport.requests().at(0).body,
             "Action=AddTags&Version=2015-12-01&ResourceArns.member.1=arn%3Aaws%3A"
             "elasticloadbalancing%3Aap-northeast-1%3A123456789012%3Atargetgroup%2Ftg%2F"

@@ -67,7 +67,8 @@ TEST(Elbv2XmlTest, LastPageHasNoMarkerAndEmptyListIsFine) {
   EXPECT_TRUE(page->nextMarker.empty());
 }
 
-constexpr std::string_view kTargetHealth = R"(<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+constexpr std::string_view kTargetHealth =
+    R"(<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
   <DescribeTargetHealthResult>
     <TargetHealthDescriptions>
       <member>
@@ -149,8 +150,7 @@ TEST(Elbv2XmlTest, MalformedInputIsAnErrorNotACrash) {
     ASSERT_FALSE(targets.has_value()) << xml;
     EXPECT_EQ(targets.error().code, "MalformedResponse");
     EXPECT_EQ(targets.error().kind, core::ErrorKind::kRetryable);
-    EXPECT_NE(targets.error().message.find(expected), std::string::npos)
-        << targets.error().message;
+    EXPECT_NE(targets.error().message.find(expected), std::string::npos) << targets.error().message;
   }
   auto noArn = parseDescribeTargetGroups(
       "<DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups><member>"
@@ -161,7 +161,8 @@ TEST(Elbv2XmlTest, MalformedInputIsAnErrorNotACrash) {
 }
 
 TEST(Elbv2XmlTest, ParsesTags) {
-  auto tags = parseDescribeTags(R"(<DescribeTagsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
+  auto tags = parseDescribeTags(
+      R"(<DescribeTagsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/">
   <DescribeTagsResult>
     <TagDescriptions>
       <member>

@@ -39,10 +39,10 @@ TEST(ParseUrl, DefaultsAndIpv6) {
 }
 
 TEST(ParseUrl, RejectsMalformed) {
-  for (const char* text : {"", "example.com", "ftp://x/", "https://", "https://:80/",
-                           "https://host:0/", "https://host:65536/", "https://host:12a/",
-                           "https://ho st/", "https://host\r\n/", "http://[::1/", "http://[zz]/",
-                           "http://host:/"}) {
+  for (const char* text :
+       {"", "example.com", "ftp://x/", "https://", "https://:80/", "https://host:0/",
+        "https://host:65536/", "https://host:12a/", "https://ho st/", "https://host\r\n/",
+        "http://[::1/", "http://[zz]/", "http://host:/"}) {
     auto url = parseUrl(text);
     EXPECT_FALSE(url.has_value()) << text;
     if (!url) {
@@ -83,48 +83,48 @@ TEST_P(NoProxyTest, Matches) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, NoProxyTest,
-    ::testing::Values(
-        NoProxyCase{"", "example.com", 443, false}, NoProxyCase{"*", "anything", 443, true},
-        NoProxyCase{"example.com", "example.com", 443, true},
-        NoProxyCase{"example.com", "api.example.com", 443, true},
-        NoProxyCase{"example.com", "badexample.com", 443, false},
-        NoProxyCase{".example.com", "api.example.com", 443, true},
-        NoProxyCase{".example.com", "example.com", 443, true},
-        NoProxyCase{"*.example.com", "a.b.example.com", 443, true},
-        NoProxyCase{"EXAMPLE.com", "Api.Example.COM", 443, true},
-        NoProxyCase{" foo , example.com ", "example.com", 443, true},
-        NoProxyCase{"example.com.", "example.com", 443, true},
-        NoProxyCase{"example.com", "example.com.", 443, true},
-        NoProxyCase{"example.com:8443", "example.com", 8443, true},
-        NoProxyCase{"example.com:8443", "example.com", 443, false},
-        NoProxyCase{"example.com:bad", "example.com", 443, false},
-        NoProxyCase{"169.254.169.254", "169.254.169.254", 80, true},
-        NoProxyCase{"169.254.169.254", "169.254.169.25", 80, false},
-        NoProxyCase{"169.254.169.254:80", "169.254.169.254", 80, true},
-        NoProxyCase{"169.254.169.254:80", "169.254.169.254", 8080, false},
-        NoProxyCase{"169.254.0.0/16", "169.254.170.2", 80, true},
-        NoProxyCase{"10.0.0.0/8", "11.0.0.1", 80, false},
-        NoProxyCase{"10.0.0.0/8", "internal.example", 80, false},
-        NoProxyCase{"0.0.0.0/0", "203.0.113.9", 80, true},
-        NoProxyCase{"10.1.2.3/32", "10.1.2.3", 80, true},
-        NoProxyCase{"10.1.2.3/33", "10.1.2.3", 80, false},
-        NoProxyCase{"::1", "::1", 80, true}, NoProxyCase{"[::1]", "::1", 80, true},
-        NoProxyCase{"[::1]:8080", "::1", 8080, true},
-        NoProxyCase{"[::1]:8080", "::1", 80, false},
-        NoProxyCase{"fd00:ec2::/32", "fd00:ec2::254", 80, true},
-        NoProxyCase{"fd00:ec2::/32", "fd00:ec3::254", 80, false},
-        NoProxyCase{"10.0.0.0/8", "fd00::1", 80, false},
-        NoProxyCase{"amazonaws.com", "sts.us-east-1.amazonaws.com", 443, true},
-        NoProxyCase{"com", "amazonaws.com", 443, true},
-        NoProxyCase{",,,", "example.com", 443, false},
-        NoProxyCase{".", "example.com", 443, false}));
+    ::testing::Values(NoProxyCase{"", "example.com", 443, false},
+                      NoProxyCase{"*", "anything", 443, true},
+                      NoProxyCase{"example.com", "example.com", 443, true},
+                      NoProxyCase{"example.com", "api.example.com", 443, true},
+                      NoProxyCase{"example.com", "badexample.com", 443, false},
+                      NoProxyCase{".example.com", "api.example.com", 443, true},
+                      NoProxyCase{".example.com", "example.com", 443, true},
+                      NoProxyCase{"*.example.com", "a.b.example.com", 443, true},
+                      NoProxyCase{"EXAMPLE.com", "Api.Example.COM", 443, true},
+                      NoProxyCase{" foo , example.com ", "example.com", 443, true},
+                      NoProxyCase{"example.com.", "example.com", 443, true},
+                      NoProxyCase{"example.com", "example.com.", 443, true},
+                      NoProxyCase{"example.com:8443", "example.com", 8443, true},
+                      NoProxyCase{"example.com:8443", "example.com", 443, false},
+                      NoProxyCase{"example.com:bad", "example.com", 443, false},
+                      NoProxyCase{"169.254.169.254", "169.254.169.254", 80, true},
+                      NoProxyCase{"169.254.169.254", "169.254.169.25", 80, false},
+                      NoProxyCase{"169.254.169.254:80", "169.254.169.254", 80, true},
+                      NoProxyCase{"169.254.169.254:80", "169.254.169.254", 8080, false},
+                      NoProxyCase{"169.254.0.0/16", "169.254.170.2", 80, true},
+                      NoProxyCase{"10.0.0.0/8", "11.0.0.1", 80, false},
+                      NoProxyCase{"10.0.0.0/8", "internal.example", 80, false},
+                      NoProxyCase{"0.0.0.0/0", "203.0.113.9", 80, true},
+                      NoProxyCase{"10.1.2.3/32", "10.1.2.3", 80, true},
+                      NoProxyCase{"10.1.2.3/33", "10.1.2.3", 80, false},
+                      NoProxyCase{"::1", "::1", 80, true}, NoProxyCase{"[::1]", "::1", 80, true},
+                      NoProxyCase{"[::1]:8080", "::1", 8080, true},
+                      NoProxyCase{"[::1]:8080", "::1", 80, false},
+                      NoProxyCase{"fd00:ec2::/32", "fd00:ec2::254", 80, true},
+                      NoProxyCase{"fd00:ec2::/32", "fd00:ec3::254", 80, false},
+                      NoProxyCase{"10.0.0.0/8", "fd00::1", 80, false},
+                      NoProxyCase{"amazonaws.com", "sts.us-east-1.amazonaws.com", 443, true},
+                      NoProxyCase{"com", "amazonaws.com", 443, true},
+                      NoProxyCase{",,,", "example.com", 443, false},
+                      NoProxyCase{".", "example.com", 443, false}));
 
 TEST(ProxySettings, LowercaseWinsAndSchemeDefaultsToHttp) {
-  const Environment env(std::map<std::string, std::string>{
-      {"HTTPS_PROXY", "http://upper:1"},
-      {"https_proxy", "proxy.internal:3128"},
-      {"HTTP_PROXY", "http://plain:8080"},
-      {"NO_PROXY", "169.254.169.254,.internal"}});
+  const Environment env(
+      std::map<std::string, std::string>{{"HTTPS_PROXY", "http://upper:1"},
+                                         {"https_proxy", "proxy.internal:3128"},
+                                         {"HTTP_PROXY", "http://plain:8080"},
+                                         {"NO_PROXY", "169.254.169.254,.internal"}});
   const auto settings = proxySettingsFromEnvironment(env);
   EXPECT_EQ(settings.httpsProxy, "proxy.internal:3128");
   EXPECT_EQ(settings.httpProxy, "http://plain:8080");

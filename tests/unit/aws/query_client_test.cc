@@ -72,9 +72,8 @@ TEST(ParseQueryErrorTest, MapsEachKind) {
       {400, "TooManyRegistrationsForTargetId", core::ErrorKind::kTerminal},
   };
   for (const Case& c : cases) {
-    const core::Error error =
-        parseQueryError(response(c.status, testing::awsErrorXml(c.code, "the reason", "rid-9")),
-                        "RegisterTargets");
+    const core::Error error = parseQueryError(
+        response(c.status, testing::awsErrorXml(c.code, "the reason", "rid-9")), "RegisterTargets");
     EXPECT_EQ(error.kind, c.kind) << c.code;
     EXPECT_EQ(error.code, c.code);
     EXPECT_EQ(error.requestId, "rid-9");
@@ -101,8 +100,7 @@ TEST(ParseQueryErrorTest, UnderstandsEc2Errors) {
   const std::string auth =
       "<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>no</Message></Error>"
       "</Errors><RequestID>r3</RequestID></Response>";
-  EXPECT_EQ(parseQueryError(response(403, auth), "DescribeInstances").kind,
-            core::ErrorKind::kAuth);
+  EXPECT_EQ(parseQueryError(response(403, auth), "DescribeInstances").kind, core::ErrorKind::kAuth);
 }
 
 TEST(ParseQueryErrorTest, ExplainsBodiesThatAreNotAwsErrors) {
@@ -193,8 +191,8 @@ TEST(QueryClientTest, SendsASignedFormPost) {
   h.transport.pushXml(200, std::string(kOkBody), "hdr-req");
   auto client = h.client();
 
-  auto result = client->call("RegisterTargets", {{"TargetGroupArn", "arn:x"},
-                                                 {"Targets.member.1.Id", "10.0.0.1"}});
+  auto result = client->call("RegisterTargets",
+                             {{"TargetGroupArn", "arn:x"}, {"Targets.member.1.Id", "10.0.0.1"}});
   ASSERT_TRUE(result.has_value()) << result.error().toString();
   EXPECT_EQ(result->body, kOkBody);
   EXPECT_EQ(result->requestId, "hdr-req");
@@ -296,11 +294,10 @@ TEST(QueryClientTest, BackoffStaysWithinBoundsForAnyDraw) {
     ASSERT_FALSE(result.has_value());
     ASSERT_EQ(h.sleeps.size(), 7u);
     for (size_t i = 0; i < h.sleeps.size(); ++i) {
-      const nanoseconds ceiling =
-          std::min<nanoseconds>(seconds(1) * (1LL << i), seconds(20));
+      const nanoseconds ceiling = std::min<nanoseconds>(seconds(1) * (1LL << i), seconds(20));
       EXPECT_LE(h.sleeps[i], ceiling) << draw << " " << i;
-      EXPECT_GE(h.sleeps[i], std::chrono::duration_cast<nanoseconds>(ceiling * draw) -
-                                 nanoseconds(1));
+      EXPECT_GE(h.sleeps[i],
+                std::chrono::duration_cast<nanoseconds>(ceiling * draw) - nanoseconds(1));
     }
   }
 }
@@ -339,12 +336,10 @@ TEST(QueryClientTest, DoesNotRetryTerminalAuthOrNotFound) {
     core::ErrorKind kind;
     CallOutcome outcome;
   };
-  for (const Case& c : {Case{400, "ValidationError", core::ErrorKind::kTerminal,
-                             CallOutcome::kTerminal},
-                        Case{403, "SignatureDoesNotMatch", core::ErrorKind::kAuth,
-                             CallOutcome::kAuth},
-                        Case{400, "TargetGroupNotFound", core::ErrorKind::kNotFound,
-                             CallOutcome::kNotFound}}) {
+  for (const Case& c :
+       {Case{400, "ValidationError", core::ErrorKind::kTerminal, CallOutcome::kTerminal},
+        Case{403, "SignatureDoesNotMatch", core::ErrorKind::kAuth, CallOutcome::kAuth},
+        Case{400, "TargetGroupNotFound", core::ErrorKind::kNotFound, CallOutcome::kNotFound}}) {
     Harness h;
     h.transport.pushAwsError(c.status, c.code, "nope", "rid");
     auto result = h.client()->call("DescribeTargetHealth", {});
@@ -378,8 +373,8 @@ TEST(QueryClientTest, RetryQuotaExhaustionStopsRetries) {
 
 TEST(QueryClientTest, CredentialFailureSendsNothing) {
   Harness h;
-  h.credentials.fail(core::Error{core::ErrorKind::kAuth, "no credentials in the chain",
-                                 "NoCredentials", {}, 0});
+  h.credentials.fail(
+      core::Error{core::ErrorKind::kAuth, "no credentials in the chain", "NoCredentials", {}, 0});
   auto result = h.client()->call("DescribeTargetHealth", {});
   ASSERT_FALSE(result.has_value());
   EXPECT_EQ(result.error().kind, core::ErrorKind::kAuth);

@@ -1,11 +1,11 @@
 #include "controller/aws/rate_limiter.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <cmath>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace endpointbinder::aws {
 namespace {
@@ -85,10 +85,9 @@ TEST(RateLimitSpecTest, ParsesActionsWildcardsAndGlobal) {
 
 TEST(RateLimitSpecTest, RejectsBadItemsNamingThem) {
   for (const char* bad : {"RegisterTargets", "RegisterTargets=4", "RegisterTargets=:20",
-                          "RegisterTargets=0:20", "RegisterTargets=-1:20",
-                          "RegisterTargets=4:0.5", "RegisterTargets=4:x", "=4:20",
-                          "Register Targets=4:20", "RegisterTargets=nan:20",
-                          "RegisterTargets=inf:20", "Describe**=1:1"}) {
+                          "RegisterTargets=0:20", "RegisterTargets=-1:20", "RegisterTargets=4:0.5",
+                          "RegisterTargets=4:x", "=4:20", "Register Targets=4:20",
+                          "RegisterTargets=nan:20", "RegisterTargets=inf:20", "Describe**=1:1"}) {
     auto options = parseRateLimitSpec(bad);
     ASSERT_FALSE(options.has_value()) << bad;
     EXPECT_EQ(options.error().code, "InvalidRateLimitSpec") << bad;

@@ -1,10 +1,10 @@
 #include "controller/aws/retry.h"
 
+#include <gtest/gtest.h>
+
 #include <atomic>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace endpointbinder::aws {
 namespace {
@@ -83,8 +83,7 @@ TEST(ClassifyFailureTest, MatchesStandardMode) {
       {0, "NoCredentials", FailureClass::kNotRetryable},
   };
   for (const Case& c : cases) {
-    EXPECT_EQ(classifyFailure(awsError(c.status, c.code)), c.expected)
-        << c.status << " " << c.code;
+    EXPECT_EQ(classifyFailure(awsError(c.status, c.code)), c.expected) << c.status << " " << c.code;
   }
 }
 

@@ -22,7 +22,8 @@ namespace fs = std::filesystem;
 
 fs::path corpusDir() {
   const char* shared = std::getenv("EB_SHARED_DIR");
-  const fs::path base = shared != nullptr && *shared != '\0' ? fs::path(shared) : fs::path("../shared");
+  const fs::path base =
+      shared != nullptr && *shared != '\0' ? fs::path(shared) : fs::path("../shared");
   return base / "testdata" / "aws-signing-test-suite" / "v4";
 }
 

@@ -52,7 +52,8 @@ TEST(SigV4Encoding, NormalizePathRemovesDotSegmentsAndEmptySegments) {
   EXPECT_EQ(normalizeUriPath("/a/../../.."), "/");
   EXPECT_EQ(normalizeUriPath("//example//"), "/example/");
   EXPECT_EQ(normalizeUriPath("/a/./b/../c"), "/a/c");
-  EXPECT_EQ(normalizeUriPath("/2013-04-01/hostedzone/Z1/rrset/"), "/2013-04-01/hostedzone/Z1/rrset/");
+  EXPECT_EQ(normalizeUriPath("/2013-04-01/hostedzone/Z1/rrset/"),
+            "/2013-04-01/hostedzone/Z1/rrset/");
 }
 
 TEST(SigV4Encoding, CanonicalUriEncodesAnAlreadyEncodedPathAgain) {
@@ -82,7 +83,7 @@ TEST(SigV4Encoding, HeaderValuesAreTrimmedAndCollapsed) {
 }
 
 TEST(SigV4Encoding, HeadersLowercasedSortedJoinedAndUserAgentUnsigned) {
-  const Headers headers = {{"X-B", "2"},          {"Host", "h"},  {"x-b", " 1 "},
+  const Headers headers = {{"X-B", "2"},           {"Host", "h"},   {"x-b", " 1 "},
                            {"User-Agent", "eb/1"}, {"Expect", "x"}, {"X-Amzn-Trace-Id", "t"}};
   const auto canonical = canonicalizeHeaders(headers);
   EXPECT_EQ(canonical.canonical, "host:h\nx-b:2,1\n");

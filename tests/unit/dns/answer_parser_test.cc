@@ -156,16 +156,17 @@ TEST(AnswerParserTest, CnameChainIsFollowedAndItsTtlsCount) {
 }
 
 TEST(AnswerParserTest, AddressTtlBelowCnameTtlWins) {
-  auto bytes =
-      Message("alias.test").cname("alias.test", 300, "final.test").a("final.test", 7, "10.0.0.7").bytes();
+  auto bytes = Message("alias.test")
+                   .cname("alias.test", 300, "final.test")
+                   .a("final.test", 7, "10.0.0.7")
+                   .bytes();
   auto outcome = parseV4(bytes);
   ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
   EXPECT_EQ(outcome.answer.ttl, std::chrono::seconds(7));
 }
 
 TEST(AnswerParserTest, CnameLoopEndsWithoutData) {
-  auto bytes =
-      Message("a.test").cname("a.test", 5, "b.test").cname("b.test", 5, "a.test").bytes();
+  auto bytes = Message("a.test").cname("a.test", 5, "b.test").cname("b.test", 5, "a.test").bytes();
   EXPECT_EQ(parseV4(bytes).status, ResolveStatus::kNoData);
 }
 
@@ -212,10 +213,14 @@ TEST(AnswerParserTest, MalformedMessagesAreErrors) {
     cases.emplace_back("cut at " + std::to_string(cut),
                        std::vector<uint8_t>(good.begin(), good.begin() + static_cast<long>(cut)));
   }
-  cases.emplace_back("query, not response", Message("db.test").flags(0x0100).a("db.test", 5, "10.0.0.1").bytes());
-  cases.emplace_back("truncated TC", Message("db.test").flags(0x8380).a("db.test", 5, "10.0.0.1").bytes());
-  cases.emplace_back("more answers claimed", Message("db.test").a("db.test", 5, "10.0.0.1").rawCounts(1, 3).bytes());
-  cases.emplace_back("no question", Message("db.test").a("db.test", 5, "10.0.0.1").rawCounts(0, 1).bytes());
+  cases.emplace_back("query, not response",
+                     Message("db.test").flags(0x0100).a("db.test", 5, "10.0.0.1").bytes());
+  cases.emplace_back("truncated TC",
+                     Message("db.test").flags(0x8380).a("db.test", 5, "10.0.0.1").bytes());
+  cases.emplace_back("more answers claimed",
+                     Message("db.test").a("db.test", 5, "10.0.0.1").rawCounts(1, 3).bytes());
+  cases.emplace_back("no question",
+                     Message("db.test").a("db.test", 5, "10.0.0.1").rawCounts(0, 1).bytes());
   {
     // The answer's owner is a compression pointer to itself.
     auto bytes = Message("db.test").bytes();
@@ -251,7 +256,10 @@ TEST(AnswerParserTest, MalformedMessagesAreErrors) {
 TEST(AnswerParserTest, MutatedMessagesNeverCrash) {
   const std::vector<std::vector<uint8_t>> seeds = {
       Message("db.test").a("db.test", 5, "10.0.0.1").a("db.test", 6, "10.0.0.2").bytes(),
-      Message("alias.test").cname("alias.test", 9, "final.test").a("final.test", 60, "10.0.0.7").bytes(),
+      Message("alias.test")
+          .cname("alias.test", 9, "final.test")
+          .a("final.test", 60, "10.0.0.7")
+          .bytes(),
       Message("v6.test", kAaaa).aaaa("v6.test", 20, "fd00::1").bytes(),
   };
   std::mt19937 rng(20240601);
@@ -261,10 +269,15 @@ TEST(AnswerParserTest, MutatedMessagesNeverCrash) {
     const int edits = 1 + static_cast<int>(rng() % 4);
     for (int e = 0; e < edits && !bytes.empty(); ++e) {
       switch (rng() % 3) {
-        case 0: bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng()); break;
-        case 1: bytes.resize(rng() % (bytes.size() + 1)); break;
-        case 2: bytes.insert(bytes.begin() + static_cast<long>(rng() % (bytes.size() + 1)),
-                             static_cast<uint8_t>(rng()));
+        case 0:
+          bytes[rng() % bytes.size()] = static_cast<uint8_t>(rng());
+          break;
+        case 1:
+          bytes.resize(rng() % (bytes.size() + 1));
+          break;
+        case 2:
+          bytes.insert(bytes.begin() + static_cast<long>(rng() % (bytes.size() + 1)),
+                       static_cast<uint8_t>(rng()));
       }
     }
     for (auto family : {api::AddressFamily::kIPv4, api::AddressFamily::kIPv6}) {

@@ -22,8 +22,8 @@ using testing::FakeResolver;
 
 constexpr auto kPatience = 10s;  // only ever reached when a test fails
 
-api::DnsSource source(std::string hostname, Duration minRefresh = 50ms,
-                      Duration maxRefresh = 50ms, int lookups = 1) {
+api::DnsSource source(std::string hostname, Duration minRefresh = 50ms, Duration maxRefresh = 50ms,
+                      int lookups = 1) {
   api::DnsSource s;
   s.hostname = std::move(hostname);
   s.lookupsPerRefresh = lookups;

@@ -36,9 +36,9 @@ TEST(CombineOutcomesTest, OneFamilyWithoutDataIsStillAnAnswer) {
   auto v6only = combineOutcomes(failureOf(ResolveStatus::kNoData), answerOf({"fd00::1"}, 30));
   ASSERT_TRUE(v6only.ok());
   EXPECT_EQ(texts(v6only.answer), (std::vector<std::string>{"fd00::1"}));
-  EXPECT_EQ(combineOutcomes(failureOf(ResolveStatus::kNoData), failureOf(ResolveStatus::kNoData))
-                .status,
-            ResolveStatus::kNoData);
+  EXPECT_EQ(
+      combineOutcomes(failureOf(ResolveStatus::kNoData), failureOf(ResolveStatus::kNoData)).status,
+      ResolveStatus::kNoData);
 }
 
 TEST(CombineOutcomesTest, AnyFailureWinsOverAPartialAnswer) {
@@ -91,9 +91,9 @@ TEST(ParseServerAddressTest, AcceptsHostAndOptionalPort) {
 }
 
 TEST(ParseServerAddressTest, RejectsWithAReason) {
-  for (const char* text : {"", "dns.example", "10.0.0.2:", "10.0.0.2:0", "10.0.0.2:65536",
-                           "10.0.0.2:53x", "[fd00::2", "[fd00::2]53", "[fd00::2]:", "10.0.0.256",
-                           "fe80::1%eth0"}) {
+  for (const char* text :
+       {"", "dns.example", "10.0.0.2:", "10.0.0.2:0", "10.0.0.2:65536", "10.0.0.2:53x", "[fd00::2",
+        "[fd00::2]53", "[fd00::2]:", "10.0.0.256", "fe80::1%eth0"}) {
     SCOPED_TRACE(text);
     auto parsed = parseServerAddress(text);
     ASSERT_FALSE(parsed.has_value());

@@ -98,8 +98,8 @@ TEST_F(WatchScheduleTest, NextRefreshIsTheTtlClampedToMinAndMax) {
     int ttl;
     Duration expected;
   };
-  for (const Case& c : {Case{30, 30s}, Case{1, 5s}, Case{0, 5s}, Case{600, 60s}, Case{60, 60s},
-                        Case{5, 5s}}) {
+  for (const Case& c :
+       {Case{30, 30s}, Case{1, 5s}, Case{0, 5s}, Case{600, 60s}, Case{60, 60s}, Case{5, 5s}}) {
     SCOPED_TRACE(c.ttl);
     auto update = refreshWhenDue("db.test", {answerOf({"10.0.0.1"}, c.ttl)});
     ASSERT_TRUE(update.applied);
@@ -293,15 +293,16 @@ TEST_F(WatchScheduleTest, BindingsNamingOneHostnameShareOneTarget) {
 
   auto snapshot = schedule_.snapshot("db.test");
   EXPECT_EQ(snapshot->bindingKeys, (std::vector<std::string>{"ns/a", "ns/b", "ns/c"}));
-  EXPECT_EQ(snapshot->params.lookupsPerRefresh, 4);       // largest
-  EXPECT_EQ(snapshot->params.minRefreshInterval, 5s);     // smallest
-  EXPECT_EQ(snapshot->params.maxRefreshInterval, 30s);    // smallest
+  EXPECT_EQ(snapshot->params.lookupsPerRefresh, 4);                     // largest
+  EXPECT_EQ(snapshot->params.minRefreshInterval, 5s);                   // smallest
+  EXPECT_EQ(snapshot->params.maxRefreshInterval, 30s);                  // smallest
   EXPECT_EQ(snapshot->params.families, (AddressFamilies{true, true}));  // union
 
   auto due = schedule_.takeDue(now(), 10);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].lookups, 4);
-  auto update = schedule_.onResult(due[0], results({answerOf({"10.0.0.1", "fd00::1"}, 300)}), now());
+  auto update =
+      schedule_.onResult(due[0], results({answerOf({"10.0.0.1", "fd00::1"}, 300)}), now());
   EXPECT_EQ(update.affectedBindingKeys, (std::vector<std::string>{"ns/a", "ns/b", "ns/c"}));
   EXPECT_EQ(update.nextRefresh - now(), 30s);
   EXPECT_EQ(schedule_.hostnameOf("ns/b"), "db.test");

@@ -1,10 +1,10 @@
 #include "controller/runtime/manifest_store.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
-#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <stdexcept>
@@ -47,40 +47,31 @@ void writeFile(const fs::path& path, const std::string& text) {
 // (two bindings naming one target group is a validation error).
 std::string targetGroupBinding(const std::string& ns, const std::string& name,
                                const std::string& address) {
-  char id[17];
-  std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(ns + "/" + name));
-  return "apiVersion: endpointbinder.io/v1alpha1\n"
-         "kind: TargetGroupBinding\n"
-         "metadata:\n"
-         "  name: " +
-         name +
-         "\n"
-         "  namespace: " +
-         ns +
-         "\n"
-         "spec:\n"
-         "  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
-         "targetgroup/" +
-         name + "/" + id +
-         "\n"
-         "  targetType: ip\n"
-         "  source:\n"
-         "    static:\n"
-         "      addresses: [" +
-         address + "]\n";
+  return fmt::format(R"(apiVersion: endpointbinder.io/v1alpha1
+kind: TargetGroupBinding
+metadata:
+  name: {0}
+  namespace: {1}
+spec:
+  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/{0}/{2:016x}
+  targetType: ip
+  source:
+    static:
+      addresses: [{3}]
+)",
+                     name, ns, std::hash<std::string>{}(ns + "/" + name), address);
 }
 
 std::string dnsRecordBinding(const std::string& ns, const std::string& name, int ttl) {
-  return "apiVersion: endpointbinder.io/v1alpha1\n"
-         "kind: DNSRecordBinding\n"
-         "metadata: {name: " +
-         name + ", namespace: " + ns +
-         "}\n"
-         "spec:\n"
-         "  hostedZoneId: Z0123456789ABCDEFGHIJ\n"
-         "  source: {ec2: {filters: [{name: \"tag:dns\", values: [\"true\"]}]}}\n"
-         "  record: {type: A, ttl: " +
-         std::to_string(ttl) + "}\n";
+  return fmt::format(R"(apiVersion: endpointbinder.io/v1alpha1
+kind: DNSRecordBinding
+metadata: {{name: {0}, namespace: {1}}}
+spec:
+  hostedZoneId: Z0123456789ABCDEFGHIJ
+  source: {{ec2: {{filters: [{{name: "tag:dns", values: ["true"]}}]}}}}
+  record: {{type: A, ttl: {2}}}
+)",
+                     name, ns, ttl);
 }
 
 std::string documents(const std::vector<std::string>& docs) {

@@ -3,13 +3,13 @@
 // except to space out the writes of a burst.
 #include "controller/runtime/manifest_watcher.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <condition_variable>
-#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -56,21 +56,15 @@ void writeFile(const fs::path& path, const std::string& text) {
 }
 
 std::string targetGroupBinding(const std::string& name, const std::string& address) {
-  char id[17];
-  std::snprintf(id, sizeof id, "%016zx", std::hash<std::string>{}(name));
-  return "apiVersion: endpointbinder.io/v1alpha1\n"
-         "kind: TargetGroupBinding\n"
-         "metadata: {name: " +
-         name +
-         "}\n"
-         "spec:\n"
-         "  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
-         "targetgroup/" +
-         name + "/" + id +
-         "\n"
-         "  targetType: ip\n"
-         "  source: {static: {addresses: [" +
-         address + "]}}\n";
+  return fmt::format(R"(apiVersion: endpointbinder.io/v1alpha1
+kind: TargetGroupBinding
+metadata: {{name: {0}}}
+spec:
+  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/{0}/{1:016x}
+  targetType: ip
+  source: {{static: {{addresses: [{2}]}}}}
+)",
+                     name, std::hash<std::string>{}(name), address);
 }
 
 // Collects the diffs reported by a watcher and lets the test wait for one it expects.

@@ -1,0 +1,231 @@
+"""`endpoint-binder iam-policy PATH...`: the exact policy JSON for manifests/examples and for
+manifest sets written here (sorting, de-duplication, partitions, every source kind), exit 1
+with diagnostics on invalid input, and every action checked against the AWS service models of
+botocore (an action name AWS does not have would make the policy useless).
+
+Run with /usr/bin/python3 (python3-botocore) after building the binary.
+"""
+import json
+import os
+import re
+import subprocess
+import tempfile
+import textwrap
+import unittest
+
+import botocore.session
+
+ROOT = os.environ.get("EB_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN_DIR = os.environ.get("EB_BIN_DIR") or os.path.join(ROOT, "build", "bin")
+BINARY = os.path.join(BIN_DIR, "endpoint-binder")
+EXAMPLES = os.path.join(ROOT, "manifests", "examples")
+# IAM service prefix -> botocore service model.
+IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "ec2": "ec2", "autoscaling": "autoscaling",
+                "route53": "route53"}
+TG = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/"
+
+DESCRIBE_TARGET_GROUPS = {
+    "Sid": "DescribeTargetGroups", "Effect": "Allow",
+    "Action": ["elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
+               "elasticloadbalancing:DescribeTargetHealth"],
+    "Resource": "*",
+}
+CALLER_IDENTITY = {"Sid": "CallerIdentity", "Effect": "Allow", "Action": ["sts:GetCallerIdentity"], "Resource": "*"}
+
+
+def change_targets(arns):
+    return {"Sid": "ChangeBoundTargets", "Effect": "Allow",
+            "Action": ["elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"],
+            "Resource": arns}
+
+
+def claim(arns):
+    return {"Sid": "ClaimBoundTargetGroups", "Effect": "Allow", "Action": ["elasticloadbalancing:AddTags"],
+            "Resource": arns,
+            "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["endpointbinder.io/owner"]}}}
+
+
+def sources(actions):
+    return {"Sid": "DescribeInstanceSources", "Effect": "Allow", "Action": actions, "Resource": "*"}
+
+
+def records(zones, partition="aws"):
+    return [{"Sid": "ChangeBoundRecords", "Effect": "Allow",
+             "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+             "Resource": [f"arn:{partition}:route53:::hostedzone/{z}" for z in zones]},
+            {"Sid": "WaitForRecordChanges", "Effect": "Allow", "Action": ["route53:GetChange"],
+             "Resource": [f"arn:{partition}:route53:::change/*"]}]
+
+
+def policy(*statements):
+    flat = []
+    for s in statements:
+        flat.extend(s if isinstance(s, list) else [s])
+    return {"Version": "2012-10-17", "Statement": flat}
+
+
+def tgb(name, arn, source, namespace="default", target_type="ip"):
+    return textwrap.dedent(f"""\
+        apiVersion: endpointbinder.io/v1alpha1
+        kind: TargetGroupBinding
+        metadata: {{name: {name}, namespace: {namespace}}}
+        spec:
+          targetGroupARN: {arn}
+          targetType: {target_type}
+          source: {source}
+        """)
+
+
+def dnsrb(name, zone, source):
+    return textwrap.dedent(f"""\
+        apiVersion: endpointbinder.io/v1alpha1
+        kind: DNSRecordBinding
+        metadata: {{name: {name}}}
+        spec:
+          hostedZoneId: {zone}
+          source: {source}
+        """)
+
+
+class IamPolicy(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not os.path.exists(BINARY):
+            raise AssertionError(f"{BINARY} not built")
+        session = botocore.session.get_session()
+        cls.operations = {prefix: set(session.get_service_model(model).operation_names)
+                          for prefix, model in IAM_SERVICES.items()}
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix="eb-iam-")
+        self.addCleanup(self.tmp.cleanup)
+
+    def run_cli(self, *args):
+        return subprocess.run([BINARY, "iam-policy", *args], capture_output=True, text=True, timeout=30)
+
+    def write(self, filename, *documents):
+        path = os.path.join(self.tmp.name, filename)
+        with open(path, "w") as f:
+            f.write("---\n".join(documents))
+        return path
+
+    def assert_policy(self, expected, *args):
+        r = self.run_cli(*args)
+        self.assertEqual(0, r.returncode, r.stderr)
+        self.assertEqual("", r.stderr)
+        # Exactly this text: two-space JSON as json.dumps writes it, then a newline.
+        self.assertEqual(json.dumps(expected, indent=2) + "\n", r.stdout)
+        self.check_policy_is_valid(json.loads(r.stdout))
+        return r.stdout
+
+    def check_policy_is_valid(self, doc):
+        """IAM's grammar and AWS's action names."""
+        self.assertEqual("2012-10-17", doc["Version"])
+        sids = [s["Sid"] for s in doc["Statement"]]
+        self.assertEqual(len(sids), len(set(sids)))
+        for s in doc["Statement"]:
+            self.assertRegex(s["Sid"], r"^[A-Za-z0-9]+$", "IAM Sids are alphanumeric")
+            self.assertEqual("Allow", s["Effect"])
+            self.assertEqual(sorted(set(s["Action"])), s["Action"], "sorted, no duplicates")
+            for action in s["Action"]:
+                prefix, _, operation = action.partition(":")
+                self.assertIn(prefix, self.operations, action)
+                self.assertIn(operation, self.operations[prefix], f"{action} is not an AWS action")
+            resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
+            self.assertEqual(sorted(set(resources)), resources)
+            for resource in resources:
+                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53):[^*]*(\*)?)$")
+
+    def test_examples(self):
+        expected = policy(
+            DESCRIBE_TARGET_GROUPS,
+            change_targets([TG + "api-spot-8080/9c1e5f0b7a3d2e64", TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c",
+                            TG + "onprem-historian/1f0c9a7e3b5d2468", TG + "web-nlb-to-alb-443/73e2d6bc24d8a067"]),
+            claim([TG + "api-spot-8080/9c1e5f0b7a3d2e64", TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c",
+                   TG + "onprem-historian/1f0c9a7e3b5d2468", TG + "web-nlb-to-alb-443/73e2d6bc24d8a067"]),
+            # spotFleet (api-spot-fleet) and ec2 (the DNSRecordBinding internal-names).
+            sources(["ec2:DescribeInstances", "ec2:DescribeSpotFleetInstances"]),
+            records(["Z04517273P2QJMRVBE6KD"]),
+            CALLER_IDENTITY)
+        text = self.assert_policy(expected, EXAMPLES)
+        # A single file gives its own, smaller policy.
+        self.assert_policy(policy(DESCRIBE_TARGET_GROUPS,
+                                  change_targets([TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c"]),
+                                  claim([TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c"]), CALLER_IDENTITY),
+                           os.path.join(EXAMPLES, "opensearch-dashboards-alb.yaml"))
+        if os.environ.get("EB_TEST_VERBOSE"):
+            print(text)
+
+    def test_sorted_deduplicated_and_every_source_kind(self):
+        # Files are read in sorted order; ARNs must come out sorted whatever the order.
+        self.write("a.yaml",
+                   tgb("zeta", TG + "zz-last/0000000000000001", "{static: {addresses: [10.0.0.1]}}"),
+                   tgb("asg", TG + "aa-first/0000000000000002",
+                       "{autoScalingGroup: {name: web-asg}}", target_type="instance"))
+        self.write("b.yaml",
+                   tgb("names", TG + "mm-middle/0000000000000003", "{dns: {hostname: db.example.internal}}"),
+                   dnsrb("one", "ZB0000000000000000002", "{ec2: {filters: [{name: 'tag:dns', values: ['true']}]}}"),
+                   dnsrb("two", "ZA0000000000000000001", "{spotFleet: {requestId: sfr-0d4b0a3e-5c1f-4c9e-9a7b-2f6e8d1c3b5a}}"),
+                   dnsrb("three", "ZB0000000000000000002", "{autoScalingGroup: {name: other}}"))
+        arns = [TG + "aa-first/0000000000000002", TG + "mm-middle/0000000000000003", TG + "zz-last/0000000000000001"]
+        self.assert_policy(policy(
+            DESCRIBE_TARGET_GROUPS, change_targets(arns), claim(arns),
+            sources(["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances",
+                     "ec2:DescribeSpotFleetInstances"]),
+            records(["ZA0000000000000000001", "ZB0000000000000000002"]),
+            CALLER_IDENTITY), self.tmp.name)
+
+    def test_dns_and_static_sources_need_no_source_permissions(self):
+        path = self.write("x.yaml", tgb("a", TG + "a/0000000000000001", "{dns: {hostname: a.example.internal}}"),
+                          tgb("b", TG + "b/0000000000000002", "{static: {addresses: [10.0.0.1]}}"))
+        arns = [TG + "a/0000000000000001", TG + "b/0000000000000002"]
+        self.assert_policy(policy(DESCRIBE_TARGET_GROUPS, change_targets(arns), claim(arns), CALLER_IDENTITY), path)
+
+    def test_route53_only_and_partitions(self):
+        path = self.write("names.yaml", dnsrb("n", "Z0123456789ABCDEFGHIJ", "{ec2: {filters: [{name: 'tag:dns', values: ['true']}]}}"))
+        expected = policy(sources(["ec2:DescribeInstances"]), records(["Z0123456789ABCDEFGHIJ"]), CALLER_IDENTITY)
+        self.assert_policy(expected, path)
+        self.assert_policy(policy(sources(["ec2:DescribeInstances"]), records(["Z0123456789ABCDEFGHIJ"], "aws-cn"),
+                                  CALLER_IDENTITY), path, "--partition", "aws-cn")
+        # The target groups' partition is the default for Route 53 ARNs.
+        cn = "arn:aws-cn:elasticloadbalancing:cn-north-1:123456789012:targetgroup/cn/0000000000000001"
+        self.write("tg.yaml", tgb("cn", cn, "{static: {addresses: [10.0.0.1]}}"))
+        self.assert_policy(policy(DESCRIBE_TARGET_GROUPS, change_targets([cn]), claim([cn]),
+                                  sources(["ec2:DescribeInstances"]),
+                                  records(["Z0123456789ABCDEFGHIJ"], "aws-cn"), CALLER_IDENTITY), self.tmp.name)
+        r = self.run_cli(path, "--partition", "AWS CN")
+        self.assertEqual(2, r.returncode)
+
+    def test_invalid_manifests_print_diagnostics_and_no_policy(self):
+        good = self.write("good.yaml", tgb("ok", TG + "ok/0000000000000001", "{static: {addresses: [10.0.0.1]}}"))
+        bad = self.write("bad.yaml", tgb("bad", TG + "bad/0000000000000002", "{dns: {hostnme: a.example.internal}}"))
+        r = self.run_cli(self.tmp.name)
+        self.assertEqual(1, r.returncode)
+        self.assertEqual("", r.stdout, "no partial policy")
+        self.assertRegex(r.stderr, re.escape(bad) + r":\d+:\d+: spec\.source\.dns")
+        self.assertNotIn(good, r.stderr)
+        self.assertIn("no policy printed", r.stderr)
+
+        r = self.run_cli(os.path.join(self.tmp.name, "missing.yaml"))
+        self.assertEqual(1, r.returncode)
+        self.assertEqual("", r.stdout)
+        self.assertIn("missing.yaml", r.stderr)
+
+    def test_no_bindings_is_an_error(self):
+        empty = os.path.join(self.tmp.name, "empty")
+        os.mkdir(empty)
+        r = self.run_cli(empty)
+        self.assertEqual(1, r.returncode)
+        self.assertEqual("", r.stdout)
+        self.assertIn("no bindings", r.stderr)
+
+    def test_usage(self):
+        r = self.run_cli()
+        self.assertEqual(2, r.returncode, "a path is required")
+        r = subprocess.run([BINARY, "iam-policy", "--help"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(0, r.returncode)
+        self.assertIn("--partition", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

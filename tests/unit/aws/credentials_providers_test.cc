@@ -1,0 +1,758 @@
+// Each credential provider against what it reads: environment variables, files in a temp dir,
+// and local servers on 127.0.0.1 impersonating STS, the ECS container credentials endpoint and
+// IMDSv2.
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "controller/aws/cpprest_transport.h"
+#include "controller/aws/credentials_container.h"
+#include "controller/aws/credentials_environment.h"
+#include "controller/aws/credentials_imds.h"
+#include "controller/aws/credentials_json.h"
+#include "controller/aws/credentials_shared_files.h"
+#include "controller/aws/credentials_web_identity.h"
+#include "tests/support/aws_local_server.h"
+#include "tests/support/fake_http_transport.h"
+
+namespace endpointbinder::aws {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::LocalHttpServer;
+using testing::RecordedRequest;
+using testing::TempDir;
+using Vars = std::map<std::string, std::string>;
+
+const CredentialsSleepFn kNoSleep = [](std::chrono::milliseconds) {};
+
+std::unique_ptr<CpprestTransport> realTransport() {
+  auto transport = CpprestTransport::create({});
+  return transport ? std::move(*transport) : nullptr;
+}
+
+// An environment with the shared files pointed into `dir`, so ~/.aws never leaks in.
+Environment envIn(const TempDir& dir, Vars vars = {}) {
+  vars.try_emplace("AWS_CONFIG_FILE", (dir.path() / "config").string());
+  vars.try_emplace("AWS_SHARED_CREDENTIALS_FILE", (dir.path() / "credentials").string());
+  vars.try_emplace("HOME", dir.path().string());
+  return Environment(vars);
+}
+
+HttpResponse respond(int status, std::string body, std::string contentType = "text/plain") {
+  HttpResponse response;
+  response.status = status;
+  response.headers = {{"Content-Type", std::move(contentType)}};
+  response.body = std::move(body);
+  return response;
+}
+
+std::string credentialsJson(const std::string& keyId, const std::string& expiration) {
+  return R"({"AccessKeyId":")" + keyId + R"(","SecretAccessKey":"secret-)" + keyId +
+         R"(","Token":"token-)" + keyId + R"(","Expiration":")" + expiration + R"("})";
+}
+
+void expectNoSecrets(const core::Error& error, std::initializer_list<std::string> secrets) {
+  for (const auto& secret : secrets) {
+    EXPECT_EQ(error.message.find(secret), std::string::npos) << error.message;
+    EXPECT_EQ(error.code.find(secret), std::string::npos) << error.code;
+  }
+}
+
+// ---------------------------------------------------------------- environment
+
+TEST(EnvironmentProvider, ReadsKeysTokenAndExpiration) {
+  EnvironmentCredentialsProvider provider(
+      Environment(Vars{{"AWS_ACCESS_KEY_ID", "AKIDENV"},
+                       {"AWS_SECRET_ACCESS_KEY", "env-secret"},
+                       {"AWS_SESSION_TOKEN", "env-token"},
+                       {"AWS_CREDENTIAL_EXPIRATION", "2030-01-01T00:00:00Z"}}));
+  auto credentials = provider.credentials();
+  ASSERT_TRUE(credentials.has_value());
+  EXPECT_EQ(credentials->accessKeyId, "AKIDENV");
+  EXPECT_EQ(credentials->secretAccessKey, "env-secret");
+  EXPECT_EQ(credentials->sessionToken, "env-token");
+  EXPECT_EQ(credentials->expiration, parseIso8601("2030-01-01T00:00:00Z"));
+  EXPECT_EQ(credentials->providerName, "environment");
+}
+
+TEST(EnvironmentProvider, SecurityTokenVariableWinsAsInBotocore) {
+  EnvironmentCredentialsProvider provider(Environment(Vars{{"AWS_ACCESS_KEY_ID", "A"},
+                                                           {"AWS_SECRET_ACCESS_KEY", "S"},
+                                                           {"AWS_SECURITY_TOKEN", "legacy"},
+                                                           {"AWS_SESSION_TOKEN", "modern"}}));
+  EXPECT_EQ(provider.credentials()->sessionToken, "legacy");
+}
+
+TEST(EnvironmentProvider, NotConfiguredPartialAndBadExpiration) {
+  auto missing =
+      EnvironmentCredentialsProvider(Environment(Vars{{"AWS_ACCESS_KEY_ID", ""}})).credentials();
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_TRUE(isCredentialsNotConfigured(missing.error()));
+
+  auto partial =
+      EnvironmentCredentialsProvider(Environment(Vars{{"AWS_ACCESS_KEY_ID", "A"}})).credentials();
+  ASSERT_FALSE(partial.has_value());
+  EXPECT_EQ(partial.error().kind, core::ErrorKind::kAuth);
+  EXPECT_EQ(partial.error().code, "PartialCredentials");
+
+  auto badExpiry =
+      EnvironmentCredentialsProvider(Environment(Vars{{"AWS_ACCESS_KEY_ID", "A"},
+                                                      {"AWS_SECRET_ACCESS_KEY", "S"},
+                                                      {"AWS_CREDENTIAL_EXPIRATION", "soon"}}))
+          .credentials();
+  ASSERT_FALSE(badExpiry.has_value());
+  EXPECT_EQ(badExpiry.error().code, "InvalidCredentials");
+}
+
+// ---------------------------------------------------------------- shared files
+
+TEST(SharedFilesProvider, CredentialsFileBeatsConfigFile) {
+  TempDir dir;
+  dir.write("credentials",
+            "[default]\naws_access_key_id = AKIDCREDS\naws_secret_access_key = creds-secret\n"
+            "aws_session_token = creds-token\n");
+  dir.write("config", "[default]\naws_access_key_id = AKIDCONFIG\naws_secret_access_key = x\n");
+  auto credentials = SharedFilesCredentialsProvider(envIn(dir)).credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(credentials->accessKeyId, "AKIDCREDS");
+  EXPECT_EQ(credentials->secretAccessKey, "creds-secret");
+  EXPECT_EQ(credentials->sessionToken, "creds-token");
+  EXPECT_FALSE(credentials->expiration.has_value());
+  EXPECT_EQ(credentials->providerName, "shared-files");
+}
+
+TEST(SharedFilesProvider, NamedProfileFromConfigFileWithComments) {
+  TempDir dir;
+  dir.write("credentials",
+            "[default]\naws_access_key_id = AKIDDEFAULT\naws_secret_access_key = d\n");
+  dir.write("config",
+            "# team profiles\n[profile ops]\n; keys for ops\naws_access_key_id = AKIDOPS\n"
+            "aws_secret_access_key = ops-secret\n");
+  auto credentials =
+      SharedFilesCredentialsProvider(envIn(dir, {{"AWS_PROFILE", "ops"}})).credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(credentials->accessKeyId, "AKIDOPS");
+  EXPECT_EQ(credentials->secretAccessKey, "ops-secret");
+}
+
+TEST(SharedFilesProvider, ReportsWhatItCannotUse) {
+  TempDir dir;
+  {
+    auto none = SharedFilesCredentialsProvider(envIn(dir)).credentials();
+    ASSERT_FALSE(none.has_value());
+    EXPECT_TRUE(isCredentialsNotConfigured(none.error())) << none.error().toString();
+    EXPECT_NE(none.error().message.find("(absent)"), std::string::npos);
+  }
+  {
+    auto missing =
+        SharedFilesCredentialsProvider(envIn(dir, {{"AWS_PROFILE", "ghost"}})).credentials();
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_EQ(missing.error().code, "ProfileNotFound");
+  }
+  dir.write("credentials", "[default]\naws_access_key_id = AKID\n");
+  {
+    auto partial = SharedFilesCredentialsProvider(envIn(dir)).credentials();
+    ASSERT_FALSE(partial.has_value());
+    EXPECT_EQ(partial.error().code, "PartialCredentials");
+  }
+  dir.write("credentials", "");
+  for (const char* profile :
+       {"[default]\nrole_arn = arn:aws:iam::1:role/r\nsource_profile = base\n",
+        "[default]\ncredential_process = /bin/echo secret\n",
+        "[default]\nsso_start_url = https://x.awsapps.com/start\n"}) {
+    dir.write("config", profile);
+    auto unsupported = SharedFilesCredentialsProvider(envIn(dir)).credentials();
+    ASSERT_FALSE(unsupported.has_value()) << profile;
+    EXPECT_EQ(unsupported.error().code, "UnsupportedProfile") << profile;
+    EXPECT_EQ(unsupported.error().kind, core::ErrorKind::kAuth);
+  }
+  dir.write("config",
+            "[default]\nrole_arn = arn:aws:iam::1:role/r\nweb_identity_token_file = /t\n");
+  auto webIdentity = SharedFilesCredentialsProvider(envIn(dir)).credentials();
+  ASSERT_FALSE(webIdentity.has_value());
+  EXPECT_TRUE(isCredentialsNotConfigured(webIdentity.error()));
+
+  dir.write("config", "[default]\naws_secret_access_key = very-secret-value\nbroken line\n");
+  auto malformed = SharedFilesCredentialsProvider(envIn(dir)).credentials();
+  ASSERT_FALSE(malformed.has_value());
+  EXPECT_EQ(malformed.error().code, "InvalidConfigFile");
+  expectNoSecrets(malformed.error(), {"very-secret-value"});
+}
+
+// ---------------------------------------------------------------- web identity (STS)
+
+// Impersonates STS's AssumeRoleWithWebIdentity: checks the request shape and answers with
+// credentials derived from the token it received.
+class FakeSts {
+ public:
+  FakeSts() : server_([this](const RecordedRequest& r) { return handle(r); }) {}
+
+  std::string url() const { return server_.baseUrl(); }
+  LocalHttpServer& server() { return server_; }
+  std::atomic<int> failuresBeforeSuccess{0};
+  std::atomic<int> failureStatus{500};
+  std::string expiration = "2030-01-01T00:00:00Z";
+
+ private:
+  HttpResponse handle(const RecordedRequest& r) {
+    if (failuresBeforeSuccess > 0) {
+      --failuresBeforeSuccess;
+      return respond(failureStatus, testing::awsErrorXml("InternalFailure", "try again", "rid-500"),
+                     "text/xml");
+    }
+    if (r.method != "POST" || r.target != "/" ||
+        testing::formValue(r.body, "Action") != "AssumeRoleWithWebIdentity" ||
+        testing::formValue(r.body, "Version") != "2011-06-15") {
+      return respond(400, testing::awsErrorXml("InvalidAction", "bad request shape", "rid-400"),
+                     "text/xml");
+    }
+    const auto token = testing::formValue(r.body, "WebIdentityToken").value_or("");
+    if (token.empty() || token == "revoked-token") {
+      return respond(400,
+                     testing::awsErrorXml("InvalidIdentityToken", "Token is not valid", "rid-bad"),
+                     "text/xml");
+    }
+    const auto session = testing::formValue(r.body, "RoleSessionName").value_or("");
+    return respond(
+        200,
+        "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\n"
+        "  <AssumeRoleWithWebIdentityResult>\n"
+        "    "
+        "<SubjectFromWebIdentityToken>system:serviceaccount:ns:sa</SubjectFromWebIdentityToken>\n"
+        "    <AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/binder/" +
+            session + "</Arn><AssumedRoleId>AROAEXAMPLE:" + session +
+            "</AssumedRoleId></AssumedRoleUser>\n"
+            "    <Credentials>\n"
+            "      <SessionToken>session-for-" +
+            token +
+            "</SessionToken>\n"
+            "      <SecretAccessKey>secret-for-" +
+            token +
+            "</SecretAccessKey>\n"
+            "      <Expiration>" +
+            expiration +
+            "</Expiration>\n"
+            "      <AccessKeyId>ASIAWEBIDENTITY</AccessKeyId>\n"
+            "    </Credentials>\n"
+            "    <Audience>sts.amazonaws.com</Audience>\n"
+            "  </AssumeRoleWithWebIdentityResult>\n"
+            "  <ResponseMetadata><RequestId>rid-ok</RequestId></ResponseMetadata>\n"
+            "</AssumeRoleWithWebIdentityResponse>\n",
+        "text/xml");
+  }
+
+  LocalHttpServer server_;
+};
+
+class WebIdentityTest : public ::testing::Test {
+ protected:
+  WebIdentityCredentialsProvider provider(Vars vars) {
+    WebIdentityOptions options;
+    options.stsEndpoint = sts_.url();
+    options.sleep = kNoSleep;
+    options.timeout = 5s;
+    return WebIdentityCredentialsProvider(envIn(dir_, std::move(vars)), options, *transport_,
+                                          clock_);
+  }
+
+  TempDir dir_;
+  FakeSts sts_;
+  std::unique_ptr<CpprestTransport> transport_ = realTransport();
+  core::ManualClock clock_;
+};
+
+TEST_F(WebIdentityTest, ExchangesTokenFileForRoleCredentials) {
+  const auto tokenFile = dir_.write("token", "jwt-token-1\n");
+  auto p = provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", tokenFile},
+                     {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/binder"},
+                     {"AWS_ROLE_SESSION_NAME", "my session"}});
+  auto credentials = p.credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(credentials->accessKeyId, "ASIAWEBIDENTITY");
+  EXPECT_EQ(credentials->secretAccessKey, "secret-for-jwt-token-1");
+  EXPECT_EQ(credentials->sessionToken, "session-for-jwt-token-1");
+  EXPECT_EQ(credentials->expiration, parseIso8601("2030-01-01T00:00:00Z"));
+  EXPECT_EQ(credentials->providerName, "web-identity");
+
+  ASSERT_EQ(sts_.server().requestCount(), 1u);
+  const auto request = sts_.server().requests().front();
+  EXPECT_TRUE(findHeader(request.headers, "authorization").empty()) << "must be unsigned";
+  EXPECT_TRUE(findHeader(request.headers, "x-amz-security-token").empty());
+  EXPECT_EQ(findHeader(request.headers, "content-type"),
+            "application/x-www-form-urlencoded; charset=utf-8");
+  EXPECT_EQ(testing::formValue(request.body, "RoleArn"), "arn:aws:iam::123456789012:role/binder");
+  EXPECT_EQ(testing::formValue(request.body, "RoleSessionName"), "my session");
+  EXPECT_NE(request.body.find("RoleSessionName=my%20session"), std::string::npos);
+}
+
+TEST_F(WebIdentityTest, RereadsTheTokenFileEveryTime) {
+  const auto tokenFile = dir_.write("token", "first");
+  auto p = provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", tokenFile}, {"AWS_ROLE_ARN", "arn:r"}});
+  EXPECT_EQ(p.credentials()->secretAccessKey, "secret-for-first");
+  dir_.write("token", "second");
+  EXPECT_EQ(p.credentials()->secretAccessKey, "secret-for-second");
+}
+
+TEST_F(WebIdentityTest, SettingsFromProfileWithEnvironmentOverride) {
+  const auto tokenFile = dir_.write("token", "profile-token");
+  dir_.write("config", "[profile irsa]\nweb_identity_token_file = " + tokenFile +
+                           "\nrole_arn = arn:aws:iam::1:role/from-profile\n");
+  auto fromProfile = provider({{"AWS_PROFILE", "irsa"}});
+  ASSERT_TRUE(fromProfile.credentials().has_value());
+  EXPECT_EQ(testing::formValue(sts_.server().requests().back().body, "RoleArn"),
+            "arn:aws:iam::1:role/from-profile");
+  // Default session name: endpoint-binder-<unix seconds of the injected clock>.
+  EXPECT_EQ(testing::formValue(sts_.server().requests().back().body, "RoleSessionName"),
+            "endpoint-binder-1700000000");
+
+  auto overridden =
+      provider({{"AWS_PROFILE", "irsa"}, {"AWS_ROLE_ARN", "arn:aws:iam::1:role/env"}});
+  ASSERT_TRUE(overridden.credentials().has_value());
+  EXPECT_EQ(testing::formValue(sts_.server().requests().back().body, "RoleArn"),
+            "arn:aws:iam::1:role/env");
+}
+
+TEST_F(WebIdentityTest, StsRejectionIsAuthErrorWithoutTheToken) {
+  const auto tokenFile = dir_.write("token", "revoked-token");
+  auto p = provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", tokenFile}, {"AWS_ROLE_ARN", "arn:r"}});
+  auto credentials = p.credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_EQ(credentials.error().kind, core::ErrorKind::kAuth);
+  EXPECT_EQ(credentials.error().code, "InvalidIdentityToken");
+  EXPECT_EQ(credentials.error().requestId, "rid-bad");
+  EXPECT_EQ(credentials.error().httpStatus, 400);
+  expectNoSecrets(credentials.error(), {"revoked-token"});
+  EXPECT_EQ(sts_.server().requestCount(), 1u) << "auth errors are not retried";
+}
+
+TEST_F(WebIdentityTest, ServerErrorsAreRetriedThenReported) {
+  const auto tokenFile = dir_.write("token", "tok");
+  auto p = provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", tokenFile}, {"AWS_ROLE_ARN", "arn:r"}});
+  sts_.failuresBeforeSuccess = 2;
+  ASSERT_TRUE(p.credentials().has_value());
+  EXPECT_EQ(sts_.server().requestCount(), 3u);
+
+  sts_.failuresBeforeSuccess = 10;
+  auto failed = p.credentials();
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().kind, core::ErrorKind::kRetryable);
+  EXPECT_EQ(failed.error().code, "InternalFailure");
+  EXPECT_EQ(failed.error().httpStatus, 500);
+  EXPECT_EQ(sts_.server().requestCount(), 6u);
+}
+
+TEST_F(WebIdentityTest, ConfigurationErrors) {
+  auto notConfigured = provider({}).credentials();
+  ASSERT_FALSE(notConfigured.has_value());
+  EXPECT_TRUE(isCredentialsNotConfigured(notConfigured.error()));
+
+  auto noRole = provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", "/x"}}).credentials();
+  ASSERT_FALSE(noRole.has_value());
+  EXPECT_EQ(noRole.error().code, "InvalidConfig");
+
+  auto noFile = provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", (dir_.path() / "absent").string()},
+                          {"AWS_ROLE_ARN", "arn:r"}})
+                    .credentials();
+  ASSERT_FALSE(noFile.has_value());
+  EXPECT_EQ(noFile.error().code, "WebIdentityTokenUnreadable");
+
+  const auto empty = dir_.write("empty", "\n");
+  auto emptyFile =
+      provider({{"AWS_WEB_IDENTITY_TOKEN_FILE", empty}, {"AWS_ROLE_ARN", "arn:r"}}).credentials();
+  ASSERT_FALSE(emptyFile.has_value());
+  EXPECT_EQ(emptyFile.error().code, "WebIdentityTokenUnreadable");
+  EXPECT_EQ(sts_.server().requestCount(), 0u);
+}
+
+TEST(StsResponseParser, MalformedAndIncompleteResponses) {
+  auto notXml = parseStsCredentialsResponse(200, "<<<", "web-identity");
+  ASSERT_FALSE(notXml.has_value());
+  EXPECT_EQ(notXml.error().code, "InvalidCredentialsResponse");
+
+  auto incomplete = parseStsCredentialsResponse(
+      200,
+      "<AssumeRoleWithWebIdentityResponse><AssumeRoleWithWebIdentityResult><Credentials>"
+      "<AccessKeyId>A</AccessKeyId><SecretAccessKey>sekrit</SecretAccessKey>"
+      "</Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>",
+      "web-identity");
+  ASSERT_FALSE(incomplete.has_value());
+  EXPECT_EQ(incomplete.error().code, "InvalidCredentialsResponse");
+  expectNoSecrets(incomplete.error(), {"sekrit"});
+
+  auto throttled = parseStsCredentialsResponse(
+      400, testing::awsErrorXml("Throttling", "Rate exceeded", "rid"), "web-identity");
+  ASSERT_FALSE(throttled.has_value());
+  EXPECT_EQ(throttled.error().kind, core::ErrorKind::kRetryable);
+
+  auto idp = parseStsCredentialsResponse(
+      400, testing::awsErrorXml("IDPCommunicationError", "idp down", "rid"), "web-identity");
+  EXPECT_EQ(idp.error().kind, core::ErrorKind::kRetryable);
+
+  auto html = parseStsCredentialsResponse(502, "<html>bad gateway</html>", "web-identity");
+  ASSERT_FALSE(html.has_value());
+  EXPECT_EQ(html.error().kind, core::ErrorKind::kRetryable);
+  EXPECT_EQ(html.error().code, "HttpStatus502");
+}
+
+// ---------------------------------------------------------------- container (ECS/Fargate)
+
+// Impersonates the ECS agent / EKS Pod Identity endpoint: answers GET <path> with credentials
+// when the Authorization header matches `requiredToken` (when set), 401 otherwise.
+class FakeContainerEndpoint {
+ public:
+  FakeContainerEndpoint() : server_([this](const RecordedRequest& r) { return handle(r); }) {}
+
+  std::string base() const { return server_.baseUrl(); }
+  LocalHttpServer& server() { return server_; }
+  void requireToken(std::string token) {
+    std::lock_guard lock(mu_);
+    requiredToken_ = std::move(token);
+  }
+  void setBody(int status, std::string body) {
+    std::lock_guard lock(mu_);
+    status_ = status;
+    body_ = std::move(body);
+  }
+
+ private:
+  HttpResponse handle(const RecordedRequest& r) {
+    std::lock_guard lock(mu_);
+    if (r.method != "GET") return respond(405, "");
+    if (!requiredToken_.empty() && findHeader(r.headers, "authorization") != requiredToken_) {
+      return respond(401, R"({"code":"AccessDenied","message":"bad token"})", "application/json");
+    }
+    return respond(status_, body_, "application/json");
+  }
+
+  std::mutex mu_;
+  std::string requiredToken_;
+  int status_ = 200;
+  std::string body_ = credentialsJson("ASIACONTAINER", "2030-01-01T00:00:00Z");
+  LocalHttpServer server_;
+};
+
+class ContainerTest : public ::testing::Test {
+ protected:
+  ContainerCredentialsProvider provider(Vars vars) {
+    ContainerOptions options;
+    options.relativeUriBase = endpoint_.base();
+    options.sleep = kNoSleep;
+    options.timeout = 5s;
+    return ContainerCredentialsProvider(envIn(dir_, std::move(vars)), options, *transport_);
+  }
+
+  TempDir dir_;
+  FakeContainerEndpoint endpoint_;
+  std::unique_ptr<CpprestTransport> transport_ = realTransport();
+};
+
+TEST_F(ContainerTest, RelativeUriGoesToTheTaskMetadataHost) {
+  auto credentials =
+      provider({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/abc-123"}})
+          .credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(credentials->accessKeyId, "ASIACONTAINER");
+  EXPECT_EQ(credentials->secretAccessKey, "secret-ASIACONTAINER");
+  EXPECT_EQ(credentials->sessionToken, "token-ASIACONTAINER");
+  EXPECT_EQ(credentials->providerName, "container");
+  ASSERT_EQ(endpoint_.server().requestCount(), 1u);
+  const auto request = endpoint_.server().requests().front();
+  EXPECT_EQ(request.target, "/v2/credentials/abc-123");
+  EXPECT_EQ(findHeader(request.headers, "accept"), "application/json");
+  EXPECT_TRUE(findHeader(request.headers, "authorization").empty());
+}
+
+TEST_F(ContainerTest, FullUriWithAuthorizationToken) {
+  endpoint_.requireToken("Bearer pod-identity-token");
+  auto credentials = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + "/creds"},
+                               {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "Bearer pod-identity-token"}})
+                         .credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(endpoint_.server().requests().front().target, "/creds");
+}
+
+TEST_F(ContainerTest, TokenFileWinsAndIsRereadEachCall) {
+  const auto tokenFile = dir_.write("eks-token", "file-token-1");
+  endpoint_.requireToken("file-token-1");
+  auto p = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + "/creds"},
+                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile},
+                     {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "env-token"}});
+  ASSERT_TRUE(p.credentials().has_value());
+  dir_.write("eks-token", "file-token-2");
+  endpoint_.requireToken("file-token-2");
+  ASSERT_TRUE(p.credentials().has_value());
+}
+
+TEST_F(ContainerTest, WrongTokenIsDeniedWithoutRetrying) {
+  endpoint_.requireToken("right");
+  auto credentials = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + "/c"},
+                               {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "wrong-token-value"}})
+                         .credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_EQ(credentials.error().kind, core::ErrorKind::kAuth);
+  EXPECT_EQ(credentials.error().code, "ContainerCredentialsDenied");
+  EXPECT_EQ(credentials.error().httpStatus, 401);
+  expectNoSecrets(credentials.error(), {"wrong-token-value"});
+  EXPECT_EQ(endpoint_.server().requestCount(), 1u);
+}
+
+TEST_F(ContainerTest, TokenWithLineBreakIsRefusedBeforeAnyRequest) {
+  for (const char* token : {"abc\r\nX-Injected: 1", "abc\n", "\rabc"}) {
+    auto credentials = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + "/c"},
+                                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN", token}})
+                           .credentials();
+    ASSERT_FALSE(credentials.has_value());
+    EXPECT_EQ(credentials.error().code, "InvalidAuthorizationToken");
+  }
+  const auto tokenFile = dir_.write("token-with-newline", "good\nbad");
+  auto fromFile = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + "/c"},
+                            {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", tokenFile}})
+                      .credentials();
+  ASSERT_FALSE(fromFile.has_value());
+  EXPECT_EQ(fromFile.error().code, "InvalidAuthorizationToken");
+
+  auto missingFile = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + "/c"},
+                               {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "/nonexistent/token"}})
+                         .credentials();
+  ASSERT_FALSE(missingFile.has_value());
+  EXPECT_EQ(missingFile.error().code, "InvalidAuthorizationToken");
+  EXPECT_EQ(endpoint_.server().requestCount(), 0u);
+}
+
+TEST_F(ContainerTest, HttpToOtherHostsIsRefusedBeforeAnyRequest) {
+  for (const char* url : {"http://10.0.0.1/creds", "http://169.254.169.254/latest/",
+                          "http://example.com/creds", "not a url"}) {
+    auto credentials = provider({{"AWS_CONTAINER_CREDENTIALS_FULL_URI", url}}).credentials();
+    ASSERT_FALSE(credentials.has_value()) << url;
+    EXPECT_EQ(credentials.error().code, "InvalidContainerCredentialsUri") << url;
+  }
+  auto relative =
+      provider({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "@evil.example/x"}}).credentials();
+  ASSERT_FALSE(relative.has_value());
+  EXPECT_EQ(relative.error().code, "InvalidContainerCredentialsUri");
+}
+
+TEST(ContainerUrlPolicy, AllowedHosts) {
+  for (const char* url : {"https://any.example.com/creds", "http://127.0.0.1:8080/x",
+                          "http://127.1.2.3/x", "http://localhost/x", "http://[::1]/x",
+                          "http://169.254.170.2/v2/credentials", "http://169.254.170.23/v1/creds",
+                          "http://[fd00:ec2::23]/v1/creds", "http://[::ffff:127.0.0.1]/x"}) {
+    EXPECT_TRUE(isAllowedContainerCredentialsUrl(url)) << url;
+  }
+  for (const char* url : {"http://169.254.170.3/x", "http://169.254.169.254/x", "http://10.0.0.1/",
+                          "http://[fd00:ec2::254]/", "http://localhost.evil.com/",
+                          "http://user:pw@127.0.0.1/", "ftp://127.0.0.1/", "127.0.0.1/x"}) {
+    EXPECT_FALSE(isAllowedContainerCredentialsUrl(url)) << url;
+  }
+}
+
+TEST_F(ContainerTest, ServerErrorsAndBadBodiesAreRetriedThenReported) {
+  auto p = provider({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/creds"}});
+  endpoint_.setBody(500, "{}");
+  auto serverError = p.credentials();
+  ASSERT_FALSE(serverError.has_value());
+  EXPECT_EQ(serverError.error().kind, core::ErrorKind::kRetryable);
+  EXPECT_EQ(serverError.error().code, "ContainerCredentialsUnavailable");
+  EXPECT_EQ(endpoint_.server().requestCount(), 3u);
+
+  endpoint_.setBody(200, "{\"AccessKeyId\": \"A\", \"SecretAccessKey\": \"leaky\"");
+  auto badJson = p.credentials();
+  ASSERT_FALSE(badJson.has_value());
+  EXPECT_EQ(badJson.error().code, "InvalidCredentialsResponse");
+  expectNoSecrets(badJson.error(), {"leaky"});
+
+  endpoint_.setBody(
+      200, R"({"AccessKeyId":"A","SecretAccessKey":"leaky","Expiration":"2030-01-01T00:00:00Z"})");
+  auto missingField = p.credentials();
+  ASSERT_FALSE(missingField.has_value());
+  EXPECT_NE(missingField.error().message.find("Token"), std::string::npos);
+  expectNoSecrets(missingField.error(), {"leaky"});
+
+  auto notConfigured = provider({}).credentials();
+  EXPECT_TRUE(isCredentialsNotConfigured(notConfigured.error()));
+}
+
+// ---------------------------------------------------------------- IMDSv2
+
+// Impersonates IMDSv2: PUT /latest/api/token (TTL header required) issues a token; every GET
+// without that token gets 401, as on an instance with IMDSv2 required.
+class FakeImds {
+ public:
+  FakeImds() : server_([this](const RecordedRequest& r) { return handle(r); }) {}
+
+  std::string base() const { return server_.baseUrl(); }
+  LocalHttpServer& server() { return server_; }
+
+  std::mutex mu;
+  std::string role = "binder-instance-role";
+  int tokenStatus = 200;  // 403/404/405 make clients fall back to IMDSv1
+  int credentialStatus = 200;
+  std::string credentialBody = credentialsJson("ASIAIMDS", "2030-01-01T00:00:00Z");
+  bool requireToken = true;
+
+ private:
+  HttpResponse handle(const RecordedRequest& r) {
+    std::lock_guard lock(mu);
+    if (r.target == "/latest/api/token") {
+      if (r.method != "PUT") return respond(405, "");
+      if (findHeader(r.headers, "x-aws-ec2-metadata-token-ttl-seconds") != "21600") {
+        return respond(400, "missing TTL");
+      }
+      if (tokenStatus != 200) return respond(tokenStatus, "");
+      return respond(200, "imds-session-token");
+    }
+    if (requireToken && findHeader(r.headers, "x-aws-ec2-metadata-token") != "imds-session-token") {
+      return respond(401, "");
+    }
+    const std::string prefix = "/latest/meta-data/iam/security-credentials/";
+    if (r.method == "GET" && r.target == prefix) {
+      return role.empty() ? respond(404, "") : respond(200, role + "\n");
+    }
+    if (r.method == "GET" && r.target == prefix + role) {
+      return respond(credentialStatus, credentialBody);
+    }
+    return respond(404, "");
+  }
+
+  LocalHttpServer server_;
+};
+
+class ImdsTest : public ::testing::Test {
+ protected:
+  ImdsCredentialsProvider provider(Vars vars = {}, std::string endpoint = {}) {
+    ImdsOptions options;
+    options.endpoint = endpoint.empty() ? imds_.base() : endpoint;
+    options.sleep = kNoSleep;
+    options.timeout = 2s;
+    return ImdsCredentialsProvider(Environment(vars), options, *transport_);
+  }
+
+  FakeImds imds_;
+  std::unique_ptr<CpprestTransport> transport_ = realTransport();
+};
+
+TEST_F(ImdsTest, FakeRequiresTheToken) {
+  // The impersonation is faithful: without the session token IMDS says 401.
+  auto response = transport_->send(
+      {"GET", imds_.base() + "/latest/meta-data/iam/security-credentials/", {}, "", 2s});
+  ASSERT_TRUE(response.has_value());
+  EXPECT_EQ(response->status, 401);
+}
+
+TEST_F(ImdsTest, TokenThenRoleThenCredentials) {
+  auto credentials = provider().credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(credentials->accessKeyId, "ASIAIMDS");
+  EXPECT_EQ(credentials->providerName, "imds");
+  const auto requests = imds_.server().requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  EXPECT_EQ(requests[0].target, "/latest/api/token");
+  EXPECT_EQ(requests[1].target, "/latest/meta-data/iam/security-credentials/");
+  EXPECT_EQ(requests[2].target, "/latest/meta-data/iam/security-credentials/binder-instance-role");
+  for (size_t i = 1; i < requests.size(); ++i) {
+    EXPECT_EQ(findHeader(requests[i].headers, "x-aws-ec2-metadata-token"), "imds-session-token");
+  }
+}
+
+TEST_F(ImdsTest, EndpointFromEnvironment) {
+  // The options endpoint is empty here, so the environment decides.
+  ImdsOptions options;
+  options.sleep = kNoSleep;
+  ImdsCredentialsProvider fromEnv(
+      Environment(Vars{{"AWS_EC2_METADATA_SERVICE_ENDPOINT", imds_.base() + "/"}}), options,
+      *transport_);
+  EXPECT_EQ(fromEnv.endpoint(), imds_.base());
+  ASSERT_TRUE(fromEnv.credentials().has_value());
+
+  ImdsCredentialsProvider defaults(Environment{}, options, *transport_);
+  EXPECT_EQ(defaults.endpoint(), "http://169.254.169.254");
+  ImdsCredentialsProvider ipv6(
+      Environment(Vars{{"AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6"}}), options, *transport_);
+  EXPECT_EQ(ipv6.endpoint(), "http://[fd00:ec2::254]");
+}
+
+TEST_F(ImdsTest, DisabledMakesNoRequest) {
+  auto credentials = provider({{"AWS_EC2_METADATA_DISABLED", "TRUE"}}).credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_TRUE(isCredentialsNotConfigured(credentials.error()));
+  EXPECT_EQ(imds_.server().requestCount(), 0u);
+}
+
+TEST_F(ImdsTest, NoRoleAttachedIsNotConfigured) {
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.role.clear();
+  }
+  auto credentials = provider().credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_TRUE(isCredentialsNotConfigured(credentials.error()));
+  EXPECT_NE(credentials.error().message.find("no IAM role"), std::string::npos);
+}
+
+TEST_F(ImdsTest, UnreachableIsNotConfigured) {
+  const std::string nowhere = "http://127.0.0.1:" + std::to_string(testing::unusedLocalPort());
+  auto credentials = provider({}, nowhere).credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_TRUE(isCredentialsNotConfigured(credentials.error())) << credentials.error().toString();
+  EXPECT_NE(credentials.error().message.find("ConnectionError"), std::string::npos);
+}
+
+TEST_F(ImdsTest, FallsBackToV1OnlyWhenAllowed) {
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.tokenStatus = 403;
+    imds_.requireToken = false;
+  }
+  auto v1 = provider().credentials();
+  ASSERT_TRUE(v1.has_value()) << v1.error().toString();
+  EXPECT_TRUE(
+      findHeader(imds_.server().requests().back().headers, "x-aws-ec2-metadata-token").empty());
+
+  auto disabled = provider({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}).credentials();
+  ASSERT_FALSE(disabled.has_value());
+  EXPECT_EQ(disabled.error().code, "ImdsV1Disabled");
+}
+
+TEST_F(ImdsTest, BadCredentialDocumentsAreErrors) {
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.credentialBody = R"({"Code":"AssumeRoleUnauthorizedAccess","Message":"denied"})";
+  }
+  auto denied = provider().credentials();
+  ASSERT_FALSE(denied.has_value());
+  EXPECT_EQ(denied.error().code, "InvalidCredentialsResponse");
+  EXPECT_NE(denied.error().message.find("AssumeRoleUnauthorizedAccess"), std::string::npos);
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.credentialBody = "{not json";
+  }
+  EXPECT_EQ(provider().credentials().error().code, "InvalidCredentialsResponse");
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.credentialStatus = 500;
+  }
+  auto unavailable = provider().credentials();
+  ASSERT_FALSE(unavailable.has_value());
+  EXPECT_EQ(unavailable.error().code, "ImdsUnavailable");
+  EXPECT_EQ(unavailable.error().kind, core::ErrorKind::kRetryable);
+}
+
+TEST(ImdsProvider, MalformedRoleNameIsRefused) {
+  testing::FakeHttpTransport transport;
+  transport.setHandler([](const HttpRequest& request) -> core::Result<HttpResponse> {
+    if (request.method == "PUT") return respond(200, "tok");
+    return respond(200, "../../../latest/user-data\n");
+  });
+  ImdsOptions options;
+  options.endpoint = "http://169.254.169.254";
+  options.sleep = kNoSleep;
+  auto credentials = ImdsCredentialsProvider(Environment{}, options, transport).credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_EQ(credentials.error().code, "InvalidCredentialsResponse");
+  EXPECT_EQ(transport.requestCount(), 2u);
+}
+
+}  // namespace
+}  // namespace endpointbinder::aws
