@@ -19,7 +19,9 @@ using std::chrono::nanoseconds;
 // instead of waiting for the next resync.
 constexpr auto kRefreshAfterWrite = std::chrono::seconds(10);
 // With unhealthyGracePeriod set, health must be read often enough to act on it in time.
-constexpr auto kMinHealthRefresh = std::chrono::seconds(10);
+constexpr auto kMinHealthRefresh = std::chrono::seconds(2);
+// Pause between the batches of a plan capped by maxDeregistrationsPerSync.
+constexpr auto kNextBatchDelay = std::chrono::seconds(1);
 
 std::string joinKeys(const std::vector<core::Target>& targets, size_t limit = 10) {
   std::string out;
@@ -277,6 +279,11 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
   };
   if (plan.nextDeadline) consider(*plan.nextDeadline);
   if (state.refreshDueAt) consider(*state.refreshDueAt);
+  // A capped plan continues with the next batch as soon as this one is written, so a large
+  // removal proceeds at maxDeregistrationsPerSync per sync instead of per resync.
+  if (applied && heldByReason.contains(core::HoldReason::kMaxDeregistrationsPerSync)) {
+    consider(now + kNextBatchDelay);
+  }
   return result;
 }
 

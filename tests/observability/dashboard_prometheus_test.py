@@ -187,9 +187,7 @@ class DashboardAgainstPrometheus(unittest.TestCase):
         manifests = os.path.join(cls.tmp.name, "manifests")
         os.mkdir(manifests)
 
-        # Control-API target groups live in the emulator's --region; the controller signs for
-        # harness.REGION.
-        cls.emulator = harness.Emulator(("--region", harness.REGION))
+        cls.emulator = harness.Emulator()
         cls.cleanups.append(cls.emulator.stop)
         cls.dns = harness.DnsServer()
         cls.cleanups.append(cls.dns.stop)
