@@ -169,6 +169,7 @@ void Controller::workerLoop() {
     if (deps_.metrics && store_.get(*key)) {
       const auto [ns, name] = splitKey(*key);
       deps_.metrics->reconcileFinished(ns, name, outcome, deps_.clock.now() - start);
+      if (auto status = status_.get(*key)) deps_.metrics->observeStatus(*status);
     }
   }
 }

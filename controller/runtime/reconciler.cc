@@ -128,11 +128,10 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
     desiredTargets.push_back(core::Target{id, port, spec.availabilityZone});
   }
   const bool sourceFailing = source.failing || !source.hasAnswer;
-  if (source.hasAnswer) {
+  if (!sourceFailing) {
     const auto seenAt = source.lastSuccess == core::MonoTime{} ? now : source.lastSuccess;
     state.tracker.recordListing(desiredTargets, seenAt);
-  }
-  if (sourceFailing) {
+  } else {
     state.tracker.recordSourceFailure(
         source.failureReason.empty() ? "no answer yet" : source.failureReason,
         source.failingSince.value_or(now));
