@@ -53,24 +53,25 @@ void BM_ComputePlan_Churn(benchmark::State& state) {
   const std::uint32_t pastGrace = (churn + 1) / 2;  // removed first, long enough ago
   const std::uint32_t kept = n - churn;
 
-  // Addresses [0, n) were listed and registered; [0, churn) have been dropped from the source
-  // and [n, n + churn) replace them.
+  // Addresses [0, n) were listed and registered. [0, pastGrace) were last listed at t0 (absent
+  // for 10m at `now`, past the 3m grace), [pastGrace, churn) at t0 + 9m (absent for 1m, within
+  // grace); [n, n + churn) replace them and are not registered yet.
   const auto original = makeTargets(0, n);
-  const auto stillListed = makeTargets(churn, kept);
-  auto withoutPastGrace = makeTargets(pastGrace, n - pastGrace);
-  core::DesiredTargets desired{stillListed, false};
+  const auto withoutPastGrace = makeTargets(pastGrace, n - pastGrace);
+  core::DesiredTargets desired{makeTargets(churn, kept), false};
   const auto added = makeTargets(n, churn);
   desired.targets.insert(desired.targets.end(), added.begin(), added.end());
   const auto observed = observe(original, core::TargetState::kHealthy);
 
   const core::MonoTime t0{minutes(60)};
+  const core::MonoTime now = t0 + minutes(10);
   core::EndpointTracker tracker;
   tracker.recordListing(original, t0);
   tracker.recordObserved(observed, t0);
-  tracker.recordListing(withoutPastGrace, t0 + minutes(6));  // [0, pastGrace) last seen at 6m
-  tracker.recordListing(stillListed, t0 + minutes(9));       // the rest last seen at 9m
-  tracker.recordObserved(observed, t0 + minutes(9));
-  const core::MonoTime now = t0 + minutes(10);
+  tracker.recordListing(withoutPastGrace, t0 + minutes(9));
+  // As the reconciler does: the current listing, then the group, then the plan.
+  tracker.recordListing(desired.targets, now);
+  tracker.recordObserved(observed, now);
   const api::Policy policy = defaultPolicy();
 
   std::size_t writes = 0;

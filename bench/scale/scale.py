@@ -89,14 +89,19 @@ def http_json(method, url, body=None, timeout=30):
                                  headers={"Content-Type": "application/json"})
     try:
         with _OPENER.open(req, timeout=timeout) as resp:
-            raw = resp.read()
-            return resp.status, (json.loads(raw) if raw.strip() else None)
+            return resp.status, _decode(resp.read())
     except urllib.error.HTTPError as e:
-        raw = e.read()
+        return e.code, _decode(e.read())
+
+
+def _decode(raw):
+    """JSON when the body is JSON, else its text (health endpoints answer plain text)."""
+    if raw.strip().startswith((b"{", b"[")):
         try:
-            return e.code, json.loads(raw)
+            return json.loads(raw)
         except ValueError:
-            return e.code, raw.decode(errors="replace")
+            pass
+    return raw.decode(errors="replace")
 
 
 def http_text(url, timeout=30):

@@ -69,6 +69,11 @@ bool isNeverSigned(std::string_view lowerName) {
   return lowerName == "user-agent" || lowerName == "expect" || lowerName == "x-amzn-trace-id";
 }
 
+bool hasHeader(const Headers& headers, std::string_view lowerName) {
+  return std::any_of(headers.begin(), headers.end(),
+                     [&](const auto& header) { return asciiLower(header.first) == lowerName; });
+}
+
 void removeHeader(Headers& headers, std::string_view name) {
   std::erase_if(headers, [&](const auto& header) { return asciiLower(header.first) == name; });
 }
@@ -249,7 +254,7 @@ SigningResult signRequest(HttpRequest& request, const Credentials& credentials,
   removeHeader(request.headers, "authorization");
   removeHeader(request.headers, "x-amz-date");
   removeHeader(request.headers, "x-amz-security-token");
-  if (findHeader(request.headers, "host").empty()) {
+  if (!hasHeader(request.headers, "host")) {
     request.headers.emplace_back("Host", hostHeaderFor(*url));
   }
   request.headers.emplace_back("X-Amz-Date", amzDate);
@@ -261,10 +266,9 @@ SigningResult signRequest(HttpRequest& request, const Credentials& credentials,
     removeHeader(request.headers, "x-amz-content-sha256");
     payloadHash = sha256Hex(request.body);
     request.headers.emplace_back("x-amz-content-sha256", payloadHash);
-  } else if (auto declared = findHeader(request.headers, "x-amz-content-sha256");
-             !declared.empty()) {
+  } else if (hasHeader(request.headers, "x-amz-content-sha256")) {
     // A caller that declares the payload hash (e.g. UNSIGNED-PAYLOAD) signs with it, as botocore.
-    payloadHash = std::string(declared);
+    payloadHash = std::string(findHeader(request.headers, "x-amz-content-sha256"));
   } else {
     payloadHash = sha256Hex(request.body);
   }

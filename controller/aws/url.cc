@@ -99,6 +99,13 @@ core::Result<Url> parseUrl(std::string_view text) {
     }
   }
   if (hostPart.empty()) return invalid("URL has no host");
+  if (authority.front() != '[') {
+    for (char c : hostPart) {
+      const bool ok =
+          std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+      if (!ok) return invalid("URL host contains a character not allowed in host names");
+    }
+  }
   url.host = lower(hostPart);
 
   if (!portPart.empty()) {

@@ -266,6 +266,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
 
   // toRegister was filled in key order (from `wanted`); toDeregister is due[0, take) by key.
   std::vector<const Absent*> taken;
+  taken.reserve(static_cast<size_t>(take));
   for (int i = 0; i < take; ++i) taken.push_back(&due[static_cast<size_t>(i)]);
   std::sort(taken.begin(), taken.end(),
             [](const Absent* a, const Absent* b) { return a->key < b->key; });

@@ -43,7 +43,7 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   setup->rateLimiter = std::make_unique<aws::RateLimiter>(*limits, clock);
 
   auto service = aws::elbv2ServiceOptions(setup->config.region, setup->elbv2Endpoint.url,
-                                          aws::RetryOptions{.maxAttempts = setup->config.maxAttempts,
+                                          aws::RetryOptions{.maxAttempts = flags.maxAttempts.value_or(setup->config.maxAttempts),
                                                             .mode = setup->config.retryMode});
   service.attemptTimeout = flags.attemptTimeout;
   aws::QueryClientHooks hooks;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "controller/aws/call_observer.h"
@@ -24,6 +25,7 @@ struct AwsFlags {
   std::string endpointUrl;  // --aws-endpoint-url (else AWS_ENDPOINT_URL[_<SERVICE>])
   std::string rateLimits;   // --aws-rate-limits "RegisterTargets=4:20,Describe*=10:40"
   std::chrono::milliseconds attemptTimeout{10'000};
+  std::optional<int> maxAttempts;  // overrides AWS_MAX_ATTEMPTS (doctor: 1, to fail fast)
 };
 
 struct AwsSetup {

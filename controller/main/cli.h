@@ -37,6 +37,8 @@ void registerGetCommands(CLI::App& app, CliContext& context);
 void registerHealthcheckCommand(CLI::App& app, CliContext& context);
 // `run`: the controller.
 void registerRunCommand(CLI::App& app, CliContext& context);
+// `doctor`: checklist of region, credentials, endpoints, DNS and target groups.
+void registerDoctorCommand(CLI::App& app, CliContext& context);
 // `plan`: one-shot read-only plan of every binding, printed like a diff.
 void registerPlanCommand(CLI::App& app, CliContext& context);
 // `iam-policy PATH...`: print the minimal IAM policy for the manifests' bindings.

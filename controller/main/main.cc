@@ -18,6 +18,7 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   registerVersionCommand(app, context);
   registerRunCommand(app, context);
   registerPlanCommand(app, context);
+  registerDoctorCommand(app, context);
   registerGetCommands(app, context);
   registerHealthcheckCommand(app, context);
   registerIamPolicyCommand(app, context);

@@ -27,6 +27,12 @@ ACCOUNT = "123456789012"
 REGION = "ap-northeast-1"
 
 
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL when this test process dies, even by SIGKILL."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -169,7 +175,8 @@ class Controller:
         env.update(env_extra or {})
         self.log_path = tempfile.mktemp(prefix="endpoint-binder-", suffix=".log")
         self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env,
+                                     preexec_fn=_die_with_parent)
         self.base = f"http://127.0.0.1:{self.health_port}"
         wait_for(self._healthy, 20, what="controller /healthz")
 

@@ -39,10 +39,10 @@ TEST(ParseUrl, DefaultsAndIpv6) {
 }
 
 TEST(ParseUrl, RejectsMalformed) {
-  for (const char* text :
-       {"", "example.com", "ftp://x/", "https://", "https://:80/", "https://host:0/",
-        "https://host:65536/", "https://host:12a/", "https://ho st/", "https://host\r\n/",
-        "http://[::1/", "http://[zz]/", "http://host:/"}) {
+  for (const char* text : {"", "example.com", "ftp://x/", "https://", "https://:80/",
+                           "https://host:0/", "https://host:65536/", "https://host:12a/",
+                           "https://ho st/", "https://host\r\n/", "https://exa$mple.com/",
+                           "https://host%2f/", "http://[::1/", "http://[zz]/", "http://host:/"}) {
     auto url = parseUrl(text);
     EXPECT_FALSE(url.has_value()) << text;
     if (!url) {

@@ -184,6 +184,19 @@ TEST(SigV4Sign, ResigningReplacesEarlierSignatureHeaders) {
             second.signature);
 }
 
+TEST(SigV4Sign, ExistingHostHeaderIsKeptEvenWhenEmpty) {
+  HttpRequest request;
+  request.url = "https://example.amazonaws.com/";
+  request.headers = {{"host", ""}};
+  const SigningParams params{"us-east-1", "service", at(2024, 1, 1, 0, 0, 0)};
+  const auto first = signRequest(request, exampleCredentials(), params);
+  const auto second = signRequest(request, exampleCredentials(), params);
+  EXPECT_EQ(first.signature, second.signature);
+  int hosts = 0;
+  for (const auto& [name, value] : request.headers) hosts += name == "host" || name == "Host";
+  EXPECT_EQ(hosts, 1);
+}
+
 TEST(SigV4Sign, ResultHoldsNoSecret) {
   HttpRequest request;
   request.url = "https://elasticloadbalancing.us-east-1.amazonaws.com/";

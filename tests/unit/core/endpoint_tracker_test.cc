@@ -264,13 +264,13 @@ TEST(EndpointTracker, MemoryStaysBoundedUnderChurn) {
   const int perAnswer = 8;
   const auto step = seconds(10);
   const int steps = 24 * 360;
-  const size_t bound = static_cast<size_t>(perAnswer * (forgetAfter / step + 3));
+  const auto bound = static_cast<size_t>(perAnswer * (forgetAfter / step + 3));
   std::vector<Target> previous;
   size_t maxSize = 0;
   for (int i = 0; i < steps; ++i) {
     std::vector<Target> listed;
     for (int j = 0; j < perAnswer; ++j) {
-      const uint32_t n = static_cast<uint32_t>(i * perAnswer + j);
+      const auto n = static_cast<uint32_t>(i * perAnswer + j);
       listed.push_back(ip("10." + std::to_string((n >> 16) & 0xFF) + "." +
                           std::to_string((n >> 8) & 0xFF) + "." + std::to_string(n & 0xFF)));
     }

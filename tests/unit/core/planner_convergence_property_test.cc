@@ -89,7 +89,7 @@ void runSimulation(uint64_t seed, SimulationStats& stats) {
       }
     }
     const bool hadAnswer = !restarted || !fail;
-    const Plan plan = binding.sync(answer, group, now);
+    Plan plan = binding.sync(answer, group, now);
     ++stats.syncs;
     if (restarted) {
       for (const auto& o : binding.lastObserved()) {

@@ -24,7 +24,7 @@
 namespace endpointbinder::core {
 
 // Readable failure output for plans (found by argument-dependent lookup).
-inline void PrintTo(const Plan& plan, std::ostream* os) {
+inline void PrintTo(const Plan& plan, std::ostream* os) {  // NOLINT: gtest's name
   *os << "register:";
   for (const auto& t : plan.toRegister) *os << " " << t.key();
   *os << " deregister:";

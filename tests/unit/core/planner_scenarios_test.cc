@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <iomanip>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -27,8 +30,16 @@ using testing::SourceAnswer;
 
 const MonoTime kT0 = MonoTime{} + hours(24);
 
+// "i-" and 17 hex digits, like an EC2 instance id.
+std::string instanceId(int n) {
+  std::ostringstream text;
+  text << "i-" << std::hex << std::setw(17) << std::setfill('0') << n;
+  return text.str();
+}
+
 std::vector<Target> targets(const std::vector<std::string>& ids, int port) {
   std::vector<Target> out;
+  out.reserve(ids.size());
   for (const auto& id : ids) out.push_back(Target{id, port, std::nullopt});
   return out;
 }
@@ -128,9 +139,7 @@ TEST(Scenario2Ec2Instances, LevelTriggeredRepairOfDriftAndNoCidrCheckOnInstances
   // 250 running instances: more than one DescribeInstances page, one RegisterTargets plan.
   std::vector<std::string> running;
   for (int i = 0; i < 250; ++i) {
-    char id[32];
-    std::snprintf(id, sizeof id, "i-%017x", 0x1000 + i);
-    running.push_back(id);
+    running.push_back(instanceId(0x1000 + i));
   }
   Plan first = binding.sync(SourceAnswer::of(targets(running, 80)), group, kT0);
   EXPECT_EQ(first.toRegister.size(), 250u);
@@ -191,7 +200,7 @@ TEST(Scenario3IntermittentDns, FailuresNeverRemoveALiveEndpoint) {
   SimulatedBinding binding(policyWith(minutes(3)));
   SimulatedTargetGroup group;
   std::vector<std::string> live = {"10.20.0.11", "10.20.1.12"};
-  const char* failures[] = {"SERVFAIL", "timeout", "NXDOMAIN", "empty answer"};
+  const std::array<const char*, 4> failures = {"SERVFAIL", "timeout", "NXDOMAIN", "empty answer"};
   std::map<std::string, MonoTime> lastListed;
   int failedSyncs = 0;
   bool retiredRemoved = false;
@@ -274,11 +283,7 @@ TEST(Scenario4SpotFleet, InstancesComeAndGoAndTheGroupFollows) {
   SimulatedTargetGroup group;
   std::vector<std::string> fleet;
   int nextId = 0;
-  auto launch = [&] {
-    char id[32];
-    std::snprintf(id, sizeof id, "i-%017x", 0xabc000 + nextId++);
-    fleet.push_back(id);
-  };
+  auto launch = [&] { fleet.push_back(instanceId(0xabc000 + nextId++)); };
   for (int i = 0; i < 8; ++i) launch();
   std::map<std::string, MonoTime> lastListed;
   std::set<std::string> everDeregistered;
@@ -380,7 +385,7 @@ TEST(Scenario5AlbBehindNlb, MissingForFewerThanNRunsIsKept) {
   SimulatedBinding binding(policyWith(minutes(3)));  // N = 3 runs
   SimulatedTargetGroup group;
   const auto all = albIps(1, 12);
-  auto without = [&](std::set<std::string> drop) {
+  auto without = [&](const std::set<std::string>& drop) {
     std::vector<std::string> kept;
     for (const auto& ip : all) {
       if (!drop.contains(ip)) kept.push_back(ip);

@@ -74,7 +74,8 @@ struct Case {
   bool failingOnlyInDesired = false;  // the reconciler says failing, the tracker does not know
 };
 
-void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+// gtest prints parameters with PrintTo (its naming, not ours).
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }  // NOLINT
 
 std::vector<ObservedTarget> groupOf(const Case& c) {
   std::vector<ObservedTarget> group;
@@ -90,14 +91,15 @@ EndpointTracker trackerFor(const Case& c) {
   const auto group = groupOf(c);
 
   std::multimap<MonoTime, std::function<void()>> events;
-  for (const auto& [spec, ago] : c.lastSeenAgo) {
-    events.emplace(kNow - ago,
-                   [&tracker, t = target(spec), ago] { tracker.recordListing({t}, kNow - ago); });
+  for (const auto& seen : c.lastSeenAgo) {
+    const MonoTime at = kNow - seen.second;
+    events.emplace(at, [&tracker, t = target(seen.first), at] { tracker.recordListing({t}, at); });
   }
   const MonoTime listedAt = c.failingFor ? kNow - *c.failingFor - seconds(1) : kNow;
   events.emplace(listedAt,
                  [&tracker, listed, listedAt] { tracker.recordListing(listed, listedAt); });
-  for (const auto& [spec, ago] : c.unhealthyAgo) {
+  for (const auto& unhealthy : c.unhealthyAgo) {
+    const seconds ago = unhealthy.second;
     const MonoTime at = kNow - ago;
     events.emplace(at, [&tracker, &c, group, at, ago] {
       auto snapshot = group;
@@ -181,9 +183,9 @@ TEST_P(PlannerTable, ComputesThePlan) {
         << "deadline in " << (*plan.nextDeadline - kNow).count() << "ns";
   }
   for (const auto& [spec, text] : c.wantMessageHas) {
-    const auto it = std::find_if(plan.held.begin(), plan.held.end(), [&](const HeldTarget& h) {
-      return h.target.key() == keyOf(spec);
-    });
+    const std::string key = keyOf(spec);
+    const auto it = std::find_if(plan.held.begin(), plan.held.end(),
+                                 [&](const HeldTarget& h) { return h.target.key() == key; });
     ASSERT_NE(it, plan.held.end()) << spec;
     EXPECT_NE(it->message.find(text), std::string::npos)
         << "message of " << spec << ": \"" << it->message << "\" lacks \"" << text << "\"";
@@ -191,8 +193,8 @@ TEST_P(PlannerTable, ComputesThePlan) {
   EXPECT_EQ(plan.hasWrites(), !c.wantRegister.empty() || !c.wantDeregister.empty());
 }
 
-const std::string A = "10.0.0.1", B = "10.0.0.2", C = "10.0.0.3", D = "10.0.0.4", E = "10.0.0.5",
-                  F = "10.0.0.6";
+const std::string kA = "10.0.0.1", kB = "10.0.0.2", kC = "10.0.0.3", kD = "10.0.0.4",
+                  kE = "10.0.0.5", kF = "10.0.0.6";
 constexpr auto kHealthy = TargetState::kHealthy;
 constexpr auto kUnhealthy = TargetState::kUnhealthy;
 
@@ -200,69 +202,70 @@ INSTANTIATE_TEST_SUITE_P(
     Registration, PlannerTable,
     testing::Values(
         Case{.name = "EmptyEverything", .listed = {}, .group = {}},
-        Case{.name = "SteadyState", .listed = {A, B}, .group = {{A}, {B}}},
+        Case{.name = "SteadyState", .listed = {kA, kB}, .group = {{kA}, {kB}}},
         Case{.name = "SteadyStateWhateverTheHealth",
-             .listed = {A, B, C, D},
-             .group = {{A, TargetState::kInitial, "Elb.RegistrationInProgress"},
-                       {B, kUnhealthy, "Target.Timeout"},
-                       {C, TargetState::kUnavailable},
-                       {D, TargetState::kUnknown}},
-             .unhealthyAgo = {{B, hours(1)}},
+             .listed = {kA, kB, kC, kD},
+             .group = {{kA, TargetState::kInitial, "Elb.RegistrationInProgress"},
+                       {kB, kUnhealthy, "Target.Timeout"},
+                       {kC, TargetState::kUnavailable},
+                       {kD, TargetState::kUnknown}},
+             .unhealthyAgo = {{kB, hours(1)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); }},
         Case{.name = "RegistersWhatIsMissing",
-             .listed = {C, A, B},
-             .group = {{A}},
-             .wantRegister = {B, C}},
-        Case{.name = "RegistersIntoAnEmptyGroup", .listed = {A}, .group = {}, .wantRegister = {A}},
+             .listed = {kC, kA, kB},
+             .group = {{kA}},
+             .wantRegister = {kB, kC}},
+        Case{
+            .name = "RegistersIntoAnEmptyGroup", .listed = {kA}, .group = {}, .wantRegister = {kA}},
         Case{.name = "ReRegistersDraining",
-             .listed = {A, B},
-             .group = {{A}, {B, TargetState::kDraining, "Target.DeregistrationInProgress"}},
-             .wantRegister = {B}},
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, TargetState::kDraining, "Target.DeregistrationInProgress"}},
+             .wantRegister = {kB}},
         Case{.name = "ReRegistersUnhealthyDraining",
-             .listed = {A},
-             .group = {{A, TargetState::kUnhealthyDraining}},
-             .wantRegister = {A}},
+             .listed = {kA},
+             .group = {{kA, TargetState::kUnhealthyDraining}},
+             .wantRegister = {kA}},
         Case{.name = "RegistersUnusedNotRegistered",
-             .listed = {A},
-             .group = {{A, TargetState::kUnused, "Target.NotRegistered"}},
-             .wantRegister = {A}},
+             .listed = {kA},
+             .group = {{kA, TargetState::kUnused, "Target.NotRegistered"}},
+             .wantRegister = {kA}},
         Case{.name = "UnusedNotInUseIsAlreadyRegistered",
-             .listed = {A, B},
-             .group = {{A, TargetState::kUnused, "Target.NotInUse"},
-                       {B, TargetState::kUnused, "Target.NotInUse"}}},
+             .listed = {kA, kB},
+             .group = {{kA, TargetState::kUnused, "Target.NotInUse"},
+                       {kB, TargetState::kUnused, "Target.NotInUse"}}},
         Case{.name = "DuplicateListingRegistersOnce",
-             .listed = {A, A, B, A},
-             .group = {{B}},
-             .wantRegister = {A}},
+             .listed = {kA, kA, kB, kA},
+             .group = {{kB}},
+             .wantRegister = {kA}},
         Case{.name = "PortIsPartOfTheIdentity",
-             .listed = {A + "#80"},
-             .group = {{A}},
-             .lastSeenAgo = {{A, seconds(60)}},
-             .wantRegister = {A + "#80"},
-             .wantHeld = {{A, HoldReason::kWithinGracePeriod}},
+             .listed = {kA + "#80"},
+             .group = {{kA}},
+             .lastSeenAgo = {{kA, seconds(60)}},
+             .wantRegister = {kA + "#80"},
+             .wantHeld = {{kA, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(120)},
         Case{.name = "Ipv6SpellingDoesNotMatter",
              .listed = {"FD00:0:0::1"},
              .group = {{"fd00::1"}},
              .tweak = [](api::Policy& p) { p.allowedCidrs = cidrs({"fd00::/8"}); }},
         Case{.name = "RegistrationDoesNotWaitForAFailingSource",
-             .listed = {A, B},
-             .group = {{A}},
+             .listed = {kA, kB},
+             .group = {{kA}},
              .failingFor = seconds(30),
-             .wantRegister = {B}},
+             .wantRegister = {kB}},
         Case{.name = "RegistrationDoesNotWaitForPrune",
-             .listed = {A, B},
-             .group = {{A}},
+             .listed = {kA, kB},
+             .group = {{kA}},
              .tweak = [](api::Policy& p) { p.prune = false; },
-             .wantRegister = {B}}),
+             .wantRegister = {kB}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
     AllowedCidrs, PlannerTable,
     testing::Values(
         Case{.name = "PublicIpIsHeld",
-             .listed = {A, "8.8.8.8"},
-             .group = {{A}},
+             .listed = {kA, "8.8.8.8"},
+             .group = {{kA}},
              .wantHeld = {{"8.8.8.8", HoldReason::kNotAllowed}},
              .wantMessageHas = {{"8.8.8.8", "outside allowedCIDRs [10.0.0.0/8, 172.16.0.0/12"}}},
         Case{.name = "DrainingOutsideIsHeldNotReRegistered",
@@ -273,8 +276,8 @@ INSTANTIATE_TEST_SUITE_P(
              .listed = {"8.8.8.8"},
              .group = {{"8.8.8.8"}}},
         Case{.name = "AbsentOutsideIsDeregisteredNormally",
-             .listed = {A},
-             .group = {{A}, {"8.8.8.8"}},
+             .listed = {kA},
+             .group = {{kA}, {"8.8.8.8"}},
              .lastSeenAgo = {{"8.8.8.8", minutes(5)}},
              .wantDeregister = {"8.8.8.8"}},
         Case{.name = "BoundariesOfACidr",
@@ -285,12 +288,12 @@ INSTANTIATE_TEST_SUITE_P(
              .wantHeld = {{"10.0.255.255", HoldReason::kNotAllowed},
                           {"10.2.0.0", HoldReason::kNotAllowed}}},
         Case{.name = "InstanceIdsAreNeverSubjectToCidrs",
-             .listed = {"i-0abc", "i-0def", A},
+             .listed = {"i-0abc", "i-0def", kA},
              .group = {},
              .tweak = [](api::Policy& p) { p.allowedCidrs = {}; },
              .wantRegister = {"i-0abc", "i-0def"},
-             .wantHeld = {{A, HoldReason::kNotAllowed}},
-             .wantMessageHas = {{A, "allowedCIDRs is empty"}}},
+             .wantHeld = {{kA, HoldReason::kNotAllowed}},
+             .wantMessageHas = {{kA, "allowedCIDRs is empty"}}},
         Case{.name = "Ipv6NeedsAnIpv6Cidr",
              .listed = {"fd00::5", "2001:db8::1"},
              .group = {},
@@ -308,135 +311,135 @@ INSTANTIATE_TEST_SUITE_P(
     Grace, PlannerTable,
     testing::Values(
         Case{.name = "WithinGrace",
-             .listed = {A, B},
-             .group = {{A}, {B}, {C}},
-             .lastSeenAgo = {{C, seconds(40)}},
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .listed = {kA, kB},
+             .group = {{kA}, {kB}, {kC}},
+             .lastSeenAgo = {{kC, seconds(40)}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(140),
-             .wantMessageHas = {{C, "absent for 40s of 3m grace"}}},
+             .wantMessageHas = {{kC, "absent for 40s of 3m grace"}}},
         Case{.name = "OneSecondShortOfGrace",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .lastSeenAgo = {{C, seconds(179)}},
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, seconds(179)}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(1)},
         Case{.name = "ExactlyAtGrace",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .lastSeenAgo = {{C, seconds(180)}},
-             .wantDeregister = {C}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, seconds(180)}},
+             .wantDeregister = {kC}},
         Case{.name = "ZeroGraceDeregistersAtOnce",
-             .listed = {A},
-             .group = {{A}, {C}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
              .tweak = [](api::Policy& p) { p.deregistrationGracePeriod = {}; },
-             .wantDeregister = {C}},
+             .wantDeregister = {kC}},
         Case{.name = "NeverSeenStartsGraceNow",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = minutes(3),
-             .wantMessageHas = {{C,
+             .wantMessageHas = {{kC,
                                  "absent for 0s of 3m grace (not listed since this "
                                  "controller started: grace started when first seen)"}}},
         Case{.name = "NeverSeenEvenByObservationStartsGraceNow",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = minutes(3),
-             .wantMessageHas = {{C, "(not seen before by this controller: grace starts now)"}},
+             .wantMessageHas = {{kC, "(not seen before by this controller: grace starts now)"}},
              .trackerObservesGroup = false},
         Case{.name = "EarliestDeadlineWins",
-             .listed = {A},
-             .group = {{A}, {B}, {C}, {D}},
-             .lastSeenAgo = {{B, seconds(10)}, {C, seconds(170)}, {D, seconds(100)}},
-             .wantHeld = {{B, HoldReason::kWithinGracePeriod},
-                          {C, HoldReason::kWithinGracePeriod},
-                          {D, HoldReason::kWithinGracePeriod}},
+             .listed = {kA},
+             .group = {{kA}, {kB}, {kC}, {kD}},
+             .lastSeenAgo = {{kB, seconds(10)}, {kC, seconds(170)}, {kD, seconds(100)}},
+             .wantHeld = {{kB, HoldReason::kWithinGracePeriod},
+                          {kC, HoldReason::kWithinGracePeriod},
+                          {kD, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(10)},
         Case{.name = "DrainingAbsentNeedsNothing",
-             .listed = {A},
-             .group = {{A}, {C, TargetState::kDraining}, {D, TargetState::kUnhealthyDraining}},
-             .lastSeenAgo = {{C, hours(1)}, {D, hours(1)}}},
+             .listed = {kA},
+             .group = {{kA}, {kC, TargetState::kDraining}, {kD, TargetState::kUnhealthyDraining}},
+             .lastSeenAgo = {{kC, hours(1)}, {kD, hours(1)}}},
         Case{.name = "ListedIsNeverDeregisteredEvenIfUnhealthyForever",
-             .listed = {A, B},
-             .group = {{A, kUnhealthy}, {B, kUnhealthy}},
-             .unhealthyAgo = {{A, hours(5)}, {B, hours(5)}},
+             .listed = {kA, kB},
+             .group = {{kA, kUnhealthy}, {kB, kUnhealthy}},
+             .unhealthyAgo = {{kA, hours(5)}, {kB, hours(5)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(1); }},
         Case{.name = "UnusedNotInUseAbsentIsDeregistered",
-             .listed = {A},
-             .group = {{A, TargetState::kUnused, "Target.NotInUse"},
-                       {C, TargetState::kUnused, "Target.NotInUse"}},
-             .lastSeenAgo = {{C, minutes(4)}},
-             .wantDeregister = {C}}),
+             .listed = {kA},
+             .group = {{kA, TargetState::kUnused, "Target.NotInUse"},
+                       {kC, TargetState::kUnused, "Target.NotInUse"}},
+             .lastSeenAgo = {{kC, minutes(4)}},
+             .wantDeregister = {kC}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
     UnhealthyGrace, PlannerTable,
     testing::Values(
         Case{.name = "AbsentAndUnhealthyGoesSooner",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy, "Target.Timeout"}},
-             .lastSeenAgo = {{C, seconds(60)}},
-             .unhealthyAgo = {{C, seconds(60)}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy, "Target.Timeout"}},
+             .lastSeenAgo = {{kC, seconds(60)}},
+             .unhealthyAgo = {{kC, seconds(60)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); },
-             .wantDeregister = {C}},
+             .wantDeregister = {kC}},
         Case{.name = "DueByHealthButSourceFailing",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy, "Target.Timeout"}},
-             .lastSeenAgo = {{C, seconds(60)}},
-             .unhealthyAgo = {{C, seconds(50)}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy, "Target.Timeout"}},
+             .lastSeenAgo = {{kC, seconds(60)}},
+             .unhealthyAgo = {{kC, seconds(50)}},
              .failingFor = seconds(5),
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); },
-             .wantHeld = {{C, HoldReason::kSourceFailing}},
-             .wantMessageHas = {{C,
+             .wantHeld = {{kC, HoldReason::kSourceFailing}},
+             .wantMessageHas = {{kC,
                                  "absent for 1m, unhealthy for 50s (past 30s unhealthy grace) "
                                  "but source failing for 5s: SERVFAIL"}}},
         Case{.name = "UnhealthyLongButAbsentBriefly",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy}},
-             .lastSeenAgo = {{C, seconds(10)}},
-             .unhealthyAgo = {{C, minutes(10)}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy}},
+             .lastSeenAgo = {{kC, seconds(10)}},
+             .unhealthyAgo = {{kC, minutes(10)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); },
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(20),
-             .wantMessageHas = {{C, "absent and unhealthy for 10s of 30s unhealthy grace"}}},
+             .wantMessageHas = {{kC, "absent and unhealthy for 10s of 30s unhealthy grace"}}},
         Case{.name = "AbsentLongButUnhealthyBriefly",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy}},
-             .lastSeenAgo = {{C, seconds(100)}},
-             .unhealthyAgo = {{C, seconds(10)}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy}},
+             .lastSeenAgo = {{kC, seconds(100)}},
+             .unhealthyAgo = {{kC, seconds(10)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); },
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(20)},
         Case{.name = "UnhealthyGraceLongerThanGraceChangesNothing",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy}},
-             .lastSeenAgo = {{C, seconds(100)}},
-             .unhealthyAgo = {{C, seconds(100)}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy}},
+             .lastSeenAgo = {{kC, seconds(100)}},
+             .unhealthyAgo = {{kC, seconds(100)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = minutes(10); },
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(80)},
         Case{.name = "ZeroUnhealthyGraceIgnoresHealth",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy}},
-             .lastSeenAgo = {{C, seconds(100)}},
-             .unhealthyAgo = {{C, hours(1)}},
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy}},
+             .lastSeenAgo = {{kC, seconds(100)}},
+             .unhealthyAgo = {{kC, hours(1)}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(80)},
         Case{.name = "HealthyAgainIsNotUnhealthy",
-             .listed = {A},
-             .group = {{A}, {C, kHealthy}},
-             .lastSeenAgo = {{C, seconds(100)}},
-             .unhealthyAgo = {{C, hours(1)}},  // was unhealthy; healthy now
+             .listed = {kA},
+             .group = {{kA}, {kC, kHealthy}},
+             .lastSeenAgo = {{kC, seconds(100)}},
+             .unhealthyAgo = {{kC, hours(1)}},  // was unhealthy; healthy now
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); },
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(80)},
         Case{.name = "UnhealthyUnknownToTrackerStartsNow",
-             .listed = {A},
-             .group = {{A}, {C, kUnhealthy}},
-             .lastSeenAgo = {{C, seconds(100)}},
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy}},
+             .lastSeenAgo = {{kC, seconds(100)}},
              .tweak = [](api::Policy& p) { p.unhealthyGracePeriod = seconds(30); },
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(30),
              .trackerObservesGroup = false}),
     [](const auto& info) { return std::string(info.param.name); });
@@ -445,27 +448,27 @@ INSTANTIATE_TEST_SUITE_P(
     SourceFailing, PlannerTable,
     testing::Values(
         Case{.name = "PastGraceHeld",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .lastSeenAgo = {{C, minutes(10)}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
              .failingFor = seconds(30),
-             .wantHeld = {{C, HoldReason::kSourceFailing}},
-             .wantMessageHas = {{C,
+             .wantHeld = {{kC, HoldReason::kSourceFailing}},
+             .wantMessageHas = {{kC,
                                  "absent for 10m (past 3m grace) but source failing for 30s: "
                                  "SERVFAIL; nothing is deregistered until it answers again"}}},
         Case{.name = "KnownOnlyToTheReconciler",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .lastSeenAgo = {{C, minutes(10)}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
              .failingFor = seconds(30),
-             .wantHeld = {{C, HoldReason::kSourceFailing}},
-             .wantMessageHas = {{C, "source failing"}},
+             .wantHeld = {{kC, HoldReason::kSourceFailing}},
+             .wantMessageHas = {{kC, "source failing"}},
              .failingOnlyInDesired = true},
         Case{.name = "NoListingAtAllHoldsEverything",
              .listed = {},
-             .group = {{A}, {B}, {C, kUnhealthy}},
-             .lastSeenAgo = {{A, hours(2)}, {B, hours(2)}, {C, hours(2)}},
-             .unhealthyAgo = {{C, hours(1)}},
+             .group = {{kA}, {kB}, {kC, kUnhealthy}},
+             .lastSeenAgo = {{kA, hours(2)}, {kB, hours(2)}, {kC, hours(2)}},
+             .unhealthyAgo = {{kC, hours(1)}},
              .failingFor = hours(1),
              .tweak =
                  [](api::Policy& p) {
@@ -473,28 +476,28 @@ INSTANTIATE_TEST_SUITE_P(
                    p.maxDeregistrationsPerSync = {true, 100};
                    p.unhealthyGracePeriod = seconds(10);
                  },
-             .wantHeld = {{A, HoldReason::kSourceFailing},
-                          {B, HoldReason::kSourceFailing},
-                          {C, HoldReason::kSourceFailing}}},
+             .wantHeld = {{kA, HoldReason::kSourceFailing},
+                          {kB, HoldReason::kSourceFailing},
+                          {kC, HoldReason::kSourceFailing}}},
         Case{.name = "WithinGraceSaysSo",
-             .listed = {A},
-             .group = {{A}, {C}},
-             .lastSeenAgo = {{C, seconds(100)}},
+             .listed = {kA},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, seconds(100)}},
              .failingFor = seconds(20),
-             .wantHeld = {{C, HoldReason::kWithinGracePeriod}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
              .wantDeadlineIn = seconds(80),
-             .wantMessageHas = {{C, "source failing for 20s"}}}),
+             .wantMessageHas = {{kC, "source failing for 20s"}}}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(Prune, PlannerTable,
                          testing::Values(Case{.name = "DisabledKeepsEverything",
-                                              .listed = {A},
-                                              .group = {{A}, {B}, {C}},
-                                              .lastSeenAgo = {{B, hours(3)}, {C, seconds(5)}},
+                                              .listed = {kA},
+                                              .group = {{kA}, {kB}, {kC}},
+                                              .lastSeenAgo = {{kB, hours(3)}, {kC, seconds(5)}},
                                               .tweak = [](api::Policy& p) { p.prune = false; },
-                                              .wantHeld = {{B, HoldReason::kPruneDisabled},
-                                                           {C, HoldReason::kPruneDisabled}},
-                                              .wantMessageHas = {{B, "prune is false"}}}),
+                                              .wantHeld = {{kB, HoldReason::kPruneDisabled},
+                                                           {kC, HoldReason::kPruneDisabled}},
+                                              .wantMessageHas = {{kB, "prune is false"}}}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -502,130 +505,133 @@ INSTANTIATE_TEST_SUITE_P(
     testing::Values(
         Case{.name = "MinTargetsKeepsTheLastOne",
              .listed = {},
-             .group = {{A}},
-             .lastSeenAgo = {{A, minutes(10)}},
-             .wantHeld = {{A, HoldReason::kMinTargets}},
-             .wantMessageHas = {{A, "would leave 0 registered targets of minTargets 1"}}},
+             .group = {{kA}},
+             .lastSeenAgo = {{kA, minutes(10)}},
+             .wantHeld = {{kA, HoldReason::kMinTargets}},
+             .wantMessageHas = {{kA, "would leave 0 registered targets of minTargets 1"}}},
         Case{.name = "RegistrationsDoNotCountTowardMinTargets",
-             .listed = {B},
-             .group = {{A}},
-             .lastSeenAgo = {{A, minutes(10)}},
-             .wantRegister = {B},
-             .wantHeld = {{A, HoldReason::kMinTargets}}},
+             .listed = {kB},
+             .group = {{kA}},
+             .lastSeenAgo = {{kA, minutes(10)}},
+             .wantRegister = {kB},
+             .wantHeld = {{kA, HoldReason::kMinTargets}}},
         Case{.name = "DrainingDoesNotCountTowardMinTargets",
              .listed = {},
-             .group = {{A}, {B, TargetState::kDraining}, {C, TargetState::kDraining}},
-             .lastSeenAgo = {{A, minutes(10)}},
-             .wantHeld = {{A, HoldReason::kMinTargets}}},
+             .group = {{kA}, {kB, TargetState::kDraining}, {kC, TargetState::kDraining}},
+             .lastSeenAgo = {{kA, minutes(10)}},
+             .wantHeld = {{kA, HoldReason::kMinTargets}}},
         Case{.name = "MinTargetsZeroMayEmptyTheGroup",
              .listed = {},
-             .group = {{A}},
-             .lastSeenAgo = {{A, minutes(10)}},
+             .group = {{kA}},
+             .lastSeenAgo = {{kA, minutes(10)}},
              .tweak = [](api::Policy& p) { p.minTargets = 0; },
-             .wantDeregister = {A}},
+             .wantDeregister = {kA}},
         Case{.name = "MinTargetsTakesTheLongestAbsent",
-             .listed = {E},
-             .group = {{A}, {B}, {C}, {D}, {E}},
-             .lastSeenAgo = {{A, minutes(10)}, {B, minutes(20)}, {C, minutes(15)}, {D, minutes(5)}},
+             .listed = {kE},
+             .group = {{kA}, {kB}, {kC}, {kD}, {kE}},
+             .lastSeenAgo =
+                 {{kA, minutes(10)}, {kB, minutes(20)}, {kC, minutes(15)}, {kD, minutes(5)}},
              .tweak =
                  [](api::Policy& p) {
                    p.minTargets = 3;
                    p.maxDeregistrationsPerSync = {true, 100};
                  },
-             .wantDeregister = {B, C},
-             .wantHeld = {{A, HoldReason::kMinTargets}, {D, HoldReason::kMinTargets}},
-             .wantMessageHas = {{A, "would leave 2 registered targets of minTargets 3"},
-                                {D, "would leave 1 registered targets of minTargets 3"}}},
+             .wantDeregister = {kB, kC},
+             .wantHeld = {{kA, HoldReason::kMinTargets}, {kD, HoldReason::kMinTargets}},
+             .wantMessageHas = {{kA, "would leave 2 registered targets of minTargets 3"},
+                                {kD, "would leave 1 registered targets of minTargets 3"}}},
         Case{.name = "CapCount",
              .listed = {},
-             .group = {{A}, {B}, {C}},
-             .lastSeenAgo = {{A, minutes(4)}, {B, minutes(6)}, {C, minutes(5)}},
+             .group = {{kA}, {kB}, {kC}},
+             .lastSeenAgo = {{kA, minutes(4)}, {kB, minutes(6)}, {kC, minutes(5)}},
              .tweak =
                  [](api::Policy& p) {
                    p.minTargets = 0;
                    p.maxDeregistrationsPerSync = {false, 1};
                  },
-             .wantDeregister = {B},
-             .wantHeld = {{A, HoldReason::kMaxDeregistrationsPerSync},
-                          {C, HoldReason::kMaxDeregistrationsPerSync}},
-             .wantMessageHas = {{A, "over maxDeregistrationsPerSync 1 (1 of 3 registered"}}},
-        Case{.name = "CapPercent",
-             .listed = {},
-             .group = {{A}, {B}, {C}, {D}},
-             .lastSeenAgo = {{A, minutes(4)}, {B, minutes(6)}, {C, minutes(5)}, {D, minutes(7)}},
-             .tweak = [](api::Policy& p) { p.minTargets = 0; },
-             .wantDeregister = {B, D},
-             .wantHeld = {{A, HoldReason::kMaxDeregistrationsPerSync},
-                          {C, HoldReason::kMaxDeregistrationsPerSync}},
-             .wantMessageHas = {{A, "50% (2 of 4 registered"}}},
+             .wantDeregister = {kB},
+             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
+                          {kC, HoldReason::kMaxDeregistrationsPerSync}},
+             .wantMessageHas = {{kA, "over maxDeregistrationsPerSync 1 (1 of 3 registered"}}},
+        Case{
+            .name = "CapPercent",
+            .listed = {},
+            .group = {{kA}, {kB}, {kC}, {kD}},
+            .lastSeenAgo = {{kA, minutes(4)}, {kB, minutes(6)}, {kC, minutes(5)}, {kD, minutes(7)}},
+            .tweak = [](api::Policy& p) { p.minTargets = 0; },
+            .wantDeregister = {kB, kD},
+            .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
+                         {kC, HoldReason::kMaxDeregistrationsPerSync}},
+            .wantMessageHas = {{kA, "50% (2 of 4 registered"}}},
         Case{.name = "CapPercentOfTheWholeGroupNotOfTheAbsent",
-             .listed = {C, D, E, F},
-             .group = {{A}, {B}, {C}, {D}, {E}, {F}},
-             .lastSeenAgo = {{A, minutes(4)}, {B, minutes(6)}},
+             .listed = {kC, kD, kE, kF},
+             .group = {{kA}, {kB}, {kC}, {kD}, {kE}, {kF}},
+             .lastSeenAgo = {{kA, minutes(4)}, {kB, minutes(6)}},
              .tweak =
                  [](api::Policy& p) {
                    p.maxDeregistrationsPerSync = {true, 34};
                  },
-             .wantDeregister = {A, B}},
+             .wantDeregister = {kA, kB}},
         Case{.name = "SmallPercentStillAllowsOne",
              .listed = {},
-             .group = {{A}, {B}, {C}},
-             .lastSeenAgo = {{A, minutes(4)}, {B, minutes(4)}, {C, minutes(4)}},
+             .group = {{kA}, {kB}, {kC}},
+             .lastSeenAgo = {{kA, minutes(4)}, {kB, minutes(4)}, {kC, minutes(4)}},
              .tweak =
                  [](api::Policy& p) {
                    p.minTargets = 0;
                    p.maxDeregistrationsPerSync = {true, 10};
                  },
-             .wantDeregister = {A},
-             .wantHeld = {{B, HoldReason::kMaxDeregistrationsPerSync},
-                          {C, HoldReason::kMaxDeregistrationsPerSync}}},
+             .wantDeregister = {kA},
+             .wantHeld = {{kB, HoldReason::kMaxDeregistrationsPerSync},
+                          {kC, HoldReason::kMaxDeregistrationsPerSync}}},
         Case{.name = "CapTakesUnhealthyFirst",
              .listed = {},
-             .group = {{A}, {B, kUnhealthy}, {C}},
-             .lastSeenAgo = {{A, minutes(20)}, {B, minutes(5)}, {C, minutes(30)}},
-             .unhealthyAgo = {{B, minutes(1)}},
+             .group = {{kA}, {kB, kUnhealthy}, {kC}},
+             .lastSeenAgo = {{kA, minutes(20)}, {kB, minutes(5)}, {kC, minutes(30)}},
+             .unhealthyAgo = {{kB, minutes(1)}},
              .tweak =
                  [](api::Policy& p) {
                    p.minTargets = 0;
                    p.maxDeregistrationsPerSync = {false, 2};
                  },
-             .wantDeregister = {B, C},
-             .wantHeld = {{A, HoldReason::kMaxDeregistrationsPerSync}}},
+             .wantDeregister = {kB, kC},
+             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync}}},
         Case{.name = "CapBreaksTiesByKey",
              .listed = {},
-             .group = {{C}, {A}, {B}},
-             .lastSeenAgo = {{A, minutes(5)}, {B, minutes(5)}, {C, minutes(5)}},
+             .group = {{kC}, {kA}, {kB}},
+             .lastSeenAgo = {{kA, minutes(5)}, {kB, minutes(5)}, {kC, minutes(5)}},
              .tweak =
                  [](api::Policy& p) {
                    p.minTargets = 0;
                    p.maxDeregistrationsPerSync = {false, 2};
                  },
-             .wantDeregister = {A, B},
-             .wantHeld = {{C, HoldReason::kMaxDeregistrationsPerSync}}},
-        Case{.name = "CapThenFloor",
-             .listed = {E, F},
-             .group = {{A}, {B}, {C}, {D}, {E}, {F}},
-             .lastSeenAgo = {{A, minutes(9)}, {B, minutes(8)}, {C, minutes(7)}, {D, minutes(6)}},
-             .tweak =
-                 [](api::Policy& p) {
-                   p.minTargets = 4;
-                   p.maxDeregistrationsPerSync = {false, 1};
-                 },
-             .wantDeregister = {A},
-             .wantHeld = {{B, HoldReason::kMaxDeregistrationsPerSync},
-                          {C, HoldReason::kMinTargets},
-                          {D, HoldReason::kMinTargets}}},
+             .wantDeregister = {kA, kB},
+             .wantHeld = {{kC, HoldReason::kMaxDeregistrationsPerSync}}},
+        Case{
+            .name = "CapThenFloor",
+            .listed = {kE, kF},
+            .group = {{kA}, {kB}, {kC}, {kD}, {kE}, {kF}},
+            .lastSeenAgo = {{kA, minutes(9)}, {kB, minutes(8)}, {kC, minutes(7)}, {kD, minutes(6)}},
+            .tweak =
+                [](api::Policy& p) {
+                  p.minTargets = 4;
+                  p.maxDeregistrationsPerSync = {false, 1};
+                },
+            .wantDeregister = {kA},
+            .wantHeld = {{kB, HoldReason::kMaxDeregistrationsPerSync},
+                         {kC, HoldReason::kMinTargets},
+                         {kD, HoldReason::kMinTargets}}},
         Case{.name = "ZeroCapHoldsAll",
              .listed = {},
-             .group = {{A}, {B}},
-             .lastSeenAgo = {{A, minutes(9)}, {B, minutes(8)}},
+             .group = {{kA}, {kB}},
+             .lastSeenAgo = {{kA, minutes(9)}, {kB, minutes(8)}},
              .tweak =
                  [](api::Policy& p) {
                    p.minTargets = 0;
                    p.maxDeregistrationsPerSync = {false, 0};
                  },
-             .wantHeld = {{A, HoldReason::kMaxDeregistrationsPerSync},
-                          {B, HoldReason::kMaxDeregistrationsPerSync}}},
+             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
+                          {kB, HoldReason::kMaxDeregistrationsPerSync}}},
         Case{.name = "MixedPlanIsSortedByKey",
              .listed = {"10.0.0.9", "10.0.0.10", "i-b", "i-a", "8.8.4.4"},
              .group = {{"10.0.0.7"}, {"10.0.0.11"}, {"i-c"}, {"i-a"}},
@@ -672,18 +678,18 @@ TEST(FormatDuration, Table) {
 
 TEST(ComputePlan, SubMillisecondShortOfGraceIsStillWithinGrace) {
   EndpointTracker tracker;
-  const auto c = target(C);
+  const auto c = target(kC);
   tracker.recordListing({c}, kNow - minutes(3) + std::chrono::nanoseconds(1));
   tracker.recordListing({}, kNow - seconds(1));
   const std::vector<ObservedTarget> group = {{c, TargetState::kHealthy, "", ""},
-                                             {target(A), TargetState::kHealthy, "", ""}};
-  const auto plan = computePlan({{target(A)}, false}, group, tracker, defaultPolicy(), kNow);
+                                             {target(kA), TargetState::kHealthy, "", ""}};
+  const auto plan = computePlan({{target(kA)}, false}, group, tracker, defaultPolicy(), kNow);
   EXPECT_TRUE(plan.toDeregister.empty());
   ASSERT_TRUE(plan.nextDeadline.has_value());
   EXPECT_EQ(*plan.nextDeadline - kNow, std::chrono::nanoseconds(1)) << "strictly after now";
   const auto later =
-      computePlan({{target(A)}, false}, group, tracker, defaultPolicy(), *plan.nextDeadline);
-  EXPECT_EQ(keys(later.toDeregister), keys(std::vector<std::string>{C})) << "due at the deadline";
+      computePlan({{target(kA)}, false}, group, tracker, defaultPolicy(), *plan.nextDeadline);
+  EXPECT_EQ(keys(later.toDeregister), keys(std::vector<std::string>{kC})) << "due at the deadline";
 }
 
 TEST(ComputePlan, AbsurdGraceSaturatesInsteadOfOverflowing) {
@@ -691,10 +697,10 @@ TEST(ComputePlan, AbsurdGraceSaturatesInsteadOfOverflowing) {
   api::Policy policy = defaultPolicy();
   policy.deregistrationGracePeriod = api::Duration::max();
   policy.unhealthyGracePeriod = api::Duration::max();
-  const std::vector<ObservedTarget> group = {{target(C), TargetState::kUnhealthy, "", ""},
-                                             {target(A), TargetState::kHealthy, "", ""}};
+  const std::vector<ObservedTarget> group = {{target(kC), TargetState::kUnhealthy, "", ""},
+                                             {target(kA), TargetState::kHealthy, "", ""}};
   tracker.recordObserved(group, kNow);
-  const auto plan = computePlan({{target(A)}, false}, group, tracker, policy, kNow);
+  const auto plan = computePlan({{target(kA)}, false}, group, tracker, policy, kNow);
   ASSERT_EQ(plan.held.size(), 1u);
   EXPECT_EQ(plan.held[0].reason, HoldReason::kWithinGracePeriod);
   EXPECT_EQ(plan.nextDeadline, MonoTime::max());
@@ -703,10 +709,10 @@ TEST(ComputePlan, AbsurdGraceSaturatesInsteadOfOverflowing) {
 TEST(ComputePlan, DuplicateObservationsPreferTheRegisteredCopy) {
   EndpointTracker tracker;
   for (bool drainingFirst : {true, false}) {
-    std::vector<ObservedTarget> group = {{target(A), TargetState::kDraining, "", ""},
-                                         {target(A), TargetState::kHealthy, "", ""}};
+    std::vector<ObservedTarget> group = {{target(kA), TargetState::kDraining, "", ""},
+                                         {target(kA), TargetState::kHealthy, "", ""}};
     if (!drainingFirst) std::swap(group[0], group[1]);
-    const auto plan = computePlan({{target(A)}, false}, group, tracker, defaultPolicy(), kNow);
+    const auto plan = computePlan({{target(kA)}, false}, group, tracker, defaultPolicy(), kNow);
     EXPECT_FALSE(plan.hasWrites()) << describe(plan);
   }
 }
@@ -714,7 +720,7 @@ TEST(ComputePlan, DuplicateObservationsPreferTheRegisteredCopy) {
 TEST(ComputePlan, DuplicateListingsChooseOneAvailabilityZoneWhateverTheOrder) {
   EndpointTracker tracker;
   std::vector<Target> listed = {
-      {A, 443, "ap-northeast-1a"}, {A, 443, "all"}, {A, 443, std::nullopt}};
+      {kA, 443, "ap-northeast-1a"}, {kA, 443, "all"}, {kA, 443, std::nullopt}};
   std::optional<Plan> first;
   do {
     const auto plan = computePlan({listed, false}, {}, tracker, defaultPolicy(), kNow);
@@ -729,9 +735,9 @@ TEST(ComputePlan, DuplicateListingsChooseOneAvailabilityZoneWhateverTheOrder) {
 
 TEST(ComputePlan, KeepsTheListedAvailabilityZone) {
   EndpointTracker tracker;
-  const auto plan = computePlan({{{A, 443, "all"}}, false}, {}, tracker, defaultPolicy(), kNow);
+  const auto plan = computePlan({{{kA, 443, "all"}}, false}, {}, tracker, defaultPolicy(), kNow);
   ASSERT_EQ(plan.toRegister.size(), 1u);
-  EXPECT_EQ(plan.toRegister[0], (Target{A, 443, "all"}));
+  EXPECT_EQ(plan.toRegister[0], (Target{kA, 443, "all"}));
 }
 
 }  // namespace

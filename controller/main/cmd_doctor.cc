@@ -1,0 +1,245 @@
+// `doctor`: a checklist for "why isn't it working?" on a new deployment. Every check has a
+// short timeout and says what to fix; a hang talking to AWS from a private subnet nearly
+// always means a missing VPC endpoint, so the message says so. Exit 1 when any check fails.
+#include <pugixml.hpp>
+#include <set>
+#include <stop_token>
+
+#include "api/decode.h"
+#include "controller/aws/query_client.h"
+#include "controller/dns/ares_resolver.h"
+#include "controller/main/aws_setup.h"
+#include "controller/main/cli.h"
+#include "controller/runtime/json_logger.h"
+#include "controller/runtime/reconciler.h"
+
+namespace endpointbinder::cli {
+
+namespace {
+
+struct DoctorFlags {
+  std::vector<std::string> manifests;
+  std::vector<std::string> dnsServers;
+  std::string controllerId = "endpoint-binder";
+  double timeoutSeconds = 3;
+  AwsFlags aws;
+};
+
+class Checklist {
+ public:
+  explicit Checklist(std::ostream& out) : out_(out) {}
+  void ok(const std::string& what) { out_ << "[ OK ] " << what << "\n"; }
+  void warn(const std::string& what) { out_ << "[WARN] " << what << "\n"; }
+  void fail(const std::string& what, const std::string& hint = {}) {
+    ++failures_;
+    out_ << "[FAIL] " << what << "\n";
+    if (!hint.empty()) out_ << "       " << hint << "\n";
+  }
+  int failures() const { return failures_; }
+
+ private:
+  std::ostream& out_;
+  int failures_ = 0;
+};
+
+// Hint for a transport failure reaching `service` at `url`.
+std::string reachHint(const core::Error& error, const std::string& service, const std::string& region) {
+  if (error.code == "ConnectTimeout" || error.code == "RequestTimeout") {
+    return "no answer: from a private subnet this usually means a missing VPC endpoint "
+           "(com.amazonaws." + region + "." + service +
+           ") or a security group without egress 443 to it";
+  }
+  return "check the endpoint URL, DNS for it, and network access (" + error.toString() + ")";
+}
+
+void checkEndpoint(Checklist& check, aws::HttpTransport& transport, const std::string& service,
+                   const aws::ResolvedEndpoint& endpoint, const std::string& region,
+                   std::chrono::milliseconds timeout) {
+  aws::HttpRequest request;
+  request.method = "GET";
+  request.url = endpoint.url + "/";
+  request.timeout = timeout;
+  auto response = transport.send(request);
+  if (response) {
+    check.ok(service + " endpoint " + endpoint.url + " reachable (HTTP " +
+             std::to_string(response->status) + ", from " + endpoint.source + ")");
+  } else {
+    check.fail(service + " endpoint " + endpoint.url + " unreachable: " + response.error().message,
+               reachHint(response.error(), service, region));
+  }
+}
+
+int runDoctor(CliContext& ctx, DoctorFlags& flags) {
+  Checklist check(ctx.out);
+  core::RealClock clock;
+  runtime::StreamLogger log(ctx.err, clock, runtime::LogFormat::kText, core::LogLevel::kError);
+  const auto timeout =
+      std::chrono::milliseconds(static_cast<long>(flags.timeoutSeconds * 1000));
+  flags.aws.attemptTimeout = timeout;
+  flags.aws.maxAttempts = 1;
+
+  api::ManifestSet manifests;
+  if (!flags.manifests.empty()) {
+    std::vector<std::filesystem::path> paths(flags.manifests.begin(), flags.manifests.end());
+    manifests = api::loadManifests(paths);
+    if (manifests.errors.empty()) {
+      check.ok("manifests: " + std::to_string(manifests.targetGroupBindings.size()) +
+               " target group bindings valid");
+    } else {
+      for (const auto& e : manifests.errors) check.fail("manifest: " + e.toString());
+    }
+  }
+
+  auto setup = buildAwsSetup(flags.aws, clock, log, nullptr);
+  if (!setup) {
+    check.fail("AWS configuration: " + setup.error().message);
+    return kExitFailure;
+  }
+  auto& aws = **setup;
+  check.ok("region " + aws.config.region + " (from " + aws.config.regionSource + ")");
+
+  auto credentials = aws.credentials->credentials();
+  if (credentials) {
+    check.ok("credentials from the " + credentials->providerName + " provider (access key " +
+             credentials->accessKeyId.substr(0, 4) + "…)");
+  } else {
+    check.fail("credentials: " + credentials.error().message,
+               "on ECS give the task a task role; elsewhere set AWS_PROFILE or AWS_ACCESS_KEY_ID");
+  }
+
+  checkEndpoint(check, *aws.transport, "sts", aws.stsEndpoint, aws.config.region, timeout);
+  checkEndpoint(check, *aws.transport, "elasticloadbalancing", aws.elbv2Endpoint, aws.config.region,
+                timeout);
+
+  if (credentials) {
+    aws::QueryServiceOptions sts{"sts", aws.stsEndpoint.signingRegion, aws.stsEndpoint.url,
+                                 "2011-06-15", timeout, std::chrono::milliseconds(1000),
+                                 aws::RetryOptions{.maxAttempts = 1}};
+    aws::QueryClient stsClient(sts, *aws.transport, *aws.credentials, clock);
+    auto identity = stsClient.call("GetCallerIdentity", {});
+    if (identity) {
+      pugi::xml_document doc;
+      std::string arn = "?";
+      if (doc.load_string(identity->body.c_str())) {
+        arn = doc.select_node("//*[local-name()='Arn']").node().text().as_string("?");
+      }
+      check.ok("sts:GetCallerIdentity: " + arn);
+    } else {
+      check.fail("sts:GetCallerIdentity: " + identity.error().toString(),
+                 identity.error().kind == core::ErrorKind::kAuth
+                     ? "the credentials are not accepted (expired, wrong secret, or no permission)"
+                     : reachHint(identity.error(), "sts", aws.config.region));
+    }
+  }
+
+  dns::AresResolverOptions resolverOptions;
+  for (const auto& text : flags.dnsServers) {
+    auto server = dns::parseServerAddress(text);
+    if (!server) {
+      check.fail("--dns-server " + text + ": " + server.error().message);
+      return kExitFailure;
+    }
+    resolverOptions.servers.push_back(*server);
+  }
+  resolverOptions.timeout = timeout / 2;
+  resolverOptions.deadline = timeout;
+  auto resolver = dns::AresResolver::create(resolverOptions, clock);
+
+  std::set<std::string> hostnames;
+  for (const auto& b : manifests.targetGroupBindings) {
+    if (const auto* dns = std::get_if<api::DnsSource>(&b.spec.source)) {
+      if (!hostnames.insert(dns->hostname).second) continue;
+      if (!resolver) {
+        check.fail("DNS resolver: " + resolver.error().message);
+        break;
+      }
+      auto outcome = (*resolver)->resolve(dns->hostname, dns::AddressFamilies{dns->ipv4, dns->ipv6},
+                                          std::stop_token{});
+      if (outcome.ok()) {
+        check.ok("DNS " + dns->hostname + ": " + std::to_string(outcome.answer.addresses.size()) +
+                 " addresses, TTL " + std::to_string(outcome.answer.ttl.count()) + "s");
+      } else {
+        check.fail("DNS " + dns->hostname + ": " + dns::resolveStatusName(outcome.status) + " " +
+                       outcome.message,
+                   "the controller keeps the last good answer, but never had one for this name");
+      }
+    }
+  }
+
+  for (const auto& b : manifests.targetGroupBindings) {
+    const auto& arn = b.spec.targetGroupArn.text;
+    const auto who = "target group " + b.spec.targetGroupArn.name + " (" + b.metadata.key() + ")";
+    auto groups = aws.elbv2->describeTargetGroups({arn});
+    if (!groups || groups->empty()) {
+      const auto error = groups ? std::string("not found") : groups.error().toString();
+      check.fail(who + ": " + error,
+                 groups && groups->empty()
+                     ? "check the ARN, the account and the region"
+                     : (groups.error().kind == core::ErrorKind::kNotFound
+                            ? "check the ARN, the account and the region"
+                            : "the task role needs elasticloadbalancing:DescribeTargetGroups"));
+      continue;
+    }
+    const auto& info = groups->front();
+    const std::string want = b.spec.targetType == api::TargetType::kIp ? "ip" : "instance";
+    if (info.targetType != want) {
+      check.fail(who + ": TargetType is " + info.targetType + ", the binding says " + want);
+      continue;
+    }
+    check.ok(who + ": exists, TargetType " + info.targetType + ", port " +
+             std::to_string(b.spec.port.value_or(info.port)));
+    auto tags = aws.elbv2->describeTags({arn});
+    if (!tags) {
+      check.fail(who + ": DescribeTags: " + tags.error().toString(),
+                 "the task role needs elasticloadbalancing:DescribeTags");
+    } else {
+      const auto& groupTags = (*tags)[arn];
+      auto owner = groupTags.find(runtime::kOwnerTagKey);
+      const auto mine = flags.controllerId + "/" + b.metadata.key();
+      if (owner == groupTags.end()) {
+        check.ok(who + ": not claimed yet (the controller will tag it " + runtime::kOwnerTagKey +
+                 "=" + mine + ")");
+      } else if (owner->second == mine) {
+        check.ok(who + ": owned by this binding");
+      } else {
+        check.fail(who + ": owned by " + owner->second,
+                   "another controller or binding owns it; the controller will not write to it");
+      }
+    }
+    auto health = aws.elbv2->describeTargetHealth(arn);
+    if (health) {
+      check.ok(who + ": DescribeTargetHealth allowed (" + std::to_string(health->size()) +
+               " targets)");
+    } else {
+      check.fail(who + ": DescribeTargetHealth: " + health.error().toString(),
+                 "the task role needs elasticloadbalancing:DescribeTargetHealth");
+    }
+  }
+  ctx.out << (check.failures() == 0 ? "all checks passed\n"
+                                    : std::to_string(check.failures()) + " checks failed\n");
+  return check.failures() == 0 ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void registerDoctorCommand(CLI::App& app, CliContext& ctx) {
+  auto flags = std::make_shared<DoctorFlags>();
+  auto* cmd = app.add_subcommand(
+      "doctor", "Check region, credentials, AWS endpoints, DNS and target groups (exit 1 on failure)");
+  cmd->add_option("--manifests,PATH", flags->manifests, "Manifest files or directories")
+      ->envname("ENDPOINT_BINDER_MANIFESTS")
+      ->delimiter(',');
+  cmd->add_option("--dns-server", flags->dnsServers, "DNS server HOST[:PORT] (repeatable)")
+      ->envname("ENDPOINT_BINDER_DNS_SERVER")
+      ->delimiter(',');
+  cmd->add_option("--controller-id", flags->controllerId, "Owner id the controller writes")
+      ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
+      ->capture_default_str();
+  cmd->add_option("--timeout", flags->timeoutSeconds, "Seconds per check")->capture_default_str();
+  cmd->add_option("--aws-region", flags->aws.region, "AWS Region")->envname("ENDPOINT_BINDER_AWS_REGION");
+  cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl, "Endpoint URL for every AWS service")
+      ->envname("ENDPOINT_BINDER_AWS_ENDPOINT_URL");
+  cmd->callback([&ctx, flags] { ctx.exitCode = runDoctor(ctx, *flags); });
+}
+
+}  // namespace endpointbinder::cli

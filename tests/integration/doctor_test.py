@@ -1,0 +1,65 @@
+"""`endpoint-binder doctor` against the emulator and the DNS server: a healthy setup, a missing
+target group, and an AWS endpoint that accepts connections but never answers (what a missing
+VPC endpoint looks like from a private subnet)."""
+import os
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import BINARY, REGION, ScenarioTest, tg_binding
+
+
+class Doctor(ScenarioTest):
+    def doctor(self, *extra, env_extra=None):
+        env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION=REGION,
+                   AWS_ENDPOINT_URL=self.emulator.url, AWS_EC2_METADATA_DISABLED="true")
+        env.update(env_extra or {})
+        started = time.monotonic()
+        out = subprocess.run([BINARY, "doctor", "--manifests", self.manifests, "--dns-server", self.dns.dns,
+                              "--timeout", "1", *extra], capture_output=True, text=True, env=env, timeout=60)
+        return out, time.monotonic() - started
+
+    def test_healthy_setup_passes_every_check(self):
+        arn = self.emulator.create_target_group("doctor-ok")
+        self.dns.set("doctor.local", a=["10.0.40.1", "10.0.40.2"], ttl=30)
+        self.write_manifest("ok.yaml", tg_binding("ok", arn, "doctor.local"))
+        out, _ = self.doctor()
+        print(out.stdout)
+        self.assertEqual(0, out.returncode, out.stdout + out.stderr)
+        for line in ("region ap-northeast-1", "credentials from the environment provider",
+                     "sts:GetCallerIdentity: arn:aws:", "DNS doctor.local: 2 addresses",
+                     "exists, TargetType ip", "not claimed yet", "DescribeTargetHealth allowed",
+                     "all checks passed"):
+            self.assertIn(line, out.stdout)
+        self.assertNotIn("[FAIL]", out.stdout)
+
+    def test_missing_target_group_and_unresolvable_name_fail(self):
+        missing = f"arn:aws:elasticloadbalancing:{REGION}:123456789012:targetgroup/nope/0123456789abcdef"
+        self.write_manifest("missing.yaml", tg_binding("missing", missing, "nowhere.local"))
+        out, _ = self.doctor()
+        print(out.stdout)
+        self.assertEqual(1, out.returncode)
+        self.assertRegex(out.stdout, r"\[FAIL\] target group nope \(default/missing\): .*TargetGroupNotFound")
+        self.assertRegex(out.stdout, r"\[FAIL\] DNS nowhere.local: NXDOMAIN")
+
+    def test_endpoint_that_never_answers_is_reported_as_missing_vpc_endpoint(self):
+        # Accepts TCP connections (the kernel completes them from the backlog) but never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        self.addCleanup(silent.close)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        arn = self.emulator.create_target_group("doctor-hang")
+        self.write_manifest("hang.yaml", tg_binding("hang", arn, static=["10.0.41.1"]))
+        out, elapsed = self.doctor(env_extra={"AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2": url})
+        print(out.stdout)
+        self.assertEqual(1, out.returncode)
+        self.assertIn(f"[FAIL] elasticloadbalancing endpoint {url} unreachable", out.stdout)
+        self.assertIn("missing VPC endpoint (com.amazonaws.ap-northeast-1.elasticloadbalancing)", out.stdout)
+        self.assertIn("[ OK ] sts endpoint", out.stdout)
+        self.assertLess(elapsed, 30, "short timeouts: doctor must not hang")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
