@@ -18,11 +18,16 @@ std::string CountOrPercent::toString() const {
 
 const char* sourceKindName(const Source& source) {
   switch (source.index()) {
-    case 0: return "dns";
-    case 1: return "static";
-    case 2: return "ec2";
-    case 3: return "spotFleet";
-    case 4: return "autoScalingGroup";
+    case 0:
+      return "dns";
+    case 1:
+      return "static";
+    case 2:
+      return "ec2";
+    case 3:
+      return "spotFleet";
+    case 4:
+      return "autoScalingGroup";
   }
   return "unknown";
 }

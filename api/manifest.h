@@ -32,8 +32,8 @@ struct SourceLocation {
 };
 
 struct ObjectMeta {
-  std::string name;                 // DNS-1123 label
-  std::string ns = "default";       // "namespace" in YAML
+  std::string name;            // DNS-1123 label
+  std::string ns = "default";  // "namespace" in YAML
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
 

@@ -40,7 +40,8 @@ IpAddress IpAddress::fromBytes(AddressFamily family, const std::array<uint8_t, 1
   IpAddress address;
   address.family_ = family;
   address.bytes_ = bytes;
-  if (family == AddressFamily::kIPv4) std::fill(address.bytes_.begin() + 4, address.bytes_.end(), 0);
+  if (family == AddressFamily::kIPv4)
+    std::fill(address.bytes_.begin() + 4, address.bytes_.end(), 0);
   return address;
 }
 
@@ -75,7 +76,8 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
   if (!base) return fail("\"" + std::string(text.substr(0, slash)) + "\" is not an IP address");
   const auto lengthText = text.substr(slash + 1);
   int length = -1;
-  auto [end, ec] = std::from_chars(lengthText.data(), lengthText.data() + lengthText.size(), length);
+  auto [end, ec] =
+      std::from_chars(lengthText.data(), lengthText.data() + lengthText.size(), length);
   if (ec != std::errc() || end != lengthText.data() + lengthText.size() || lengthText.empty() ||
       (lengthText.size() > 1 && lengthText[0] == '0')) {
     return fail("prefix length \"" + std::string(lengthText) + "\" is not a number");

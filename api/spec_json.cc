@@ -50,12 +50,15 @@ std::string sourceJson(const Source& source) {
     kind.raw("addresses",
              array(fixed->addresses, [](const IpAddress& a) { return jsonQuote(a.toString()); }));
   } else if (const auto* ec2 = std::get_if<Ec2Source>(&source)) {
-    kind.raw("filters", array(ec2->filters, [](const Ec2Filter& f) {
-               return Object()
-                   .str("name", f.name)
-                   .raw("values", array(f.values, [](const std::string& v) { return jsonQuote(v); }))
-                   .done();
-             }))
+    kind.raw("filters",
+             array(ec2->filters,
+                   [](const Ec2Filter& f) {
+                     return Object()
+                         .str("name", f.name)
+                         .raw("values",
+                              array(f.values, [](const std::string& v) { return jsonQuote(v); }))
+                         .done();
+                   }))
         .raw("states", array(ec2->states, [](const std::string& s) { return jsonQuote(s); }));
   } else if (const auto* fleet = std::get_if<SpotFleetSource>(&source)) {
     kind.str("requestId", fleet->requestId);
@@ -72,11 +75,21 @@ std::string jsonQuote(std::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -102,8 +115,7 @@ std::string specToJson(const TargetGroupBindingSpec& spec) {
                                             : std::to_string(p.maxDeregistrationsPerSync.value))
       .raw("allowedCIDRs",
            array(p.allowedCidrs, [](const Cidr& c) { return jsonQuote(c.toString()); }))
-      .str("deletionPolicy",
-           p.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Deregister");
+      .str("deletionPolicy", p.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Deregister");
   Object out;
   out.str("targetGroupARN", spec.targetGroupArn.text)
       .str("targetType", spec.targetType == TargetType::kIp ? "ip" : "instance");

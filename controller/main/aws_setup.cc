@@ -42,9 +42,10 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   if (!limits) return std::unexpected(limits.error());
   setup->rateLimiter = std::make_unique<aws::RateLimiter>(*limits, clock);
 
-  auto service = aws::elbv2ServiceOptions(setup->config.region, setup->elbv2Endpoint.url,
-                                          aws::RetryOptions{.maxAttempts = flags.maxAttempts.value_or(setup->config.maxAttempts),
-                                                            .mode = setup->config.retryMode});
+  auto service = aws::elbv2ServiceOptions(
+      setup->config.region, setup->elbv2Endpoint.url,
+      aws::RetryOptions{.maxAttempts = flags.maxAttempts.value_or(setup->config.maxAttempts),
+                        .mode = setup->config.retryMode});
   service.attemptTimeout = flags.attemptTimeout;
   aws::QueryClientHooks hooks;
   hooks.rateLimiter = setup->rateLimiter.get();

@@ -43,11 +43,12 @@ class Checklist {
 };
 
 // Hint for a transport failure reaching `service` at `url`.
-std::string reachHint(const core::Error& error, const std::string& service, const std::string& region) {
+std::string reachHint(const core::Error& error, const std::string& service,
+                      const std::string& region) {
   if (error.code == "ConnectTimeout" || error.code == "RequestTimeout") {
     return "no answer: from a private subnet this usually means a missing VPC endpoint "
-           "(com.amazonaws." + region + "." + service +
-           ") or a security group without egress 443 to it";
+           "(com.amazonaws." +
+           region + "." + service + ") or a security group without egress 443 to it";
   }
   return "check the endpoint URL, DNS for it, and network access (" + error.toString() + ")";
 }
@@ -73,8 +74,7 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
   Checklist check(ctx.out);
   core::RealClock clock;
   runtime::StreamLogger log(ctx.err, clock, runtime::LogFormat::kText, core::LogLevel::kError);
-  const auto timeout =
-      std::chrono::milliseconds(static_cast<long>(flags.timeoutSeconds * 1000));
+  const auto timeout = std::chrono::milliseconds(static_cast<long>(flags.timeoutSeconds * 1000));
   flags.aws.attemptTimeout = timeout;
   flags.aws.maxAttempts = 1;
 
@@ -112,8 +112,12 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
                 timeout);
 
   if (credentials) {
-    aws::QueryServiceOptions sts{"sts", aws.stsEndpoint.signingRegion, aws.stsEndpoint.url,
-                                 "2011-06-15", timeout, std::chrono::milliseconds(1000),
+    aws::QueryServiceOptions sts{"sts",
+                                 aws.stsEndpoint.signingRegion,
+                                 aws.stsEndpoint.url,
+                                 "2011-06-15",
+                                 timeout,
+                                 std::chrono::milliseconds(1000),
                                  aws::RetryOptions{.maxAttempts = 1}};
     aws::QueryClient stsClient(sts, *aws.transport, *aws.credentials, clock);
     auto identity = stsClient.call("GetCallerIdentity", {});
@@ -225,7 +229,8 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
 void registerDoctorCommand(CLI::App& app, CliContext& ctx) {
   auto flags = std::make_shared<DoctorFlags>();
   auto* cmd = app.add_subcommand(
-      "doctor", "Check region, credentials, AWS endpoints, DNS and target groups (exit 1 on failure)");
+      "doctor",
+      "Check region, credentials, AWS endpoints, DNS and target groups (exit 1 on failure)");
   cmd->add_option("--manifests,PATH", flags->manifests, "Manifest files or directories")
       ->envname("ENDPOINT_BINDER_MANIFESTS")
       ->delimiter(',');
@@ -236,8 +241,10 @@ void registerDoctorCommand(CLI::App& app, CliContext& ctx) {
       ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
       ->capture_default_str();
   cmd->add_option("--timeout", flags->timeoutSeconds, "Seconds per check")->capture_default_str();
-  cmd->add_option("--aws-region", flags->aws.region, "AWS Region")->envname("ENDPOINT_BINDER_AWS_REGION");
-  cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl, "Endpoint URL for every AWS service")
+  cmd->add_option("--aws-region", flags->aws.region, "AWS Region")
+      ->envname("ENDPOINT_BINDER_AWS_REGION");
+  cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl,
+                  "Endpoint URL for every AWS service")
       ->envname("ENDPOINT_BINDER_AWS_ENDPOINT_URL");
   cmd->callback([&ctx, flags] { ctx.exitCode = runDoctor(ctx, *flags); });
 }

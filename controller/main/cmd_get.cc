@@ -74,7 +74,8 @@ std::string bindingPath(const std::string& name, const std::string& ns) {
 void registerGetCommands(CLI::App& app, CliContext& ctx) {
   auto getFlags = std::make_shared<ServerFlags>();
   auto* get = app.add_subcommand(
-      "get", "List the bindings of a running controller: READY, TARGETS, HEALTHY, DRIFT, LAST-SYNC");
+      "get",
+      "List the bindings of a running controller: READY, TARGETS, HEALTHY, DRIFT, LAST-SYNC");
   addServerFlags(get, *getFlags);
   get->callback([&ctx, getFlags] {
     auto json = fetch(ctx, *getFlags, kBindingsPath);

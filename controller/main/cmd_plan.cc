@@ -50,8 +50,8 @@ SourceListing listSource(const api::TargetGroupBinding& binding, dns::Resolver& 
   std::set<std::string> ids;
   std::string lastError;
   for (int i = 0; i < source->lookupsPerRefresh; ++i) {
-    auto outcome = resolver.resolve(source->hostname, dns::AddressFamilies{source->ipv4, source->ipv6},
-                                    std::stop_token{});
+    auto outcome = resolver.resolve(
+        source->hostname, dns::AddressFamilies{source->ipv4, source->ipv6}, std::stop_token{});
     if (!outcome.ok()) {
       lastError = std::string(dns::resolveStatusName(outcome.status)) + ": " + outcome.message;
       continue;
@@ -72,7 +72,8 @@ int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::Ta
           << spec.targetGroupArn.text << ")\n";
   auto groups = api.describeTargetGroups({spec.targetGroupArn.text});
   if (!groups || groups->empty()) {
-    ctx.out << "  error: " << (groups ? "target group not found" : groups.error().toString()) << "\n\n";
+    ctx.out << "  error: " << (groups ? "target group not found" : groups.error().toString())
+            << "\n\n";
     return kExitFailure;
   }
   const int port = spec.port.value_or(groups->front().port);
@@ -106,11 +107,13 @@ int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::Ta
   core::EndpointTracker tracker;
   std::vector<core::Target> desired;
   for (const auto& id : listing.ids) desired.push_back({id, port, spec.availabilityZone});
-  if (listing.error.empty()) tracker.recordListing(desired, now);
-  else tracker.recordSourceFailure(listing.error, now);
+  if (listing.error.empty())
+    tracker.recordListing(desired, now);
+  else
+    tracker.recordSourceFailure(listing.error, now);
   tracker.recordObserved(*observed, now);
-  const auto plan = core::computePlan({desired, !listing.error.empty()}, *observed, tracker,
-                                      spec.policy, now);
+  const auto plan =
+      core::computePlan({desired, !listing.error.empty()}, *observed, tracker, spec.policy, now);
   int pending = 0;
   for (const auto& t : plan.toRegister) ctx.out << "  + " << t.key() << "\n";
   for (const auto& t : plan.toDeregister) ctx.out << "  - " << t.key() << "\n";
@@ -131,7 +134,7 @@ int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::Ta
   for (const auto& h : plan.held) changed.insert(h.target.key());
   int unchanged = 0;
   for (const auto& o : *observed) {
-    if (core::isRegistered(o.state) && !changed.count(o.target.key())) ++unchanged;
+    if (core::isRegistered(o) && !changed.count(o.target.key())) ++unchanged;
   }
   ctx.out << "  = " << unchanged << " registered targets unchanged\n\n";
   return plan.hasWrites() || pending > 0 ? kExitChanges : kExitOk;
@@ -153,8 +156,10 @@ void registerPlanCommand(CLI::App& app, CliContext& ctx) {
   cmd->add_option("--controller-id", flags->controllerId, "Owner id the controller writes")
       ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
       ->capture_default_str();
-  cmd->add_option("--aws-region", flags->aws.region, "AWS Region")->envname("ENDPOINT_BINDER_AWS_REGION");
-  cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl, "Endpoint URL for every AWS service")
+  cmd->add_option("--aws-region", flags->aws.region, "AWS Region")
+      ->envname("ENDPOINT_BINDER_AWS_REGION");
+  cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl,
+                  "Endpoint URL for every AWS service")
       ->envname("ENDPOINT_BINDER_AWS_ENDPOINT_URL");
   cmd->callback([&ctx, flags] {
     std::vector<std::filesystem::path> paths(flags->manifests.begin(), flags->manifests.end());

@@ -47,8 +47,8 @@ CLI::Option* flag(CLI::App* cmd, const std::string& name, T& value, const std::s
 }
 
 // Parses a duration flag ("90s", "5m"); on failure explains which flag and why.
-std::optional<api::Duration> durationFlag(CliContext& ctx, const char* name, const std::string& text,
-                                          api::Duration min) {
+std::optional<api::Duration> durationFlag(CliContext& ctx, const char* name,
+                                          const std::string& text, api::Duration min) {
   auto d = api::parseDuration(text);
   if (!d) {
     ctx.err << "error: " << name << ": " << d.error() << "\n";
@@ -90,14 +90,20 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   }
   auto level = runtime::parseLogLevel(flags.logLevel);
   if (!level) {
-    ctx.err << "error: --log-level: \"" << flags.logLevel << "\" is not debug, info, warn or error\n";
+    ctx.err << "error: --log-level: \"" << flags.logLevel
+            << "\" is not debug, info, warn or error\n";
     return kExitUsage;
   }
-  const auto resync = durationFlag(ctx, "--resync-period", flags.resyncPeriod, std::chrono::seconds(1));
-  const auto dnsTimeout = durationFlag(ctx, "--dns-timeout", flags.dnsTimeout, std::chrono::milliseconds(50));
-  const auto rescan = durationFlag(ctx, "--manifest-rescan-period", flags.manifestRescan, std::chrono::seconds(0));
-  const auto grace = durationFlag(ctx, "--shutdown-grace", flags.shutdownGrace, std::chrono::seconds(0));
-  const auto attempt = durationFlag(ctx, "--aws-attempt-timeout", flags.awsAttemptTimeout, std::chrono::milliseconds(100));
+  const auto resync =
+      durationFlag(ctx, "--resync-period", flags.resyncPeriod, std::chrono::seconds(1));
+  const auto dnsTimeout =
+      durationFlag(ctx, "--dns-timeout", flags.dnsTimeout, std::chrono::milliseconds(50));
+  const auto rescan =
+      durationFlag(ctx, "--manifest-rescan-period", flags.manifestRescan, std::chrono::seconds(0));
+  const auto grace =
+      durationFlag(ctx, "--shutdown-grace", flags.shutdownGrace, std::chrono::seconds(0));
+  const auto attempt = durationFlag(ctx, "--aws-attempt-timeout", flags.awsAttemptTimeout,
+                                    std::chrono::milliseconds(100));
   if (!resync || !dnsTimeout || !rescan || !grace || !attempt) return kExitUsage;
   if (flags.workers < 1 || flags.workers > 64) {
     ctx.err << "error: --workers: " << flags.workers << " is outside 1..64\n";
@@ -113,10 +119,9 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   core::RealClock clock;
-  runtime::StreamLogger log(std::cerr, clock,
-                            flags.logFormat == "text" ? runtime::LogFormat::kText
-                                                      : runtime::LogFormat::kJson,
-                            *level);
+  runtime::StreamLogger log(
+      std::cerr, clock,
+      flags.logFormat == "text" ? runtime::LogFormat::kText : runtime::LogFormat::kJson, *level);
   auto registry = std::make_shared<prometheus::Registry>();
   runtime::ControllerMetrics metrics(registry, {EB_VERSION, EB_GIT_COMMIT});
 
@@ -124,7 +129,8 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   awsFlags.attemptTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*attempt);
   auto aws = buildAwsSetup(awsFlags, clock, log, &metrics);
   if (!aws) {
-    log.log(LogLevel::kError, "cannot set up AWS access", {core::field("error", aws.error().message)});
+    log.log(LogLevel::kError, "cannot set up AWS access",
+            {core::field("error", aws.error().message)});
     return kExitFailure;
   }
 
@@ -141,7 +147,8 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   resolverOptions.deadline = resolverOptions.timeout * 3;
   auto resolver = dns::AresResolver::create(resolverOptions, clock);
   if (!resolver) {
-    log.log(LogLevel::kError, "cannot set up DNS resolution", {core::field("error", resolver.error().message)});
+    log.log(LogLevel::kError, "cannot set up DNS resolution",
+            {core::field("error", resolver.error().message)});
     return kExitFailure;
   }
   dns::StdRandom random;
@@ -152,15 +159,18 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.reconciler.controllerId = flags.controllerId;
   options.reconciler.dryRun = flags.dryRun;
   options.reconciler.resyncPeriod = *resync;
-  options.manifestWatcher.rescanInterval = std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
+  options.manifestWatcher.rescanInterval =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
   runtime::Controller controller(
       runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics}, options);
 
   auto metricsServer = server::MetricsServer::start(
       server::MetricsServerOptions{flags.metricsAddr, "/metrics", 2},
-      {registry, std::make_shared<runtime::ProcessCollector>(runtime::ProcessCollector::Options{})});
+      {registry,
+       std::make_shared<runtime::ProcessCollector>(runtime::ProcessCollector::Options{})});
   if (!metricsServer) {
-    log.log(LogLevel::kError, "cannot serve metrics", {core::field("error", metricsServer.error().message)});
+    log.log(LogLevel::kError, "cannot serve metrics",
+            {core::field("error", metricsServer.error().message)});
     return kExitFailure;
   }
   server::Heartbeat heartbeat(clock);
@@ -169,17 +179,20 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       server::HealthRoutes::Deps{clock, heartbeat, readiness, controller.status()},
       server::HealthServerOptions{flags.healthAddr, std::chrono::minutes(2)});
   if (!healthServer) {
-    log.log(LogLevel::kError, "cannot serve health", {core::field("error", healthServer.error().message)});
+    log.log(LogLevel::kError, "cannot serve health",
+            {core::field("error", healthServer.error().message)});
     return kExitFailure;
   }
   if (auto started = controller.start(); !started) {
-    log.log(LogLevel::kError, "cannot start the controller", {core::field("error", started.error().message)});
+    log.log(LogLevel::kError, "cannot start the controller",
+            {core::field("error", started.error().message)});
     return kExitFailure;
   }
-  log.log(LogLevel::kInfo, "serving",
-          {core::field("metrics", (*metricsServer)->url()), core::field("health", (*healthServer)->url()),
-           core::field("region", (*aws)->config.region),
-           core::field("elbv2Endpoint", (*aws)->elbv2Endpoint.url)});
+  log.log(
+      LogLevel::kInfo, "serving",
+      {core::field("metrics", (*metricsServer)->url()),
+       core::field("health", (*healthServer)->url()), core::field("region", (*aws)->config.region),
+       core::field("elbv2Endpoint", (*aws)->elbv2Endpoint.url)});
 
   // Main thread: keep the heartbeat honest and wait for a signal.
   while (true) {
@@ -203,26 +216,36 @@ int runController(CliContext& ctx, const RunFlags& flags) {
 
 void registerRunCommand(CLI::App& app, CliContext& ctx) {
   auto flags = std::make_shared<RunFlags>();
-  auto* cmd = app.add_subcommand("run", "Run the controller: keep target groups in step with their sources");
-  flag(cmd, "--manifests", flags->manifests, "Manifest file or directory (repeatable; env: comma-separated)")
+  auto* cmd = app.add_subcommand(
+      "run", "Run the controller: keep target groups in step with their sources");
+  flag(cmd, "--manifests", flags->manifests,
+       "Manifest file or directory (repeatable; env: comma-separated)")
       ->delimiter(',');
   cmd->add_flag("--dry-run", flags->dryRun, "Plan and report, never write to AWS")
       ->envname("ENDPOINT_BINDER_DRY_RUN");
   flag(cmd, "--workers", flags->workers, "Bindings reconciled in parallel");
   flag(cmd, "--resync-period", flags->resyncPeriod, "Re-read every target group this often");
-  flag(cmd, "--metrics-addr", flags->metricsAddr, "Prometheus metrics listen address (path /metrics)");
+  flag(cmd, "--metrics-addr", flags->metricsAddr,
+       "Prometheus metrics listen address (path /metrics)");
   flag(cmd, "--health-addr", flags->healthAddr, "Health and status API listen address");
-  flag(cmd, "--dns-server", flags->dnsServers, "DNS server HOST[:PORT] (repeatable; default /etc/resolv.conf)")
+  flag(cmd, "--dns-server", flags->dnsServers,
+       "DNS server HOST[:PORT] (repeatable; default /etc/resolv.conf)")
       ->delimiter(',');
   flag(cmd, "--dns-timeout", flags->dnsTimeout, "Timeout of one DNS query try");
   flag(cmd, "--controller-id", flags->controllerId, "Owner id written to target group tags");
-  flag(cmd, "--log-format", flags->logFormat, "json | text")->check(CLI::IsMember({"json", "text"}));
+  flag(cmd, "--log-format", flags->logFormat, "json | text")
+      ->check(CLI::IsMember({"json", "text"}));
   flag(cmd, "--log-level", flags->logLevel, "debug | info | warn | error");
-  flag(cmd, "--manifest-rescan-period", flags->manifestRescan, "Re-read manifests this often besides inotify (0 = never)");
-  flag(cmd, "--shutdown-grace", flags->shutdownGrace, "On SIGTERM, wait this long for in-flight writes");
-  flag(cmd, "--aws-region", flags->aws.region, "AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)");
-  flag(cmd, "--aws-endpoint-url", flags->aws.endpointUrl, "Endpoint URL for every AWS service (default: AWS_ENDPOINT_URL*)");
-  flag(cmd, "--aws-rate-limits", flags->aws.rateLimits, "Client-side limits, e.g. RegisterTargets=4:20,DescribeTargetHealth=10:40");
+  flag(cmd, "--manifest-rescan-period", flags->manifestRescan,
+       "Re-read manifests this often besides inotify (0 = never)");
+  flag(cmd, "--shutdown-grace", flags->shutdownGrace,
+       "On SIGTERM, wait this long for in-flight writes");
+  flag(cmd, "--aws-region", flags->aws.region,
+       "AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)");
+  flag(cmd, "--aws-endpoint-url", flags->aws.endpointUrl,
+       "Endpoint URL for every AWS service (default: AWS_ENDPOINT_URL*)");
+  flag(cmd, "--aws-rate-limits", flags->aws.rateLimits,
+       "Client-side limits, e.g. RegisterTargets=4:20,DescribeTargetHealth=10:40");
   flag(cmd, "--aws-attempt-timeout", flags->awsAttemptTimeout, "Timeout of one AWS HTTP attempt");
   cmd->callback([&ctx, flags] { ctx.exitCode = runController(ctx, *flags); });
 }

@@ -4,9 +4,12 @@ namespace endpointbinder::runtime {
 
 const char* conditionStatusName(ConditionStatus status) {
   switch (status) {
-    case ConditionStatus::kTrue: return "True";
-    case ConditionStatus::kFalse: return "False";
-    case ConditionStatus::kUnknown: return "Unknown";
+    case ConditionStatus::kTrue:
+      return "True";
+    case ConditionStatus::kFalse:
+      return "False";
+    case ConditionStatus::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
@@ -69,8 +72,9 @@ void StatusStore::erase(const std::string& key) {
 
 void StatusStore::trimEvents(BindingStatus& status) const {
   if (status.events.size() > maxEvents_) {
-    status.events.erase(status.events.begin(),
-                        status.events.begin() + static_cast<long>(status.events.size() - maxEvents_));
+    status.events.erase(
+        status.events.begin(),
+        status.events.begin() + static_cast<long>(status.events.size() - maxEvents_));
   }
 }
 

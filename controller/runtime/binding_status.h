@@ -50,10 +50,10 @@ struct TargetCounts {
 };
 
 struct PlanSummary {
-  std::vector<std::string> toRegister;    // target keys "id:port"
+  std::vector<std::string> toRegister;  // target keys "id:port"
   std::vector<std::string> toDeregister;
-  std::vector<std::string> held;          // "id:port: Reason: message"
-  bool applied = false;                   // false in --dry-run or when blocked
+  std::vector<std::string> held;  // "id:port: Reason: message"
+  bool applied = false;           // false in --dry-run or when blocked
   core::WallTime time{};
 };
 
@@ -69,10 +69,10 @@ struct BindingStatus {
   TargetCounts counts;
   std::optional<PlanSummary> lastPlan;
   std::string lastError;
-  std::optional<core::WallTime> lastSyncTime;            // last successful sync
+  std::optional<core::WallTime> lastSyncTime;  // last successful sync
   std::optional<core::WallTime> lastAttemptTime;
-  core::WallTime creationTime{};                         // when the controller first saw it
-  std::vector<Event> events;                             // newest last, bounded
+  core::WallTime creationTime{};  // when the controller first saw it
+  std::vector<Event> events;      // newest last, bounded
 
   const Condition* condition(const std::string& type) const;
   bool ready() const;

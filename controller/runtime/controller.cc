@@ -21,11 +21,16 @@ std::pair<std::string, std::string> splitKey(const std::string& key) {
 // Adapts DNS watcher callbacks to the metrics layer's source-lookup series.
 LookupOutcome lookupOutcome(dns::ResolveStatus status) {
   switch (status) {
-    case dns::ResolveStatus::kOk: return LookupOutcome::kSuccess;
-    case dns::ResolveStatus::kNoData: return LookupOutcome::kEmpty;
-    case dns::ResolveStatus::kNxDomain: return LookupOutcome::kNotFound;
-    case dns::ResolveStatus::kTimeout: return LookupOutcome::kTimeout;
-    default: return LookupOutcome::kError;
+    case dns::ResolveStatus::kOk:
+      return LookupOutcome::kSuccess;
+    case dns::ResolveStatus::kNoData:
+      return LookupOutcome::kEmpty;
+    case dns::ResolveStatus::kNxDomain:
+      return LookupOutcome::kNotFound;
+    case dns::ResolveStatus::kTimeout:
+      return LookupOutcome::kTimeout;
+    default:
+      return LookupOutcome::kError;
   }
 }
 
@@ -50,18 +55,19 @@ Controller::Controller(Deps deps, ControllerOptions options)
       queue_(deps.clock, options_.queue),
       store_(options_.manifests),
       dnsObserver_(std::make_unique<DnsMetricsObserver>(deps.metrics)),
-      dnsWatcher_(deps.resolver, deps.clock, deps.random,
-                  [this](const std::string&, const std::vector<std::string>& keys) {
-                    for (const auto& key : keys) queue_.add(key);
-                  },
-                  options_.dnsWatcher, &deps.log, dnsObserver_.get()),
+      dnsWatcher_(
+          deps.resolver, deps.clock, deps.random,
+          [this](const std::string&, const std::vector<std::string>& keys) {
+            for (const auto& key : keys) queue_.add(key);
+          },
+          options_.dnsWatcher, &deps.log, dnsObserver_.get()),
       sources_(dnsWatcher_),
       observed_(deps.api, deps.clock,
                 ObservedCache::Options{options_.reconciler.resyncPeriod, std::chrono::minutes(2)}),
-      reconciler_(Reconciler::Deps{[this](const std::string& key) { return desired(key); },
-                                   sources_, deps.api, observed_, status_, deps.clock, deps.log,
-                                   deps.metrics},
-                  options_.reconciler) {}
+      reconciler_(
+          Reconciler::Deps{[this](const std::string& key) { return desired(key); }, sources_,
+                           deps.api, observed_, status_, deps.clock, deps.log, deps.metrics},
+          options_.reconciler) {}
 
 Controller::~Controller() { stop(std::chrono::seconds(0)); }
 
@@ -142,12 +148,13 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
     deps_.metrics->setManifests(static_cast<int>(stats.targetGroupBindings),
                                 static_cast<int>(stats.filesWithErrors));
   }
-  deps_.log.log(LogLevel::kInfo, "manifests loaded",
-                {core::field("targetGroupBindings", static_cast<long long>(stats.targetGroupBindings)),
-                 core::field("added", static_cast<long long>(changes.added.size())),
-                 core::field("updated", static_cast<long long>(changes.updated.size())),
-                 core::field("removed", static_cast<long long>(changes.removed.size())),
-                 core::field("errors", static_cast<long long>(stats.errors))});
+  deps_.log.log(
+      LogLevel::kInfo, "manifests loaded",
+      {core::field("targetGroupBindings", static_cast<long long>(stats.targetGroupBindings)),
+       core::field("added", static_cast<long long>(changes.added.size())),
+       core::field("updated", static_cast<long long>(changes.updated.size())),
+       core::field("removed", static_cast<long long>(changes.removed.size())),
+       core::field("errors", static_cast<long long>(stats.errors))});
 }
 
 void Controller::workerLoop() {
@@ -201,8 +208,9 @@ ControllerReadiness Controller::readiness() const {
   for (const auto& [key, stored] : store_.targetGroupBindings()) {
     auto s = status_.get(key);
     const bool settled =
-        s && (s->lastSyncTime || !s->lastError.empty() ||
-              (s->condition("Conflict") && s->condition("Conflict")->status == ConditionStatus::kTrue));
+        s &&
+        (s->lastSyncTime || !s->lastError.empty() ||
+         (s->condition("Conflict") && s->condition("Conflict")->status == ConditionStatus::kTrue));
     if (!settled) out.pendingBindings.push_back(key);
   }
   return out;

@@ -19,10 +19,14 @@ std::optional<core::LogLevel> parseLogLevel(std::string_view text) {
 
 const char* logLevelName(core::LogLevel level) {
   switch (level) {
-    case core::LogLevel::kDebug: return "debug";
-    case core::LogLevel::kInfo: return "info";
-    case core::LogLevel::kWarn: return "warn";
-    case core::LogLevel::kError: return "error";
+    case core::LogLevel::kDebug:
+      return "debug";
+    case core::LogLevel::kInfo:
+      return "info";
+    case core::LogLevel::kWarn:
+      return "warn";
+    case core::LogLevel::kError:
+      return "error";
   }
   return "info";
 }
@@ -31,11 +35,21 @@ void appendJsonEscaped(std::string& out, std::string_view text) {
   static constexpr char kHex[] = "0123456789abcdef";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           out += "\\u00";
@@ -58,7 +72,8 @@ std::string formatRfc3339(core::WallTime time, bool milliseconds) {
   char buf[64];
   if (milliseconds) {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
   } else {
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
                   tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);

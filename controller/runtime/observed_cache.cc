@@ -70,7 +70,7 @@ void ObservedCache::settleExpectations(Entry& entry, core::MonoTime now) {
     const auto& [key, expectation] = item;
     if (now >= expectation.deadline) return true;
     auto it = byKey.find(key);
-    const bool present = it != byKey.end() && core::isRegistered(it->second->state);
+    const bool present = it != byKey.end() && core::isRegistered(*it->second);
     return expectation.registered == present;
   });
 }
@@ -85,8 +85,8 @@ ObservedCache::Snapshot ObservedCache::patched(Entry& entry, core::MonoTime) con
                            [&](const core::ObservedTarget& o) { return o.target.key() == key; });
     const auto state =
         expectation.registered ? core::TargetState::kInitial : core::TargetState::kDraining;
-    const char* reason = expectation.registered ? "Elb.RegistrationInProgress"
-                                                : "Target.DeregistrationInProgress";
+    const char* reason =
+        expectation.registered ? "Elb.RegistrationInProgress" : "Target.DeregistrationInProgress";
     if (it == snapshot.targets.end()) {
       if (expectation.registered) {
         snapshot.targets.push_back(core::ObservedTarget{expectation.target, state, reason, ""});

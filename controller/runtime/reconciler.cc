@@ -51,14 +51,23 @@ TargetCounts countTargets(const std::vector<core::Target>& desired,
   std::set<std::string> registeredKeys;
   for (const auto& o : observed) {
     switch (o.state) {
-      case core::TargetState::kHealthy: ++counts.healthy; break;
-      case core::TargetState::kUnhealthy: ++counts.unhealthy; break;
-      case core::TargetState::kInitial: ++counts.initial; break;
+      case core::TargetState::kHealthy:
+        ++counts.healthy;
+        break;
+      case core::TargetState::kUnhealthy:
+        ++counts.unhealthy;
+        break;
+      case core::TargetState::kInitial:
+        ++counts.initial;
+        break;
       case core::TargetState::kDraining:
-      case core::TargetState::kUnhealthyDraining: ++counts.draining; break;
-      default: break;
+      case core::TargetState::kUnhealthyDraining:
+        ++counts.draining;
+        break;
+      default:
+        break;
     }
-    if (core::isRegistered(o.state)) registeredKeys.insert(o.target.key());
+    if (core::isRegistered(o)) registeredKeys.insert(o.target.key());
   }
   counts.registered = static_cast<int>(registeredKeys.size());
   for (const auto& k : desiredKeys) counts.missing += registeredKeys.count(k) ? 0 : 1;
@@ -234,8 +243,7 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
                            wallNow));
     }
     StatusStore::setCondition(
-        s, makeCondition("Synced", ConditionStatus::kTrue,
-                         options_.dryRun ? "DryRun" : "Synced",
+        s, makeCondition("Synced", ConditionStatus::kTrue, options_.dryRun ? "DryRun" : "Synced",
                          options_.dryRun ? "planned without writing (--dry-run)"
                                          : "target group matches the plan",
                          wallNow));
@@ -260,9 +268,9 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
     }
     for (const auto& [reason, n] : heldByReason) {
       if (reason == core::HoldReason::kWithinGracePeriod) continue;  // routine, not news
-      StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "Blocked",
-                                     std::to_string(n) + " changes held: " +
-                                         core::holdReasonName(reason)});
+      StatusStore::addEvent(
+          s, Event{wallNow, EventType::kWarning, "Blocked",
+                   std::to_string(n) + " changes held: " + core::holdReasonName(reason)});
     }
   });
 
@@ -328,12 +336,12 @@ core::Result<bool> Reconciler::verifyTargetGroup(const std::string& key,
                    core::field("owner", owner)});
     deps_.status.update(key, [&](BindingStatus& s) {
       const auto message = "target group is tagged " + std::string(kOwnerTagKey) + "=" + owner;
-      StatusStore::setCondition(s, makeCondition("Conflict", ConditionStatus::kTrue,
-                                                 "OwnedByOther", message, wallNow));
-      StatusStore::setCondition(s, makeCondition("Synced", ConditionStatus::kFalse, "Conflict",
-                                                 message, wallNow));
-      StatusStore::setCondition(s, makeCondition("Ready", ConditionStatus::kFalse, "Conflict",
-                                                 message, wallNow));
+      StatusStore::setCondition(
+          s, makeCondition("Conflict", ConditionStatus::kTrue, "OwnedByOther", message, wallNow));
+      StatusStore::setCondition(
+          s, makeCondition("Synced", ConditionStatus::kFalse, "Conflict", message, wallNow));
+      StatusStore::setCondition(
+          s, makeCondition("Ready", ConditionStatus::kFalse, "Conflict", message, wallNow));
       StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "Conflict", message});
       s.lastError = message;
     });
@@ -346,9 +354,9 @@ core::Result<bool> Reconciler::verifyTargetGroup(const std::string& key,
     auto added = deps_.api.addTags(arn, {{kOwnerTagKey, mine}});
     if (!added) return std::unexpected(added.error());
     deps_.status.update(key, [&](BindingStatus& s) {
-      StatusStore::addEvent(s, Event{wallNow, EventType::kNormal, "Claimed",
-                                     "tagged target group " + info.name + " " + kOwnerTagKey +
-                                         "=" + mine});
+      StatusStore::addEvent(
+          s, Event{wallNow, EventType::kNormal, "Claimed",
+                   "tagged target group " + info.name + " " + kOwnerTagKey + "=" + mine});
     });
   }
   state.owned = !owner.empty() || !options_.dryRun;
@@ -379,7 +387,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     }
     std::vector<core::Target> all;
     for (const auto& o : observed->targets) {
-      if (core::isRegistered(o.state)) all.push_back(o.target);
+      if (core::isRegistered(o)) all.push_back(o.target);
     }
     if (!all.empty()) {
       auto r = deps_.api.deregisterTargets(arn, all);
@@ -398,7 +406,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   deps_.sources.untrack(key);
   deps_.observed.forget(arn);
   deps_.status.erase(key);
-  if (deps_.metrics) deps_.metrics->forgetBinding(state.lastSpec.metadata.ns, state.lastSpec.metadata.name);
+  if (deps_.metrics)
+    deps_.metrics->forgetBinding(state.lastSpec.metadata.ns, state.lastSpec.metadata.name);
   std::lock_guard lock(mu_);
   states_.erase(key);
   return ReconcileResult{};
@@ -416,8 +425,8 @@ void Reconciler::recordFailure(const std::string& key, const std::string& genera
     const std::string reason = error.code.empty() ? core::errorKindName(error.kind) : error.code;
     StatusStore::setCondition(
         s, makeCondition("Synced", ConditionStatus::kFalse, reason, error.toString(), wallNow));
-    StatusStore::setCondition(
-        s, makeCondition("Ready", ConditionStatus::kFalse, "SyncFailed", error.toString(), wallNow));
+    StatusStore::setCondition(s, makeCondition("Ready", ConditionStatus::kFalse, "SyncFailed",
+                                               error.toString(), wallNow));
     StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "SyncFailed", error.toString()});
   });
 }

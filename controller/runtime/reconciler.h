@@ -80,8 +80,8 @@ class Reconciler {
 
  private:
   struct BindingState {
-    api::TargetGroupBinding lastSpec;      // for deletionPolicy after the manifest is gone
-    std::string verifiedGeneration;        // target group checked for this generation
+    api::TargetGroupBinding lastSpec;  // for deletionPolicy after the manifest is gone
+    std::string verifiedGeneration;    // target group checked for this generation
     int targetGroupPort = 0;
     bool owned = false;
     core::EndpointTracker tracker;

@@ -13,12 +13,12 @@
 namespace endpointbinder::runtime {
 
 struct SourceSnapshot {
-  bool hasAnswer = false;            // at least one good answer since the binding appeared
-  std::vector<std::string> ids;      // the last good answer: canonical IPs or instance ids
-  core::MonoTime lastSuccess{};      // when that answer was obtained; unset (epoch): "now"
-  bool failing = false;              // the latest lookup failed (answer kept as last good)
+  bool hasAnswer = false;        // at least one good answer since the binding appeared
+  std::vector<std::string> ids;  // the last good answer: canonical IPs or instance ids
+  core::MonoTime lastSuccess{};  // when that answer was obtained; unset (epoch): "now"
+  bool failing = false;          // the latest lookup failed (answer kept as last good)
   std::optional<core::MonoTime> failingSince;
-  std::string failureReason;         // "SERVFAIL", "timeout", "NXDOMAIN", "empty answer", ...
+  std::string failureReason;  // "SERVFAIL", "timeout", "NXDOMAIN", "empty answer", ...
 };
 
 class SourceProvider {
