@@ -31,7 +31,7 @@ struct WebIdentityOptions {
   std::chrono::milliseconds timeout{5'000};
   int maxAttempts = 3;
   std::chrono::milliseconds retryDelay{500};  // grows linearly with the attempt number
-  CredentialsSleepFn sleep;                              // empty: std::this_thread::sleep_for
+  CredentialsSleepFn sleep;                   // empty: std::this_thread::sleep_for
 };
 
 class WebIdentityCredentialsProvider final : public CredentialsProvider {

@@ -125,7 +125,8 @@ TEST(DescribeCredentials, MasksKeyIdAndNeverShowsSecrets) {
   credentials.expiration = utc(2030, 1, 2, 3, 4, 5);
   credentials.providerName = "imds";
   const std::string text = describeCredentials(credentials);
-  EXPECT_EQ(text, "provider=imds accessKeyId=ASIA\u2026WXYZ session=yes expires=2030-01-02T03:04:05Z");
+  EXPECT_EQ(text,
+            "provider=imds accessKeyId=ASIA\u2026WXYZ session=yes expires=2030-01-02T03:04:05Z");
   EXPECT_EQ(text.find(credentials.secretAccessKey), std::string::npos);
   EXPECT_EQ(text.find(credentials.sessionToken), std::string::npos);
   EXPECT_EQ(text.find("ABCDEFGH"), std::string::npos);
