@@ -264,8 +264,10 @@ core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
     http::http_request message(request.method);
     message.set_request_uri(web::uri(url->path + (url->hasQuery ? "?" + url->query : "")));
     if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
-      message.set_body(std::string(request.body),
-                       hasContentType ? contentType : std::string("application/octet-stream"));
+      // Bytes, not std::string: cpprest's string overload reads a char buffer through an
+      // unsigned-char stream interface (undefined behaviour UBSan rejects). Content-Type is
+      // set just below.
+      message.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
     }
     if (hasContentType) {
       message.headers()["Content-Type"] = contentType;

@@ -85,9 +85,11 @@ LocalHttpServer::LocalHttpServer(Handler handler, std::optional<TlsFiles> tls)
         reply.headers().add(name, value);
         if (name == "Content-Type") hasContentType = true;
       }
-      reply.set_body(response.body,
-                     hasContentType ? std::string(aws::findHeader(response.headers, "Content-Type"))
-                                    : std::string("text/plain"));
+      // Bytes, not std::string (cpprest's string overload is undefined behaviour under UBSan).
+      reply.set_body(std::vector<unsigned char>(response.body.begin(), response.body.end()));
+      reply.headers()["Content-Type"] =
+          hasContentType ? std::string(aws::findHeader(response.headers, "Content-Type"))
+                         : std::string("text/plain");
       message.reply(reply).wait();
     });
     try {

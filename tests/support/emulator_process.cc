@@ -129,7 +129,12 @@ core::Result<web::json::value> EmulatorProcess::control(const std::string& metho
     web::http::client::http_client client(url_, config);
     web::http::http_request request(method);
     request.set_request_uri("/_emulator/" + path);
-    if (!body.is_null()) request.set_body(body);
+    if (!body.is_null()) {
+      // Bytes, not the json/string overloads (undefined behaviour under UBSan in cpprest).
+      const std::string text = body.serialize();
+      request.set_body(std::vector<unsigned char>(text.begin(), text.end()));
+      request.headers()["Content-Type"] = "application/json";
+    }
     web::http::http_response response = client.request(request).get();
     const std::string text = response.extract_utf8string(true).get();
     const web::json::value json =
