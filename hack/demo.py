@@ -60,7 +60,7 @@ def main():
         print(f"   DNS: {INTERNAL_ALB} -> 12 ALB IPs, 8 per answer (like a real ALB)")
 
         say("Starting endpoint-binder run --manifests <copy of manifests/examples>")
-        controller = harness.Controller(manifests, emulator, dns, ["--log-level", "info"])
+        controller = harness.Controller(manifests, emulator, dns)
         harness.wait_for(lambda: all(
             (controller.binding(n, ns) or {}).get("status", {}).get("lastSyncTime")
             for ns, n in [("factory-iot", "opensearch-dashboards"), ("web", "web-static-ip")]), 30,
