@@ -8,6 +8,34 @@ namespace endpointbinder::api {
 
 namespace {
 
+// Length of the well-formed UTF-8 sequence starting at text[i], or 0 when it is not one.
+size_t utf8SequenceLength(std::string_view text, size_t i) {
+  const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
+  const unsigned char lead = byte(i);
+  size_t length = 0;
+  unsigned char min = 0x80;
+  unsigned char max = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    if (lead == 0xE0) min = 0xA0;  // overlong
+    if (lead == 0xED) max = 0x9F;  // UTF-16 surrogates
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    if (lead == 0xF0) min = 0x90;  // overlong
+    if (lead == 0xF4) max = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + length > text.size()) return 0;
+  if (byte(i + 1) < min || byte(i + 1) > max) return 0;
+  for (size_t k = 2; k < length; ++k) {
+    if (byte(i + k) < 0x80 || byte(i + k) > 0xBF) return 0;
+  }
+  return length;
+}
+
 // A tiny ordered JSON object writer: enough for specs, without a JSON library in api/.
 class Object {
  public:
@@ -71,9 +99,21 @@ std::string sourceJson(const Source& source) {
 }  // namespace
 
 std::string jsonQuote(std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
+  constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
-  for (unsigned char c : text) {
+  for (size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x80) {
+      const size_t length = utf8SequenceLength(text, i);
+      if (length == 0) {
+        out += "\\ufffd";
+        ++i;
+      } else {
+        out.append(text.substr(i, length));
+        i += length;
+      }
+      continue;
+    }
     switch (c) {
       case '"':
         out += "\\\"";
@@ -91,7 +131,7 @@ std::string jsonQuote(std::string_view text) {
         out += "\\t";
         break;
       default:
-        if (c < 0x20) {
+        if (c < 0x20 || c == 0x7f) {
           out += "\\u00";
           out += kHex[c >> 4];
           out += kHex[c & 0xF];
@@ -99,8 +139,10 @@ std::string jsonQuote(std::string_view text) {
           out += static_cast<char>(c);
         }
     }
+    ++i;
   }
-  return out + "\"";
+  out += '"';
+  return out;
 }
 
 std::string specToJson(const TargetGroupBindingSpec& spec) {

@@ -12,7 +12,8 @@ namespace endpointbinder::api {
 
 std::string specToJson(const TargetGroupBindingSpec& spec);
 
-// `text` as a JSON string literal, quotes included (control characters escaped).
+// `text` as a JSON string literal, quotes included: control characters escaped, and bytes
+// that are not well-formed UTF-8 (manifests may hold any) become U+FFFD so output always parses.
 std::string jsonQuote(std::string_view text);
 
 }  // namespace endpointbinder::api

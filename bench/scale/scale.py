@@ -502,12 +502,47 @@ class Run:
                     "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.emulator_url,
                     "AWS_EC2_METADATA_DISABLED": "true"})
         self.result["controllerCommand"] = cmd
+        if a.controller_wrapper:
+            cmd = a.controller_wrapper.split() + cmd
         self.t_start = time.time()
         self.controller = Child(cmd, "controller", env=env,
                                 stdout_path=os.path.join(self.dir, "controller.log"))
         self.children.append(self.controller)
+        self.controller_pid = self.controller.pid
+        if a.controller_wrapper:
+            self.controller_pid = self.find_controller_pid(a.binary)
+        self.result["controllerPid"] = self.controller_pid
 
     # -- helpers --
+
+    def find_controller_pid(self, binary, timeout=30):
+        """The binary's process under a wrapper (heaptrack runs it as a child): the first
+        descendant of the wrapper whose executable is the binary."""
+        target = os.path.realpath(binary)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            children = {}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                    children.setdefault(ppid, []).append(int(entry))
+                except (OSError, ValueError, IndexError):
+                    continue
+            queue = [self.controller.pid]
+            while queue:
+                pid = queue.pop(0)
+                try:
+                    if os.path.realpath(f"/proc/{pid}/exe") == target:
+                        return pid
+                except OSError:
+                    pass
+                queue.extend(children.get(pid, []))
+            time.sleep(0.2)
+        log(f"N={self.n}: the wrapped controller process was not found; measuring the wrapper")
+        return self.controller.pid
 
     def emulator_stats(self):
         return http_json("GET", f"{self.emulator_url}/_emulator/stats")[1]
@@ -595,7 +630,7 @@ class Run:
                                                                quota_for(action, self.quotas)), 2)
                              for action, c in counts.items()}
         lb_made = max(lb_made_by_action.values()) if lb_made_by_action else 0.0
-        ctrl_cpu = proc_cpu_seconds(self.controller.pid)
+        ctrl_cpu = proc_cpu_seconds(self.controller_pid)
         convergence_times = sorted(t - self.t_start for t in converged_at.values())
         self.result["coldStart"] = {
             "converged": ok,
@@ -619,7 +654,7 @@ class Run:
             "ratioToLowerBoundForCallsMade": round(cold / lb_made, 3)
             if cold and lb_made >= 1 else None,
             "controllerCpuSeconds": round(ctrl_cpu, 2) if ctrl_cpu is not None else None,
-            "controllerPeakRssMiB": round((proc_status_kib(self.controller.pid, "VmHWM") or 0)
+            "controllerPeakRssMiB": round((proc_status_kib(self.controller_pid, "VmHWM") or 0)
                                           / 1024, 1),
             "emulatorCpuSeconds": round(emu1["cpuSeconds"] - emu0["cpuSeconds"], 2),
             "emulatorCpuPercentOfOneCore": round(100 * (emu1["cpuSeconds"] - emu0["cpuSeconds"])
@@ -668,17 +703,17 @@ class Run:
         emu0 = self.emulator_stats()
         dns_cpu0 = proc_cpu_seconds(self.dns.pid)
         t0 = time.time()
-        cpu0 = proc_cpu_seconds(self.controller.pid)
+        cpu0 = proc_cpu_seconds(self.controller_pid)
         rss_samples = []
         end = time.monotonic() + window
         while time.monotonic() < end:
             self.check_alive()
-            rss = proc_status_kib(self.controller.pid, "VmRSS")
+            rss = proc_status_kib(self.controller_pid, "VmRSS")
             if rss:
                 rss_samples.append(rss)
             self.tracker.poll()
             time.sleep(min(5.0, max(0.0, end - time.monotonic())))
-        cpu1 = proc_cpu_seconds(self.controller.pid)
+        cpu1 = proc_cpu_seconds(self.controller_pid)
         t1 = time.time()
         dns_cpu1 = proc_cpu_seconds(self.dns.pid)
         emu1 = self.emulator_stats()
@@ -690,7 +725,7 @@ class Run:
         counts = self.tracker.counts(start=t0, end=t1)
         calls = {action: round(c["total"] * per_binding_hour, 2) for action, c in counts.items()}
         cpu = cpu1 - cpu0
-        rss_now = proc_status_kib(self.controller.pid, "VmRSS") or 0
+        rss_now = proc_status_kib(self.controller_pid, "VmRSS") or 0
         # How the window's reads were spread: a resync shows as one burst at the read quota.
         dth_times = self.tracker.call_times("DescribeTargetHealth", start=t0, end=t1)
         self.result["steady"] = {
@@ -713,9 +748,9 @@ class Run:
             "controllerCpuPercentOfOneCore": round(100.0 * cpu / elapsed, 3),
             "controllerRssMiB": round(rss_now / 1024, 1),
             "controllerRssMaxMiB": round(max(rss_samples + [rss_now]) / 1024, 1),
-            "controllerPeakRssMiB": round((proc_status_kib(self.controller.pid, "VmHWM") or 0)
+            "controllerPeakRssMiB": round((proc_status_kib(self.controller_pid, "VmHWM") or 0)
                                           / 1024, 1),
-            "controllerThreads": proc_status_kib(self.controller.pid, "Threads"),
+            "controllerThreads": proc_status_kib(self.controller_pid, "Threads"),
             "emulatorCpuPercentOfOneCore": round(100.0 * (emu1["cpuSeconds"] - emu0["cpuSeconds"])
                                                  / elapsed, 2),
             "dnsServerCpuPercentOfOneCore": round(100.0 * (dns_cpu1 - dns_cpu0) / elapsed, 2)
@@ -738,7 +773,7 @@ class Run:
         changes = []  # (binding, change time, new ips, removed ips)
         errors = []
         emu0 = self.emulator_stats()
-        cpu0 = proc_cpu_seconds(self.controller.pid)
+        cpu0 = proc_cpu_seconds(self.controller_pid)
 
         def apply_changes(start):
             for offset, i in plan:
@@ -783,7 +818,7 @@ class Run:
             time.sleep(a.poll_interval)
         changer.join(5)
         t_end = time.time()
-        cpu1 = proc_cpu_seconds(self.controller.pid)
+        cpu1 = proc_cpu_seconds(self.controller_pid)
         emu1 = self.emulator_stats()
         reg_lat, dereg_delay, unregistered, undereg = [], [], 0, 0
         for i, t, new, removed in changes:
@@ -1076,6 +1111,10 @@ def main():
                    help="cold-start timeout (s), raised to 3x the lower bound + 180 s")
     p.add_argument("--poll-interval", type=float, default=1.0,
                    help="request-log poll interval (s)")
+    p.add_argument("--controller-wrapper", default="",
+                   help="prefix for the controller command, for profiling only (e.g. "
+                        "'heaptrack -o /tmp/eb'); CPU and memory are then read from the "
+                        "binary's own process")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--max-lifetime", type=float, default=4 * 3600,
                    help="the servers exit after this many seconds whatever happens")
@@ -1142,6 +1181,7 @@ def main():
                                       "reads 10:40, other writes 10:40)",
         "seed": args.seed,
         "quick": args.quick,
+        "controllerWrapper": args.controller_wrapper or None,
     }
     report = {"tool": "bench/scale/scale.py",
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),

@@ -6,10 +6,11 @@
 #include <string>
 #include <string_view>
 
+#include "api/spec_json.h"
+
 namespace endpointbinder::cli {
 
-// `text` as a JSON string literal with quotes. Manifest text may hold invalid UTF-8; such
-// bytes become U+FFFD so the output always parses.
-std::string jsonString(std::string_view text);
+// `text` as a JSON string literal with quotes (see api::jsonQuote: invalid UTF-8 -> U+FFFD).
+inline std::string jsonString(std::string_view text) { return api::jsonQuote(text); }
 
 }  // namespace endpointbinder::cli

@@ -3,6 +3,8 @@
 #include <ctime>
 #include <optional>
 
+#include "api/spec_json.h"
+
 namespace endpointbinder::runtime {
 
 StreamLogger::StreamLogger(std::ostream& out, const core::Clock& clock, LogFormat format,
@@ -31,37 +33,6 @@ const char* logLevelName(core::LogLevel level) {
   return "info";
 }
 
-void appendJsonEscaped(std::string& out, std::string_view text) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-}
-
 std::string formatRfc3339(core::WallTime time, bool milliseconds) {
   const auto sinceEpoch = time.time_since_epoch();
   const auto secs = std::chrono::duration_cast<std::chrono::seconds>(sinceEpoch);
@@ -88,19 +59,14 @@ void StreamLogger::log(core::LogLevel level, std::string_view message,
   line.reserve(128);
   const auto ts = formatRfc3339(clock_.wallNow());
   if (format_ == LogFormat::kJson) {
-    line += "{\"ts\":\"" + ts + "\",\"level\":\"" + logLevelName(level) + "\",\"msg\":\"";
-    appendJsonEscaped(line, message);
-    line += '"';
+    line += "{\"ts\":\"" + ts + "\",\"level\":\"" + logLevelName(level) + "\",\"msg\":";
+    line += api::jsonQuote(message);
     for (const auto& f : fields) {
-      line += ",\"";
-      appendJsonEscaped(line, f.key);
-      line += "\":";
+      line += "," + api::jsonQuote(f.key) + ":";
       if (f.isNumber) {
         line += f.value;
       } else {
-        line += '"';
-        appendJsonEscaped(line, f.value);
-        line += '"';
+        line += api::jsonQuote(f.value);
       }
     }
     line += "}\n";

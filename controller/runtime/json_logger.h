@@ -36,8 +36,6 @@ class StreamLogger final : public core::Logger {
 // Parses "debug" / "info" / "warn" / "error"; nullopt otherwise.
 std::optional<core::LogLevel> parseLogLevel(std::string_view text);
 const char* logLevelName(core::LogLevel level);
-// Appends `text` to `out` as the inside of a JSON string (quotes, backslashes, control chars).
-void appendJsonEscaped(std::string& out, std::string_view text);
 // "2026-11-21T19:28:00.123Z"
 std::string formatRfc3339(core::WallTime time, bool milliseconds = true);
 

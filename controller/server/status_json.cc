@@ -7,6 +7,8 @@
 #include <system_error>
 #include <utility>
 
+#include "controller/runtime/json_logger.h"
+
 namespace endpointbinder::server {
 namespace {
 
@@ -163,17 +165,7 @@ bool parseDigits(std::string_view text, std::size_t at, std::size_t count, int& 
 }  // namespace
 
 std::string formatRfc3339(core::WallTime time) {
-  using namespace std::chrono;
-  const auto secs = floor<seconds>(time);
-  const auto day = floor<days>(secs);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{secs - day};
-  std::array<char, 40> buffer{};
-  std::snprintf(buffer.data(), buffer.size(), "%04d-%02u-%02uT%02d:%02d:%02dZ",
-                static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
-  return buffer.data();
+  return runtime::formatRfc3339(time, /*milliseconds=*/false);
 }
 
 core::Result<core::WallTime> parseRfc3339(std::string_view text) {
