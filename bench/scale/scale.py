@@ -502,6 +502,7 @@ class Run:
                     "AWS_REGION": REGION, "AWS_ENDPOINT_URL": self.emulator_url,
                     "AWS_EC2_METADATA_DISABLED": "true"})
         self.result["controllerCommand"] = cmd
+        cmd += a.controller_args.split()
         if a.controller_wrapper:
             cmd = a.controller_wrapper.split() + cmd
         self.t_start = time.time()
@@ -556,7 +557,9 @@ class Run:
                                f"see {self.controller.log_path}")
 
     def scrape_metric(self, name):
-        """Sum of every sample of metric `name`, or None."""
+        """Sum of every sample of metric `name`, or None (also when --no-scrape)."""
+        if not self.args.scrape:
+            return None
         try:
             text = http_text(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=30)
         except OSError:
@@ -723,7 +726,10 @@ class Run:
         elapsed = t1 - t0
         per_binding_hour = 3600.0 / (elapsed * n)
         counts = self.tracker.counts(start=t0, end=t1)
-        calls = {action: round(c["total"] * per_binding_hour, 2) for action, c in counts.items()}
+        # Calls that reached the action (answered or failed); throttled attempts are retries
+        # of those and are reported on their own.
+        calls = {action: round((c["total"] - c["throttled"]) * per_binding_hour, 2)
+                 for action, c in counts.items()}
         cpu = cpu1 - cpu0
         rss_now = proc_status_kib(self.controller_pid, "VmRSS") or 0
         # How the window's reads were spread: a resync shows as one burst at the read quota.
@@ -734,6 +740,7 @@ class Run:
             "loadAverage": list(os.getloadavg()),
             "awsCallsPerBindingHour": calls,
             "describeTargetHealthPerBindingHour": calls.get("DescribeTargetHealth", 0.0),
+            "throttledInWindow": sum(c["throttled"] for c in counts.values()),
             "writeCallsInWindow": sum(c["total"] for act, c in counts.items()
                                       if act in WRITE_ACTIONS),
             "otherCallsInWindow": sum(c["total"] for act, c in counts.items()
@@ -750,7 +757,12 @@ class Run:
             "controllerRssMaxMiB": round(max(rss_samples + [rss_now]) / 1024, 1),
             "controllerPeakRssMiB": round((proc_status_kib(self.controller_pid, "VmHWM") or 0)
                                           / 1024, 1),
+            "controllerRssAnonMiB": round((proc_status_kib(self.controller_pid, "RssAnon") or 0)
+                                          / 1024, 1),
+            "controllerRssFileMiB": round((proc_status_kib(self.controller_pid, "RssFile") or 0)
+                                          / 1024, 1),
             "controllerThreads": proc_status_kib(self.controller_pid, "Threads"),
+            "metricsScraped": self.args.scrape,
             "emulatorCpuPercentOfOneCore": round(100.0 * (emu1["cpuSeconds"] - emu0["cpuSeconds"])
                                                  / elapsed, 2),
             "dnsServerCpuPercentOfOneCore": round(100.0 * (dns_cpu1 - dns_cpu0) / elapsed, 2)
@@ -991,6 +1003,7 @@ def markdown(report):
     row("steady: DescribeTargetHealth / binding-hour",
         lambda r: r["steady"]["describeTargetHealthPerBindingHour"],
         f"≤ {3600 / parse_duration(report['settings']['resyncPeriod']):g} (one per resync)")
+    row("steady: throttled answers in window", lambda r: r["steady"]["throttledInWindow"], "0")
     row("steady: write calls in window", lambda r: r["steady"]["writeCallsInWindow"], "0")
     row("steady: other AWS calls in window", lambda r: r["steady"]["otherCallsInWindow"], "0")
     row("steady: DNS queries / binding-hour", lambda r: r["steady"]["dnsQueriesPerBindingHour"])
@@ -1002,6 +1015,8 @@ def markdown(report):
         f"≤ {TARGET_CPU_PCT_AT_1000:g}% at N=1000")
     row("steady: controller RSS MiB", lambda r: r["steady"]["controllerRssMiB"],
         f"≤ {TARGET_RSS_MIB_AT_1000:g} at N=1000")
+    row("steady: controller RSS anonymous / file MiB",
+        lambda r: f"{r['steady']['controllerRssAnonMiB']} / {r['steady']['controllerRssFileMiB']}")
     row("steady: controller peak RSS MiB (VmHWM)", lambda r: r["steady"]["controllerPeakRssMiB"])
     row("steady: emulator CPU % of a core", lambda r: r["steady"]["emulatorCpuPercentOfOneCore"])
     row("steady: DNS server CPU % of a core", lambda r: r["steady"]["dnsServerCpuPercentOfOneCore"])
@@ -1111,6 +1126,12 @@ def main():
                    help="cold-start timeout (s), raised to 3x the lower bound + 180 s")
     p.add_argument("--poll-interval", type=float, default=1.0,
                    help="request-log poll interval (s)")
+    p.add_argument("--no-scrape", dest="scrape", action="store_false",
+                   help="never read the controller's /metrics (a scrape materializes every "
+                        "series; compare RSS with and without)")
+    p.add_argument("--controller-args", default="",
+                   help="extra flags for `endpoint-binder run` (e.g. '--aws-rate-limits "
+                        "RegisterTargets=50:100' with matching --quota, for profiling runs)")
     p.add_argument("--controller-wrapper", default="",
                    help="prefix for the controller command, for profiling only (e.g. "
                         "'heaptrack -o /tmp/eb'); CPU and memory are then read from the "
@@ -1182,6 +1203,9 @@ def main():
         "seed": args.seed,
         "quick": args.quick,
         "controllerWrapper": args.controller_wrapper or None,
+        "controllerExtraArgs": args.controller_args or None,
+        "scrapeMetrics": args.scrape,
+        "mallocArenaMax": os.environ.get("MALLOC_ARENA_MAX"),
     }
     report = {"tool": "bench/scale/scale.py",
               "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
