@@ -513,6 +513,7 @@ class Run:
         if a.controller_wrapper:
             self.controller_pid = self.find_controller_pid(a.binary)
         self.result["controllerPid"] = self.controller_pid
+        log(f"N={self.n}: controller pid {self.controller_pid} (for perf record -p)")
 
     # -- helpers --
 
