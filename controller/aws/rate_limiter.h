@@ -65,12 +65,19 @@ struct BucketSpec {
 // Describe*, List* and Get* actions are reads; every other action is a write.
 bool isReadAction(std::string_view action);
 
+// The defaults are ELBv2's documented quotas (Register/DeregisterTargets 4/s burst 20,
+// Describe* 10/s burst 40) with half a second's worth of tokens taken off each burst. Requests
+// reach AWS after a variable delay (the first ones also open the connection), so a client that
+// spends exactly the server's burst and then sends at exactly its rate has its next request land
+// early and throttled; a burst margin of m tokens absorbs m / rate seconds of such jitter. It
+// costs half a second once, when a cold start drains the bucket (bench/scale measured 1
+// throttle per 100-binding cold start without it, none with it).
 struct RateLimitOptions {
-  BucketSpec readDefault{10.0, 40.0};   // reads not listed in perAction
-  BucketSpec writeDefault{10.0, 40.0};  // writes not listed in perAction
+  BucketSpec readDefault{10.0, 35.0};   // reads not listed in perAction
+  BucketSpec writeDefault{10.0, 35.0};  // writes not listed in perAction
   std::map<std::string, BucketSpec, std::less<>> perAction{
-      {"RegisterTargets", {4.0, 20.0}},
-      {"DeregisterTargets", {4.0, 20.0}},
+      {"RegisterTargets", {4.0, 18.0}},
+      {"DeregisterTargets", {4.0, 18.0}},
   };
   std::optional<BucketSpec> global;  // shared by all actions, writes first; none by default
 

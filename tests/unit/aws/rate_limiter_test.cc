@@ -53,11 +53,11 @@ TEST(TokenBucketTest, SetRateRefillsAtOldRateThenClamps) {
 
 TEST(RateLimitSpecTest, DefaultsMatchTheDesign) {
   RateLimitOptions options;
-  EXPECT_EQ(options.forAction("RegisterTargets"), (BucketSpec{4, 20}));
-  EXPECT_EQ(options.forAction("DeregisterTargets"), (BucketSpec{4, 20}));
-  EXPECT_EQ(options.forAction("DescribeTargetHealth"), (BucketSpec{10, 40}));
-  EXPECT_EQ(options.forAction("DescribeTags"), (BucketSpec{10, 40}));
-  EXPECT_EQ(options.forAction("AddTags"), (BucketSpec{10, 40}));
+  EXPECT_EQ(options.forAction("RegisterTargets"), (BucketSpec{4, 18}));
+  EXPECT_EQ(options.forAction("DeregisterTargets"), (BucketSpec{4, 18}));
+  EXPECT_EQ(options.forAction("DescribeTargetHealth"), (BucketSpec{10, 35}));
+  EXPECT_EQ(options.forAction("DescribeTags"), (BucketSpec{10, 35}));
+  EXPECT_EQ(options.forAction("AddTags"), (BucketSpec{10, 35}));
   EXPECT_FALSE(options.global.has_value());
   EXPECT_TRUE(isReadAction("DescribeTargetGroups"));
   EXPECT_TRUE(isReadAction("ListResourceRecordSets"));
@@ -72,7 +72,7 @@ TEST(RateLimitSpecTest, ParsesActionsWildcardsAndGlobal) {
   ASSERT_TRUE(options.has_value()) << options.error().message;
   EXPECT_EQ(options->forAction("DescribeTargetHealth"), (BucketSpec{20, 80}));
   EXPECT_EQ(options->forAction("RegisterTargets"), (BucketSpec{2.5, 5}));
-  EXPECT_EQ(options->forAction("DeregisterTargets"), (BucketSpec{4, 20}));  // default kept
+  EXPECT_EQ(options->forAction("DeregisterTargets"), (BucketSpec{4, 18}));  // default kept
   EXPECT_EQ(options->forAction("DescribeTags"), (BucketSpec{50, 200}));
   EXPECT_EQ(options->forAction("AddTags"), (BucketSpec{1, 1}));
   ASSERT_TRUE(options->global.has_value());
@@ -112,7 +112,7 @@ struct ManualLimiter {
 TEST(RateLimiterTest, BurstThenWaitsForRefill) {
   ManualLimiter m;
   const core::MonoTime deadline = m.clock.now() + seconds(60);
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 18; ++i) {  // the default burst
     auto waited = m.limiter.acquire("RegisterTargets", deadline);
     ASSERT_TRUE(waited.has_value());
     EXPECT_EQ(*waited, nanoseconds(0));
@@ -142,9 +142,9 @@ TEST(RateLimiterTest, ActionsHaveSeparateBuckets) {
   const core::MonoTime deadline = m.clock.now();  // no waiting allowed
   int reads = 0;
   while (m.limiter.acquire("DescribeTargetHealth", deadline)) ++reads;
-  EXPECT_EQ(reads, 40);
+  EXPECT_EQ(reads, 35);
   // Reads exhausted their bucket; writes and other reads are untouched.
-  for (int i = 0; i < 20; ++i) {
+  for (int i = 0; i < 18; ++i) {
     ASSERT_TRUE(m.limiter.acquire("RegisterTargets", deadline).has_value()) << i;
   }
   EXPECT_TRUE(m.limiter.acquire("DescribeTags", deadline).has_value());
