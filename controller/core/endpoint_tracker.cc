@@ -32,6 +32,13 @@ void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime 
   forget(now);
 }
 
+void EndpointTracker::recordListedUntil(const Target& target, MonoTime lastListed) {
+  const auto it = entries_.find(target.key());
+  if (it == entries_.end()) return;
+  moveForward(it->second.lastSeen, lastListed);
+  it->second.lastPresent = std::max(it->second.lastPresent, lastListed);
+}
+
 void EndpointTracker::recordSourceFailure(std::string reason, MonoTime now) {
   if (!failingSince_) failingSince_ = now;
   failureReason_ = std::move(reason);

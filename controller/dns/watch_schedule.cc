@@ -199,6 +199,7 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
     update.succeeded = true;
     update.addressesChanged = !target.hasAnswer || merged != target.addresses;
     update.failingChanged = wasFailing;
+    recordDepartures(target, merged, now);
     target.addresses = std::move(merged);
     target.hasAnswer = true;
     target.lastSuccess = now;
@@ -249,12 +250,41 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
   return update;
 }
 
+void WatchSchedule::recordDepartures(Target& target, const std::vector<api::IpAddress>& next,
+                                     core::MonoTime now) const {
+  // `next` and target.addresses are sorted and unique. Addresses leaving now were last listed
+  // by the previous success; addresses (re)joining are current again, not departed.
+  std::vector<DepartedAddress> departed;
+  departed.reserve(target.departed.size());
+  for (auto& entry : target.departed) {
+    if (now - entry.lastListed > options_.departedRetention) continue;
+    if (std::binary_search(next.begin(), next.end(), entry.address)) continue;
+    departed.push_back(std::move(entry));
+  }
+  if (target.lastSuccess) {
+    for (const auto& address : target.addresses) {
+      if (std::binary_search(next.begin(), next.end(), address)) continue;
+      const auto it = std::find_if(departed.begin(), departed.end(),
+                                   [&](const auto& entry) { return entry.address == address; });
+      if (it != departed.end()) {
+        it->lastListed = std::max(it->lastListed, *target.lastSuccess);
+      } else {
+        departed.push_back(DepartedAddress{address, *target.lastSuccess});
+      }
+    }
+  }
+  std::sort(departed.begin(), departed.end(),
+            [](const auto& a, const auto& b) { return a.address < b.address; });
+  target.departed = std::move(departed);
+}
+
 HostSnapshot WatchSchedule::makeSnapshot(const std::string& hostname, const Target& target) const {
   HostSnapshot snapshot;
   snapshot.hostname = hostname;
   snapshot.addresses = target.addresses;
   snapshot.hasAnswer = target.hasAnswer;
   snapshot.lastSuccess = target.lastSuccess;
+  snapshot.departed = target.departed;
   snapshot.failing = target.failingSince.has_value();
   snapshot.failingSince = target.failingSince;
   snapshot.failureStatus = target.failureStatus;

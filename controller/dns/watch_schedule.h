@@ -24,6 +24,11 @@
 // - Bindings are told (RefreshUpdate::affectedBindingKeys) when the address set changes
 //   (order-insensitive; the first answer counts as a change) and when the target starts or
 //   stops failing; a successful refresh with the same set only counts "no change".
+// - When an address leaves the set, the target remembers until when it was listed: the time
+//   of the last successful refresh that still had it (HostSnapshot::departed). Refreshes with
+//   an unchanged set notify nobody, so without this a reader would only know when it last
+//   looked, which may be a whole resync period earlier, and would start the address's
+//   deregistration grace period that much too soon. Kept for `departedRetention`.
 //
 // Thread-safety: none; DnsWatcher serialises access with its mutex.
 #pragma once
@@ -56,6 +61,17 @@ struct WatchScheduleOptions {
   // No refresh is ever scheduled sooner than this after the previous one, whatever the
   // parameters say (a zero TTL and a zero minRefreshInterval must not spin).
   Duration intervalFloor = std::chrono::milliseconds(100);
+  // How long a departed address's last-listed time is kept (see the rules above). Every
+  // departure notifies the subscribers, which read it within a reconcile or two; this only
+  // bounds memory under constant churn.
+  Duration departedRetention = std::chrono::hours(1);
+};
+
+// An address that left a hostname's answer, and the last time a successful refresh listed it.
+struct DepartedAddress {
+  api::IpAddress address;
+  core::MonoTime lastListed{};
+  bool operator==(const DepartedAddress&) const = default;
 };
 
 // The refresh parameters of one hostname, merged from its subscribers (rules above).
@@ -111,6 +127,9 @@ struct HostSnapshot {
   std::vector<api::IpAddress> addresses;
   bool hasAnswer = false;  // at least one successful refresh since the target was created
   std::optional<core::MonoTime> lastSuccess;
+  // Addresses that left the answer within departedRetention, sorted by address; never one of
+  // `addresses`.
+  std::vector<DepartedAddress> departed;
   bool failing = false;  // the latest refresh failed (addresses are the last good ones)
   std::optional<core::MonoTime> failingSince;
   ResolveStatus failureStatus = ResolveStatus::kOk;  // of the latest failed refresh
@@ -184,6 +203,7 @@ class WatchSchedule {
     std::vector<api::IpAddress> addresses;
     bool hasAnswer = false;
     std::optional<core::MonoTime> lastSuccess;
+    std::vector<DepartedAddress> departed;  // sorted by address, disjoint from `addresses`
     std::optional<core::MonoTime> failingSince;
     ResolveStatus failureStatus = ResolveStatus::kOk;
     std::string failureReason;
@@ -198,6 +218,8 @@ class WatchSchedule {
   Duration withJitter(Duration interval);
   Duration floor(Duration interval) const;
   HostSnapshot makeSnapshot(const std::string& hostname, const Target& target) const;
+  void recordDepartures(Target& target, const std::vector<api::IpAddress>& next,
+                        core::MonoTime now) const;
 
   Random& random_;
   WatchScheduleOptions options_;

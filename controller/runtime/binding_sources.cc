@@ -36,6 +36,9 @@ SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) 
     out.hasAnswer = host->hasAnswer && !addresses.empty();
     for (const auto& a : addresses) out.ids.push_back(a.toString());
     if (host->lastSuccess) out.lastSuccess = *host->lastSuccess;
+    for (const auto& departed : host->departed) {
+      out.departed.push_back(DepartedId{departed.address.toString(), departed.lastListed});
+    }
     out.failing = host->failing || !out.hasAnswer;
     out.failingSince = host->failingSince;
     if (host->failing) {

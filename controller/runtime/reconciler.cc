@@ -139,6 +139,10 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
   const bool sourceFailing = source.failing || !source.hasAnswer;
   if (!sourceFailing) {
     const auto seenAt = source.lastSuccess == core::MonoTime{} ? now : source.lastSuccess;
+    for (const auto& departed : source.departed) {
+      state.tracker.recordListedUntil(core::Target{departed.id, port, spec.availabilityZone},
+                                      departed.lastListed);
+    }
     state.tracker.recordListing(desiredTargets, seenAt);
   } else {
     state.tracker.recordSourceFailure(

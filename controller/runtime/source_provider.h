@@ -12,10 +12,19 @@
 
 namespace endpointbinder::runtime {
 
+// An id the source stopped listing, and the last time it was listed.
+struct DepartedId {
+  std::string id;
+  core::MonoTime lastListed{};
+};
+
 struct SourceSnapshot {
   bool hasAnswer = false;        // at least one good answer since the binding appeared
   std::vector<std::string> ids;  // the last good answer: canonical IPs or instance ids
   core::MonoTime lastSuccess{};  // when that answer was obtained; unset (epoch): "now"
+  // Ids that recently left the listing, with the last time the source still listed them.
+  // Grace periods count from then, not from when the reconciler last happened to look.
+  std::vector<DepartedId> departed;
   bool failing = false;          // the latest lookup failed (answer kept as last good)
   std::optional<core::MonoTime> failingSince;
   std::string failureReason;  // "SERVFAIL", "timeout", "NXDOMAIN", "empty answer", ...

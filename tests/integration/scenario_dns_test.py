@@ -47,6 +47,34 @@ class OpenSearchEndpointMoves(ScenarioTest):
         dereg = self.emulator.requests("DeregisterTargets")
         self.assertEqual(1, len([r for r in dereg if r["status"] == 200]), "one batched deregistration")
 
+    def test_grace_counts_from_the_last_answer_not_the_last_reconcile(self):
+        # Answers that do not change wake no reconcile, so after a quiet spell longer than the
+        # grace period the controller last looked long ago. The old IPs were still listed a
+        # TTL before the change: their grace starts then (bench/scale caught them going at once).
+        ttl, grace, quiet = 1, 4, 9
+        arn = self.emulator.create_target_group("quiet-then-move", port=443)
+        self.dns.set("vpc-quiet.es.local", a=["10.0.3.10", "10.0.3.11"], ttl=ttl)
+        self.write_manifest("quiet.yaml", tg_binding(
+            "quiet", arn, "vpc-quiet.es.local",
+            policy={"deregistrationGracePeriod": f"{grace}s"}))
+        c = self.start_controller()  # resync 30 s: no reconcile during the quiet spell
+        wait_for(lambda: self.emulator.registered(arn) == {"10.0.3.10", "10.0.3.11"}, 15,
+                 what="initial registration")
+        wait_for(lambda: (c.condition("quiet", "Ready") or {}).get("status") == "True", 15,
+                 what="Ready=True")
+        time.sleep(quiet)
+        changed = time.monotonic()
+        self.dns.set("vpc-quiet.es.local", a=["10.0.3.20"], ttl=ttl)
+        wait_for(lambda: "10.0.3.20" in self.emulator.registered(arn), ttl + 2, interval=0.05,
+                 what="new IP registered within TTL + 2 s")
+        time.sleep(max(0, grace - 1 - (time.monotonic() - changed)))
+        self.assertEqual([], self.emulator.requests("DeregisterTargets"),
+                         "old IPs deregistered before their grace period ended")
+        wait_for(lambda: not ({"10.0.3.10", "10.0.3.11"} & self.emulator.registered(arn)),
+                 ttl + 8, interval=0.05, what="old IPs deregistered after grace")
+        measure("scenario1.deregister_after_quiet_spell", time.monotonic() - changed)
+        self.assertGreaterEqual(time.monotonic() - changed, grace - ttl - 0.5)
+
     def test_unhealthy_absent_target_goes_before_grace(self):
         arn = self.emulator.create_target_group("os-unhealthy", port=443)
         self.dns.set("vpc-os2.es.local", a=["10.0.2.10", "10.0.2.11"], ttl=2)

@@ -51,6 +51,27 @@ TEST(EndpointTracker, ListingSetsLastSeenAndListed) {
   EXPECT_FALSE(tracker.listedNow(b.key()));
 }
 
+TEST(EndpointTracker, ListedUntilMovesLastSeenForwardForKnownTargetsOnly) {
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  const auto b = ip("10.0.0.2");
+  tracker.recordListing({a, b}, kT0);
+  // The source kept listing b until kT0 + 4 min (unchanged answers reach no reconcile), then
+  // dropped it; the reconcile that follows learns both.
+  tracker.recordListedUntil(b, kT0 + minutes(4));
+  tracker.recordListing({a}, kT0 + minutes(5));
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(4));
+  EXPECT_FALSE(tracker.listedNow(b.key()));
+
+  tracker.recordListedUntil(b, kT0);  // never moves back
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(4));
+
+  const auto stranger = ip("10.0.0.9");
+  tracker.recordListedUntil(stranger, kT0 + minutes(5));
+  EXPECT_EQ(tracker.lastSeen(stranger.key()), std::nullopt);
+  EXPECT_EQ(tracker.size(), 2u);
+}
+
 TEST(EndpointTracker, KeysAreCanonical) {
   EndpointTracker tracker;
   tracker.recordListing({ip("FD00:0::1")}, kT0);

@@ -280,6 +280,56 @@ TEST_F(WatchScheduleTest, OnlyARealChangeOfTheSetNotifies) {
   EXPECT_EQ(stats.noChange, 1u);
 }
 
+// Unchanged refreshes tell nobody, so the schedule itself must remember until when a departed
+// address was listed: a reader that last looked minutes ago would otherwise start its grace
+// period minutes early (bench/scale found every changed address deregistered at once).
+TEST_F(WatchScheduleTest, ADepartedAddressRemembersTheLastRefreshThatListedIt) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  refresh("db.test", {answerOf({"10.0.0.1", "10.0.0.2"}, 30)});
+  for (int i = 0; i < 10; ++i) refreshWhenDue("db.test", {answerOf({"10.0.0.1", "10.0.0.2"}, 30)});
+  const core::MonoTime lastListing = now();
+  EXPECT_TRUE(schedule_.snapshot("db.test")->departed.empty());
+
+  auto moved = refreshWhenDue("db.test", {answerOf({"10.0.0.1", "10.0.0.3"}, 30)});
+  ASSERT_TRUE(moved.addressesChanged);
+  ASSERT_GT(now(), lastListing);
+  auto snapshot = schedule_.snapshot("db.test");
+  ASSERT_EQ(snapshot->departed.size(), 1u);
+  EXPECT_EQ(snapshot->departed[0].address.toString(), "10.0.0.2");
+  EXPECT_EQ(snapshot->departed[0].lastListed, lastListing);
+
+  // A failure in between keeps everything; a further change adds the next departure and
+  // keeps the earlier one with its own time.
+  refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
+  const core::MonoTime secondListing = *schedule_.snapshot("db.test")->lastSuccess;
+  refreshWhenDue("db.test", {answerOf({"10.0.0.3"}, 30)});
+  snapshot = schedule_.snapshot("db.test");
+  ASSERT_EQ(snapshot->departed.size(), 2u);
+  EXPECT_EQ(texts({snapshot->departed[0].address, snapshot->departed[1].address}),
+            (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
+  EXPECT_EQ(snapshot->departed[0].lastListed, secondListing);
+  EXPECT_EQ(snapshot->departed[1].lastListed, lastListing);
+
+  // An address that comes back is current again, not departed.
+  refreshWhenDue("db.test", {answerOf({"10.0.0.2", "10.0.0.3"}, 30)});
+  snapshot = schedule_.snapshot("db.test");
+  ASSERT_EQ(snapshot->departed.size(), 1u);
+  EXPECT_EQ(snapshot->departed[0].address.toString(), "10.0.0.1");
+}
+
+TEST_F(WatchScheduleTest, DepartedAddressesAreForgottenAfterTheRetention) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 5s, 60s), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 60)});
+  refreshWhenDue("db.test", {answerOf({"10.0.0.2"}, 60)});
+  ASSERT_EQ(schedule_.snapshot("db.test")->departed.size(), 1u);
+  // Pruned when a later change is folded in past the retention (1 h by default).
+  clock_.advance(std::chrono::hours(1));
+  refreshWhenDue("db.test", {answerOf({"10.0.0.3"}, 60)});
+  auto snapshot = schedule_.snapshot("db.test");
+  ASSERT_EQ(snapshot->departed.size(), 1u);
+  EXPECT_EQ(snapshot->departed[0].address.toString(), "10.0.0.2");
+}
+
 TEST_F(WatchScheduleTest, BindingsNamingOneHostnameShareOneTarget) {
   EXPECT_TRUE(schedule_.subscribe("ns/a", source("db.test", 1, 10s, 60s), now()));
   EXPECT_FALSE(schedule_.subscribe("ns/b", source("DB.TEST", 4, 5s, 120s), now()));
