@@ -194,8 +194,11 @@ void Controller::tickLoop() {
     }
     if (deps_.metrics) deps_.metrics->observeWorkQueue(stats);
     if (now >= nextResync) {
-      // Level-triggered safety net: look at every binding again (reads come from the cache,
-      // which itself expires at the same period, so this is one DescribeTargetHealth each).
+      // Level-triggered safety net: look at every binding again, each with one fresh
+      // DescribeTargetHealth (drift made by others shows up within a resync period). Expiring
+      // the cache by age alone is not enough: a group read a little later in the previous
+      // round than in this one would still be fresh and never be read again.
+      observed_.expireAll();
       for (const auto& [key, stored] : store_.targetGroupBindings()) queue_.add(key);
       nextResync = now + options_.reconciler.resyncPeriod;
     }

@@ -14,7 +14,7 @@ core::Result<ObservedCache::Snapshot> ObservedCache::targets(
   {
     std::lock_guard lock(mu_);
     auto& entry = entries_[arn];
-    if (entry.raw && !forceRefresh && now - entry.readAt < age) {
+    if (entry.raw && !forceRefresh && now - entry.readAt < age && entry.readAt >= expiredBefore_) {
       settleExpectations(entry, now);
       auto snapshot = patched(entry, now);
       snapshot.fromCache = true;
@@ -46,6 +46,13 @@ void ObservedCache::expectDeregistered(const std::string& arn,
   auto& entry = entries_[arn];
   const auto deadline = clock_.now() + options_.expectationTimeout;
   for (const auto& t : targets) entry.expectations[t.key()] = Expectation{t, false, deadline};
+}
+
+void ObservedCache::expireAll() {
+  const auto now = clock_.now();
+  std::lock_guard lock(mu_);
+  // Strictly after every read so far: a read at this very tick of a coarse clock is stale too.
+  expiredBefore_ = now + std::chrono::nanoseconds(1);
 }
 
 void ObservedCache::invalidate(const std::string& arn) {

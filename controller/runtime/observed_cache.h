@@ -1,8 +1,10 @@
 // ObservedCache: the controller's picture of each target group, read with one
 // DescribeTargetHealth per resync instead of one per reconcile.
 //
-// A snapshot is re-read when it is older than `maxAge` (the resync period) or when the caller
-// is about to write (forceRefresh). After our own RegisterTargets/DeregisterTargets the cache
+// A snapshot is re-read when it is older than `maxAge` (the resync period), when it was read
+// before the latest expireAll() (each resync tick calls it, so every group is read exactly once
+// per resync whatever the phase of its reconciles), or when the caller is about to write
+// (forceRefresh). After our own RegisterTargets/DeregisterTargets the cache
 // records *expectations* (controller-runtime style): until AWS shows the change, or the
 // expectation times out, the snapshot is patched as if it had — a registered target appears
 // as `initial`, a deregistered one as `draining` — so eventual consistency never makes the
@@ -54,6 +56,8 @@ class ObservedCache {
 
   // Drops the cached read (next targets() call goes to AWS) or everything about the group.
   void invalidate(const std::string& arn);
+  // Makes every read made until now stale (expectations are kept). O(1).
+  void expireAll();
   void forget(const std::string& arn);
 
  private:
@@ -76,6 +80,7 @@ class ObservedCache {
   Options options_;
   std::mutex mu_;
   std::map<std::string, Entry> entries_;
+  core::MonoTime expiredBefore_{};  // reads older than this are stale
 };
 
 }  // namespace endpointbinder::runtime
