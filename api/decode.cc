@@ -1,8 +1,11 @@
 #include "api/decode.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <climits>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -1146,23 +1149,28 @@ bool isHidden(const fs::path& path) {
   return !name.empty() && name[0] == '.';
 }
 
-// Turns the paths given to loadManifests into files fed to a Run, reporting paths it cannot
-// read instead of throwing (every std::filesystem call takes an error_code).
-class Loader {
+// Walks the paths given to loadManifests: calls `onFile` for every manifest file and
+// `onProblem` for every path it cannot read, instead of throwing (every std::filesystem call
+// takes an error_code). Shared by loading and fingerprinting, so both see the same files.
+class ManifestTreeWalker {
  public:
-  explicit Loader(Run& run) : run_(run) {}
+  using FileFn = std::function<void(const fs::path&)>;
+  using ProblemFn = std::function<void(const std::string& path, const std::string& message)>;
+
+  ManifestTreeWalker(FileFn onFile, ProblemFn onProblem)
+      : onFile_(std::move(onFile)), onProblem_(std::move(onProblem)) {}
 
   void load(const fs::path& path) {
     std::error_code ec;
     const fs::file_status status = fs::status(path, ec);
     if (ec || !fs::exists(status)) {
-      run_.reportFile(path.string(), "cannot read: " + (ec ? ec.message() : "does not exist"));
+      onProblem_(path.string(), "cannot read: " + (ec ? ec.message() : "does not exist"));
       return;
     }
     if (fs::is_directory(status)) {
       walk(path);
     } else {
-      readFile(path);
+      file(path);
     }
   }
 
@@ -1178,7 +1186,7 @@ class Loader {
       entries.push_back(it->path());
     }
     if (ec) {
-      run_.reportFile(directory.string(), "cannot list directory: " + ec.message());
+      onProblem_(directory.string(), "cannot list directory: " + ec.message());
       return;
     }
     std::sort(entries.begin(), entries.end());
@@ -1186,46 +1194,54 @@ class Loader {
       if (isHidden(entry)) continue;
       const fs::file_status status = fs::status(entry, ec);
       if (ec) {
-        if (isManifestFile(entry)) run_.reportFile(entry.string(), "cannot read: " + ec.message());
+        if (isManifestFile(entry)) onProblem_(entry.string(), "cannot read: " + ec.message());
         continue;
       }
       if (fs::is_directory(status)) {
         walk(entry);
       } else if (fs::is_regular_file(status) && isManifestFile(entry)) {
-        readFile(entry);
+        file(entry);
       }
     }
   }
 
-  void readFile(const fs::path& path) {
+  // A file reached twice (named twice, or through a symlink) counts once.
+  void file(const fs::path& path) {
     std::error_code ec;
     const fs::path canonical = fs::weakly_canonical(path, ec);
-    if (!ec && !readFiles_.insert(canonical).second) return;
-    const std::string name = path.string();
-    const uintmax_t size = fs::file_size(path, ec);
-    if (ec) {
-      run_.reportFile(name, "cannot read: " + ec.message());
-      return;
-    }
-    if (size > kMaxFileBytes) {
-      run_.reportFile(name, "file is larger than " + std::to_string(kMaxFileBytes >> 20) +
-                                " MiB; not a manifest");
-      return;
-    }
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    if (!in.good() && !in.eof()) {
-      run_.reportFile(name, "cannot read: I/O error");
-      return;
-    }
-    run_.decodeText(text.str(), name);
+    if (!ec && !files_.insert(canonical).second) return;
+    onFile_(path);
   }
 
-  Run& run_;
+  FileFn onFile_;
+  ProblemFn onProblem_;
   std::set<fs::path> visitedDirectories_;
-  std::set<fs::path> readFiles_;
+  std::set<fs::path> files_;
 };
+
+// Reads one manifest file into a Run.
+void readManifestFile(Run& run, const fs::path& path) {
+  std::error_code ec;
+  const std::string name = path.string();
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) {
+    run.reportFile(name, "cannot read: " + ec.message());
+    return;
+  }
+  if (size > kMaxFileBytes) {
+    run.reportFile(name, "file is larger than " + std::to_string(kMaxFileBytes >> 20) +
+                             " MiB; not a manifest");
+    return;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    run.reportFile(name, "cannot read: I/O error");
+    return;
+  }
+  run.decodeText(text.str(), name);
+}
 
 }  // namespace
 
@@ -1237,9 +1253,40 @@ ManifestSet decodeManifests(std::string_view text, const std::string& fileName) 
 
 ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths) {
   Run run;
-  Loader loader(run);
-  for (const auto& path : paths) loader.load(path);
+  ManifestTreeWalker walker([&](const fs::path& path) { readManifestFile(run, path); },
+                            [&](const std::string& path, const std::string& message) {
+                              run.reportFile(path, message);
+                            });
+  for (const auto& path : paths) walker.load(path);
   return run.finish();
+}
+
+uint64_t manifestTreeFingerprint(const std::vector<std::filesystem::path>& paths) {
+  // One line per file or problem; fnv1a64 (generation.h) of the whole listing.
+  std::string listing;
+  ManifestTreeWalker walker(
+      [&](const fs::path& path) {
+        struct stat info {};
+        if (::stat(path.c_str(), &info) != 0) {
+          listing += path.string() + "\tunreadable\n";
+          return;
+        }
+        listing += path.string();
+        for (const long long field :
+             {static_cast<long long>(info.st_dev), static_cast<long long>(info.st_ino),
+              static_cast<long long>(info.st_size), static_cast<long long>(info.st_mtim.tv_sec),
+              static_cast<long long>(info.st_mtim.tv_nsec),
+              static_cast<long long>(info.st_ctim.tv_sec),
+              static_cast<long long>(info.st_ctim.tv_nsec)}) {
+          listing += '\t' + std::to_string(field);
+        }
+        listing += '\n';
+      },
+      [&](const std::string& path, const std::string& message) {
+        listing += path + "\t" + message + "\n";
+      });
+  for (const auto& path : paths) walker.load(path);
+  return fnv1a64(listing);
 }
 
 }  // namespace endpointbinder::api

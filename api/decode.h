@@ -45,4 +45,12 @@ ManifestSet decodeManifests(std::string_view text, const std::string& fileName);
 // by file (in reading order), then line and column.
 ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths);
 
+// A hash of what loadManifests would read from `paths`: every file's path, device, inode,
+// size and modification and change times, and every unreadable path, in walking order. It
+// changes when a file is edited, added, removed or renamed, or a symlinked directory is
+// swapped (git-sync), without reading any file: a periodic rescan compares it and decodes
+// only on a change. (An edit that keeps size, mtime and ctime to the nanosecond is not seen;
+// inotify still is.)
+uint64_t manifestTreeFingerprint(const std::vector<std::filesystem::path>& paths);
+
 }  // namespace endpointbinder::api

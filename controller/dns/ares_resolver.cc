@@ -204,10 +204,46 @@ core::Result<ServerAddress> parseServerAddress(std::string_view text) {
   return server;
 }
 
+struct AresResolver::PooledChannel {
+  Channel channel;
+  Descriptor wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};  // written when a call is stopped
+  core::MonoTime created{};
+  int lookups = 0;
+};
+
 AresResolver::AresResolver(AresResolverOptions options, const core::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
-AresResolver::~AresResolver() { ares_library_cleanup(); }
+AresResolver::~AresResolver() {
+  idle_.clear();  // every channel goes before the library does
+  ares_library_cleanup();
+}
+
+std::unique_ptr<AresResolver::PooledChannel> AresResolver::takeChannel(int& aresStatus) {
+  const core::MonoTime now = clock_.now();
+  std::vector<std::unique_ptr<PooledChannel>> retired;  // destroyed after the lock is released
+  {
+    std::lock_guard lock(poolMutex_);
+    while (!idle_.empty()) {
+      auto pooled = std::move(idle_.back());
+      idle_.pop_back();
+      if (pooled->lookups < kChannelMaxQueries && now - pooled->created < kChannelMaxAge) {
+        return pooled;
+      }
+      retired.push_back(std::move(pooled));
+    }
+  }
+  auto fresh = std::make_unique<PooledChannel>();
+  aresStatus = initChannel(options_, fresh->channel);
+  if (aresStatus != ARES_SUCCESS) return nullptr;
+  fresh->created = now;
+  return fresh;
+}
+
+void AresResolver::giveBack(std::unique_ptr<PooledChannel> channel) {
+  std::lock_guard lock(poolMutex_);
+  idle_.push_back(std::move(channel));
+}
 
 core::Result<std::unique_ptr<AresResolver>> AresResolver::create(AresResolverOptions options,
                                                                  const core::Clock& clock) {
@@ -250,24 +286,27 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
   queries[0].done = !families.ipv4;
   queries[1].done = !families.ipv6;
 
-  Channel channel;
-  if (const int status = initChannel(options_, channel); status != ARES_SUCCESS) {
+  // After the queries: a dropped channel's destructor may still call back into them.
+  int initStatus = ARES_SUCCESS;
+  std::unique_ptr<PooledChannel> pooled = takeChannel(initStatus);
+  if (!pooled) {
     return ResolveOutcome::failure(ResolveStatus::kError,
-                                   std::string("c-ares channel: ") + ares_strerror(status));
+                                   std::string("c-ares channel: ") + ares_strerror(initStatus));
   }
+  pooled->lookups++;
+  Channel& channel = pooled->channel;
+  bool reusable = true;  // false once the call was cancelled or ran out of time
 
   // Wakes poll() when the caller asks to stop.
-  std::optional<Descriptor> wake;
+  const Descriptor* wake = nullptr;
   std::optional<std::stop_callback<std::function<void()>>> onStop;
-  if (stop.stop_possible()) {
-    wake.emplace(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (wake->get() >= 0) {
-      const int fd = wake->get();
-      onStop.emplace(stop, std::function<void()>([fd] {
-                       const uint64_t one = 1;
-                       [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);
-                     }));
-    }
+  if (stop.stop_possible() && pooled->wake.get() >= 0) {
+    wake = &pooled->wake;
+    const int fd = pooled->wake.get();
+    onStop.emplace(stop, std::function<void()>([fd] {
+                     const uint64_t one = 1;
+                     [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);
+                   }));
   }
 
   if (families.ipv4)
@@ -280,6 +319,7 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
   // Cancelling runs every pending callback with ARES_ECANCELLED; afterwards the reason is
   // written over the generic "cancelled" message.
   auto cancel = [&](const char* why) {
+    reusable = false;
     std::array<bool, 2> wasPending{!queries[0].done, !queries[1].done};
     ares_cancel(channel.get());
     for (size_t i = 0; i < queries.size(); ++i) {
@@ -341,6 +381,9 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
     // with no descriptors for exactly that.
     if (!processed) ares_process_fd(channel.get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
   }
+  // Unregister the stop callback before the channel (and its eventfd) can serve another call.
+  onStop.reset();
+  if (reusable && !stop.stop_requested()) giveBack(std::move(pooled));
 
   if (families.ipv4 && families.ipv6)
     return combineOutcomes(queries[0].outcome, queries[1].outcome);

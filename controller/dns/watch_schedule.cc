@@ -101,15 +101,15 @@ bool WatchSchedule::subscribe(const std::string& bindingKey, const api::DnsSourc
   const RefreshParams before = target.params;
   target.params = mergeParams(target.subscribers);
   if (created) {
-    target.nextRefresh = now;
+    setNextRefresh(hostname, target, now);
   } else if (!target.inFlight && target.params != before) {
     const bool familyAdded = (target.params.families.ipv4 && !before.families.ipv4) ||
                              (target.params.families.ipv6 && !before.families.ipv6);
     if (familyAdded) {
-      target.nextRefresh = now;
+      setNextRefresh(hostname, target, now);
     } else {
-      target.nextRefresh =
-          std::min(target.nextRefresh, now + floor(target.params.maxRefreshInterval));
+      setNextRefresh(hostname, target,
+                     std::min(target.nextRefresh, now + floor(target.params.maxRefreshInterval)));
     }
   }
   stats_.hostnames = targets_.size();
@@ -125,6 +125,7 @@ bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
   if (target != targets_.end()) {
     target->second.subscribers.erase(bindingKey);
     if (target->second.subscribers.empty()) {
+      if (!target->second.inFlight) due_.erase({target->second.nextRefresh, target->first});
       targets_.erase(target);
     } else {
       target->second.params = mergeParams(target->second.subscribers);
@@ -135,32 +136,29 @@ bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
   return true;
 }
 
+void WatchSchedule::setNextRefresh(const std::string& hostname, Target& target,
+                                   core::MonoTime when) {
+  // Only targets with no refresh in flight are indexed (takeDue must not hand them out).
+  if (!target.inFlight) due_.erase({target.nextRefresh, hostname});
+  target.nextRefresh = when;
+  if (!target.inFlight) due_.emplace(when, hostname);
+}
+
 std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t limit) {
-  std::vector<std::pair<core::MonoTime, std::string>> due;
-  for (const auto& [hostname, target] : targets_) {
-    if (!target.inFlight && target.nextRefresh <= now)
-      due.emplace_back(target.nextRefresh, hostname);
-  }
-  std::sort(due.begin(), due.end());
-  if (due.size() > limit) due.resize(limit);
   std::vector<RefreshTicket> tickets;
-  tickets.reserve(due.size());
-  for (const auto& [when, hostname] : due) {
-    Target& target = targets_.at(hostname);
+  while (tickets.size() < limit && !due_.empty() && due_.begin()->first <= now) {
+    auto node = due_.extract(due_.begin());
+    Target& target = targets_.at(node.value().second);
     target.inFlight = nextTicket_++;
-    tickets.push_back(RefreshTicket{hostname, target.params.families,
+    tickets.push_back(RefreshTicket{std::move(node.value().second), target.params.families,
                                     target.params.lookupsPerRefresh, *target.inFlight});
   }
   return tickets;
 }
 
 std::optional<core::MonoTime> WatchSchedule::nextDue() const {
-  std::optional<core::MonoTime> earliest;
-  for (const auto& [hostname, target] : targets_) {
-    if (target.inFlight) continue;
-    if (!earliest || target.nextRefresh < *earliest) earliest = target.nextRefresh;
-  }
-  return earliest;
+  if (due_.empty()) return std::nullopt;
+  return due_.begin()->first;
 }
 
 RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
@@ -212,7 +210,7 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
     const Duration interval =
         std::clamp(toDuration(target.lastTtl), target.params.minRefreshInterval,
                    target.params.maxRefreshInterval);
-    target.nextRefresh = now + withJitter(floor(interval));
+    setNextRefresh(ticket.hostname, target, now + withJitter(floor(interval)));
     if (update.addressesChanged) {
       stats_.changes++;
     } else {
@@ -239,10 +237,10 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
       backoff *= 2;
     }
     backoff = std::min(backoff, floor(target.params.maxRefreshInterval));
-    target.nextRefresh = now + withJitter(backoff);
+    setNextRefresh(ticket.hostname, target, now + withJitter(backoff));
   }
   // A family added while this refresh was in flight: its answer lacks it, look again now.
-  if (ticket.families != target.params.families) target.nextRefresh = now;
+  if (ticket.families != target.params.families) setNextRefresh(ticket.hostname, target, now);
   update.nextRefresh = target.nextRefresh;
   if (update.notify()) {
     for (const auto& [key, source] : target.subscribers) update.affectedBindingKeys.push_back(key);

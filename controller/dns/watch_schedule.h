@@ -218,12 +218,17 @@ class WatchSchedule {
   Duration withJitter(Duration interval);
   Duration floor(Duration interval) const;
   HostSnapshot makeSnapshot(const std::string& hostname, const Target& target) const;
+  // Sets target.nextRefresh, keeping due_ in step.
+  void setNextRefresh(const std::string& hostname, Target& target, core::MonoTime when);
   void recordDepartures(Target& target, const std::vector<api::IpAddress>& next,
                         core::MonoTime now) const;
 
   Random& random_;
   WatchScheduleOptions options_;
   std::map<std::string, Target> targets_;           // by hostname
+  // (nextRefresh, hostname) of every target with no refresh in flight: takeDue and nextDue
+  // are O(log n) instead of a scan of every hostname on every wake-up.
+  std::set<std::pair<core::MonoTime, std::string>> due_;
   std::map<std::string, std::string> bindingHost_;  // binding key -> hostname
   uint64_t nextTicket_ = 1;
   WatcherStats stats_;

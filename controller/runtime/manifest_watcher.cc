@@ -19,6 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "api/decode.h"
+
 namespace endpointbinder::runtime {
 
 namespace fs = std::filesystem;
@@ -260,6 +262,14 @@ ManifestWatcherStats ManifestWatcher::stats() const {
 }
 
 void ManifestWatcher::reloadNow(bool rescan) {
+  // Taken before reading, so a change made while reading shows at the next rescan.
+  const std::uint64_t fingerprint = api::manifestTreeFingerprint(store_.paths());
+  if (rescan && lastFingerprint_ == fingerprint) {
+    std::lock_guard lock(statsMu_);
+    ++stats_.rescansUnchanged;
+    return;
+  }
+  lastFingerprint_ = fingerprint;
   ManifestDiff diff = store_.reload();
   {
     std::lock_guard lock(statsMu_);

@@ -406,6 +406,37 @@ TEST(LoadManifests, WalksDirectoriesRecursivelyInSortedOrderSkippingHiddenEntrie
   EXPECT_THAT(names, ElementsAre("upper", "a", "b", "c", "d", "n"));
 }
 
+TEST(ManifestTreeFingerprint, ChangesWithWhatLoadManifestsWouldReadAndOnlyThen) {
+  TempDir dir;
+  dir.binding("releases/v1/a.yaml", "a");
+  dir.binding("releases/v2/a.yaml", "a2");
+  fs::create_directory_symlink(dir.path() / "releases/v1", dir.path() / "current");
+  const std::vector<fs::path> paths{dir.path() / "current"};
+  const uint64_t first = manifestTreeFingerprint(paths);
+  EXPECT_EQ(manifestTreeFingerprint(paths), first) << "stable while nothing changes";
+
+  dir.write("current/notes.txt", "not a manifest");
+  dir.write("current/.hidden.yaml", "ignored");
+  EXPECT_EQ(manifestTreeFingerprint(paths), first) << "files loadManifests skips do not count";
+
+  dir.binding("current/b.yaml", "b");
+  const uint64_t added = manifestTreeFingerprint(paths);
+  EXPECT_NE(added, first) << "a file added";
+
+  dir.write("current/b.yaml", "apiVersion: x\n");  // rewritten: size and mtime move
+  const uint64_t edited = manifestTreeFingerprint(paths);
+  EXPECT_NE(edited, added) << "a file edited";
+
+  // git-sync publishes a revision by swapping the symlink.
+  fs::remove(dir.path() / "current");
+  fs::create_directory_symlink(dir.path() / "releases/v2", dir.path() / "current");
+  EXPECT_NE(manifestTreeFingerprint(paths), edited) << "the symlinked directory swapped";
+
+  fs::remove(dir.path() / "current");
+  EXPECT_NE(manifestTreeFingerprint(paths), manifestTreeFingerprint({dir.path() / "releases/v2"}))
+      << "an unreadable path counts too";
+}
+
 TEST(LoadManifests, ReadsExplicitFilesOnceAndSurvivesSymlinkCycles) {
   TempDir dir;
   dir.binding("one.yaml", "one");

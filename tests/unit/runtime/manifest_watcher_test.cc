@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <fstream>
 #include <functional>
@@ -325,6 +326,30 @@ TEST_F(ManifestWatcherTest, RescansAloneWhenInotifyIsOff) {
                 1, [](const auto& d) { return has(d.targetGroupBindings.added, "default/b"); }),
             1);
   EXPECT_GE(watcher->stats().rescans, 1u);
+}
+
+TEST_F(ManifestWatcherTest, RescansDecodeOnlyWhenAFileChanged) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  std::atomic<int> loads{0};
+  ManifestStore store({dir}, [&](const std::vector<fs::path>& paths) {
+    ++loads;
+    return api::loadManifests(paths);
+  });
+  auto options = fastOptions();
+  options.useInotify = false;
+  options.rescanInterval = milliseconds(50);
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  ASSERT_TRUE(eventually([&] { return watcher->stats().rescansUnchanged >= 3; }));
+  EXPECT_EQ(loads.load(), 1) << "an unchanged tree must not be decoded again";
+
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.9"));
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.updated, "default/a"); }),
+            1);
+  EXPECT_EQ(loads.load(), 2);
+  EXPECT_EQ(watcher->stats().rescans, 1u);
 }
 
 TEST_F(ManifestWatcherTest, DebounceMakesOneReloadOfABurst) {
