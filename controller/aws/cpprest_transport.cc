@@ -1,6 +1,7 @@
 #include "controller/aws/cpprest_transport.h"
 
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -17,6 +18,15 @@
 #include "controller/aws/url.h"
 
 namespace endpointbinder::aws {
+
+void setCpprestThreads(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+  } catch (const std::exception&) {
+    // Already initialised (a client or listener exists): keep that pool.
+  }
+}
+
 namespace {
 
 namespace http = web::http;

@@ -49,6 +49,11 @@ struct CpprestTransportOptions {
   std::size_t maxCachedClients = 64;
 };
 
+// Sizes cpprest's process-wide thread pool (default: 40 threads), which runs every client's and
+// listener's I/O completions. Call once, before any cpprest client or listener exists; later
+// calls do nothing.
+void setCpprestThreads(size_t threads);
+
 class CpprestTransport final : public HttpTransport {
  public:
   // Validates the options: the CA bundle (if any) must be a readable PEM file with at least

@@ -1,10 +1,13 @@
 // `run`: the controller. Every flag also reads an ENDPOINT_BINDER_* environment variable,
 // because containers (ECS task definitions) are configured that way.
+#include <malloc.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
 
 #include "api/syntax.h"
+#include "controller/aws/cpprest_transport.h"
 #include "controller/dns/ares_resolver.h"
 #include "controller/main/aws_setup.h"
 #include "controller/main/cli.h"
@@ -17,6 +20,8 @@
 namespace endpointbinder::cli {
 
 namespace {
+
+constexpr auto kMallocTrimPeriod = std::chrono::seconds(60);
 
 using core::LogLevel;
 
@@ -118,6 +123,11 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  // cpprest's shared pool defaults to 40 threads. Our workers block on their own requests, so
+  // the pool only runs I/O completions: a few threads beyond the workers are plenty, and each
+  // thread not started saves its stack and malloc arena (bench/scale: 59 threads, 60 MiB RSS).
+  aws::setCpprestThreads(static_cast<size_t>(flags.workers) + 2);
+
   core::RealClock clock;
   runtime::StreamLogger log(
       std::cerr, clock,
@@ -194,11 +204,19 @@ int runController(CliContext& ctx, const RunFlags& flags) {
        core::field("health", (*healthServer)->url()), core::field("region", (*aws)->config.region),
        core::field("elbv2Endpoint", (*aws)->elbv2Endpoint.url)});
 
-  // Main thread: keep the heartbeat honest and wait for a signal.
+  // Main thread: keep the heartbeat honest, hand freed memory back, and wait for a signal.
+  auto nextTrim = clock.now() + kMallocTrimPeriod;
   while (true) {
     timespec tick{1, 0};
     const int sig = sigtimedwait(&signals, nullptr, &tick);
     if (clock.now() - controller.lastHeartbeat() < std::chrono::seconds(10)) heartbeat.beat();
+    if (clock.now() >= nextTrim) {
+      // glibc keeps memory freed inside its per-thread arenas (a cold start or a burst of
+      // changes allocates on every worker) resident for good; malloc_trim returns the free
+      // pages to the kernel. A few milliseconds a minute; about 8 MiB at 1,000 bindings.
+      malloc_trim(0);
+      nextTrim = clock.now() + kMallocTrimPeriod;
+    }
     if (sig == SIGTERM || sig == SIGINT) {
       log.log(LogLevel::kInfo, "shutting down: finishing in-flight work",
               {core::field("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")});
