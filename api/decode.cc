@@ -1253,10 +1253,9 @@ ManifestSet decodeManifests(std::string_view text, const std::string& fileName) 
 
 ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths) {
   Run run;
-  ManifestTreeWalker walker([&](const fs::path& path) { readManifestFile(run, path); },
-                            [&](const std::string& path, const std::string& message) {
-                              run.reportFile(path, message);
-                            });
+  ManifestTreeWalker walker(
+      [&](const fs::path& path) { readManifestFile(run, path); },
+      [&](const std::string& path, const std::string& message) { run.reportFile(path, message); });
   for (const auto& path : paths) walker.load(path);
   return run.finish();
 }

@@ -1,11 +1,11 @@
 #include "controller/aws/cpprest_transport.h"
 
 #include <cpprest/http_client.h>
-#include <pplx/threadpool.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <pplx/threadpool.h>
 
 #include <algorithm>
 #include <cctype>

@@ -106,10 +106,10 @@ class DnsWatcher {
   mutable std::mutex mutex_;
   std::condition_variable_any timer_;  // the timer waiter sleeps on it until the next due time
   std::condition_variable_any idle_;   // the other idle workers, until the timer is handed over
-  WatchSchedule schedule_;       // guarded by mutex_
-  uint64_t changeSequence_ = 0;  // guarded by mutex_; bumped by every subscription change
-  bool started_ = false;         // guarded by mutex_
-  bool timerWaiter_ = false;     // guarded by mutex_; an idle worker sleeps until the next due
+  WatchSchedule schedule_;             // guarded by mutex_
+  uint64_t changeSequence_ = 0;        // guarded by mutex_; bumped by every subscription change
+  bool started_ = false;               // guarded by mutex_
+  bool timerWaiter_ = false;      // guarded by mutex_; an idle worker sleeps until the next due
   core::MonoTime timerWakeAt_{};  // guarded by mutex_; when the timer waiter means to wake
   uint64_t timerSequence_ = 0;    // guarded by mutex_; bumped to wake the timer waiter early
   std::vector<std::jthread> workers_;

@@ -225,7 +225,7 @@ class WatchSchedule {
 
   Random& random_;
   WatchScheduleOptions options_;
-  std::map<std::string, Target> targets_;           // by hostname
+  std::map<std::string, Target> targets_;  // by hostname
   // (nextRefresh, hostname) of every target with no refresh in flight: takeDue and nextDue
   // are O(log n) instead of a scan of every hostname on every wake-up.
   std::set<std::pair<core::MonoTime, std::string>> due_;

@@ -46,16 +46,16 @@ struct ManifestWatcherOptions {
 };
 
 struct ManifestWatcherStats {
-  std::uint64_t reloads = 0;         // every reload (events, rescans, requests, the first)
-  std::uint64_t changes = 0;         // onChange calls
-  std::uint64_t events = 0;          // inotify events that called for a reload
-  std::uint64_t rescans = 0;         // reloads caused by the periodic rescan
+  std::uint64_t reloads = 0;           // every reload (events, rescans, requests, the first)
+  std::uint64_t changes = 0;           // onChange calls
+  std::uint64_t events = 0;            // inotify events that called for a reload
+  std::uint64_t rescans = 0;           // reloads caused by the periodic rescan
   std::uint64_t rescansUnchanged = 0;  // periodic rescans that found nothing changed (no reload)
-  std::uint64_t overflows = 0;       // inotify queue overflows
-  std::uint64_t watchErrors = 0;     // failed inotify_add_watch calls (and watches over the cap)
-  std::uint64_t callbackErrors = 0;  // exceptions thrown by onChange
-  std::size_t watches = 0;           // directories and files currently watched
-  bool inotifyActive = false;        // false: running on periodic rescans only
+  std::uint64_t overflows = 0;         // inotify queue overflows
+  std::uint64_t watchErrors = 0;       // failed inotify_add_watch calls (and watches over the cap)
+  std::uint64_t callbackErrors = 0;    // exceptions thrown by onChange
+  std::size_t watches = 0;             // directories and files currently watched
+  bool inotifyActive = false;          // false: running on periodic rescans only
 };
 
 class ManifestWatcher {

@@ -25,7 +25,7 @@ struct SourceSnapshot {
   // Ids that recently left the listing, with the last time the source still listed them.
   // Grace periods count from then, not from when the reconciler last happened to look.
   std::vector<DepartedId> departed;
-  bool failing = false;          // the latest lookup failed (answer kept as last good)
+  bool failing = false;  // the latest lookup failed (answer kept as last good)
   std::optional<core::MonoTime> failingSince;
   std::string failureReason;  // "SERVFAIL", "timeout", "NXDOMAIN", "empty answer", ...
 };

@@ -36,7 +36,8 @@ class CountingApi final : public aws::TargetGroupApi {
     }
     return groups[arn];
   }
-  core::Result<void> registerTargets(const std::string&, const std::vector<core::Target>&) override {
+  core::Result<void> registerTargets(const std::string&,
+                                     const std::vector<core::Target>&) override {
     ADD_FAILURE() << "unexpected RegisterTargets";
     return {};
   }
@@ -130,8 +131,8 @@ TEST_F(ObservedCacheTest, ExpectationsPatchTheSnapshotUntilAwsShowsTheWrite) {
   ASSERT_EQ(patched->targets.size(), 2u);
   EXPECT_EQ(patched->pendingExpectations, 2u);
   for (const auto& observed : patched->targets) {
-    const auto expected =
-        observed.target.id == "10.0.0.1" ? core::TargetState::kDraining : core::TargetState::kInitial;
+    const auto expected = observed.target.id == "10.0.0.1" ? core::TargetState::kDraining
+                                                           : core::TargetState::kInitial;
     EXPECT_EQ(observed.state, expected) << observed.target.id;
   }
   cache_.expireAll();  // expiring reads keeps expectations
