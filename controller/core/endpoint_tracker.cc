@@ -32,11 +32,11 @@ void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime 
   forget(now);
 }
 
-void EndpointTracker::recordListedUntil(const Target& target, MonoTime lastListed) {
+void EndpointTracker::recordListedUntil(const Target& target, MonoTime until) {
   const auto it = entries_.find(target.key());
   if (it == entries_.end()) return;
-  moveForward(it->second.lastSeen, lastListed);
-  it->second.lastPresent = std::max(it->second.lastPresent, lastListed);
+  moveForward(it->second.lastSeen, until);
+  it->second.lastPresent = std::max(it->second.lastPresent, until);
 }
 
 void EndpointTracker::recordSourceFailure(std::string reason, MonoTime now) {

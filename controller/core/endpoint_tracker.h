@@ -46,11 +46,12 @@ class EndpointTracker {
   // listing are first marked seen now (the outage gave no information about them).
   void recordListing(const std::vector<Target>& listed, MonoTime now);
 
-  // The source, which no longer lists `target`, last listed it at `lastListed` (it may have
-  // changed its answer several times since the last recordListing). Moves the target's
-  // last-seen time forward to then; a target the tracker does not know is left alone (if it
-  // is in the group, observing it starts its grace period now, which is later still).
-  void recordListedUntil(const Target& target, MonoTime lastListed);
+  // The source, which no longer lists `target`, counts as having listed it until `until`: the
+  // first answer without it, which may be later than the last recordListing (answers that did
+  // not change reach no reconcile). Moves the target's last-seen time forward to then; a
+  // target the tracker does not know is left alone (if it is in the group, observing it starts
+  // its grace period now, which is later still).
+  void recordListedUntil(const Target& target, MonoTime until);
 
   // The source could not be read (SERVFAIL, timeout, NXDOMAIN, empty answer, API error).
   // Keeps every last-seen time and the last listing; marks the source failing since the first

@@ -250,26 +250,18 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
 
 void WatchSchedule::recordDepartures(Target& target, const std::vector<api::IpAddress>& next,
                                      core::MonoTime now) const {
-  // `next` and target.addresses are sorted and unique. Addresses leaving now were last listed
-  // by the previous success; addresses (re)joining are current again, not departed.
+  // `next` and target.addresses are sorted and unique. Addresses leaving now are gone since
+  // now; addresses already gone keep their time; addresses (re)joining are not departed.
   std::vector<DepartedAddress> departed;
   departed.reserve(target.departed.size());
   for (auto& entry : target.departed) {
-    if (now - entry.lastListed > options_.departedRetention) continue;
+    if (now - entry.goneSince > options_.departedRetention) continue;
     if (std::binary_search(next.begin(), next.end(), entry.address)) continue;
     departed.push_back(std::move(entry));
   }
-  if (target.lastSuccess) {
-    for (const auto& address : target.addresses) {
-      if (std::binary_search(next.begin(), next.end(), address)) continue;
-      const auto it = std::find_if(departed.begin(), departed.end(),
-                                   [&](const auto& entry) { return entry.address == address; });
-      if (it != departed.end()) {
-        it->lastListed = std::max(it->lastListed, *target.lastSuccess);
-      } else {
-        departed.push_back(DepartedAddress{address, *target.lastSuccess});
-      }
-    }
+  for (const auto& address : target.addresses) {
+    if (std::binary_search(next.begin(), next.end(), address)) continue;
+    departed.push_back(DepartedAddress{address, now});  // it was in the set, so not departed yet
   }
   std::sort(departed.begin(), departed.end(),
             [](const auto& a, const auto& b) { return a.address < b.address; });

@@ -24,11 +24,13 @@
 // - Bindings are told (RefreshUpdate::affectedBindingKeys) when the address set changes
 //   (order-insensitive; the first answer counts as a change) and when the target starts or
 //   stops failing; a successful refresh with the same set only counts "no change".
-// - When an address leaves the set, the target remembers until when it was listed: the time
-//   of the last successful refresh that still had it (HostSnapshot::departed). Refreshes with
-//   an unchanged set notify nobody, so without this a reader would only know when it last
-//   looked, which may be a whole resync period earlier, and would start the address's
-//   deregistration grace period that much too soon. Kept for `departedRetention`.
+// - When an address leaves the set, the target remembers since when it is gone: the time of
+//   the first successful refresh without it (HostSnapshot::departed). That is when the source
+//   was first seen without the address, so a deregistration grace period counts from then,
+//   never from an earlier moment when nobody knew (with a TTL longer than the grace, counting
+//   from the last refresh that listed it would deregister at once). Refreshes with an
+//   unchanged set notify nobody, so without this a reader would only know when it last looked,
+//   which may be a whole resync period earlier. Kept for `departedRetention`.
 //
 // Thread-safety: none; DnsWatcher serialises access with its mutex.
 #pragma once
@@ -61,16 +63,16 @@ struct WatchScheduleOptions {
   // No refresh is ever scheduled sooner than this after the previous one, whatever the
   // parameters say (a zero TTL and a zero minRefreshInterval must not spin).
   Duration intervalFloor = std::chrono::milliseconds(100);
-  // How long a departed address's last-listed time is kept (see the rules above). Every
+  // How long a departed address's gone-since time is kept (see the rules above). Every
   // departure notifies the subscribers, which read it within a reconcile or two; this only
   // bounds memory under constant churn.
   Duration departedRetention = std::chrono::hours(1);
 };
 
-// An address that left a hostname's answer, and the last time a successful refresh listed it.
+// An address that left a hostname's answer, and the first successful refresh without it.
 struct DepartedAddress {
   api::IpAddress address;
-  core::MonoTime lastListed{};
+  core::MonoTime goneSince{};
   bool operator==(const DepartedAddress&) const = default;
 };
 

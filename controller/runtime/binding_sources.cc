@@ -37,7 +37,7 @@ SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) 
     for (const auto& a : addresses) out.ids.push_back(a.toString());
     if (host->lastSuccess) out.lastSuccess = *host->lastSuccess;
     for (const auto& departed : host->departed) {
-      out.departed.push_back(DepartedId{departed.address.toString(), departed.lastListed});
+      out.departed.push_back(DepartedId{departed.address.toString(), departed.goneSince});
     }
     out.failing = host->failing || !out.hasAnswer;
     out.failingSince = host->failingSince;

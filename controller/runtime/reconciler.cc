@@ -141,7 +141,7 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
     const auto seenAt = source.lastSuccess == core::MonoTime{} ? now : source.lastSuccess;
     for (const auto& departed : source.departed) {
       state.tracker.recordListedUntil(core::Target{departed.id, port, spec.availabilityZone},
-                                      departed.lastListed);
+                                      departed.goneSince);
     }
     state.tracker.recordListing(desiredTargets, seenAt);
   } else {

@@ -12,17 +12,17 @@
 
 namespace endpointbinder::runtime {
 
-// An id the source stopped listing, and the last time it was listed.
+// An id the source stopped listing, and since when: the first answer without it.
 struct DepartedId {
   std::string id;
-  core::MonoTime lastListed{};
+  core::MonoTime goneSince{};
 };
 
 struct SourceSnapshot {
   bool hasAnswer = false;        // at least one good answer since the binding appeared
   std::vector<std::string> ids;  // the last good answer: canonical IPs or instance ids
   core::MonoTime lastSuccess{};  // when that answer was obtained; unset (epoch): "now"
-  // Ids that recently left the listing, with the last time the source still listed them.
+  // Ids that recently left the listing, with the time of the first answer without them.
   // Grace periods count from then, not from when the reconciler last happened to look.
   std::vector<DepartedId> departed;
   bool failing = false;  // the latest lookup failed (answer kept as last good)

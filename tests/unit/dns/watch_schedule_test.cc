@@ -280,35 +280,36 @@ TEST_F(WatchScheduleTest, OnlyARealChangeOfTheSetNotifies) {
   EXPECT_EQ(stats.noChange, 1u);
 }
 
-// Unchanged refreshes tell nobody, so the schedule itself must remember until when a departed
-// address was listed: a reader that last looked minutes ago would otherwise start its grace
-// period minutes early (bench/scale found every changed address deregistered at once).
-TEST_F(WatchScheduleTest, ADepartedAddressRemembersTheLastRefreshThatListedIt) {
+// Unchanged refreshes tell nobody, so the schedule itself must remember since when a departed
+// address is gone: a reader that last looked minutes ago would otherwise start its grace
+// period minutes early (bench/scale found every changed address deregistered at once). Gone
+// since the first answer without it, not the last with it: nobody knew before then.
+TEST_F(WatchScheduleTest, ADepartedAddressIsGoneSinceTheFirstRefreshWithoutIt) {
   schedule_.subscribe("ns/a", source("db.test"), now());
   refresh("db.test", {answerOf({"10.0.0.1", "10.0.0.2"}, 30)});
   for (int i = 0; i < 10; ++i) refreshWhenDue("db.test", {answerOf({"10.0.0.1", "10.0.0.2"}, 30)});
-  const core::MonoTime lastListing = now();
   EXPECT_TRUE(schedule_.snapshot("db.test")->departed.empty());
 
   auto moved = refreshWhenDue("db.test", {answerOf({"10.0.0.1", "10.0.0.3"}, 30)});
   ASSERT_TRUE(moved.addressesChanged);
-  ASSERT_GT(now(), lastListing);
+  const core::MonoTime firstGone = now();
   auto snapshot = schedule_.snapshot("db.test");
   ASSERT_EQ(snapshot->departed.size(), 1u);
   EXPECT_EQ(snapshot->departed[0].address.toString(), "10.0.0.2");
-  EXPECT_EQ(snapshot->departed[0].lastListed, lastListing);
+  EXPECT_EQ(snapshot->departed[0].goneSince, firstGone);
 
   // A failure in between keeps everything; a further change adds the next departure and
   // keeps the earlier one with its own time.
   refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
-  const core::MonoTime secondListing = *schedule_.snapshot("db.test")->lastSuccess;
   refreshWhenDue("db.test", {answerOf({"10.0.0.3"}, 30)});
+  const core::MonoTime secondGone = now();
+  ASSERT_GT(secondGone, firstGone);
   snapshot = schedule_.snapshot("db.test");
   ASSERT_EQ(snapshot->departed.size(), 2u);
   EXPECT_EQ(texts({snapshot->departed[0].address, snapshot->departed[1].address}),
             (std::vector<std::string>{"10.0.0.1", "10.0.0.2"}));
-  EXPECT_EQ(snapshot->departed[0].lastListed, secondListing);
-  EXPECT_EQ(snapshot->departed[1].lastListed, lastListing);
+  EXPECT_EQ(snapshot->departed[0].goneSince, secondGone);
+  EXPECT_EQ(snapshot->departed[1].goneSince, firstGone);
 
   // An address that comes back is current again, not departed.
   refreshWhenDue("db.test", {answerOf({"10.0.0.2", "10.0.0.3"}, 30)});
@@ -323,7 +324,7 @@ TEST_F(WatchScheduleTest, DepartedAddressesAreForgottenAfterTheRetention) {
   refreshWhenDue("db.test", {answerOf({"10.0.0.2"}, 60)});
   ASSERT_EQ(schedule_.snapshot("db.test")->departed.size(), 1u);
   // Pruned when a later change is folded in past the retention (1 h by default).
-  clock_.advance(std::chrono::hours(1));
+  clock_.advance(std::chrono::hours(1) + std::chrono::seconds(1));
   refreshWhenDue("db.test", {answerOf({"10.0.0.3"}, 60)});
   auto snapshot = schedule_.snapshot("db.test");
   ASSERT_EQ(snapshot->departed.size(), 1u);
