@@ -227,7 +227,7 @@ std::unique_ptr<AresResolver::PooledChannel> AresResolver::takeChannel(int& ares
     while (!idle_.empty()) {
       auto pooled = std::move(idle_.back());
       idle_.pop_back();
-      if (pooled->lookups < kChannelMaxQueries && now - pooled->created < kChannelMaxAge) {
+      if (pooled->lookups < kChannelMaxLookups && now - pooled->created < kChannelMaxAge) {
         return pooled;
       }
       retired.push_back(std::move(pooled));

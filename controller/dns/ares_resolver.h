@@ -4,7 +4,7 @@
 // AAAA queries on it, runs the channel's event loop with poll() until both are answered, the
 // deadline passes or the caller's stop_token fires, and gives the channel back. A channel is
 // never shared by two calls at once, so concurrent calls need no locking on it. Channels are
-// rebuilt after kChannelMaxQueries lookups or kChannelMaxAge, whichever comes first: the first
+// rebuilt after kChannelMaxLookups lookups or kChannelMaxAge, whichever comes first: the first
 // gives queries a fresh random UDP source port regularly (c-ares 1.18 keeps one socket per
 // channel and has no option for this), the second makes a changed /etc/resolv.conf apply
 // within a minute without a restart. A channel whose call was cancelled or ran out of time is
@@ -100,7 +100,7 @@ class AresResolver final : public Resolver {
   std::vector<std::unique_ptr<PooledChannel>> idle_;  // guarded by poolMutex_
 };
 
-inline constexpr int kChannelMaxQueries = 64;
+inline constexpr int kChannelMaxLookups = 64;
 inline constexpr std::chrono::seconds kChannelMaxAge{60};
 
 }  // namespace endpointbinder::dns
