@@ -171,11 +171,45 @@ core::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
       new CpprestTransport(std::move(options), std::move(caBundle), std::move(proxies)));
 }
 
+// Counts requests between http_client::request() and the run of their last continuation.
+// A request the watchdog abandoned is still inside cpprest (closing its socket); were the
+// process to exit then, asio would destroy its handlers without running them and pplx would
+// leak the continuation it schedules from there.
+struct CpprestTransport::InFlight {
+  mutable std::mutex mu;
+  std::condition_variable cv;
+  std::size_t count = 0;
+
+  void enter() {
+    std::lock_guard lock(mu);
+    ++count;
+  }
+  void leave() {
+    std::lock_guard lock(mu);
+    if (--count == 0) cv.notify_all();
+  }
+};
+
 CpprestTransport::CpprestTransport(CpprestTransportOptions options, std::string caBundle,
                                    ProxySettings proxies)
-    : options_(std::move(options)), caBundle_(std::move(caBundle)), proxies_(std::move(proxies)) {}
+    : options_(std::move(options)),
+      caBundle_(std::move(caBundle)),
+      proxies_(std::move(proxies)),
+      inFlight_(std::make_shared<InFlight>()) {}
 
-CpprestTransport::~CpprestTransport() = default;
+CpprestTransport::~CpprestTransport() {
+  {
+    std::lock_guard lock(mu_);
+    clients_.clear();
+  }
+  std::unique_lock lock(inFlight_->mu);
+  inFlight_->cv.wait_for(lock, kDrainLimit, [&] { return inFlight_->count == 0; });
+}
+
+std::size_t CpprestTransport::requestsInFlight() const {
+  std::lock_guard lock(inFlight_->mu);
+  return inFlight_->count;
+}
 
 std::size_t CpprestTransport::cachedClientCount() const {
   std::lock_guard lock(mu_);
@@ -288,35 +322,49 @@ core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
 
     const std::size_t maxBytes = options_.maxResponseBytes;
     auto response = std::make_shared<HttpResponse>();
-    httpClient->request(message, cancel.get_token())
-        .then([response, maxBytes](http::http_response reply) {
-          response->status = reply.status_code();
-          for (const auto& [name, value] : reply.headers()) {
-            response->headers.emplace_back(name, value);
-          }
-          if (reply.headers().content_length() > maxBytes) throw ResponseTooLarge();
-          return reply.extract_vector();
-        })
-        .then([pending, response, where, maxBytes](pplx::task<std::vector<unsigned char>> body) {
-          try {
-            const auto bytes = body.get();
-            if (bytes.size() > maxBytes) throw ResponseTooLarge();
-            response->body.assign(bytes.begin(), bytes.end());
-            pending->finish(std::move(*response));
-          } catch (const ResponseTooLarge&) {
-            pending->finish(std::unexpected(transportError(
-                "ResponseTooLarge", where + ": response body larger than the allowed maximum")));
-          } catch (const http::http_exception& e) {
-            pending->finish(std::unexpected(classifyFailure(e.what(), e.error_code(), where)));
-          } catch (const pplx::task_canceled&) {
-            pending->finish(std::unexpected(
-                transportError("RequestTimeout", where + ": cancelled after the request timeout")));
-          } catch (const std::exception& e) {
-            pending->finish(std::unexpected(classifyFailure(e.what(), {}, where)));
-          } catch (...) {
-            pending->finish(std::unexpected(transportError("ConnectionError", where + ": failed")));
-          }
-        });
+    // Left by the last continuation, which pplx runs whatever became of the request; pplx
+    // may keep the continuation's captures alive long after, so its destruction is no signal.
+    inFlight_->enter();
+    try {
+      httpClient->request(message, cancel.get_token())
+          .then([response, maxBytes](http::http_response reply) {
+            response->status = reply.status_code();
+            for (const auto& [name, value] : reply.headers()) {
+              response->headers.emplace_back(name, value);
+            }
+            if (reply.headers().content_length() > maxBytes) throw ResponseTooLarge();
+            return reply.extract_vector();
+          })
+          .then([pending, response, where, maxBytes,
+                 inFlight = inFlight_](pplx::task<std::vector<unsigned char>> body) {
+            struct LeaveOnReturn {
+              InFlight& inFlight;
+              ~LeaveOnReturn() { inFlight.leave(); }
+            } leave{*inFlight};
+            try {
+              const auto bytes = body.get();
+              if (bytes.size() > maxBytes) throw ResponseTooLarge();
+              response->body.assign(bytes.begin(), bytes.end());
+              pending->finish(std::move(*response));
+            } catch (const ResponseTooLarge&) {
+              pending->finish(std::unexpected(transportError(
+                  "ResponseTooLarge", where + ": response body larger than the allowed maximum")));
+            } catch (const http::http_exception& e) {
+              pending->finish(std::unexpected(classifyFailure(e.what(), e.error_code(), where)));
+            } catch (const pplx::task_canceled&) {
+              pending->finish(std::unexpected(transportError(
+                  "RequestTimeout", where + ": cancelled after the request timeout")));
+            } catch (const std::exception& e) {
+              pending->finish(std::unexpected(classifyFailure(e.what(), {}, where)));
+            } catch (...) {
+              pending->finish(
+                  std::unexpected(transportError("ConnectionError", where + ": failed")));
+            }
+          });
+    } catch (...) {
+      inFlight_->leave();  // no continuation was attached
+      throw;
+    }
   } catch (const web::uri_exception& e) {
     return std::unexpected(terminalError("InvalidUrl", where + ": " + e.what()));
   } catch (const http::http_exception& e) {

@@ -20,8 +20,11 @@
 // "ResponseTooLarge" (kRetryable) when a response exceeds maxResponseBytes. Messages never
 // contain header values or bodies.
 // Thread-safety: send() may be called concurrently from any number of threads.
+// Shutdown: the destructor waits (bounded by kDrainLimit) for requests that were abandoned by
+// the watchdog to finish inside cpprest, so that no socket operation outlives the transport.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <memory>
@@ -56,6 +59,9 @@ void setCpprestThreads(size_t threads);
 
 class CpprestTransport final : public HttpTransport {
  public:
+  // Longest the destructor waits for abandoned requests to finish inside cpprest.
+  static constexpr std::chrono::seconds kDrainLimit{5};
+
   // Validates the options: the CA bundle (if any) must be a readable PEM file with at least
   // one certificate, proxy URLs must parse. On failure a kTerminal Error with code
   // "InvalidCaBundle" or "InvalidProxy" saying what is wrong.
@@ -67,6 +73,10 @@ class CpprestTransport final : public HttpTransport {
 
   // Number of cached clients (tests check connection reuse with it).
   std::size_t cachedClientCount() const;
+
+  // Requests whose cpprest completion has not run yet, including ones send() already gave up
+  // on (tests check that shutdown drains them).
+  std::size_t requestsInFlight() const;
 
  private:
   CpprestTransport(CpprestTransportOptions options, std::string caBundle, ProxySettings proxies);
@@ -81,6 +91,10 @@ class CpprestTransport final : public HttpTransport {
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<web::http::client::http_client>> clients_;
+
+  struct InFlight;
+  // Shared with each request's completion, which may run after send() has returned.
+  const std::shared_ptr<InFlight> inFlight_;
 };
 
 }  // namespace endpointbinder::aws

@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "controller/core/leak_check.h"
 #include "controller/main/cli.h"
 
 namespace endpointbinder::cli {
@@ -36,5 +37,7 @@ int runCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 }  // namespace endpointbinder::cli
 
 int main(int argc, char** argv) {
-  return endpointbinder::cli::runCli(argc, argv, std::cout, std::cerr);
+  const int code = endpointbinder::cli::runCli(argc, argv, std::cout, std::cerr);
+  endpointbinder::core::checkLeaksBeforeStaticTeardown();
+  return code;
 }

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "controller/aws/sigv4.h"
@@ -88,11 +90,38 @@ TEST(CpprestTransport, RefusedConnectionIsRetryableConnectionError) {
   EXPECT_EQ(response.error().httpStatus, 0);
 }
 
+// A server that holds every request until released (or 30 s pass), so that a request can be
+// shown to end at its own timeout, long before the server would answer.
+class HeldServer {
+ public:
+  HeldServer()
+      : server_([this](const RecordedRequest&) {
+          std::unique_lock lock(mu_);
+          cv_.wait_for(lock, 30s, [&] { return released_; });
+          return textResponse(200, "late");
+        }) {}
+  ~HeldServer() { release(); }
+  void release() {
+    std::lock_guard lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  std::string baseUrl() const { return server_.baseUrl(); }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+  LocalHttpServer server_;  // last: destroyed (joined) first, after release() ran
+};
+
+// Timing bounds below are an order of magnitude above the 300 ms timeout, and far below the
+// 30 s a held server would take: they tell "ended at its timeout" from "waited for the peer"
+// even on a loaded machine under the sanitizers.
+constexpr auto kWellPastTheTimeout = 5s;
+
 TEST(CpprestTransport, SlowResponseIsRequestTimeoutWithinTheBound) {
-  LocalHttpServer server([](const RecordedRequest&) {
-    std::this_thread::sleep_for(1500ms);
-    return textResponse(200, "late");
-  });
+  HeldServer server;
   auto transport = makeTransport();
   const auto start = std::chrono::steady_clock::now();
   auto response = transport->send({"GET", server.baseUrl() + "/", {}, "", 300ms});
@@ -100,7 +129,7 @@ TEST(CpprestTransport, SlowResponseIsRequestTimeoutWithinTheBound) {
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().kind, core::ErrorKind::kRetryable);
   EXPECT_EQ(response.error().code, "RequestTimeout") << response.error().toString();
-  EXPECT_LT(elapsed, 1200ms);
+  EXPECT_LT(elapsed, kWellPastTheTimeout);
 }
 
 TEST(CpprestTransport, StalledTlsHandshakeIsConnectTimeout) {
@@ -113,8 +142,27 @@ TEST(CpprestTransport, StalledTlsHandshakeIsConnectTimeout) {
   ASSERT_FALSE(response.has_value());
   EXPECT_EQ(response.error().kind, core::ErrorKind::kRetryable);
   EXPECT_EQ(response.error().code, "ConnectTimeout") << response.error().toString();
-  EXPECT_LT(elapsed, 1200ms);
+  EXPECT_LT(elapsed, kWellPastTheTimeout);
   EXPECT_GE(silent.acceptedConnections(), 1);
+}
+
+TEST(CpprestTransport, CountsARequestInFlightUntilCpprestHasFinishedIt) {
+  HeldServer server;
+  auto transport = makeTransport();
+  EXPECT_EQ(transport->requestsInFlight(), 0u);
+  std::thread caller([&] { (void)transport->send({"GET", server.baseUrl() + "/", {}, "", 20s}); });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (transport->requestsInFlight() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(transport->requestsInFlight(), 1u);
+  server.release();
+  caller.join();
+  // send() returns from inside the last continuation; the count drops as it ends.
+  while (transport->requestsInFlight() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(transport->requestsInFlight(), 0u);
 }
 
 TEST(CpprestTransport, ReusesOneConnectionPerOrigin) {
