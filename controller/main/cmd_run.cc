@@ -169,6 +169,9 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.reconciler.controllerId = flags.controllerId;
   options.reconciler.dryRun = flags.dryRun;
   options.reconciler.resyncPeriod = *resync;
+  // Half the read budget for the resync, so a DNS change never waits for a token behind it.
+  options.resyncMaxPerSecond =
+      (*aws)->rateLimiter->options().forAction("DescribeTargetHealth").rate / 2;
   options.manifestWatcher.rescanInterval =
       std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
   runtime::Controller controller(

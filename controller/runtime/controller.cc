@@ -1,6 +1,7 @@
 #include "controller/runtime/controller.h"
 
 #include "controller/runtime/metrics.h"
+#include "controller/runtime/resync_pacer.h"
 
 namespace endpointbinder::runtime {
 
@@ -182,7 +183,9 @@ void Controller::workerLoop() {
 }
 
 void Controller::tickLoop() {
-  auto nextResync = deps_.clock.now() + options_.reconciler.resyncPeriod;
+  ResyncPacer pacer({options_.reconciler.resyncPeriod, options_.resyncMaxPerSecond},
+                    deps_.clock.now());
+  auto lastRoundLength = options_.reconciler.resyncPeriod;
   std::unique_lock lock(tickMu_);
   while (!stopping_) {
     tickCv_.wait_for(lock, kTick, [this] { return stopping_; });
@@ -193,14 +196,35 @@ void Controller::tickLoop() {
       heartbeat_ = now.time_since_epoch().count();
     }
     if (deps_.metrics) deps_.metrics->observeWorkQueue(stats);
-    if (now >= nextResync) {
-      // Level-triggered safety net: look at every binding again, each with one fresh
-      // DescribeTargetHealth (drift made by others shows up within a resync period). Expiring
-      // the cache by age alone is not enough: a group read a little later in the previous
-      // round than in this one would still be fresh and never be read again.
-      observed_.expireAll();
-      for (const auto& [key, stored] : store_.targetGroupBindings()) queue_.add(key);
-      nextResync = now + options_.reconciler.resyncPeriod;
+    // Level-triggered safety net: look at every binding again once per round, each with one
+    // fresh DescribeTargetHealth, so drift made by others shows up within a round. Expiring
+    // the cached read is needed: a group read a little later in the previous round than in
+    // this one would still be fresh by age. Resync keys queue behind event keys.
+    const auto due = pacer.due(now, [this] {
+      std::vector<std::string> keys;
+      for (const auto& [key, stored] : store_.targetGroupBindings()) keys.push_back(key);
+      return keys;
+    });
+    for (const auto& key : due) {
+      auto stored = store_.get(key);
+      if (!stored) continue;  // deleted during the round
+      observed_.expire(stored->binding.spec.targetGroupArn.text);
+      queue_.add(key, Priority::kResync);
+    }
+    if (pacer.roundLength() != lastRoundLength) {
+      lastRoundLength = pacer.roundLength();
+      deps_.log.log(
+          lastRoundLength > options_.reconciler.resyncPeriod ? LogLevel::kWarn : LogLevel::kInfo,
+          "resync round length changed",
+          {core::field(
+               "seconds",
+               static_cast<long long>(
+                   std::chrono::duration_cast<std::chrono::seconds>(lastRoundLength).count())),
+           core::field("bindings", static_cast<long long>(pacer.roundSize())),
+           core::field("reason", lastRoundLength > options_.reconciler.resyncPeriod
+                                     ? "more bindings than --resync-period allows within half "
+                                       "the DescribeTargetHealth rate limit"
+                                     : "back to --resync-period")});
     }
   }
 }

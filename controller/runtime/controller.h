@@ -3,7 +3,7 @@
 // Owns the pieces of ARCHITECTURE.md's data flow and their threads:
 //   ManifestWatcher (inotify + rescan) ─┐
 //   DnsWatcher (per-hostname refresh) ──┼─▶ WorkQueue ─▶ N workers ─▶ Reconciler
-//   resync timer (every resyncPeriod) ──┘
+//   resync (each binding once a round) ─┘  (ResyncPacer; behind event keys in the queue)
 // The AWS client, DNS resolver, metrics and logger are injected; the HTTP servers live in the
 // server layer and read StatusStore / readiness() from here.
 // Thread-safety: start() and stop() from one thread; status(), readiness() and
@@ -43,6 +43,10 @@ struct ControllerOptions {
   std::vector<std::filesystem::path> manifests;
   int workers = 4;
   ReconcilerOptions reconciler;  // controllerId, dryRun, resyncPeriod
+  // Resync re-checks per second at most (each is one DescribeTargetHealth); a round is
+  // stretched beyond resyncPeriod when the bindings need more. 0: no limit. `run` passes half
+  // the client's DescribeTargetHealth rate, leaving the other half to event-driven reconciles.
+  double resyncMaxPerSecond = 0;
   ManifestWatcherOptions manifestWatcher;
   dns::DnsWatcherOptions dnsWatcher;
   WorkQueueOptions queue;

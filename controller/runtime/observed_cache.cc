@@ -14,7 +14,7 @@ core::Result<ObservedCache::Snapshot> ObservedCache::targets(
   {
     std::lock_guard lock(mu_);
     auto& entry = entries_[arn];
-    if (entry.raw && !forceRefresh && now - entry.readAt < age && entry.readAt >= expiredBefore_) {
+    if (entry.raw && !forceRefresh && !entry.expired && now - entry.readAt < age) {
       settleExpectations(entry, now);
       auto snapshot = patched(entry, now);
       snapshot.fromCache = true;
@@ -28,6 +28,7 @@ core::Result<ObservedCache::Snapshot> ObservedCache::targets(
   auto& entry = entries_[arn];
   entry.raw = std::move(*fresh);
   entry.readAt = now;
+  entry.expired = false;
   settleExpectations(entry, now);
   return patched(entry, now);
 }
@@ -48,11 +49,10 @@ void ObservedCache::expectDeregistered(const std::string& arn,
   for (const auto& t : targets) entry.expectations[t.key()] = Expectation{t, false, deadline};
 }
 
-void ObservedCache::expireAll() {
-  const auto now = clock_.now();
+void ObservedCache::expire(const std::string& arn) {
   std::lock_guard lock(mu_);
-  // Strictly after every read so far: a read at this very tick of a coarse clock is stale too.
-  expiredBefore_ = now + std::chrono::nanoseconds(1);
+  auto it = entries_.find(arn);
+  if (it != entries_.end()) it->second.expired = true;
 }
 
 void ObservedCache::invalidate(const std::string& arn) {

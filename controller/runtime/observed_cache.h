@@ -1,10 +1,10 @@
 // ObservedCache: the controller's picture of each target group, read with one
 // DescribeTargetHealth per resync instead of one per reconcile.
 //
-// A snapshot is re-read when it is older than `maxAge` (the resync period), when it was read
-// before the latest expireAll() (each resync tick calls it, so every group is read exactly once
-// per resync whatever the phase of its reconciles), or when the caller is about to write
-// (forceRefresh). After our own RegisterTargets/DeregisterTargets the cache
+// A snapshot is re-read when it is older than `maxAge` (the resync period), when it was
+// expire()d since (the resync expires each group as it re-checks its binding, so every group is
+// read once per resync round whatever the phase of its other reconciles), or when the caller is
+// about to write (forceRefresh). After our own RegisterTargets/DeregisterTargets the cache
 // records *expectations* (controller-runtime style): until AWS shows the change, or the
 // expectation times out, the snapshot is patched as if it had — a registered target appears
 // as `initial`, a deregistered one as `draining` — so eventual consistency never makes the
@@ -56,8 +56,9 @@ class ObservedCache {
 
   // Drops the cached read (next targets() call goes to AWS) or everything about the group.
   void invalidate(const std::string& arn);
-  // Makes every read made until now stale (expectations are kept). O(1).
-  void expireAll();
+  // Makes the group's cached read stale: the next targets() call goes to AWS, and until it
+  // succeeds the previous snapshot and the expectations are kept.
+  void expire(const std::string& arn);
   void forget(const std::string& arn);
 
  private:
@@ -69,6 +70,7 @@ class ObservedCache {
   struct Entry {
     std::optional<std::vector<core::ObservedTarget>> raw;  // as AWS last said
     core::MonoTime readAt{};
+    bool expired = false;                             // expire()d since readAt
     std::map<std::string, Expectation> expectations;  // by target key
   };
 
@@ -80,7 +82,6 @@ class ObservedCache {
   Options options_;
   std::mutex mu_;
   std::map<std::string, Entry> entries_;
-  core::MonoTime expiredBefore_{};  // reads older than this are stale
 };
 
 }  // namespace endpointbinder::runtime

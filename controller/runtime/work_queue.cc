@@ -18,15 +18,37 @@ WorkQueueCore::WorkQueueCore(WorkQueueOptions options) : options_(options) {
   options_.backoffCap = std::max(options_.backoffCap, options_.backoffBase);
 }
 
-bool WorkQueueCore::makePending(const std::string& key, core::MonoTime since) {
-  if (dirty_.contains(key)) {
+bool WorkQueueCore::makePending(const std::string& key, core::MonoTime since, Priority priority) {
+  if (auto it = pending_.find(key); it != pending_.end()) {
     ++counters_.merged;
+    Pending& pending = it->second;
+    if (priority == Priority::kEvent && pending.priority == Priority::kResync) {
+      pending.priority = Priority::kEvent;
+      if (pending.ticket != 0) {  // queued in the resync lane: move it to the front lane
+        --readyCount_;
+        enqueue(key, pending);
+      }
+    }
     return false;
   }
-  dirty_.insert(key);
   ++counters_.adds;
-  if (!processing_.contains(key)) queue_.push_back(Ready{key, since});
+  Pending& pending = pending_[key];
+  pending.priority = priority;
+  pending.since = since;
+  if (!processing_.contains(key)) enqueue(key, pending);
   return true;
+}
+
+void WorkQueueCore::enqueue(const std::string& key, Pending& pending) {
+  pending.ticket = ++sequence_;
+  lanes_[static_cast<int>(pending.priority)].push_back(Ready{key, pending.since, pending.ticket});
+  ++readyCount_;
+}
+
+std::optional<Priority> WorkQueueCore::pendingPriority(const std::string& key) const {
+  auto it = pending_.find(key);
+  if (it == pending_.end()) return std::nullopt;
+  return it->second.priority;
 }
 
 void WorkQueueCore::cancelDelayed(const std::string& key) {
@@ -41,16 +63,18 @@ void WorkQueueCore::promoteDue(core::MonoTime now) {
     auto node = delayed_.extract(delayed_.begin());
     auto& [due, seq, key] = node.value();
     delayedByKey_.erase(key);
-    if (!shuttingDown_) makePending(key, due);
+    if (!shuttingDown_) makePending(key, due, Priority::kEvent);
   }
 }
 
-bool WorkQueueCore::add(const std::string& key, core::MonoTime now) {
+bool WorkQueueCore::add(const std::string& key, core::MonoTime now, Priority priority) {
   promoteDue(now);
   if (shuttingDown_) return false;
   bool wasDelayed = delayedByKey_.contains(key);
   cancelDelayed(key);
-  bool pending = makePending(key, now);
+  // A scheduled add was for a reason (a timer, a retry): running it early keeps that reason.
+  if (wasDelayed) priority = Priority::kEvent;
+  bool pending = makePending(key, now, priority);
   // Replacing a scheduled add with an immediate one merges two requests into one.
   if (pending && wasDelayed) ++counters_.merged;
   return pending;
@@ -61,8 +85,9 @@ bool WorkQueueCore::addAfter(const std::string& key, std::chrono::nanoseconds de
   if (delay <= std::chrono::nanoseconds::zero()) return add(key, now);
   promoteDue(now);
   if (shuttingDown_) return false;
-  if (dirty_.contains(key)) {
-    ++counters_.merged;
+  if (auto it = pending_.find(key); it != pending_.end()) {
+    // Already to run now; as a resync it now also carries this add's reason.
+    makePending(key, now, Priority::kEvent);
     return false;
   }
   core::MonoTime due = now + delay;
@@ -103,14 +128,22 @@ int WorkQueueCore::numRequeues(const std::string& key) const {
 
 std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
   promoteDue(now);
-  if (shuttingDown_ || queue_.empty()) return std::nullopt;
-  Ready ready = std::move(queue_.front());
-  queue_.pop_front();
-  dirty_.erase(ready.key);
-  processing_.emplace(ready.key, now);
-  ++counters_.gets;
-  counters_.queueSecondsSum += seconds(now - ready.since);
-  return std::move(ready.key);
+  if (shuttingDown_) return std::nullopt;
+  for (auto& lane : lanes_) {
+    while (!lane.empty()) {
+      Ready ready = std::move(lane.front());
+      lane.pop_front();
+      auto it = pending_.find(ready.key);
+      if (it == pending_.end() || it->second.ticket != ready.ticket) continue;  // stale
+      pending_.erase(it);
+      --readyCount_;
+      processing_.emplace(ready.key, now);
+      ++counters_.gets;
+      counters_.queueSecondsSum += seconds(now - ready.since);
+      return std::move(ready.key);
+    }
+  }
+  return std::nullopt;
 }
 
 bool WorkQueueCore::done(const std::string& key, core::MonoTime now) {
@@ -122,11 +155,12 @@ bool WorkQueueCore::done(const std::string& key, core::MonoTime now) {
   ++counters_.dones;
   counters_.workSecondsSum += seconds(now - it->second);
   processing_.erase(it);
-  if (dirty_.contains(key)) {
+  if (auto again = pending_.find(key); again != pending_.end()) {
     if (shuttingDown_) {
-      dirty_.erase(key);
+      pending_.erase(again);
     } else {
-      queue_.push_back(Ready{key, now});
+      again->second.since = now;
+      enqueue(key, again->second);
     }
   }
   return true;
@@ -145,7 +179,7 @@ std::optional<core::MonoTime> WorkQueueCore::delayedUntil(const std::string& key
 
 WorkQueueStats WorkQueueCore::stats(core::MonoTime now) const {
   WorkQueueStats s = counters_;
-  s.depth = queue_.size();
+  s.depth = readyCount_;
   s.waiting = delayed_.size();
   s.processing = processing_.size();
   s.longestRunningSeconds = 0;
@@ -165,11 +199,11 @@ WorkQueue::WorkQueue(const core::Clock& clock, WorkQueueOptions options)
 
 WorkQueue::~WorkQueue() { shutDown(); }
 
-void WorkQueue::add(const std::string& key) {
+void WorkQueue::add(const std::string& key, Priority priority) {
   std::lock_guard lock(mu_);
   // Promotion inside add() may also make delayed keys ready: wake everyone then.
   auto before = core_.len();
-  core_.add(key, clock_.now());
+  core_.add(key, clock_.now(), priority);
   auto after = core_.len();
   if (after > before + 1) {
     readyCv_.notify_all();

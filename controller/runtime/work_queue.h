@@ -9,6 +9,11 @@
 //     (and cancels) a pending delayed add of the same key.
 //   - addRateLimited(key) delays by per-key exponential backoff (base * 2^n, capped);
 //     forget(key) resets it, numRequeues(key) reports it.
+//   - Two priorities. Keys added for a reason (a DNS change, a manifest edit, a retry, a
+//     timer) are handed out before keys added by the periodic resync, which only re-checks;
+//     an event add of a key waiting as a resync moves it to the front lane. Within a lane,
+//     first in, first out. (client-go has one lane; at thousands of bindings a resync round
+//     would otherwise stand between a DNS change and its registration.)
 //   - shutDown() makes get() return nullopt in every waiting and future caller; unlike
 //     client-go, keys still queued are not handed out after shutdown (a stopping controller
 //     starts no new reconcile). shutDownWithDrain() also waits for in-flight keys to be done.
@@ -34,11 +39,16 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
-#include <unordered_set>
 
 #include "controller/core/clock.h"
 
 namespace endpointbinder::runtime {
+
+// Why a key is queued; decides which lane it waits in.
+enum class Priority : std::uint8_t {
+  kEvent,   // something changed, or a timer or retry fell due: handed out first
+  kResync,  // periodic re-check: handed out when no event key is ready
+};
 
 struct WorkQueueOptions {
   // Per-key exponential backoff of addRateLimited(): the n-th consecutive retry of a key
@@ -74,11 +84,13 @@ class WorkQueueCore {
   // already dirty). A pending delayed add of `key` is cancelled: the earliest time wins.
   // If `key` is in flight it is marked dirty and queued again by done(). Ignored after
   // shutDown(). Returns true if `key` became pending, false if merged or ignored.
-  bool add(const std::string& key, core::MonoTime now);
+  // A kEvent add merged into a pending kResync one raises it to kEvent (and to the front lane
+  // if it is queued); a kResync add never lowers a pending key.
+  bool add(const std::string& key, core::MonoTime now, Priority priority = Priority::kEvent);
 
-  // Makes `key` pending at now + delay; a delay <= 0 is add(). If `key` is already pending
-  // now, or scheduled for an earlier or equal time, this is merged (the earliest time wins);
-  // if scheduled later, the time moves earlier. Ignored after shutDown(). Returns true if
+  // Makes `key` pending at now + delay (as kEvent); a delay <= 0 is add(). If `key` is already
+  // pending now, or scheduled for an earlier or equal time, this is merged (the earliest time
+  // wins); if scheduled later, the time moves earlier. Ignored after shutDown(). Returns true if
   // this call set or moved the key's time.
   bool addAfter(const std::string& key, std::chrono::nanoseconds delay, core::MonoTime now);
 
@@ -95,8 +107,8 @@ class WorkQueueCore {
   // backoffBase * 2^failures, capped at backoffCap; never overflows.
   std::chrono::nanoseconds backoffFor(int failures) const;
 
-  // Hands out the oldest ready key and marks it in flight, or nullopt if none is ready or
-  // the queue is shut down.
+  // Hands out the oldest ready kEvent key, else the oldest ready kResync key, and marks it in
+  // flight; nullopt if none is ready or the queue is shut down.
   std::optional<std::string> get(core::MonoTime now);
 
   // Marks `key` finished. If it was re-added while in flight it is queued again (unless shut
@@ -110,10 +122,12 @@ class WorkQueueCore {
   // The earliest due time of a delayed key, or nullopt if none is scheduled.
   std::optional<core::MonoTime> nextDelayedTime() const;
 
-  std::size_t len() const { return queue_.size(); }  // ready keys
+  std::size_t len() const { return readyCount_; }  // ready keys
   std::size_t processingCount() const { return processing_.size(); }
   bool isProcessing(const std::string& key) const { return processing_.contains(key); }
-  bool isDirty(const std::string& key) const { return dirty_.contains(key); }
+  bool isDirty(const std::string& key) const { return pending_.contains(key); }
+  // The priority `key` is pending with (queued, or to run again after its current run).
+  std::optional<Priority> pendingPriority(const std::string& key) const;
   // The due time of `key` if it is scheduled for later.
   std::optional<core::MonoTime> delayedUntil(const std::string& key) const;
 
@@ -123,17 +137,28 @@ class WorkQueueCore {
   struct Ready {
     std::string key;
     core::MonoTime since;  // when it became ready, for queue latency
+    std::uint64_t ticket;  // valid while it equals the key's Pending::ticket
+  };
+  struct Pending {
+    Priority priority;
+    std::uint64_t ticket = 0;  // of the key's live lane entry; 0 while it is in flight
+    core::MonoTime since{};
   };
   // (due time, insertion sequence, key): due order, FIFO among equal times.
   using DelayedEntry = std::tuple<core::MonoTime, std::uint64_t, std::string>;
 
   void promoteDue(core::MonoTime now);
-  bool makePending(const std::string& key, core::MonoTime since);
+  bool makePending(const std::string& key, core::MonoTime since, Priority priority);
+  void enqueue(const std::string& key, Pending& pending);
   void cancelDelayed(const std::string& key);
 
   WorkQueueOptions options_;
-  std::deque<Ready> queue_;
-  std::unordered_set<std::string> dirty_;                       // pending (queued or re-run)
+  // One lane per Priority. Raising a queued key's priority appends a new entry and leaves
+  // the old one behind as stale (its ticket no longer matches); get() skips stale entries.
+  std::deque<Ready> lanes_[2];
+  std::size_t readyCount_ = 0;                        // live lane entries
+  std::unordered_map<std::string, Pending> pending_;  // queued, or re-run after done
+
   std::unordered_map<std::string, core::MonoTime> processing_;  // in flight, since
   std::set<DelayedEntry> delayed_;
   std::unordered_map<std::string, std::set<DelayedEntry>::iterator> delayedByKey_;
@@ -157,7 +182,7 @@ class WorkQueue {
   WorkQueue& operator=(const WorkQueue&) = delete;
 
   // See WorkQueueCore for the semantics of each.
-  void add(const std::string& key);
+  void add(const std::string& key, Priority priority = Priority::kEvent);
   void addAfter(const std::string& key, std::chrono::nanoseconds delay);
   void addRateLimited(const std::string& key);
   void forget(const std::string& key);

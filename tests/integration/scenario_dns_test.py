@@ -125,6 +125,65 @@ class AlbAnswersEightOfTwelve(ScenarioTest):
         self.assertEqual(set(ips[:-1]), self.emulator.registered(arn))
 
 
+class DriftMadeBySomeoneElse(ScenarioTest):
+    """A target removed behind the controller's back (the console, a script, a second tool) is
+    put back by the resync, which re-reads each group once per round, spread over the round."""
+
+    def test_resync_repairs_drift_reading_each_group_once_per_round_spread_out(self):
+        import boto3
+        from botocore.config import Config
+
+        resync, groups = 8, 4
+        arns = []
+        for i in range(groups):
+            arn = self.emulator.create_target_group(f"drift-{i}", port=443)
+            arns.append(arn)
+            self.dns.set(f"svc{i}.drift.local", a=[f"10.0.9.{10 + i}", f"10.0.9.{50 + i}"], ttl=30)
+            self.write_manifest(f"drift-{i}.yaml", tg_binding(f"drift-{i}", arn, f"svc{i}.drift.local"))
+        self.start_controller(resync=f"{resync}s")
+        for i, arn in enumerate(arns):
+            wait_for(lambda: self.emulator.registered(arn) == {f"10.0.9.{10 + i}", f"10.0.9.{50 + i}"}, 15,
+                     what=f"group {i} registered")
+
+        # Until AWS has been seen to show our registration, the controller counts it as in
+        # progress (eventual consistency); the first resync read settles that.
+        def read_since_registered():
+            log = self.emulator.requests()
+            registered = max(r["seq"] for r in log if r["action"] == "RegisterTargets")
+            return any(r["action"] == "DescribeTargetHealth" and r["seq"] > registered
+                       and r["params"].get("TargetGroupArn") == arns[2] for r in log)
+        wait_for(read_since_registered, 2 * resync + 5, what="a resync read of group 2")
+
+        # Someone else deregisters a target with the AWS API.
+        elbv2 = boto3.client("elbv2", endpoint_url=self.emulator.url, region_name="ap-northeast-1",
+                             aws_access_key_id="test", aws_secret_access_key="test",
+                             config=Config(retries={"max_attempts": 1}))
+        elbv2.deregister_targets(TargetGroupArn=arns[2], Targets=[{"Id": "10.0.9.12", "Port": 443}])
+        removed = time.monotonic()
+        wait_for(lambda: "10.0.9.12" not in self.emulator.registered(arns[2]), 10, what="drift made")
+        since = self.emulator.requests()[-1]["seq"] if self.emulator.requests() else 0
+
+        # Put back within one round (its DNS answer did not change: only the resync can see it).
+        wait_for(lambda: "10.0.9.12" in self.emulator.registered(arns[2]), 2 * resync + 5,
+                 interval=0.2, what="drift repaired by the resync")
+        measure("drift.repaired_after", time.monotonic() - removed)
+
+        # Over two more rounds: each group read about once a round, and the reads of one round
+        # spread over it rather than made in one burst.
+        time.sleep(2 * resync)
+        reads = [r for r in self.emulator.requests("DescribeTargetHealth", since=since)
+                 if r["params"].get("TargetGroupArn") in arns]
+        per_group = {arn: sorted(r["time"] for r in reads if r["params"]["TargetGroupArn"] == arn)
+                     for arn in arns}
+        for arn, times in per_group.items():
+            # 2 or 3 rounds fit in the window, plus the re-read before the repair's write.
+            self.assertGreaterEqual(len(times), 2, arn)
+            self.assertLessEqual(len(times), 5, arn)
+        firsts = sorted(times[0] for times in per_group.values())
+        self.assertGreater(firsts[-1] - firsts[0], resync / 4,
+                           f"one round's reads arrive spread out, not in a burst: {firsts}")
+
+
 class DnsOutage(ScenarioTest):
     """Scenario 3 (seed 002): resolution fails in every way for longer than the grace period."""
 

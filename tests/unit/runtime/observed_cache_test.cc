@@ -95,14 +95,15 @@ TEST_F(ObservedCacheTest, ServesTheCachedReadUntilItIsOlderThanMaxAge) {
   EXPECT_EQ(api_.reads, 3);
 }
 
-// The resync tick expires every read, so a group read late in one resync round and early in the
-// next (its cached read younger than the period) is still read once per round. Without it the
-// scale benchmark saw 0 DescribeTargetHealth per binding-hour: drift would never be seen.
-TEST_F(ObservedCacheTest, ExpireAllMakesEveryEarlierReadStaleOnce) {
+// The resync expires each group's read as it re-checks it, so a group read late in one resync
+// round and early in the next (its cached read younger than the period) is still read once per
+// round. Without it the scale benchmark saw 0 DescribeTargetHealth per binding-hour: drift would
+// never be seen.
+TEST_F(ObservedCacheTest, ExpireMakesTheGroupsReadStaleOnce) {
   clock_.advance(20s);  // read late in round one
   ASSERT_TRUE(cache_.targets(kArn).has_value());
-  clock_.advance(5min - 20s);  // the tick; round two reaches this group at once
-  cache_.expireAll();
+  clock_.advance(5min - 20s);  // round two reaches this group early
+  cache_.expire(kArn);
   clock_.advance(1s);
   EXPECT_FALSE(cache_.targets(kArn)->fromCache);
   EXPECT_EQ(api_.reads, 2);
@@ -135,7 +136,7 @@ TEST_F(ObservedCacheTest, ExpectationsPatchTheSnapshotUntilAwsShowsTheWrite) {
                                                            : core::TargetState::kInitial;
     EXPECT_EQ(observed.state, expected) << observed.target.id;
   }
-  cache_.expireAll();  // expiring reads keeps expectations
+  cache_.expire(kArn);  // expiring the read keeps expectations
   clock_.advance(1s);
   EXPECT_EQ(cache_.targets(kArn)->pendingExpectations, 2u);
 }

@@ -57,6 +57,85 @@ TEST_F(WorkQueueCoreTest, ReadyKeysComeOutInAddOrder) {
   EXPECT_EQ(queue_.get(now()), "b");
 }
 
+TEST_F(WorkQueueCoreTest, EventKeysAreHandedOutBeforeResyncKeys) {
+  for (const char* key : {"r1", "r2", "r3"}) queue_.add(key, now(), Priority::kResync);
+  queue_.add("e1", now());
+  queue_.add("e2", now(), Priority::kEvent);
+  EXPECT_EQ(queue_.len(), 5u);
+  EXPECT_EQ(queue_.get(now()), "e1");
+  EXPECT_EQ(queue_.get(now()), "e2");
+  EXPECT_EQ(queue_.get(now()), "r1");
+  queue_.add("e3", now());  // arrives mid-round: still ahead of the rest of the round
+  EXPECT_EQ(queue_.get(now()), "e3");
+  EXPECT_EQ(queue_.get(now()), "r2");
+  EXPECT_EQ(queue_.get(now()), "r3");
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+  EXPECT_EQ(queue_.len(), 0u);
+}
+
+TEST_F(WorkQueueCoreTest, AnEventForAQueuedResyncKeyMovesItToTheFrontLaneOnce) {
+  for (const char* key : {"r1", "r2", "r3"}) queue_.add(key, now(), Priority::kResync);
+  EXPECT_FALSE(queue_.add("r3", now()));  // merged, but raised
+  EXPECT_EQ(queue_.pendingPriority("r3"), Priority::kEvent);
+  EXPECT_EQ(queue_.len(), 3u);
+  EXPECT_EQ(queue_.get(now()), "r3");
+  EXPECT_EQ(queue_.get(now()), "r1");
+  EXPECT_EQ(queue_.get(now()), "r2");
+  EXPECT_EQ(queue_.get(now()), std::nullopt);  // the stale resync entry of r3 is skipped
+  EXPECT_EQ(queue_.stats(now()).gets, 3u);
+}
+
+TEST_F(WorkQueueCoreTest, AResyncAddNeverLowersAnEventKey) {
+  queue_.add("e", now());
+  queue_.add("r", now(), Priority::kResync);
+  EXPECT_FALSE(queue_.add("e", now(), Priority::kResync));
+  EXPECT_EQ(queue_.pendingPriority("e"), Priority::kEvent);
+  EXPECT_EQ(queue_.get(now()), "e");
+  EXPECT_EQ(queue_.get(now()), "r");
+}
+
+TEST_F(WorkQueueCoreTest, AStaleEntryDoesNotResurrectAKeyHandedOutAndQueuedAgain) {
+  queue_.add("a", now(), Priority::kResync);
+  queue_.add("b", now(), Priority::kResync);
+  queue_.add("a", now());  // raised: a stale entry of "a" stays in the resync lane
+  ASSERT_EQ(queue_.get(now()), "a");
+  ASSERT_TRUE(queue_.done("a", now()));
+  queue_.add("a", now(), Priority::kResync);  // queued again, behind b
+  EXPECT_EQ(queue_.get(now()), "b");
+  EXPECT_EQ(queue_.get(now()), "a");
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, AnEventWhileAResyncRunsRunsItAgainAsAnEvent) {
+  queue_.add("a", now(), Priority::kResync);
+  queue_.add("r", now(), Priority::kResync);
+  ASSERT_EQ(queue_.get(now()), "a");
+  queue_.add("a", now(), Priority::kResync);
+  queue_.add("a", now());  // the DNS answer changed while the resync of "a" was running
+  ASSERT_TRUE(queue_.done("a", now()));
+  EXPECT_EQ(queue_.get(now()), "a");  // ahead of r
+  EXPECT_EQ(queue_.get(now()), "r");
+}
+
+TEST_F(WorkQueueCoreTest, DelayedAndRetriedKeysComeBackAsEvents) {
+  queue_.add("r", now(), Priority::kResync);
+  queue_.addAfter("t", seconds(5), now());
+  queue_.addRateLimited("f", now());  // 1 s backoff
+  advance(seconds(5));
+  EXPECT_EQ(queue_.get(now()), "f");
+  EXPECT_EQ(queue_.get(now()), "t");
+  EXPECT_EQ(queue_.get(now()), "r");
+}
+
+TEST_F(WorkQueueCoreTest, AResyncOfAKeyWaitingForATimerKeepsTheTimersPriority) {
+  queue_.addAfter("a", seconds(30), now());  // e.g. a grace period ending
+  queue_.add("r", now(), Priority::kResync);
+  queue_.add("a", now(), Priority::kResync);  // runs now instead, for the timer's reason
+  EXPECT_EQ(queue_.delayedUntil("a"), std::nullopt);
+  EXPECT_EQ(queue_.pendingPriority("a"), Priority::kEvent);
+  EXPECT_EQ(queue_.get(now()), "a");
+}
+
 TEST_F(WorkQueueCoreTest, KeyInFlightIsNotHandedOutAgain) {
   queue_.add("a", now());
   ASSERT_EQ(queue_.get(now()), "a");

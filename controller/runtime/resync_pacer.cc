@@ -1,0 +1,55 @@
+#include "controller/runtime/resync_pacer.h"
+
+#include <algorithm>
+#include <cstdint>
+
+namespace endpointbinder::runtime {
+
+ResyncPacer::ResyncPacer(Options options, core::MonoTime start)
+    : options_(options), nextRoundAt_(start + options.period), roundLength_(options.period) {}
+
+core::MonoTime ResyncPacer::dueTime(std::size_t index) const {
+  // Exact integer arithmetic: key i is due at the same offset in every round of one length.
+  const auto offset = static_cast<__int128>(roundLength_.count()) * static_cast<__int128>(index) /
+                      static_cast<__int128>(round_.size());
+  return roundStart_ + std::chrono::nanoseconds(static_cast<std::int64_t>(offset));
+}
+
+std::vector<std::string> ResyncPacer::due(
+    core::MonoTime now, const std::function<std::vector<std::string>()>& listKeys) {
+  std::vector<std::string> out;
+  // Twice at most: the round that ends in this call, and the one that begins right after it.
+  for (int pass = 0; pass < 2; ++pass) {
+    if (!inRound_) {
+      if (now < nextRoundAt_) break;
+      beginRound(now, listKeys());
+    }
+    while (next_ < round_.size() && dueTime(next_) <= now) {
+      out.push_back(std::move(round_[next_++]));
+    }
+    if (next_ < round_.size()) break;
+    inRound_ = false;
+    nextRoundAt_ = roundStart_ + roundLength_;
+    round_ = {};
+  }
+  return out;
+}
+
+void ResyncPacer::beginRound(core::MonoTime now, std::vector<std::string> keys) {
+  // Keep the cadence, unless the caller was away for over a period (a suspended process):
+  // then spread the round from now rather than hand it all out at once.
+  roundStart_ = now - nextRoundAt_ < options_.period ? nextRoundAt_ : now;
+  round_ = std::move(keys);
+  next_ = 0;
+  roundSize_ = round_.size();
+  roundLength_ = options_.period;
+  if (options_.maxPerSecond > 0) {
+    const std::chrono::duration<double> needed(static_cast<double>(round_.size()) /
+                                               options_.maxPerSecond);
+    roundLength_ =
+        std::max(roundLength_, std::chrono::duration_cast<std::chrono::nanoseconds>(needed));
+  }
+  inRound_ = true;
+}
+
+}  // namespace endpointbinder::runtime

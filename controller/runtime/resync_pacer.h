@@ -1,0 +1,56 @@
+// ResyncPacer: when each binding's periodic re-check (one DescribeTargetHealth) falls due.
+//
+// Queueing every binding at once each resync period makes a burst that the read quota drains
+// for minutes at thousands of bindings, and that a DNS change then waits behind. Instead each
+// round lists the bindings once and hands them out evenly over the round: binding i of N is due
+// at roundStart + length * i / N. A round lasts the resync period, or longer when the bindings
+// outnumber what `maxPerSecond` allows in one period (length = N / maxPerSecond), so the resync
+// never takes more than its share of the read quota; every binding is still re-checked once
+// per round. Bindings added during a round join the next one (they were reconciled when added);
+// removed ones are skipped by the caller.
+// Pure: time comes in as arguments. Thread-safety: none.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "controller/core/clock.h"
+
+namespace endpointbinder::runtime {
+
+class ResyncPacer {
+ public:
+  struct Options {
+    std::chrono::nanoseconds period = std::chrono::minutes(5);
+    double maxPerSecond = 0;  // re-checks per second at most; 0: no limit
+  };
+
+  // The first round begins one period after `start` (everything was just reconciled).
+  ResyncPacer(Options options, core::MonoTime start);
+
+  // The keys due by `now`, in round order. `listKeys` is called when a round begins.
+  std::vector<std::string> due(core::MonoTime now,
+                               const std::function<std::vector<std::string>()>& listKeys);
+
+  // The latest round's length (the period, or longer when stretched) and size.
+  std::chrono::nanoseconds roundLength() const { return roundLength_; }
+  std::size_t roundSize() const { return roundSize_; }
+
+ private:
+  void beginRound(core::MonoTime now, std::vector<std::string> keys);
+  core::MonoTime dueTime(std::size_t index) const;
+
+  Options options_;
+  bool inRound_ = false;
+  core::MonoTime nextRoundAt_;  // when not in a round
+  core::MonoTime roundStart_{};
+  std::chrono::nanoseconds roundLength_;
+  std::size_t roundSize_ = 0;
+  std::vector<std::string> round_;
+  std::size_t next_ = 0;  // first key of round_ not handed out yet
+};
+
+}  // namespace endpointbinder::runtime
