@@ -10,13 +10,21 @@
 #pragma once
 
 #if defined(__SANITIZE_ADDRESS__)
+#define EB_LEAK_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(leak_sanitizer)
+#define EB_LEAK_SANITIZER 1
+#endif
+#endif
+
+#if defined(EB_LEAK_SANITIZER)
 #include <sanitizer/lsan_interface.h>
 #endif
 
 namespace endpointbinder::core {
 
 inline void checkLeaksBeforeStaticTeardown() {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(EB_LEAK_SANITIZER)
   __lsan_do_leak_check();
 #endif
 }

@@ -2,6 +2,7 @@
 // because containers (ECS task definitions) are configured that way.
 #include <malloc.h>
 
+#include <algorithm>
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -169,9 +170,12 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.reconciler.controllerId = flags.controllerId;
   options.reconciler.dryRun = flags.dryRun;
   options.reconciler.resyncPeriod = *resync;
-  // Half the read budget for the resync, so a DNS change never waits for a token behind it.
-  options.resyncMaxPerSecond =
-      (*aws)->rateLimiter->options().forAction("DescribeTargetHealth").rate / 2;
+  // The resync may queue re-checks at half the DescribeTargetHealth budget (the smaller of its
+  // own and the global bucket), so that reads for changes still find tokens.
+  const auto& limits = (*aws)->rateLimiter->options();
+  double readRate = limits.forAction("DescribeTargetHealth").rate;
+  if (limits.global) readRate = std::min(readRate, limits.global->rate);
+  options.resyncMaxPerSecond = readRate / 2;
   options.manifestWatcher.rescanInterval =
       std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
   runtime::Controller controller(

@@ -197,7 +197,7 @@ void Controller::tickLoop() {
     }
     if (deps_.metrics) deps_.metrics->observeWorkQueue(stats);
     // Level-triggered safety net: look at every binding again once per round, each with one
-    // fresh DescribeTargetHealth, so drift made by others shows up within a round. Expiring
+    // fresh DescribeTargetHealth, so drift made by others shows up within about a round. Expiring
     // the cached read is needed: a group read a little later in the previous round than in
     // this one would still be fresh by age. Resync keys queue behind event keys.
     const auto due = pacer.due(now, [this] {
@@ -211,17 +211,23 @@ void Controller::tickLoop() {
       observed_.expire(stored->binding.spec.targetGroupArn.text);
       queue_.add(key, Priority::kResync);
     }
-    if (pacer.roundLength() != lastRoundLength) {
-      lastRoundLength = pacer.roundLength();
+    // Logged when the round starts or stops being stretched, or its length moves by a tenth:
+    // not for every binding added to a stretched round.
+    const auto length = pacer.roundLength();
+    const bool stretched = length > options_.reconciler.resyncPeriod;
+    const bool wasStretched = lastRoundLength > options_.reconciler.resyncPeriod;
+    if (stretched != wasStretched ||
+        (stretched && (length > lastRoundLength + lastRoundLength / 10 ||
+                       length < lastRoundLength - lastRoundLength / 10))) {
+      lastRoundLength = length;
       deps_.log.log(
-          lastRoundLength > options_.reconciler.resyncPeriod ? LogLevel::kWarn : LogLevel::kInfo,
-          "resync round length changed",
+          stretched ? LogLevel::kWarn : LogLevel::kInfo, "resync round length changed",
           {core::field(
                "seconds",
                static_cast<long long>(
                    std::chrono::duration_cast<std::chrono::seconds>(lastRoundLength).count())),
            core::field("bindings", static_cast<long long>(pacer.roundSize())),
-           core::field("reason", lastRoundLength > options_.reconciler.resyncPeriod
+           core::field("reason", stretched
                                      ? "more bindings than --resync-period allows within half "
                                        "the DescribeTargetHealth rate limit"
                                      : "back to --resync-period")});

@@ -22,7 +22,12 @@ std::vector<std::string> ResyncPacer::due(
   for (int pass = 0; pass < 2; ++pass) {
     if (!inRound_) {
       if (now < nextRoundAt_) break;
-      beginRound(now, listKeys());
+      beginRound(listKeys());
+    }
+    // Late by more than kMaxLag (a stalled tick thread, a suspended process): shift the rest of
+    // the round to start now, so it stays spread instead of coming out in one burst.
+    if (next_ < round_.size() && now - dueTime(next_) > kMaxLag) {
+      roundStart_ += now - dueTime(next_);
     }
     while (next_ < round_.size() && dueTime(next_) <= now) {
       out.push_back(std::move(round_[next_++]));
@@ -35,19 +40,19 @@ std::vector<std::string> ResyncPacer::due(
   return out;
 }
 
-void ResyncPacer::beginRound(core::MonoTime now, std::vector<std::string> keys) {
-  // Keep the cadence, unless the caller was away for over a period (a suspended process):
-  // then spread the round from now rather than hand it all out at once.
-  roundStart_ = now - nextRoundAt_ < options_.period ? nextRoundAt_ : now;
+void ResyncPacer::beginRound(std::vector<std::string> keys) {
+  roundStart_ = nextRoundAt_;
   round_ = std::move(keys);
   next_ = 0;
   roundSize_ = round_.size();
   roundLength_ = options_.period;
   if (options_.maxPerSecond > 0) {
-    const std::chrono::duration<double> needed(static_cast<double>(round_.size()) /
-                                               options_.maxPerSecond);
-    roundLength_ =
-        std::max(roundLength_, std::chrono::duration_cast<std::chrono::nanoseconds>(needed));
+    // Capped, so that an absurdly small rate cannot overflow the clock arithmetic.
+    const double needed = std::min(static_cast<double>(round_.size()) / options_.maxPerSecond,
+                                   std::chrono::duration<double>(kMaxRoundLength).count());
+    roundLength_ = std::max<std::chrono::nanoseconds>(
+        roundLength_, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::duration<double>(needed)));
   }
   inRound_ = true;
 }

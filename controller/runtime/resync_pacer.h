@@ -7,7 +7,10 @@
 // outnumber what `maxPerSecond` allows in one period (length = N / maxPerSecond), so the resync
 // never takes more than its share of the read quota; every binding is still re-checked once
 // per round. Bindings added during a round join the next one (they were reconciled when added);
-// removed ones are skipped by the caller.
+// removed ones are skipped by the caller. A binding's place in the round follows the key
+// order, so when bindings are added before it its interval can grow towards two rounds once.
+// A caller late by more than kMaxLag (a stalled thread, a suspended process) gets the rest of
+// the round spread from then on, not handed out at once.
 // Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 
@@ -28,6 +31,9 @@ class ResyncPacer {
     double maxPerSecond = 0;  // re-checks per second at most; 0: no limit
   };
 
+  static constexpr std::chrono::seconds kMaxLag{5};
+  static constexpr std::chrono::hours kMaxRoundLength{24};
+
   // The first round begins one period after `start` (everything was just reconciled).
   ResyncPacer(Options options, core::MonoTime start);
 
@@ -40,7 +46,7 @@ class ResyncPacer {
   std::size_t roundSize() const { return roundSize_; }
 
  private:
-  void beginRound(core::MonoTime now, std::vector<std::string> keys);
+  void beginRound(std::vector<std::string> keys);
   core::MonoTime dueTime(std::size_t index) const;
 
   Options options_;

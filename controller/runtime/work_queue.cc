@@ -26,7 +26,9 @@ bool WorkQueueCore::makePending(const std::string& key, core::MonoTime since, Pr
       pending.priority = Priority::kEvent;
       if (pending.ticket != 0) {  // queued in the resync lane: move it to the front lane
         --readyCount_;
+        ++staleResyncEntries_;
         enqueue(key, pending);
+        compactResyncLaneIfMostlyStale();
       }
     }
     return false;
@@ -43,6 +45,20 @@ void WorkQueueCore::enqueue(const std::string& key, Pending& pending) {
   pending.ticket = ++sequence_;
   lanes_[static_cast<int>(pending.priority)].push_back(Ready{key, pending.since, pending.ticket});
   ++readyCount_;
+}
+
+void WorkQueueCore::compactResyncLaneIfMostlyStale() {
+  // get() drops stale entries only when it reaches the resync lane, which a steady stream of
+  // events can keep it from doing; bound the lane at twice its live entries.
+  auto& lane = lanes_[static_cast<int>(Priority::kResync)];
+  if (staleResyncEntries_ < 64 || staleResyncEntries_ * 2 < lane.size()) return;
+  std::erase_if(lane, [&](const Ready& ready) { return isStale(ready); });
+  staleResyncEntries_ = 0;
+}
+
+bool WorkQueueCore::isStale(const Ready& ready) const {
+  auto it = pending_.find(ready.key);
+  return it == pending_.end() || it->second.ticket != ready.ticket;
 }
 
 std::optional<Priority> WorkQueueCore::pendingPriority(const std::string& key) const {
@@ -71,9 +87,13 @@ bool WorkQueueCore::add(const std::string& key, core::MonoTime now, Priority pri
   promoteDue(now);
   if (shuttingDown_) return false;
   bool wasDelayed = delayedByKey_.contains(key);
+  if (wasDelayed && priority == Priority::kResync) {
+    // Its scheduled run (a timer, a retry in backoff) re-checks it anyway; running it now
+    // would defeat the backoff.
+    ++counters_.merged;
+    return false;
+  }
   cancelDelayed(key);
-  // A scheduled add was for a reason (a timer, a retry): running it early keeps that reason.
-  if (wasDelayed) priority = Priority::kEvent;
   bool pending = makePending(key, now, priority);
   // Replacing a scheduled add with an immediate one merges two requests into one.
   if (pending && wasDelayed) ++counters_.merged;
@@ -85,9 +105,8 @@ bool WorkQueueCore::addAfter(const std::string& key, std::chrono::nanoseconds de
   if (delay <= std::chrono::nanoseconds::zero()) return add(key, now);
   promoteDue(now);
   if (shuttingDown_) return false;
-  if (auto it = pending_.find(key); it != pending_.end()) {
-    // Already to run now; as a resync it now also carries this add's reason.
-    makePending(key, now, Priority::kEvent);
+  if (pending_.contains(key)) {
+    ++counters_.merged;  // already to run now, which re-checks whatever this add was for
     return false;
   }
   core::MonoTime due = now + delay;
@@ -133,9 +152,11 @@ std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
     while (!lane.empty()) {
       Ready ready = std::move(lane.front());
       lane.pop_front();
-      auto it = pending_.find(ready.key);
-      if (it == pending_.end() || it->second.ticket != ready.ticket) continue;  // stale
-      pending_.erase(it);
+      if (isStale(ready)) {
+        if (staleResyncEntries_ > 0) --staleResyncEntries_;  // only resync entries go stale
+        continue;
+      }
+      pending_.erase(ready.key);
       --readyCount_;
       processing_.emplace(ready.key, now);
       ++counters_.gets;

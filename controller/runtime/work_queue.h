@@ -11,9 +11,12 @@
 //     forget(key) resets it, numRequeues(key) reports it.
 //   - Two priorities. Keys added for a reason (a DNS change, a manifest edit, a retry, a
 //     timer) are handed out before keys added by the periodic resync, which only re-checks;
-//     an event add of a key waiting as a resync moves it to the front lane. Within a lane,
-//     first in, first out. (client-go has one lane; at thousands of bindings a resync round
-//     would otherwise stand between a DNS change and its registration.)
+//     an event add of a key waiting as a resync moves it to the front lane; a resync add of a
+//     key scheduled for later (a timer, a retry in backoff) is merged into that run. Within a
+//     lane, first in, first out. Resync keys wait for as long as events keep every worker
+//     busy: re-checking matters less than acting on a change. (client-go has one lane; at
+//     thousands of bindings a resync round would otherwise stand between a DNS change and its
+//     registration.)
 //   - shutDown() makes get() return nullopt in every waiting and future caller; unlike
 //     client-go, keys still queued are not handed out after shutdown (a stopping controller
 //     starts no new reconcile). shutDownWithDrain() also waits for in-flight keys to be done.
@@ -85,7 +88,8 @@ class WorkQueueCore {
   // If `key` is in flight it is marked dirty and queued again by done(). Ignored after
   // shutDown(). Returns true if `key` became pending, false if merged or ignored.
   // A kEvent add merged into a pending kResync one raises it to kEvent (and to the front lane
-  // if it is queued); a kResync add never lowers a pending key.
+  // if it is queued); a kResync add never lowers a pending key, and a kResync add of a key
+  // scheduled for later is merged into that scheduled run (the timer or backoff stands).
   bool add(const std::string& key, core::MonoTime now, Priority priority = Priority::kEvent);
 
   // Makes `key` pending at now + delay (as kEvent); a delay <= 0 is add(). If `key` is already
@@ -126,6 +130,10 @@ class WorkQueueCore {
   std::size_t processingCount() const { return processing_.size(); }
   bool isProcessing(const std::string& key) const { return processing_.contains(key); }
   bool isDirty(const std::string& key) const { return pending_.contains(key); }
+  // Entries in a lane, stale ones included (tests check that they stay bounded).
+  std::size_t laneEntries(Priority priority) const {
+    return lanes_[static_cast<int>(priority)].size();
+  }
   // The priority `key` is pending with (queued, or to run again after its current run).
   std::optional<Priority> pendingPriority(const std::string& key) const;
   // The due time of `key` if it is scheduled for later.
@@ -150,6 +158,8 @@ class WorkQueueCore {
   void promoteDue(core::MonoTime now);
   bool makePending(const std::string& key, core::MonoTime since, Priority priority);
   void enqueue(const std::string& key, Pending& pending);
+  bool isStale(const Ready& ready) const;
+  void compactResyncLaneIfMostlyStale();
   void cancelDelayed(const std::string& key);
 
   WorkQueueOptions options_;
@@ -157,6 +167,7 @@ class WorkQueueCore {
   // the old one behind as stale (its ticket no longer matches); get() skips stale entries.
   std::deque<Ready> lanes_[2];
   std::size_t readyCount_ = 0;                        // live lane entries
+  std::size_t staleResyncEntries_ = 0;                // raised away, not yet dropped
   std::unordered_map<std::string, Pending> pending_;  // queued, or re-run after done
 
   std::unordered_map<std::string, core::MonoTime> processing_;  // in flight, since

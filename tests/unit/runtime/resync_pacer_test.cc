@@ -133,5 +133,32 @@ TEST(ResyncPacerTest, AfterALongPauseTheRoundIsSpreadFromNowNotHandedOutAtOnce) 
             std::vector<std::string>{"ns/b1"});
 }
 
+TEST(ResyncPacerTest, AStallInTheMiddleOfARoundDoesNotReleaseTheRestAtOnce) {
+  ResyncPacer pacer({100s, 0}, core::MonoTime(0s));
+  const auto lister = [] { return keys(10); };
+  EXPECT_EQ(pacer.due(core::MonoTime(100s), lister).size(), 1u);  // b0
+  EXPECT_EQ(pacer.due(core::MonoTime(110s), lister).size(), 1u);  // b1
+  // The tick thread stalls for 60 s: b2..b7 were due meanwhile.
+  EXPECT_EQ(pacer.due(core::MonoTime(170s), lister), std::vector<std::string>{"ns/b2"});
+  EXPECT_EQ(pacer.due(core::MonoTime(179s), lister), std::vector<std::string>{});
+  EXPECT_EQ(pacer.due(core::MonoTime(180s), lister), std::vector<std::string>{"ns/b3"});
+}
+
+TEST(ResyncPacerTest, ASmallLatenessKeepsTheCadence) {
+  ResyncPacer pacer({100s, 0}, core::MonoTime(0s));
+  const auto lister = [] { return keys(10); };
+  EXPECT_EQ(pacer.due(core::MonoTime(103s), lister), std::vector<std::string>{"ns/b0"});
+  EXPECT_EQ(pacer.due(core::MonoTime(110s), lister), std::vector<std::string>{"ns/b1"});
+}
+
+TEST(ResyncPacerTest, AnAbsurdlySmallRateIsCappedAtADay) {
+  ResyncPacer pacer({300s, 1e-12}, core::MonoTime(0s));
+  EXPECT_EQ(pacer.due(core::MonoTime(300s), [] { return keys(3); }),
+            std::vector<std::string>{"ns/b0"});
+  EXPECT_EQ(pacer.roundLength(), ResyncPacer::kMaxRoundLength);
+  EXPECT_EQ(pacer.due(core::MonoTime(300s + 8h), [] { return keys(3); }),
+            std::vector<std::string>{"ns/b1"});
+}
+
 }  // namespace
 }  // namespace endpointbinder::runtime

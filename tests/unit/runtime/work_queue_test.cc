@@ -127,13 +127,43 @@ TEST_F(WorkQueueCoreTest, DelayedAndRetriedKeysComeBackAsEvents) {
   EXPECT_EQ(queue_.get(now()), "r");
 }
 
-TEST_F(WorkQueueCoreTest, AResyncOfAKeyWaitingForATimerKeepsTheTimersPriority) {
-  queue_.addAfter("a", seconds(30), now());  // e.g. a grace period ending
+TEST_F(WorkQueueCoreTest, AResyncOfAKeyWaitingForATimerOrBackoffLeavesItScheduled) {
+  queue_.addAfter("timer", seconds(30), now());  // e.g. a grace period ending
+  queue_.addRateLimited("failing", now());       // AWS throttled it: 1 s backoff
+  EXPECT_FALSE(queue_.add("timer", now(), Priority::kResync));
+  EXPECT_FALSE(queue_.add("failing", now(), Priority::kResync));
+  EXPECT_EQ(queue_.delayedUntil("timer"), now() + seconds(30));
+  EXPECT_EQ(queue_.delayedUntil("failing"), now() + seconds(1));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, ALaterAddOfAQueuedResyncKeyDoesNotRaiseIt) {
   queue_.add("r", now(), Priority::kResync);
-  queue_.add("a", now(), Priority::kResync);  // runs now instead, for the timer's reason
-  EXPECT_EQ(queue_.delayedUntil("a"), std::nullopt);
-  EXPECT_EQ(queue_.pendingPriority("a"), Priority::kEvent);
-  EXPECT_EQ(queue_.get(now()), "a");
+  queue_.add("r2", now(), Priority::kResync);
+  EXPECT_FALSE(queue_.addAfter("r2", seconds(5), now()));
+  EXPECT_FALSE(queue_.addRateLimited("r2", now()) == nanoseconds::zero());
+  EXPECT_EQ(queue_.pendingPriority("r2"), Priority::kResync);
+  queue_.add("e", now());
+  EXPECT_EQ(queue_.get(now()), "e");
+  EXPECT_EQ(queue_.get(now()), "r");
+  EXPECT_EQ(queue_.get(now()), "r2");
+}
+
+TEST_F(WorkQueueCoreTest, StaleResyncEntriesStayBoundedWhileEventsKeepTheWorkersBusy) {
+  // Every round queues 1,000 resync keys and every one of them is raised by an event before
+  // the resync lane is reached: without compaction the lane would grow by 1,000 per round.
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 1000; ++i) queue_.add("k" + std::to_string(i), now(), Priority::kResync);
+    for (int i = 0; i < 1000; ++i) queue_.add("k" + std::to_string(i), now());
+    for (int i = 0; i < 1000; ++i) {
+      auto key = queue_.get(now());
+      ASSERT_TRUE(key.has_value());
+      ASSERT_TRUE(queue_.done(*key, now()));
+    }
+    EXPECT_EQ(queue_.len(), 0u);
+    EXPECT_LE(queue_.laneEntries(Priority::kResync), 2000u) << "round " << round;
+  }
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
 }
 
 TEST_F(WorkQueueCoreTest, KeyInFlightIsNotHandedOutAgain) {
