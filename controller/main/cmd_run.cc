@@ -182,9 +182,12 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics}, options);
 
   auto metricsServer = server::MetricsServer::start(
-      server::MetricsServerOptions{flags.metricsAddr, "/metrics", 2},
-      {registry,
-       std::make_shared<runtime::ProcessCollector>(runtime::ProcessCollector::Options{})});
+      server::MetricsServerOptions{flags.metricsAddr, "/metrics", 2}, [&] {
+        auto collectables = metrics.collectables();
+        collectables.push_back(
+            std::make_shared<runtime::ProcessCollector>(runtime::ProcessCollector::Options{}));
+        return collectables;
+      }());
   if (!metricsServer) {
     log.log(LogLevel::kError, "cannot serve metrics",
             {core::field("error", metricsServer.error().message)});

@@ -27,6 +27,34 @@ constexpr std::array kReconcileOutcomes = {ReconcileOutcome::kSuccess, Reconcile
 constexpr std::array kPlanOperations = {PlanOperation::kRegister, PlanOperation::kDeregister};
 constexpr std::array kConditionStatuses = {ConditionStatus::kTrue, ConditionStatus::kFalse,
                                            ConditionStatus::kUnknown};
+constexpr std::array kTargetStates = {"desired",   "registered", "healthy",
+                                      "unhealthy", "draining",   "initial"};
+
+// The per-binding families (rendered by ControllerMetrics::BindingCollector).
+constexpr const char* kReconcileTotalName = "endpointbinder_reconcile_total";
+constexpr const char* kReconcileTotalHelp =
+    "Reconciles of a binding, by result (success, error, requeue, requeue_after).";
+constexpr const char* kReconcileErrorsName = "endpointbinder_reconcile_errors_total";
+constexpr const char* kReconcileErrorsHelp = "Reconciles of a binding that returned an error.";
+constexpr const char* kTargetsName = "endpointbinder_binding_targets";
+constexpr const char* kTargetsHelp =
+    "Targets of a binding by state: desired (listed by the source), registered, healthy, "
+    "unhealthy, draining, initial.";
+constexpr const char* kDriftName = "endpointbinder_binding_drift_targets";
+constexpr const char* kDriftHelp =
+    "Difference between source and target group: missing (listed, not registered) and "
+    "unexpected (registered, not listed).";
+constexpr const char* kPlanOperationsName = "endpointbinder_plan_operations_total";
+constexpr const char* kPlanOperationsHelp =
+    "Target registrations and deregistrations written to the target group.";
+constexpr const char* kHeldOperationsName = "endpointbinder_plan_held_operations";
+constexpr const char* kHeldOperationsHelp = "Changes the latest plan held back, by reason.";
+constexpr const char* kLastSyncName =
+    "endpointbinder_binding_last_successful_sync_timestamp_seconds";
+constexpr const char* kLastSyncHelp = "Unix time of the binding's last successful sync.";
+constexpr const char* kConditionName = "endpointbinder_binding_condition";
+constexpr const char* kConditionHelp =
+    "Binding condition status: 1 for the current status of each condition, 0 for the others.";
 
 // Reconciles take milliseconds when nothing changes and seconds when they write.
 const Histogram::BucketBoundaries kReconcileBuckets = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
@@ -62,13 +90,6 @@ Family<Gauge>& gaugeFamily(prometheus::Registry& registry, const std::string& na
 Family<Histogram>& histogramFamily(prometheus::Registry& registry, const std::string& name,
                                    const std::string& help) {
   return prometheus::BuildHistogram().Name(name).Help(help).Register(registry);
-}
-
-Labels bindingLabels(const std::string& ns, const std::string& name,
-                     std::initializer_list<std::pair<const std::string, std::string>> extra = {}) {
-  Labels labels{{"namespace", ns}, {"name", name}};
-  labels.insert(extra.begin(), extra.end());
-  return labels;
 }
 
 double wallSeconds(core::WallTime time) {
@@ -117,41 +138,150 @@ const char* lookupOutcomeName(LookupOutcome outcome) {
   return "error";
 }
 
-// The series one binding owns, so forgetBinding() can remove exactly those.
-struct ControllerMetrics::BindingSeries {
+// Per-binding series are plain numbers here, turned into metric families only when scraped:
+// prometheus-cpp keeps a labelled object (label map, mutex, ...) per series, 31 per binding, which
+// came to 12 MiB at 1,000 bindings (bench/README.md).
+namespace {
+struct BindingValues {
   std::string ns;
   std::string name;
-  std::vector<std::function<void()>> removers;  // one per series created
-  std::map<std::string, Gauge*, std::less<>> held;
+  std::array<double, kReconcileOutcomes.size()> reconciles{};  // by ReconcileOutcome
+  double reconcileErrors = 0;
+  std::array<double, kPlanOperations.size()> operations{};  // by PlanOperation
+  std::optional<std::array<double, kTargetStates.size()>> targets;
+  std::optional<std::array<double, 2>> drift;  // missing, unexpected
+  std::map<std::string, double, std::less<>> held;
+  std::optional<double> lastSync;
+  std::map<std::string, ConditionStatus, std::less<>> conditions;
 };
+}  // namespace
+
+class ControllerMetrics::BindingCollector final : public prometheus::Collectable {
+ public:
+  // Runs `update` on the binding's values (created, counters at zero, if new) under the lock.
+  template <typename F>
+  void update(std::string_view ns, std::string_view name, F&& update) {
+    std::lock_guard lock(mu_);
+    update(valuesLocked(ns, name));
+  }
+
+  void forget(std::string_view ns, std::string_view name) {
+    std::lock_guard lock(mu_);
+    if (auto it = bindings_.find(key(ns, name)); it != bindings_.end()) bindings_.erase(it);
+  }
+
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+ private:
+  static std::string key(std::string_view ns, std::string_view name) {
+    std::string k;
+    k.reserve(ns.size() + name.size() + 1);
+    k.append(ns).append("/").append(name);
+    return k;
+  }
+  BindingValues& valuesLocked(std::string_view ns, std::string_view name) {
+    auto k = key(ns, name);
+    auto it = bindings_.find(k);
+    if (it == bindings_.end()) {
+      it = bindings_.emplace(std::move(k), BindingValues{}).first;
+      it->second.ns = std::string(ns);
+      it->second.name = std::string(name);
+    }
+    return it->second;
+  }
+
+  mutable std::mutex mu_;
+  std::map<std::string, BindingValues, std::less<>> bindings_;  // by "namespace/name"
+};
+
+namespace {
+
+// One sample of a per-binding family; labels sorted by name, as prometheus-cpp writes them.
+void addSample(prometheus::MetricFamily& family, const BindingValues& binding, double value,
+               std::initializer_list<std::pair<const char*, std::string_view>> extra = {}) {
+  prometheus::ClientMetric metric;
+  std::vector<prometheus::ClientMetric::Label> labels;
+  labels.reserve(2 + extra.size());
+  labels.push_back({"name", binding.name});
+  labels.push_back({"namespace", binding.ns});
+  for (const auto& [label, text] : extra) labels.push_back({label, std::string(text)});
+  std::sort(labels.begin(), labels.end(),
+            [](const auto& a, const auto& b) { return a.name < b.name; });
+  metric.label = std::move(labels);
+  if (family.type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+  family.metric.push_back(std::move(metric));
+}
+
+prometheus::MetricFamily emptyFamily(const char* name, const char* help,
+                                     prometheus::MetricType type) {
+  prometheus::MetricFamily family;
+  family.name = name;
+  family.help = help;
+  family.type = type;
+  return family;
+}
+
+}  // namespace
+
+std::vector<prometheus::MetricFamily> ControllerMetrics::BindingCollector::Collect() const {
+  using prometheus::MetricType;
+  auto reconciles = emptyFamily(kReconcileTotalName, kReconcileTotalHelp, MetricType::Counter);
+  auto errors = emptyFamily(kReconcileErrorsName, kReconcileErrorsHelp, MetricType::Counter);
+  auto targets = emptyFamily(kTargetsName, kTargetsHelp, MetricType::Gauge);
+  auto drift = emptyFamily(kDriftName, kDriftHelp, MetricType::Gauge);
+  auto operations = emptyFamily(kPlanOperationsName, kPlanOperationsHelp, MetricType::Counter);
+  auto held = emptyFamily(kHeldOperationsName, kHeldOperationsHelp, MetricType::Gauge);
+  auto lastSync = emptyFamily(kLastSyncName, kLastSyncHelp, MetricType::Gauge);
+  auto conditions = emptyFamily(kConditionName, kConditionHelp, MetricType::Gauge);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [key, b] : bindings_) {
+      for (std::size_t i = 0; i < kReconcileOutcomes.size(); ++i) {
+        addSample(reconciles, b, b.reconciles[i],
+                  {{"result", reconcileOutcomeName(kReconcileOutcomes[i])}});
+      }
+      addSample(errors, b, b.reconcileErrors);
+      for (std::size_t i = 0; i < kPlanOperations.size(); ++i) {
+        addSample(operations, b, b.operations[i],
+                  {{"operation", planOperationName(kPlanOperations[i])}});
+      }
+      if (b.targets) {
+        for (std::size_t i = 0; i < kTargetStates.size(); ++i) {
+          addSample(targets, b, (*b.targets)[i], {{"state", kTargetStates[i]}});
+        }
+      }
+      if (b.drift) {
+        addSample(drift, b, (*b.drift)[0], {{"type", "missing"}});
+        addSample(drift, b, (*b.drift)[1], {{"type", "unexpected"}});
+      }
+      for (const auto& [reason, n] : b.held) addSample(held, b, n, {{"reason", reason}});
+      if (b.lastSync) addSample(lastSync, b, *b.lastSync);
+      for (const auto& [type, status] : b.conditions) {
+        for (auto candidate : kConditionStatuses) {
+          addSample(conditions, b, candidate == status ? 1 : 0,
+                    {{"condition", type}, {"status", conditionLabel(candidate)}});
+        }
+      }
+    }
+  }
+  std::vector<prometheus::MetricFamily> out;
+  for (auto* family :
+       {&reconciles, &errors, &targets, &drift, &operations, &held, &lastSync, &conditions}) {
+    if (!family->metric.empty()) out.push_back(std::move(*family));
+  }
+  return out;
+}
 
 ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> registry,
                                      const ControllerMetricsOptions& options)
     : registry_(std::move(registry)),
-      reconcileTotal_(counterFamily(*registry_, "endpointbinder_reconcile_total",
-                                    "Reconciles of a binding, by result (success, error, "
-                                    "requeue, requeue_after).")),
-      reconcileErrors_(counterFamily(*registry_, "endpointbinder_reconcile_errors_total",
-                                     "Reconciles of a binding that returned an error.")),
+      bindings_(std::make_shared<BindingCollector>()),
       reconcileDuration_(histogramFamily(*registry_, "endpointbinder_reconcile_duration_seconds",
                                          "Time taken by one reconcile, every binding.")),
-      targets_(gaugeFamily(*registry_, "endpointbinder_binding_targets",
-                           "Targets of a binding by state: desired (listed by the source), "
-                           "registered, healthy, unhealthy, draining, initial.")),
-      drift_(gaugeFamily(*registry_, "endpointbinder_binding_drift_targets",
-                         "Difference between source and target group: missing (listed, not "
-                         "registered) and unexpected (registered, not listed).")),
-      planOperations_(counterFamily(*registry_, "endpointbinder_plan_operations_total",
-                                    "Target registrations and deregistrations written to the "
-                                    "target group.")),
-      heldOperations_(gaugeFamily(*registry_, "endpointbinder_plan_held_operations",
-                                  "Changes the latest plan held back, by reason.")),
-      lastSync_(gaugeFamily(*registry_,
-                            "endpointbinder_binding_last_successful_sync_timestamp_seconds",
-                            "Unix time of the binding's last successful sync.")),
-      condition_(gaugeFamily(*registry_, "endpointbinder_binding_condition",
-                             "Binding condition status: 1 for the current status of each "
-                             "condition, 0 for the others.")),
       sourceLookups_(counterFamily(*registry_, "endpointbinder_source_lookups_total",
                                    "Source lookups (DNS queries, EC2 describes, ...) by source "
                                    "kind and outcome.")),
@@ -200,142 +330,73 @@ ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> regis
 
 ControllerMetrics::~ControllerMetrics() = default;
 
-ControllerMetrics::BindingSeries& ControllerMetrics::seriesLocked(std::string_view ns,
-                                                                  std::string_view name) {
-  std::string key;
-  key.reserve(ns.size() + name.size() + 1);
-  key.append(ns).append("/").append(name);
-  auto it = bindings_.find(key);
-  if (it != bindings_.end()) return *it->second;
-
-  auto series = std::make_unique<BindingSeries>();
-  series->ns = std::string(ns);
-  series->name = std::string(name);
-  auto& ref = *series;
-  bindings_.emplace(std::move(key), std::move(series));
-  for (auto outcome : kReconcileOutcomes) {
-    bindingMetricLocked(
-        ref, reconcileTotal_,
-        bindingLabels(ref.ns, ref.name, {{"result", reconcileOutcomeName(outcome)}}));
-  }
-  bindingMetricLocked(ref, reconcileErrors_, bindingLabels(ref.ns, ref.name));
-  for (auto operation : kPlanOperations) {
-    bindingMetricLocked(
-        ref, planOperations_,
-        bindingLabels(ref.ns, ref.name, {{"operation", planOperationName(operation)}}));
-  }
-  return ref;
-}
-
-template <typename T>
-T& ControllerMetrics::bindingMetricLocked(BindingSeries& series, Family<T>& family, Labels labels) {
-  const bool existed = family.Has(labels);
-  T& metric = family.Add(labels);
-  if (!existed) series.removers.emplace_back([&family, &metric] { family.Remove(&metric); });
-  return metric;
+std::vector<std::shared_ptr<prometheus::Collectable>> ControllerMetrics::collectables() const {
+  return {registry_, bindings_};
 }
 
 void ControllerMetrics::registerBinding(std::string_view ns, std::string_view name) {
-  std::lock_guard lock(mu_);
-  seriesLocked(ns, name);
+  bindings_->update(ns, name, [](BindingValues&) {});
 }
 
 void ControllerMetrics::reconcileFinished(std::string_view ns, std::string_view name,
                                           ReconcileOutcome outcome,
                                           std::chrono::duration<double> elapsed) {
-  {
-    std::lock_guard lock(mu_);
-    auto& series = seriesLocked(ns, name);
-    bindingMetricLocked(
-        series, reconcileTotal_,
-        bindingLabels(series.ns, series.name, {{"result", reconcileOutcomeName(outcome)}}))
-        .Increment();
-    if (outcome == ReconcileOutcome::kError) {
-      bindingMetricLocked(series, reconcileErrors_, bindingLabels(series.ns, series.name))
-          .Increment();
-    }
-  }
+  bindings_->update(ns, name, [&](BindingValues& b) {
+    b.reconciles[static_cast<std::size_t>(outcome)] += 1;
+    if (outcome == ReconcileOutcome::kError) b.reconcileErrors += 1;
+  });
   reconcileDuration_.Add({}, kReconcileBuckets).Observe(elapsed.count());
 }
 
-void ControllerMetrics::setTargetsLocked(BindingSeries& series, const TargetCounts& counts) {
-  const std::array<std::pair<const char*, int>, 6> states = {{
-      {"desired", counts.desired},
-      {"registered", counts.registered},
-      {"healthy", counts.healthy},
-      {"unhealthy", counts.unhealthy},
-      {"draining", counts.draining},
-      {"initial", counts.initial},
-  }};
-  for (const auto& [state, n] : states) {
-    bindingMetricLocked(series, targets_, bindingLabels(series.ns, series.name, {{"state", state}}))
-        .Set(n);
-  }
-  bindingMetricLocked(series, drift_, bindingLabels(series.ns, series.name, {{"type", "missing"}}))
-      .Set(counts.missing);
-  bindingMetricLocked(series, drift_,
-                      bindingLabels(series.ns, series.name, {{"type", "unexpected"}}))
-      .Set(counts.unexpected);
+namespace {
+
+void setTargetValues(BindingValues& b, const TargetCounts& counts) {
+  auto value = [](int n) { return static_cast<double>(n); };
+  b.targets = {value(counts.desired),   value(counts.registered), value(counts.healthy),
+               value(counts.unhealthy), value(counts.draining),   value(counts.initial)};
+  b.drift = {static_cast<double>(counts.missing), static_cast<double>(counts.unexpected)};
 }
+
+void setHeldValues(BindingValues& b, const std::map<std::string, int>& countsByReason) {
+  for (auto& [reason, n] : b.held) {
+    if (!countsByReason.contains(reason)) n = 0;
+  }
+  for (const auto& [reason, n] : countsByReason) b.held[reason] = n;
+}
+
+}  // namespace
 
 void ControllerMetrics::setTargets(std::string_view ns, std::string_view name,
                                    const TargetCounts& counts) {
-  std::lock_guard lock(mu_);
-  setTargetsLocked(seriesLocked(ns, name), counts);
+  bindings_->update(ns, name, [&](BindingValues& b) { setTargetValues(b, counts); });
 }
 
 void ControllerMetrics::setDrift(std::string_view ns, std::string_view name, int missing,
                                  int unexpected) {
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  bindingMetricLocked(series, drift_, bindingLabels(series.ns, series.name, {{"type", "missing"}}))
-      .Set(missing);
-  bindingMetricLocked(series, drift_,
-                      bindingLabels(series.ns, series.name, {{"type", "unexpected"}}))
-      .Set(unexpected);
+  bindings_->update(ns, name, [&](BindingValues& b) {
+    b.drift = {static_cast<double>(missing), static_cast<double>(unexpected)};
+  });
 }
 
 void ControllerMetrics::planOperations(std::string_view ns, std::string_view name,
                                        PlanOperation operation, int n) {
   if (n <= 0) return;
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  bindingMetricLocked(
-      series, planOperations_,
-      bindingLabels(series.ns, series.name, {{"operation", planOperationName(operation)}}))
-      .Increment(n);
+  bindings_->update(
+      ns, name, [&](BindingValues& b) { b.operations[static_cast<std::size_t>(operation)] += n; });
 }
 
 void ControllerMetrics::heldOperations(std::string_view ns, std::string_view name,
                                        std::string_view reason, int n) {
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  auto it = series.held.find(reason);
-  if (it == series.held.end()) {
-    auto& gauge = bindingMetricLocked(
-        series, heldOperations_,
-        bindingLabels(series.ns, series.name, {{"reason", std::string(reason)}}));
-    it = series.held.emplace(std::string(reason), &gauge).first;
-  }
-  it->second->Set(n);
+  bindings_->update(ns, name, [&](BindingValues& b) {
+    auto it = b.held.find(reason);
+    if (it == b.held.end()) it = b.held.emplace(std::string(reason), 0).first;
+    it->second = n;
+  });
 }
 
 void ControllerMetrics::setHeldOperations(std::string_view ns, std::string_view name,
                                           const std::map<std::string, int>& countsByReason) {
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  for (auto& [reason, gauge] : series.held) {
-    if (!countsByReason.contains(reason)) gauge->Set(0);
-  }
-  for (const auto& [reason, n] : countsByReason) {
-    auto it = series.held.find(reason);
-    if (it == series.held.end()) {
-      auto& gauge = bindingMetricLocked(
-          series, heldOperations_, bindingLabels(series.ns, series.name, {{"reason", reason}}));
-      it = series.held.emplace(reason, &gauge).first;
-    }
-    it->second->Set(n);
-  }
+  bindings_->update(ns, name, [&](BindingValues& b) { setHeldValues(b, countsByReason); });
 }
 
 void ControllerMetrics::setLastSuccessfulSync(std::string_view ns, std::string_view name,
@@ -345,40 +406,24 @@ void ControllerMetrics::setLastSuccessfulSync(std::string_view ns, std::string_v
 
 void ControllerMetrics::setLastSuccessfulSync(std::string_view ns, std::string_view name,
                                               double unixSeconds) {
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  bindingMetricLocked(series, lastSync_, bindingLabels(series.ns, series.name)).Set(unixSeconds);
-}
-
-void ControllerMetrics::setConditionLocked(BindingSeries& series, std::string_view type,
-                                           ConditionStatus status) {
-  const std::string condition(type);
-  for (auto candidate : kConditionStatuses) {
-    bindingMetricLocked(
-        series, condition_,
-        bindingLabels(series.ns, series.name,
-                      {{"condition", condition}, {"status", conditionLabel(candidate)}}))
-        .Set(candidate == status ? 1 : 0);
-  }
+  bindings_->update(ns, name, [&](BindingValues& b) { b.lastSync = unixSeconds; });
 }
 
 void ControllerMetrics::setCondition(std::string_view ns, std::string_view name,
                                      std::string_view type, ConditionStatus status) {
-  std::lock_guard lock(mu_);
-  setConditionLocked(seriesLocked(ns, name), type, status);
+  bindings_->update(ns, name, [&](BindingValues& b) {
+    auto it = b.conditions.find(type);
+    if (it == b.conditions.end()) it = b.conditions.emplace(std::string(type), status).first;
+    it->second = status;
+  });
 }
 
 void ControllerMetrics::observeStatus(const BindingStatus& status) {
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(status.ns, status.name);
-  for (const auto& condition : status.conditions) {
-    setConditionLocked(series, condition.type, condition.status);
-  }
-  setTargetsLocked(series, status.counts);
-  if (status.lastSyncTime) {
-    bindingMetricLocked(series, lastSync_, bindingLabels(series.ns, series.name))
-        .Set(wallSeconds(*status.lastSyncTime));
-  }
+  bindings_->update(status.ns, status.name, [&](BindingValues& b) {
+    for (const auto& condition : status.conditions) b.conditions[condition.type] = condition.status;
+    setTargetValues(b, status.counts);
+    if (status.lastSyncTime) b.lastSync = wallSeconds(*status.lastSyncTime);
+  });
 }
 
 void ControllerMetrics::recordSync(std::string_view ns, std::string_view name,
@@ -386,34 +431,29 @@ void ControllerMetrics::recordSync(std::string_view ns, std::string_view name,
                                    core::WallTime syncTime) {
   std::map<std::string, int> held;
   for (const auto& h : plan.held) ++held[core::holdReasonName(h.reason)];
-  setHeldOperations(ns, name, held);
-  if (applied) {
-    planOperations(ns, name, PlanOperation::kRegister, static_cast<int>(plan.toRegister.size()));
-    planOperations(ns, name, PlanOperation::kDeregister,
-                   static_cast<int>(plan.toDeregister.size()));
-  }
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  setTargetsLocked(series, counts);
-  bindingMetricLocked(series, lastSync_, bindingLabels(series.ns, series.name))
-      .Set(wallSeconds(syncTime));
+  bindings_->update(ns, name, [&](BindingValues& b) {
+    setHeldValues(b, held);
+    if (applied) {
+      b.operations[static_cast<std::size_t>(PlanOperation::kRegister)] +=
+          static_cast<double>(plan.toRegister.size());
+      b.operations[static_cast<std::size_t>(PlanOperation::kDeregister)] +=
+          static_cast<double>(plan.toDeregister.size());
+    }
+    setTargetValues(b, counts);
+    b.lastSync = wallSeconds(syncTime);
+  });
 }
 
 void ControllerMetrics::recordConflict(std::string_view ns, std::string_view name) {
-  std::lock_guard lock(mu_);
-  auto& series = seriesLocked(ns, name);
-  setConditionLocked(series, "Conflict", ConditionStatus::kTrue);
-  setConditionLocked(series, "Synced", ConditionStatus::kFalse);
-  setConditionLocked(series, "Ready", ConditionStatus::kFalse);
+  bindings_->update(ns, name, [](BindingValues& b) {
+    b.conditions["Conflict"] = ConditionStatus::kTrue;
+    b.conditions["Synced"] = ConditionStatus::kFalse;
+    b.conditions["Ready"] = ConditionStatus::kFalse;
+  });
 }
 
 void ControllerMetrics::forgetBinding(std::string_view ns, std::string_view name) {
-  std::lock_guard lock(mu_);
-  std::string key = std::string(ns) + "/" + std::string(name);
-  auto it = bindings_.find(key);
-  if (it == bindings_.end()) return;
-  for (auto& remove : it->second->removers) remove();
-  bindings_.erase(it);
+  bindings_->forget(ns, name);
 }
 
 void ControllerMetrics::sourceLookup(std::string_view kind, LookupOutcome outcome,
@@ -615,7 +655,7 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
 }
 
 std::string renderMetricsText(
-    const std::vector<std::shared_ptr<const prometheus::Collectable>>& collectables) {
+    const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables) {
   std::vector<prometheus::MetricFamily> families;
   for (const auto& collectable : collectables) {
     if (!collectable) continue;

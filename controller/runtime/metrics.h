@@ -1,6 +1,8 @@
 // ControllerMetrics: every Prometheus metric the controller exports, behind typed methods that
 // the reconciler, work queue, source watchers and AWS client call. Built on prometheus-cpp's
-// core library over an injected Registry (no global registry); the metrics server exposes it.
+// core library over an injected Registry (no global registry), plus a collector of its own for
+// the per-binding families, which keeps plain numbers per binding and renders them when
+// scraped; the metrics server exposes both (collectables()).
 // ProcessCollector adds the standard process_* metrics read from /proc at scrape time.
 //
 // Naming follows the Prometheus conventions (prefix `endpointbinder_`, base units, `_total`
@@ -76,6 +78,11 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   ControllerMetrics& operator=(const ControllerMetrics&) = delete;
 
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  // What to expose: the registry, then the per-binding families, which are kept as plain
+  // numbers and rendered at scrape time (a prometheus-cpp series object each would cost about
+  // 12 KiB per binding).
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables() const;
 
   // --- Per binding. Every method first pre-registers the binding's counters at zero
   // (reconcile_total for each result, reconcile_errors_total, plan_operations_total for each
@@ -160,26 +167,12 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   void setManifests(int loaded, int errors);
 
  private:
-  struct BindingSeries;
-
-  BindingSeries& seriesLocked(std::string_view ns, std::string_view name);
-  template <typename T>
-  T& bindingMetricLocked(BindingSeries& series, prometheus::Family<T>& family,
-                         prometheus::Labels labels);
-  void setTargetsLocked(BindingSeries& series, const TargetCounts& counts);
-  void setConditionLocked(BindingSeries& series, std::string_view type, ConditionStatus status);
+  class BindingCollector;
 
   std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<BindingCollector> bindings_;
 
-  prometheus::Family<prometheus::Counter>& reconcileTotal_;
-  prometheus::Family<prometheus::Counter>& reconcileErrors_;
   prometheus::Family<prometheus::Histogram>& reconcileDuration_;
-  prometheus::Family<prometheus::Gauge>& targets_;
-  prometheus::Family<prometheus::Gauge>& drift_;
-  prometheus::Family<prometheus::Counter>& planOperations_;
-  prometheus::Family<prometheus::Gauge>& heldOperations_;
-  prometheus::Family<prometheus::Gauge>& lastSync_;
-  prometheus::Family<prometheus::Gauge>& condition_;
   prometheus::Family<prometheus::Counter>& sourceLookups_;
   prometheus::Family<prometheus::Histogram>& sourceLookupDuration_;
   prometheus::Family<prometheus::Counter>& awsRequests_;
@@ -194,8 +187,7 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   prometheus::Gauge& manifestsLoaded_;
   prometheus::Gauge& manifestErrors_;
 
-  std::mutex mu_;  // guards bindings_ and lastQueueStats_; held while a binding's series is used
-  std::map<std::string, std::unique_ptr<BindingSeries>, std::less<>> bindings_;
+  std::mutex mu_;  // guards lastQueueStats_
   WorkQueueStats lastQueueStats_;
 };
 
@@ -224,6 +216,6 @@ class ProcessCollector final : public prometheus::Collectable {
 // The text exposition format of everything `collectables` hold, in order (what /metrics serves,
 // minus the exposer's own metrics). For tests and the metrics dump tool.
 std::string renderMetricsText(
-    const std::vector<std::shared_ptr<const prometheus::Collectable>>& collectables);
+    const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables);
 
 }  // namespace endpointbinder::runtime

@@ -74,8 +74,8 @@ def substitute(expr, values, rate_interval="5s"):
 
 
 def known_families():
-    """{family name: kind} registered by metrics.cc: counters, gauges, histograms (BuildX) and
-    the ProcessCollector's process_* families."""
+    """{family name: kind} registered by metrics.cc: counters, gauges, histograms (BuildX), the
+    per-binding families of its BindingCollector and the ProcessCollector's process_* families."""
     with open(METRICS_CC) as f:
         text = f.read()
     families = {}
@@ -83,6 +83,9 @@ def known_families():
         families[name] = kind.replace("Family", "")
     for name in re.findall(r'singleValue\("(process_[a-z_]+)"', text):
         families[name] = "process"
+    # Per-binding families, rendered at scrape time from constants (kFooName = "...").
+    for name in re.findall(r'constexpr const char\* k\w+Name =\s*"(endpointbinder_[a-z_:]+)"', text):
+        families[name] = "counter" if name.endswith("_total") else "gauge"
     return families
 
 

@@ -93,12 +93,13 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   runtime::ControllerMetrics metrics(registry, {"0.1.0-test", "0123abc"});
   populate(metrics);
-  auto process = std::make_shared<runtime::ProcessCollector>();
+  auto collectables = metrics.collectables();
+  collectables.push_back(std::make_shared<runtime::ProcessCollector>());
   if (!overHttp) {
-    std::cout << runtime::renderMetricsText({registry, process});
+    std::cout << runtime::renderMetricsText(collectables);
     return 0;
   }
-  auto server = server::MetricsServer::start({"127.0.0.1:0", "/metrics", 1}, {registry, process});
+  auto server = server::MetricsServer::start({"127.0.0.1:0", "/metrics", 1}, collectables);
   if (!server) {
     std::cerr << server.error().message << "\n";
     return 1;

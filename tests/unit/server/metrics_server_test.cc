@@ -34,8 +34,9 @@ std::string baseUrl(const MetricsServer& server) {
 TEST(MetricsServerTest, ServesControllerAndProcessMetricsOnAnEphemeralPort) {
   auto registry = std::make_shared<prometheus::Registry>();
   runtime::ControllerMetrics metrics(registry, {"0.1.0", "deadbeef"});
-  auto process = std::make_shared<runtime::ProcessCollector>();
-  auto server = MetricsServer::start({"127.0.0.1:0", "/metrics", 1}, {registry, process});
+  auto collectables = metrics.collectables();
+  collectables.push_back(std::make_shared<runtime::ProcessCollector>());
+  auto server = MetricsServer::start({"127.0.0.1:0", "/metrics", 1}, collectables);
   ASSERT_TRUE(server) << server.error().message;
   ASSERT_GT((*server)->port(), 0);
   EXPECT_EQ((*server)->url(), "http://127.0.0.1:" + std::to_string((*server)->port()) + "/metrics");
