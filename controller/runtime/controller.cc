@@ -53,7 +53,12 @@ class DnsMetricsObserver final : public dns::WatcherObserver {
 Controller::Controller(Deps deps, ControllerOptions options)
     : deps_(deps),
       options_(std::move(options)),
-      queue_(deps.clock, options_.queue),
+      queue_(deps.clock,
+             [&] {
+               auto queue = options_.queue;
+               queue.resyncPerSecond = options_.resyncMaxPerSecond;
+               return queue;
+             }()),
       store_(options_.manifests),
       dnsObserver_(std::make_unique<DnsMetricsObserver>(deps.metrics)),
       dnsWatcher_(

@@ -16,6 +16,10 @@ WorkQueueCore::WorkQueueCore(WorkQueueOptions options) : options_(options) {
     options_.backoffBase = std::chrono::nanoseconds(1);
   }
   options_.backoffCap = std::max(options_.backoffCap, options_.backoffBase);
+  if (options_.resyncPerSecond > 0) {
+    resyncInterval_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+        std::chrono::duration<double>(1.0 / std::max(options_.resyncPerSecond, 1e-6)));
+  }
 }
 
 bool WorkQueueCore::makePending(const std::string& key, core::MonoTime since, Priority priority) {
@@ -148,7 +152,9 @@ int WorkQueueCore::numRequeues(const std::string& key) const {
 std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
   promoteDue(now);
   if (shuttingDown_) return std::nullopt;
-  for (auto& lane : lanes_) {
+  for (auto priority : {Priority::kEvent, Priority::kResync}) {
+    if (priority == Priority::kResync && now < nextResyncAt_) break;  // over the resync budget
+    auto& lane = lanes_[static_cast<int>(priority)];
     while (!lane.empty()) {
       Ready ready = std::move(lane.front());
       lane.pop_front();
@@ -161,10 +167,19 @@ std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
       processing_.emplace(ready.key, now);
       ++counters_.gets;
       counters_.queueSecondsSum += seconds(now - ready.since);
+      if (priority == Priority::kResync && options_.resyncPerSecond > 0) {
+        // No credit for idle time: a backlog comes out at the rate, not in a burst.
+        nextResyncAt_ = std::max(now, nextResyncAt_) + resyncInterval_;
+      }
       return std::move(ready.key);
     }
   }
   return std::nullopt;
+}
+
+std::optional<core::MonoTime> WorkQueueCore::nextResyncTime() const {
+  if (lanes_[static_cast<int>(Priority::kResync)].empty()) return std::nullopt;
+  return nextResyncAt_;
 }
 
 bool WorkQueueCore::done(const std::string& key, core::MonoTime now) {
@@ -270,7 +285,9 @@ std::optional<std::string> WorkQueue::get() {
       if (core_.len() > 0) readyCv_.notify_one();
       return key;
     }
-    if (auto next = core_.nextDelayedTime()) {
+    auto next = core_.nextDelayedTime();
+    if (auto resync = core_.nextResyncTime()) next = next ? std::min(*next, *resync) : *resync;
+    if (next) {
       auto remaining =
           std::max<std::chrono::nanoseconds>(*next - now, std::chrono::microseconds(100));
       readyCv_.wait_for(lock, remaining);

@@ -14,9 +14,10 @@
 //     an event add of a key waiting as a resync moves it to the front lane; a resync add of a
 //     key scheduled for later (a timer, a retry in backoff) is merged into that run. Within a
 //     lane, first in, first out. Resync keys wait for as long as events keep every worker
-//     busy: re-checking matters less than acting on a change. (client-go has one lane; at
-//     thousands of bindings a resync round would otherwise stand between a DNS change and its
-//     registration.)
+//     busy: re-checking matters less than acting on a change; and they come out at most
+//     resyncPerSecond, so that a backlog of them never takes the whole read quota. (client-go has
+//     one lane; at thousands of bindings a resync round would otherwise stand between a DNS change
+//     and its registration.)
 //   - shutDown() makes get() return nullopt in every waiting and future caller; unlike
 //     client-go, keys still queued are not handed out after shutdown (a stopping controller
 //     starts no new reconcile). shutDownWithDrain() also waits for in-flight keys to be done.
@@ -58,6 +59,10 @@ struct WorkQueueOptions {
   // (n counted from 0 since the last forget) waits backoffBase * 2^n, at most backoffCap.
   std::chrono::nanoseconds backoffBase = std::chrono::seconds(1);
   std::chrono::nanoseconds backoffCap = std::chrono::minutes(5);
+  // Resync keys handed out per second at most (0: no limit). Spreading when resync keys are
+  // queued is not enough: while events keep the workers busy they pile up, and would then come
+  // out at the full read quota.
+  double resyncPerSecond = 0;
 };
 
 // A snapshot for metrics (work-queue depth, adds, retries, latency), client-go's set.
@@ -125,6 +130,8 @@ class WorkQueueCore {
 
   // The earliest due time of a delayed key, or nullopt if none is scheduled.
   std::optional<core::MonoTime> nextDelayedTime() const;
+  // When the resync budget next allows a resync key out, if any is queued.
+  std::optional<core::MonoTime> nextResyncTime() const;
 
   std::size_t len() const { return readyCount_; }  // ready keys
   std::size_t processingCount() const { return processing_.size(); }
@@ -166,8 +173,11 @@ class WorkQueueCore {
   // One lane per Priority. Raising a queued key's priority appends a new entry and leaves
   // the old one behind as stale (its ticket no longer matches); get() skips stale entries.
   std::deque<Ready> lanes_[2];
-  std::size_t readyCount_ = 0;                        // live lane entries
-  std::size_t staleResyncEntries_ = 0;                // raised away, not yet dropped
+  std::size_t readyCount_ = 0;  // live lane entries
+  std::size_t staleResyncEntries_ = 0;
+  std::chrono::nanoseconds resyncInterval_{0};  // 1 / resyncPerSecond
+  core::MonoTime nextResyncAt_{};  // a resync key may go out from then on                // raised
+                                   // away, not yet dropped
   std::unordered_map<std::string, Pending> pending_;  // queued, or re-run after done
 
   std::unordered_map<std::string, core::MonoTime> processing_;  // in flight, since

@@ -166,6 +166,30 @@ TEST_F(WorkQueueCoreTest, StaleResyncEntriesStayBoundedWhileEventsKeepTheWorkers
   EXPECT_EQ(queue_.get(now()), std::nullopt);
 }
 
+TEST(WorkQueueResyncBudgetTest, ABacklogOfResyncKeysComesOutAtTheRateEventsDoNot) {
+  core::ManualClock clock;
+  WorkQueueCore queue(WorkQueueOptions{.resyncPerSecond = 2});
+  for (const char* key : {"r1", "r2", "r3", "r4"}) queue.add(key, clock.now(), Priority::kResync);
+  EXPECT_EQ(queue.get(clock.now()), "r1");
+  EXPECT_EQ(queue.get(clock.now()), std::nullopt);  // next resync key from +500 ms
+  EXPECT_EQ(queue.nextResyncTime(), clock.now() + milliseconds(500));
+  queue.add("e1", clock.now());
+  queue.add("e2", clock.now());
+  EXPECT_EQ(queue.get(clock.now()), "e1");  // events are not budgeted
+  EXPECT_EQ(queue.get(clock.now()), "e2");
+  clock.advance(milliseconds(499));
+  EXPECT_EQ(queue.get(clock.now()), std::nullopt);
+  clock.advance(milliseconds(1));
+  EXPECT_EQ(queue.get(clock.now()), "r2");
+  // Idle for a minute earns no burst: r3 now, r4 half a second later.
+  clock.advance(minutes(1));
+  EXPECT_EQ(queue.get(clock.now()), "r3");
+  EXPECT_EQ(queue.get(clock.now()), std::nullopt);
+  clock.advance(milliseconds(500));
+  EXPECT_EQ(queue.get(clock.now()), "r4");
+  EXPECT_EQ(queue.nextResyncTime(), std::nullopt);  // none queued
+}
+
 TEST_F(WorkQueueCoreTest, KeyInFlightIsNotHandedOutAgain) {
   queue_.add("a", now());
   ASSERT_EQ(queue_.get(now()), "a");
@@ -544,6 +568,20 @@ TEST(WorkQueueTest, BlockedGetWakesAtDelayedTime) {
   ASSERT_EQ(got.wait_for(kBound), std::future_status::ready);
   EXPECT_EQ(got.get(), "soon");
   EXPECT_GE(clock.now() - start, milliseconds(50));
+}
+
+TEST(WorkQueueTest, BlockedGetWakesWhenTheResyncBudgetAllowsTheNextKey) {
+  core::RealClock clock;
+  WorkQueue queue(clock, WorkQueueOptions{.resyncPerSecond = 10});
+  queue.add("r1", Priority::kResync);
+  queue.add("r2", Priority::kResync);
+  ASSERT_EQ(queue.get(), "r1");
+  const auto start = clock.now();
+  // Nobody adds or wakes: the getter sets its own alarm for the budget.
+  auto got = std::async(std::launch::async, [&] { return queue.get(); });
+  ASSERT_EQ(got.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(got.get(), "r2");
+  EXPECT_GE(clock.now() - start, milliseconds(90));
 }
 
 TEST(WorkQueueTest, ShutDownWakesEveryGetter) {
