@@ -172,9 +172,9 @@ core::Result<std::unique_ptr<CpprestTransport>> CpprestTransport::create(
 }
 
 // Counts requests between http_client::request() and the run of their last continuation.
-// A request the watchdog abandoned is still inside cpprest (closing its socket); were the
-// process to exit then, asio would destroy its handlers without running them and pplx would
-// leak the continuation it schedules from there.
+// A request the watchdog abandoned is still inside cpprest, closing its socket; the destructor
+// waits for it so that no request of ours outlives the transport. (The exit-time leak reports
+// this was first written for came from cpprest's own teardown: see core/leak_check.h.)
 struct CpprestTransport::InFlight {
   mutable std::mutex mu;
   std::condition_variable cv;

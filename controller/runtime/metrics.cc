@@ -196,6 +196,14 @@ class ControllerMetrics::BindingCollector final : public prometheus::Collectable
 
 namespace {
 
+void setValue(prometheus::ClientMetric& metric, prometheus::MetricType type, double value) {
+  if (type == prometheus::MetricType::Counter) {
+    metric.counter.value = value;
+  } else {
+    metric.gauge.value = value;
+  }
+}
+
 // One sample of a per-binding family; labels sorted by name, as prometheus-cpp writes them.
 void addSample(prometheus::MetricFamily& family, const BindingValues& binding, double value,
                std::initializer_list<std::pair<const char*, std::string_view>> extra = {}) {
@@ -208,11 +216,7 @@ void addSample(prometheus::MetricFamily& family, const BindingValues& binding, d
   std::sort(labels.begin(), labels.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
   metric.label = std::move(labels);
-  if (family.type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
+  setValue(metric, family.type, value);
   family.metric.push_back(std::move(metric));
 }
 
@@ -536,17 +540,10 @@ std::optional<std::string> readFile(const std::filesystem::path& path) {
 
 prometheus::MetricFamily singleValue(const char* name, const char* help,
                                      prometheus::MetricType type, double value) {
-  prometheus::MetricFamily family;
-  family.name = name;
-  family.help = help;
-  family.type = type;
+  auto family = emptyFamily(name, help, type);
   prometheus::ClientMetric metric;
-  if (type == prometheus::MetricType::Counter) {
-    metric.counter.value = value;
-  } else {
-    metric.gauge.value = value;
-  }
-  family.metric.push_back(metric);
+  setValue(metric, type, value);
+  family.metric.push_back(std::move(metric));
   return family;
 }
 

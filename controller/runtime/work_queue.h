@@ -173,11 +173,10 @@ class WorkQueueCore {
   // One lane per Priority. Raising a queued key's priority appends a new entry and leaves
   // the old one behind as stale (its ticket no longer matches); get() skips stale entries.
   std::deque<Ready> lanes_[2];
-  std::size_t readyCount_ = 0;  // live lane entries
-  std::size_t staleResyncEntries_ = 0;
-  std::chrono::nanoseconds resyncInterval_{0};  // 1 / resyncPerSecond
-  core::MonoTime nextResyncAt_{};  // a resync key may go out from then on                // raised
-                                   // away, not yet dropped
+  std::size_t readyCount_ = 0;                        // live lane entries
+  std::size_t staleResyncEntries_ = 0;                // raised away, not yet dropped
+  std::chrono::nanoseconds resyncInterval_{0};        // 1 / resyncPerSecond
+  core::MonoTime nextResyncAt_{};                     // a resync key may go out from then on
   std::unordered_map<std::string, Pending> pending_;  // queued, or re-run after done
 
   std::unordered_map<std::string, core::MonoTime> processing_;  // in flight, since
