@@ -618,7 +618,8 @@ class DocumentDecoder {
   std::optional<Policy> decodePolicy(const Field& field) {
     const Mapping m(d_, field,
                     {"deregistrationGracePeriod", "unhealthyGracePeriod", "prune", "minTargets",
-                     "maxDeregistrationsPerSync", "allowedCIDRs", "deletionPolicy"});
+                     "maxDeregistrationsPerSync", "requireHealthyReplacements", "allowedCIDRs",
+                     "deletionPolicy"});
     if (!m.valid()) return std::nullopt;
     const size_t errorsBefore = d_.errorCount();
     Policy policy;
@@ -640,6 +641,9 @@ class DocumentDecoder {
     }
     if (const Field f = m.get("maxDeregistrationsPerSync")) {
       if (auto value = readCountOrPercent(f)) policy.maxDeregistrationsPerSync = *value;
+    }
+    if (const Field f = m.get("requireHealthyReplacements")) {
+      if (auto value = d_.readBool(f)) policy.requireHealthyReplacements = *value;
     }
     if (const Field f = m.get("allowedCIDRs")) {
       if (auto cidrs = readCidrs(f)) policy.allowedCidrs = std::move(*cidrs);
@@ -1152,65 +1156,113 @@ bool isHidden(const fs::path& path) {
 // Walks the paths given to loadManifests: calls `onFile` for every manifest file and
 // `onProblem` for every path it cannot read, instead of throwing (every std::filesystem call
 // takes an error_code). Shared by loading and fingerprinting, so both see the same files.
+//
+// Every directory, the configured root first, is resolved (fs::canonical) once, when the walk
+// enters it, and listed and read through that resolved path: a symlink swapped during the walk
+// (git-sync publishing a revision by renaming its link) cannot make one walk read half of one
+// revision and half of the next. Callbacks get both the path to read (`real`) and the path
+// as the user spells it (`shown`: the configured path joined with the entry names), which
+// names origins and diagnostics so that they stay the same from one revision to the next.
 class ManifestTreeWalker {
  public:
-  using FileFn = std::function<void(const fs::path&)>;
+  using FileFn = std::function<void(const fs::path& real, const fs::path& shown)>;
   using ProblemFn = std::function<void(const std::string& path, const std::string& message)>;
 
   ManifestTreeWalker(FileFn onFile, ProblemFn onProblem)
       : onFile_(std::move(onFile)), onProblem_(std::move(onProblem)) {}
 
-  void load(const fs::path& path) {
+  // Returns the resolved path read for `path` (empty if it could not be resolved).
+  fs::path load(const fs::path& path) {
     std::error_code ec;
-    const fs::file_status status = fs::status(path, ec);
+    const fs::path real = fs::canonical(path, ec);
+    if (ec) {
+      onProblem_(path.string(), "cannot read: " + ec.message());
+      return {};
+    }
+    const fs::file_status status = fs::status(real, ec);
     if (ec || !fs::exists(status)) {
       onProblem_(path.string(), "cannot read: " + (ec ? ec.message() : "does not exist"));
-      return;
+      return {};
     }
     if (fs::is_directory(status)) {
-      walk(path);
+      walk(path, path);
     } else {
-      file(path);
+      file(real, path);
     }
+    return real;
   }
 
  private:
   // Depth-first in name order, which sorts the files of the whole tree by path. Directories
   // reached twice (through symlinks) are read once, which also ends symlink cycles.
-  void walk(const fs::path& directory) {
+  void walk(const fs::path& directory, const fs::path& shown) {
     std::error_code ec;
-    const fs::path canonical = fs::canonical(directory, ec);
-    if (!ec && !visitedDirectories_.insert(canonical).second) return;
-    std::vector<fs::path> entries;
-    for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
-      entries.push_back(it->path());
+    const fs::path real = fs::canonical(directory, ec);
+    if (ec) {
+      onProblem_(shown.string(), "cannot read directory: " + ec.message());
+      return;
+    }
+    if (!visitedDirectories_.insert(real).second) return;
+    walkResolved(real, shown);
+    // Swapped while we read it (git-sync removes the old revision after publishing the new
+    // one, so what we listed may have been half deleted): the walk saw an unknown part of it.
+    const fs::path now = fs::canonical(directory, ec);
+    if (ec || now != real) {
+      onProblem_(shown.string(), "cannot read: it changed while being read (now " +
+                                     (ec ? ec.message() : "leads to " + now.string()) +
+                                     "); read again next time");
+    }
+  }
+
+  void walkResolved(const fs::path& real, const fs::path& shown) {
+    std::error_code ec;
+    std::vector<fs::directory_entry> entries;
+    for (fs::directory_iterator it(real, ec), end; !ec && it != end; it.increment(ec)) {
+      entries.push_back(*it);
     }
     if (ec) {
-      onProblem_(directory.string(), "cannot list directory: " + ec.message());
+      onProblem_(shown.string(), "cannot list directory: " + ec.message());
       return;
     }
     std::sort(entries.begin(), entries.end());
-    for (const fs::path& entry : entries) {
-      if (isHidden(entry)) continue;
-      const fs::file_status status = fs::status(entry, ec);
+    for (const fs::directory_entry& entry : entries) {
+      const fs::path& path = entry.path();
+      if (isHidden(path)) continue;
+      const fs::path shownEntry = shown / path.filename();
+      const fs::file_status status = fs::status(path, ec);
       if (ec) {
-        if (isManifestFile(entry)) onProblem_(entry.string(), "cannot read: " + ec.message());
+        if (vanished(entry)) {
+          onProblem_(shownEntry.string(),
+                     "cannot read: it vanished while the manifests were being read");
+        } else if (isManifestFile(path)) {
+          onProblem_(shownEntry.string(), "cannot read: " + ec.message());
+        }
         continue;
       }
       if (fs::is_directory(status)) {
-        walk(entry);
-      } else if (fs::is_regular_file(status) && isManifestFile(entry)) {
-        file(entry);
+        walk(path, shownEntry);
+      } else if (fs::is_regular_file(status) && isManifestFile(path)) {
+        file(path, shownEntry);
       }
     }
   }
 
+  // True if `entry`, listed a moment ago, is gone now and might have held manifests: the walk
+  // missed part of the tree. A plain file that is not a manifest (an editor's probe file)
+  // does not count, nor does a symlink that is there but leads nowhere (that is not a change).
+  static bool vanished(const fs::directory_entry& entry) {
+    std::error_code ec;
+    const fs::file_type listedAs = entry.symlink_status(ec).type();  // from the listing
+    if (listedAs == fs::file_type::regular && !isManifestFile(entry.path())) return false;
+    return fs::symlink_status(entry.path(), ec).type() == fs::file_type::not_found;
+  }
+
   // A file reached twice (named twice, or through a symlink) counts once.
-  void file(const fs::path& path) {
+  void file(const fs::path& path, const fs::path& shown) {
     std::error_code ec;
     const fs::path canonical = fs::weakly_canonical(path, ec);
     if (!ec && !files_.insert(canonical).second) return;
-    onFile_(path);
+    onFile_(path, shown);
   }
 
   FileFn onFile_;
@@ -1219,10 +1271,10 @@ class ManifestTreeWalker {
   std::set<fs::path> files_;
 };
 
-// Reads one manifest file into a Run.
-void readManifestFile(Run& run, const fs::path& path) {
+// Reads one manifest file into a Run: `path` is read, `shown` names it.
+void readManifestFile(Run& run, const fs::path& path, const fs::path& shown) {
   std::error_code ec;
-  const std::string name = path.string();
+  const std::string name = shown.string();
   const uintmax_t size = fs::file_size(path, ec);
   if (ec) {
     run.reportFile(name, "cannot read: " + ec.message());
@@ -1234,6 +1286,10 @@ void readManifestFile(Run& run, const fs::path& path) {
     return;
   }
   std::ifstream in(path, std::ios::binary);
+  if (!in.is_open()) {
+    run.reportFile(name, "cannot read: cannot open the file");
+    return;
+  }
   std::ostringstream text;
   text << in.rdbuf();
   if (!in.good() && !in.eof()) {
@@ -1254,7 +1310,7 @@ ManifestSet decodeManifests(std::string_view text, const std::string& fileName) 
 ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths) {
   Run run;
   ManifestTreeWalker walker(
-      [&](const fs::path& path) { readManifestFile(run, path); },
+      [&](const fs::path& path, const fs::path& shown) { readManifestFile(run, path, shown); },
       [&](const std::string& path, const std::string& message) { run.reportFile(path, message); });
   for (const auto& path : paths) walker.load(path);
   return run.finish();
@@ -1264,13 +1320,13 @@ uint64_t manifestTreeFingerprint(const std::vector<std::filesystem::path>& paths
   // One line per file or problem; fnv1a64 (generation.h) of the whole listing.
   std::string listing;
   ManifestTreeWalker walker(
-      [&](const fs::path& path) {
+      [&](const fs::path& path, const fs::path& shown) {
         struct stat info {};
         if (::stat(path.c_str(), &info) != 0) {
-          listing += path.string() + "\tunreadable\n";
+          listing += shown.string() + "\tunreadable\n";
           return;
         }
-        listing += path.string();
+        listing += shown.string();
         for (const long long field :
              {static_cast<long long>(info.st_dev), static_cast<long long>(info.st_ino),
               static_cast<long long>(info.st_size), static_cast<long long>(info.st_mtim.tv_sec),
@@ -1284,7 +1340,8 @@ uint64_t manifestTreeFingerprint(const std::vector<std::filesystem::path>& paths
       [&](const std::string& path, const std::string& message) {
         listing += path + "\t" + message + "\n";
       });
-  for (const auto& path : paths) walker.load(path);
+  // The resolved roots too: a swapped symlink is a change even where the files look alike.
+  for (const auto& path : paths) listing += "root\t" + walker.load(path).string() + "\n";
   return fnv1a64(listing);
 }
 

@@ -43,14 +43,20 @@ ManifestSet decodeManifests(std::string_view text, const std::string& fileName);
 // cannot be read, or a file over 16 MiB, is a diagnostic (line 0), not an exception. A file
 // reached twice (named twice, or through a symlink) is read once. Diagnostics are ordered
 // by file (in reading order), then line and column.
+// Each path, and each directory below it, is resolved (symlinks) once, when the walk enters
+// it, and read through that resolved path: a symlinked root swapped during the walk (git-sync)
+// cannot mix two revisions in one result. Origins and diagnostics keep the spelling given
+// (the configured path joined with entry names). An entry that vanishes between being listed
+// and being read (a revision removed under the walk) is a diagnostic (line 0): the result is
+// incomplete, and callers must not take what is missing from it as deleted.
 ManifestSet loadManifests(const std::vector<std::filesystem::path>& paths);
 
 // A hash of what loadManifests would read from `paths`: every file's path, device, inode,
-// size and modification and change times, and every unreadable path, in walking order. It
-// changes when a file is edited, added, removed or renamed, or a symlinked directory is
-// swapped (git-sync), without reading any file: a periodic rescan compares it and decodes
-// only on a change. (An edit that keeps size, mtime and ctime to the nanosecond is not seen;
-// inotify still is.)
+// size and modification and change times, every unreadable path, in walking order, and the
+// path each root resolved to. It changes when a file is edited, added, removed or renamed, or
+// a symlinked directory is swapped (git-sync), without reading any file: a periodic rescan
+// compares it and decodes only on a change. (An edit that keeps size, mtime and ctime to the
+// nanosecond is not seen; inotify still is.)
 uint64_t manifestTreeFingerprint(const std::vector<std::filesystem::path>& paths);
 
 }  // namespace endpointbinder::api

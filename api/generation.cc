@@ -141,6 +141,8 @@ std::string canonicalSpec(const TargetGroupBindingSpec& spec) {
   w.putBool("policy.prune", policy.prune);
   w.putInt("policy.minTargets", int64_t{policy.minTargets});
   w.put("policy.maxDeregistrationsPerSync", policy.maxDeregistrationsPerSync.toString());
+  // Written only when not the default, so adding the field kept every existing generation.
+  if (!policy.requireHealthyReplacements) w.putBool("policy.requireHealthyReplacements", false);
   w.putInt("policy.allowedCIDRs.count", static_cast<int64_t>(policy.allowedCidrs.size()));
   for (size_t i = 0; i < policy.allowedCidrs.size(); ++i) {
     w.put(indexed("policy.allowedCIDRs", i), policy.allowedCidrs[i].toString());

@@ -106,8 +106,12 @@ struct Policy {
   Duration deregistrationGracePeriod = std::chrono::minutes(3);
   Duration unhealthyGracePeriod = Duration::zero();  // zero: never act on health
   bool prune = true;
-  int minTargets = 1;
+  int minTargets = 1;  // counts serving targets (healthy, or unavailable with checks disabled)
   CountOrPercent maxDeregistrationsPerSync{true, 50};
+  // A serving target the source no longer lists waits while a target the source does list is
+  // registered but not serving yet (a blue/green whose new side never passes health checks
+  // must not become an outage). false: only grace, floors and caps apply.
+  bool requireHealthyReplacements = true;
   std::vector<Cidr> allowedCidrs;  // default: RFC 1918 + 100.64.0.0/10 (see defaultAllowedCidrs)
   DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
 };

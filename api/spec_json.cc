@@ -155,6 +155,7 @@ std::string specToJson(const TargetGroupBindingSpec& spec) {
       .raw("maxDeregistrationsPerSync", p.maxDeregistrationsPerSync.isPercent
                                             ? jsonQuote(p.maxDeregistrationsPerSync.toString())
                                             : std::to_string(p.maxDeregistrationsPerSync.value))
+      .boolean("requireHealthyReplacements", p.requireHealthyReplacements)
       .raw("allowedCIDRs",
            array(p.allowedCidrs, [](const Cidr& c) { return jsonQuote(c.toString()); }))
       .str("deletionPolicy", p.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Deregister");

@@ -190,6 +190,13 @@ struct CpprestTransport::InFlight {
   }
 };
 
+struct CpprestTransport::Waiting {
+  std::string what;  // "POST https://host": no path, which may be secret
+  std::chrono::steady_clock::time_point since;
+  std::shared_ptr<Pending> pending;
+  pplx::cancellation_token_source cancel;
+};
+
 CpprestTransport::CpprestTransport(CpprestTransportOptions options, std::string caBundle,
                                    ProxySettings proxies)
     : options_(std::move(options)),
@@ -209,6 +216,35 @@ CpprestTransport::~CpprestTransport() {
 std::size_t CpprestTransport::requestsInFlight() const {
   std::lock_guard lock(inFlight_->mu);
   return inFlight_->count;
+}
+
+void CpprestTransport::shutDown() {
+  std::vector<std::shared_ptr<Waiting>> waiting;
+  {
+    std::lock_guard lock(mu_);
+    shutDown_ = true;
+    for (const auto& [id, w] : waiting_) waiting.push_back(w);
+  }
+  for (const auto& w : waiting) {
+    // The answer first: cancelling makes the continuation finish with a transport error,
+    // which must not win the race.
+    w->pending->finish(std::unexpected(
+        terminalError("Cancelled", w->what + ": cancelled: the process is shutting down")));
+    w->cancel.cancel();  // closes the socket; the continuation's late result is discarded
+  }
+}
+
+std::vector<std::string> CpprestTransport::describeInFlight() const {
+  const auto now = std::chrono::steady_clock::now();
+  std::vector<std::string> out;
+  std::lock_guard lock(mu_);
+  for (const auto& [id, w] : waiting_) {
+    const auto tenths =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now - w->since).count() / 100;
+    out.push_back(w->what + " (" + std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) +
+                  "s)");
+  }
+  return out;
 }
 
 std::size_t CpprestTransport::cachedClientCount() const {
@@ -256,9 +292,25 @@ std::shared_ptr<client::http_client> CpprestTransport::clientFor(
 }
 
 core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
+  auto result = sendUnredacted(request);
+  if (result || !request.secretPath) return result;
+  // Our own messages name only the origin; this also covers text quoted from cpprest or boost
+  // (a uri_exception repeats the URI it rejected).
+  std::string& message = result.error().message;
+  redactSecret(message, request.url, redactedUrl(request.url));
+  if (auto url = parseUrl(request.url)) {
+    if (url->hasQuery) redactSecret(message, url->path + "?" + url->query, "/<redacted path>");
+    redactSecret(message, url->path, "/<redacted path>");
+    if (url->hasQuery) redactSecret(message, url->query, "<redacted query>");
+  }
+  return result;
+}
+
+core::Result<HttpResponse> CpprestTransport::sendUnredacted(const HttpRequest& request) {
   auto url = parseUrl(request.url);
   if (!url) return std::unexpected(url.error());
-  const std::string where = request.method + " " + url->origin() + url->path;
+  const std::string where =
+      request.method + " " + url->origin() + (request.secretPath ? "/<redacted path>" : url->path);
 
   if (!isToken(request.method)) {
     return std::unexpected(terminalError("InvalidHeader", "HTTP method is not a valid token"));
@@ -299,10 +351,32 @@ core::Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {
     }
   }
 
-  const std::string proxy = proxyFor(proxies_, *url);
+  const std::string proxy = request.bypassProxy ? std::string() : proxyFor(proxies_, *url);
   const auto timeout = std::max(request.timeout, std::chrono::milliseconds(1));
   auto pending = std::make_shared<Pending>();
   pplx::cancellation_token_source cancel;
+  // Registered before the request starts, so that a shutDown() from now on cancels it.
+  std::uint64_t waitingId = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (shutDown_) {
+      return std::unexpected(terminalError(
+          "Cancelled",
+          request.method + " " + url->origin() + ": not sent: the process is shutting down"));
+    }
+    waitingId = nextWaiting_++;
+    waiting_.emplace(waitingId, std::make_shared<Waiting>(
+                                    Waiting{request.method + " " + url->origin(),
+                                            std::chrono::steady_clock::now(), pending, cancel}));
+  }
+  struct Unregister {
+    CpprestTransport& transport;
+    std::uint64_t id;
+    ~Unregister() {
+      std::lock_guard lock(transport.mu_);
+      transport.waiting_.erase(id);
+    }
+  } unregister{*this, waitingId};
   try {
     auto httpClient = clientFor(url->origin(), proxy, timeout);
     http::http_request message(request.method);

@@ -13,23 +13,29 @@
 //  - Proxies: HTTPS_PROXY/HTTP_PROXY/NO_PROXY from the injected Environment (see proxy.h);
 //    https through a proxy uses CONNECT. Proxy credentials in the URL (user:pass@) are sent
 //    as Basic auth to the proxy.
+//    A request with bypassProxy (metadata endpoints) always connects directly.
 //  - Headers are sent as given: repeated names are joined with "," (as SigV4 signs them);
 //    names or values with CR, LF or NUL are refused (header injection).
 // Failures: kRetryable with code ConnectTimeout, RequestTimeout, ConnectionError or TlsError;
 // kTerminal "InvalidUrl"/"InvalidHeader"/"InvalidProxy" for requests that can never be sent;
-// "ResponseTooLarge" (kRetryable) when a response exceeds maxResponseBytes. Messages never
-// contain header values or bodies.
+// "ResponseTooLarge" (kRetryable) when a response exceeds maxResponseBytes; kTerminal
+// "Cancelled" after shutDown(). Messages never contain header values or bodies, and for a
+// request with secretPath neither its path nor its query (not even inside cpprest's own text).
 // Thread-safety: send() may be called concurrently from any number of threads.
-// Shutdown: the destructor waits (bounded by kDrainLimit) for requests that were abandoned by
-// the watchdog to finish inside cpprest, so that no socket operation outlives the transport.
+// Shutdown: shutDown() makes every waiting send() return at once and refuses new ones, for a
+// process that has stopped waiting for its in-flight work. The destructor waits (bounded by
+// kDrainLimit) for requests that were abandoned (by the timeout watchdog or shutDown()) to
+// finish inside cpprest, so that no socket operation outlives the transport.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "controller/aws/environment.h"
 #include "controller/aws/http.h"
@@ -78,9 +84,19 @@ class CpprestTransport final : public HttpTransport {
   // on (tests check that shutdown drains them).
   std::size_t requestsInFlight() const;
 
+  // Cancels every request a send() is waiting for (those send() calls return kTerminal
+  // "Cancelled" at once) and refuses every later send() the same way, without sending it.
+  // Idempotent.
+  void shutDown();
+
+  // The send() calls waiting now, oldest first, as "POST https://host:port (4.2s)": method,
+  // origin and age, never a path (for the shutdown watchdog's last words).
+  std::vector<std::string> describeInFlight() const;
+
  private:
   CpprestTransport(CpprestTransportOptions options, std::string caBundle, ProxySettings proxies);
 
+  core::Result<HttpResponse> sendUnredacted(const HttpRequest& request);
   std::shared_ptr<web::http::client::http_client> clientFor(const std::string& origin,
                                                             const std::string& proxy,
                                                             std::chrono::milliseconds timeout);
@@ -95,6 +111,11 @@ class CpprestTransport final : public HttpTransport {
   struct InFlight;
   // Shared with each request's completion, which may run after send() has returned.
   const std::shared_ptr<InFlight> inFlight_;
+
+  struct Waiting;  // one send() waiting for its answer, so that shutDown() can cancel it
+  std::uint64_t nextWaiting_ = 0;                              // guarded by mu_
+  std::map<std::uint64_t, std::shared_ptr<Waiting>> waiting_;  // guarded by mu_
+  bool shutDown_ = false;                                      // guarded by mu_
 };
 
 }  // namespace endpointbinder::aws

@@ -36,6 +36,27 @@ std::string stsEndpointFor(const Environment& env) {
   return "https://sts.amazonaws.com";
 }
 
+// Scrubs the container credentials secrets from every error of the chain, whichever provider
+// wrote it and however the chain combined the messages: the error goes on to logs, /readyz,
+// the status API and doctor's output.
+class RedactingProvider final : public CredentialsProvider {
+ public:
+  RedactingProvider(std::shared_ptr<CredentialsProvider> source, Environment env)
+      : source_(std::move(source)), env_(std::move(env)) {}
+
+  core::Result<Credentials> credentials() override {
+    auto result = source_->credentials();
+    if (!result) {
+      result.error().message = redactContainerCredentialsSecrets(result.error().message, env_);
+    }
+    return result;
+  }
+
+ private:
+  const std::shared_ptr<CredentialsProvider> source_;
+  const Environment env_;
+};
+
 }  // namespace
 
 CredentialsChain::CredentialsChain(std::vector<Link> links) : links_(std::move(links)) {}
@@ -174,7 +195,9 @@ std::shared_ptr<CredentialsProvider> makeDefaultCredentialsChain(const ChainOpti
       {"imds", std::make_shared<ImdsCredentialsProvider>(env, imds, options.transport)});
 
   return std::make_shared<CachingCredentialsProvider>(
-      std::make_shared<CredentialsChain>(std::move(links)), options.clock, options.caching);
+      std::make_shared<RedactingProvider>(std::make_shared<CredentialsChain>(std::move(links)),
+                                          env),
+      options.clock, options.caching);
 }
 
 }  // namespace endpointbinder::aws

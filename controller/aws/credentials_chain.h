@@ -20,7 +20,9 @@
 // mandatory).
 //
 // makeDefaultCredentialsChain builds environment -> web-identity -> shared-files ->
-// container -> imds, wrapped in the cache.
+// container -> imds, wrapped in the cache. Every error it returns has the container
+// credentials secrets scrubbed (redactContainerCredentialsSecrets), whichever provider wrote
+// the message.
 // Thread-safety: all providers here may be called concurrently from any thread. The transport
 // and clock passed in must outlive them.
 #pragma once

@@ -43,6 +43,27 @@ bool hasLineBreak(std::string_view text) {
 
 }  // namespace
 
+std::string redactContainerCredentialsSecrets(std::string text, const Environment& env) {
+  if (auto relative = env.getNonEmpty("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")) {
+    redactSecret(text, *relative, "/<redacted path>");
+    // Without its leading '/', as a message might quote the path relative to something.
+    if (relative->size() > 1) redactSecret(text, relative->substr(1), "<redacted path>");
+  }
+  if (auto full = env.getNonEmpty("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
+    redactSecret(text, *full, redactedUrl(*full));
+    if (auto url = parseUrl(*full)) {
+      if (url->hasQuery) redactSecret(text, url->path + "?" + url->query, "/<redacted path>");
+      redactSecret(text, url->path, "/<redacted path>");
+      if (url->path.size() > 1) redactSecret(text, url->path.substr(1), "<redacted path>");
+      if (url->hasQuery) redactSecret(text, url->query, "<redacted query>");
+    }
+  }
+  if (auto token = env.getNonEmpty("AWS_CONTAINER_AUTHORIZATION_TOKEN")) {
+    redactSecret(text, *token, "<redacted token>");
+  }
+  return text;
+}
+
 bool isAllowedContainerCredentialsUrl(std::string_view text) {
   auto url = parseUrl(text);
   if (!url || !url->userinfo.empty()) return false;
@@ -91,6 +112,8 @@ core::Result<Credentials> ContainerCredentialsProvider::credentials() {
   request.method = "GET";
   request.url = url;
   request.timeout = options_.timeout;
+  request.bypassProxy = true;
+  request.secretPath = true;
   request.headers = {{"Accept", "application/json"}};
   // The token (file re-read per call: EKS rotates it) is resolved before any request.
   std::optional<std::string> token;
@@ -131,7 +154,8 @@ core::Result<Credentials> ContainerCredentialsProvider::credentials() {
     auto response = transport_.send(request);
     if (!response) {
       last = response.error();
-      last.message = "container: " + last.message;
+      // The transport already leaves the path out; this also holds for any transport.
+      last.message = "container: " + redactContainerCredentialsSecrets(last.message, env_);
       if (last.kind == ErrorKind::kRetryable) continue;
       return std::unexpected(last);
     }
@@ -141,12 +165,12 @@ core::Result<Credentials> ContainerCredentialsProvider::credentials() {
       last = parsed.error();
       continue;
     }
-    last = core::Error{
-        ErrorKind::kRetryable,
-        "container: credentials endpoint answered HTTP " + std::to_string(response->status),
-        "ContainerCredentialsUnavailable",
-        {},
-        response->status};
+    last = core::Error{ErrorKind::kRetryable,
+                       "container: credentials endpoint " + redactedUrl(url) + " answered HTTP " +
+                           std::to_string(response->status),
+                       "ContainerCredentialsUnavailable",
+                       {},
+                       response->status};
     if (response->status >= 400 && response->status < 500 && response->status != 429) {
       last.kind = ErrorKind::kAuth;
       last.code = "ContainerCredentialsDenied";

@@ -11,6 +11,10 @@
 //  - response JSON {AccessKeyId, SecretAccessKey, Token, Expiration} (credentials_json.h).
 // Timeout 2 s and 3 attempts 1 s apart by default (botocore's ContainerMetadataFetcher);
 // transport errors, 5xx/429 and unusable bodies are retried, other 4xx are not.
+// Secrets: the path and query of the URI are a credential (anyone who can reach the endpoint
+// and knows them gets the task's credentials), and so is the token. No error, log line,
+// /readyz text or status shows them: messages name the endpoint as
+// "http://169.254.170.2/<redacted path>". Requests never go through HTTP(S)_PROXY.
 // Thread-safety: credentials() may be called from any thread; the transport must outlive the
 // provider.
 #pragma once
@@ -51,6 +55,14 @@ class ContainerCredentialsProvider final : public CredentialsProvider {
   const ContainerOptions options_;
   HttpTransport& transport_;
 };
+
+// `text` with every secret of the container credentials configuration in `env` replaced:
+// AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, the path and query of
+// AWS_CONTAINER_CREDENTIALS_FULL_URI (its scheme and host stay), and
+// AWS_CONTAINER_AUTHORIZATION_TOKEN. Secrets shorter than 4 characters are left alone (see
+// redactSecret). The default chain applies it to every error it returns, whichever provider
+// wrote the message.
+std::string redactContainerCredentialsSecrets(std::string text, const Environment& env);
 
 // True when `url` may serve container credentials: https to any host, or http to one of the
 // hosts listed above. Pure; used by the provider and its tests.

@@ -89,6 +89,7 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
     request.method = "PUT";
     request.url = endpoint_ + std::string(kTokenPath);
     request.timeout = timeout_;
+    request.bypassProxy = true;
     request.headers = {{"x-aws-ec2-metadata-token-ttl-seconds", "21600"}};
     std::string lastProblem;
     bool v1Fallback = false;
@@ -129,6 +130,7 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
     request.method = "GET";
     request.url = endpoint_ + path;
     request.timeout = timeout_;
+    request.bypassProxy = true;
     if (token) request.headers = {{"x-aws-ec2-metadata-token", *token}};
     core::Result<HttpResponse> last = std::unexpected(core::Error{});
     for (int attempt = 1; attempt <= attempts_; ++attempt) {
@@ -177,6 +179,7 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
     request.method = "GET";
     request.url = endpoint_ + std::string(kCredentialsPath) + std::string(role);
     request.timeout = timeout_;
+    request.bypassProxy = true;
     if (token) request.headers = {{"x-aws-ec2-metadata-token", *token}};
     auto response = transport_.send(request);
     if (!response) {

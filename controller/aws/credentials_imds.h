@@ -10,6 +10,8 @@
 // http://169.254.169.254. AWS_EC2_METADATA_DISABLED=true turns the provider off.
 // Timeout and attempts per request: AWS_METADATA_SERVICE_TIMEOUT (seconds) and
 // AWS_METADATA_SERVICE_NUM_ATTEMPTS when set, else the options (1 s, 3 attempts).
+// Requests never go through HTTP(S)_PROXY: IMDS is link-local, and a proxy would be handed
+// the instance's credentials.
 // IMDS that cannot be reached, has no role attached, or is disabled counts as "not
 // configured" so the chain can report it; a reachable IMDS that returns unusable credentials
 // is an error.

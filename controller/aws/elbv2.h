@@ -22,6 +22,10 @@ struct TargetGroupInfo {
   int port = 0;
   std::string vpcId;
   std::vector<std::string> loadBalancerArns;
+  // IpAddressType: "ipv4" (AWS's default, also when the member is absent, as for Lambda
+  // groups) or "ipv6". An ip group accepts only addresses of its family
+  // (core::addressFamilyAccepted).
+  std::string ipAddressType = "ipv4";
 };
 
 using Tags = std::map<std::string, std::string>;
@@ -46,10 +50,13 @@ class TargetGroupApi {
   virtual core::Result<void> deregisterTargets(const std::string& arn,
                                                const std::vector<core::Target>& targets) = 0;
 
-  // DescribeTags (at most 20 ARNs per call; more are split) and AddTags (overwrites).
+  // DescribeTags (at most 20 ARNs per call; more are split), AddTags (overwrites) and
+  // RemoveTags (removing a key the resource lacks succeeds).
   virtual core::Result<std::map<std::string, Tags>> describeTags(
       const std::vector<std::string>& arns) = 0;
   virtual core::Result<void> addTags(const std::string& arn, const Tags& tags) = 0;
+  virtual core::Result<void> removeTags(const std::string& arn,
+                                        const std::vector<std::string>& keys) = 0;
 };
 
 }  // namespace endpointbinder::aws

@@ -130,4 +130,14 @@ core::Result<void> Elbv2Client::addTags(const std::string& arn, const Tags& tags
   return {};
 }
 
+core::Result<void> Elbv2Client::removeTags(const std::string& arn,
+                                           const std::vector<std::string>& keys) {
+  if (keys.empty()) return {};
+  auto response = query_.call("RemoveTags", removeTagsParams(arn, keys));
+  if (!response) return std::unexpected(std::move(response.error()));
+  auto parsed = parseEmptyResponse(response->body, "RemoveTags");
+  if (!parsed) return std::unexpected(withRequestId(std::move(parsed.error()), *response));
+  return {};
+}
+
 }  // namespace endpointbinder::aws

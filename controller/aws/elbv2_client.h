@@ -52,6 +52,8 @@ class Elbv2Client final : public TargetGroupApi {
       const std::vector<std::string>& arns) override;
   // An empty `tags` succeeds without calling AWS.
   core::Result<void> addTags(const std::string& arn, const Tags& tags) override;
+  core::Result<void> removeTags(const std::string& arn,
+                                const std::vector<std::string>& keys) override;
 
   const QueryClient& queryClient() const { return query_; }
 

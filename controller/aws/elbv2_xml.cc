@@ -86,6 +86,9 @@ core::Result<TargetGroupsPage> parseDescribeTargetGroups(std::string_view xml) {
     info.protocol = member.child_value("Protocol");
     info.targetType = member.child_value("TargetType");
     info.vpcId = member.child_value("VpcId");
+    if (std::string_view type = member.child_value("IpAddressType"); !type.empty()) {
+      info.ipAddressType = type;
+    }
     const std::optional<int> port = parsePort(member);
     if (!port) return malformed(kAction, fmt::format("target group {} has a bad Port", index));
     info.port = *port;
@@ -211,6 +214,15 @@ QueryParams addTagsParams(const std::string& arn, const Tags& tags) {
     ++i;
     params.emplace_back(fmt::format("Tags.member.{}.Key", i), key);
     params.emplace_back(fmt::format("Tags.member.{}.Value", i), value);
+  }
+  return params;
+}
+
+QueryParams removeTagsParams(const std::string& arn, const std::vector<std::string>& keys) {
+  QueryParams params;
+  params.emplace_back("ResourceArns.member.1", arn);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    params.emplace_back(fmt::format("TagKeys.member.{}", i + 1), keys[i]);
   }
   return params;
 }

@@ -27,7 +27,8 @@ struct TargetGroupsPage {
 };
 
 // <DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups><member>…
-// Requires TargetGroupArn per member; Port must be an integer when present.
+// Requires TargetGroupArn per member; Port must be an integer when present. IpAddressType is
+// taken as given ("ipv4" when absent); an unknown value is kept for the caller to judge.
 core::Result<TargetGroupsPage> parseDescribeTargetGroups(std::string_view xml);
 
 // <DescribeTargetHealthResponse>…<TargetHealthDescriptions><member><Target><Id/><Port/>
@@ -52,5 +53,6 @@ QueryParams describeTargetHealthParams(const std::string& arn);
 QueryParams registerTargetsParams(const std::string& arn, const std::vector<core::Target>& targets);
 QueryParams describeTagsParams(const std::vector<std::string>& arns);
 QueryParams addTagsParams(const std::string& arn, const Tags& tags);
+QueryParams removeTagsParams(const std::string& arn, const std::vector<std::string>& keys);
 
 }  // namespace endpointbinder::aws

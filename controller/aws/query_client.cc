@@ -255,6 +255,7 @@ core::Result<QueryResponse> QueryClient::call(std::string_view action, const Que
   record.service = options_.service;
   record.operation = std::string(action);
   RetryPolicy::CallState state;
+  bool skewCorrected = false;
 
   const auto fail = [&](core::Error error, FailureClass failure) -> core::Result<QueryResponse> {
     record.outcome = outcomeFor(error, failure);
@@ -287,7 +288,8 @@ core::Result<QueryResponse> QueryClient::call(std::string_view action, const Que
     SigningParams signing;
     signing.region = options_.region;
     signing.service = options_.service;
-    signing.time = clock_.wallNow();
+    signing.time =
+        clock_.wallNow() + std::chrono::duration_cast<core::WallTime::duration>(clockOffset());
     signRequest(request, *credentials, signing);
 
     const core::MonoTime attemptStart = clock_.now();
@@ -335,6 +337,28 @@ core::Result<QueryResponse> QueryClient::call(std::string_view action, const Que
     attempt.errorCode = error.code;
     if (hooks_.observer) hooks_.observer->onAttempt(attempt);
     if (adaptive_) adaptive_->onResponse(decision.failure == FailureClass::kThrottling);
+
+    if (response && !skewCorrected && isClockSkewError(error)) {
+      const auto serverTime = parseHttpDate(findHeader(response->headers, "Date"));
+      const auto skew = serverTime ? *serverTime - signing.time : core::WallTime::duration{};
+      if (serverTime && (skew >= kClockSkewThreshold || skew <= -kClockSkewThreshold)) {
+        const auto offset = std::chrono::duration_cast<nanoseconds>(*serverTime - clock_.wallNow());
+        clockOffsetNanos_.store(offset.count());
+        skewCorrected = true;
+        if (hooks_.logger && hooks_.logger->enabled(core::LogLevel::kWarn)) {
+          hooks_.logger->log(
+              core::LogLevel::kWarn, "AWS refused a request signed with a skewed clock; retrying",
+              {core::field("service", options_.service), core::field("operation", record.operation),
+               core::field("code", error.code),
+               core::field(
+                   "clock_offset_ms",
+                   static_cast<long long>(
+                       std::chrono::duration_cast<std::chrono::milliseconds>(offset).count()))});
+        }
+        ++state.attempt;
+        continue;
+      }
+    }
 
     if (!decision.retry) {
       if (decision.stop == RetryPolicy::Stop::kQuotaExhausted && hooks_.logger &&

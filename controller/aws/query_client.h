@@ -6,12 +6,21 @@
 // core::Error whose kind says what the caller should do, with the AWS code, message, request id
 // and HTTP status. Every attempt and every call is reported to the AwsCallObserver.
 //
+// Clock skew (as the Java and C++ SDKs correct it): when AWS refuses an attempt as signed at
+// the wrong time (isClockSkewError in retry.h) and the response's Date header shows the
+// attempt's signing time was at least kClockSkewThreshold off, the client keeps
+// offset = server Date - local time, signs this and every later attempt at local time +
+// offset, and retries at once. At most one such retry per call; it counts as an attempt but
+// needs no retry quota and may go past maxAttempts (a fixed clock is not a retry storm).
+//
 // Errors never carry credentials, signatures or the request body.
 // Thread-safety: call() may run concurrently on any number of threads. The transport,
 // credentials provider, clock, rate limiter, observer and logger must outlive the client.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -95,6 +104,15 @@ class QueryClient {
   // kRetryable "ClientRateLimited"). Retries only what standard mode retries.
   core::Result<QueryResponse> call(std::string_view action, const QueryParams& params);
 
+  // Skews smaller than this are not corrected: AWS accepts 5 minutes either way, so a smaller
+  // one cannot be why an attempt was refused. (The SDKs use the same 4 minutes.)
+  static constexpr std::chrono::minutes kClockSkewThreshold{4};
+
+  // The current correction: server time - local time, as last learnt; zero until then.
+  std::chrono::nanoseconds clockOffset() const {
+    return std::chrono::nanoseconds(clockOffsetNanos_.load());
+  }
+
   const QueryServiceOptions& options() const { return options_; }
   const RetryPolicy& retryPolicy() const { return retry_; }
   // Present only in adaptive mode.
@@ -111,6 +129,7 @@ class QueryClient {
   QueryClientHooks hooks_;
   RetryPolicy retry_;
   std::unique_ptr<AdaptiveRateLimiter> adaptive_;
+  std::atomic<std::int64_t> clockOffsetNanos_{0};
 };
 
 }  // namespace endpointbinder::aws

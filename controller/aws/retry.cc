@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <memory>
@@ -107,6 +108,23 @@ bool isTransientCode(std::string_view code) {
 
 bool isTransientStatus(int httpStatus) {
   return httpStatus == 500 || httpStatus == 502 || httpStatus == 503 || httpStatus == 504;
+}
+
+bool isClockSkewError(const core::Error& error) {
+  if (error.httpStatus == 0) return false;  // no answer from AWS
+  if (error.code == "RequestExpired" || error.code == "RequestTimeTooSkewed" ||
+      error.code == "RequestInTheFuture") {
+    return true;
+  }
+  if (error.code != "SignatureDoesNotMatch" && error.code != "InvalidSignatureException" &&
+      error.code != "AuthFailure") {
+    return false;
+  }
+  std::string message = error.message;
+  std::transform(message.begin(), message.end(), message.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return message.find("signature expired") != std::string::npos ||
+         message.find("signature not yet current") != std::string::npos;
 }
 
 FailureClass classifyFailure(const core::Error& error) {

@@ -75,6 +75,14 @@ bool isTransientCode(std::string_view code);
 // True for the HTTP statuses retried whatever the body says: 500, 502, 503, 504.
 bool isTransientStatus(int httpStatus);
 
+// True when AWS refused the request because its signing time is too far from the server's
+// clock: RequestExpired, RequestTimeTooSkewed, RequestInTheFuture, or SignatureDoesNotMatch /
+// InvalidSignatureException / AuthFailure whose message says "Signature expired" or
+// "Signature not yet current" (the codes the Java and C++ SDKs treat as clock skew). Such an
+// error is not retried as such; the query client corrects its clock offset from the response's
+// Date header and then retries once (query_client.h).
+bool isClockSkewError(const core::Error& error);
+
 // Classifies one failed attempt. `error.httpStatus == 0` means the transport failed (codes
 // "ConnectTimeout" and "RequestTimeout" are timeouts, any other is a connection error).
 FailureClass classifyFailure(const core::Error& error);

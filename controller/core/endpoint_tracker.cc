@@ -13,18 +13,40 @@ void moveForward(std::optional<MonoTime>& time, MonoTime now) {
 
 }  // namespace
 
-void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime now) {
+void EndpointTracker::recordListing(const SourceListing& listing, MonoTime now) {
   const bool recovering = failingSince_.has_value();
+  // Departure times from the source describe the listing we hold only if the same binding
+  // and spec produced both; otherwise the previous listing stood until this one replaced it.
+  const bool sameLineage = anyListing_ && listing.lineage == lineage_;
+  if (!sameLineage) rejections_.clear();
+  std::unordered_map<std::string, const Target*> next;
+  next.reserve(listing.targets.size());
+  for (const auto& target : listing.targets) next.emplace(target.key(), &target);
   for (auto& [key, entry] : entries_) {
-    // The last good listing stood in for the source during the outage.
-    if (recovering && entry.listed) moveForward(entry.lastSeen, now);
+    if (!entry.listed) continue;
+    if (next.contains(key)) {
+      // The last good listing stood in for the source during the outage.
+      if (recovering) moveForward(entry.lastSeen, now);
+      continue;
+    }
+    MonoTime goneAt = now;
+    if (sameLineage) {
+      if (const auto it = listing.departedAt.find(key); it != listing.departedAt.end()) {
+        goneAt = std::min(it->second, now);
+      }
+    }
+    moveForward(entry.lastSeen, goneAt);
+    entry.lastPresent = std::max(entry.lastPresent, goneAt);
     entry.listed = false;
   }
   failingSince_.reset();
   failureReason_.clear();
-  for (const auto& target : listed) {
-    Entry& entry = entries_[target.key()];
-    moveForward(entry.lastSeen, now);
+  lineage_ = listing.lineage;
+  anyListing_ = true;
+  const MonoTime confirmedAt = std::min(listing.confirmedAt, now);
+  for (const auto& [key, target] : next) {
+    Entry& entry = entries_[key];
+    moveForward(entry.lastSeen, confirmedAt);
     entry.listed = true;
     entry.everListed = true;
     entry.lastPresent = std::max(entry.lastPresent, now);
@@ -32,11 +54,12 @@ void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime 
   forget(now);
 }
 
-void EndpointTracker::recordListedUntil(const Target& target, MonoTime until) {
-  const auto it = entries_.find(target.key());
-  if (it == entries_.end()) return;
-  moveForward(it->second.lastSeen, until);
-  it->second.lastPresent = std::max(it->second.lastPresent, until);
+void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime now) {
+  SourceListing listing;
+  listing.targets = listed;
+  listing.confirmedAt = now;
+  listing.lineage = lineage_;  // the anonymous lineage continues whatever came before
+  recordListing(listing, now);
 }
 
 void EndpointTracker::recordSourceFailure(std::string reason, MonoTime now) {
@@ -76,7 +99,45 @@ void EndpointTracker::recordObserved(const std::vector<ObservedTarget>& observed
   forget(now);
 }
 
+void EndpointTracker::recordRejected(const Target& target, std::string message,
+                                     MonoTime retryAt) {
+  rejections_[target.key()] = Rejection{std::move(message), retryAt};
+}
+
+std::optional<std::string> EndpointTracker::rejection(const std::string& targetKey,
+                                                      MonoTime now) const {
+  const auto it = rejections_.find(targetKey);
+  if (it == rejections_.end() || now >= it->second.retryAt) return std::nullopt;
+  return it->second.message;
+}
+
+void EndpointTracker::recordDeregistered(size_t count, MonoTime now) {
+  for (size_t i = 0; i < count; ++i) deregistrations_.push_back(now);
+}
+
+size_t EndpointTracker::deregisteredWithin(MonoTime::duration window, MonoTime now) const {
+  size_t count = 0;
+  for (auto it = deregistrations_.rbegin(); it != deregistrations_.rend(); ++it) {
+    if (now - *it >= window) break;
+    ++count;
+  }
+  return count;
+}
+
+std::optional<MonoTime> EndpointTracker::windowFreesAt(MonoTime::duration window,
+                                                       MonoTime now) const {
+  for (const auto& at : deregistrations_) {
+    if (now - at < window) return at + window;
+  }
+  return std::nullopt;
+}
+
 void EndpointTracker::forget(MonoTime now) {
+  // Deregistrations older than any window worth asking about; refusals past their retry.
+  while (!deregistrations_.empty() && now - deregistrations_.front() > forgetAfter_) {
+    deregistrations_.pop_front();
+  }
+  std::erase_if(rejections_, [&](const auto& item) { return now >= item.second.retryAt; });
   std::erase_if(entries_, [&](const auto& item) {
     const Entry& entry = item.second;
     return !entry.listed && !entry.inGroup && now - entry.lastPresent > forgetAfter_;

@@ -1,28 +1,40 @@
-// EndpointTracker: per binding, the memory the planner needs beyond one snapshot —
-// when the source last listed each target, since when each target has been unhealthy,
-// and whether the source is failing right now.
+// EndpointTracker: per target group, the memory the planner needs beyond one snapshot —
+// since when each target has been absent from the source, since when each target has been
+// unhealthy, whether the source is failing right now, which registrations AWS refused, and
+// which deregistrations we made recently (the rate cap).
+//
+// Absence is counted from when the controller KNEW a target was gone, never from when a
+// reconcile last happened to look:
+//  * A target leaves the listing at the first listing without it. Its absence starts then —
+//    or, when the source itself says so (a DNS answer that dropped it, reported by the
+//    source as "departed at"), at that earlier answer. Only departures reported by the same
+//    lineage (the binding and spec generation that produced the previous listing) are
+//    trusted: after a spec edit, a rename or a new hostname, the previous listing was in
+//    force until the listing that replaced it, whatever the new source's history says.
+//  * So a spec edit that drops an address, changes the port, or points at a new hostname
+//    starts the old targets' grace at the edit, however quiet the source was before it.
 //
 // Memory is lost at restart and that is safe: a registered target the tracker has never
 // heard of counts as "seen now" the first time it is observed, so its grace period starts
 // again rather than being treated as long gone.
 //
 // A failing source is "no information", never "the endpoints are gone": while it fails the
-// last good listing stands (DesiredTargets keeps it), and when the source answers again the
+// last good listing stands (the caller keeps it), and when the source answers again the
 // targets of that listing count as seen until then, so an outage never ages a grace period.
 //
 // Memory is bounded: an entry is dropped once its target has been neither listed by the
 // latest successful listing nor in the target group for longer than forgetAfter. Forgetting
 // only ever makes the tracker more careful (a forgotten target that reappears in the group
-// starts a fresh grace period), so any forgetAfter is safe; it bounds the tracker to the
-// targets listed or observed within that window.
+// starts a fresh grace period), so any forgetAfter is safe.
 //
 // Keys are Target::key(). Times passed in should not go backwards; if they do, nothing
 // breaks, but last-seen times never move back.
-// Pure: no I/O, no clock; callers pass `now`. Thread-safety: none (one per binding,
+// Pure: no I/O, no clock; callers pass `now`. Thread-safety: none (one per target group,
 // used by one reconcile at a time).
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -33,6 +45,18 @@
 
 namespace endpointbinder::core {
 
+// One successful answer of a binding's source, as the reconciler hands it to the tracker.
+struct SourceListing {
+  std::vector<Target> targets;
+  // When the source last confirmed this listing (its latest answer); not after `now`.
+  MonoTime confirmedAt{};
+  // Who produced it: the binding key and spec generation. Departure times are trusted only
+  // from the lineage that produced the previous listing. Empty: one anonymous lineage.
+  std::string lineage;
+  // Target keys the source dropped, with its first answer without them (same lineage only).
+  std::unordered_map<std::string, MonoTime> departedAt;
+};
+
 class EndpointTracker {
  public:
   static constexpr MonoTime::duration kDefaultForgetAfter = std::chrono::hours(1);
@@ -41,21 +65,20 @@ class EndpointTracker {
   // REQUIRES: forgetAfter >= 0.
   explicit EndpointTracker(MonoTime::duration forgetAfter) : forgetAfter_(forgetAfter) {}
 
-  // A successful source answer at `now` listing `listed`: each listed target is seen now,
-  // and the source is no longer failing. If it was failing, the targets of the last good
-  // listing are first marked seen now (the outage gave no information about them).
+  // A successful source answer, learned at `now`: its targets are listed (seen at
+  // listing.confirmedAt), the source is no longer failing, and every target the previous
+  // listing had but this one lacks is absent from the moment described above. If the source
+  // was failing, the targets of the last good listing are first marked seen now (the outage
+  // gave no information about them). A new lineage also clears refused registrations (the
+  // spec that caused them changed).
+  void recordListing(const SourceListing& listing, MonoTime now);
+  // Shorthand for a listing confirmed at `now`, of the anonymous lineage, with no departure
+  // times (a target dropped by it is absent from `now`).
   void recordListing(const std::vector<Target>& listed, MonoTime now);
 
-  // The source, which no longer lists `target`, counts as having listed it until `until`: the
-  // first answer without it, which may be later than the last recordListing (answers that did
-  // not change reach no reconcile). Moves the target's last-seen time forward to then; a
-  // target the tracker does not know is left alone (if it is in the group, observing it starts
-  // its grace period now, which is later still).
-  void recordListedUntil(const Target& target, MonoTime until);
-
-  // The source could not be read (SERVFAIL, timeout, NXDOMAIN, empty answer, API error).
-  // Keeps every last-seen time and the last listing; marks the source failing since the first
-  // such failure, with the latest reason.
+  // The source could not be read (SERVFAIL, timeout, NXDOMAIN, empty answer, an answer with
+  // no allowed address, API error). Keeps every last-seen time and the last listing; marks
+  // the source failing since the first such failure, with the latest reason.
   void recordSourceFailure(std::string reason, MonoTime now);
 
   // The target group's current contents at `now`: registered targets never seen before start
@@ -64,11 +87,26 @@ class EndpointTracker {
   // the target leaves the group; then entries past forgetAfter are dropped.
   void recordObserved(const std::vector<ObservedTarget>& observed, MonoTime now);
 
+  // AWS refused to register `target` (its message); the planner holds it until `retryAt`
+  // (or a new lineage) instead of failing every sync on it.
+  void recordRejected(const Target& target, std::string message, MonoTime retryAt);
+  // The refusal in force for the target at `now`, if any.
+  std::optional<std::string> rejection(const std::string& targetKey, MonoTime now) const;
+
+  // Deregistrations we just made, for maxDeregistrationsPerSync's sliding window.
+  void recordDeregistered(size_t count, MonoTime now);
+  // How many deregistrations were made in (now - window, now], and when the oldest of them
+  // leaves the window (nullopt when none).
+  size_t deregisteredWithin(MonoTime::duration window, MonoTime now) const;
+  std::optional<MonoTime> windowFreesAt(MonoTime::duration window, MonoTime now) const;
+
   bool sourceFailing() const { return failingSince_.has_value(); }
   std::optional<MonoTime> sourceFailingSince() const { return failingSince_; }
   const std::string& sourceFailureReason() const { return failureReason_; }
 
-  // When the source last listed (or the tracker first observed) the target; nullopt if never.
+  // Since when the target counts as absent: the last moment it was known to be listed (or,
+  // for a target only ever observed in the group, its first observation); nullopt if never
+  // heard of. For a target listed right now, the last confirmation.
   std::optional<MonoTime> lastSeen(const std::string& targetKey) const;
   // Since when the target has been continuously unhealthy; nullopt if it is not.
   std::optional<MonoTime> unhealthySince(const std::string& targetKey) const;
@@ -77,6 +115,8 @@ class EndpointTracker {
   // Whether any successful listing has listed the target since this tracker first heard of
   // it; false for a target known only from observing the group (e.g. after a restart).
   bool everListed(const std::string& targetKey) const;
+  // The lineage of the most recent successful listing ("" before any).
+  const std::string& lineage() const { return lineage_; }
 
   // Number of remembered targets (bounded, see above).
   size_t size() const { return entries_.size(); }
@@ -91,14 +131,22 @@ class EndpointTracker {
     bool inGroup = false;     // in the latest observation of the target group
     MonoTime lastPresent{};   // last time it was listed or observed; drives forgetting
   };
+  struct Rejection {
+    std::string message;
+    MonoTime retryAt{};
+  };
 
   void forget(MonoTime now);
   const Entry* find(const std::string& targetKey) const;
 
   MonoTime::duration forgetAfter_ = kDefaultForgetAfter;
   std::unordered_map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Rejection> rejections_;
+  std::deque<MonoTime> deregistrations_;  // one entry per target deregistered, oldest first
   std::optional<MonoTime> failingSince_;
   std::string failureReason_;
+  std::string lineage_;
+  bool anyListing_ = false;
 };
 
 }  // namespace endpointbinder::core

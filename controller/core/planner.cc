@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "api/net.h"
+#include "controller/core/address_family.h"
 
 namespace endpointbinder::core {
 
@@ -98,6 +99,7 @@ struct Absent {
   MonoTime absentSince;
   bool knownToTracker = false;  // false after a restart: grace starts now
   bool unhealthy = false;       // state `unhealthy` right now
+  bool serving = false;         // isServing right now
   MonoTime unhealthySince;      // valid when unhealthy
   bool graceDue = false;
   bool unhealthyDue = false;
@@ -120,6 +122,12 @@ const char* holdReasonName(HoldReason reason) {
       return "MinTargets";
     case HoldReason::kMaxDeregistrationsPerSync:
       return "MaxDeregistrationsPerSync";
+    case HoldReason::kReplacementsNotReady:
+      return "ReplacementsNotReady";
+    case HoldReason::kRejectedByAws:
+      return "RejectedByAWS";
+    case HoldReason::kAddressFamily:
+      return "AddressFamily";
   }
   return "Unknown";
 }
@@ -129,7 +137,8 @@ std::string formatDuration(nanoseconds duration) {
 }
 
 Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget>& observed,
-                 const EndpointTracker& tracker, const api::Policy& policy, MonoTime now) {
+                 const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
+                 const GroupFacts& facts) {
   Plan plan;
   std::vector<std::pair<std::string, HeldTarget>> held;
 
@@ -143,18 +152,40 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
     auto [it, inserted] = inGroup.try_emplace(target.target.key(), &target);
     if (!inserted && preferObserved(target, *it->second)) it->second = &target;
   }
+  auto considerDeadline = [&](MonoTime at) {
+    if (at > now && (!plan.nextDeadline || at < *plan.nextDeadline)) plan.nextDeadline = at;
+  };
 
   // ---- registrations: never wait on time, the source or prune ----
+  // Listed targets that are not serving yet: registered but still initial/unhealthy/..., or
+  // registered by this very plan. While there are any, serving targets stay (below).
+  int replacementsNotServing = 0;
   for (const auto& [key, target] : wanted) {
     const auto present = inGroup.find(key);
-    if (present != inGroup.end() && isRegistered(*present->second)) continue;
-    if (const auto ip = api::IpAddress::parse(target->id);
-        ip && !allowedIp(*ip, policy.allowedCidrs)) {
+    if (present != inGroup.end() && isRegistered(*present->second)) {
+      if (!isServing(*present->second)) ++replacementsNotServing;
+      continue;
+    }
+    const auto ip = api::IpAddress::parse(target->id);
+    if (ip && !allowedIp(*ip, policy.allowedCidrs)) {
       held.emplace_back(key, HeldTarget{*target, HoldReason::kNotAllowed, false,
                                         notAllowedMessage(target->id, policy.allowedCidrs)});
       continue;
     }
+    if (!addressFamilyAccepted(facts.ipAddressType, target->id)) {
+      held.emplace_back(key, HeldTarget{*target, HoldReason::kAddressFamily, false,
+                                        target->id + " is not an address of the target group's "
+                                                     "IpAddressType " +
+                                            facts.ipAddressType + "; never registered"});
+      continue;
+    }
+    if (auto refused = tracker.rejection(key, now)) {
+      held.emplace_back(key, HeldTarget{*target, HoldReason::kRejectedByAws, false,
+                                        "AWS refused to register it: " + *refused});
+      continue;
+    }
     plan.toRegister.push_back(*target);
+    ++replacementsNotServing;
   }
 
   // ---- deregistrations ----
@@ -168,8 +199,10 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
   const api::Duration grace = std::max(policy.deregistrationGracePeriod, api::Duration::zero());
   const api::Duration unhealthyGrace = policy.unhealthyGracePeriod;
   const bool actOnHealth = unhealthyGrace > api::Duration::zero();
+  const bool waitForReplacements = policy.requireHealthyReplacements && replacementsNotServing > 0;
 
   int registeredCount = 0;
+  int servingCount = 0;
   std::vector<Absent> due;
   auto hold = [&](const Absent& absent, HoldReason reason, std::string message) {
     held.emplace_back(absent.key,
@@ -179,6 +212,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
   for (const auto& [key, target] : inGroup) {
     if (!isRegistered(*target)) continue;
     ++registeredCount;
+    if (isServing(*target)) ++servingCount;
     if (wanted.contains(key)) continue;
 
     Absent absent;
@@ -189,6 +223,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
     absent.absentSince = lastSeen ? std::min(*lastSeen, now) : now;
     const auto absentFor = now - absent.absentSince;
     absent.unhealthy = target->state == TargetState::kUnhealthy;
+    absent.serving = isServing(*target);
     if (absent.unhealthy) {
       absent.unhealthySince = std::min(tracker.unhealthySince(key).value_or(now), now);
     }
@@ -221,7 +256,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
         deadline = std::min(deadline, addSaturating(unhealthyFrom, unhealthyGrace));
       }
       if (failing) message += "; " + failingText;
-      if (!plan.nextDeadline || deadline < *plan.nextDeadline) plan.nextDeadline = deadline;
+      considerDeadline(deadline);
       hold(absent, HoldReason::kWithinGracePeriod, std::move(message));
       continue;
     }
@@ -235,46 +270,113 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
                "; nothing is deregistered until it answers again");
       continue;
     }
+    if (absent.serving && waitForReplacements) {
+      hold(absent, HoldReason::kReplacementsNotReady,
+           absent.dueText + " but it serves, and " + std::to_string(replacementsNotServing) +
+               " listed targets do not serve yet; kept until they pass health checks "
+               "(policy.requireHealthyReplacements)");
+      continue;
+    }
     due.push_back(std::move(absent));
   }
 
-  // Unhealthy first, then the longest absent, then by key (keys are unique).
+  // Those that do not serve first (removing them costs nothing), then unhealthy, then the
+  // longest absent, then by key (keys are unique).
   std::sort(due.begin(), due.end(), [](const Absent& a, const Absent& b) {
+    if (a.serving != b.serving) return !a.serving;
     if (a.unhealthy != b.unhealthy) return a.unhealthy;
     if (a.absentSince != b.absentSince) return a.absentSince < b.absentSince;
     return a.key < b.key;
   });
 
-  const int floorAllowance = std::max(0, registeredCount - std::max(0, policy.minTargets));
-  const int cap = std::max(0, policy.maxDeregistrationsPerSync.resolve(registeredCount));
-  const int take = std::min({floorAllowance, cap, static_cast<int>(due.size())});
-  for (int i = 0; i < static_cast<int>(due.size()); ++i) {
-    const Absent& absent = due[static_cast<size_t>(i)];
-    if (i < take) continue;
+  // The window's budget: the cap of the registered count at the window's start, less what
+  // the window already removed.
+  const auto window = facts.deregistrationWindow;
+  const int recent = static_cast<int>(tracker.deregisteredWithin(window, now));
+  const int cap = std::max(0, policy.maxDeregistrationsPerSync.resolve(registeredCount + recent));
+  const int budget = std::max(0, cap - recent);
+  const int minTargets = std::max(0, policy.minTargets);
+  int registeredLeft = registeredCount;
+  int servingLeft = servingCount;
+  int taken = 0;
+  std::vector<const Absent*> takenTargets;
+  for (const Absent& absent : due) {
     const std::string& why = absent.dueText;
-    if (i >= floorAllowance) {
-      hold(absent, HoldReason::kMinTargets,
-           why + "; would leave " + std::to_string(registeredCount - i - 1) +
-               " registered targets of minTargets " + std::to_string(policy.minTargets));
-    } else {
-      hold(absent, HoldReason::kMaxDeregistrationsPerSync,
-           why + "; over maxDeregistrationsPerSync " + policy.maxDeregistrationsPerSync.toString() +
-               " (" + std::to_string(cap) + " of " + std::to_string(registeredCount) +
-               " registered targets) this sync");
+    if (taken >= budget) {
+      std::string message = why + "; over maxDeregistrationsPerSync " +
+                            policy.maxDeregistrationsPerSync.toString() + " (" +
+                            std::to_string(cap) + " per " + formatDuration(window) + " of " +
+                            std::to_string(registeredCount + recent) + " registered targets";
+      if (recent > 0) message += ", " + std::to_string(recent) + " already removed";
+      hold(absent, HoldReason::kMaxDeregistrationsPerSync, message + ")");
+      if (auto frees = tracker.windowFreesAt(window, now)) {
+        considerDeadline(*frees);
+      } else {
+        considerDeadline(now + window);  // the batch taken now fills the window
+      }
+      continue;
     }
+    if (registeredLeft - 1 < minTargets) {
+      hold(absent, HoldReason::kMinTargets,
+           why + "; would leave " + std::to_string(registeredLeft - 1) +
+               " registered targets of minTargets " + std::to_string(policy.minTargets));
+      continue;
+    }
+    if (absent.serving && servingLeft - 1 < minTargets) {
+      hold(absent, HoldReason::kMinTargets,
+           why + "; would leave " + std::to_string(servingLeft - 1) +
+               " serving targets of minTargets " + std::to_string(policy.minTargets));
+      continue;
+    }
+    --registeredLeft;
+    if (absent.serving) --servingLeft;
+    ++taken;
+    takenTargets.push_back(&absent);
   }
 
-  // toRegister was filled in key order (from `wanted`); toDeregister is due[0, take) by key.
-  std::vector<const Absent*> taken;
-  taken.reserve(static_cast<size_t>(take));
-  for (int i = 0; i < take; ++i) taken.push_back(&due[static_cast<size_t>(i)]);
-  std::sort(taken.begin(), taken.end(),
+  // toRegister was filled in key order (from `wanted`); toDeregister is sorted by key.
+  std::sort(takenTargets.begin(), takenTargets.end(),
             [](const Absent* a, const Absent* b) { return a->key < b->key; });
-  for (const Absent* absent : taken) plan.toDeregister.push_back(absent->observed->target);
+  for (const Absent* absent : takenTargets) plan.toDeregister.push_back(absent->observed->target);
   std::sort(held.begin(), held.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   plan.held.reserve(held.size());
   for (auto& [key, target] : held) plan.held.push_back(std::move(target));
+  return plan;
+}
+
+Plan computeDeletionPlan(const std::vector<ObservedTarget>& observed,
+                         const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
+                         const GroupFacts& facts) {
+  Plan plan;
+  std::map<std::string, const ObservedTarget*> ours;
+  int registeredCount = 0;
+  for (const auto& target : observed) {
+    if (!isRegistered(target)) continue;
+    ++registeredCount;
+    const auto key = target.target.key();
+    if (tracker.everListed(key)) ours.try_emplace(key, &target);
+  }
+  const auto window = facts.deregistrationWindow;
+  const int recent = static_cast<int>(tracker.deregisteredWithin(window, now));
+  const int cap = std::max(0, policy.maxDeregistrationsPerSync.resolve(registeredCount + recent));
+  int budget = std::max(0, cap - recent);
+  for (const auto& [key, target] : ours) {
+    if (budget > 0) {
+      plan.toDeregister.push_back(target->target);
+      --budget;
+      continue;
+    }
+    plan.held.push_back(HeldTarget{target->target, HoldReason::kMaxDeregistrationsPerSync, true,
+                                   "binding deleted (deletionPolicy Deregister); over "
+                                   "maxDeregistrationsPerSync " +
+                                       policy.maxDeregistrationsPerSync.toString() + " per " +
+                                       formatDuration(window)});
+  }
+  if (!plan.held.empty()) {
+    const auto frees = tracker.windowFreesAt(window, now);
+    plan.nextDeadline = frees && *frees > now ? *frees : now + window;
+  }
   return plan;
 }
 

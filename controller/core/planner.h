@@ -1,29 +1,41 @@
 // computePlan: the pure heart of endpoint-binder. Given what the source lists, what the target
-// group holds, the tracker's memory and the binding's policy, return the minimal set of
-// registrations and deregistrations to make now, and every change held back with its reason.
+// group holds, the tracker's memory, the binding's policy and what we know of the group, return
+// the minimal set of registrations and deregistrations to make now, and every change held back
+// with its reason.
 //
-// Rules (API.md "Semantics that matter"):
+// Rules (api/REFERENCE.md "policy"):
 //  * Register every listed target that is not registered (absent, or draining/unused:
 //    re-registering a draining target cancels its deregistration; see
 //    isRegistered(const ObservedTarget&)) — unless it is an IP outside policy.allowedCidrs
-//    (held: kNotAllowed). Instance ids (any id that does not parse as an IP address) are never
-//    subject to allowedCidrs; an empty allowedCidrs allows no IP at all (the decoder fills in
-//    the default list). Registration never waits: the source failing or prune being false
-//    only ever restrains removals.
+//    (held: kNotAllowed), an IP of the family the group does not take (kAddressFamily, never
+//    sent to AWS), or a target AWS refused recently (kRejectedByAws, retried later; see
+//    EndpointTracker::recordRejected). Instance ids are never subject to allowedCidrs or the
+//    family; an empty allowedCidrs allows no IP at all (the decoder fills in the default
+//    list). Registration never waits: the source failing or prune being false only ever
+//    restrains removals.
 //  * Deregister a registered target that the source no longer lists only when it has been
 //    absent for policy.deregistrationGracePeriod, or (unhealthyGracePeriod > 0) absent AND
 //    in state `unhealthy` for unhealthyGracePeriod (both for at least that long: the shorter
 //    of the two durations counts); otherwise held kWithinGracePeriod. "Absent since" is the
-//    tracker's lastSeen; a target the tracker has never seen is absent since `now`.
+//    tracker's lastSeen: when the controller first knew the current spec no longer lists it;
+//    a target the tracker has never seen is absent since `now`.
 //  * Never deregister while the source is failing (kSourceFailing; failing if either
-//    desired.sourceFailing or tracker.sourceFailing()), when prune is false (kPruneDisabled),
-//    below policy.minTargets registered targets (kMinTargets; only targets already in the
-//    group count, registrations of this plan do not), or more than
-//    policy.maxDeregistrationsPerSync of the registered targets in one plan
-//    (kMaxDeregistrationsPerSync). When capped, unhealthy targets go first, then the longest
-//    absent, then by key, so plans are deterministic.
+//    desired.sourceFailing or tracker.sourceFailing()), when prune is false (kPruneDisabled).
+//  * Never deregister a SERVING target (isServing: healthy, or unavailable with health checks
+//    disabled) while a listed target is registered — or being registered by this plan — but
+//    not serving yet (kReplacementsNotReady; policy.requireHealthyReplacements, default on):
+//    a replacement that never passes its health checks must not turn into an outage.
+//  * Floors (kMinTargets): a removal never leaves fewer than policy.minTargets serving
+//    targets (removing one that does not serve changes nothing there) nor fewer than
+//    policy.minTargets registered targets. Registrations of this plan do not count.
+//  * Rate (kMaxDeregistrationsPerSync): at most policy.maxDeregistrationsPerSync deregistrations
+//    in any facts.deregistrationWindow (counting those the tracker recorded); a percentage is
+//    of the targets registered at the window's start (registered now plus those removed
+//    within it), so batches do not shrink the base they are taken from. When capped, targets
+//    that do not serve go first, then unhealthy ones, then the longest absent, then by key.
 //  * An absent target is held for the first reason that applies, in this order: prune
-//    disabled (permanent, no deadline), within grace, source failing, minTargets, cap.
+//    disabled (permanent, no deadline), within grace, source failing, replacements not ready,
+//    cap, minTargets.
 //  * A steady state (everything listed is registered, nothing absent past grace) is empty.
 //  * The plan depends on the inputs' contents only, not their order; duplicate keys are
 //    merged (desired: the copy with the smallest availability zone; observed: a registered
@@ -54,7 +66,10 @@ enum class HoldReason {
   kSourceFailing,              // absent, but the source cannot be trusted right now
   kPruneDisabled,              // absent, policy.prune is false: never deregistered
   kMinTargets,                 // deregistering would leave fewer than policy.minTargets
-  kMaxDeregistrationsPerSync,  // over this sync's cap; goes in a later sync
+  kMaxDeregistrationsPerSync,  // over the cap of the current window; goes in a later one
+  kReplacementsNotReady,       // serving, and a listed target is not serving yet
+  kRejectedByAws,              // AWS refused to register it (message kept); retried later
+  kAddressFamily,              // an IP of the family the target group does not take
 };
 
 const char* holdReasonName(HoldReason reason);  // "NotAllowed", "WithinGracePeriod", ...
@@ -62,7 +77,8 @@ const char* holdReasonName(HoldReason reason);  // "NotAllowed", "WithinGracePer
 struct HeldTarget {
   Target target;
   HoldReason reason;
-  bool isDeregistration = true;  // false only for kNotAllowed (a registration held)
+  // false for registrations held (kNotAllowed, kRejectedByAws, kAddressFamily).
+  bool isDeregistration = true;
   // For status and events, e.g. "absent for 40s of 3m grace",
   // "source failing for 1m10s: SERVFAIL", "would leave 0 registered targets of minTargets 1".
   std::string message;
@@ -74,18 +90,37 @@ struct Plan {
   std::vector<Target> toRegister;    // sorted by key
   std::vector<Target> toDeregister;  // sorted by key
   std::vector<HeldTarget> held;      // sorted by key
-  // Earliest time at which a held deregistration may become due (end of a grace period);
-  // the reconciler requeues for it. Always later than `now`; nullopt when nothing is waiting
-  // on time. Targets held by the cap become eligible in the next sync (requeue after a plan
-  // that wrote); minTargets, source-failing and prune holds wait for an event instead.
+  // Earliest time at which a held change may become due (end of a grace period, the cap's
+  // window freeing up, a refused registration's retry); the reconciler requeues for it.
+  // Always later than `now`; nullopt when nothing is waiting on time. minTargets,
+  // replacements, source-failing and prune holds wait for an event or a re-read instead.
   std::optional<MonoTime> nextDeadline;
 
   bool hasWrites() const { return !toRegister.empty() || !toDeregister.empty(); }
   bool operator==(const Plan&) const = default;
 };
 
+// What the planner knows about the target group beyond its targets.
+struct GroupFacts {
+  // The group's IpAddressType: "ipv4" or "ipv6" (see address_family.h).
+  std::string ipAddressType = "ipv4";
+  // maxDeregistrationsPerSync counts the deregistrations of this sliding window.
+  std::chrono::nanoseconds deregistrationWindow = std::chrono::minutes(1);
+  // How long a refused registration is held before it is tried again.
+  std::chrono::nanoseconds rejectionRetry = std::chrono::minutes(5);
+};
+
 Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget>& observed,
-                 const EndpointTracker& tracker, const api::Policy& policy, MonoTime now);
+                 const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
+                 const GroupFacts& facts = {});
+
+// The plan of a deleted binding whose deletionPolicy is Deregister: deregister the registered
+// targets that a listing of this group ever listed (never ones others registered), at the
+// rate of policy.maxDeregistrationsPerSync per window; no grace (the user removed the
+// binding) and no floor (nothing is to stay). Empty when nothing of ours is left.
+Plan computeDeletionPlan(const std::vector<ObservedTarget>& observed,
+                         const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
+                         const GroupFacts& facts = {});
 
 // Short human text for a duration, as used in held messages: "0s", "250ms", "40s", "3m",
 // "2m30s", "1h5m", "1.5s" (millisecond precision, truncated; negative durations print as 0s).

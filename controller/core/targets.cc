@@ -70,4 +70,10 @@ bool isRegistered(const ObservedTarget& observed) {
   return isRegistered(observed.state);
 }
 
+bool isServing(const ObservedTarget& observed) {
+  if (observed.state == TargetState::kHealthy) return true;
+  return observed.state == TargetState::kUnavailable &&
+         observed.reason == kReasonHealthCheckDisabled;
+}
+
 }  // namespace endpointbinder::core

@@ -62,4 +62,12 @@ struct ObservedTarget {
 // Target.NotRegistered or with no reason at all is not registered.
 bool isRegistered(const ObservedTarget& observed);
 
+// AWS reason code of an `unavailable` target in a group whose health checks are disabled.
+inline constexpr std::string_view kReasonHealthCheckDisabled = "Target.HealthCheckDisabled";
+
+// Takes traffic now, as far as the target group says: `healthy`, or `unavailable` because the
+// group's health checks are disabled (the load balancer then routes to every target). What
+// minTargets counts and what a removal must not leave too few of.
+bool isServing(const ObservedTarget& observed);
+
 }  // namespace endpointbinder::core

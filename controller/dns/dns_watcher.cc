@@ -128,9 +128,11 @@ void DnsWatcher::work(std::stop_token stop) {
     if (!timerWaiter_) idle_.notify_one();
     lock.unlock();
 
+    // lookupsPerRefresh lookups, and more while an answer looks cut short at 8 addresses
+    // (bounded; see wantsAnotherLookup). options_ is never written: no lock needed.
     std::vector<LookupResult> lookups;
-    lookups.reserve(static_cast<size_t>(ticket.lookups));
-    for (int i = 0; i < ticket.lookups && !stop.stop_requested(); ++i) {
+    lookups.reserve(static_cast<size_t>(std::max(ticket.lookups, 1)));
+    while (!stop.stop_requested() && wantsAnotherLookup(ticket, lookups, options_.schedule)) {
       const core::MonoTime started = clock_.now();
       ResolveOutcome outcome = resolver_.resolve(ticket.hostname, ticket.families, stop);
       const auto latency = clock_.now() - started;
@@ -158,6 +160,10 @@ void DnsWatcher::work(std::stop_token stop) {
                       {core::field("hostname", ticket.hostname),
                        core::field("reason", after->failureReason),
                        core::field("addresses", joinAddresses(after->addresses))});
+        } else if (update.reasonChanged) {
+          logger_.log(core::LogLevel::kWarn, "dns source still failing, for another reason",
+                      {core::field("hostname", ticket.hostname),
+                       core::field("reason", after->failureReason)});
         } else if (update.failingChanged) {
           logger_.log(core::LogLevel::kInfo, "dns source recovered",
                       {core::field("hostname", ticket.hostname),

@@ -3,8 +3,10 @@
 //
 // A thin threaded shell around WatchSchedule (watch_schedule.h, where the rules live):
 // `maxConcurrentRefreshes` worker threads each take the earliest due refresh, run its
-// lookups on the Resolver (sequentially, without the lock), report the outcomes to the
-// schedule, and otherwise sleep until the next refresh is due or a subscription changes.
+// lookups on the Resolver (sequentially, without the lock, as many as wantsAnotherLookup()
+// asks: lookupsPerRefresh, plus a bounded few to complete 8-address answers), report the
+// outcomes to the schedule, and otherwise sleep until the next refresh is due or a
+// subscription changes.
 // So at most maxConcurrentRefreshes refreshes (and lookups) are in flight at once.
 //
 // The controller's side: subscribe() a binding when its manifest names a dns source (again
@@ -58,7 +60,7 @@ class WatcherObserver {
 class DnsWatcher {
  public:
   // Called with the hostname and every binding subscribed to it when its address set
-  // changed or it started/stopped failing.
+  // changed, it started/stopped failing, or it kept failing for another reason.
   using ChangeCallback =
       std::function<void(const std::string& hostname, const std::vector<std::string>& bindingKeys)>;
 

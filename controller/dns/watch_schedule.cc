@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
+#include <set>
 
 namespace endpointbinder::dns {
 namespace {
@@ -34,6 +36,61 @@ std::vector<api::IpAddress> filterFamilies(const std::vector<api::IpAddress>& ad
     if (address.isV4() ? families.ipv4 : families.ipv6) kept.push_back(address);
   }
   return kept;
+}
+
+int quietLookupsToStop(size_t seen, double missBound) {
+  constexpr int kNoEnd = std::numeric_limits<int>::max();  // only the lookup cap ends it
+  if (missBound >= 1.0) return 0;
+  if (missBound <= 0.0) return kNoEnd;
+  // Each quiet lookup happens with probability at most (k - 7) / (k + 1) while an address is
+  // unseen (watch_schedule.h). Counted rather than computed with logarithms so the result is
+  // exactly the smallest r, with no rounding at the boundaries.
+  const double k = static_cast<double>(std::max(seen, kRoute53MaxAnswer));
+  const double quiet = (k - 7.0) / (k + 1.0);
+  double chance = 1.0;
+  int runs = 0;
+  while (chance > missBound) {  // ends: quiet < 1, so chance falls to missBound (or to 0)
+    chance *= quiet;
+    ++runs;
+  }
+  return runs;
+}
+
+bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupResult>& made,
+                        const WatchScheduleOptions& options) {
+  const size_t minimum = static_cast<size_t>(std::max(ticket.lookups, 1));
+  if (made.size() < minimum) return true;
+  if (made.size() >=
+      std::max(minimum, static_cast<size_t>(std::max(options.maxLookupsPerRefresh, 0)))) {
+    return false;
+  }
+  const LookupResult& last = made.back();
+  if (!last.outcome.ok()) return false;  // never look again after a failure
+  std::chrono::nanoseconds spent{0};
+  for (const auto& lookup : made) spent += lookup.latency;
+  if (spent >= options.extraLookupBudget) return false;
+
+  for (const bool v4 : {true, false}) {
+    const auto ofFamily = [v4](const api::IpAddress& address) { return address.isV4() == v4; };
+    const auto& lastAddresses = last.outcome.answer.addresses;
+    if (static_cast<size_t>(std::count_if(lastAddresses.begin(), lastAddresses.end(), ofFamily)) !=
+        kRoute53MaxAnswer) {
+      continue;  // fewer: that answer was the whole set; more: not cut short by Route 53
+    }
+    // Distinct addresses of the family seen, and successful lookups since one added some.
+    std::set<api::IpAddress> seen;
+    int quiet = 0;
+    for (const auto& lookup : made) {
+      if (!lookup.outcome.ok()) continue;  // no evidence either way
+      bool added = false;
+      for (const auto& address : lookup.outcome.answer.addresses) {
+        if (ofFamily(address) && seen.insert(address).second) added = true;
+      }
+      quiet = added ? 0 : quiet + 1;
+    }
+    if (quiet < quietLookupsToStop(seen.size(), options.truncatedMissBound)) return true;
+  }
+  return false;
 }
 
 uint64_t WatcherStats::totalLookups() const {
@@ -191,6 +248,9 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
   std::sort(merged.begin(), merged.end());
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
   stats_.refreshes++;
+  if (lookups.size() > static_cast<size_t>(std::max(ticket.lookups, 1))) {
+    stats_.extraLookups += lookups.size() - static_cast<size_t>(std::max(ticket.lookups, 1));
+  }
 
   const bool wasFailing = target.failingSince.has_value();
   if (!merged.empty()) {
@@ -221,22 +281,25 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
     update.failingChanged = !wasFailing;
     if (!wasFailing) target.failingSince = now;
     target.consecutiveFailures++;
+    ResolveStatus status = ResolveStatus::kError;
+    std::string reason = "no lookup was made";
     if (lastFailure != nullptr) {
-      target.failureStatus = lastFailure->outcome.status;
-      target.failureReason = lastFailure->outcome.message.empty()
-                                 ? resolveStatusName(lastFailure->outcome.status)
-                                 : lastFailure->outcome.message;
-    } else {
-      target.failureStatus = ResolveStatus::kError;
-      target.failureReason = "no lookup was made";
+      status = lastFailure->outcome.status;
+      reason = lastFailure->outcome.message.empty() ? resolveStatusName(status)
+                                                    : lastFailure->outcome.message;
     }
-    // min * 2^(n-1), capped at max; the shift stops growing long before it could overflow.
-    Duration backoff = floor(target.params.minRefreshInterval);
-    for (int i = 1; i < target.consecutiveFailures && backoff < target.params.maxRefreshInterval;
-         ++i) {
-      backoff *= 2;
-    }
-    backoff = std::min(backoff, floor(target.params.maxRefreshInterval));
+    // Still failing, but otherwise: what the bindings report must follow (SERVFAIL, then a
+    // timeout, then NODATA). The same failure again is no news.
+    update.reasonChanged =
+        wasFailing && (status != target.failureStatus || reason != target.failureReason);
+    target.failureStatus = status;
+    target.failureReason = std::move(reason);
+    // base * 2^(n-1), capped; the doubling stops long before it could overflow (and starts
+    // from at least 1 ms, so it does stop).
+    const Duration cap = std::min(options_.failureRetryCap, target.params.maxRefreshInterval);
+    Duration backoff = std::max(options_.failureRetryBase, Duration(1));
+    for (int i = 1; i < target.consecutiveFailures && backoff < cap; ++i) backoff *= 2;
+    backoff = floor(std::min(backoff, cap));
     setNextRefresh(ticket.hostname, target, now + withJitter(backoff));
   }
   // A family added while this refresh was in flight: its answer lacks it, look again now.

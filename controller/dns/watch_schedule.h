@@ -11,19 +11,27 @@
 //   largest lookupsPerRefresh, the smallest minRefreshInterval and the smallest
 //   maxRefreshInterval (never below that minimum) — the most demanding binding wins, which
 //   only ever makes the others' data fresher.
-// - A refresh runs `lookupsPerRefresh` lookups. It succeeds when at least one lookup
-//   answered kOk; the new address set is the union of the successful lookups' addresses and
-//   its TTL their minimum. Lookups that failed within a successful refresh are counted but
-//   do not fail it (the union of what did answer is still an answer).
+// - A refresh makes at least `lookupsPerRefresh` lookups, and more while an answer looks cut
+//   short by Route 53 (wantsAnotherLookup(), "Completing 8-address answers" below). It succeeds
+//   when at least one lookup answered kOk; the new address set is the union of the successful
+//   lookups' addresses and its TTL their minimum. Lookups that failed within a successful
+//   refresh are counted but do not fail it (the union of what did answer is still an answer).
 // - After a success the next refresh is due at clamp(TTL, min, max) + jitter.
 // - A refresh in which every lookup failed (SERVFAIL, REFUSED, timeout, error, NXDOMAIN or
 //   NODATA — an empty answer is never "no endpoints") keeps the last good addresses, marks
-//   the target failing with the last lookup's outcome as reason and backs off:
-//   min(min * 2^(failures-1), max) + jitter.
+//   the target failing with the last lookup's outcome as reason and is retried soon:
+//   min(failureRetryBase * 2^(failures-1), failureRetryCap, max) + jitter, i.e. after 1, 2,
+//   4, 5, 5 ... s by default. DNS lookups are cheap and a failure says nothing about when the
+//   name will answer again, so recovery (and any change made during the outage) is seen
+//   within seconds, not after a backoff grown towards maxRefreshInterval (issue 10 item 9
+//   measured 53 s).
 // - Jitter is uniform in [0, min(jitterFraction * interval, maxJitter)].
 // - Bindings are told (RefreshUpdate::affectedBindingKeys) when the address set changes
-//   (order-insensitive; the first answer counts as a change) and when the target starts or
-//   stops failing; a successful refresh with the same set only counts "no change".
+//   (order-insensitive; the first answer counts as a change), when the target starts or
+//   stops failing, and when a failing target fails for another reason (status or message:
+//   SERVFAIL, then a timeout, then NODATA), so what bindings report follows every lookup
+//   outcome; a repeat of the same failure, or a successful refresh with the same set, tells
+//   nobody.
 // - When an address leaves the set, the target remembers since when it is gone: the time of
 //   the first successful refresh without it (HostSnapshot::departed). That is when the source
 //   was first seen without the address, so a deregistration grace period counts from then,
@@ -31,6 +39,37 @@
 //   from the last refresh that listed it would deregister at once). Refreshes with an
 //   unchanged set notify nobody, so without this a reader would only know when it last looked,
 //   which may be a whole resync period earlier. Kept for `departedRetention`.
+//
+// Completing 8-address answers (wantsAnotherLookup). Route 53 answers a query for an alias
+// to an ALB or NLB with at most kRoute53MaxAnswer = 8 addresses per family: a random 8 of the
+// N healthy ones, modelled as uniform and drawn afresh for every query. One lookup misses an
+// address with probability 1 - 8/N (1/3 for N = 12), so with one lookup per refresh an
+// address could miss every refresh of a grace period and be deregistered while serving
+// (issue 10 item 8: 12 addresses, TTL 60 s, 3 m grace: all 12 registered only 76 % of the
+// time). So once the configured lookups are made, a refresh looks again while
+//   - the last lookup answered kOk with exactly 8 addresses of some family f (fewer means
+//     that answer was the whole set; a failure never earns another lookup), and
+//   - fewer than r(k) lookups in a row (since the last one that brought a new address of f)
+//     added no new address of f, where k is the number of distinct f-addresses seen in this
+//     refresh and r(k) is the smallest r with ((k - 7) / (k + 1))^r <= truncatedMissBound
+//     (quietLookupsToStop(); with the default bound ε = 1e-3: r(8) = 4, r(12) = 8,
+//     r(20) = 15, r(50) = 41), and
+//   - the refresh has made fewer than maxLookupsPerRefresh (64) lookups and they took less
+//     than extraLookupBudget (5 s) together.
+// Confidence: while some address is unseen (k < N), a lookup adds nothing new with
+// probability C(k,8) / C(N,8) <= C(k,8) / C(k+1,8) = (k - 7) / (k + 1), so a quiet run of r(k)
+// lookups ends the refresh with an address unseen with probability at most ε. A premature
+// stop needs such a run at some k < N, and k = N - 1 dominates. Exactly (a Markov chain over
+// (addresses seen, quiet run), with the 64-lookup cap):
+//      N | P(a refresh misses some address) | P(it misses a given address) | lookups, mean
+//     12 | 3.1e-4                           | 2.6e-5                       | 11.5
+//     20 | 6.4e-4                           | 3.2e-5                       | 22.7
+//     50 | 1.1e-3                           | 2.2e-5                       | 62.9 (the cap binds)
+// Queries draw independently, so a live address is absent from m refreshes in a row with
+// probability p^m: a 3 m grace at a 60 s TTL spans 3 refreshes, ~2e-14 for N = 12 (and still
+// ~1e-7 for N = 100, where the cap leaves p = 4.8e-3). A name answering exactly 8 addresses
+// costs 1 + r(8) = 5 lookups per refresh; one with fewer costs lookupsPerRefresh, as before.
+// eight_address_answers_test.cc simulates Route 53's draws for simulated hours, before and after.
 //
 // Thread-safety: none; DnsWatcher serialises access with its mutex.
 #pragma once
@@ -67,7 +106,21 @@ struct WatchScheduleOptions {
   // departure notifies the subscribers, which read it within a reconcile or two; this only
   // bounds memory under constant churn.
   Duration departedRetention = std::chrono::hours(1);
+  // Retries after a refresh in which every lookup failed: failureRetryBase, doubled per
+  // further consecutive failure, capped at failureRetryCap and at the merged
+  // maxRefreshInterval (a failing name is never looked at less often than a healthy one).
+  Duration failureRetryBase = std::chrono::seconds(1);
+  Duration failureRetryCap = std::chrono::seconds(5);
+  // Completing 8-address answers (see above): ε, the bound on the chance that a quiet run
+  // ends a refresh while an address is still unseen; the most lookups one refresh makes; the
+  // lookup time after which it makes no extra one.
+  double truncatedMissBound = 1e-3;
+  int maxLookupsPerRefresh = 64;
+  Duration extraLookupBudget = std::chrono::seconds(5);
 };
+
+// The most addresses of one family Route 53 puts in an answer for an ALB or NLB alias.
+inline constexpr size_t kRoute53MaxAnswer = 8;
 
 // An address that left a hostname's answer, and the first successful refresh without it.
 struct DepartedAddress {
@@ -95,12 +148,12 @@ AddressFamilies familiesOf(const api::DnsSource& source);
 std::vector<api::IpAddress> filterFamilies(const std::vector<api::IpAddress>& addresses,
                                            AddressFamilies families);
 
-// Work handed out by takeDue(): look `hostname` up `lookups` times for `families`, then
-// report with onResult(ticket, ...).
+// Work handed out by takeDue(): look `hostname` up for `families` as long as
+// wantsAnotherLookup() says (at least `lookups` times), then report with onResult(ticket, ...).
 struct RefreshTicket {
   std::string hostname;
   AddressFamilies families;
-  int lookups = 1;
+  int lookups = 1;  // the merged lookupsPerRefresh: the fewest lookups the refresh makes
   uint64_t id = 0;  // identifies this refresh; results of a superseded ticket are ignored
 };
 
@@ -109,16 +162,30 @@ struct LookupResult {
   std::chrono::nanoseconds latency{0};
 };
 
+// r(k) of "Completing 8-address answers" above: the number of lookups in a row that add no
+// new address after which a refresh that has seen `seen` (>= 8) distinct addresses of a
+// family stops looking. 0 when missBound >= 1; grows without bound as missBound nears 0
+// (maxLookupsPerRefresh still stops the refresh).
+int quietLookupsToStop(size_t seen, double missBound);
+
+// Whether a refresh that made the lookups `made` (in order) for `ticket` should make another:
+// always while fewer than ticket.lookups were made, then only to complete an 8-address answer
+// (rules above). Pure; the DnsWatcher's worker asks it after every lookup, and so can a
+// simulation.
+bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupResult>& made,
+                        const WatchScheduleOptions& options);
+
 // What onResult() decided.
 struct RefreshUpdate {
   bool applied = false;           // false: the ticket was stale (target removed/re-created)
   bool succeeded = false;         // at least one lookup answered
   bool addressesChanged = false;  // the address set differs from the last good one
   bool failingChanged = false;    // the target started or stopped failing
+  bool reasonChanged = false;     // it was failing and still is, with another status or message
   std::vector<std::string> affectedBindingKeys;  // every subscriber when notify(), else empty
   core::MonoTime nextRefresh{};
 
-  bool notify() const { return addressesChanged || failingChanged; }
+  bool notify() const { return addressesChanged || failingChanged || reasonChanged; }
 };
 
 // The state of one hostname, for the reconciler and for status.
@@ -150,8 +217,9 @@ struct WatcherStats {
   std::array<uint64_t, kResolveStatusCount> lookups{};  // by ResolveStatus (index = enum value)
   uint64_t refreshes = 0;                               // completed refreshes
   uint64_t refreshFailures = 0;                         // refreshes in which every lookup failed
-  uint64_t changes = 0;                                 // refreshes that changed the address set
-  uint64_t noChange = 0;  // successful refreshes with the same set (Envoy's update_no_rebuild)
+  uint64_t extraLookups = 0;  // lookups beyond lookupsPerRefresh, to complete 8-address answers
+  uint64_t changes = 0;       // refreshes that changed the address set
+  uint64_t noChange = 0;      // successful refreshes with the same set (Envoy's update_no_rebuild)
   std::chrono::nanoseconds lookupLatencySum{0};
   std::chrono::nanoseconds lookupLatencyMax{0};
   size_t hostnames = 0;      // gauge: resolve targets
@@ -186,9 +254,9 @@ class WatchSchedule {
   // The earliest next refresh among targets not in flight; nullopt when there is none.
   std::optional<core::MonoTime> nextDue() const;
 
-  // Folds the refresh's lookups (in the order made; at least one) into the target and
-  // schedules its next refresh. A stale ticket changes nothing (applied == false) and the
-  // lookups are not counted.
+  // Folds the refresh's lookups (in the order made; at least one; see wantsAnotherLookup)
+  // into the target and schedules its next refresh. A stale ticket changes nothing
+  // (applied == false) and the lookups are not counted.
   RefreshUpdate onResult(const RefreshTicket& ticket, const std::vector<LookupResult>& lookups,
                          core::MonoTime now);
 

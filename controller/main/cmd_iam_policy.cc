@@ -6,7 +6,8 @@
 // - elasticloadbalancing:Describe{TargetGroups,TargetHealth,Tags} on "*": AWS supports no
 //   resource-level permissions for these actions.
 // - elasticloadbalancing:{Register,Deregister}Targets on exactly the manifests' target groups,
-//   and AddTags on them only for the owner tag key (the claim tag the reconciler writes).
+//   and AddTags/RemoveTags on them only for the owner tag key (the claim tag the reconciler
+//   writes, and removes when a binding is deleted or moves to another group).
 // - ec2:DescribeInstances (addresses, state and tags of instances), plus
 //   ec2:DescribeSpotFleetInstances or autoscaling:DescribeAutoScalingGroups, for bindings
 //   whose source lists instances; all on "*" (no resource-level permissions either).
@@ -97,7 +98,7 @@ std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::strin
          targetGroups,
          {}});
     statements.push_back({"ClaimBoundTargetGroups",
-                          {"elasticloadbalancing:AddTags"},
+                          {"elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"},
                           targetGroups,
                           {runtime::kOwnerTagKey}});
   }

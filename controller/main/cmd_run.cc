@@ -15,6 +15,7 @@
 #include "controller/runtime/controller.h"
 #include "controller/runtime/json_logger.h"
 #include "controller/runtime/metrics.h"
+#include "controller/runtime/shutdown_watchdog.h"
 #include "controller/server/health_server.h"
 #include "controller/server/metrics_server.h"
 
@@ -23,6 +24,9 @@ namespace endpointbinder::cli {
 namespace {
 
 constexpr auto kMallocTrimPeriod = std::chrono::seconds(60);
+// After SIGTERM the process ends at the latest this long after --shutdown-grace (the promise is
+// grace + 2 s; the rest is for the exit itself).
+constexpr auto kHardStopMargin = std::chrono::milliseconds(1500);
 
 using core::LogLevel;
 
@@ -31,6 +35,7 @@ struct RunFlags {
   bool dryRun = false;
   int workers = 4;
   std::string resyncPeriod = "5m";
+  std::string deregistrationWindow = "1m";
   std::string metricsAddr = "0.0.0.0:8080";
   std::string healthAddr = "0.0.0.0:8081";
   std::vector<std::string> dnsServers;
@@ -39,6 +44,7 @@ struct RunFlags {
   std::string logFormat = "json";
   std::string logLevel = "info";
   std::string manifestRescan = "30s";
+  std::string manifestDeletionSettle = "5s";
   std::string shutdownGrace = "8s";
   AwsFlags aws;
   std::string awsAttemptTimeout = "10s";
@@ -104,13 +110,17 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       durationFlag(ctx, "--resync-period", flags.resyncPeriod, std::chrono::seconds(1));
   const auto dnsTimeout =
       durationFlag(ctx, "--dns-timeout", flags.dnsTimeout, std::chrono::milliseconds(50));
+  const auto deregistrationWindow = durationFlag(ctx, "--deregistration-window",
+                                                 flags.deregistrationWindow, std::chrono::seconds(1));
   const auto rescan =
       durationFlag(ctx, "--manifest-rescan-period", flags.manifestRescan, std::chrono::seconds(0));
+  const auto settle = durationFlag(ctx, "--manifest-deletion-settle", flags.manifestDeletionSettle,
+                                   std::chrono::seconds(1));
   const auto grace =
       durationFlag(ctx, "--shutdown-grace", flags.shutdownGrace, std::chrono::seconds(0));
   const auto attempt = durationFlag(ctx, "--aws-attempt-timeout", flags.awsAttemptTimeout,
                                     std::chrono::milliseconds(100));
-  if (!resync || !dnsTimeout || !rescan || !grace || !attempt) return kExitUsage;
+  if (!resync || !dnsTimeout || !deregistrationWindow || !rescan || !settle || !grace || !attempt) return kExitUsage;
   if (flags.workers < 1 || flags.workers > 64) {
     ctx.err << "error: --workers: " << flags.workers << " is outside 1..64\n";
     return kExitUsage;
@@ -133,6 +143,9 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   runtime::StreamLogger log(
       std::cerr, clock,
       flags.logFormat == "text" ? runtime::LogFormat::kText : runtime::LogFormat::kJson, *level);
+  // Declared before everything it may have to outlast: armed on SIGTERM, it ends the process
+  // if shutdown (destructors included) overruns its deadline.
+  runtime::ShutdownWatchdog watchdog(log, kExitFailure);
   auto registry = std::make_shared<prometheus::Registry>();
   runtime::ControllerMetrics metrics(registry, {EB_VERSION, EB_GIT_COMMIT});
 
@@ -170,6 +183,7 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.reconciler.controllerId = flags.controllerId;
   options.reconciler.dryRun = flags.dryRun;
   options.reconciler.resyncPeriod = *resync;
+  options.reconciler.deregistrationWindow = *deregistrationWindow;
   // The resync may queue re-checks at half the DescribeTargetHealth budget (the smaller of its
   // own and the global bucket), so that reads for changes still find tokens.
   const auto& limits = (*aws)->rateLimiter->options();
@@ -178,6 +192,8 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.resyncMaxPerSecond = readRate / 2;
   options.manifestWatcher.rescanInterval =
       std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
+  options.manifestStore.deletionSettle =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*settle);
   runtime::Controller controller(
       runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics}, options);
 
@@ -229,14 +245,31 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     }
     if (sig == SIGTERM || sig == SIGINT) {
       log.log(LogLevel::kInfo, "shutting down: finishing in-flight work",
-              {core::field("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT")});
+              {core::field("signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"),
+               core::field("graceSeconds",
+                           static_cast<long long>(
+                               std::chrono::duration_cast<std::chrono::seconds>(*grace).count()))});
       break;
     }
   }
-  controller.stop(*grace);
+  // Within the grace in-flight reconciles finish their writes; then the AWS requests they still
+  // wait for are cancelled, and the watchdog ends whatever cannot be.
+  auto& transport = *(*aws)->transport;
+  watchdog.arm(clock.now() + *grace + kHardStopMargin, [&] {
+    const auto requests = transport.describeInFlight();
+    std::string listed;
+    for (const auto& r : requests) listed += (listed.empty() ? "" : ", ") + r;
+    const auto reconciles = runtime::describeRunning(controller.running());
+    return "reconciles: " + (reconciles.empty() ? std::string("none") : reconciles) +
+           "; AWS requests: " + (listed.empty() ? std::string("none") : listed);
+  });
+  controller.stop(*grace, [&] { transport.shutDown(); });
+  watchdog.setDescribe([] { return std::string("closing the health and metrics servers"); });
   healthServer->reset();
   metricsServer->reset();
   log.log(LogLevel::kInfo, "stopped", {});
+  // The controller, resolver and AWS clients are destroyed on return, still under the watchdog.
+  watchdog.setDescribe([] { return std::string("releasing the AWS and DNS clients"); });
   return kExitOk;
 }
 
@@ -253,6 +286,8 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
       ->envname("ENDPOINT_BINDER_DRY_RUN");
   flag(cmd, "--workers", flags->workers, "Bindings reconciled in parallel");
   flag(cmd, "--resync-period", flags->resyncPeriod, "Re-read every target group this often");
+  flag(cmd, "--deregistration-window", flags->deregistrationWindow,
+       "policy.maxDeregistrationsPerSync counts the deregistrations of this sliding window");
   flag(cmd, "--metrics-addr", flags->metricsAddr,
        "Prometheus metrics listen address (path /metrics)");
   flag(cmd, "--health-addr", flags->healthAddr, "Health and status API listen address");
@@ -266,8 +301,11 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
   flag(cmd, "--log-level", flags->logLevel, "debug | info | warn | error");
   flag(cmd, "--manifest-rescan-period", flags->manifestRescan,
        "Re-read manifests this often besides inotify (0 = never)");
+  flag(cmd, "--manifest-deletion-settle", flags->manifestDeletionSettle,
+       "A binding gone from the manifests is deleted once a second clean read this much later "
+       "agrees");
   flag(cmd, "--shutdown-grace", flags->shutdownGrace,
-       "On SIGTERM, wait this long for in-flight writes");
+       "On SIGTERM, wait this long for in-flight writes (the process exits within grace + 2s)");
   flag(cmd, "--aws-region", flags->aws.region,
        "AWS Region (default: AWS_REGION, AWS_DEFAULT_REGION, profile)");
   flag(cmd, "--aws-endpoint-url", flags->aws.endpointUrl,

@@ -1,5 +1,7 @@
 #include "controller/runtime/controller.h"
 
+#include <algorithm>
+
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/resync_pacer.h"
 
@@ -59,7 +61,7 @@ Controller::Controller(Deps deps, ControllerOptions options)
                queue.resyncPerSecond = options_.resyncMaxPerSecond;
                return queue;
              }()),
-      store_(options_.manifests),
+      store_(options_.manifests, &api::loadManifests, options_.manifestStore),
       dnsObserver_(std::make_unique<DnsMetricsObserver>(deps.metrics)),
       dnsWatcher_(
           deps.resolver, deps.clock, deps.random,
@@ -102,7 +104,17 @@ core::Result<void> Controller::start() {
   return {};
 }
 
-void Controller::stop(std::chrono::nanoseconds drain) {
+std::string describeRunning(const std::vector<RunningReconcile>& running) {
+  std::string out;
+  for (const auto& r : running) {
+    if (!out.empty()) out += ", ";
+    const auto tenths = std::chrono::duration_cast<std::chrono::milliseconds>(r.age).count() / 100;
+    out += r.key + " (" + std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s)";
+  }
+  return out;
+}
+
+void Controller::stop(std::chrono::nanoseconds drain, const std::function<void()>& abandon) {
   {
     std::lock_guard lock(tickMu_);
     if (stopping_ || !started_) {
@@ -116,6 +128,12 @@ void Controller::stop(std::chrono::nanoseconds drain) {
   if (manifestWatcher_) manifestWatcher_->stop();
   dnsWatcher_.stop();
   const bool drained = queue_.shutDownWithDrain(drain);
+  if (!drained) {
+    deps_.log.log(LogLevel::kWarn,
+                  "shutdown grace is over: abandoning the reconciles still running",
+                  {core::field("running", describeRunning(running()))});
+    if (abandon) abandon();
+  }
   for (auto& w : workers_) w.join();
   workers_.clear();
   if (ticker_.joinable()) ticker_.join();
@@ -166,7 +184,15 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
 void Controller::workerLoop() {
   while (auto key = queue_.get()) {
     const auto start = deps_.clock.now();
+    {
+      std::lock_guard lock(runningMu_);
+      running_[*key] = start;
+    }
     auto result = reconciler_.reconcile(*key);
+    {
+      std::lock_guard lock(runningMu_);
+      running_.erase(*key);
+    }
     ReconcileOutcome outcome = ReconcileOutcome::kSuccess;
     if (!result) {
       outcome = ReconcileOutcome::kError;
@@ -251,6 +277,17 @@ ControllerReadiness Controller::readiness() const {
          (s->condition("Conflict") && s->condition("Conflict")->status == ConditionStatus::kTrue));
     if (!settled) out.pendingBindings.push_back(key);
   }
+  return out;
+}
+
+std::vector<RunningReconcile> Controller::running() const {
+  const auto now = deps_.clock.now();
+  std::vector<RunningReconcile> out;
+  {
+    std::lock_guard lock(runningMu_);
+    for (const auto& [key, started] : running_) out.push_back({key, now - started});
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.age > b.age; });
   return out;
 }
 

@@ -14,6 +14,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -48,9 +50,19 @@ struct ControllerOptions {
   // the client's DescribeTargetHealth rate, leaving the other half to event-driven reconciles.
   double resyncMaxPerSecond = 0;
   ManifestWatcherOptions manifestWatcher;
+  ManifestStoreOptions manifestStore;  // deletionSettle
   dns::DnsWatcherOptions dnsWatcher;
   WorkQueueOptions queue;
 };
+
+// A reconcile in flight, for shutdown diagnostics.
+struct RunningReconcile {
+  std::string key;  // "namespace/name"
+  std::chrono::nanoseconds age{0};
+};
+
+// "prod/web (12.3s), prod/api (0.4s)": for logs.
+std::string describeRunning(const std::vector<RunningReconcile>& running);
 
 struct ControllerReadiness {
   bool manifestsLoaded = false;
@@ -76,8 +88,14 @@ class Controller {
   // Loads the manifests and starts every thread. Fails when a watcher cannot start.
   core::Result<void> start();
   // Stops taking new work, lets in-flight reconciles (and their writes) finish for up to
-  // `drain`, then stops every thread. Idempotent.
-  void stop(std::chrono::nanoseconds drain = std::chrono::seconds(8));
+  // `drain`, then stops every thread. Idempotent. When reconciles are still running after
+  // `drain`, logs which and calls `abandon` first: it must make whatever they wait for return
+  // (run cancels the in-flight AWS requests), since stop() then waits for them to end.
+  void stop(std::chrono::nanoseconds drain = std::chrono::seconds(8),
+            const std::function<void()>& abandon = {});
+
+  // The reconciles in flight now, oldest first. Thread-safe.
+  std::vector<RunningReconcile> running() const;
 
   const StatusStore& status() const { return status_; }
   ControllerReadiness readiness() const;
@@ -109,6 +127,8 @@ class Controller {
   bool stopping_ = false;  // guarded by tickMu_
   bool started_ = false;
   std::atomic<core::MonoTime::rep> heartbeat_{0};
+  mutable std::mutex runningMu_;
+  std::map<std::string, core::MonoTime> running_;  // guarded by runningMu_: key -> started
 };
 
 }  // namespace endpointbinder::runtime

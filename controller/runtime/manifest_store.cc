@@ -74,9 +74,10 @@ class ReloadProblems {
     for (const auto& d : unreadableRoots) unreadable_.emplace_back(normalPath(d.file), d);
   }
 
-  // The errors that keep a binding from `originFile`; empty if it may be removed.
-  api::Diagnostics covering(const std::string& originFile) {
+  // The errors of `originFile` itself, or of a path holding it; empty if there are none.
+  const api::Diagnostics& covering(const std::string& originFile) {
     std::string file = normalPath(originFile);
+    if (auto it = covering_.find(file); it != covering_.end()) return it->second;
     api::Diagnostics out;
     if (auto it = byFile_.find(file); it != byFile_.end()) out = it->second;
     for (const auto& [scope, d] : unreadable_) {
@@ -84,21 +85,17 @@ class ReloadProblems {
     }
     if (out.empty() && !filesRead_.contains(file) && mayStillExist(originFile)) {
       // The walk missed a file that is there (it changed under us): not a deletion.
-      auto [it, fresh] = unsettled_.try_emplace(
-          file, pathDiagnostic(originFile,
-                               "exists but was not read (changed during the reload?); keeping "
-                               "its bindings until the next reload"));
-      out.push_back(it->second);
+      auto d = pathDiagnostic(originFile,
+                              "exists but was not read (changed during the reload?); keeping "
+                              "its bindings until the next reload");
+      unsettled_.push_back(d);
+      out.push_back(std::move(d));
     }
-    return out;
+    return covering_.emplace(std::move(file), std::move(out)).first->second;
   }
 
   // Diagnostics made up by covering(), to be reported with the loader's.
-  api::Diagnostics unsettled() const {
-    api::Diagnostics out;
-    for (const auto& [file, d] : unsettled_) out.push_back(d);
-    return out;
-  }
+  const api::Diagnostics& unsettled() const { return unsettled_; }
 
  private:
   // False only when the file is certainly gone; "cannot tell" keeps the binding.
@@ -113,7 +110,29 @@ class ReloadProblems {
   std::set<std::string> filesRead_;
   std::map<std::string, api::Diagnostics> byFile_;
   std::vector<std::pair<std::string, api::Diagnostic>> unreadable_;
-  std::map<std::string, api::Diagnostic> unsettled_;
+  std::map<std::string, api::Diagnostics> covering_;  // by normal path, memoised
+  api::Diagnostics unsettled_;
+};
+
+// What the merge of one kind needs to know about the whole reload.
+struct ReloadContext {
+  ReloadProblems& problems;
+  core::MonoTime now;
+  std::chrono::milliseconds deletionSettle;
+  bool complete = false;    // no error anywhere: absence may start or confirm a deletion
+  api::Diagnostics errors;  // every error of the reload, when it is not complete
+
+  // Why a binding absent from an incomplete reload is kept.
+  api::Diagnostics keptBecause(const std::string& originFile) {
+    const api::Diagnostics& own = problems.covering(originFile);
+    if (!own.empty()) return own;
+    api::Diagnostics out{pathDiagnostic(
+        originFile,
+        "no longer defined here, but the manifests did not read cleanly (it may have moved "
+        "into a file with errors); kept until every manifest reads without error")};
+    out.insert(out.end(), errors.begin(), errors.end());
+    return out;
+  }
 };
 
 template <typename T>
@@ -122,12 +141,24 @@ void sortKeys(std::vector<T>& keys) {
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
 }
 
+// Looks at every stored binding that `produced` lacks, so that files the walk missed are
+// known (ReloadProblems::unsettled) before deciding whether the reload is complete.
+template <typename T>
+void examineAbsent(const std::map<std::string, StoredBinding<T>>& stored,
+                   const std::vector<T>& produced, ReloadProblems& problems) {
+  std::set<std::string> keys;
+  for (const T& binding : produced) keys.insert(binding.metadata.key());
+  for (const auto& [key, entry] : stored) {
+    if (!keys.contains(key)) problems.covering(entry.binding.origin.file);
+  }
+}
+
 // The bindings of one kind after this reload: those produced now, plus the old ones the
 // rules say to keep. Records what changed in `changes`.
 template <typename T>
 std::map<std::string, StoredBinding<T>> mergeKind(
     const std::map<std::string, StoredBinding<T>>& stored, const std::vector<T>& produced,
-    ReloadProblems& problems, KeyChanges& changes) {
+    ReloadContext& context, KeyChanges& changes) {
   std::map<std::string, StoredBinding<T>> next;
   for (const T& binding : produced) {
     std::string key = binding.metadata.key();
@@ -135,28 +166,63 @@ std::map<std::string, StoredBinding<T>> mergeKind(
     auto old = stored.find(key);
     if (old == stored.end()) {
       changes.added.push_back(key);
-    } else if (old->second.stale || old->second.binding.generation != binding.generation ||
-               normalPath(old->second.binding.origin.file) != normalPath(binding.origin.file)) {
-      changes.updated.push_back(key);
+    } else {
+      if (old->second.stale || old->second.binding.generation != binding.generation ||
+          normalPath(old->second.binding.origin.file) != normalPath(binding.origin.file)) {
+        changes.updated.push_back(key);
+      }
+      if (old->second.pendingDeletionSince) changes.deletionCancelled.push_back(key);
     }
-    next.emplace(std::move(key), StoredBinding<T>{binding, false, {}});
+    next.emplace(std::move(key), StoredBinding<T>{binding, false, {}, std::nullopt});
   }
   for (const auto& [key, entry] : stored) {
     if (next.contains(key)) continue;
-    api::Diagnostics errors = problems.covering(entry.binding.origin.file);
-    if (errors.empty()) {
-      changes.removed.push_back(key);
+    if (context.complete) {
+      // Absent from a clean read: a deletion once a second clean read, settled, agrees.
+      StoredBinding<T> kept = entry;  // served unchanged meanwhile
+      if (!entry.pendingDeletionSince) {
+        kept.pendingDeletionSince = context.now;
+        changes.pendingDeletion.push_back(key);
+      } else if (context.now - *entry.pendingDeletionSince >= context.deletionSettle) {
+        changes.removed.push_back(key);
+        continue;
+      }
+      next.emplace(key, std::move(kept));
       continue;
     }
+    // An incomplete read proves nothing about absence: keep it, stale, and still pending if
+    // it was (a later clean read may confirm that).
+    api::Diagnostics errors = context.keptBecause(entry.binding.origin.file);
     if (!entry.stale || toStrings(entry.staleErrors) != toStrings(errors)) {
       changes.updated.push_back(key);
     }
-    next.emplace(key, StoredBinding<T>{entry.binding, true, std::move(errors)});
+    next.emplace(
+        key, StoredBinding<T>{entry.binding, true, std::move(errors), entry.pendingDeletionSince});
   }
   sortKeys(changes.added);
   sortKeys(changes.updated);
   sortKeys(changes.removed);
+  sortKeys(changes.pendingDeletion);
+  sortKeys(changes.deletionCancelled);
   return next;
+}
+
+// The earliest time a pending deletion among `stored` was first seen, if any.
+template <typename T>
+std::optional<core::MonoTime> earliestPending(const std::map<std::string, StoredBinding<T>>& stored,
+                                              std::optional<core::MonoTime> earliest) {
+  for (const auto& [key, entry] : stored) {
+    if (entry.pendingDeletionSince && (!earliest || *entry.pendingDeletionSince < *earliest)) {
+      earliest = entry.pendingDeletionSince;
+    }
+  }
+  return earliest;
+}
+
+template <typename T>
+std::size_t countPending(const std::map<std::string, StoredBinding<T>>& stored) {
+  return static_cast<std::size_t>(std::count_if(
+      stored.begin(), stored.end(), [](const auto& kv) { return kv.second.pendingDeletionSince; }));
 }
 
 template <typename T>
@@ -167,10 +233,11 @@ std::size_t countStale(const std::map<std::string, StoredBinding<T>>& stored) {
 
 }  // namespace
 
-ManifestStore::ManifestStore(std::vector<fs::path> paths, Loader loader)
-    : paths_(std::move(paths)), loader_(std::move(loader)) {}
+ManifestStore::ManifestStore(std::vector<fs::path> paths, Loader loader,
+                             ManifestStoreOptions options)
+    : paths_(std::move(paths)), loader_(std::move(loader)), options_(options) {}
 
-ManifestDiff ManifestStore::reload() {
+ManifestDiff ManifestStore::reload(core::MonoTime now) {
   std::lock_guard reloadLock(reloadMu_);
 
   std::vector<api::Diagnostic> unreadableRoots;
@@ -198,15 +265,13 @@ ManifestDiff ManifestStore::reload() {
     }
   }
 
+  ReloadProblems problems(set, unreadableRoots);
   // Only reload() writes the maps and reloads are serialised, so reading them here without
   // mu_ is safe; mu_ is taken only to publish, keeping readers clear of the file checks.
-  ManifestDiff diff;
-  ReloadProblems problems(set, unreadableRoots);
-  auto targetGroupBindings =
-      mergeKind(targetGroupBindings_, set.targetGroupBindings, problems, diff.targetGroupBindings);
-  auto dnsRecordBindings =
-      mergeKind(dnsRecordBindings_, set.dnsRecordBindings, problems, diff.dnsRecordBindings);
+  examineAbsent(targetGroupBindings_, set.targetGroupBindings, problems);
+  examineAbsent(dnsRecordBindings_, set.dnsRecordBindings, problems);
 
+  ManifestDiff diff;
   diff.errors = set.errors;
   for (auto& d : unreadableRoots) {
     bool reported = std::any_of(set.errors.begin(), set.errors.end(), [&](const auto& e) {
@@ -214,9 +279,24 @@ ManifestDiff ManifestStore::reload() {
     });
     if (!reported) diff.errors.push_back(d);
   }
-  for (auto& d : problems.unsettled()) diff.errors.push_back(std::move(d));
+  for (const auto& d : problems.unsettled()) diff.errors.push_back(d);
+  diff.complete = diff.errors.empty();
   diff.readFailed = rootFailed || std::any_of(diff.errors.begin(), diff.errors.end(),
                                               [](const auto& d) { return d.line == 0; });
+
+  ReloadContext context{problems, now, options_.deletionSettle, diff.complete,
+                        diff.complete ? api::Diagnostics{} : diff.errors};
+  auto targetGroupBindings =
+      mergeKind(targetGroupBindings_, set.targetGroupBindings, context, diff.targetGroupBindings);
+  auto dnsRecordBindings =
+      mergeKind(dnsRecordBindings_, set.dnsRecordBindings, context, diff.dnsRecordBindings);
+  if (auto since = earliestPending(dnsRecordBindings, earliestPending(targetGroupBindings, {}))) {
+    // After a clean read, when the oldest pending deletion has settled; after an incomplete
+    // one, a settle from now (a fix of a broken file is also an event of its own).
+    diff.confirmDeletionsAt =
+        diff.complete ? *since + options_.deletionSettle : now + options_.deletionSettle;
+  }
+
   std::set<std::string> filesWithErrors;
   for (const auto& d : diff.errors) filesWithErrors.insert(normalPath(d.file));
 
@@ -236,6 +316,7 @@ ManifestDiff ManifestStore::reload() {
   stats_.targetGroupBindings = targetGroupBindings_.size();
   stats_.dnsRecordBindings = dnsRecordBindings_.size();
   stats_.staleBindings = countStale(targetGroupBindings_) + countStale(dnsRecordBindings_);
+  stats_.pendingDeletions = countPending(targetGroupBindings_) + countPending(dnsRecordBindings_);
   return diff;
 }
 

@@ -3,25 +3,32 @@
 // when a manifest turns invalid.
 //
 // reload() re-reads every path through api::loadManifests and returns what changed. Its rules
-// exist so that a bad edit or a flaky read never deregisters anything (API.md "Bad input"):
+// exist so that a bad edit, a flaky read or a file caught half written never deregisters
+// anything (API.md "Bad input"):
 //   - A binding produced validly now is stored as it is now; it is "updated" when its
 //     generation, its origin file (a move between files is an update, not remove + add) or
 //     its stale state changed.
-//   - A binding that is no longer produced, but whose origin file now has errors, is KEPT
-//     with its last good spec and flagged stale with those errors.
-//   - A binding whose origin is under a path that could not be read (a configured path that
-//     is missing or unreadable, e.g. a directory caught mid-swap; or a file or directory the
-//     decoder reports as unreadable) is KEPT and flagged stale: a read error never deletes.
-//   - A binding whose origin file was not read but still exists on disk (it changed during
-//     the walk) is KEPT and flagged stale; the next reload settles it.
-//   - Otherwise a binding no longer produced is removed: its file was deleted, or the
-//     document was deleted from a file that is valid now.
+//   - A binding that is no longer produced is KEPT with its last good spec, flagged stale,
+//     whenever the reload is not complete: any file failed to read or to decode (the binding
+//     may have moved into it), a configured path could not be read (a directory caught
+//     mid-swap), an entry vanished during the walk, or a file that still exists on disk was
+//     not read. Its stale errors are its own file's when it has some, otherwise those of the
+//     reload. A broken file anywhere therefore freezes every deletion.
+//   - A binding no longer produced by a complete reload (no error at all) is PENDING
+//     DELETION, not deleted: a truncated file caught before its writer finished reads as
+//     valid and empty. It stays stored and served unchanged (get() and targetGroupBindings()
+//     return it, so it is reconciled as before), with pendingDeletionSince set. Only a later
+//     complete reload at least `deletionSettle` after the first one that still lacks it
+//     reports it removed. A binding that comes back meanwhile is simply no longer pending
+//     (and "updated" only if it changed). ManifestDiff::confirmDeletionsAt says when to
+//     reload to confirm; ManifestWatcher schedules that reload itself.
 // The loader is injectable (api::loadManifests by default) so tests can feed exact sets.
 //
 // Thread-safety: every method is thread-safe. reload() calls are serialised with each other;
 // readers are never blocked by the file I/O of a reload.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -35,6 +42,7 @@
 #include "api/decode.h"
 #include "api/diagnostic.h"
 #include "api/manifest.h"
+#include "controller/core/clock.h"
 
 namespace endpointbinder::runtime {
 
@@ -44,6 +52,8 @@ struct StoredBinding {
   T binding;           // the last good object: metadata, spec, generation, origin
   bool stale = false;  // its manifest is currently invalid or unreadable; `binding` is older
   api::Diagnostics staleErrors;  // why it is stale (empty unless stale)
+  // Set while the binding is pending deletion: when a complete reload first lacked it.
+  std::optional<core::MonoTime> pendingDeletionSince;
 
   // The first error, "file:line:col: path: message", plus "(and N more)"; empty unless stale.
   std::string staleReason() const {
@@ -62,7 +72,11 @@ using StoredDnsRecordBinding = StoredBinding<api::DnsRecordBinding>;
 struct KeyChanges {
   std::vector<std::string> added;
   std::vector<std::string> updated;  // generation, origin file or stale state changed
-  std::vector<std::string> removed;
+  std::vector<std::string> removed;  // deletion confirmed: no longer stored
+  // Not changes of the desired state (the binding is still stored as it was), so not part of
+  // empty(): absent from this complete reload for the first time, and back after being so.
+  std::vector<std::string> pendingDeletion;
+  std::vector<std::string> deletionCancelled;
 
   bool empty() const { return added.empty() && updated.empty() && removed.empty(); }
 };
@@ -73,6 +87,10 @@ struct ManifestDiff {
   api::Diagnostics errors;     // every problem of this reload; empty when all is well
   bool errorsChanged = false;  // `errors` differ from the previous reload's
   bool readFailed = false;     // some path could not be read; bindings under it were kept
+  // Every path read and no error anywhere: only such a reload starts or confirms a deletion.
+  bool complete = false;
+  // When a reload could next confirm a pending deletion; nullopt when none is pending.
+  std::optional<core::MonoTime> confirmDeletionsAt;
 
   // True when a binding changed or the set of errors changed: worth telling someone.
   bool changed() const {
@@ -90,7 +108,14 @@ struct ManifestStoreStats {
   std::size_t errors = 0;               // diagnostics
   std::size_t targetGroupBindings = 0;  // stored, stale ones included
   std::size_t dnsRecordBindings = 0;
-  std::size_t staleBindings = 0;  // of both kinds
+  std::size_t staleBindings = 0;     // of both kinds
+  std::size_t pendingDeletions = 0;  // of both kinds
+};
+
+struct ManifestStoreOptions {
+  // A deletion is confirmed by a complete reload at least this long after the first complete
+  // reload that lacked the binding: longer than any writer takes to rewrite a file in place.
+  std::chrono::milliseconds deletionSettle{5000};
 };
 
 class ManifestStore {
@@ -100,16 +125,18 @@ class ManifestStore {
   // `paths`: manifest files and directories, as given on the command line. Loads nothing
   // until reload().
   explicit ManifestStore(std::vector<std::filesystem::path> paths,
-                         Loader loader = &api::loadManifests);
+                         Loader loader = &api::loadManifests, ManifestStoreOptions options = {});
 
   ManifestStore(const ManifestStore&) = delete;
   ManifestStore& operator=(const ManifestStore&) = delete;
 
-  // Re-reads every path and applies the rules above. Never throws: a loader exception is
-  // reported as an error of every path, and everything is kept.
-  ManifestDiff reload();
+  // Re-reads every path and applies the rules above; `now` (the caller's clock, taken before
+  // reading) times pending deletions. Never throws: a loader exception is reported as an
+  // error of every path, and everything is kept.
+  ManifestDiff reload(core::MonoTime now);
 
   const std::vector<std::filesystem::path>& paths() const { return paths_; }
+  const ManifestStoreOptions& options() const { return options_; }
 
   // Snapshots, keyed by "namespace/name".
   std::map<std::string, StoredTargetGroupBinding> targetGroupBindings() const;
@@ -128,6 +155,7 @@ class ManifestStore {
  private:
   std::vector<std::filesystem::path> paths_;
   Loader loader_;
+  ManifestStoreOptions options_;
 
   std::mutex reloadMu_;  // serialises reload(); taken before mu_
   mutable std::mutex mu_;

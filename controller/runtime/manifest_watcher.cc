@@ -270,13 +270,17 @@ void ManifestWatcher::reloadNow(bool rescan) {
     return;
   }
   lastFingerprint_ = fingerprint;
-  ManifestDiff diff = store_.reload();
+  const core::MonoTime started = clock_.now();
+  ManifestDiff diff = store_.reload(started);
+  confirmAt_ = diff.confirmDeletionsAt;
+  if (confirmAt_) confirmAt_ = std::max(*confirmAt_, started + options_.debounce);
   {
     std::lock_guard lock(statsMu_);
     ++stats_.reloads;
     if (rescan) ++stats_.rescans;
     if (diff.changed()) ++stats_.changes;
   }
+  logDeletions(diff);
   if (!diff.changed() || !onChange_) return;
   try {
     onChange_(diff);
@@ -288,6 +292,39 @@ void ManifestWatcher::reloadNow(bool rescan) {
     log_.log(core::LogLevel::kError, "manifest change handler failed",
              {core::field("error", std::string(e.what()))});
   }
+}
+
+void ManifestWatcher::logDeletions(const ManifestDiff& diff) {
+  const auto settleMs = static_cast<long long>(store_.options().deletionSettle.count());
+  std::uint64_t pending = 0;
+  std::uint64_t cancelled = 0;
+  std::uint64_t confirmed = 0;
+  for (const auto& [kind, changes] :
+       {std::pair<const char*, const KeyChanges*>{"TargetGroupBinding", &diff.targetGroupBindings},
+        {"DNSRecordBinding", &diff.dnsRecordBindings}}) {
+    for (const auto& key : changes->pendingDeletion) {
+      log_.log(core::LogLevel::kInfo, "binding absent from manifests; deleting after confirmation",
+               {core::field("binding", key), core::field("kind", kind),
+                core::field("deletionSettleMs", settleMs)});
+    }
+    for (const auto& key : changes->deletionCancelled) {
+      log_.log(core::LogLevel::kInfo, "binding back in manifests; deletion cancelled",
+               {core::field("binding", key), core::field("kind", kind)});
+    }
+    for (const auto& key : changes->removed) {
+      log_.log(core::LogLevel::kInfo,
+               "binding deletion confirmed: absent from manifests on two reads, settled",
+               {core::field("binding", key), core::field("kind", kind),
+                core::field("deletionSettleMs", settleMs)});
+    }
+    pending += changes->pendingDeletion.size();
+    cancelled += changes->deletionCancelled.size();
+    confirmed += changes->removed.size();
+  }
+  std::lock_guard lock(statsMu_);
+  stats_.deletionsPending += pending;
+  stats_.deletionsCancelled += cancelled;
+  stats_.deletionsConfirmed += confirmed;
 }
 
 void ManifestWatcher::run() {
@@ -330,6 +367,7 @@ void ManifestWatcher::run() {
     core::MonoTime now = clock_.now();
     std::optional<core::MonoTime> deadline;
     if (rescans) deadline = nextRescan;
+    if (confirmAt_) deadline = deadline ? std::min(*deadline, *confirmAt_) : *confirmAt_;
     if (pending) {
       core::MonoTime due = std::min(lastEvent + options_.debounce, firstEvent + options_.maxDelay);
       deadline = deadline ? std::min(*deadline, due) : due;
@@ -395,6 +433,14 @@ void ManifestWatcher::run() {
       rearm();
       reloadNow(false);
       nextRescan = clock_.now() + options_.rescanInterval;
+    } else if (confirmAt_ && now >= *confirmAt_) {
+      // A second read to confirm deletions: never skipped for an unchanged fingerprint.
+      {
+        std::lock_guard lock(statsMu_);
+        ++stats_.confirmations;
+      }
+      rearm();
+      reloadNow(false);
     } else if (rescans && now >= nextRescan) {
       rearm();
       reloadNow(true);

@@ -16,6 +16,12 @@
 // Events are debounced: a reload happens once no event has arrived for `debounce` (200 ms),
 // or at the latest `maxDelay` after the first one, so one git checkout is one reload.
 // The first reload happens right after start(), on the watcher thread.
+// Deletions are confirmed by a second read (ManifestStore): after a reload that leaves a
+// binding pending deletion, the watcher reloads again at ManifestDiff::confirmDeletionsAt by
+// itself (whatever the fingerprint says, and never sooner than `debounce` after the last
+// reload), so a deletion takes about the store's deletionSettle, not a rescan period. Each
+// step is logged: "binding absent from manifests; deleting after confirmation", then
+// "binding deletion confirmed" or "binding back in manifests; deletion cancelled".
 //
 // Thread-safety: start(), stop(), requestReload() and stats() may be called from any thread;
 // `onChange` runs on the watcher thread, one call at a time. stop() must not be called from
@@ -56,6 +62,11 @@ struct ManifestWatcherStats {
   std::uint64_t callbackErrors = 0;    // exceptions thrown by onChange
   std::size_t watches = 0;             // directories and files currently watched
   bool inotifyActive = false;          // false: running on periodic rescans only
+  // Deletion confirmation (see above):
+  std::uint64_t confirmations = 0;       // reloads scheduled to confirm pending deletions
+  std::uint64_t deletionsPending = 0;    // bindings that became pending deletion
+  std::uint64_t deletionsCancelled = 0;  // pending deletions whose binding came back
+  std::uint64_t deletionsConfirmed = 0;  // bindings reported removed
 };
 
 class ManifestWatcher {
@@ -92,9 +103,12 @@ class ManifestWatcher {
 
   void run();
   void reloadNow(bool rescan);
+  void logDeletions(const ManifestDiff& diff);
   void wake();
 
-  std::optional<std::uint64_t> lastFingerprint_;  // watcher thread only; before the last reload
+  // Watcher thread only:
+  std::optional<std::uint64_t> lastFingerprint_;  // before the last reload
+  std::optional<core::MonoTime> confirmAt_;       // reload then to confirm pending deletions
 
   ManifestStore& store_;
   const core::Clock& clock_;

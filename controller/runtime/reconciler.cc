@@ -3,25 +3,31 @@
 #include <algorithm>
 #include <set>
 
+#include "api/net.h"
 #include "api/spec_json.h"
-#include "controller/core/planner.h"
 #include "controller/runtime/metrics.h"
+#include "controller/runtime/target_registration.h"
 
 namespace endpointbinder::runtime {
 
 namespace {
 
 using core::LogLevel;
-using std::chrono::duration_cast;
 using std::chrono::nanoseconds;
 
 // After a write, look at the group again soon so health and counts in status catch up,
 // instead of waiting for the next resync.
 constexpr auto kRefreshAfterWrite = std::chrono::seconds(10);
+// While serving targets wait for their replacements to pass health checks, health is read
+// this often (the cached picture is a resync period old otherwise).
+constexpr auto kReplacementHealthRefresh = std::chrono::seconds(10);
 // With unhealthyGracePeriod set, health must be read often enough to act on it in time.
 constexpr auto kMinHealthRefresh = std::chrono::seconds(2);
-// Pause between the batches of a plan capped by maxDeregistrationsPerSync.
-constexpr auto kNextBatchDelay = std::chrono::seconds(1);
+// Registrations left unsettled by the refusal search's call budget are tried again this soon.
+constexpr auto kDeferredRegistrationRetry = std::chrono::seconds(1);
+// Memory of a target group nobody reconciled for this long is dropped (as the tracker would
+// drop its entries); it only ever makes the next binding of that group more careful.
+constexpr auto kForgetGroupAfter = std::chrono::hours(1);
 
 std::string joinKeys(const std::vector<core::Target>& targets, size_t limit = 10) {
   std::string out;
@@ -30,6 +36,15 @@ std::string joinKeys(const std::vector<core::Target>& targets, size_t limit = 10
     out += targets[i].key();
   }
   if (targets.size() > limit) out += ", … (" + std::to_string(targets.size() - limit) + " more)";
+  return out;
+}
+
+std::string joinCidrs(const std::vector<api::Cidr>& cidrs) {
+  std::string out;
+  for (const auto& cidr : cidrs) {
+    if (!out.empty()) out += ", ";
+    out += cidr.toString();
+  }
   return out;
 }
 
@@ -75,7 +90,30 @@ TargetCounts countTargets(const std::vector<core::Target>& desired,
   return counts;
 }
 
+bool isIpAllowed(const std::string& id, const std::vector<api::Cidr>& cidrs) {
+  const auto ip = api::IpAddress::parse(id);
+  if (!ip) return true;  // an instance id: allowedCIDRs does not apply
+  return std::any_of(cidrs.begin(), cidrs.end(),
+                     [&](const api::Cidr& cidr) { return cidr.contains(*ip); });
+}
+
 }  // namespace
+
+std::optional<OwnerClaim> parseOwnerValue(const std::string& value) {
+  const auto last = value.rfind('/');
+  if (last == std::string::npos || last == 0) return std::nullopt;
+  const auto middle = value.rfind('/', last - 1);
+  if (middle == std::string::npos || middle == 0) return std::nullopt;
+  return OwnerClaim{value.substr(0, middle), value.substr(middle + 1)};
+}
+
+// Step 4's result: what the planner registers toward, and whether the source can be trusted.
+struct Reconciler::SourceView {
+  std::vector<core::Target> targets;  // the listing (the last good one while failing)
+  bool failing = false;
+  std::string reason;   // condition reason: "Resolved", "SourceFailing", "NoAllowedAddresses"
+  std::string message;  // for SourceResolved
+};
 
 Reconciler::Reconciler(Deps deps, ReconcilerOptions options)
     : deps_(std::move(deps)), options_(std::move(options)) {}
@@ -91,16 +129,52 @@ Reconciler::BindingState& Reconciler::stateFor(const std::string& key) {
   return *slot;
 }
 
+std::shared_ptr<Reconciler::GroupMemory> Reconciler::groupFor(const std::string& arn) {
+  std::lock_guard lock(mu_);
+  const auto now = deps_.clock.now();
+  // Drop memories nobody holds or used for long (try_lock: never wait on a reconcile here).
+  std::erase_if(groups_, [&](auto& item) {
+    if (item.first == arn || item.second.use_count() != 1) return false;
+    std::unique_lock groupLock(item.second->mu, std::try_to_lock);
+    return groupLock.owns_lock() && now - item.second->lastUsed > kForgetGroupAfter;
+  });
+  auto& slot = groups_[arn];
+  if (!slot) slot = std::make_shared<GroupMemory>();
+  return slot;
+}
+
+core::GroupFacts Reconciler::factsFor(const BindingState& state) const {
+  core::GroupFacts facts;
+  facts.ipAddressType = state.ipAddressType;
+  facts.deregistrationWindow = options_.deregistrationWindow;
+  facts.rejectionRetry = options_.rejectionRetry;
+  return facts;
+}
+
+void Reconciler::addEvent(const std::string& key, EventType type, std::string reason,
+                          std::string message) {
+  const auto wallNow = deps_.clock.wallNow();
+  deps_.status.update(key, [&](BindingStatus& s) {
+    StatusStore::addEvent(s, Event{wallNow, type, std::move(reason), std::move(message)});
+  });
+}
+
 core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
   auto desired = deps_.desired(key);
   if (!desired) return reconcileDeleted(key);
+  return reconcileDesired(key, *desired);
+}
 
-  const auto& binding = desired->binding;
+// ---- the binding exists: steps 2 to 8 -------------------------------------------------------
+
+core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& key,
+                                                           const DesiredBinding& desired) {
+  const auto& binding = desired.binding;
   const auto& spec = binding.spec;
   const auto& arn = spec.targetGroupArn.text;
   auto& state = stateFor(key);
   state.lastSpec = binding;
-  const auto now = deps_.clock.now();
+  state.deleting = false;
   const auto wallNow = deps_.clock.wallNow();
 
   deps_.status.update(key, [&](BindingStatus& s) {
@@ -113,109 +187,106 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
       s.specJson = api::specToJson(spec);
     }
     s.lastAttemptTime = wallNow;
-    if (desired->stale) {
+    if (desired.stale) {
       StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "InvalidManifest",
-                                     "keeping the last good spec: " + desired->staleReason});
+                                     "keeping the last good spec: " + desired.staleReason});
     }
   });
+  auto fail = [&](const core::Error& error) -> core::Result<ReconcileResult> {
+    recordFailure(key, binding.generation, error);
+    return std::unexpected(error);
+  };
 
-  auto verified = verifyTargetGroup(key, *desired, state);
-  if (!verified) {
-    recordFailure(key, binding.generation, verified.error());
-    return std::unexpected(verified.error());
+  // 2. The group: a binding pointed at another group first gives the old one back.
+  if (!state.ownedArn.empty() && state.ownedArn != arn) {
+    if (auto released = releaseClaim(key, state.ownedArn); !released) return fail(released.error());
+    state.ownedArn.clear();
   }
-  if (!*verified) {
-    return ReconcileResult{};  // Conflict: nothing to do until the next resync looks again
-  }
-  const int port = spec.port.value_or(state.targetGroupPort);
+  const auto group = groupFor(arn);
+  std::lock_guard groupLock(group->mu);
+  const auto now = deps_.clock.now();
+  group->lastUsed = now;
+  if (auto facts = readGroupFacts(desired, state); !facts) return fail(facts.error());
 
-  // Source: the last good listing, and whether it can be trusted right now.
-  const auto source = deps_.sources.snapshot(binding);
-  std::vector<core::Target> desiredTargets;
-  desiredTargets.reserve(source.ids.size());
-  for (const auto& id : source.ids) {
-    desiredTargets.push_back(core::Target{id, port, spec.availabilityZone});
-  }
-  const bool sourceFailing = source.failing || !source.hasAnswer;
-  if (!sourceFailing) {
-    const auto seenAt = source.lastSuccess == core::MonoTime{} ? now : source.lastSuccess;
-    for (const auto& departed : source.departed) {
-      state.tracker.recordListedUntil(core::Target{departed.id, port, spec.availabilityZone},
-                                      departed.goneSince);
+  // 3. Ownership.
+  std::string holder;
+  auto ownership = establishOwnership(key, desired, state, holder);
+  if (!ownership) return fail(ownership.error());
+  if (*ownership == Ownership::kConflict) {
+    reportConflict(key, binding, holder);
+    const auto claim = parseOwnerValue(holder);
+    ReconcileResult result;
+    // Another binding of ours holds it: when that one was renamed or deleted, its deletion
+    // releases the claim soon; look again then rather than a resync later.
+    if (claim && claim->controllerId == options_.controllerId) {
+      result.requeueAfter = options_.claimRecheck;
     }
-    state.tracker.recordListing(desiredTargets, seenAt);
-  } else {
-    state.tracker.recordSourceFailure(
-        source.failureReason.empty() ? "no answer yet" : source.failureReason,
-        source.failingSince.value_or(now));
+    return result;
   }
 
-  // Observed: cached unless stale for this binding's needs.
+  // 4. Source.
+  const SourceView source = readSource(key, binding, state, *group, now);
+
+  // 5. Observed: cached unless stale for this binding's needs.
   auto maxAge = options_.resyncPeriod;
   if (spec.policy.unhealthyGracePeriod > api::Duration::zero()) {
     maxAge = std::min<nanoseconds>(
         maxAge, std::max<nanoseconds>(kMinHealthRefresh, spec.policy.unhealthyGracePeriod / 2));
   }
-  const bool refreshDue = state.refreshDueAt && now >= *state.refreshDueAt;
+  const bool refreshDue = group->refreshDueAt && now >= *group->refreshDueAt;
   auto observed = deps_.observed.targets(arn, refreshDue, maxAge);
-  if (!observed) {
-    recordFailure(key, binding.generation, observed.error());
-    return std::unexpected(observed.error());
-  }
-  if (refreshDue) state.refreshDueAt.reset();
-  state.tracker.recordObserved(observed->targets, now);
+  if (!observed) return fail(observed.error());
+  if (refreshDue) group->refreshDueAt.reset();
+  group->tracker.recordObserved(observed->targets, now);
 
-  const core::DesiredTargets desiredState{desiredTargets, sourceFailing};
-  auto plan = core::computePlan(desiredState, observed->targets, state.tracker, spec.policy, now);
+  // 6. Plan.
+  const core::DesiredTargets desiredState{source.targets, source.failing};
+  const auto facts = factsFor(state);
+  auto plan =
+      core::computePlan(desiredState, observed->targets, group->tracker, spec.policy, now, facts);
 
-  // Never write from a cached picture: re-read and plan again first.
-  if (plan.hasWrites() && !options_.dryRun && observed->fromCache) {
-    observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
-    if (!observed) {
-      recordFailure(key, binding.generation, observed.error());
-      return std::unexpected(observed.error());
-    }
-    state.tracker.recordObserved(observed->targets, now);
-    plan = core::computePlan(desiredState, observed->targets, state.tracker, spec.policy, now);
-  }
-
+  // 7. Apply. Never write from a cached picture: re-read and plan again first; and never
+  // write to a group whose claim changed since we checked it (an operator or another
+  // controller re-tagged it): the owner tag is read again before every batch of writes.
   bool applied = false;
   if (plan.hasWrites() && !options_.dryRun) {
-    if (!plan.toRegister.empty()) {
-      auto r = deps_.api.registerTargets(arn, plan.toRegister);
-      if (!r) {
-        deps_.observed.invalidate(arn);
-        recordFailure(key, binding.generation, r.error());
-        return std::unexpected(r.error());
-      }
-      deps_.observed.expectRegistered(arn, plan.toRegister);
-      deps_.log.log(LogLevel::kInfo, "registered targets",
-                    {core::field("binding", key), core::field("targetGroup", arn),
-                     core::field("count", static_cast<long long>(plan.toRegister.size())),
-                     core::field("targets", joinKeys(plan.toRegister))});
+    if (observed->fromCache) {
+      observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
+      if (!observed) return fail(observed.error());
+      group->tracker.recordObserved(observed->targets, now);
+      plan = core::computePlan(desiredState, observed->targets, group->tracker, spec.policy, now,
+                               facts);
     }
-    if (!plan.toDeregister.empty()) {
-      auto r = deps_.api.deregisterTargets(arn, plan.toDeregister);
-      if (!r) {
-        deps_.observed.invalidate(arn);
-        recordFailure(key, binding.generation, r.error());
-        return std::unexpected(r.error());
-      }
-      deps_.observed.expectDeregistered(arn, plan.toDeregister);
-      deps_.log.log(LogLevel::kInfo, "deregistered targets",
+  }
+  if (plan.hasWrites() && !options_.dryRun) {
+    auto owner = readOwner(arn);
+    if (!owner) return fail(owner.error());
+    if (owner->value_or("") != ownerValue(key)) {
+      state.ownedArn.clear();
+      deps_.log.log(LogLevel::kWarn, "owner tag changed; not writing",
                     {core::field("binding", key), core::field("targetGroup", arn),
-                     core::field("count", static_cast<long long>(plan.toDeregister.size())),
-                     core::field("targets", joinKeys(plan.toDeregister))});
+                     core::field("owner", owner->value_or("(none)"))});
+      reportConflict(key, binding, owner->value_or(""));
+      ReconcileResult result;
+      result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
+      return result;
+    }
+    if (auto written = applyPlan(key, arn, plan, *group, now); !written) {
+      return fail(written.error());
     }
     applied = true;
-    state.refreshDueAt = now + kRefreshAfterWrite;
+    group->refreshDueAt = now + kRefreshAfterWrite;
     if (auto after = deps_.observed.targets(arn); after) observed = std::move(after);
   }
 
-  // Status, events and metrics describe the group as it now stands (expectations applied).
-  const auto counts = countTargets(desiredTargets, observed->targets);
+  // 8. Report: status, events and metrics describe the group as it now stands.
+  const auto counts = countTargets(source.targets, observed->targets);
   std::map<core::HoldReason, int> heldByReason;
   for (const auto& h : plan.held) ++heldByReason[h.reason];
+  if (heldByReason.contains(core::HoldReason::kReplacementsNotReady)) {
+    const auto at = now + kReplacementHealthRefresh;
+    if (!group->refreshDueAt || *group->refreshDueAt > at) group->refreshDueAt = at;
+  }
 
   deps_.status.update(key, [&](BindingStatus& s) {
     s.counts = counts;
@@ -233,19 +304,10 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
     summary.time = wallNow;
     if (plan.hasWrites() || !plan.held.empty() || !s.lastPlan) s.lastPlan = std::move(summary);
 
-    if (sourceFailing) {
-      StatusStore::setCondition(
-          s, makeCondition("SourceResolved", ConditionStatus::kFalse, "SourceFailing",
-                           state.tracker.sourceFailureReason() +
-                               "; deregistrations are frozen, last good answer kept",
-                           wallNow));
-    } else {
-      StatusStore::setCondition(
-          s, makeCondition("SourceResolved", ConditionStatus::kTrue, "Resolved",
-                           std::string(api::sourceKindName(spec.source)) + " source lists " +
-                               std::to_string(counts.desired) + " targets",
-                           wallNow));
-    }
+    StatusStore::setCondition(
+        s, makeCondition("SourceResolved",
+                         source.failing ? ConditionStatus::kFalse : ConditionStatus::kTrue,
+                         source.reason, source.message, wallNow));
     StatusStore::setCondition(
         s, makeCondition("Synced", ConditionStatus::kTrue, options_.dryRun ? "DryRun" : "Synced",
                          options_.dryRun ? "planned without writing (--dry-run)"
@@ -253,10 +315,10 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
                          wallNow));
     StatusStore::setCondition(s, makeCondition("Conflict", ConditionStatus::kFalse, "Owned",
                                                "owned by " + ownerValue(key), wallNow));
-    const bool ready = !sourceFailing && counts.missing == 0;
+    const bool ready = !source.failing && counts.missing == 0;
     StatusStore::setCondition(
         s, makeCondition("Ready", ready ? ConditionStatus::kTrue : ConditionStatus::kFalse,
-                         ready ? "Converged" : (sourceFailing ? "SourceFailing" : "Converging"),
+                         ready ? "Converged" : (source.failing ? source.reason : "Converging"),
                          ready ? "every target the source lists is registered"
                                : std::to_string(counts.missing) + " listed targets not registered",
                          wallNow));
@@ -272,9 +334,15 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
     }
     for (const auto& [reason, n] : heldByReason) {
       if (reason == core::HoldReason::kWithinGracePeriod) continue;  // routine, not news
-      StatusStore::addEvent(
-          s, Event{wallNow, EventType::kWarning, "Blocked",
-                   std::to_string(n) + " changes held: " + core::holdReasonName(reason)});
+      std::string message = std::to_string(n) + " changes held: " + core::holdReasonName(reason);
+      // The first held target's own message says why (the AWS message for a refusal).
+      for (const auto& h : plan.held) {
+        if (h.reason == reason) {
+          message += " (" + h.target.key() + ": " + h.message + ")";
+          break;
+        }
+      }
+      StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "Blocked", message});
     }
   });
 
@@ -289,23 +357,14 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
     if (!result.requeueAfter || delay < *result.requeueAfter) result.requeueAfter = delay;
   };
   if (plan.nextDeadline) consider(*plan.nextDeadline);
-  if (state.refreshDueAt) consider(*state.refreshDueAt);
-  // A capped plan continues with the next batch as soon as this one is written, so a large
-  // removal proceeds at maxDeregistrationsPerSync per sync instead of per resync.
-  if (applied && heldByReason.contains(core::HoldReason::kMaxDeregistrationsPerSync)) {
-    consider(now + kNextBatchDelay);
-  }
+  if (group->refreshDueAt) consider(*group->refreshDueAt);
   return result;
 }
 
-core::Result<bool> Reconciler::verifyTargetGroup(const std::string& key,
-                                                 const DesiredBinding& desired,
-                                                 BindingState& state) {
+core::Result<void> Reconciler::readGroupFacts(const DesiredBinding& desired, BindingState& state) {
   const auto& binding = desired.binding;
-  if (state.verifiedGeneration == binding.generation && state.owned) return true;
   const auto& arn = binding.spec.targetGroupArn.text;
-  const auto wallNow = deps_.clock.wallNow();
-
+  if (state.checkedGeneration == binding.generation && state.checkedArn == arn) return {};
   auto groups = deps_.api.describeTargetGroups({arn});
   if (!groups) return std::unexpected(groups.error());
   if (groups->empty()) {
@@ -326,95 +385,322 @@ core::Result<bool> Reconciler::verifyTargetGroup(const std::string& key,
                            "PortUnknown");
   }
   state.targetGroupPort = info.port;
-
-  auto tags = deps_.api.describeTags({arn});
-  if (!tags) return std::unexpected(tags.error());
-  std::string owner;
-  if (auto it = tags->find(arn); it != tags->end()) {
-    if (auto t = it->second.find(kOwnerTagKey); t != it->second.end()) owner = t->second;
-  }
-  const auto mine = ownerValue(key);
-  if (!owner.empty() && owner != mine) {
-    deps_.log.log(LogLevel::kWarn, "target group owned by another binding; not writing",
-                  {core::field("binding", key), core::field("targetGroup", arn),
-                   core::field("owner", owner)});
-    deps_.status.update(key, [&](BindingStatus& s) {
-      const auto message = "target group is tagged " + std::string(kOwnerTagKey) + "=" + owner;
-      StatusStore::setCondition(
-          s, makeCondition("Conflict", ConditionStatus::kTrue, "OwnedByOther", message, wallNow));
-      StatusStore::setCondition(
-          s, makeCondition("Synced", ConditionStatus::kFalse, "Conflict", message, wallNow));
-      StatusStore::setCondition(
-          s, makeCondition("Ready", ConditionStatus::kFalse, "Conflict", message, wallNow));
-      StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "Conflict", message});
-      s.lastError = message;
-    });
-    if (deps_.metrics) deps_.metrics->recordConflict(binding.metadata.ns, binding.metadata.name);
-    state.owned = false;
-    state.verifiedGeneration.clear();
-    return false;
-  }
-  if (owner.empty() && !options_.dryRun) {
-    auto added = deps_.api.addTags(arn, {{kOwnerTagKey, mine}});
-    if (!added) return std::unexpected(added.error());
-    deps_.status.update(key, [&](BindingStatus& s) {
-      StatusStore::addEvent(
-          s, Event{wallNow, EventType::kNormal, "Claimed",
-                   "tagged target group " + info.name + " " + kOwnerTagKey + "=" + mine});
-    });
-  }
-  state.owned = !owner.empty() || !options_.dryRun;
-  state.verifiedGeneration = binding.generation;
-  return true;
+  state.ipAddressType = info.ipAddressType.empty() ? "ipv4" : info.ipAddressType;
+  state.checkedGeneration = binding.generation;
+  state.checkedArn = arn;
+  return {};
 }
 
+core::Result<std::optional<std::string>> Reconciler::readOwner(const std::string& arn) {
+  auto tags = deps_.api.describeTags({arn});
+  if (!tags) return std::unexpected(tags.error());
+  if (auto it = tags->find(arn); it != tags->end()) {
+    if (auto t = it->second.find(kOwnerTagKey); t != it->second.end()) {
+      return std::optional<std::string>(t->second);
+    }
+  }
+  return std::optional<std::string>();
+}
+
+core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::string& key,
+                                                                   const DesiredBinding& desired,
+                                                                   BindingState& state,
+                                                                   std::string& conflictHolder) {
+  const auto& arn = desired.binding.spec.targetGroupArn.text;
+  // Checked once per group; before every batch of writes the tag is read again (step 7).
+  if (state.ownedArn == arn) return Ownership::kOwned;
+  const auto mine = ownerValue(key);
+  auto owner = readOwner(arn);
+  if (!owner) return std::unexpected(owner.error());
+  if (*owner == mine) {
+    state.ownedArn = arn;
+    return Ownership::kOwned;
+  }
+
+  std::string eventReason = "Claimed";
+  std::string eventMessage = std::string("tagged target group ") + kOwnerTagKey + "=" + mine;
+  if (owner->has_value()) {
+    // Another claim. Ours to adopt only when it is this controller's and its binding is gone
+    // from the manifests (renamed, moved to another namespace, deleted): a binding that still
+    // exists keeps its group, and another controller's claim is never touched.
+    const auto claim = parseOwnerValue(**owner);
+    const bool adoptable = claim && claim->controllerId == options_.controllerId &&
+                           claim->bindingKey != key && !deps_.desired(claim->bindingKey);
+    if (!adoptable) {
+      conflictHolder = **owner;
+      state.ownedArn.clear();
+      return Ownership::kConflict;
+    }
+    eventReason = "Adopted";
+    eventMessage = "adopted target group from binding " + claim->bindingKey +
+                   ", which is no longer in the manifests; tagged " + kOwnerTagKey + "=" + mine;
+  }
+  if (options_.dryRun) return Ownership::kOwned;  // would claim; --dry-run writes nothing
+
+  auto added = deps_.api.addTags(arn, {{kOwnerTagKey, mine}});
+  if (!added) return std::unexpected(added.error());
+  // Check-then-act is not a claim: read it back, so two claimants never both write.
+  auto confirmed = readOwner(arn);
+  if (!confirmed) return std::unexpected(confirmed.error());
+  if (*confirmed != mine) {
+    conflictHolder = confirmed->value_or("");
+    return Ownership::kConflict;
+  }
+  state.ownedArn = arn;
+  deps_.log.log(LogLevel::kInfo, eventReason == "Adopted" ? "adopted target group" : "claimed target group",
+                {core::field("binding", key), core::field("targetGroup", arn),
+                 core::field("previousOwner", owner->value_or(""))});
+  addEvent(key, EventType::kNormal, eventReason, eventMessage);
+  return Ownership::kOwned;
+}
+
+Reconciler::SourceView Reconciler::readSource(const std::string& key,
+                                              const api::TargetGroupBinding& binding,
+                                              const BindingState& state, GroupMemory& group,
+                                              core::MonoTime now) {
+  const auto& spec = binding.spec;
+  const int port = spec.port.value_or(state.targetGroupPort);
+  const auto snapshot = deps_.sources.snapshot(binding);
+  SourceView view;
+  view.targets.reserve(snapshot.ids.size());
+  for (const auto& id : snapshot.ids) {
+    view.targets.push_back(core::Target{id, port, spec.availabilityZone});
+  }
+  view.failing = snapshot.failing || !snapshot.hasAnswer;
+  std::string failure =
+      snapshot.failureReason.empty() ? std::string("no answer yet") : snapshot.failureReason;
+  view.reason = "SourceFailing";
+
+  // An answer made only of addresses we may not register is not "the endpoints are gone": a
+  // disassociated private zone, a public answer or a spoofed reply must not drain the group.
+  if (!view.failing && !view.targets.empty() &&
+      std::none_of(view.targets.begin(), view.targets.end(), [&](const core::Target& t) {
+        return isIpAllowed(t.id, spec.policy.allowedCidrs);
+      })) {
+    view.failing = true;
+    view.reason = "NoAllowedAddresses";
+    failure = "every address the source lists (" + joinKeys(view.targets) +
+              ") is outside allowedCIDRs [" + joinCidrs(spec.policy.allowedCidrs) + "]";
+  }
+
+  if (!view.failing) {
+    core::SourceListing listing;
+    listing.targets = view.targets;
+    listing.confirmedAt = snapshot.lastSuccess == core::MonoTime{} ? now : snapshot.lastSuccess;
+    listing.lineage = key + "@" + binding.generation;
+    for (const auto& departed : snapshot.departed) {
+      listing.departedAt.emplace(core::Target{departed.id, port, spec.availabilityZone}.key(),
+                                 departed.goneSince);
+    }
+    group.tracker.recordListing(listing, now);
+    view.reason = "Resolved";
+    view.message = std::string(api::sourceKindName(spec.source)) + " source lists " +
+                   std::to_string(view.targets.size()) + " targets";
+  } else {
+    group.tracker.recordSourceFailure(failure, snapshot.failingSince.value_or(now));
+    view.message = failure + "; deregistrations are frozen, last good answer kept";
+  }
+  return view;
+}
+
+core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
+                                         core::Plan& plan, GroupMemory& group,
+                                         core::MonoTime now) {
+  if (!plan.toRegister.empty()) {
+    auto report = registerReportingRejections(deps_.api, arn, plan.toRegister);
+    if (!report) {
+      deps_.observed.invalidate(arn);
+      return std::unexpected(report.error());
+    }
+    // Refused targets are held with AWS's words; the rest is registered; the deregistrations
+    // below go ahead (one bad address must not block the binding).
+    for (const auto& rejected : report->rejected) {
+      const std::string message = rejected.code.empty()
+                                      ? rejected.message
+                                      : rejected.code + ": " + rejected.message;
+      group.tracker.recordRejected(rejected.target, message, now + options_.rejectionRetry);
+      plan.held.push_back(core::HeldTarget{rejected.target, core::HoldReason::kRejectedByAws,
+                                           false, "AWS refused to register it: " + message});
+      deps_.log.log(LogLevel::kWarn, "AWS refused to register a target",
+                    {core::field("binding", key), core::field("targetGroup", arn),
+                     core::field("target", rejected.target.key()),
+                     core::field("error", message)});
+    }
+    if (!report->deferred.empty()) {
+      const auto retryAt = now + kDeferredRegistrationRetry;
+      if (!plan.nextDeadline || *plan.nextDeadline > retryAt) plan.nextDeadline = retryAt;
+    }
+    plan.toRegister = std::move(report->registered);
+    if (!plan.toRegister.empty()) {
+      deps_.observed.expectRegistered(arn, plan.toRegister);
+      deps_.log.log(LogLevel::kInfo, "registered targets",
+                    {core::field("binding", key), core::field("targetGroup", arn),
+                     core::field("count", static_cast<long long>(plan.toRegister.size())),
+                     core::field("targets", joinKeys(plan.toRegister))});
+    }
+  }
+  if (!plan.toDeregister.empty()) {
+    auto r = deps_.api.deregisterTargets(arn, plan.toDeregister);
+    if (!r) {
+      deps_.observed.invalidate(arn);
+      return std::unexpected(r.error());
+    }
+    group.tracker.recordDeregistered(plan.toDeregister.size(), now);
+    deps_.observed.expectDeregistered(arn, plan.toDeregister);
+    deps_.log.log(LogLevel::kInfo, "deregistered targets",
+                  {core::field("binding", key), core::field("targetGroup", arn),
+                   core::field("count", static_cast<long long>(plan.toDeregister.size())),
+                   core::field("targets", joinKeys(plan.toDeregister))});
+  }
+  std::sort(plan.held.begin(), plan.held.end(), [](const auto& a, const auto& b) {
+    return a.target.key() < b.target.key();
+  });
+  return {};
+}
+
+core::Result<void> Reconciler::releaseClaim(const std::string& key, const std::string& arn) {
+  if (options_.dryRun) return {};
+  const auto group = groupFor(arn);
+  std::lock_guard groupLock(group->mu);
+  auto owner = readOwner(arn);
+  if (!owner) {
+    // A group deleted meanwhile holds no claim.
+    if (owner.error().kind == core::ErrorKind::kNotFound) return {};
+    return std::unexpected(owner.error());
+  }
+  if (owner->value_or("") != ownerValue(key)) return {};  // someone else's now (adopted)
+  auto removed = deps_.api.removeTags(arn, {kOwnerTagKey});
+  if (!removed && removed.error().kind != core::ErrorKind::kNotFound) {
+    return std::unexpected(removed.error());
+  }
+  deps_.log.log(LogLevel::kInfo, "released target group",
+                {core::field("binding", key), core::field("targetGroup", arn)});
+  addEvent(key, EventType::kNormal, "Released",
+           "removed " + std::string(kOwnerTagKey) + " from target group " + arn);
+  return {};
+}
+
+// ---- the binding is gone --------------------------------------------------------------------
+
 core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& key) {
-  std::unique_ptr<BindingState>* slot = nullptr;
+  BindingState* found = nullptr;
   {
     std::lock_guard lock(mu_);
-    auto it = states_.find(key);
-    if (it != states_.end()) slot = &it->second;
+    if (auto it = states_.find(key); it != states_.end()) found = it->second.get();
   }
-  if (slot == nullptr) {
+  if (found == nullptr) {
     deps_.status.erase(key);
     return ReconcileResult{};
   }
-  auto& state = **slot;
+  auto& state = *found;
   const auto& spec = state.lastSpec.spec;
   const auto& arn = spec.targetGroupArn.text;
-  if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && state.owned &&
+  const bool owned = state.ownedArn == arn && !arn.empty();
+  auto fail = [&](const core::Error& error) -> core::Result<ReconcileResult> {
+    recordFailure(key, state.lastSpec.generation, error);
+    return std::unexpected(error);
+  };
+
+  if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && owned &&
       !options_.dryRun) {
+    // Only what this group's listings put there, at the capped rate: a deleted binding never
+    // takes out targets that others registered, nor the whole group in one call.
+    const auto group = groupFor(arn);
+    std::unique_lock groupLock(group->mu);
+    const auto now = deps_.clock.now();
+    group->lastUsed = now;
     auto observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
-    if (!observed) {
-      recordFailure(key, state.lastSpec.generation, observed.error());
-      return std::unexpected(observed.error());
-    }
-    std::vector<core::Target> all;
-    for (const auto& o : observed->targets) {
-      if (core::isRegistered(o)) all.push_back(o.target);
-    }
-    if (!all.empty()) {
-      auto r = deps_.api.deregisterTargets(arn, all);
-      if (!r) {
-        recordFailure(key, state.lastSpec.generation, r.error());
-        return std::unexpected(r.error());
+    if (!observed) return fail(observed.error());
+    auto plan = core::computeDeletionPlan(observed->targets, group->tracker, spec.policy, now,
+                                          factsFor(state));
+    if (!plan.toDeregister.empty()) {
+      auto owner = readOwner(arn);
+      if (!owner) return fail(owner.error());
+      if (owner->value_or("") != ownerValue(key)) {
+        plan = core::Plan{};  // no longer ours: leave its targets alone
+      } else if (auto r = applyPlan(key, arn, plan, *group, now); !r) {
+        return fail(r.error());
       }
-      deps_.log.log(LogLevel::kInfo, "binding deleted with deletionPolicy Deregister",
-                    {core::field("binding", key), core::field("targetGroup", arn),
-                     core::field("count", static_cast<long long>(all.size()))});
     }
+    if (!plan.held.empty()) {
+      state.deleting = true;
+      deps_.status.update(key, [&](BindingStatus& s) {
+        StatusStore::setCondition(
+            s, makeCondition("Ready", ConditionStatus::kFalse, "Deleting",
+                             "manifest removed; deregistering this binding's " +
+                                 std::to_string(plan.held.size()) +
+                                 " remaining targets at maxDeregistrationsPerSync",
+                             deps_.clock.wallNow()));
+      });
+      ReconcileResult result;
+      if (plan.nextDeadline) {
+        result.requeueAfter =
+            std::max<nanoseconds>(*plan.nextDeadline - now, std::chrono::milliseconds(200));
+      }
+      return result;
+    }
+    deps_.log.log(LogLevel::kInfo, "binding deleted with deletionPolicy Deregister",
+                  {core::field("binding", key), core::field("targetGroup", arn)});
   } else {
     deps_.log.log(LogLevel::kInfo, "binding deleted; targets retained",
                   {core::field("binding", key), core::field("targetGroup", arn)});
   }
+  if (owned) {
+    if (auto released = releaseClaim(key, arn); !released) return fail(released.error());
+  }
+
+  // The manifest may have come back while this ran: stop tracking its source only if it is
+  // still gone after the subscription is dropped, else keep everything and reconcile it.
   deps_.sources.untrack(key);
+  if (auto back = deps_.desired(key)) {
+    deps_.sources.track(back->binding);
+    state.ownedArn.clear();
+    ReconcileResult result;
+    result.requeueAfter = std::chrono::milliseconds(0);
+    return result;
+  }
   deps_.observed.forget(arn);
   deps_.status.erase(key);
-  if (deps_.metrics)
+  if (deps_.metrics) {
     deps_.metrics->forgetBinding(state.lastSpec.metadata.ns, state.lastSpec.metadata.name);
+  }
   std::lock_guard lock(mu_);
   states_.erase(key);
   return ReconcileResult{};
+}
+
+// ---- reporting ------------------------------------------------------------------------------
+
+void Reconciler::reportConflict(const std::string& key, const api::TargetGroupBinding& binding,
+                                const std::string& holder) {
+  const auto wallNow = deps_.clock.wallNow();
+  const auto& arn = binding.spec.targetGroupArn.text;
+  const auto claim = parseOwnerValue(holder);
+  const bool ours = claim && claim->controllerId == options_.controllerId;
+  const std::string reason = ours ? "ClaimedByBinding" : "OwnedByOther";
+  std::string message = holder.empty()
+                            ? "the owner tag " + std::string(kOwnerTagKey) +
+                                  " was removed from the target group while we were writing"
+                            : "target group is tagged " + std::string(kOwnerTagKey) + "=" + holder;
+  if (ours) {
+    message += " (binding " + claim->bindingKey +
+               " of this controller names the same group; it is adopted once that binding is "
+               "gone from the manifests)";
+  }
+  deps_.log.log(LogLevel::kWarn, "target group owned by another binding; not writing",
+                {core::field("binding", key), core::field("targetGroup", arn),
+                 core::field("owner", holder)});
+  deps_.status.update(key, [&](BindingStatus& s) {
+    StatusStore::setCondition(
+        s, makeCondition("Conflict", ConditionStatus::kTrue, reason, message, wallNow));
+    StatusStore::setCondition(
+        s, makeCondition("Synced", ConditionStatus::kFalse, "Conflict", message, wallNow));
+    StatusStore::setCondition(
+        s, makeCondition("Ready", ConditionStatus::kFalse, "Conflict", message, wallNow));
+    StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "Conflict", message});
+    s.lastError = message;
+  });
+  if (deps_.metrics) deps_.metrics->recordConflict(binding.metadata.ns, binding.metadata.name);
 }
 
 void Reconciler::recordFailure(const std::string& key, const std::string& generation,

@@ -2,17 +2,27 @@
 //
 // Level-triggered (controller-runtime style): reconcile(key) reads the desired spec, the
 // source listing and the observed target group afresh (from caches) and computes the whole
-// difference; why it was called does not matter. Steps:
-//   1. desired spec (gone -> apply deletionPolicy, forget the binding)
-//   2. verify the target group once per spec generation: it exists, its type matches, its
-//      port is known; claim it with the owner tag, or report Conflict and write nothing
-//   3. source snapshot -> EndpointTracker;  observed snapshot (cached) -> EndpointTracker
-//   4. computePlan (pure); if it writes, re-read the group and plan again before writing
-//   5. apply (batched Register/Deregister), record expectations, update status and events
+// difference; why it was called does not matter. It reads as its steps:
+//   1. desired    the spec; gone -> deletion (deletionPolicy, release the claim, forget)
+//   2. group      the target group's facts (type, port, IpAddressType), once per generation;
+//                 moving to another targetGroupARN releases the old group's claim first
+//   3. ownership  the owner tag: ours, or claim it (read back), or adopt it from a binding of
+//                 this controller that no longer exists (renamed, moved), or Conflict
+//   4. source     the listing -> the group's EndpointTracker (absence counted from when the
+//                 controller knew; an answer with no allowed address is a failing source)
+//   5. observed   the group's targets (cached; re-read before any write)
+//   6. plan       computePlan (pure)
+//   7. apply      re-check the owner tag, then Register (refused targets held, the rest
+//                 registered) and Deregister; record what was written
+//   8. report     status conditions, events, metrics; when to look again
+// Memory that belongs to a target group (when each target was last listed, refused targets,
+// recent deregistrations) is keyed by the group's ARN, not the binding's name: a group is
+// bound by at most one binding, so it survives a rename or a move between files.
 // Returns an Error for failures worth retrying with backoff, else an optional requeue delay
-// (the next grace-period deadline), never both.
+// (the next deadline), never both.
 // Thread-safety: reconcile() may run concurrently for different keys, never for one key
-// (the work queue guarantees it).
+// (the work queue guarantees it); work on one target group is serialised by a per-group lock
+// (a renamed binding's old and new keys name the same group).
 #pragma once
 
 #include <chrono>
@@ -29,6 +39,7 @@
 #include "controller/core/endpoint_tracker.h"
 #include "controller/core/error.h"
 #include "controller/core/log.h"
+#include "controller/core/planner.h"
 #include "controller/runtime/binding_status.h"
 #include "controller/runtime/observed_cache.h"
 #include "controller/runtime/source_provider.h"
@@ -50,9 +61,25 @@ struct ReconcilerOptions {
   std::string controllerId = "endpoint-binder";  // owner tag: <controllerId>/<namespace>/<name>
   bool dryRun = false;                           // plan and report, never write
   std::chrono::nanoseconds resyncPeriod = std::chrono::minutes(5);
+  // maxDeregistrationsPerSync counts the deregistrations of this sliding window.
+  std::chrono::nanoseconds deregistrationWindow = std::chrono::minutes(1);
+  // A registration AWS refused is tried again after this long (or after a spec change).
+  std::chrono::nanoseconds rejectionRetry = std::chrono::minutes(5);
+  // A group claimed by another binding of this controller is looked at again this often:
+  // when that binding was renamed, its deletion releases the claim and this one takes it.
+  std::chrono::nanoseconds claimRecheck = std::chrono::seconds(10);
 };
 
 inline constexpr const char* kOwnerTagKey = "endpointbinder.io/owner";
+
+// An owner tag value split into the controller id and the binding key ("ns/name"). The key
+// is the last two '/'-separated parts (namespaces and names hold no '/'), so a controller id
+// may contain '/'. nullopt for a value of fewer than three parts.
+struct OwnerClaim {
+  std::string controllerId;
+  std::string bindingKey;
+};
+std::optional<OwnerClaim> parseOwnerValue(const std::string& value);
 
 struct ReconcileResult {
   std::optional<std::chrono::nanoseconds> requeueAfter;
@@ -79,27 +106,56 @@ class Reconciler {
   std::string ownerValue(const std::string& key) const;
 
  private:
+  // What this controller remembers of one target group, whichever binding names it.
+  struct GroupMemory {
+    std::mutex mu;  // held by the reconcile working on the group
+    core::EndpointTracker tracker;
+    std::optional<core::MonoTime> refreshDueAt;  // re-read the group (after writes, for health)
+    core::MonoTime lastUsed{};
+  };
+  // What this controller remembers of one binding.
   struct BindingState {
     api::TargetGroupBinding lastSpec;  // for deletionPolicy after the manifest is gone
-    std::string verifiedGeneration;    // target group checked for this generation
+    std::string checkedGeneration;     // group facts read for this generation
+    std::string checkedArn;
     int targetGroupPort = 0;
-    bool owned = false;
-    core::EndpointTracker tracker;
-    std::optional<core::MonoTime> refreshDueAt;  // re-read the group after our writes
+    std::string ipAddressType = "ipv4";
+    std::string ownedArn;  // the group whose owner tag names this binding ("" none)
+    bool deleting = false;
   };
+  enum class Ownership { kOwned, kConflict };
+  struct SourceView;  // step 4's result
 
+  core::Result<ReconcileResult> reconcileDesired(const std::string& key,
+                                                 const DesiredBinding& desired);
   core::Result<ReconcileResult> reconcileDeleted(const std::string& key);
-  // Checks type/port/ownership once per generation; returns false (status set) on Conflict.
-  core::Result<bool> verifyTargetGroup(const std::string& key, const DesiredBinding& desired,
-                                       BindingState& state);
+
+  // Steps (see the header comment).
+  core::Result<void> readGroupFacts(const DesiredBinding& desired, BindingState& state);
+  core::Result<Ownership> establishOwnership(const std::string& key, const DesiredBinding& desired,
+                                             BindingState& state, std::string& conflictHolder);
+  SourceView readSource(const std::string& key, const api::TargetGroupBinding& binding,
+                        const BindingState& state, GroupMemory& group, core::MonoTime now);
+  core::Result<std::optional<std::string>> readOwner(const std::string& arn);
+  core::Result<void> releaseClaim(const std::string& key, const std::string& arn);
+  core::Result<void> applyPlan(const std::string& key, const std::string& arn,
+                               core::Plan& plan, GroupMemory& group, core::MonoTime now);
+
+  void reportConflict(const std::string& key, const api::TargetGroupBinding& binding,
+                      const std::string& holder);
   void recordFailure(const std::string& key, const std::string& generation,
                      const core::Error& error);
+  void addEvent(const std::string& key, EventType type, std::string reason, std::string message);
+
   BindingState& stateFor(const std::string& key);
+  std::shared_ptr<GroupMemory> groupFor(const std::string& arn);
+  core::GroupFacts factsFor(const BindingState& state) const;
 
   Deps deps_;
   ReconcilerOptions options_;
-  std::mutex mu_;  // guards the map, not the entries (one reconcile per key at a time)
-  std::map<std::string, std::unique_ptr<BindingState>> states_;
+  std::mutex mu_;  // guards the maps, not the entries
+  std::map<std::string, std::unique_ptr<BindingState>> states_;  // by binding key
+  std::map<std::string, std::shared_ptr<GroupMemory>> groups_;    // by target group ARN
 };
 
 }  // namespace endpointbinder::runtime

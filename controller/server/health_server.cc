@@ -1,9 +1,5 @@
 #include "controller/server/health_server.h"
 
-#include <cpprest/containerstream.h>
-#include <cpprest/http_listener.h>
-#include <cpprest/uri.h>
-
 #include <array>
 #include <charconv>
 #include <exception>
@@ -178,11 +174,6 @@ HttpResponse HealthRoutes::bindings(std::string_view kind, std::string_view reso
   return jsonResponse(200, bindingListToJson(items, std::string(kind) + "List"));
 }
 
-struct HealthServer::Listener {
-  explicit Listener(const std::string& url) : listener(url) {}
-  web::http::experimental::listener::http_listener listener;
-};
-
 core::Result<std::unique_ptr<HealthServer>> HealthServer::start(
     HealthRoutes::Deps deps, const HealthServerOptions& options) {
   const auto& address = options.address;
@@ -199,53 +190,31 @@ core::Result<std::unique_ptr<HealthServer>> HealthServer::start(
     return core::makeError(core::ErrorKind::kTerminal,
                            "health address \"" + address + "\" needs a port in 1..65535");
   }
-  const std::string url = "http://" + address;
-  auto server = std::unique_ptr<HealthServer>(
-      new HealthServer(url, std::make_unique<HealthRoutes>(deps, options.heartbeatStaleAfter)));
-  try {
-    server->listener_ = std::make_unique<Listener>(url);
-    const HealthRoutes* routes = server->routes_.get();
-    server->listener_->listener.support([routes](const web::http::http_request& request) {
-      HttpResponse answer;
-      try {
-        answer = routes->handle(request.method(), web::uri::decode(request.relative_uri().path()));
-      } catch (const std::exception& e) {
-        answer = errorResponse(500, std::string("internal error: ") + e.what());
-      }
-      web::http::http_response response(static_cast<web::http::status_code>(answer.status));
-      if (!answer.allow.empty()) response.headers().add("Allow", answer.allow);
-      // Bytes, not std::string: cpprest's string overloads reinterpret a char stream buffer as
-      // an unsigned char one, which UBSan (vptr) rejects.
-      const auto length = answer.body.size();
-      response.set_body(concurrency::streams::bytestream::open_istream(
-                            std::vector<unsigned char>(answer.body.begin(), answer.body.end())),
-                        length, answer.contentType);
-      // The client may be gone; a reply that fails must not end the process.
-      request.reply(response).then([](const pplx::task<void>& sent) {
-        try {
-          sent.get();
-        } catch (const std::exception&) {
-        }
-      });
-    });
-    server->listener_->listener.open().wait();
-  } catch (const std::exception& e) {
-    server->listener_.reset();
+  auto server = std::unique_ptr<HealthServer>(new HealthServer(
+      "http://" + address, std::make_unique<HealthRoutes>(deps, options.heartbeatStaleAfter)));
+  HttpServerOptions http;
+  http.address = address;
+  http.threads = options.threads;
+  http.maxHeadBytes = kMaxHeadBytes;
+  http.maxBodyBytes = kMaxBodyBytes;
+  const HealthRoutes* routes = server->routes_.get();
+  auto started = HttpServer::start(
+      http,
+      [routes](const HttpRequestHead& request) {
+        return routes->handle(request.method, request.path);
+      },
+      [](int status, std::string_view message) { return errorResponse(status, message); });
+  if (!started) {
     return core::makeError(core::ErrorKind::kTerminal,
-                           "cannot serve health on " + address + ": " + e.what());
+                           "cannot serve health on " + address + ": " + started.error().message);
   }
+  server->http_ = std::move(*started);
   return server;
 }
 
 HealthServer::HealthServer(std::string url, std::unique_ptr<HealthRoutes> routes)
     : url_(std::move(url)), routes_(std::move(routes)) {}
 
-HealthServer::~HealthServer() {
-  if (!listener_) return;
-  try {
-    listener_->listener.close().wait();
-  } catch (const std::exception&) {  // already closed or never opened: nothing to stop
-  }
-}
+HealthServer::~HealthServer() = default;
 
 }  // namespace endpointbinder::server

@@ -10,11 +10,14 @@
 //                  every binding of that kind (in one namespace), or one object.
 // Unknown paths and bindings get 404 and other methods 405 (with Allow: GET), each with a
 // Kubernetes Status object as the body.
+// Request sizes are capped (http_server.h): request line and headers above 16 KiB get 431, a
+// body above 64 KiB (by Content-Length) 413, in the same Status format; a request must arrive
+// within 10 s.
 //
 // HealthRoutes does the routing and rendering without I/O (unit-testable); HealthServer puts it
 // on the network. Thread-safety: Heartbeat, HealthRoutes and HealthServer::url() are safe from
-// any thread; requests are served concurrently on cpprest's thread pool, so ReadinessSource
-// must be thread-safe.
+// any thread; requests are served concurrently on the server's worker threads, so
+// ReadinessSource must be thread-safe.
 #pragma once
 
 #include <atomic>
@@ -27,6 +30,7 @@
 #include "controller/core/clock.h"
 #include "controller/core/error.h"
 #include "controller/runtime/binding_status.h"
+#include "controller/server/http_server.h"
 
 namespace endpointbinder::server {
 
@@ -61,18 +65,12 @@ class ReadinessSource {
   virtual ReadinessReport readiness() const = 0;
 };
 
-struct HttpResponse {
-  int status = 200;
-  std::string contentType = "text/plain; charset=utf-8";
-  std::string body;
-  std::string allow;  // the Allow header for 405, else empty
-};
-
 struct HealthServerOptions {
-  // "host:port" with an IP literal ("[::]:8081" for IPv6). cpprest cannot report an ephemeral
-  // port, so port 0 is rejected; tests pick a free port first.
+  // "host:port" with an IP literal ("[::]:8081" for IPv6). Port 0 is rejected: probes and the
+  // CLI must know where to find the server; tests pick a free port first.
   std::string address = "0.0.0.0:8081";
   std::chrono::nanoseconds heartbeatStaleAfter = std::chrono::minutes(2);
+  std::size_t threads = 4;  // requests served at once
 };
 
 class HealthRoutes {
@@ -107,7 +105,7 @@ class HealthServer {
   static core::Result<std::unique_ptr<HealthServer>> start(HealthRoutes::Deps deps,
                                                            const HealthServerOptions& options);
 
-  // Stops listening and waits for in-flight requests.
+  // Stops listening and waits for requests being answered.
   ~HealthServer();
   HealthServer(const HealthServer&) = delete;
   HealthServer& operator=(const HealthServer&) = delete;
@@ -115,13 +113,16 @@ class HealthServer {
   // "http://host:port" as bound.
   const std::string& url() const { return url_; }
 
+  // Request size limits (see the file comment).
+  static constexpr std::size_t kMaxHeadBytes = 16 * 1024;
+  static constexpr std::size_t kMaxBodyBytes = 64 * 1024;
+
  private:
-  struct Listener;
   HealthServer(std::string url, std::unique_ptr<HealthRoutes> routes);
 
   std::string url_;
   std::unique_ptr<HealthRoutes> routes_;
-  std::unique_ptr<Listener> listener_;
+  std::unique_ptr<HttpServer> http_;  // declared last: stops before the routes go
 };
 
 }  // namespace endpointbinder::server

@@ -1,6 +1,9 @@
 #include "controller/server/metrics_server.h"
 
+#include <prometheus/text_serializer.h>
+
 #include <exception>
+#include <sstream>
 #include <utility>
 
 namespace endpointbinder::server {
@@ -18,39 +21,56 @@ core::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
     return core::makeError(core::ErrorKind::kTerminal,
                            "metrics path \"" + options.path + "\" must start with /");
   }
-  std::unique_ptr<prometheus::Exposer> exposer;
-  try {
-    exposer = std::make_unique<prometheus::Exposer>(options.address, options.threads);
-  } catch (const std::exception& e) {
-    return core::makeError(core::ErrorKind::kTerminal,
-                           "cannot serve metrics on " + options.address + ": " + e.what());
+  auto server = std::unique_ptr<MetricsServer>(
+      new MetricsServer(options.address.substr(0, colon), options.path, std::move(collectables)));
+  HttpServerOptions http;
+  http.address = options.address;
+  http.threads = options.threads;
+  http.maxHeadBytes = kMaxHeadBytes;
+  http.maxBodyBytes = kMaxBodyBytes;
+  const MetricsServer* self = server.get();
+  auto started = HttpServer::start(http, [self](const HttpRequestHead& request) {
+    HttpResponse response;
+    if (request.path != self->path_) {
+      response.status = 404;
+      response.body = "not found; metrics are at " + self->path_ + "\n";
+      return response;
+    }
+    if (request.method != "GET" && request.method != "HEAD") {
+      response.status = 405;
+      response.allow = "GET, HEAD";
+      response.body = "method " + request.method + " is not allowed\n";
+      return response;
+    }
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& collectable : self->collectables_) {
+      auto collected = collectable->Collect();
+      families.insert(families.end(), std::make_move_iterator(collected.begin()),
+                      std::make_move_iterator(collected.end()));
+    }
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, families);
+    response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = std::move(out).str();
+    return response;
+  });
+  if (!started) {
+    return core::makeError(
+        core::ErrorKind::kTerminal,
+        "cannot serve metrics on " + options.address + ": " + started.error().message);
   }
-  const auto ports = exposer->GetListeningPorts();
-  if (ports.empty()) {
-    return core::makeError(core::ErrorKind::kTerminal,
-                           "cannot serve metrics on " + options.address + ": no listening port");
-  }
-  for (const auto& collectable : collectables) {
-    exposer->RegisterCollectable(collectable, options.path);
-  }
-  return std::unique_ptr<MetricsServer>(
-      new MetricsServer(options.address.substr(0, colon), options.path, ports.front(),
-                        std::move(exposer), std::move(collectables)));
+  server->http_ = std::move(*started);
+  return server;
 }
 
-MetricsServer::MetricsServer(std::string host, std::string path, int port,
-                             std::unique_ptr<prometheus::Exposer> exposer,
+MetricsServer::MetricsServer(std::string host, std::string path,
                              std::vector<std::shared_ptr<prometheus::Collectable>> collectables)
-    : host_(std::move(host)),
-      path_(std::move(path)),
-      port_(port),
-      collectables_(std::move(collectables)),
-      exposer_(std::move(exposer)) {}
+    : host_(std::move(host)), path_(std::move(path)), collectables_(std::move(collectables)) {}
 
 MetricsServer::~MetricsServer() = default;
 
 std::string MetricsServer::url() const {
-  return "http://" + host_ + ":" + std::to_string(port_) + path_;
+  return "http://" + host_ + ":" + std::to_string(port()) + path_;
 }
 
 }  // namespace endpointbinder::server

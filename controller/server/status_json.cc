@@ -322,7 +322,9 @@ web::json::value errorStatusJson(int code, std::string_view message) {
   const char* reason = "InternalError";
   if (code == 404) reason = "NotFound";
   if (code == 405) reason = "MethodNotAllowed";
-  if (code == 400) reason = "BadRequest";
+  if (code == 400 || code == 411 || code == 505) reason = "BadRequest";
+  if (code == 408) reason = "Timeout";
+  if (code == 413 || code == 431) reason = "RequestEntityTooLarge";
   auto out = objectInOrder();
   out["kind"] = value::string("Status");
   out["apiVersion"] = value::string("v1");

@@ -48,7 +48,8 @@ web::json::value bindingToJson(const runtime::BindingStatus& status);
 web::json::value bindingListToJson(const std::vector<runtime::BindingStatus>& statuses,
                                    std::string_view listKind);
 // A Kubernetes Status object for a failed request: code 404 -> reason "NotFound", 405 ->
-// "MethodNotAllowed", 400 -> "BadRequest", else "InternalError".
+// "MethodNotAllowed", 400/411/505 -> "BadRequest", 408 -> "Timeout", 413/431 ->
+// "RequestEntityTooLarge", else "InternalError".
 web::json::value errorStatusJson(int code, std::string_view message);
 
 // The inverse of bindingToJson: specJson becomes the compact serialisation of `spec` and

@@ -122,7 +122,7 @@ class CloudFormationTemplate(unittest.TestCase):
 
     def test_task_role_is_least_privilege(self):
         writes = {"elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets",
-                  "elasticloadbalancing:AddTags"}
+                  "elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"}
         seen = set()
         for st in self.iam_statements("TaskRole"):
             actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]

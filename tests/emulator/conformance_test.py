@@ -379,6 +379,57 @@ class TargetRulesTest(EmulatorTestCase):
         self.assertEqual(described["192.168.3.4"]["AvailabilityZone"], "ap-northeast-1b")
         self.assertEqual(described["10.0.1.5"], {"Id": "10.0.1.5", "Port": 443})
 
+    def test_ip_address_type(self):
+        v4 = self.create_group("v4")
+        v6 = self.create_group("v6", IpAddressType="ipv6")
+        described = {g["TargetGroupName"]: g["IpAddressType"]
+                     for g in self.elb.describe_target_groups()["TargetGroups"]}
+        self.assertEqual(described, {"v4": "ipv4", "v6": "ipv6"})
+        self.assertAwsError("ValidationError", 400, self.raw.create_target_group,
+                            Name="v5", Protocol="HTTP", Port=80, VpcId=VPC, TargetType="ip",
+                            IpAddressType="ipv5", contains="Member must satisfy enum value set")
+        register = self.elb.register_targets
+        # An IPv6 address in an ipv4 group: AWS's code and message, and the whole call fails.
+        self.assertAwsError("ValidationError", 400, register, TargetGroupArn=v4,
+                            Targets=[{"Id": "10.0.1.5"}, {"Id": "2600:1f18:4000:a800::10"}],
+                            message="The IP address '2600:1f18:4000:a800::10' is not a valid "
+                                    "IPv4 address")
+        self.assertEqual(self.health(v4), {})
+        # ...and the reverse: IPv4 targets cannot be registered with an ipv6 group.
+        self.assertAwsError("ValidationError", 400, register, TargetGroupArn=v6,
+                            Targets=[{"Id": "10.0.1.5"}],
+                            message="The IP address '10.0.1.5' is not a valid IPv6 address")
+        self.assertAwsError("ValidationError", 400, register, TargetGroupArn=v6,
+                            Targets=[{"Id": "fe80::1", "AvailabilityZone": "all"}],
+                            contains="The IP address 'fe80::1' is not a valid target")
+        self.assertAwsError("ValidationError", 400, register, TargetGroupArn=v6,
+                            Targets=[{"Id": "fd00::5"}],
+                            message="The Availability Zone is required for IP address 'fd00::5' "
+                                    "because it is not in the VPC")
+        self.assertAwsError("ValidationError", 400, register, TargetGroupArn=v6,
+                            Targets=[{"Id": "2600:1f18:4000:a801::7", "AvailabilityZone": "all"}],
+                            message="The IP address '2600:1f18:4000:a801::7' is within the VPC, "
+                                    "and cannot have its Availability Zone overridden to 'all' "
+                                    "from 'ap-northeast-1b'")
+        self.assertEqual(self.health(v6), {})
+        register(TargetGroupArn=v6, Targets=[{"Id": "2600:1f18:4000:a800::10"},
+                                             {"Id": "fd00::5", "AvailabilityZone": "all"}])
+        self.assertEqual(set(self.health(v6)), {("2600:1f18:4000:a800::10", 443),
+                                                ("fd00::5", 443)})
+        # Instances have no IPv6 address in the emulator: refused by name, in AWS's wording
+        # (its quoting included).
+        self.emu.post("/_emulator/instances", {"instances": [
+            {"id": "i-0123456789abcdef0", "privateIp": "10.0.1.10"},
+            {"id": "i-0fedcba9876543210", "privateIp": "10.0.1.11"}]})
+        inst6 = self.create_group("inst6", protocol="HTTP", port=80, target_type="instance",
+                                  IpAddressType="ipv6")
+        self.assertAwsError("InvalidTarget", 400, register, TargetGroupArn=inst6,
+                            Targets=[{"Id": "i-0123456789abcdef0"},
+                                     {"Id": "i-0fedcba9876543210"}],
+                            message="The following targets cannot be used with this IPv6 target "
+                                    "group because of missing primary IPv6 addresses: "
+                                    "i-0123456789abcdef0', 'i-0fedcba9876543210")
+
     def test_instance_targets(self):
         arn = self.create_group("inst", protocol="HTTP", port=80, target_type="instance")
         register = self.elb.register_targets

@@ -263,6 +263,29 @@ class StateTest(ControlTestCase):
         self.assertEqual(self.states(unattached["arn"])[("10.0.1.9", 443)],
                          ("unused", "Target.NotInUse"))
 
+    def test_target_group_ip_address_type(self):
+        v6 = self.emu.post("/_emulator/target-groups", {"name": "v6", "ipAddressType": "ipv6",
+                                                        "region": REGION})
+        v4 = self.group(name="v4", region=REGION)
+        described = {g["TargetGroupName"]: g["IpAddressType"]
+                     for g in self.elb.describe_target_groups()["TargetGroups"]}
+        self.assertEqual(described, {"v6": "ipv6", "v4": "ipv4"})
+        state = {g["name"]: g["ipAddressType"]
+                 for g in self.emu.get("/_emulator/state")["targetGroups"]}
+        self.assertEqual(state, {"v6": "ipv6", "v4": "ipv4"})
+        self.emu.post("/_emulator/targets", {"arn": v6["arn"],
+                                             "targets": ["2600:1f18:4000:a802::9"]})
+        self.assertEqual(set(self.states(v6["arn"])), {("2600:1f18:4000:a802::9", 443)})
+        for bad in ({"name": "v5", "ipAddressType": "ipv5"},
+                    {"name": "fn", "targetType": "lambda", "ipAddressType": "ipv6"}):
+            with self.assertRaises(ControlError) as caught:
+                self.emu.post("/_emulator/target-groups", bad)
+            self.assertEqual(caught.exception.status, 400)
+        with self.assertRaises(ControlError) as caught:
+            self.emu.post("/_emulator/targets", {"arn": v4, "targets": ["fd00::1"]})
+        self.assertEqual(caught.exception.status, 400)
+        self.assertIn("is not a valid IPv4 address", str(caught.exception))
+
     def test_seeding_targets(self):
         arn = self.group(healthyAfter=10)
         result = self.emu.post("/_emulator/targets", {"arn": arn, "state": "healthy", "targets": [

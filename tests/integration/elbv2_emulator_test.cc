@@ -449,6 +449,44 @@ TEST_F(Elbv2EmulatorTest, WrongSecretIsAnAuthErrorWithRequestId) {
   EXPECT_EQ(observer_.calls("DescribeTargetHealth", CallOutcome::kAuth), 1);
 }
 
+// A host whose clock is an hour behind: the emulator, like AWS, refuses its signatures as
+// expired (more than 15 minutes off); the client corrects from the response's Date and retries.
+class SkewedClock final : public core::Clock {
+ public:
+  explicit SkewedClock(std::chrono::seconds skew) : skew_(skew) {}
+  core::MonoTime now() const override { return real_.now(); }
+  core::WallTime wallNow() const override { return real_.wallNow() + skew_; }
+
+ private:
+  core::RealClock real_;
+  std::chrono::seconds skew_;
+};
+
+TEST_F(Elbv2EmulatorTest, ASkewedClockIsCorrectedFromTheDateHeader) {
+  ASSERT_NO_FATAL_FAILURE(startEmulator());
+  const std::string arn = createTargetGroup("eb-it-skew");
+  for (const auto skew : {-std::chrono::hours(1), std::chrono::hours(1)}) {
+    ASSERT_TRUE(emulator_->clearRequests().has_value());
+    SkewedClock skewed(std::chrono::duration_cast<std::chrono::seconds>(skew));
+    credentials_.set(emulatorCredentials());
+    Elbv2Client client(elbv2ServiceOptions("us-east-1", emulator_->url(), fastRetry(1)),
+                       *transport_, credentials_, skewed);
+
+    auto groups = client.describeTargetGroups({arn});
+    ASSERT_TRUE(groups.has_value()) << groups.error().toString();
+    ASSERT_EQ(groups->size(), 1u);
+    auto log = requestLog("DescribeTargetGroups");
+    ASSERT_EQ(log.size(), 2u);
+    EXPECT_EQ(log[0].status, 403);
+    EXPECT_EQ(log[0].errorCode, "SignatureDoesNotMatch");
+    EXPECT_EQ(log[1].status, 200);
+
+    // Later calls are signed right the first time.
+    ASSERT_TRUE(client.registerTargets(arn, vpcTargets(1)).has_value());
+    EXPECT_EQ(requestLog("RegisterTargets").size(), 1u);
+  }
+}
+
 TEST_F(Elbv2EmulatorTest, UnknownTargetGroupIsNotFound) {
   ASSERT_NO_FATAL_FAILURE(startEmulator());
   auto client = makeClient();

@@ -40,7 +40,7 @@ def change_targets(arns):
 
 
 def claim(arns):
-    return {"Sid": "ClaimBoundTargetGroups", "Effect": "Allow", "Action": ["elasticloadbalancing:AddTags"],
+    return {"Sid": "ClaimBoundTargetGroups", "Effect": "Allow", "Action": ["elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"],
             "Resource": arns,
             "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["endpointbinder.io/owner"]}}}
 

@@ -14,11 +14,15 @@ from .throttle import normalize_quota
 DEFAULT_VPC = {
     "id": "vpc-0123456789abcdef0",
     "cidr": "10.0.0.0/16",
+    "ipv6Cidr": "2600:1f18:4000:a800::/56",
     # Subnets name the AZ by its letter; the emulated VPC exists in every Region.
     "subnets": [
-        {"id": "subnet-0123456789abcdef1", "az": "a", "cidr": "10.0.0.0/18"},
-        {"id": "subnet-0123456789abcdef2", "az": "b", "cidr": "10.0.64.0/18"},
-        {"id": "subnet-0123456789abcdef3", "az": "c", "cidr": "10.0.128.0/17"},
+        {"id": "subnet-0123456789abcdef1", "az": "a", "cidr": "10.0.0.0/18",
+         "ipv6Cidr": "2600:1f18:4000:a800::/64"},
+        {"id": "subnet-0123456789abcdef2", "az": "b", "cidr": "10.0.64.0/18",
+         "ipv6Cidr": "2600:1f18:4000:a801::/64"},
+        {"id": "subnet-0123456789abcdef3", "az": "c", "cidr": "10.0.128.0/17",
+         "ipv6Cidr": "2600:1f18:4000:a802::/64"},
     ],
     "securityGroup": "sg-0123456789abcdef0",
 }

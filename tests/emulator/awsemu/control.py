@@ -182,6 +182,12 @@ class ControlApi:
                          "VpcId": body.get("vpcId") or self.emulator.world.default_vpc().id})
         if "healthCheckEnabled" in body:
             args["HealthCheckEnabled"] = bool(body["healthCheckEnabled"])
+        if body.get("ipAddressType") is not None:
+            if body["ipAddressType"] not in ("ipv4", "ipv6"):
+                raise ControlError(400, "ipAddressType must be ipv4 or ipv6")
+            if target_type == "lambda":
+                raise ControlError(400, "ipAddressType cannot be set for lambda target groups")
+            args["IpAddressType"] = body["ipAddressType"]
         tags = body.get("tags") or {}
         if not isinstance(tags, dict):
             raise ControlError(400, "'tags' must be an object")

@@ -1,5 +1,5 @@
-"""The simulated infrastructure behind the APIs: VPCs and subnets, EC2 instances, and the
-health truth of addresses (which targets are "dead").
+"""The simulated infrastructure behind the APIs: VPCs and subnets (IPv4, and IPv6 when given an
+`ipv6Cidr`), EC2 instances, and the health truth of addresses (which targets are "dead").
 
 ELBv2 consults it to validate targets and to decide health; the control API edits it; the EC2
 and Auto Scaling emulations will serve it. VPCs exist in every Region, with subnets in the
@@ -14,12 +14,21 @@ INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
 
 
+def _ipv6_network(cidr):
+    return ipaddress.IPv6Network(cidr) if cidr else None
+
+
 class Subnet:
-    def __init__(self, subnet_id, az_suffix, cidr, vpc_id):
+    def __init__(self, subnet_id, az_suffix, cidr, vpc_id, ipv6_cidr=None):
         self.id = subnet_id
         self.az_suffix = az_suffix
         self.network = ipaddress.IPv4Network(cidr)
+        self.ipv6_network = _ipv6_network(ipv6_cidr)
         self.vpc_id = vpc_id
+
+    def contains(self, address):
+        network = self.network if address.version == 4 else self.ipv6_network
+        return network is not None and address in network
 
     def az(self, region):
         return region + self.az_suffix
@@ -29,18 +38,28 @@ class Vpc:
     def __init__(self, spec):
         self.id = spec["id"]
         self.network = ipaddress.IPv4Network(spec["cidr"])
+        self.ipv6_network = _ipv6_network(spec.get("ipv6Cidr"))
         self.security_group = spec.get("securityGroup", "sg-0123456789abcdef0")
-        self.subnets = [Subnet(s["id"], s["az"], s["cidr"], self.id)
+        self.subnets = [Subnet(s["id"], s["az"], s["cidr"], self.id, s.get("ipv6Cidr"))
                         for s in spec.get("subnets", [])]
         for subnet in self.subnets:
             if not subnet.network.subnet_of(self.network):
                 raise ValueError(f"subnet {subnet.id} is outside VPC {self.id}")
+            if subnet.ipv6_network is not None and (
+                    self.ipv6_network is None or
+                    not subnet.ipv6_network.subnet_of(self.ipv6_network)):
+                raise ValueError(f"subnet {subnet.id} IPv6 block is outside VPC {self.id}")
 
     def subnet_for(self, address):
+        """The subnet holding an IPv4 or IPv6 address, or None."""
         for subnet in self.subnets:
-            if address in subnet.network:
+            if subnet.contains(address):
                 return subnet
         return None
+
+    def contains(self, address):
+        network = self.network if address.version == 4 else self.ipv6_network
+        return network is not None and address in network
 
     def az_suffixes(self):
         return sorted({subnet.az_suffix for subnet in self.subnets})

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "controller/aws/sigv4.h"
@@ -318,6 +319,110 @@ TEST(CpprestTransportProxy, TlsProxyUrlIsRejectedAtCreation) {
   auto transport = CpprestTransport::create(std::move(options));
   ASSERT_FALSE(transport.has_value());
   EXPECT_EQ(transport.error().code, "InvalidProxy");
+}
+
+// ---- Secret paths (the container credentials URI), proxies for metadata, and shutdown.
+
+constexpr const char* kSecretPath = "/v2/credentials/5c1d0e8a-secret-task-id";
+
+HttpRequest secretRequest(const std::string& url, std::chrono::milliseconds timeout) {
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  request.timeout = timeout;
+  request.secretPath = true;
+  return request;
+}
+
+void expectRedacted(const core::Error& error, const std::string& origin) {
+  EXPECT_EQ(error.message.find("5c1d0e8a"), std::string::npos) << error.message;
+  EXPECT_EQ(error.message.find("credentials"), std::string::npos) << error.message;
+  EXPECT_NE(error.message.find(origin + "/<redacted path>"), std::string::npos) << error.message;
+}
+
+TEST(CpprestTransportSecrets, ASecretPathIsInNoErrorMessage) {
+  auto transport = makeTransport();
+  // Refused.
+  const std::string refused = "http://127.0.0.1:" + std::to_string(testing::unusedLocalPort());
+  auto connection = transport->send(secretRequest(refused + kSecretPath + "?token=q1w2e3r4", 2s));
+  ASSERT_FALSE(connection.has_value());
+  EXPECT_EQ(connection.error().code, "ConnectionError");
+  expectRedacted(connection.error(), refused);
+  EXPECT_EQ(connection.error().message.find("q1w2e3r4"), std::string::npos);
+
+  // Timed out.
+  HeldServer held;
+  auto timeout = transport->send(secretRequest(held.baseUrl() + kSecretPath, 300ms));
+  ASSERT_FALSE(timeout.has_value());
+  EXPECT_EQ(timeout.error().code, "RequestTimeout");
+  expectRedacted(timeout.error(), held.baseUrl());
+
+  // Refused by cpprest itself, whose message quotes the path it rejected.
+  auto invalid = transport->send(secretRequest(held.baseUrl() + kSecretPath + "/a b", 2s));
+  ASSERT_FALSE(invalid.has_value());
+  EXPECT_EQ(invalid.error().message.find("5c1d0e8a"), std::string::npos) << invalid.error().message;
+
+  // Without the flag the path stays in messages: it helps to debug ordinary endpoints.
+  auto plain = transport->send({"GET", refused + "/latest/api/token", {}, "", 2s});
+  ASSERT_FALSE(plain.has_value());
+  EXPECT_NE(plain.error().message.find("/latest/api/token"), std::string::npos);
+}
+
+TEST(CpprestTransportProxy, BypassProxyConnectsDirectly) {
+  RawTcpServer proxy(RawTcpServer::Mode::kRespondOk);
+  const std::string proxyUrl = "http://127.0.0.1:" + std::to_string(proxy.port());
+  LocalHttpServer target([](const RecordedRequest&) { return textResponse(200, "direct"); });
+  auto transport = makeTransport({{"HTTP_PROXY", proxyUrl}, {"HTTPS_PROXY", proxyUrl}});
+
+  HttpRequest metadata{"GET", target.baseUrl() + "/latest/api/token", {}, "", 5s};
+  metadata.bypassProxy = true;
+  auto direct = transport->send(metadata);
+  ASSERT_TRUE(direct.has_value()) << direct.error().toString();
+  EXPECT_EQ(direct->body, "direct");
+  EXPECT_EQ(target.requestCount(), 1u);
+  EXPECT_EQ(proxy.acceptedConnections(), 0);
+
+  // The same request without the flag does go through the proxy (which answers "ok").
+  auto viaProxy = transport->send({"GET", target.baseUrl() + "/other", {}, "", 5s});
+  ASSERT_TRUE(viaProxy.has_value()) << viaProxy.error().toString();
+  EXPECT_EQ(viaProxy->body, "ok");
+  EXPECT_EQ(proxy.acceptedConnections(), 1);
+  EXPECT_EQ(target.requestCount(), 1u);
+}
+
+TEST(CpprestTransportShutdown, ShutDownCancelsWaitingRequestsAndRefusesNewOnes) {
+  HeldServer held;
+  auto transport = makeTransport();
+  std::optional<core::Result<HttpResponse>> result;
+  std::chrono::steady_clock::duration waited{};
+  std::thread caller([&] {
+    const auto start = std::chrono::steady_clock::now();
+    result = transport->send(secretRequest(held.baseUrl() + kSecretPath, 20s));
+    waited = std::chrono::steady_clock::now() - start;
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (transport->describeInFlight().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const auto inFlight = transport->describeInFlight();
+  ASSERT_EQ(inFlight.size(), 1u);
+  EXPECT_TRUE(inFlight[0].starts_with("GET " + held.baseUrl() + " (")) << inFlight[0];
+  EXPECT_EQ(inFlight[0].find("5c1d0e8a"), std::string::npos);
+
+  transport->shutDown();
+  caller.join();
+  ASSERT_TRUE(result.has_value());
+  ASSERT_FALSE(result->has_value());
+  EXPECT_EQ(result->error().code, "Cancelled");
+  EXPECT_EQ(result->error().kind, core::ErrorKind::kTerminal);
+  EXPECT_EQ(result->error().message.find("5c1d0e8a"), std::string::npos);
+  EXPECT_LT(waited, kWellPastTheTimeout) << "waited for the peer instead of returning";
+  EXPECT_TRUE(transport->describeInFlight().empty());
+
+  auto later = transport->send({"GET", held.baseUrl() + "/", {}, "", 20s});
+  ASSERT_FALSE(later.has_value());
+  EXPECT_EQ(later.error().code, "Cancelled");
+  held.release();
 }
 
 }  // namespace

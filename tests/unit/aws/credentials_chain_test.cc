@@ -523,5 +523,43 @@ TEST_F(DefaultChainTest, FailingContainerDoesNotFallThroughToImds) {
   EXPECT_EQ(imdsCalls.load(), 0);
 }
 
+TEST_F(DefaultChainTest, AFailingContainerEndpointNeverShowsTheSecretPath) {
+  const std::string secret = "/v2/credentials/9b2d44c1-task-secret";
+  LocalHttpServer failing([](const RecordedRequest&) { return jsonResponse(500, "{}"); });
+  for (const std::string& base :
+       {"http://127.0.0.1:" + std::to_string(testing::unusedLocalPort()), failing.baseUrl()}) {
+    auto o = options({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", secret}}, *transport_);
+    o.containerRelativeUriBase = base;
+    auto chain = makeDefaultCredentialsChain(o);
+    for (int call = 0; call < 2; ++call) {  // the fresh error, then the cached one
+      auto credentials = chain->credentials();
+      ASSERT_FALSE(credentials.has_value());
+      EXPECT_EQ(credentials.error().message.find("9b2d44c1"), std::string::npos)
+          << credentials.error().message;
+      EXPECT_NE(credentials.error().message.find("container:"), std::string::npos)
+          << credentials.error().message;
+    }
+  }
+}
+
+TEST_F(DefaultChainTest, ErrorsAreScrubbedWhicheverProviderWroteThem) {
+  // web-identity fails first and names its token file, whose path happens to hold the container
+  // secret: the chain's error is scrubbed all the same.
+  const std::string secret = "/v2/credentials/e5e5f00d-task-secret";
+  testing::FakeHttpTransport noNetwork;
+  auto chain = makeDefaultCredentialsChain(
+      options({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", secret},
+               {"AWS_WEB_IDENTITY_TOKEN_FILE", dir_.path().string() + secret},
+               {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/binder"}},
+              noNetwork));
+  auto credentials = chain->credentials();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_EQ(credentials.error().code, "WebIdentityTokenUnreadable");
+  EXPECT_EQ(credentials.error().message.find("e5e5f00d"), std::string::npos)
+      << credentials.error().message;
+  EXPECT_NE(credentials.error().message.find("<redacted path>"), std::string::npos)
+      << credentials.error().message;
+}
+
 }  // namespace
 }  // namespace endpointbinder::aws

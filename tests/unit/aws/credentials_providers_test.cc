@@ -754,5 +754,144 @@ TEST(ImdsProvider, MalformedRoleNameIsRefused) {
   EXPECT_EQ(transport.requestCount(), 2u);
 }
 
+// ---------------------------------------------------------------- metadata secrets and proxies
+
+// The secret part of a container credentials URI, and of a Pod Identity token.
+constexpr const char* kSecretPath = "/v2/credentials/7f3e91aa-task-credentials-id";
+constexpr const char* kSecretQuery = "?sig=c0ffee42secret";
+constexpr const char* kSecretToken = "Bearer pod-identity-d00dfeed";
+
+void expectNoContainerSecrets(const core::Error& error) {
+  expectNoSecrets(error, {"7f3e91aa", "task-credentials-id", "c0ffee42secret", "d00dfeed"});
+}
+
+TEST_F(ContainerTest, FailingEndpointsNeverShowTheSecretPath) {
+  // Refused: nothing listens at the relative URI's base.
+  ContainerOptions refusedOptions;
+  const std::string refusedBase = "http://127.0.0.1:" + std::to_string(testing::unusedLocalPort());
+  refusedOptions.relativeUriBase = refusedBase;
+  refusedOptions.sleep = kNoSleep;
+  refusedOptions.timeout = 2s;
+  auto refused = ContainerCredentialsProvider(
+                     envIn(dir_, {{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", kSecretPath}}),
+                     refusedOptions, *transport_)
+                     .credentials();
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, "ConnectionError");
+  expectNoContainerSecrets(refused.error());
+  EXPECT_NE(refused.error().message.find(refusedBase + "/<redacted path>"), std::string::npos)
+      << refused.error().message;
+
+  // Hanging: the full URI's endpoint never answers within the timeout.
+  testing::RawTcpServer silent(testing::RawTcpServer::Mode::kSilent);
+  ContainerOptions hangingOptions;
+  hangingOptions.sleep = kNoSleep;
+  hangingOptions.timeout = 300ms;
+  hangingOptions.maxAttempts = 2;
+  const std::string silentBase = "http://127.0.0.1:" + std::to_string(silent.port());
+  auto hanging =
+      ContainerCredentialsProvider(
+          envIn(dir_,
+                {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", silentBase + kSecretPath + kSecretQuery},
+                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN", kSecretToken}}),
+          hangingOptions, *transport_)
+          .credentials();
+  ASSERT_FALSE(hanging.has_value());
+  EXPECT_EQ(hanging.error().kind, core::ErrorKind::kRetryable);
+  expectNoContainerSecrets(hanging.error());
+
+  // Answering 500 and 403.
+  for (int status : {500, 403}) {
+    endpoint_.setBody(status, "{}");
+    auto failed = provider({{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", kSecretPath}}).credentials();
+    ASSERT_FALSE(failed.has_value());
+    EXPECT_EQ(failed.error().httpStatus, status);
+    expectNoContainerSecrets(failed.error());
+  }
+}
+
+TEST_F(ContainerTest, SecretsAreScrubbedEvenFromATransportThatEchoesThem) {
+  testing::FakeHttpTransport echoing;
+  echoing.setHandler([](const HttpRequest& request) -> core::Result<HttpResponse> {
+    return std::unexpected(
+        core::Error{core::ErrorKind::kTerminal,
+                    "cannot GET " + request.url + " with " +
+                        std::string(findHeader(request.headers, "authorization")),
+                    "Echo",
+                    {},
+                    0});
+  });
+  ContainerOptions options;
+  options.sleep = kNoSleep;
+  auto failed = ContainerCredentialsProvider(
+                    envIn(dir_, {{"AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                  std::string("http://127.0.0.1:9") + kSecretPath + kSecretQuery},
+                                 {"AWS_CONTAINER_AUTHORIZATION_TOKEN", kSecretToken}}),
+                    options, echoing)
+                    .credentials();
+  ASSERT_FALSE(failed.has_value());
+  expectNoContainerSecrets(failed.error());
+  EXPECT_NE(failed.error().message.find("http://127.0.0.1:9/<redacted path>"), std::string::npos)
+      << failed.error().message;
+  ASSERT_EQ(echoing.requestCount(), 1u);
+  EXPECT_TRUE(echoing.requests()[0].secretPath);
+  EXPECT_TRUE(echoing.requests()[0].bypassProxy);
+}
+
+TEST_F(ContainerTest, NeverGoesThroughTheProxy) {
+  testing::RawTcpServer proxy(testing::RawTcpServer::Mode::kRespondOk);
+  const std::string proxyUrl = "http://127.0.0.1:" + std::to_string(proxy.port());
+  CpprestTransportOptions transportOptions;
+  transportOptions.environment =
+      Environment(Vars{{"HTTP_PROXY", proxyUrl}, {"HTTPS_PROXY", proxyUrl}});
+  auto proxied = std::move(*CpprestTransport::create(transportOptions));
+  ContainerOptions options;
+  options.sleep = kNoSleep;
+  options.timeout = 5s;
+  auto credentials =
+      ContainerCredentialsProvider(
+          envIn(dir_, {{"AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint_.base() + kSecretPath}}),
+          options, *proxied)
+          .credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(endpoint_.server().requestCount(), 1u);
+  EXPECT_EQ(proxy.acceptedConnections(), 0) << "the credentials request went to the proxy";
+}
+
+TEST_F(ImdsTest, NeverGoesThroughTheProxy) {
+  testing::RawTcpServer proxy(testing::RawTcpServer::Mode::kRespondOk);
+  const std::string proxyUrl = "http://127.0.0.1:" + std::to_string(proxy.port());
+  CpprestTransportOptions transportOptions;
+  transportOptions.environment =
+      Environment(Vars{{"HTTP_PROXY", proxyUrl}, {"HTTPS_PROXY", proxyUrl}});
+  auto proxied = std::move(*CpprestTransport::create(transportOptions));
+  ImdsOptions options;
+  options.endpoint = imds_.base();
+  options.sleep = kNoSleep;
+  options.timeout = 5s;
+  auto credentials = ImdsCredentialsProvider(Environment{}, options, *proxied).credentials();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(imds_.server().requestCount(), 3u);
+  EXPECT_EQ(proxy.acceptedConnections(), 0) << "an IMDS request went to the proxy";
+}
+
+TEST(ContainerRedaction, ScrubsEverySecretOfTheConfiguration) {
+  const Environment env(Vars{
+      {"AWS_CONTAINER_CREDENTIALS_FULL_URI", "https://auth.example:8443/v1/creds/abcdef?k=qwerty"},
+      {"AWS_CONTAINER_AUTHORIZATION_TOKEN", "tok-123456"}});
+  EXPECT_EQ(redactContainerCredentialsSecrets(
+                "GET https://auth.example:8443/v1/creds/abcdef?k=qwerty: refused; "
+                "path /v1/creds/abcdef, bare v1/creds/abcdef, query k=qwerty, token tok-123456",
+                env),
+            "GET https://auth.example:8443/<redacted path>: refused; path /<redacted path>, bare "
+            "<redacted path>, query <redacted query>, token <redacted token>");
+  const Environment relative(Vars{{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/abc-9876"}});
+  EXPECT_EQ(
+      redactContainerCredentialsSecrets("GET http://169.254.170.2/v2/abc-9876 failed", relative),
+      "GET http://169.254.170.2/<redacted path> failed");
+  EXPECT_EQ(redactContainerCredentialsSecrets("nothing secret here", Environment{}),
+            "nothing secret here");
+}
+
 }  // namespace
 }  // namespace endpointbinder::aws

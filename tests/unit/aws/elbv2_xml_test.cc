@@ -58,6 +58,23 @@ TEST(Elbv2XmlTest, ParsesTargetGroupsAndMarker) {
   EXPECT_EQ(page->nextMarker, "bWFya2VyLTI=");
 }
 
+TEST(Elbv2XmlTest, ParsesIpAddressTypeDefaultingToIpv4) {
+  auto page = parseDescribeTargetGroups(kTargetGroups);
+  ASSERT_TRUE(page.has_value()) << page.error().message;
+  ASSERT_EQ(page->targetGroups.size(), 2u);
+  EXPECT_EQ(page->targetGroups[0].ipAddressType, "ipv4");
+  EXPECT_EQ(page->targetGroups[1].ipAddressType, "ipv4");  // Lambda: no member, AWS's default
+
+  auto v6 = parseDescribeTargetGroups(
+      "<DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups><member>"
+      "<TargetGroupArn>arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/v6/1</TargetGroupArn>"
+      "<TargetType>ip</TargetType><IpAddressType>ipv6</IpAddressType>"
+      "</member></TargetGroups></DescribeTargetGroupsResult></DescribeTargetGroupsResponse>");
+  ASSERT_TRUE(v6.has_value()) << v6.error().message;
+  ASSERT_EQ(v6->targetGroups.size(), 1u);
+  EXPECT_EQ(v6->targetGroups[0].ipAddressType, "ipv6");
+}
+
 TEST(Elbv2XmlTest, LastPageHasNoMarkerAndEmptyListIsFine) {
   auto page = parseDescribeTargetGroups(
       "<DescribeTargetGroupsResponse><DescribeTargetGroupsResult><TargetGroups/>"

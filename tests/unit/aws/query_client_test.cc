@@ -448,6 +448,117 @@ TEST(QueryClientTest, AdaptiveModeEngagesOnThrottling) {
   EXPECT_EQ(standard.client()->adaptiveLimiter(), nullptr);
 }
 
+// ---- Clock skew. The harness clock reads 2023-11-14T22:13:20Z; AWS's clock is an hour later.
+
+// An AWS error as a service with a correct clock sends it, with its Date header.
+HttpResponse skewError(int status, std::string code, std::string message, std::string date) {
+  HttpResponse r = response(status, testing::awsErrorXml(code, message, "rid-skew"));
+  if (!date.empty()) r.headers.emplace_back("Date", std::move(date));
+  return r;
+}
+
+constexpr const char* kServerDate = "Tue, 14 Nov 2023 23:13:20 GMT";  // local + 1 h
+constexpr const char* kExpired =
+    "Signature expired: 20231114T221320Z is now earlier than 20231114T225820Z (20231114T231320Z "
+    "- 15 min.)";
+
+TEST(QueryClientSkewTest, SignatureExpiredIsCorrectedFromTheDateHeaderAndRetriedAtOnce) {
+  Harness h;
+  h.transport.push(skewError(403, "SignatureDoesNotMatch", kExpired, kServerDate));
+  h.transport.pushXml(200, std::string(kOkBody));
+  auto client = h.client();
+
+  auto result = client->call("RegisterTargets", {});
+  ASSERT_TRUE(result.has_value()) << result.error().toString();
+  EXPECT_EQ(result->attempts, 2);
+  EXPECT_TRUE(h.sleeps.empty()) << "a skew retry needs no backoff";
+  EXPECT_EQ(client->clockOffset(), std::chrono::hours(1));
+  const auto requests = h.transport.requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(findHeader(requests[0].headers, "X-Amz-Date"), "20231114T221320Z");
+  EXPECT_EQ(findHeader(requests[1].headers, "X-Amz-Date"), "20231114T231320Z");
+  EXPECT_EQ(client->retryPolicy().quota().available(), 500) << "no retry quota taken";
+
+  // Later calls are signed with the corrected clock from their first attempt.
+  h.transport.pushXml(200, std::string(kOkBody));
+  ASSERT_TRUE(client->call("DescribeTargetHealth", {}).has_value());
+  EXPECT_EQ(findHeader(h.transport.requests().back().headers, "X-Amz-Date"), "20231114T231320Z");
+}
+
+TEST(QueryClientSkewTest, RequestExpiredAndNotYetCurrentAreCorrectedBothWays) {
+  {
+    Harness h;
+    h.transport.push(skewError(400, "RequestExpired", "Request has expired.", kServerDate));
+    h.transport.pushXml(200, std::string(kOkBody));
+    auto client = h.client();
+    ASSERT_TRUE(client->call("RegisterTargets", {}).has_value());
+    EXPECT_EQ(client->clockOffset(), std::chrono::hours(1));
+  }
+  {
+    Harness h;  // the local clock runs 20 minutes fast
+    h.transport.push(skewError(403, "SignatureDoesNotMatch",
+                               "Signature not yet current: 20231114T221320Z is still later than "
+                               "20231114T220820Z (20231114T215320Z + 15 min.)",
+                               "Tue, 14 Nov 2023 21:53:20 GMT"));
+    h.transport.pushXml(200, std::string(kOkBody));
+    auto client = h.client();
+    ASSERT_TRUE(client->call("RegisterTargets", {}).has_value());
+    EXPECT_EQ(client->clockOffset(), -std::chrono::minutes(20));
+    EXPECT_EQ(findHeader(h.transport.requests()[1].headers, "X-Amz-Date"), "20231114T215320Z");
+  }
+}
+
+TEST(QueryClientSkewTest, OnlyOneCorrectionPerCall) {
+  Harness h;
+  h.transport.push(skewError(403, "SignatureDoesNotMatch", kExpired, kServerDate));
+  // AWS still refuses (its Date jumped again): the call gives up instead of looping.
+  h.transport.push(
+      skewError(403, "SignatureDoesNotMatch", kExpired, "Wed, 15 Nov 2023 01:13:20 GMT"));
+  auto result = h.client()->call("RegisterTargets", {});
+  ASSERT_FALSE(result.has_value());
+  EXPECT_EQ(result.error().code, "SignatureDoesNotMatch");
+  EXPECT_EQ(result.error().kind, core::ErrorKind::kAuth);
+  EXPECT_EQ(h.transport.requestCount(), 2u);
+}
+
+TEST(QueryClientSkewTest, NoDateSmallSkewOrOtherSignatureErrorsAreNotRetried) {
+  struct Case {
+    const char* what;
+    HttpResponse reply;
+  };
+  const Case cases[] = {
+      {"no Date header", skewError(403, "SignatureDoesNotMatch", kExpired, "")},
+      {"unparsable Date", skewError(403, "SignatureDoesNotMatch", kExpired, "yesterday")},
+      {"skew below 4 minutes",
+       skewError(400, "RequestExpired", "Request has expired.", "Tue, 14 Nov 2023 22:16:20 GMT")},
+      {"a wrong secret, not a clock",
+       skewError(403, "SignatureDoesNotMatch",
+                 "The request signature we calculated does not match the signature you provided.",
+                 kServerDate)},
+      {"permission denied", skewError(403, "AccessDenied", "not allowed", kServerDate)},
+  };
+  for (const Case& c : cases) {
+    Harness h;
+    h.transport.push(c.reply);
+    auto client = h.client();
+    auto result = client->call("RegisterTargets", {});
+    ASSERT_FALSE(result.has_value()) << c.what;
+    EXPECT_EQ(h.transport.requestCount(), 1u) << c.what;
+    EXPECT_EQ(client->clockOffset(), nanoseconds(0)) << c.what;
+  }
+}
+
+TEST(QueryClientSkewTest, TheCorrectionWorksWithRetriesDisabled) {
+  Harness h;
+  h.transport.push(skewError(403, "SignatureDoesNotMatch", kExpired, kServerDate));
+  h.transport.pushXml(200, std::string(kOkBody));
+  RetryOptions noRetries;
+  noRetries.maxAttempts = 1;  // doctor's setting
+  auto result = h.client(noRetries)->call("RegisterTargets", {});
+  ASSERT_TRUE(result.has_value()) << result.error().toString();
+  EXPECT_EQ(result->attempts, 2);
+}
+
 TEST(CountingObserverTest, NamesOutcomesForLabels) {
   EXPECT_STREQ(callOutcomeName(CallOutcome::kSuccess), "success");
   EXPECT_STREQ(callOutcomeName(CallOutcome::kThrottled), "throttled");

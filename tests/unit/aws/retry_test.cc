@@ -232,5 +232,36 @@ TEST(DefaultRandomTest, StaysInUnitInterval) {
   EXPECT_NEAR(sum / 10'000, 0.5, 0.05);
 }
 
+TEST(ClockSkewTest, RecognisesTheCodesAndMessagesOfAClockThatIsOff) {
+  auto error = [](int status, std::string code, std::string message) {
+    core::Error e;
+    e.kind = core::ErrorKind::kAuth;
+    e.code = std::move(code);
+    e.message = std::move(message);
+    e.httpStatus = status;
+    return e;
+  };
+  EXPECT_TRUE(
+      isClockSkewError(error(400, "RequestExpired", "RegisterTargets: Request has expired.")));
+  EXPECT_TRUE(isClockSkewError(error(403, "RequestTimeTooSkewed", "")));
+  EXPECT_TRUE(isClockSkewError(error(403, "RequestInTheFuture", "")));
+  EXPECT_TRUE(isClockSkewError(error(403, "SignatureDoesNotMatch",
+                                     "RegisterTargets: Signature expired: 20231114T221320Z is now "
+                                     "earlier than 20231114T225820Z")));
+  EXPECT_TRUE(isClockSkewError(error(403, "SignatureDoesNotMatch",
+                                     "x: Signature not yet current: 20231114T221320Z is still "
+                                     "later than 20231114T220820Z")));
+  EXPECT_TRUE(isClockSkewError(error(400, "InvalidSignatureException", "Signature expired: ...")));
+  EXPECT_TRUE(isClockSkewError(error(401, "AuthFailure",
+                                     "AWS was not able to validate: signature "
+                                     "expired")));
+
+  EXPECT_FALSE(isClockSkewError(
+      error(403, "SignatureDoesNotMatch", "The request signature we calculated does not match")));
+  EXPECT_FALSE(isClockSkewError(error(403, "AccessDenied", "Signature expired")));
+  EXPECT_FALSE(isClockSkewError(error(400, "ExpiredToken", "The security token expired")));
+  EXPECT_FALSE(isClockSkewError(error(0, "RequestExpired", ""))) << "no HTTP answer: not from AWS";
+}
+
 }  // namespace
 }  // namespace endpointbinder::aws

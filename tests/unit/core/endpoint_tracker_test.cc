@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace endpointbinder::core {
@@ -46,30 +47,77 @@ TEST(EndpointTracker, ListingSetsLastSeenAndListed) {
 
   tracker.recordListing({a}, kT0 + seconds(30));
   EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + seconds(30));
-  EXPECT_EQ(tracker.lastSeen(b.key()), kT0) << "an absent target keeps its last-seen time";
+  // Nothing told the tracker b was gone before this listing: it is absent from here on, not
+  // from kT0 (the listing of kT0 may have been confirmed by many answers since).
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + seconds(30)) << "absent from when it was known gone";
   EXPECT_TRUE(tracker.listedNow(a.key()));
   EXPECT_FALSE(tracker.listedNow(b.key()));
 }
 
-TEST(EndpointTracker, ListedUntilMovesLastSeenForwardForKnownTargetsOnly) {
+SourceListing listing(std::vector<Target> targets, MonoTime confirmedAt, std::string lineage,
+                      std::unordered_map<std::string, MonoTime> departedAt = {}) {
+  return SourceListing{std::move(targets), confirmedAt, std::move(lineage), std::move(departedAt)};
+}
+
+TEST(EndpointTracker, SameLineageDepartureTimesCountFromTheSourcesAnswer) {
   EndpointTracker tracker;
   const auto a = ip("10.0.0.1");
   const auto b = ip("10.0.0.2");
-  tracker.recordListing({a, b}, kT0);
+  tracker.recordListing(listing({a, b}, kT0, "ns/web@g1"), kT0);
   // The source kept listing b until kT0 + 4 min (unchanged answers reach no reconcile), then
-  // dropped it; the reconcile that follows learns both.
-  tracker.recordListedUntil(b, kT0 + minutes(4));
-  tracker.recordListing({a}, kT0 + minutes(5));
+  // dropped it; the reconcile at kT0 + 5 min learns it from the source's departure time.
+  tracker.recordListing(listing({a}, kT0 + minutes(5), "ns/web@g1", {{b.key(), kT0 + minutes(4)}}),
+                        kT0 + minutes(5));
   EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(4));
   EXPECT_FALSE(tracker.listedNow(b.key()));
+  EXPECT_EQ(tracker.lineage(), "ns/web@g1");
+}
 
-  tracker.recordListedUntil(b, kT0);  // never moves back
-  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(4));
+TEST(EndpointTracker, AnotherLineageStartsAbsenceWhenTheListingReplacedIt) {
+  // A spec edit (new generation) or a rename (new binding key) after a quiet hour: the old
+  // listing was in force until now, whatever the new source says about its own past.
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  const auto b = ip("10.0.0.2");
+  tracker.recordListing(listing({a, b}, kT0, "ns/web@g1"), kT0);
+  const auto edit = kT0 + hours(1);
+  tracker.recordListing(listing({a}, edit, "ns/web@g2", {{b.key(), kT0 + minutes(1)}}), edit);
+  EXPECT_EQ(tracker.lastSeen(b.key()), edit) << "a departure of another lineage is not trusted";
+  tracker.recordListing(listing({}, edit + minutes(1), "ns/renamed@g2"), edit + minutes(1));
+  EXPECT_EQ(tracker.lastSeen(a.key()), edit + minutes(1));
+}
 
-  const auto stranger = ip("10.0.0.9");
-  tracker.recordListedUntil(stranger, kT0 + minutes(5));
-  EXPECT_EQ(tracker.lastSeen(stranger.key()), std::nullopt);
-  EXPECT_EQ(tracker.size(), 2u);
+TEST(EndpointTracker, DepartureTimesNeverMoveLastSeenBack) {
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  tracker.recordListing(listing({a}, kT0 + minutes(3), "l"), kT0 + minutes(3));
+  tracker.recordListing(listing({}, kT0 + minutes(4), "l", {{a.key(), kT0}}), kT0 + minutes(4));
+  EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(3));
+}
+
+TEST(EndpointTracker, RejectionsHoldUntilRetryOrANewLineage) {
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  tracker.recordListing(listing({a}, kT0, "l1"), kT0);
+  tracker.recordRejected(a, "InvalidTarget: no", kT0 + minutes(5));
+  EXPECT_EQ(tracker.rejection(a.key(), kT0 + minutes(1)), "InvalidTarget: no");
+  EXPECT_EQ(tracker.rejection(a.key(), kT0 + minutes(5)), std::nullopt) << "retry is due";
+  tracker.recordRejected(a, "InvalidTarget: no", kT0 + minutes(10));
+  tracker.recordListing(listing({a}, kT0 + minutes(6), "l1"), kT0 + minutes(6));
+  EXPECT_TRUE(tracker.rejection(a.key(), kT0 + minutes(6)).has_value());
+  tracker.recordListing(listing({a}, kT0 + minutes(7), "l2"), kT0 + minutes(7));
+  EXPECT_EQ(tracker.rejection(a.key(), kT0 + minutes(7)), std::nullopt) << "the spec changed";
+}
+
+TEST(EndpointTracker, DeregistrationWindowCountsRecentRemovals) {
+  EndpointTracker tracker;
+  tracker.recordDeregistered(3, kT0);
+  tracker.recordDeregistered(2, kT0 + seconds(30));
+  EXPECT_EQ(tracker.deregisteredWithin(minutes(1), kT0 + seconds(40)), 5u);
+  EXPECT_EQ(tracker.windowFreesAt(minutes(1), kT0 + seconds(40)), kT0 + minutes(1));
+  EXPECT_EQ(tracker.deregisteredWithin(minutes(1), kT0 + minutes(1)), 2u);
+  EXPECT_EQ(tracker.deregisteredWithin(minutes(1), kT0 + minutes(2)), 0u);
+  EXPECT_EQ(tracker.windowFreesAt(minutes(1), kT0 + minutes(2)), std::nullopt);
 }
 
 TEST(EndpointTracker, KeysAreCanonical) {
@@ -102,7 +150,7 @@ TEST(EndpointTracker, EverListedTellsListingsFromObservations) {
   const auto listed = ip("10.0.0.1");
   const auto observedOnly = ip("10.0.0.2");
   tracker.recordListing({listed}, kT0);
-  tracker.recordListing({}, kT0 + seconds(5));
+  tracker.recordListing(std::vector<Target>{}, kT0 + seconds(5));
   tracker.recordObserved({inGroup(listed), inGroup(observedOnly)}, kT0 + seconds(5));
   EXPECT_TRUE(tracker.everListed(listed.key()));
   EXPECT_FALSE(tracker.listedNow(listed.key()));
@@ -114,9 +162,9 @@ TEST(EndpointTracker, ObservationDoesNotOverrideAListing) {
   EndpointTracker tracker;
   const auto a = ip("10.0.0.1");
   tracker.recordListing({a}, kT0);
-  tracker.recordListing({}, kT0 + seconds(10));
+  tracker.recordListing(std::vector<Target>{}, kT0 + seconds(10));
   tracker.recordObserved({inGroup(a)}, kT0 + minutes(5));
-  EXPECT_EQ(tracker.lastSeen(a.key()), kT0);
+  EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + seconds(10));
 }
 
 TEST(EndpointTracker, UnregisteredTargetsInTheGroupDoNotStartGrace) {
@@ -220,7 +268,7 @@ TEST(EndpointTracker, OutageDoesNotAgeTheGrace) {
   EXPECT_FALSE(tracker.listedNow(b.key()));
 
   // Without an outage the next listing does not touch absent targets.
-  tracker.recordListing({}, kT0 + minutes(41));
+  tracker.recordListing(std::vector<Target>{}, kT0 + minutes(41));
   EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(40));
   EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(40));
 }
@@ -260,7 +308,7 @@ TEST(EndpointTracker, ForgottenTargetThatReturnsStartsAFreshGrace) {
   EndpointTracker tracker(minutes(10));
   const auto a = ip("10.0.0.1");
   tracker.recordListing({a}, kT0);
-  tracker.recordListing({}, kT0 + seconds(1));
+  tracker.recordListing(std::vector<Target>{}, kT0 + seconds(1));
   tracker.recordObserved({}, kT0 + hours(2));
   EXPECT_EQ(tracker.size(), 0u);
   tracker.recordObserved({inGroup(a)}, kT0 + hours(3));

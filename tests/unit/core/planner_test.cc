@@ -679,8 +679,8 @@ TEST(FormatDuration, Table) {
 TEST(ComputePlan, SubMillisecondShortOfGraceIsStillWithinGrace) {
   EndpointTracker tracker;
   const auto c = target(kC);
-  tracker.recordListing({c}, kNow - minutes(3) + std::chrono::nanoseconds(1));
-  tracker.recordListing({}, kNow - seconds(1));
+  tracker.recordListing({c}, kNow - minutes(4));
+  tracker.recordListing(std::vector<Target>{}, kNow - minutes(3) + std::chrono::nanoseconds(1));
   const std::vector<ObservedTarget> group = {{c, TargetState::kHealthy, "", ""},
                                              {target(kA), TargetState::kHealthy, "", ""}};
   const auto plan = computePlan({{target(kA)}, false}, group, tracker, defaultPolicy(), kNow);

@@ -244,6 +244,81 @@ TEST(DnsWatcherTest, LookupsPerRefreshAreMadeAndObserved) {
   EXPECT_EQ(observer.refreshes(), 1);
 }
 
+// An answer of 8 addresses looks cut short by Route 53 (issue 10 item 8): the worker looks
+// again, within the same refresh, until lookups stop bringing new addresses
+// (wantsAnotherLookup; watch_schedule.h has the rule and its numbers).
+TEST(DnsWatcherTest, AnEightAddressAnswerIsCompletedWithinOneRefresh) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  const std::vector<std::string> low = {"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4",
+                                        "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"};
+  const std::vector<std::string> high = {"10.0.0.5", "10.0.0.6",  "10.0.0.7",  "10.0.0.8",
+                                         "10.0.0.9", "10.0.0.10", "10.0.0.11", "10.0.0.12"};
+  resolver.queueOutcome("alb.test", answerOf(low, 60));
+  resolver.queueOutcome("alb.test", answerOf(high, 60));
+  resolver.setOutcome("alb.test", answerOf(low, 60));
+  Changes changes;
+  CountingObserver observer;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(), nullptr,
+                     &observer);
+  watcher.subscribe("ns/a", source("alb.test", 30s, 60s, 1));  // lookupsPerRefresh: 1
+  watcher.start();
+  ASSERT_TRUE(changes.waitForCount(1));
+  watcher.stop();
+  EXPECT_EQ(watcher.snapshot("alb.test")->addresses.size(), 12u);
+  // 2 lookups brought the 12, then 8 quiet ones (r(12) = 8) ended the refresh.
+  EXPECT_EQ(resolver.callCount("alb.test"), 10);
+  EXPECT_EQ(observer.refreshes(), 1);
+  EXPECT_EQ(watcher.stats().totalLookups(), 10u);
+}
+
+TEST(DnsWatcherTest, ExtraLookupsStopAtTheFirstFailure) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.queueOutcome("alb.test", answerOf({"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4",
+                                              "10.0.0.5", "10.0.0.6", "10.0.0.7", "10.0.0.8"},
+                                             60));
+  resolver.setOutcome("alb.test", failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"));
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions());
+  watcher.subscribe("ns/a", source("alb.test", 30s, 60s, 1));
+  watcher.start();
+  ASSERT_TRUE(changes.waitForCount(1));
+  watcher.stop();
+  auto snapshot = watcher.snapshot("alb.test");
+  EXPECT_EQ(snapshot->addresses.size(), 8u);
+  EXPECT_FALSE(snapshot->failing);               // the answer that came is the refresh's answer
+  EXPECT_EQ(resolver.callCount("alb.test"), 2);  // one extra lookup, which timed out: no more
+}
+
+// Issue 10 item 9: a failing name that fails for another reason tells its bindings (their
+// status shows the reason), but the same failure again does not.
+TEST(DnsWatcherTest, AnotherFailureReasonIsReportedAndARepeatIsNot) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.queueOutcome("db.test", answerOf({"10.0.0.1"}, 0));
+  resolver.queueOutcome("db.test", failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"));
+  resolver.queueOutcome("db.test", failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"));
+  resolver.queueOutcome("db.test", failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"));
+  resolver.queueOutcome("db.test", failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"));
+  resolver.setOutcome("db.test", answerOf({"10.0.0.1"}, 60));
+  Changes changes;
+  CapturingLogger logger;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(), &logger);
+  watcher.subscribe("ns/a", source("db.test"));
+  watcher.start();
+  // answer, failing (SERVFAIL), another reason (timeout), recovered.
+  ASSERT_TRUE(changes.waitForCount(4));
+  ASSERT_TRUE(eventually([&] { return resolver.callCount("db.test") >= 6; }));
+  watcher.stop();
+  EXPECT_EQ(changes.events().size(), 4u);
+  EXPECT_EQ(logger.count(core::LogLevel::kWarn), 2);  // failing; failing for another reason
+  EXPECT_FALSE(watcher.snapshot("db.test")->failing);
+}
+
 TEST(DnsWatcherTest, UnsubscribeDropsTheTargetAndSubscribeAfterStartWakesAWorker) {
   core::RealClock clock;
   FakeRandom random;

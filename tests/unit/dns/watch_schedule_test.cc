@@ -136,7 +136,7 @@ TEST_F(WatchScheduleTest, JitterAppliesToBackoffToo) {
   schedule_.subscribe("ns/a", source("db.test", 1, 10s, 60s), now());
   random_.setValue(0.5);
   auto update = refresh("db.test", {failureOf(ResolveStatus::kServFail)});
-  EXPECT_EQ(update.nextRefresh - now(), 10500ms);
+  EXPECT_EQ(update.nextRefresh - now(), 1050ms);  // the first retry after 1 s, + 10% * 0.5
 }
 
 TEST_F(WatchScheduleTest, RefreshUnionsEveryLookupThatAnswered) {
@@ -220,18 +220,91 @@ TEST_F(WatchScheduleTest, FailureBeforeAnyAnswerMarksFailingWithNoAddresses) {
   EXPECT_FALSE(snapshot->lastSuccess.has_value());
 }
 
-TEST_F(WatchScheduleTest, BackoffDoublesFromMinAndIsCappedAtMax) {
+// Issue 10 item 9: a failure used to back off from minRefreshInterval towards
+// maxRefreshInterval, so recovery (and any change made during the outage) was seen up to a
+// minute late. A failing name is retried after 1 s, doubling to 5 s, whatever the intervals.
+TEST_F(WatchScheduleTest, FailuresAreRetriedOnAShortCappedBackoff) {
   schedule_.subscribe("ns/a", source("db.test", 1, 5s, 60s), now());
   refresh("db.test", {answerOf({"10.0.0.1"}, 30)});
   std::vector<Duration> delays;
   for (int i = 0; i < 7; ++i) {
     auto update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kTimeout)});
     delays.push_back(std::chrono::duration_cast<Duration>(update.nextRefresh - now()));
-    // Only the first failure is a transition worth telling the bindings about.
+    // Only the first failure is news; the same failure again tells nobody.
     EXPECT_EQ(update.notify(), i == 0) << i;
   }
-  EXPECT_EQ(delays, (std::vector<Duration>{5s, 10s, 20s, 40s, 60s, 60s, 60s}));
+  EXPECT_EQ(delays, (std::vector<Duration>{1s, 2s, 4s, 5s, 5s, 5s, 5s}));
   EXPECT_EQ(schedule_.snapshot("db.test")->consecutiveFailures, 7);
+}
+
+TEST_F(WatchScheduleTest, AFailingNameIsNeverRetriedLessOftenThanMaxRefreshInterval) {
+  schedule_.subscribe("ns/a", source("db.test", 1, 1s, 3s), now());
+  std::vector<Duration> delays;
+  for (int i = 0; i < 4; ++i) {
+    auto update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
+    delays.push_back(std::chrono::duration_cast<Duration>(update.nextRefresh - now()));
+  }
+  EXPECT_EQ(delays, (std::vector<Duration>{1s, 2s, 3s, 3s}));
+}
+
+TEST_F(WatchScheduleTest, TheRetryBackoffIsConfigurable) {
+  WatchScheduleOptions o = options();
+  o.failureRetryBase = 250ms;
+  o.failureRetryCap = 1s;
+  WatchSchedule schedule(random_, o);
+  schedule.subscribe("ns/a", source("db.test"), now());
+  std::vector<Duration> delays;
+  core::MonoTime at = now();
+  for (int i = 0; i < 4; ++i) {
+    auto ticket = schedule.takeDue(at, 1).at(0);
+    auto update = schedule.onResult(ticket, results({failureOf(ResolveStatus::kRefused)}), at);
+    delays.push_back(std::chrono::duration_cast<Duration>(update.nextRefresh - at));
+    at = update.nextRefresh;
+  }
+  EXPECT_EQ(delays, (std::vector<Duration>{250ms, 500ms, 1s, 1s}));
+}
+
+// Issue 10 item 9: bindings were told only when failing started or stopped, so their status
+// kept the first reason (SERVFAIL) through later timeout and empty phases. Every change of
+// status or message is news; the same failure repeated is not.
+TEST_F(WatchScheduleTest, AFailingNameThatFailsForAnotherReasonNotifies) {
+  schedule_.subscribe("ns/a", source("db.test"), now());
+  schedule_.subscribe("ns/b", source("db.test"), now());
+  refresh("db.test", {answerOf({"10.0.0.1"}, 30)});
+  struct Step {
+    ResolveOutcome outcome;
+    bool failingChanged;
+    bool reasonChanged;
+  };
+  const std::vector<Step> steps = {
+      {failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"), true, false},
+      {failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"), false, false},
+      {failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"), false, true},
+      {failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"), false, false},
+      {failureOf(ResolveStatus::kTimeout, "no answer in time (A)"), false, true},  // message
+      {failureOf(ResolveStatus::kNoData, "no A records"), false, true},
+      {failureOf(ResolveStatus::kNoData, "no A records"), false, false},
+      {failureOf(ResolveStatus::kNxDomain, "NXDOMAIN (A)"), false, true},
+      {answerOf({"10.0.0.1"}, 30), true, false},
+  };
+  for (size_t i = 0; i < steps.size(); ++i) {
+    SCOPED_TRACE(i);
+    auto update = refreshWhenDue("db.test", {steps[i].outcome});
+    EXPECT_EQ(update.failingChanged, steps[i].failingChanged);
+    EXPECT_EQ(update.reasonChanged, steps[i].reasonChanged);
+    EXPECT_FALSE(update.addressesChanged);
+    const bool told = steps[i].failingChanged || steps[i].reasonChanged;
+    EXPECT_EQ(update.notify(), told);
+    const std::vector<std::string> everyone = {"ns/a", "ns/b"};
+    EXPECT_EQ(update.affectedBindingKeys, told ? everyone : std::vector<std::string>{});
+    auto snapshot = schedule_.snapshot("db.test");
+    if (!steps[i].outcome.ok()) {
+      EXPECT_EQ(snapshot->failureStatus, steps[i].outcome.status);
+      EXPECT_EQ(snapshot->failureReason, steps[i].outcome.message.empty()
+                                             ? resolveStatusName(steps[i].outcome.status)
+                                             : steps[i].outcome.message);
+    }
+  }
 }
 
 TEST_F(WatchScheduleTest, RecoveryClearsTheFailureAndReturnsToTtlScheduling) {
@@ -251,9 +324,9 @@ TEST_F(WatchScheduleTest, RecoveryClearsTheFailureAndReturnsToTtlScheduling) {
   EXPECT_EQ(snapshot->failureStatus, ResolveStatus::kOk);
   EXPECT_TRUE(snapshot->failureReason.empty());
   EXPECT_EQ(snapshot->lastSuccess, now());
-  // The next failure backs off from the minimum again.
+  // The next failure backs off from the start again.
   update = refreshWhenDue("db.test", {failureOf(ResolveStatus::kServFail)});
-  EXPECT_EQ(update.nextRefresh - now(), 5s);
+  EXPECT_EQ(update.nextRefresh - now(), 1s);
 }
 
 TEST_F(WatchScheduleTest, OnlyARealChangeOfTheSetNotifies) {

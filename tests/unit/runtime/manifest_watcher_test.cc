@@ -120,6 +120,35 @@ std::string addressOf(const StoredTargetGroupBinding& stored) {
   return source->addresses.front().toString();
 }
 
+// Keeps every message logged, for tests that check what an operator would read.
+class CapturingLogger final : public core::Logger {
+ public:
+  bool enabled(core::LogLevel) const override { return true; }
+  void log(core::LogLevel, std::string_view message,
+           std::initializer_list<core::LogField> fields) override {
+    std::string line(message);
+    for (const auto& f : fields) line += " " + f.key + "=" + f.value;
+    std::lock_guard lock(mu_);
+    lines_.push_back(std::move(line));
+  }
+  std::vector<std::string> lines() const {
+    std::lock_guard lock(mu_);
+    return lines_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> lines_;
+};
+
+// The index of the first line containing `text`, or -1.
+int lineWith(const std::vector<std::string>& lines, const std::string& text) {
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].find(text) != std::string::npos) return static_cast<int>(i);
+  }
+  return -1;
+}
+
 // Polls `condition` until it holds or kBound passes (for state that has no callback).
 bool eventually(const std::function<bool()>& condition) {
   core::RealClock clock;
@@ -142,6 +171,9 @@ class ManifestWatcherTest : public ::testing::Test {
     return options;
   }
 
+  // A short deletion settle, so that tests which delete do not wait the default 5 s.
+  static ManifestStoreOptions fastStoreOptions() { return ManifestStoreOptions{milliseconds(300)}; }
+
   std::unique_ptr<ManifestWatcher> startWatcher(ManifestStore& store,
                                                 ManifestWatcherOptions options) {
     auto watcher =
@@ -160,7 +192,7 @@ class ManifestWatcherTest : public ::testing::Test {
 TEST_F(ManifestWatcherTest, ReportsTheInitialLoadAndThenEveryChange) {
   fs::path dir = temp_.path() / "manifests";
   writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
-  ManifestStore store({dir});
+  ManifestStore store({dir}, &api::loadManifests, fastStoreOptions());
   auto watcher = startWatcher(store, fastOptions());
 
   ASSERT_EQ(diffs_.waitFor(
@@ -225,7 +257,7 @@ TEST_F(ManifestWatcherTest, FollowsAGitSyncStyleSymlinkSwap) {
   writeFile(root / "rev-1/a.yaml", targetGroupBinding("a", "10.0.0.1"));
   writeFile(root / "rev-1/sub/s.yaml", targetGroupBinding("s", "10.0.0.3"));
   fs::create_directory_symlink("rev-1", root / "current");
-  ManifestStore store({root / "current"});
+  ManifestStore store({root / "current"}, &api::loadManifests, fastStoreOptions());
   auto watcher = startWatcher(store, fastOptions());
   ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
   ASSERT_EQ(store.targetGroupBindings().size(), 2u);
@@ -267,7 +299,7 @@ TEST_F(ManifestWatcherTest, FollowsASwapOfASymlinkAboveTheConfiguredPath) {
   fs::path root = temp_.path() / "git";
   writeFile(root / "rev-1/deploy/a.yaml", targetGroupBinding("a", "10.0.0.1"));
   fs::create_directory_symlink("rev-1", root / "current");
-  ManifestStore store({root / "current/deploy"});
+  ManifestStore store({root / "current/deploy"}, &api::loadManifests, fastStoreOptions());
   auto watcher = startWatcher(store, fastOptions());
   ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
 
@@ -452,6 +484,92 @@ TEST_F(ManifestWatcherTest, ThrowingCallbackIsCountedAndTheWatcherGoesOn) {
   ASSERT_TRUE(eventually([&] { return watcher.stats().callbackErrors == 2; }));
   watcher.stop();
   EXPECT_EQ(calls, 2);
+}
+
+// A deletion is reported only after the settle, by a reload the watcher schedules itself: no
+// rescan runs here, and nothing changes on disk after the deletion.
+TEST_F(ManifestWatcherTest, DeletionIsConfirmedByAReloadOfItsOwnAfterTheSettle) {
+  fs::path dir = temp_.path() / "manifests";
+  writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1"));
+  writeFile(dir / "b.yaml", targetGroupBinding("b", "10.0.0.2"));
+  constexpr auto kSettle = milliseconds(600);
+  ManifestStore store({dir}, &api::loadManifests, ManifestStoreOptions{kSettle});
+  CapturingLogger log;
+  ManifestWatcher watcher(store, clock_, log, diffs_.callback(), fastOptions());
+  ASSERT_TRUE(watcher.start().has_value());
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+
+  const auto deleted = clock_.now();
+  fs::remove(dir / "b.yaml");
+  int i = diffs_.waitFor(
+      1, [](const auto& d) { return has(d.targetGroupBindings.removed, "default/b"); });
+  ASSERT_GE(i, 1);
+  EXPECT_GE(clock_.now() - deleted, kSettle);  // a lower bound: no machine is too fast for it
+  watcher.stop();
+
+  const auto all = diffs_.all();
+  for (int j = 1; j < i; ++j) {
+    EXPECT_THAT(all[j].targetGroupBindings.removed, IsEmpty());
+  }
+  EXPECT_EQ(store.get("default/b"), std::nullopt);
+  ASSERT_TRUE(store.get("default/a").has_value());
+  auto stats = watcher.stats();
+  EXPECT_EQ(stats.rescans, 0u);
+  EXPECT_GE(stats.confirmations, 1u);
+  EXPECT_EQ(stats.deletionsPending, 1u);
+  EXPECT_EQ(stats.deletionsConfirmed, 1u);
+  auto lines = log.lines();
+  int pending = lineWith(lines, "binding absent from manifests; deleting after confirmation");
+  int confirmed = lineWith(lines, "binding deletion confirmed");
+  ASSERT_GE(pending, 0);
+  ASSERT_GE(confirmed, 0);
+  EXPECT_LT(pending, confirmed);
+  EXPECT_NE(lines[pending].find("binding=default/b"), std::string::npos) << lines[pending];
+}
+
+// `generator > a.yaml`, three times: truncated, then written in chunks with reloads reading the
+// file empty and half written in between. The binding is pending, then stale, then back; it
+// is never reported removed.
+TEST_F(ManifestWatcherTest, FileTruncatedAndRewrittenSlowlyIsNeverDeleted) {
+  fs::path dir = temp_.path() / "manifests";
+  const std::string text = targetGroupBinding("a", "10.0.0.1");
+  writeFile(dir / "a.yaml", text);
+  writeFile(dir / "other.yaml", targetGroupBinding("other", "10.0.0.2"));
+  // Far longer than this test: whatever the machine's load, a confirmation cannot come due.
+  ManifestStore store({dir}, &api::loadManifests, ManifestStoreOptions{seconds(60)});
+  auto watcher = startWatcher(store, fastOptions());
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+
+  auto a = [&] { return store.get("default/a"); };
+  for (int rewrite = 0; rewrite < 3; ++rewrite) {
+    SCOPED_TRACE(rewrite);
+    std::ofstream out(dir / "a.yaml", std::ios::trunc);
+    // Read empty: a valid file without the binding. Pending, still served.
+    ASSERT_TRUE(eventually([&] { return a() && a()->pendingDeletionSince.has_value(); }));
+    // Half written: an invalid file. Kept, stale, still pending.
+    out << text.substr(0, 60) << std::flush;
+    ASSERT_TRUE(eventually([&] { return a() && a()->stale; }));
+    EXPECT_TRUE(a()->pendingDeletionSince.has_value());
+    auto reloads = watcher->stats().reloads;
+    out << text.substr(60, 80) << std::flush;
+    ASSERT_TRUE(eventually([&] { return watcher->stats().reloads > reloads; }));
+    // Finished: back, neither stale nor pending.
+    out << text.substr(140) << std::flush;
+    out.close();
+    ASSERT_TRUE(
+        eventually([&] { return a() && !a()->stale && !a()->pendingDeletionSince.has_value(); }));
+  }
+  const auto all = diffs_.all();
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    EXPECT_THAT(all[i].targetGroupBindings.removed, IsEmpty());
+    if (i > 0) {
+      EXPECT_FALSE(has(all[i].targetGroupBindings.added, "default/a"));
+    }
+  }
+  auto stats = watcher->stats();
+  EXPECT_EQ(stats.deletionsPending, 3u);
+  EXPECT_EQ(stats.deletionsCancelled, 3u);
+  EXPECT_EQ(stats.deletionsConfirmed, 0u);
 }
 
 }  // namespace

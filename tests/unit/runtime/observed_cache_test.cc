@@ -51,6 +51,9 @@ class CountingApi final : public aws::TargetGroupApi {
     ADD_FAILURE() << "unexpected DescribeTags";
     return std::map<std::string, aws::Tags>{};
   }
+  core::Result<void> removeTags(const std::string&, const std::vector<std::string>&) override {
+    return {};
+  }
   core::Result<void> addTags(const std::string&, const aws::Tags&) override {
     ADD_FAILURE() << "unexpected AddTags";
     return {};

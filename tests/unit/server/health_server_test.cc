@@ -1,5 +1,5 @@
 // Health and status server over real HTTP on loopback (cpprest client): /healthz, /readyz, the
-// read-only status API, 404 and 405.
+// read-only status API, 404, 405, and the request size limits (431, 413).
 #include "controller/server/health_server.h"
 
 #include <arpa/inet.h>
@@ -319,6 +319,35 @@ TEST_F(HealthServerTest, OtherMethodsAre405) {
   // Nothing was changed by them.
   EXPECT_TRUE(store_.get("prod/web"));
   EXPECT_EQ(request(methods::POST, "/nothing-here").status, 404);
+}
+
+TEST_F(HealthServerTest, OversizedRequestsAre431And413WithAStatusBody) {
+  web::http::http_request bigHead(web::http::methods::GET);
+  bigHead.set_request_uri("/readyz");
+  bigHead.headers().add("X-Padding", std::string(HealthServer::kMaxHeadBytes + 1, 'a'));
+  auto response = client_->request(bigHead).get();
+  EXPECT_EQ(response.status_code(), 431);
+  auto body = web::json::value::parse(response.extract_utf8string(true).get());
+  EXPECT_EQ(body.at("kind").as_string(), "Status");
+  EXPECT_EQ(body.at("code").as_integer(), 431);
+  EXPECT_EQ(body.at("reason").as_string(), "RequestEntityTooLarge");
+  EXPECT_THAT(body.at("message").as_string(), HasSubstr("larger than 16384 bytes"));
+
+  web::http::http_request bigBody(web::http::methods::GET);
+  bigBody.set_request_uri("/healthz");
+  bigBody.set_body(std::vector<unsigned char>(HealthServer::kMaxBodyBytes + 1, 'b'));
+  response = client_->request(bigBody).get();
+  EXPECT_EQ(response.status_code(), 413);
+  body = web::json::value::parse(response.extract_utf8string(true).get());
+  EXPECT_EQ(body.at("reason").as_string(), "RequestEntityTooLarge");
+  EXPECT_THAT(body.at("message").as_string(), HasSubstr("larger than 65536 bytes"));
+
+  // Within the limits the same requests are answered.
+  web::http::http_request fine(web::http::methods::GET);
+  fine.set_request_uri("/healthz");
+  fine.headers().add("X-Padding", std::string(1000, 'a'));
+  fine.set_body(std::vector<unsigned char>(1000, 'b'));
+  EXPECT_EQ(client_->request(fine).get().status_code(), 200);
 }
 
 TEST_F(HealthServerTest, AFailingReadinessSourceIs500) {

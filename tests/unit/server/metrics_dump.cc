@@ -1,7 +1,7 @@
 // metrics_dump: prints the text exposition of a ControllerMetrics in which every method has been
 // called, plus the process collector, for `promtool check metrics` (tests.cmake).
 //   metrics_dump          the exposition as rendered in-process
-//   metrics_dump --http   the same as served by MetricsServer (exposer_* metrics included)
+//   metrics_dump --http   the same as served by MetricsServer
 // Exits 1 with a message on stderr if serving or scraping fails.
 #include <cpprest/http_client.h>
 
