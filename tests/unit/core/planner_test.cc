@@ -57,8 +57,9 @@ struct Case {
   const char* name;
   std::vector<std::string> listed;
   std::vector<InGroup> group;
-  // Tracker history: when the source last listed each absent target, since when targets have
-  // been unhealthy, and since when the source has been failing (nullopt: it is not).
+  // Tracker history: since when each absent target has been absent (the source dropped it
+  // then), since when targets have been unhealthy, and since when the source has been failing
+  // (nullopt: it is not).
   std::vector<std::pair<std::string, seconds>> lastSeenAgo = {};
   std::vector<std::pair<std::string, seconds>> unhealthyAgo = {};
   std::optional<seconds> failingFor = std::nullopt;
@@ -72,7 +73,13 @@ struct Case {
   // Variations.
   bool trackerObservesGroup = true;   // false: the planner sees targets the tracker never did
   bool failingOnlyInDesired = false;  // the reconciler says failing, the tracker does not know
+  std::string ipAddressType = "ipv4";  // GroupFacts::ipAddressType
 };
+
+bool isRegistrationHold(HoldReason reason) {
+  return reason == HoldReason::kNotAllowed || reason == HoldReason::kAddressFamily ||
+         reason == HoldReason::kRejectedByAws;
+}
 
 // gtest prints parameters with PrintTo (its naming, not ours).
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }  // NOLINT
@@ -90,14 +97,27 @@ EndpointTracker trackerFor(const Case& c) {
   for (const auto& spec : c.listed) listed.push_back(target(spec));
   const auto group = groupOf(c);
 
-  std::multimap<MonoTime, std::function<void()>> events;
-  for (const auto& seen : c.lastSeenAgo) {
-    const MonoTime at = kNow - seen.second;
-    events.emplace(at, [&tracker, t = target(seen.first), at] { tracker.recordListing({t}, at); });
+  // Absence counts from when a listing dropped the target: one listing long ago holds the
+  // listed and the absent targets, and the current listing drops each absent one with the
+  // source's departure time (same lineage, so it is trusted).
+  seconds oldest = seconds(1);
+  for (const auto& item : c.lastSeenAgo) oldest = std::max(oldest, item.second);
+  for (const auto& item : c.unhealthyAgo) oldest = std::max(oldest, item.second);
+  if (c.failingFor) oldest = std::max(oldest, *c.failingFor);
+  const MonoTime firstAt = kNow - oldest - seconds(2);
+  SourceListing before{listed, firstAt, "ns/b@1", {}};
+  SourceListing current{listed, {}, "ns/b@1", {}};
+  for (const auto& [spec, ago] : c.lastSeenAgo) {
+    before.targets.push_back(target(spec));
+    current.departedAt[target(spec).key()] = kNow - ago;
   }
+  if (!c.lastSeenAgo.empty()) tracker.recordListing(before, firstAt);
+
+  std::multimap<MonoTime, std::function<void()>> events;
   const MonoTime listedAt = c.failingFor ? kNow - *c.failingFor - seconds(1) : kNow;
+  current.confirmedAt = listedAt;
   events.emplace(listedAt,
-                 [&tracker, listed, listedAt] { tracker.recordListing(listed, listedAt); });
+                 [&tracker, current, listedAt] { tracker.recordListing(current, listedAt); });
   for (const auto& unhealthy : c.unhealthyAgo) {
     const seconds ago = unhealthy.second;
     const MonoTime at = kNow - ago;
@@ -161,7 +181,9 @@ TEST_P(PlannerTable, ComputesThePlan) {
   const auto tracker = trackerFor(c);
   const auto group = groupOf(c);
 
-  const Plan plan = computePlan(desired, group, tracker, policy, kNow);
+  GroupFacts facts;
+  facts.ipAddressType = c.ipAddressType;
+  const Plan plan = computePlan(desired, group, tracker, policy, kNow, facts);
   SCOPED_TRACE(describe(plan));
 
   EXPECT_EQ(keys(plan.toRegister), keys(c.wantRegister));
@@ -169,7 +191,7 @@ TEST_P(PlannerTable, ComputesThePlan) {
   std::vector<std::pair<std::string, std::string>> gotHeld;
   for (const auto& h : plan.held) {
     gotHeld.emplace_back(h.target.key(), holdReasonName(h.reason));
-    EXPECT_EQ(h.isDeregistration, h.reason != HoldReason::kNotAllowed) << h.target.key();
+    EXPECT_EQ(h.isDeregistration, !isRegistrationHold(h.reason)) << h.target.key();
     EXPECT_FALSE(h.message.empty()) << h.target.key();
   }
   std::vector<std::pair<std::string, std::string>> wantHeld;
@@ -294,13 +316,15 @@ INSTANTIATE_TEST_SUITE_P(
              .wantRegister = {"i-0abc", "i-0def"},
              .wantHeld = {{kA, HoldReason::kNotAllowed}},
              .wantMessageHas = {{kA, "allowedCIDRs is empty"}}},
+        // An ipv6 group: an ipv4 group would hold fd00::5 for its family (AddressFamily below).
         Case{.name = "Ipv6NeedsAnIpv6Cidr",
              .listed = {"fd00::5", "2001:db8::1"},
              .group = {},
              .tweak =
                  [](api::Policy& p) { p.allowedCidrs.push_back(*api::Cidr::parse("fd00::/8")); },
              .wantRegister = {"fd00::5"},
-             .wantHeld = {{"2001:db8::1", HoldReason::kNotAllowed}}},
+             .wantHeld = {{"2001:db8::1", HoldReason::kNotAllowed}},
+             .ipAddressType = "ipv6"},
         Case{.name = "MappedIpv4IsNotAnIpv4",
              .listed = {"::ffff:10.0.0.1"},
              .group = {},
@@ -509,10 +533,12 @@ INSTANTIATE_TEST_SUITE_P(
              .lastSeenAgo = {{kA, minutes(10)}},
              .wantHeld = {{kA, HoldReason::kMinTargets}},
              .wantMessageHas = {{kA, "would leave 0 registered targets of minTargets 1"}}},
+        // Replacements off: with them on, kA is held ReplacementsNotReady first (a rule of its own).
         Case{.name = "RegistrationsDoNotCountTowardMinTargets",
              .listed = {kB},
              .group = {{kA}},
              .lastSeenAgo = {{kA, minutes(10)}},
+             .tweak = [](api::Policy& p) { p.requireHealthyReplacements = false; },
              .wantRegister = {kB},
              .wantHeld = {{kA, HoldReason::kMinTargets}}},
         Case{.name = "DrainingDoesNotCountTowardMinTargets",
@@ -538,8 +564,10 @@ INSTANTIATE_TEST_SUITE_P(
                  },
              .wantDeregister = {kB, kC},
              .wantHeld = {{kA, HoldReason::kMinTargets}, {kD, HoldReason::kMinTargets}},
+             // Each held target is judged against what the removals taken leave (3), not against
+             // the other held ones.
              .wantMessageHas = {{kA, "would leave 2 registered targets of minTargets 3"},
-                                {kD, "would leave 1 registered targets of minTargets 3"}}},
+                                {kD, "would leave 2 registered targets of minTargets 3"}}},
         Case{.name = "CapCount",
              .listed = {},
              .group = {{kA}, {kB}, {kC}},
@@ -552,7 +580,10 @@ INSTANTIATE_TEST_SUITE_P(
              .wantDeregister = {kB},
              .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
                           {kC, HoldReason::kMaxDeregistrationsPerSync}},
-             .wantMessageHas = {{kA, "over maxDeregistrationsPerSync 1 (1 of 3 registered"}}},
+             // The cap is a rate now: the held wait for the window to free.
+             .wantDeadlineIn = minutes(1),
+             .wantMessageHas = {{kA,
+                                 "over maxDeregistrationsPerSync 1 (1 per 1m of 3 registered"}}},
         Case{
             .name = "CapPercent",
             .listed = {},
@@ -562,7 +593,8 @@ INSTANTIATE_TEST_SUITE_P(
             .wantDeregister = {kB, kD},
             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
                          {kC, HoldReason::kMaxDeregistrationsPerSync}},
-            .wantMessageHas = {{kA, "50% (2 of 4 registered"}}},
+            .wantDeadlineIn = minutes(1),  // when this sync's batch leaves the window
+            .wantMessageHas = {{kA, "50% (2 per 1m of 4 registered"}}},
         Case{.name = "CapPercentOfTheWholeGroupNotOfTheAbsent",
              .listed = {kC, kD, kE, kF},
              .group = {{kA}, {kB}, {kC}, {kD}, {kE}, {kF}},
@@ -583,7 +615,8 @@ INSTANTIATE_TEST_SUITE_P(
                  },
              .wantDeregister = {kA},
              .wantHeld = {{kB, HoldReason::kMaxDeregistrationsPerSync},
-                          {kC, HoldReason::kMaxDeregistrationsPerSync}}},
+                          {kC, HoldReason::kMaxDeregistrationsPerSync}},
+             .wantDeadlineIn = minutes(1)},
         Case{.name = "CapTakesUnhealthyFirst",
              .listed = {},
              .group = {{kA}, {kB, kUnhealthy}, {kC}},
@@ -595,7 +628,8 @@ INSTANTIATE_TEST_SUITE_P(
                    p.maxDeregistrationsPerSync = {false, 2};
                  },
              .wantDeregister = {kB, kC},
-             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync}}},
+             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync}},
+             .wantDeadlineIn = minutes(1)},
         Case{.name = "CapBreaksTiesByKey",
              .listed = {},
              .group = {{kC}, {kA}, {kB}},
@@ -606,7 +640,8 @@ INSTANTIATE_TEST_SUITE_P(
                    p.maxDeregistrationsPerSync = {false, 2};
                  },
              .wantDeregister = {kA, kB},
-             .wantHeld = {{kC, HoldReason::kMaxDeregistrationsPerSync}}},
+             .wantHeld = {{kC, HoldReason::kMaxDeregistrationsPerSync}},
+             .wantDeadlineIn = minutes(1)},
         Case{
             .name = "CapThenFloor",
             .listed = {kE, kF},
@@ -618,9 +653,12 @@ INSTANTIATE_TEST_SUITE_P(
                   p.maxDeregistrationsPerSync = {false, 1};
                 },
             .wantDeregister = {kA},
+            // Hold order is cap before minTargets: past the window's budget every due target
+            // waits for the window (the floor is judged again then).
             .wantHeld = {{kB, HoldReason::kMaxDeregistrationsPerSync},
-                         {kC, HoldReason::kMinTargets},
-                         {kD, HoldReason::kMinTargets}}},
+                         {kC, HoldReason::kMaxDeregistrationsPerSync},
+                         {kD, HoldReason::kMaxDeregistrationsPerSync}},
+            .wantDeadlineIn = minutes(1)},
         Case{.name = "ZeroCapHoldsAll",
              .listed = {},
              .group = {{kA}, {kB}},
@@ -638,9 +676,11 @@ INSTANTIATE_TEST_SUITE_P(
              .lastSeenAgo = {{"10.0.0.7", minutes(4)},
                              {"10.0.0.11", minutes(4)},
                              {"i-c", seconds(1)}},
+             // Replacements off: this case is about ordering, not about waiting for new targets.
              .tweak =
                  [](api::Policy& p) {
                    p.maxDeregistrationsPerSync = {true, 100};
+                   p.requireHealthyReplacements = false;
                  },
              .wantRegister = {"10.0.0.10", "10.0.0.9", "i-b"},
              .wantDeregister = {"10.0.0.11", "10.0.0.7"},
