@@ -23,7 +23,16 @@ void EndpointTracker::recordListing(const SourceListing& listing, MonoTime now) 
   next.reserve(listing.targets.size());
   for (const auto& target : listing.targets) next.emplace(target.key(), &target);
   for (auto& [key, entry] : entries_) {
-    if (!entry.listed) continue;
+    if (!entry.listed) {
+      // Listed by answers no reconcile saw (between two reconciles), then dropped: the source
+      // says until when.
+      if (sameLineage && !next.contains(key)) {
+        if (const auto it = listing.departedAt.find(key); it != listing.departedAt.end()) {
+          moveForward(entry.lastSeen, std::min(it->second, now));
+        }
+      }
+      continue;
+    }
     if (next.contains(key)) {
       // The last good listing stood in for the source during the outage.
       if (recovering) moveForward(entry.lastSeen, now);
@@ -62,9 +71,17 @@ void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime 
   recordListing(listing, now);
 }
 
-void EndpointTracker::recordSourceFailure(std::string reason, MonoTime now) {
+void EndpointTracker::recordSourceFailure(std::string reason, MonoTime now,
+                                          const std::vector<Target>& lastGood) {
   if (!failingSince_) failingSince_ = now;
   failureReason_ = std::move(reason);
+  for (const auto& target : lastGood) {
+    Entry& entry = entries_[target.key()];
+    moveForward(entry.lastSeen, now);
+    entry.listed = true;
+    entry.everListed = true;
+    entry.lastPresent = std::max(entry.lastPresent, now);
+  }
 }
 
 void EndpointTracker::recordObserved(const std::vector<ObservedTarget>& observed, MonoTime now) {
@@ -99,8 +116,7 @@ void EndpointTracker::recordObserved(const std::vector<ObservedTarget>& observed
   forget(now);
 }
 
-void EndpointTracker::recordRejected(const Target& target, std::string message,
-                                     MonoTime retryAt) {
+void EndpointTracker::recordRejected(const Target& target, std::string message, MonoTime retryAt) {
   rejections_[target.key()] = Rejection{std::move(message), retryAt};
 }
 

@@ -79,7 +79,11 @@ class EndpointTracker {
   // The source could not be read (SERVFAIL, timeout, NXDOMAIN, empty answer, an answer with
   // no allowed address, API error). Keeps every last-seen time and the last listing; marks
   // the source failing since the first such failure, with the latest reason.
-  void recordSourceFailure(std::string reason, MonoTime now);
+  // `lastGood` is the answer that stands in for the source meanwhile (what the planner still
+  // registers toward): each of its targets counts as listed now, so that a spec switched to a
+  // source that is failing, then switched away, starts their absence at the switch.
+  void recordSourceFailure(std::string reason, MonoTime now,
+                           const std::vector<Target>& lastGood = {});
 
   // The target group's current contents at `now`: registered targets never seen before start
   // their grace now (see isRegistered(const ObservedTarget&)); unhealthy-since times start

@@ -174,8 +174,9 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
     }
     if (!addressFamilyAccepted(facts.ipAddressType, target->id)) {
       held.emplace_back(key, HeldTarget{*target, HoldReason::kAddressFamily, false,
-                                        target->id + " is not an address of the target group's "
-                                                     "IpAddressType " +
+                                        target->id +
+                                            " is not an address of the target group's "
+                                            "IpAddressType " +
                                             facts.ipAddressType + "; never registered"});
       continue;
     }
@@ -309,6 +310,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
                             std::to_string(registeredCount + recent) + " registered targets";
       if (recent > 0) message += ", " + std::to_string(recent) + " already removed";
       hold(absent, HoldReason::kMaxDeregistrationsPerSync, message + ")");
+      if (cap == 0) continue;  // a zero cap holds for good: no window ever frees it
       if (auto frees = tracker.windowFreesAt(window, now)) {
         considerDeadline(*frees);
       } else {

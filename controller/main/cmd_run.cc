@@ -110,8 +110,8 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       durationFlag(ctx, "--resync-period", flags.resyncPeriod, std::chrono::seconds(1));
   const auto dnsTimeout =
       durationFlag(ctx, "--dns-timeout", flags.dnsTimeout, std::chrono::milliseconds(50));
-  const auto deregistrationWindow = durationFlag(ctx, "--deregistration-window",
-                                                 flags.deregistrationWindow, std::chrono::seconds(1));
+  const auto deregistrationWindow = durationFlag(
+      ctx, "--deregistration-window", flags.deregistrationWindow, std::chrono::seconds(1));
   const auto rescan =
       durationFlag(ctx, "--manifest-rescan-period", flags.manifestRescan, std::chrono::seconds(0));
   const auto settle = durationFlag(ctx, "--manifest-deletion-settle", flags.manifestDeletionSettle,
@@ -120,7 +120,8 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       durationFlag(ctx, "--shutdown-grace", flags.shutdownGrace, std::chrono::seconds(0));
   const auto attempt = durationFlag(ctx, "--aws-attempt-timeout", flags.awsAttemptTimeout,
                                     std::chrono::milliseconds(100));
-  if (!resync || !dnsTimeout || !deregistrationWindow || !rescan || !settle || !grace || !attempt) return kExitUsage;
+  if (!resync || !dnsTimeout || !deregistrationWindow || !rescan || !settle || !grace || !attempt)
+    return kExitUsage;
   if (flags.workers < 1 || flags.workers > 64) {
     ctx.err << "error: --workers: " << flags.workers << " is outside 1..64\n";
     return kExitUsage;

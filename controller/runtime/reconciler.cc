@@ -206,6 +206,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   std::lock_guard groupLock(group->mu);
   const auto now = deps_.clock.now();
   group->lastUsed = now;
+  // 4 first, when the port is known: what the spec lists now is recorded before any AWS call
+  // that could fail, so a spec that changes again before a reconcile succeeds never leaves a
+  // target it listed looking long gone.
+  std::optional<SourceView> source;
+  if (spec.port || state.checkedArn == arn) source = readSource(key, binding, state, *group, now);
   if (auto facts = readGroupFacts(desired, state); !facts) return fail(facts.error());
 
   // 3. Ownership.
@@ -224,8 +229,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     return result;
   }
 
-  // 4. Source.
-  const SourceView source = readSource(key, binding, state, *group, now);
+  // 4. Source (unless read above).
+  if (!source) source = readSource(key, binding, state, *group, now);
 
   // 5. Observed: cached unless stale for this binding's needs.
   auto maxAge = options_.resyncPeriod;
@@ -240,7 +245,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   group->tracker.recordObserved(observed->targets, now);
 
   // 6. Plan.
-  const core::DesiredTargets desiredState{source.targets, source.failing};
+  const core::DesiredTargets desiredState{source->targets, source->failing};
   const auto facts = factsFor(state);
   auto plan =
       core::computePlan(desiredState, observed->targets, group->tracker, spec.policy, now, facts);
@@ -280,7 +285,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   }
 
   // 8. Report: status, events and metrics describe the group as it now stands.
-  const auto counts = countTargets(source.targets, observed->targets);
+  const auto counts = countTargets(source->targets, observed->targets);
   std::map<core::HoldReason, int> heldByReason;
   for (const auto& h : plan.held) ++heldByReason[h.reason];
   if (heldByReason.contains(core::HoldReason::kReplacementsNotReady)) {
@@ -306,8 +311,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
 
     StatusStore::setCondition(
         s, makeCondition("SourceResolved",
-                         source.failing ? ConditionStatus::kFalse : ConditionStatus::kTrue,
-                         source.reason, source.message, wallNow));
+                         source->failing ? ConditionStatus::kFalse : ConditionStatus::kTrue,
+                         source->reason, source->message, wallNow));
     StatusStore::setCondition(
         s, makeCondition("Synced", ConditionStatus::kTrue, options_.dryRun ? "DryRun" : "Synced",
                          options_.dryRun ? "planned without writing (--dry-run)"
@@ -315,10 +320,10 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
                          wallNow));
     StatusStore::setCondition(s, makeCondition("Conflict", ConditionStatus::kFalse, "Owned",
                                                "owned by " + ownerValue(key), wallNow));
-    const bool ready = !source.failing && counts.missing == 0;
+    const bool ready = !source->failing && counts.missing == 0;
     StatusStore::setCondition(
         s, makeCondition("Ready", ready ? ConditionStatus::kTrue : ConditionStatus::kFalse,
-                         ready ? "Converged" : (source.failing ? source.reason : "Converging"),
+                         ready ? "Converged" : (source->failing ? source->reason : "Converging"),
                          ready ? "every target the source lists is registered"
                                : std::to_string(counts.missing) + " listed targets not registered",
                          wallNow));
@@ -447,7 +452,8 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
     return Ownership::kConflict;
   }
   state.ownedArn = arn;
-  deps_.log.log(LogLevel::kInfo, eventReason == "Adopted" ? "adopted target group" : "claimed target group",
+  deps_.log.log(LogLevel::kInfo,
+                eventReason == "Adopted" ? "adopted target group" : "claimed target group",
                 {core::field("binding", key), core::field("targetGroup", arn),
                  core::field("previousOwner", owner->value_or(""))});
   addEvent(key, EventType::kNormal, eventReason, eventMessage);
@@ -497,15 +503,14 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
     view.message = std::string(api::sourceKindName(spec.source)) + " source lists " +
                    std::to_string(view.targets.size()) + " targets";
   } else {
-    group.tracker.recordSourceFailure(failure, snapshot.failingSince.value_or(now));
+    group.tracker.recordSourceFailure(failure, snapshot.failingSince.value_or(now), view.targets);
     view.message = failure + "; deregistrations are frozen, last good answer kept";
   }
   return view;
 }
 
 core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
-                                         core::Plan& plan, GroupMemory& group,
-                                         core::MonoTime now) {
+                                         core::Plan& plan, GroupMemory& group, core::MonoTime now) {
   if (!plan.toRegister.empty()) {
     auto report = registerReportingRejections(deps_.api, arn, plan.toRegister);
     if (!report) {
@@ -515,16 +520,14 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
     // Refused targets are held with AWS's words; the rest is registered; the deregistrations
     // below go ahead (one bad address must not block the binding).
     for (const auto& rejected : report->rejected) {
-      const std::string message = rejected.code.empty()
-                                      ? rejected.message
-                                      : rejected.code + ": " + rejected.message;
+      const std::string message =
+          rejected.code.empty() ? rejected.message : rejected.code + ": " + rejected.message;
       group.tracker.recordRejected(rejected.target, message, now + options_.rejectionRetry);
-      plan.held.push_back(core::HeldTarget{rejected.target, core::HoldReason::kRejectedByAws,
-                                           false, "AWS refused to register it: " + message});
+      plan.held.push_back(core::HeldTarget{rejected.target, core::HoldReason::kRejectedByAws, false,
+                                           "AWS refused to register it: " + message});
       deps_.log.log(LogLevel::kWarn, "AWS refused to register a target",
                     {core::field("binding", key), core::field("targetGroup", arn),
-                     core::field("target", rejected.target.key()),
-                     core::field("error", message)});
+                     core::field("target", rejected.target.key()), core::field("error", message)});
     }
     if (!report->deferred.empty()) {
       const auto retryAt = now + kDeferredRegistrationRetry;
@@ -552,9 +555,8 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
                    core::field("count", static_cast<long long>(plan.toDeregister.size())),
                    core::field("targets", joinKeys(plan.toDeregister))});
   }
-  std::sort(plan.held.begin(), plan.held.end(), [](const auto& a, const auto& b) {
-    return a.target.key() < b.target.key();
-  });
+  std::sort(plan.held.begin(), plan.held.end(),
+            [](const auto& a, const auto& b) { return a.target.key() < b.target.key(); });
   return {};
 }
 
@@ -601,8 +603,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     return std::unexpected(error);
   };
 
-  if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && owned &&
-      !options_.dryRun) {
+  if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && owned && !options_.dryRun) {
     // Only what this group's listings put there, at the capped rate: a deleted binding never
     // takes out targets that others registered, nor the whole group in one call.
     const auto group = groupFor(arn);
@@ -687,9 +688,9 @@ void Reconciler::reportConflict(const std::string& key, const api::TargetGroupBi
                " of this controller names the same group; it is adopted once that binding is "
                "gone from the manifests)";
   }
-  deps_.log.log(LogLevel::kWarn, "target group owned by another binding; not writing",
-                {core::field("binding", key), core::field("targetGroup", arn),
-                 core::field("owner", holder)});
+  deps_.log.log(
+      LogLevel::kWarn, "target group owned by another binding; not writing",
+      {core::field("binding", key), core::field("targetGroup", arn), core::field("owner", holder)});
   deps_.status.update(key, [&](BindingStatus& s) {
     StatusStore::setCondition(
         s, makeCondition("Conflict", ConditionStatus::kTrue, reason, message, wallNow));

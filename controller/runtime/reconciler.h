@@ -138,8 +138,8 @@ class Reconciler {
                         const BindingState& state, GroupMemory& group, core::MonoTime now);
   core::Result<std::optional<std::string>> readOwner(const std::string& arn);
   core::Result<void> releaseClaim(const std::string& key, const std::string& arn);
-  core::Result<void> applyPlan(const std::string& key, const std::string& arn,
-                               core::Plan& plan, GroupMemory& group, core::MonoTime now);
+  core::Result<void> applyPlan(const std::string& key, const std::string& arn, core::Plan& plan,
+                               GroupMemory& group, core::MonoTime now);
 
   void reportConflict(const std::string& key, const api::TargetGroupBinding& binding,
                       const std::string& holder);
@@ -153,9 +153,9 @@ class Reconciler {
 
   Deps deps_;
   ReconcilerOptions options_;
-  std::mutex mu_;  // guards the maps, not the entries
+  std::mutex mu_;                                                // guards the maps, not the entries
   std::map<std::string, std::unique_ptr<BindingState>> states_;  // by binding key
-  std::map<std::string, std::shared_ptr<GroupMemory>> groups_;    // by target group ARN
+  std::map<std::string, std::shared_ptr<GroupMemory>> groups_;   // by target group ARN
 };
 
 }  // namespace endpointbinder::runtime

@@ -55,9 +55,13 @@ class OpenSearchEndpointMoves(ScenarioTest):
         ttl, grace, quiet = 1, 4, 9
         arn = self.emulator.create_target_group("quiet-then-move", port=443)
         self.dns.set("vpc-quiet.es.local", a=["10.0.3.10", "10.0.3.11"], ttl=ttl)
+        # Only the grace period is under test: the rate cap (50% of 3 registered = 1 per 1m
+        # window) and the wait for the replacement's health (read again 10 s after the write)
+        # would each hold an old IP past the end of grace for reasons of their own.
         self.write_manifest("quiet.yaml", tg_binding(
             "quiet", arn, "vpc-quiet.es.local",
-            policy={"deregistrationGracePeriod": f"{grace}s"}))
+            policy={"deregistrationGracePeriod": f"{grace}s", "maxDeregistrationsPerSync": '"100%"',
+                    "requireHealthyReplacements": "false"}))
         c = self.start_controller()  # resync 30 s: no reconcile during the quiet spell
         wait_for(lambda: self.emulator.registered(arn) == {"10.0.3.10", "10.0.3.11"}, 15,
                  what="initial registration")

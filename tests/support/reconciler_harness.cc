@@ -186,8 +186,7 @@ ReconcilerHarness::~ReconcilerHarness() = default;
 void ReconcilerHarness::build() {
   reconciler_.reset();
   observed_ = std::make_unique<runtime::ObservedCache>(
-      *api, clock,
-      runtime::ObservedCache::Options{options_.resyncPeriod, std::chrono::minutes(2)});
+      *api, clock, runtime::ObservedCache::Options{options_.resyncPeriod, std::chrono::minutes(2)});
   reconciler_ = std::make_unique<runtime::Reconciler>(
       runtime::Reconciler::Deps{
           [this](const std::string& key) -> std::optional<runtime::DesiredBinding> {
@@ -292,7 +291,8 @@ void ReconcilerHarness::setDead(const std::vector<std::string>& ids, bool dead) 
   EXPECT_TRUE(r.has_value()) << r.error().toString();
 }
 
-void ReconcilerHarness::registerByHand(const std::string& arn, const std::vector<std::string>& ids) {
+void ReconcilerHarness::registerByHand(const std::string& arn,
+                                       const std::vector<std::string>& ids) {
   value body = value::object();
   body["arn"] = value::string(arn);
   std::vector<value> list;

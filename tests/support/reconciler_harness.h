@@ -120,9 +120,7 @@ class ReconcilerHarness {
   void registerByHand(const std::string& arn, const std::vector<std::string>& ids);
   void tag(const std::string& arn, const std::string& key, const std::string& value);
 
-  std::optional<runtime::BindingStatus> status(const std::string& key) {
-    return status_->get(key);
-  }
+  std::optional<runtime::BindingStatus> status(const std::string& key) { return status_->get(key); }
   bool hasEvent(const std::string& key, const std::string& reason);
   std::string condition(const std::string& key, const std::string& type);  // "True reason"
   std::vector<std::string> held(const std::string& key, const std::string& reason);

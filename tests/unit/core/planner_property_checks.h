@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "controller/core/address_family.h"
 #include "controller/core/planner.h"
 
 namespace endpointbinder::core {
@@ -165,7 +166,9 @@ inline ObservedTarget randomObserved(Rng& rng, const Target& target) {
     o.reason = pick(rng, std::vector<std::string>{"Target.NotRegistered", "Target.NotInUse",
                                                   "Target.InvalidState", ""});
   } else if (roll < 94) {
+    // Unavailable serves only when the group's health checks are disabled.
     o.state = TargetState::kUnavailable;
+    if (chance(rng, 0.6)) o.reason = std::string(kReasonHealthCheckDisabled);
   } else {
     o.state = TargetState::kUnknown;
   }
@@ -187,6 +190,7 @@ inline api::Policy randomPolicy(Rng& rng, bool forSimulation) {
   p.unhealthyGracePeriod = chance(rng, 0.5) ? api::Duration::zero() : pick(rng, graces);
   p.prune = chance(rng, forSimulation ? 0.9 : 0.85);
   p.minTargets = uniform(rng, 0, forSimulation ? 3 : 5);
+  p.requireHealthyReplacements = chance(rng, 0.5);
   if (chance(rng, 0.5)) {
     p.maxDeregistrationsPerSync = {false, uniform(rng, forSimulation ? 1 : 0, 5)};
   } else {
@@ -212,6 +216,17 @@ inline api::Policy randomPolicy(Rng& rng, bool forSimulation) {
       break;  // empty: no IP allowed
   }
   return p;
+}
+
+// What the planner is told of the group: mostly an ipv4 group, a deregistration window from
+// none (the cap is then per sync) to five minutes.
+inline GroupFacts randomFacts(Rng& rng) {
+  GroupFacts facts;
+  facts.ipAddressType = pick(rng, std::vector<std::string>{"ipv4", "ipv4", "ipv4", "ipv6", ""});
+  facts.deregistrationWindow =
+      pick(rng, std::vector<std::chrono::nanoseconds>{seconds(0), seconds(10), minutes(1),
+                                                      minutes(1), minutes(5)});
+  return facts;
 }
 
 // ---------------------------------------------------------------- spec-level helpers
@@ -241,6 +256,7 @@ inline std::string describePolicy(const api::Policy& p) {
   text << "grace=" << p.deregistrationGracePeriod.count()
        << "ms unhealthyGrace=" << p.unhealthyGracePeriod.count() << "ms prune=" << p.prune
        << " minTargets=" << p.minTargets << " cap=" << p.maxDeregistrationsPerSync.toString()
+       << " requireHealthyReplacements=" << p.requireHealthyReplacements
        << " allowed=[";
   for (const auto& c : p.allowedCidrs) text << c.toString() << " ";
   text << "]";
@@ -259,19 +275,24 @@ inline std::vector<std::string> keyList(const std::vector<Target>& targets) {
 }
 
 // The checks every plan must pass, whatever produced its inputs. `failing` is what the
-// planner was told (desired flag or tracker).
+// planner was told (desired flag or tracker); `facts` is what it was told of the group.
 inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
                                 const std::vector<ObservedTarget>& observed,
                                 const EndpointTracker& tracker, const api::Policy& policy,
-                                MonoTime now) {
+                                MonoTime now, const GroupFacts& facts = {}) {
   std::set<std::string> listed;
   for (const auto& t : desired.targets) listed.insert(t.key());
   std::set<std::string> registered;
   std::set<std::string> present;
+  std::map<std::string, const ObservedTarget*> byKey;  // the registered copy of each key
   for (const auto& o : observed) {
     present.insert(o.target.key());
-    if (isRegistered(o)) registered.insert(o.target.key());
+    if (isRegistered(o)) {
+      registered.insert(o.target.key());
+      byKey[o.target.key()] = &o;  // duplicates of one key share a state in these generators
+    }
   }
+  const auto serving = [&](const std::string& k) { return isServing(*byKey.at(k)); };
   const auto reg = keyList(plan.toRegister);
   const auto dereg = keyList(plan.toDeregister);
   std::vector<std::string> heldKeys;
@@ -288,11 +309,19 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
     EXPECT_FALSE(regSet.contains(k) || deregSet.contains(k)) << "held and planned: " << k;
   }
 
+  // Why a listed, unregistered target may not be registered now, in the documented order.
+  const auto registrationHold = [&](const Target& t) -> std::optional<HoldReason> {
+    if (!ipAllowed(t, policy)) return HoldReason::kNotAllowed;
+    if (!addressFamilyAccepted(facts.ipAddressType, t.id)) return HoldReason::kAddressFamily;
+    if (tracker.rejection(t.key(), now)) return HoldReason::kRejectedByAws;
+    return std::nullopt;
+  };
+
   // Minimal.
   for (const auto& t : plan.toRegister) {
     EXPECT_TRUE(listed.contains(t.key())) << "registers what is not listed: " << t.key();
     EXPECT_FALSE(registered.contains(t.key())) << "registers a registered target: " << t.key();
-    EXPECT_TRUE(ipAllowed(t, policy)) << "registers outside allowedCIDRs: " << t.key();
+    EXPECT_EQ(registrationHold(t), std::nullopt) << "registers a held target: " << t.key();
   }
   for (const auto& t : plan.toDeregister) {
     EXPECT_FALSE(listed.contains(t.key())) << "deregisters a listed target: " << t.key();
@@ -313,22 +342,35 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
   for (const auto& h : plan.held) {
     const auto k = h.target.key();
     EXPECT_FALSE(h.message.empty()) << k;
-    if (h.reason == HoldReason::kNotAllowed) {
-      EXPECT_FALSE(h.isDeregistration);
+    const bool registrationReason = h.reason == HoldReason::kNotAllowed ||
+                                    h.reason == HoldReason::kAddressFamily ||
+                                    h.reason == HoldReason::kRejectedByAws;
+    EXPECT_EQ(h.isDeregistration, !registrationReason) << k << " " << holdReasonName(h.reason);
+    if (registrationReason) {
       EXPECT_TRUE(listed.contains(k) && !registered.contains(k)) << k;
-      EXPECT_FALSE(ipAllowed(h.target, policy)) << "held NotAllowed but allowed: " << k;
-      EXPECT_TRUE(api::IpAddress::parse(h.target.id).has_value()) << "instance held: " << k;
+      EXPECT_EQ(registrationHold(h.target), h.reason) << "registration hold: " << k;
+      if (h.reason != HoldReason::kRejectedByAws) {
+        EXPECT_TRUE(api::IpAddress::parse(h.target.id).has_value()) << "instance held: " << k;
+      }
     } else {
-      EXPECT_TRUE(h.isDeregistration);
       EXPECT_TRUE(registered.contains(k) && !listed.contains(k)) << k;
     }
   }
-  for (const auto& k : listed) {
+  // A listed target is registered now unless one of the registration holds applies.
+  for (const auto& t : desired.targets) {
+    const auto k = t.key();
     if (registered.contains(k) || regSet.contains(k)) continue;
-    const auto& h = plan.held[static_cast<size_t>(std::find(heldKeys.begin(), heldKeys.end(), k) -
-                                                  heldKeys.begin())];
-    EXPECT_EQ(h.reason, HoldReason::kNotAllowed) << k;
+    EXPECT_NE(registrationHold(t), std::nullopt) << "listed, registrable, not registered: " << k;
   }
+  // Replacements that do not serve yet: listed and registered but not serving, or registered
+  // by this very plan.
+  int notServingReplacements = 0;
+  for (const auto& k : listed) {
+    if (registered.contains(k) && !serving(k)) ++notServingReplacements;
+  }
+  notServingReplacements += static_cast<int>(reg.size());
+  const bool waitForReplacements =
+      policy.requireHealthyReplacements && notServingReplacements > 0;
 
   // Safety of removals.
   const bool failing = desired.sourceFailing || tracker.sourceFailing();
@@ -339,25 +381,41 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
     EXPECT_TRUE(dereg.empty()) << "deregisters with prune: false";
   }
   const int registeredCount = static_cast<int>(registered.size());
+  int servingCount = 0;
+  for (const auto& k : registered) servingCount += serving(k) ? 1 : 0;
+  int servingRemoved = 0;
+  for (const auto& k : dereg) servingRemoved += serving(k) ? 1 : 0;
   if (!dereg.empty()) {
-    EXPECT_GE(registeredCount - static_cast<int>(dereg.size()), policy.minTargets) << "floor";
+    EXPECT_GE(registeredCount - static_cast<int>(dereg.size()), policy.minTargets)
+        << "registered floor";
   }
-  EXPECT_LE(static_cast<int>(dereg.size()),
-            std::max(0, policy.maxDeregistrationsPerSync.resolve(registeredCount)))
-      << "cap";
+  if (servingRemoved > 0) {
+    EXPECT_GE(servingCount - servingRemoved, policy.minTargets) << "serving floor";
+    EXPECT_FALSE(waitForReplacements)
+        << "removed a serving target while " << notServingReplacements
+        << " listed targets do not serve yet";
+  }
+  // The rate: this plan and the window's earlier removals stay within the cap of the targets
+  // registered at the window's start.
+  const auto window = facts.deregistrationWindow;
+  const int recent = static_cast<int>(tracker.deregisteredWithin(window, now));
+  const int cap = std::max(0, policy.maxDeregistrationsPerSync.resolve(registeredCount + recent));
+  const int budget = std::max(0, cap - recent);
+  EXPECT_LE(static_cast<int>(dereg.size()), budget)
+      << "cap " << cap << " per window with " << recent << " already removed";
 
   // Grace, from the tracker's memory: which absent targets are due, and since when.
   struct Due {
     std::string key;
+    bool serving;
     bool unhealthy;
     MonoTime since;
   };
   std::vector<Due> due;
   std::optional<MonoTime> wantDeadline;
-  std::map<std::string, const ObservedTarget*> byKey;
-  for (const auto& o : observed) {
-    if (isRegistered(o)) byKey[o.target.key()] = &o;
-  }
+  const auto deadlineAt = [&](MonoTime at) {
+    if (at > now && (!wantDeadline || at < *wantDeadline)) wantDeadline = at;
+  };
   const bool actOnHealth = policy.unhealthyGracePeriod > api::Duration::zero();
   for (const auto& k : registered) {
     if (listed.contains(k)) continue;
@@ -369,53 +427,70 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
     const bool healthDue =
         actOnHealth && unhealthy && now - unhealthyFrom >= policy.unhealthyGracePeriod;
     if (graceDue || healthDue) {
-      due.push_back({k, unhealthy, since});
+      due.push_back({k, serving(k), unhealthy, since});
       continue;
     }
     EXPECT_FALSE(deregSet.contains(k)) << "deregistered within grace: " << k;
     if (policy.prune) {
       MonoTime at = since + policy.deregistrationGracePeriod;
       if (actOnHealth && unhealthy) at = std::min(at, unhealthyFrom + policy.unhealthyGracePeriod);
-      if (!wantDeadline || at < *wantDeadline) wantDeadline = at;
+      deadlineAt(at);
     }
+  }
+
+  // Liveness and order: the due targets that may go (not held by the source or by their
+  // replacements) go in the documented order — not serving, unhealthy, longest absent, key —
+  // as many as the window's budget and both floors allow.
+  std::vector<Due> eligible;
+  if (!failing && policy.prune) {
+    for (const auto& d : due) {
+      if (!(d.serving && waitForReplacements)) eligible.push_back(d);
+    }
+  }
+  std::sort(eligible.begin(), eligible.end(), [](const Due& a, const Due& b) {
+    if (a.serving != b.serving) return !a.serving;
+    if (a.unhealthy != b.unhealthy) return a.unhealthy;
+    if (a.since != b.since) return a.since < b.since;
+    return a.key < b.key;
+  });
+  const int minTargets = std::max(0, policy.minTargets);
+  const int eligibleNotServing = static_cast<int>(
+      std::count_if(eligible.begin(), eligible.end(), [](const Due& d) { return !d.serving; }));
+  const int eligibleServing = static_cast<int>(eligible.size()) - eligibleNotServing;
+  const int take = std::max(
+      0, std::min({budget, registeredCount - minTargets,
+                   eligibleNotServing +
+                       std::min(eligibleServing, std::max(0, servingCount - minTargets))}));
+  std::set<std::string> wantDereg;
+  for (int i = 0; i < take; ++i) wantDereg.insert(eligible[static_cast<size_t>(i)].key);
+  EXPECT_EQ(deregSet, wantDereg) << "the due targets, capped and floored, in order";
+  // Past the budget every other eligible target waits for the window; short of it, a floor.
+  const HoldReason restReason =
+      take >= budget ? HoldReason::kMaxDeregistrationsPerSync : HoldReason::kMinTargets;
+  if (static_cast<int>(eligible.size()) > take && restReason == HoldReason::kMaxDeregistrationsPerSync &&
+      cap > 0) {
+    deadlineAt(tracker.windowFreesAt(window, now).value_or(now + window));
   }
   EXPECT_EQ(plan.nextDeadline, wantDeadline) << "nextDeadline";
   if (plan.nextDeadline) {
     EXPECT_GT(*plan.nextDeadline, now);
   }
 
-  // Liveness and order: exactly the first `take` due targets go, in the documented order.
-  std::sort(due.begin(), due.end(), [](const Due& a, const Due& b) {
-    if (a.unhealthy != b.unhealthy) return a.unhealthy;
-    if (a.since != b.since) return a.since < b.since;
-    return a.key < b.key;
-  });
-  size_t take = 0;
-  if (!failing && policy.prune) {
-    const int allowance = std::max(0, registeredCount - std::max(0, policy.minTargets));
-    const int cap = std::max(0, policy.maxDeregistrationsPerSync.resolve(registeredCount));
-    take = static_cast<size_t>(std::min({allowance, cap, static_cast<int>(due.size())}));
-  }
-  std::set<std::string> wantDereg;
-  for (size_t i = 0; i < take; ++i) wantDereg.insert(due[i].key);
-  EXPECT_EQ(deregSet, wantDereg) << "the due targets, capped and floored, in order";
-
-  // Hold reasons of what is held back.
+  // Hold reasons of what is held back: the first that applies, in the documented order.
   for (const auto& h : plan.held) {
     if (!h.isDeregistration) continue;
     const auto k = h.target.key();
-    const bool isDue =
-        std::any_of(due.begin(), due.end(), [&](const Due& d) { return d.key == k; });
+    const auto d = std::find_if(due.begin(), due.end(), [&](const Due& x) { return x.key == k; });
     if (!policy.prune) {
       EXPECT_EQ(h.reason, HoldReason::kPruneDisabled) << k;
-    } else if (!isDue) {
+    } else if (d == due.end()) {
       EXPECT_EQ(h.reason, HoldReason::kWithinGracePeriod) << k;
     } else if (failing) {
       EXPECT_EQ(h.reason, HoldReason::kSourceFailing) << k;
+    } else if (d->serving && waitForReplacements) {
+      EXPECT_EQ(h.reason, HoldReason::kReplacementsNotReady) << k;
     } else {
-      EXPECT_TRUE(h.reason == HoldReason::kMinTargets ||
-                  h.reason == HoldReason::kMaxDeregistrationsPerSync)
-          << k << " " << holdReasonName(h.reason);
+      EXPECT_EQ(h.reason, restReason) << k << " " << holdReasonName(h.reason);
     }
   }
 }
@@ -424,7 +499,7 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
 inline void checkOrderIndependence(const Plan& plan, const DesiredTargets& desired,
                                    const std::vector<ObservedTarget>& observed,
                                    const EndpointTracker& tracker, const api::Policy& policy,
-                                   MonoTime now, Rng& rng) {
+                                   MonoTime now, Rng& rng, const GroupFacts& facts = {}) {
   DesiredTargets shuffledDesired = desired;
   auto shuffledObserved = observed;
   if (!desired.targets.empty() && chance(rng, 0.5)) {
@@ -433,11 +508,11 @@ inline void checkOrderIndependence(const Plan& plan, const DesiredTargets& desir
   if (!observed.empty() && chance(rng, 0.5)) shuffledObserved.push_back(pick(rng, observed));
   std::shuffle(shuffledDesired.targets.begin(), shuffledDesired.targets.end(), rng);
   std::shuffle(shuffledObserved.begin(), shuffledObserved.end(), rng);
-  const Plan again = computePlan(shuffledDesired, shuffledObserved, tracker, policy, now);
+  const Plan again = computePlan(shuffledDesired, shuffledObserved, tracker, policy, now, facts);
   EXPECT_EQ(again, plan) << "order/duplicates changed the plan:\n"
                          << describe(plan) << "\nvs\n"
                          << describe(again);
-  EXPECT_EQ(computePlan(desired, observed, tracker, policy, now), plan) << "not repeatable";
+  EXPECT_EQ(computePlan(desired, observed, tracker, policy, now, facts), plan) << "not repeatable";
 }
 
 }  // namespace testing

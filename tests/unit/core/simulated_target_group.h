@@ -1,7 +1,9 @@
 // Test helpers for core planner tests: a simulated ELBv2 target group that applies plans the
 // way AWS does (initial -> healthy/unhealthy, deregistration drains, re-registration of a
-// draining target), and a SimulatedBinding that runs the reconcile steps the runtime runs:
-// source answer -> tracker, group -> tracker, computePlan, apply.
+// draining target, refused registrations), and a SimulatedBinding that runs the reconcile
+// steps the runtime runs: source answer -> tracker (with its lineage and departure times),
+// group -> tracker, computePlan with the group's facts, apply, then refusals and
+// deregistrations -> tracker (the rate cap's window).
 // Test-only. Thread-safety: none.
 #pragma once
 
@@ -9,6 +11,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "api/manifest.h"
@@ -36,11 +39,17 @@ class SimulatedTargetGroup {
     m.since = healthChecked ? now - options_.healthCheckDelay : now;
   }
 
-  // RegisterTargets then DeregisterTargets, as the reconciler sends them.
-  void apply(const Plan& plan, MonoTime now) {
+  // RegisterTargets then DeregisterTargets, as the reconciler sends them. Returns the targets
+  // AWS refused to register (see setRefused); the others are registered.
+  std::vector<Target> apply(const Plan& plan, MonoTime now) {
     if (!plan.toRegister.empty()) ++registerCalls_;
     if (!plan.toDeregister.empty()) ++deregisterCalls_;
+    std::vector<Target> refused;
     for (const auto& target : plan.toRegister) {
+      if (refused_.contains(target.key())) {
+        refused.push_back(target);
+        continue;
+      }
       const auto it = members_.find(target.key());
       if (it != members_.end() && it->second.phase == Phase::kRegistered) continue;
       members_[target.key()] = Member{target, Phase::kRegistered, now};
@@ -51,10 +60,20 @@ class SimulatedTargetGroup {
       it->second.phase = Phase::kDraining;
       it->second.since = now;
     }
+    return refused;
   }
 
   // Health checks decide this target's state (it keeps failing until told otherwise).
   void setSick(const std::string& key, bool sick) { sick_[key] = sick; }
+  // AWS refuses to register this target (InvalidTarget) until told otherwise.
+  void setRefused(const std::string& key, bool refused) {
+    if (refused) {
+      refused_.insert(key);
+    } else {
+      refused_.erase(key);
+    }
+  }
+  bool refuses(const std::string& key) const { return refused_.contains(key); }
   // A group no load balancer uses: AWS reports registered targets as unused/Target.NotInUse.
   void setAttached(bool attached) { attached_ = attached; }
 
@@ -112,40 +131,62 @@ class SimulatedTargetGroup {
   Options options_;
   std::map<std::string, Member> members_;
   std::map<std::string, bool> sick_;
+  std::set<std::string> refused_;
   bool attached_ = true;
   int registerCalls_ = 0;
   int deregisterCalls_ = 0;
 };
 
-// One source answer: the targets, or a failure with its reason.
+// One source answer: the targets, or a failure with its reason. A good answer may carry what
+// the runtime's source reports: who produced it (binding key and spec generation) and since
+// when the source no longer lists what it dropped (trusted only within one lineage).
 struct SourceAnswer {
   bool ok = true;
   std::vector<Target> targets;
   std::string failure;
+  std::string lineage = "ns/sim@1";
+  std::unordered_map<std::string, MonoTime> departedAt;
 
-  static SourceAnswer of(std::vector<Target> targets) { return {true, std::move(targets), {}}; }
-  static SourceAnswer failed(std::string why) { return {false, {}, std::move(why)}; }
+  static SourceAnswer of(std::vector<Target> targets) {
+    SourceAnswer answer;
+    answer.targets = std::move(targets);
+    return answer;
+  }
+  static SourceAnswer failed(std::string why) {
+    SourceAnswer answer;
+    answer.ok = false;
+    answer.failure = std::move(why);
+    return answer;
+  }
 };
 
 // The reconcile loop of one binding, reduced to what core needs: keeps the last good listing
 // while the source fails, feeds the tracker, plans and applies the plan to the group.
 class SimulatedBinding {
  public:
-  explicit SimulatedBinding(api::Policy policy) : policy_(std::move(policy)) {}
+  explicit SimulatedBinding(api::Policy policy, GroupFacts facts = {})
+      : policy_(std::move(policy)), facts_(std::move(facts)) {}
 
+  // The plan as computed (the refusals of this sync appear in the next one's holds).
   Plan sync(const SourceAnswer& answer, SimulatedTargetGroup& group, MonoTime now) {
     if (answer.ok) {
       lastGood_ = answer.targets;
       hasAnswer_ = true;
-      tracker_.recordListing(lastGood_, now);
+      tracker_.recordListing(SourceListing{answer.targets, now, answer.lineage, answer.departedAt},
+                             now);
     } else {
-      tracker_.recordSourceFailure(answer.failure, now);
+      // As the runtime does: the last good listing stands in for the source meanwhile.
+      tracker_.recordSourceFailure(answer.failure, now, lastGood_);
     }
     observed_ = group.observe(now);
     tracker_.recordObserved(observed_, now);
     desired_ = DesiredTargets{lastGood_, !answer.ok || !hasAnswer_};
-    Plan plan = computePlan(desired_, observed_, tracker_, policy_, now);
-    group.apply(plan, now);
+    Plan plan = computePlan(desired_, observed_, tracker_, policy_, now, facts_);
+    for (const auto& refused : group.apply(plan, now)) {
+      tracker_.recordRejected(refused, "InvalidTarget: refused by the simulated group",
+                              now + facts_.rejectionRetry);
+    }
+    if (!plan.toDeregister.empty()) tracker_.recordDeregistered(plan.toDeregister.size(), now);
     return plan;
   }
 
@@ -161,9 +202,11 @@ class SimulatedBinding {
   const DesiredTargets& lastDesired() const { return desired_; }
   const std::vector<ObservedTarget>& lastObserved() const { return observed_; }
   const api::Policy& policy() const { return policy_; }
+  const GroupFacts& facts() const { return facts_; }
 
  private:
   api::Policy policy_;
+  GroupFacts facts_;
   EndpointTracker tracker_;
   std::vector<Target> lastGood_;
   bool hasAnswer_ = false;

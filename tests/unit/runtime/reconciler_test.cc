@@ -111,7 +111,8 @@ TEST_F(ReconcilerTest, DnsDepartureCountsFromTheFirstAnswerWithoutIt) {
   EXPECT_FALSE(h.registered(arn).contains("10.0.1.2:443")) << "3m after the answer without it";
 }
 
-// ---- 2. renames, deletions and ARN changes -------------------------------------------------------
+// ---- 2. renames, deletions and ARN changes
+// -------------------------------------------------------
 
 TEST_F(ReconcilerTest, RenamedBindingAdoptsItsGroup) {
   // Old: the group stayed tagged with the old name and the new binding was a Conflict forever.
@@ -178,7 +179,8 @@ TEST_F(ReconcilerTest, TargetGroupArnChangeReleasesTheOldGroup) {
   EXPECT_EQ(h.registered(other), (std::set<std::string>{"10.0.1.1:443"}));
 }
 
-// ---- 3. the claim is re-read before writes -------------------------------------------------------
+// ---- 3. the claim is re-read before writes
+// -------------------------------------------------------
 
 TEST_F(ReconcilerTest, RetaggedGroupIsNotWritten) {
   // Old: ownership was checked once per spec generation; a group re-tagged afterwards was
@@ -198,8 +200,8 @@ TEST_F(ReconcilerTest, RetaggedGroupIsNotWritten) {
 TEST_F(ReconcilerTest, AnswerOfOnlyDisallowedAddressesFreezesDeregistration) {
   // Old: every old target counted as absent and was removed down to minTargets.
   h.source.answer("app.local", {"10.0.1.1", "10.0.1.2", "10.0.1.3"}, h.clock.now());
-  const auto key = h.apply(manifest("web", arn, dnsSource("app.local"),
-                                    "deregistrationGracePeriod: 1m, minTargets: 1"));
+  const auto key = h.apply(
+      manifest("web", arn, dnsSource("app.local"), "deregistrationGracePeriod: 1m, minTargets: 1"));
   sync(key);
   h.source.answer("app.local", {"8.8.8.8", "1.1.1.1"}, h.clock.now());
   h.clock.advance(minutes(10));
@@ -246,7 +248,8 @@ TEST_F(ReconcilerTest, AddressOfTheOtherFamilyIsHeldWithoutCallingAws) {
   }
 }
 
-// ---- 6. health-aware removal ----------------------------------------------------------------------
+// ---- 6. health-aware removal
+// ----------------------------------------------------------------------
 
 TEST_F(ReconcilerTest, HealthyTargetsStayWhileReplacementsAreUnhealthy) {
   // Old: after the grace the old healthy targets went although no replacement ever passed its
@@ -321,7 +324,8 @@ TEST_F(ReconcilerTest, MaxDeregistrationsPerSyncIsARate) {
   EXPECT_EQ(h.registered(arn).size(), 1u);
 }
 
-// ---- 7. deletion ---------------------------------------------------------------------------------
+// ---- 7. deletion
+// ---------------------------------------------------------------------------------
 
 TEST_F(ReconcilerTest, DeregisterPolicyRemovesOnlyWhatItsSourceListedAtTheCappedRate) {
   // Old: every registered target went in one call, including ones others registered.
@@ -356,7 +360,8 @@ TEST_F(ReconcilerTest, ManifestBackDuringDeletionKeepsTheBinding) {
   EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web");
 }
 
-// ---- restarts ------------------------------------------------------------------------------------
+// ---- restarts
+// ------------------------------------------------------------------------------------
 
 TEST_F(ReconcilerTest, RestartStartsGraceAfreshAndAdoptsItsOwnClaim) {
   const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2")));
