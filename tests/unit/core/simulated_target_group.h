@@ -182,6 +182,7 @@ class SimulatedBinding {
     tracker_.recordObserved(observed_, now);
     desired_ = DesiredTargets{lastGood_, !answer.ok || !hasAnswer_};
     Plan plan = computePlan(desired_, observed_, tracker_, policy_, now, facts_);
+    planned_ = tracker_;
     for (const auto& refused : group.apply(plan, now)) {
       tracker_.recordRejected(refused, "InvalidTarget: refused by the simulated group",
                               now + facts_.rejectionRetry);
@@ -198,6 +199,8 @@ class SimulatedBinding {
   }
 
   const EndpointTracker& tracker() const { return tracker_; }
+  // The tracker as the latest plan saw it (before its refusals and deregistrations).
+  const EndpointTracker& plannedTracker() const { return planned_; }
   // The inputs of the latest sync's plan.
   const DesiredTargets& lastDesired() const { return desired_; }
   const std::vector<ObservedTarget>& lastObserved() const { return observed_; }
@@ -208,6 +211,7 @@ class SimulatedBinding {
   api::Policy policy_;
   GroupFacts facts_;
   EndpointTracker tracker_;
+  EndpointTracker planned_;
   std::vector<Target> lastGood_;
   bool hasAnswer_ = false;
   DesiredTargets desired_;
