@@ -21,13 +21,16 @@ using std::chrono::seconds;
 constexpr std::uint32_t kTargets = 1000;
 
 void BM_Tracker_RecordListing(benchmark::State& state) {
-  const auto listed = makeTargets(0, kTargets);
+  // As the reconciler hands it over: one lineage, confirmed by the source's latest answer.
+  core::SourceListing listing{
+      makeTargets(0, kTargets), core::MonoTime{minutes(60)}, "ns/web@1", {}};
   core::EndpointTracker tracker;
   core::MonoTime now{minutes(60)};
-  tracker.recordListing(listed, now);
+  tracker.recordListing(listing, now);
   for (auto _ : state) {
     now += seconds(5);
-    tracker.recordListing(listed, now);
+    listing.confirmedAt = now;
+    tracker.recordListing(listing, now);
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * kTargets);
   state.counters["remembered"] = static_cast<double>(tracker.size());

@@ -2,9 +2,11 @@
 //   BM_ComputePlan_Steady  every listed target is registered and healthy: the plan is empty.
 //                          This is what every resync and every unchanged DNS refresh costs.
 //   BM_ComputePlan_Churn   10% of the listing replaced (at least one target): the new targets
-//                          are to be registered, half of the removed ones are past the 3m grace
-//                          (deregistered, within maxDeregistrationsPerSync) and half within it
-//                          (held with a message), so every branch that builds text runs.
+//                          are to be registered, half of the removed ones left the listing 10m
+//                          ago (past the 3m grace) and fail their health checks (deregistered,
+//                          within maxDeregistrationsPerSync: not serving, so the replacements
+//                          being registered do not hold them) and half left it 1m ago (held
+//                          with a message), so the branches that build text run.
 // The tracker is prepared outside the timed loop; computePlan does not modify it.
 #include <benchmark/benchmark.h>
 
@@ -53,32 +55,40 @@ void BM_ComputePlan_Churn(benchmark::State& state) {
   const std::uint32_t pastGrace = (churn + 1) / 2;  // removed first, long enough ago
   const std::uint32_t kept = n - churn;
 
-  // Addresses [0, n) were listed and registered. [0, pastGrace) were last listed at t0 (absent
-  // for 10m at `now`, past the 3m grace), [pastGrace, churn) at t0 + 9m (absent for 1m, within
-  // grace); [n, n + churn) replace them and are not registered yet.
+  // Addresses [0, n) were listed and registered. The listing of t0 dropped [0, pastGrace)
+  // (absent for 10m at `now`, past the 3m grace; unhealthy since), the listing of t0 + 9m
+  // dropped [pastGrace, churn) (absent for 1m, within grace); [n, n + churn) replace them and
+  // are not registered yet.
   const auto original = makeTargets(0, n);
   const auto withoutPastGrace = makeTargets(pastGrace, n - pastGrace);
   core::DesiredTargets desired{makeTargets(churn, kept), false};
   const auto added = makeTargets(n, churn);
   desired.targets.insert(desired.targets.end(), added.begin(), added.end());
-  const auto observed = observe(original, core::TargetState::kHealthy);
+  auto observed = observe(original, core::TargetState::kHealthy);
+  for (std::uint32_t i = 0; i < pastGrace; ++i) {
+    observed[i].state = core::TargetState::kUnhealthy;
+    observed[i].reason = "Target.Timeout";
+  }
 
   const core::MonoTime t0{minutes(60)};
   const core::MonoTime now = t0 + minutes(10);
   core::EndpointTracker tracker;
-  tracker.recordListing(original, t0);
+  tracker.recordListing(original, t0 - minutes(1));
+  tracker.recordListing(withoutPastGrace, t0);
   tracker.recordObserved(observed, t0);
-  tracker.recordListing(withoutPastGrace, t0 + minutes(9));
+  tracker.recordListing(desired.targets, t0 + minutes(9));
   // As the reconciler does: the current listing, then the group, then the plan.
   tracker.recordListing(desired.targets, now);
   tracker.recordObserved(observed, now);
   const api::Policy policy = defaultPolicy();
 
   std::size_t writes = 0;
+  std::size_t deregistered = 0;
   std::size_t held = 0;
   for (auto _ : state) {
     core::Plan plan = core::computePlan(desired, observed, tracker, policy, now);
     writes = plan.toRegister.size() + plan.toDeregister.size();
+    deregistered = plan.toDeregister.size();
     held = plan.held.size();
     benchmark::DoNotOptimize(plan);
   }
@@ -86,6 +96,11 @@ void BM_ComputePlan_Churn(benchmark::State& state) {
   state.counters["targets"] = n;
   state.counters["writes"] = static_cast<double>(writes);
   state.counters["held"] = static_cast<double>(held);
+  // A group of one keeps its target (minTargets 1): then it is held, not deregistered.
+  const std::size_t wantDeregistered = n > 1 ? pastGrace : 0;
+  if (deregistered != wantDeregistered || deregistered + held != churn) {
+    state.SkipWithError("the plan is not the one this benchmark describes");
+  }
 }
 
 BENCHMARK(BM_ComputePlan_Steady)->Arg(1)->Arg(100)->Arg(1000);

@@ -82,7 +82,8 @@ Controller::~Controller() { stop(std::chrono::seconds(0)); }
 std::optional<DesiredBinding> Controller::desired(const std::string& key) const {
   auto stored = store_.get(key);
   if (!stored) return std::nullopt;
-  return DesiredBinding{stored->binding, stored->stale, stored->staleReason()};
+  return DesiredBinding{stored->binding, stored->stale, stored->staleReason(),
+                        stored->pendingDeletionSince.has_value()};
 }
 
 core::Result<void> Controller::start() {

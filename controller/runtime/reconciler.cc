@@ -426,11 +426,17 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
   std::string eventMessage = std::string("tagged target group ") + kOwnerTagKey + "=" + mine;
   if (owner->has_value()) {
     // Another claim. Ours to adopt only when it is this controller's and its binding is gone
-    // from the manifests (renamed, moved to another namespace, deleted): a binding that still
-    // exists keeps its group, and another controller's claim is never touched.
+    // from the manifests (renamed, moved to another namespace or file, deleted), or missing
+    // from them and only waiting for its deletion to be confirmed: a binding that still exists
+    // keeps its group, and another controller's claim is never touched. (The old binding's
+    // deletion then finds the tag is not its own and neither deregisters nor releases.)
     const auto claim = parseOwnerValue(**owner);
-    const bool adoptable = claim && claim->controllerId == options_.controllerId &&
-                           claim->bindingKey != key && !deps_.desired(claim->bindingKey);
+    bool adoptable =
+        claim && claim->controllerId == options_.controllerId && claim->bindingKey != key;
+    if (adoptable) {
+      const auto holder = deps_.desired(claim->bindingKey);
+      adoptable = !holder || holder->pendingDeletion;
+    }
     if (!adoptable) {
       conflictHolder = **owner;
       state.ownedArn.clear();

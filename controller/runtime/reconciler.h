@@ -54,6 +54,9 @@ struct DesiredBinding {
   api::TargetGroupBinding binding;
   bool stale = false;
   std::string staleReason;
+  // Missing from the latest clean read of the manifests, not yet confirmed deleted: it is
+  // reconciled as before, but its claim may be adopted by the binding that replaced it.
+  bool pendingDeletion = false;
 };
 using DesiredLookup = std::function<std::optional<DesiredBinding>(const std::string& key)>;
 

@@ -229,7 +229,7 @@ std::string ReconcilerHarness::apply(const std::string& yaml) {
   auto binding = set.targetGroupBindings.front();
   const auto key = binding.metadata.key();
   source.track(binding);
-  desired_[key] = runtime::DesiredBinding{std::move(binding), false, ""};
+  desired_[key] = runtime::DesiredBinding{std::move(binding), false, "", false};
   return key;
 }
 

@@ -105,6 +105,8 @@ class ReconcilerHarness {
   // a decode error); returns its key.
   std::string apply(const std::string& yaml);
   void remove(const std::string& key) { desired_.erase(key); }
+  // The binding is missing from the manifests, its deletion not confirmed yet.
+  void markPendingDeletion(const std::string& key) { desired_.at(key).pendingDeletion = true; }
 
   core::Result<runtime::ReconcileResult> reconcile(const std::string& key);
   // A resync tick: every cached group read is stale.

@@ -252,7 +252,8 @@ TEST(EndpointTracker, RecoveryClearsFailure) {
 
 TEST(EndpointTracker, OutageDoesNotAgeTheGrace) {
   // b was listed when the source started failing; the outage says nothing about it, so its
-  // absence starts at the first good answer that leaves it out. c was already absent.
+  // absence starts at the first good answer that leaves it out. c was already absent: since
+  // the listing of kT0 + 10 s dropped it.
   EndpointTracker tracker;
   const auto a = ip("10.0.0.1");
   const auto b = ip("10.0.0.2");
@@ -264,13 +265,50 @@ TEST(EndpointTracker, OutageDoesNotAgeTheGrace) {
   tracker.recordListing({a}, kT0 + minutes(40));
   EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(40));
   EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(40));
-  EXPECT_EQ(tracker.lastSeen(c.key()), kT0 + seconds(0));
+  // Absent from the listing that dropped it, not from the last one that had it (kT0).
+  EXPECT_EQ(tracker.lastSeen(c.key()), kT0 + seconds(10));
   EXPECT_FALSE(tracker.listedNow(b.key()));
 
-  // Without an outage the next listing does not touch absent targets.
+  // Without an outage the next listing does not touch absent targets; a, dropped now, is
+  // absent from now.
   tracker.recordListing(std::vector<Target>{}, kT0 + minutes(41));
   EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(40));
-  EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(40));
+  EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(41));
+}
+
+TEST(EndpointTracker, AFailureKeepsTheLastGoodListingSeenSoAnEarlierDepartureDoesNotCount) {
+  // The runtime passes the last good answer with each failure: it stands in for the source,
+  // so a departure the source reports from within the outage does not age the grace.
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  const auto b = ip("10.0.0.2");
+  tracker.recordListing(listing({a, b}, kT0, "l"), kT0);
+  tracker.recordSourceFailure("SERVFAIL", kT0 + minutes(1), {a, b});
+  tracker.recordSourceFailure("SERVFAIL", kT0 + minutes(5), {a, b});
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(5));
+  tracker.recordListing(listing({a}, kT0 + minutes(6), "l", {{b.key(), kT0 + minutes(2)}}),
+                        kT0 + minutes(6));
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(5)) << "seen until the last failure";
+  EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(6));
+  EXPECT_FALSE(tracker.sourceFailing());
+}
+
+TEST(EndpointTracker, SameLineageDepartureOfATargetListedBetweenReconciles) {
+  // b was dropped by one listing, listed again by answers no reconcile saw, and dropped again
+  // at kT0 + 4 min: the source's departure time moves its absence forward.
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  const auto b = ip("10.0.0.2");
+  tracker.recordListing(listing({a, b}, kT0, "l"), kT0);
+  tracker.recordListing(listing({a}, kT0 + minutes(1), "l"), kT0 + minutes(1));
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(1));
+  tracker.recordListing(listing({a}, kT0 + minutes(5), "l", {{b.key(), kT0 + minutes(4)}}),
+                        kT0 + minutes(5));
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(4));
+  // Another lineage's departures never move it.
+  tracker.recordListing(listing({a}, kT0 + minutes(9), "l2", {{b.key(), kT0 + minutes(8)}}),
+                        kT0 + minutes(9));
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(4));
 }
 
 TEST(EndpointTracker, TimeGoingBackwardsNeverMovesLastSeenBack) {
@@ -288,12 +326,14 @@ TEST(EndpointTracker, ForgetsWhatIsNeitherListedNorInTheGroup) {
   const auto gone = ip("10.0.0.3");
   tracker.recordListing({listed, gone}, kT0);
   tracker.recordObserved({inGroup(registered)}, kT0);
-  tracker.recordListing({listed}, kT0 + seconds(1));  // gone last present at kT0
+  // gone is absent (and last present) from the listing that dropped it, kT0 + 1 s.
+  tracker.recordListing({listed}, kT0 + seconds(1));
   EXPECT_EQ(tracker.size(), 3u);
 
-  tracker.recordObserved({inGroup(registered)}, kT0 + minutes(10));
-  EXPECT_EQ(tracker.lastSeen(gone.key()), kT0) << "exactly forgetAfter: still remembered";
   tracker.recordObserved({inGroup(registered)}, kT0 + minutes(10) + seconds(1));
+  EXPECT_EQ(tracker.lastSeen(gone.key()), kT0 + seconds(1))
+      << "exactly forgetAfter: still remembered";
+  tracker.recordObserved({inGroup(registered)}, kT0 + minutes(10) + seconds(2));
   EXPECT_EQ(tracker.lastSeen(gone.key()), std::nullopt) << "past forgetAfter: forgotten";
   EXPECT_EQ(tracker.size(), 2u);
 

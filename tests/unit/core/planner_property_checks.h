@@ -256,8 +256,7 @@ inline std::string describePolicy(const api::Policy& p) {
   text << "grace=" << p.deregistrationGracePeriod.count()
        << "ms unhealthyGrace=" << p.unhealthyGracePeriod.count() << "ms prune=" << p.prune
        << " minTargets=" << p.minTargets << " cap=" << p.maxDeregistrationsPerSync.toString()
-       << " requireHealthyReplacements=" << p.requireHealthyReplacements
-       << " allowed=[";
+       << " requireHealthyReplacements=" << p.requireHealthyReplacements << " allowed=[";
   for (const auto& c : p.allowedCidrs) text << c.toString() << " ";
   text << "]";
   return text.str();
@@ -369,8 +368,7 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
     if (registered.contains(k) && !serving(k)) ++notServingReplacements;
   }
   notServingReplacements += static_cast<int>(reg.size());
-  const bool waitForReplacements =
-      policy.requireHealthyReplacements && notServingReplacements > 0;
+  const bool waitForReplacements = policy.requireHealthyReplacements && notServingReplacements > 0;
 
   // Safety of removals.
   const bool failing = desired.sourceFailing || tracker.sourceFailing();
@@ -391,9 +389,8 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
   }
   if (servingRemoved > 0) {
     EXPECT_GE(servingCount - servingRemoved, policy.minTargets) << "serving floor";
-    EXPECT_FALSE(waitForReplacements)
-        << "removed a serving target while " << notServingReplacements
-        << " listed targets do not serve yet";
+    EXPECT_FALSE(waitForReplacements) << "removed a serving target while " << notServingReplacements
+                                      << " listed targets do not serve yet";
   }
   // The rate: this plan and the window's earlier removals stay within the cap of the targets
   // registered at the window's start.
@@ -467,8 +464,8 @@ inline void checkPlanInvariants(const Plan& plan, const DesiredTargets& desired,
   // Past the budget every other eligible target waits for the window; short of it, a floor.
   const HoldReason restReason =
       take >= budget ? HoldReason::kMaxDeregistrationsPerSync : HoldReason::kMinTargets;
-  if (static_cast<int>(eligible.size()) > take && restReason == HoldReason::kMaxDeregistrationsPerSync &&
-      cap > 0) {
+  if (static_cast<int>(eligible.size()) > take &&
+      restReason == HoldReason::kMaxDeregistrationsPerSync && cap > 0) {
     deadlineAt(tracker.windowFreesAt(window, now).value_or(now + window));
   }
   EXPECT_EQ(plan.nextDeadline, wantDeadline) << "nextDeadline";

@@ -136,8 +136,7 @@ TEST(PlannerProperty, RandomSnapshots) {
     // as the window frees), so plans with cap holds are left to the convergence property.
     if (trackerObservedGroup && plan.nextDeadline && *plan.nextDeadline < MonoTime::max() &&
         heldFor(plan, HoldReason::kMaxDeregistrationsPerSync) == 0) {
-      const Plan later =
-          computePlan(desired, observed, tracker, policy, *plan.nextDeadline, facts);
+      const Plan later = computePlan(desired, observed, tracker, policy, *plan.nextDeadline, facts);
       const auto withinGrace = [](const Plan& p) {
         return std::count_if(p.held.begin(), p.held.end(), [](const HeldTarget& h) {
           return h.reason == HoldReason::kWithinGracePeriod;

@@ -123,9 +123,10 @@ TEST(Scenario1OpenSearchBlueGreen, UnhealthyGraceRemovesAnAbsentFailingNodeSoone
     const Plan plan = binding.sync(SourceAnswer::of(targets({"10.0.1.10"}, 443)), group, now);
     for (const auto& t : plan.toDeregister) deregisteredAt.emplace(t.key(), now);
   }
-  // Last listed at kT0; unhealthy from its first check after 20 s of `initial` (kT0+30s here).
+  // Absent from kT0+30s, the first listing without them (not from kT0, the last listing with
+  // them); unhealthy from its first check after 20 s of `initial` (kT0+30s here).
   EXPECT_EQ(deregisteredAt.at("10.0.3.10:443"), kT0 + seconds(90));
-  EXPECT_EQ(deregisteredAt.at("10.0.2.10:443"), kT0 + minutes(10));
+  EXPECT_EQ(deregisteredAt.at("10.0.2.10:443"), kT0 + minutes(10) + seconds(30));
 }
 
 // ---- 2. EC2 instances with readable names (seed 001), expressed as instance targets ----
@@ -285,7 +286,7 @@ TEST(Scenario4SpotFleet, InstancesComeAndGoAndTheGroupFollows) {
   int nextId = 0;
   auto launch = [&] { fleet.push_back(instanceId(0xabc000 + nextId++)); };
   for (int i = 0; i < 8; ++i) launch();
-  std::map<std::string, MonoTime> lastListed;
+  std::map<std::string, MonoTime> goneSince;  // the first listing without it
   std::set<std::string> everDeregistered;
   const MonoTime churnEnds = kT0 + hours(2);
   MonoTime now = kT0;
@@ -295,7 +296,11 @@ TEST(Scenario4SpotFleet, InstancesComeAndGoAndTheGroupFollows) {
     }
     if (now < churnEnds && fleet.size() < 8 && std::bernoulli_distribution(0.3)(rng)) launch();
     const auto listed = targets(fleet, 8080);
-    for (const auto& t : listed) lastListed[t.key()] = now;
+    const auto listedKeys = keysOf(listed);
+    for (const auto& k : listedKeys) goneSince.erase(k);
+    for (const auto& k : group.registeredKeys()) {
+      if (!listedKeys.contains(k)) goneSince.emplace(k, now);
+    }
     const auto before = group.registeredKeys();
     const Plan plan = binding.sync(SourceAnswer::of(listed), group, now);
     EXPECT_EQ(keysOf(plan.toRegister), [&] {
@@ -306,7 +311,8 @@ TEST(Scenario4SpotFleet, InstancesComeAndGoAndTheGroupFollows) {
       return missing;
     }()) << "every new instance is registered at its first listing";
     for (const auto& t : plan.toDeregister) {
-      EXPECT_GE(now - lastListed[t.key()], minutes(2)) << t.key();
+      ASSERT_TRUE(goneSince.contains(t.key())) << t.key();
+      EXPECT_GE(now - goneSince[t.key()], minutes(2)) << t.key();
       everDeregistered.insert(t.key());
     }
     if (!plan.toDeregister.empty()) {
@@ -327,12 +333,20 @@ TEST(Scenario4SpotFleet, MassInterruptionIsCappedAndFloored) {
   binding.sync(SourceAnswer::of(targets(fleet, 8080)), group, kT0);
   const auto survivors = targets({"i-07", "i-08"}, 8080);
   std::vector<size_t> removedPerSync;
+  std::vector<MonoTime> removedAt;
   for (MonoTime now = kT0 + seconds(30); now <= kT0 + minutes(5); now += seconds(30)) {
     const Plan plan = binding.sync(SourceAnswer::of(survivors), group, now);
-    if (!plan.toDeregister.empty()) removedPerSync.push_back(plan.toDeregister.size());
+    if (!plan.toDeregister.empty()) {
+      removedPerSync.push_back(plan.toDeregister.size());
+      removedAt.push_back(now);
+    }
   }
-  // 8 registered: 50% = 4; then 4 registered: 50% = 2 (and minTargets 2 allows exactly 2).
+  // 8 registered: 50% = 4; then, once the window (1 min) has let the first batch go, 4
+  // registered: 50% = 2 (and minTargets 2 allows exactly 2).
   EXPECT_EQ(removedPerSync, (std::vector<size_t>{4, 2}));
+  ASSERT_EQ(removedAt.size(), 2u);
+  EXPECT_EQ(removedAt[0], kT0 + seconds(30) + minutes(2)) << "absent from the first sync";
+  EXPECT_EQ(removedAt[1], removedAt[0] + minutes(1)) << "the next window, not the next sync";
   EXPECT_EQ(group.registeredKeys(), keysOf(survivors));
 }
 
@@ -420,9 +434,10 @@ TEST(Scenario5AlbBehindNlb, ScaleInIsFollowedAfterNRuns) {
     const Plan plan = binding.sync(SourceAnswer::of(alb.refresh(3, 443)), group, kT0 + run * i);
     for (const auto& t : plan.toDeregister) removedAt[t.key()] = kT0 + run * i;
   }
+  // Missing from run 1 on (the first refresh without them), so gone after N = 3 whole runs.
   EXPECT_EQ(removedAt.size(), 2u);
-  EXPECT_EQ(removedAt["10.0.1.11:443"], kT0 + minutes(3));
-  EXPECT_EQ(removedAt["10.0.0.12:443"], kT0 + minutes(3));
+  EXPECT_EQ(removedAt["10.0.1.11:443"], kT0 + minutes(4));
+  EXPECT_EQ(removedAt["10.0.0.12:443"], kT0 + minutes(4));
 }
 
 TEST(Scenario5AlbBehindNlb, PartialAnswersUnionedOverManyRuns) {

@@ -71,8 +71,8 @@ struct Case {
   std::optional<seconds> wantDeadlineIn = std::nullopt;
   std::vector<std::pair<std::string, std::string>> wantMessageHas = {};
   // Variations.
-  bool trackerObservesGroup = true;   // false: the planner sees targets the tracker never did
-  bool failingOnlyInDesired = false;  // the reconciler says failing, the tracker does not know
+  bool trackerObservesGroup = true;    // false: the planner sees targets the tracker never did
+  bool failingOnlyInDesired = false;   // the reconciler says failing, the tracker does not know
   std::string ipAddressType = "ipv4";  // GroupFacts::ipAddressType
 };
 
@@ -533,7 +533,8 @@ INSTANTIATE_TEST_SUITE_P(
              .lastSeenAgo = {{kA, minutes(10)}},
              .wantHeld = {{kA, HoldReason::kMinTargets}},
              .wantMessageHas = {{kA, "would leave 0 registered targets of minTargets 1"}}},
-        // Replacements off: with them on, kA is held ReplacementsNotReady first (a rule of its own).
+        // Replacements off: with them on, kA is held ReplacementsNotReady first (a rule of its
+        // own).
         Case{.name = "RegistrationsDoNotCountTowardMinTargets",
              .listed = {kB},
              .group = {{kA}},
@@ -568,22 +569,22 @@ INSTANTIATE_TEST_SUITE_P(
              // the other held ones.
              .wantMessageHas = {{kA, "would leave 2 registered targets of minTargets 3"},
                                 {kD, "would leave 2 registered targets of minTargets 3"}}},
-        Case{.name = "CapCount",
-             .listed = {},
-             .group = {{kA}, {kB}, {kC}},
-             .lastSeenAgo = {{kA, minutes(4)}, {kB, minutes(6)}, {kC, minutes(5)}},
-             .tweak =
-                 [](api::Policy& p) {
-                   p.minTargets = 0;
-                   p.maxDeregistrationsPerSync = {false, 1};
-                 },
-             .wantDeregister = {kB},
-             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
-                          {kC, HoldReason::kMaxDeregistrationsPerSync}},
-             // The cap is a rate now: the held wait for the window to free.
-             .wantDeadlineIn = minutes(1),
-             .wantMessageHas = {{kA,
-                                 "over maxDeregistrationsPerSync 1 (1 per 1m of 3 registered"}}},
+        Case{
+            .name = "CapCount",
+            .listed = {},
+            .group = {{kA}, {kB}, {kC}},
+            .lastSeenAgo = {{kA, minutes(4)}, {kB, minutes(6)}, {kC, minutes(5)}},
+            .tweak =
+                [](api::Policy& p) {
+                  p.minTargets = 0;
+                  p.maxDeregistrationsPerSync = {false, 1};
+                },
+            .wantDeregister = {kB},
+            .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync},
+                         {kC, HoldReason::kMaxDeregistrationsPerSync}},
+            // The cap is a rate now: the held wait for the window to free.
+            .wantDeadlineIn = minutes(1),
+            .wantMessageHas = {{kA, "over maxDeregistrationsPerSync 1 (1 per 1m of 3 registered"}}},
         Case{
             .name = "CapPercent",
             .listed = {},
@@ -689,6 +690,155 @@ INSTANTIATE_TEST_SUITE_P(
              .wantDeadlineIn = seconds(179)}),
     [](const auto& info) { return std::string(info.param.name); });
 
+constexpr auto kInitial = TargetState::kInitial;
+constexpr auto kUnavailable = TargetState::kUnavailable;
+const std::string kChecksOff(kReasonHealthCheckDisabled);
+
+INSTANTIATE_TEST_SUITE_P(
+    ServingFloor, PlannerTable,
+    testing::Values(
+        // The old floor counted registered targets only: it removed kC and kD, leaving two
+        // unhealthy targets and nothing serving.
+        Case{.name = "MinTargetsCountsServingTargets",
+             .listed = {kA, kB},
+             .group = {{kA, kUnhealthy}, {kB, kUnhealthy}, {kC}, {kD}, {kE, kUnhealthy}},
+             .lastSeenAgo = {{kC, minutes(10)}, {kD, minutes(9)}, {kE, minutes(8)}},
+             .tweak =
+                 [](api::Policy& p) {
+                   p.minTargets = 2;
+                   p.maxDeregistrationsPerSync = {true, 100};
+                   p.requireHealthyReplacements = false;
+                 },
+             .wantDeregister = {kE},
+             .wantHeld = {{kC, HoldReason::kMinTargets}, {kD, HoldReason::kMinTargets}},
+             .wantMessageHas = {{kC, "would leave 1 serving targets of minTargets 2"}}},
+        Case{.name = "RemovingWhatDoesNotServeKeepsTheServingFloor",
+             .listed = {kA},
+             .group = {{kA}, {kC, kUnhealthy}, {kD, kInitial}},
+             .lastSeenAgo = {{kC, minutes(10)}, {kD, minutes(10)}},
+             .tweak =
+                 [](api::Policy& p) {
+                   p.maxDeregistrationsPerSync = {true, 100};
+                 },
+             .wantDeregister = {kC, kD}},
+        Case{.name = "UnavailableWithChecksDisabledServes",
+             .listed = {kA},
+             .group = {{kA, kUnhealthy}, {kC, kUnavailable, kChecksOff}, {kD, kUnavailable}},
+             .lastSeenAgo = {{kC, minutes(10)}, {kD, minutes(10)}},
+             .tweak =
+                 [](api::Policy& p) {
+                   p.maxDeregistrationsPerSync = {true, 100};
+                   p.requireHealthyReplacements = false;
+                 },
+             .wantDeregister = {kD},
+             .wantHeld = {{kC, HoldReason::kMinTargets}}},
+        Case{.name = "CapTakesWhatDoesNotServeFirst",
+             .listed = {},
+             .group = {{kA}, {kB, kUnhealthy}, {kC, kInitial}},
+             .lastSeenAgo = {{kA, minutes(30)}, {kB, minutes(20)}, {kC, minutes(5)}},
+             .tweak =
+                 [](api::Policy& p) {
+                   p.minTargets = 0;
+                   p.maxDeregistrationsPerSync = {false, 2};
+                 },
+             .wantDeregister = {kB, kC},
+             .wantHeld = {{kA, HoldReason::kMaxDeregistrationsPerSync}},
+             .wantDeadlineIn = minutes(1)}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+INSTANTIATE_TEST_SUITE_P(
+    Replacements, PlannerTable,
+    testing::Values(
+        // The old planner removed kC as soon as its grace was over: if kB never passes its
+        // health checks, that is an outage.
+        Case{.name = "ServingTargetWaitsForARegisteredReplacement",
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, kInitial, "Elb.InitialHealthChecking"}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
+             .wantHeld = {{kC, HoldReason::kReplacementsNotReady}},
+             .wantMessageHas = {{kC, "1 listed targets do not serve yet"}}},
+        Case{.name = "ServingTargetWaitsForAReplacementThisPlanRegisters",
+             .listed = {kA, kB},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
+             .wantRegister = {kB},
+             .wantHeld = {{kC, HoldReason::kReplacementsNotReady}}},
+        Case{.name = "AnUnhealthyListedTargetIsNotReady",
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, kUnhealthy}, {kC}, {kD, kUnhealthy}},
+             .lastSeenAgo = {{kC, minutes(10)}, {kD, minutes(10)}},
+             .tweak = [](api::Policy& p) { p.minTargets = 0; },
+             // kD does not serve: removing it costs nothing, so it goes.
+             .wantDeregister = {kD},
+             .wantHeld = {{kC, HoldReason::kReplacementsNotReady}}},
+        Case{.name = "PolicyOffRemovesAsBefore",
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, kInitial}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
+             .tweak = [](api::Policy& p) { p.requireHealthyReplacements = false; },
+             .wantDeregister = {kC}},
+        Case{.name = "ReadyReplacementsReleaseIt",
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, kUnavailable, kChecksOff}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
+             .wantDeregister = {kC}},
+        Case{.name = "WithinGraceComesFirst",
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, kInitial}, {kC}},
+             .lastSeenAgo = {{kC, minutes(1)}},
+             .wantHeld = {{kC, HoldReason::kWithinGracePeriod}},
+             .wantDeadlineIn = minutes(2)},
+        Case{.name = "SourceFailingComesFirst",
+             .listed = {kA, kB},
+             .group = {{kA}, {kB, kInitial}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
+             .failingFor = seconds(10),
+             .wantHeld = {{kC, HoldReason::kSourceFailing}}},
+        Case{.name = "RefusedOrHeldRegistrationsAreNotReplacements",
+             .listed = {kA, "8.8.8.8"},
+             .group = {{kA}, {kC}},
+             .lastSeenAgo = {{kC, minutes(10)}},
+             .wantDeregister = {kC},
+             .wantHeld = {{"8.8.8.8", HoldReason::kNotAllowed}}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+INSTANTIATE_TEST_SUITE_P(
+    AddressFamily, PlannerTable,
+    testing::Values(
+        // An IPv6 address sent to an ipv4 group fails the whole RegisterTargets call.
+        Case{.name = "Ipv6IntoAnIpv4GroupIsHeld",
+             .listed = {kA, "fd00::5"},
+             .group = {},
+             .tweak =
+                 [](api::Policy& p) { p.allowedCidrs.push_back(*api::Cidr::parse("fd00::/8")); },
+             .wantRegister = {kA},
+             .wantHeld = {{"fd00::5", HoldReason::kAddressFamily}},
+             .wantMessageHas = {{"fd00::5", "IpAddressType ipv4"}}},
+        Case{.name = "Ipv4IntoAnIpv6GroupIsHeld",
+             .listed = {kA, "fd00::5", "i-0abc"},
+             .group = {},
+             .tweak =
+                 [](api::Policy& p) { p.allowedCidrs.push_back(*api::Cidr::parse("fd00::/8")); },
+             .wantRegister = {"fd00::5", "i-0abc"},
+             .wantHeld = {{kA, HoldReason::kAddressFamily}},
+             .ipAddressType = "ipv6"},
+        Case{.name = "NotAllowedIsSaidFirst",
+             .listed = {"2001:db8::1"},
+             .group = {},
+             .wantHeld = {{"2001:db8::1", HoldReason::kNotAllowed}}},
+        Case{.name = "AHeldRegistrationRestrainsNoRemoval",
+             .listed = {"fd00::5"},
+             .group = {{kA}, {kB}},
+             .lastSeenAgo = {{kA, minutes(10)}, {kB, minutes(10)}},
+             .tweak =
+                 [](api::Policy& p) {
+                   p.allowedCidrs.push_back(*api::Cidr::parse("fd00::/8"));
+                   p.maxDeregistrationsPerSync = {true, 100};
+                 },
+             .wantDeregister = {kA},
+             .wantHeld = {{kB, HoldReason::kMinTargets}, {"fd00::5", HoldReason::kAddressFamily}}}),
+    [](const auto& info) { return std::string(info.param.name); });
+
 TEST(HoldReasonName, Names) {
   EXPECT_STREQ(holdReasonName(HoldReason::kNotAllowed), "NotAllowed");
   EXPECT_STREQ(holdReasonName(HoldReason::kWithinGracePeriod), "WithinGracePeriod");
@@ -696,6 +846,9 @@ TEST(HoldReasonName, Names) {
   EXPECT_STREQ(holdReasonName(HoldReason::kPruneDisabled), "PruneDisabled");
   EXPECT_STREQ(holdReasonName(HoldReason::kMinTargets), "MinTargets");
   EXPECT_STREQ(holdReasonName(HoldReason::kMaxDeregistrationsPerSync), "MaxDeregistrationsPerSync");
+  EXPECT_STREQ(holdReasonName(HoldReason::kReplacementsNotReady), "ReplacementsNotReady");
+  EXPECT_STREQ(holdReasonName(HoldReason::kRejectedByAws), "RejectedByAWS");
+  EXPECT_STREQ(holdReasonName(HoldReason::kAddressFamily), "AddressFamily");
 }
 
 TEST(FormatDuration, Table) {
@@ -778,6 +931,194 @@ TEST(ComputePlan, KeepsTheListedAvailabilityZone) {
   const auto plan = computePlan({{{kA, 443, "all"}}, false}, {}, tracker, defaultPolicy(), kNow);
   ASSERT_EQ(plan.toRegister.size(), 1u);
   EXPECT_EQ(plan.toRegister[0], (Target{kA, 443, "all"}));
+}
+
+// ---- refused registrations, the cap's window, deletion and spec edits ----
+
+std::vector<ObservedTarget> healthy(std::initializer_list<std::string> specs) {
+  std::vector<ObservedTarget> group;
+  for (const auto& spec : specs) group.push_back({target(spec), TargetState::kHealthy, "", ""});
+  return group;
+}
+
+std::vector<ObservedTarget> without(std::vector<ObservedTarget> group, const Plan& plan) {
+  std::erase_if(group, [&](const ObservedTarget& o) {
+    return std::any_of(plan.toDeregister.begin(), plan.toDeregister.end(),
+                       [&](const Target& t) { return t.key() == o.target.key(); });
+  });
+  return group;
+}
+
+TEST(ComputePlan, RefusedRegistrationIsHeldUntilItsRetry) {
+  EndpointTracker tracker;
+  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow, "ns/web@1", {}}, kNow);
+  tracker.recordRejected(target(kB), "InvalidTarget: not in the VPC", kNow + minutes(5));
+  const DesiredTargets desired{{target(kA), target(kB)}, false};
+  const auto plan = computePlan(desired, healthy({kA}), tracker, defaultPolicy(), kNow);
+  EXPECT_TRUE(plan.toRegister.empty()) << describe(plan);
+  ASSERT_EQ(plan.held.size(), 1u);
+  EXPECT_EQ(plan.held[0].reason, HoldReason::kRejectedByAws);
+  EXPECT_FALSE(plan.held[0].isDeregistration);
+  EXPECT_NE(plan.held[0].message.find("InvalidTarget: not in the VPC"), std::string::npos);
+  // At the retry it is sent again.
+  const auto retry =
+      computePlan(desired, healthy({kA}), tracker, defaultPolicy(), kNow + minutes(5));
+  EXPECT_EQ(keys(retry.toRegister), keys(std::vector<std::string>{kB}));
+  // A spec edit (new lineage) forgets the refusal at once.
+  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow + seconds(1), "ns/web@2", {}},
+                        kNow + seconds(1));
+  const auto edited =
+      computePlan(desired, healthy({kA}), tracker, defaultPolicy(), kNow + seconds(1));
+  EXPECT_EQ(keys(edited.toRegister), keys(std::vector<std::string>{kB}));
+}
+
+// Five targets absent past grace, minTargets 0: the tracker of a group whose listing dropped
+// them 10 minutes ago.
+EndpointTracker droppedTenMinutesAgo(const std::vector<std::string>& specs) {
+  EndpointTracker tracker;
+  std::vector<Target> all;
+  for (const auto& spec : specs) all.push_back(target(spec));
+  tracker.recordListing(all, kNow - minutes(11));
+  tracker.recordListing(std::vector<Target>{}, kNow - minutes(10));
+  return tracker;
+}
+
+TEST(ComputePlan, CountCapIsPerWindowAcrossSuccessivePlans) {
+  api::Policy policy = defaultPolicy();
+  policy.minTargets = 0;
+  policy.maxDeregistrationsPerSync = {false, 2};
+  auto tracker = droppedTenMinutesAgo({kA, kB, kC, kD, kE});
+  auto group = healthy({kA, kB, kC, kD, kE});
+
+  const auto first = computePlan({{}, false}, group, tracker, policy, kNow);
+  EXPECT_EQ(keys(first.toDeregister), keys(std::vector<std::string>{kA, kB}));
+  tracker.recordDeregistered(first.toDeregister.size(), kNow);
+  group = without(group, first);
+
+  // The old planner capped each plan alone: 30 s later it removed two more.
+  const auto soon = computePlan({{}, false}, group, tracker, policy, kNow + seconds(30));
+  EXPECT_TRUE(soon.toDeregister.empty()) << describe(soon);
+  EXPECT_EQ(soon.held.size(), 3u);
+  for (const auto& h : soon.held) EXPECT_EQ(h.reason, HoldReason::kMaxDeregistrationsPerSync);
+  EXPECT_EQ(soon.nextDeadline, kNow + minutes(1)) << "when the window frees";
+  EXPECT_NE(soon.held[0].message.find("2 already removed"), std::string::npos)
+      << soon.held[0].message;
+
+  const auto next = computePlan({{}, false}, group, tracker, policy, kNow + minutes(1));
+  EXPECT_EQ(keys(next.toDeregister), keys(std::vector<std::string>{kC, kD}));
+}
+
+TEST(ComputePlan, WindowFreesOneRemovalAtATime) {
+  api::Policy policy = defaultPolicy();
+  policy.minTargets = 0;
+  policy.maxDeregistrationsPerSync = {false, 2};
+  auto tracker = droppedTenMinutesAgo({kA, kB, kC});
+  tracker.recordDeregistered(1, kNow - seconds(50));
+  tracker.recordDeregistered(1, kNow - seconds(20));
+  const auto plan = computePlan({{}, false}, healthy({kA, kB, kC}), tracker, policy, kNow);
+  EXPECT_TRUE(plan.toDeregister.empty());
+  EXPECT_EQ(plan.nextDeadline, kNow + seconds(10)) << "the oldest removal leaves the window";
+  const auto later =
+      computePlan({{}, false}, healthy({kA, kB, kC}), tracker, policy, kNow + seconds(10));
+  EXPECT_EQ(keys(later.toDeregister), keys(std::vector<std::string>{kA}));
+  EXPECT_EQ(later.nextDeadline, kNow + seconds(40));
+}
+
+TEST(ComputePlan, PercentageIsOfTheGroupAtTheWindowsStart) {
+  api::Policy policy = defaultPolicy();
+  policy.minTargets = 0;  // cap 50%
+  auto tracker = droppedTenMinutesAgo({kA, kB, kC, kD});
+  auto group = healthy({kA, kB, kC, kD});
+  const auto first = computePlan({{}, false}, group, tracker, policy, kNow);
+  EXPECT_EQ(keys(first.toDeregister), keys(std::vector<std::string>{kA, kB}));
+  tracker.recordDeregistered(first.toDeregister.size(), kNow);
+  group = without(group, first);
+  // Of the 4 registered at the window's start, not of the 2 left (which would allow one more).
+  const auto soon = computePlan({{}, false}, group, tracker, policy, kNow + seconds(30));
+  EXPECT_TRUE(soon.toDeregister.empty()) << describe(soon);
+  ASSERT_FALSE(soon.held.empty());
+  EXPECT_NE(soon.held[0].message.find("50% (2 per 1m of 4 registered targets, 2 already removed)"),
+            std::string::npos)
+      << soon.held[0].message;
+  const auto next = computePlan({{}, false}, group, tracker, policy, kNow + minutes(1));
+  EXPECT_EQ(keys(next.toDeregister), keys(std::vector<std::string>{kC}));
+}
+
+TEST(ComputePlan, ZeroCapWaitsOnNoDeadline) {
+  api::Policy policy = defaultPolicy();
+  policy.minTargets = 0;
+  policy.maxDeregistrationsPerSync = {false, 0};
+  const auto tracker = droppedTenMinutesAgo({kA});
+  const auto plan = computePlan({{}, false}, healthy({kA}), tracker, policy, kNow);
+  ASSERT_EQ(plan.held.size(), 1u);
+  EXPECT_EQ(plan.held[0].reason, HoldReason::kMaxDeregistrationsPerSync);
+  EXPECT_EQ(plan.nextDeadline, std::nullopt) << "no window ever frees a zero cap";
+}
+
+TEST(ComputeDeletionPlan, RemovesOnlyWhatItsListingsListedAtTheCappedRate) {
+  api::Policy policy = defaultPolicy();
+  policy.maxDeregistrationsPerSync = {false, 2};
+  EndpointTracker tracker;
+  // kA..kC were listed (kC until now: no grace on deletion); kE was registered by someone else.
+  tracker.recordListing({target(kA), target(kB), target(kC)}, kNow - minutes(1));
+  tracker.recordListing({target(kC)}, kNow);
+  std::vector<ObservedTarget> group = healthy({kA, kB, kC, kE});
+  group.push_back({target(kD), TargetState::kDraining, "", ""});
+  tracker.recordObserved(group, kNow);
+
+  const auto first = computeDeletionPlan(group, tracker, policy, kNow);
+  EXPECT_TRUE(first.toRegister.empty());
+  EXPECT_EQ(keys(first.toDeregister), keys(std::vector<std::string>{kA, kB}));
+  ASSERT_EQ(first.held.size(), 1u);
+  EXPECT_EQ(first.held[0].target.key(), keyOf(kC));
+  EXPECT_EQ(first.held[0].reason, HoldReason::kMaxDeregistrationsPerSync);
+  EXPECT_EQ(first.nextDeadline, kNow + minutes(1));
+  tracker.recordDeregistered(first.toDeregister.size(), kNow);
+  group = without(group, first);
+
+  const auto soon = computeDeletionPlan(group, tracker, policy, kNow + seconds(30));
+  EXPECT_TRUE(soon.toDeregister.empty());
+  EXPECT_EQ(soon.nextDeadline, kNow + minutes(1));
+  const auto next = computeDeletionPlan(group, tracker, policy, kNow + minutes(1));
+  EXPECT_EQ(keys(next.toDeregister), keys(std::vector<std::string>{kC}));
+  EXPECT_TRUE(next.held.empty());
+  EXPECT_EQ(next.nextDeadline, std::nullopt);
+
+  group = without(group, next);
+  EXPECT_EQ(computeDeletionPlan(group, tracker, policy, kNow + minutes(2)), Plan{})
+      << "kE is not ours: nothing is left to do";
+}
+
+TEST(ComputePlan, SpecEditAfterAQuietHourStartsTheGraceAtTheEdit) {
+  // The source listed kA and kB for an hour without a change (no reconcile re-listed it). The
+  // user edits the spec to a hostname that lists only kA; the new source's history says kB
+  // left it 50 minutes ago — but kB was in force under the old spec until now. The old
+  // planner counted kB absent from the last listing that had it and removed it at once.
+  EndpointTracker tracker;
+  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow - hours(1), "ns/web@1", {}},
+                        kNow - hours(1));
+  const auto group = healthy({kA, kB});
+  tracker.recordObserved(group, kNow - hours(1));
+  tracker.recordListing(
+      SourceListing{{target(kA)}, kNow - seconds(5), "ns/web@2", {{keyOf(kB), kNow - minutes(50)}}},
+      kNow);
+  tracker.recordObserved(group, kNow);
+  const auto plan = computePlan({{target(kA)}, false}, group, tracker, defaultPolicy(), kNow);
+  EXPECT_TRUE(plan.toDeregister.empty()) << describe(plan);
+  ASSERT_EQ(plan.held.size(), 1u);
+  EXPECT_EQ(plan.held[0].reason, HoldReason::kWithinGracePeriod);
+  EXPECT_EQ(plan.nextDeadline, kNow + minutes(3));
+
+  // The same lineage's departure time is the source's own word, and is trusted.
+  EndpointTracker same;
+  same.recordListing(SourceListing{{target(kA), target(kB)}, kNow - hours(1), "ns/web@1", {}},
+                     kNow - hours(1));
+  same.recordObserved(group, kNow - hours(1));
+  same.recordListing(
+      SourceListing{{target(kA)}, kNow - seconds(5), "ns/web@1", {{keyOf(kB), kNow - minutes(50)}}},
+      kNow);
+  const auto due = computePlan({{target(kA)}, false}, group, same, defaultPolicy(), kNow);
+  EXPECT_EQ(keys(due.toDeregister), keys(std::vector<std::string>{kB}));
 }
 
 }  // namespace

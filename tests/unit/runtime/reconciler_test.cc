@@ -131,6 +131,28 @@ TEST_F(ReconcilerTest, RenamedBindingAdoptsItsGroup) {
   EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
 }
 
+TEST_F(ReconcilerTest, RenameAdoptsWhileTheOldNameAwaitsConfirmedDeletion) {
+  // The manifest store keeps a binding missing from one clean read until a second confirms
+  // it; meanwhile its replacement adopts the group, and the confirmed deletion of the old name
+  // (deletionPolicy Deregister) then neither deregisters nor releases anything.
+  const auto old = h.apply(
+      manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2"), "deletionPolicy: Deregister"));
+  sync(old);
+  h.markPendingDeletion(old);
+  const auto renamed = h.apply(
+      manifest("web-v2", arn, staticSource("10.0.1.1, 10.0.1.2"), "deletionPolicy: Deregister"));
+  sync(renamed);
+  EXPECT_TRUE(h.hasEvent(renamed, "Adopted"));
+  EXPECT_EQ(h.condition(renamed, "Conflict"), "False Owned");
+  sync(old);  // still pending: reconciled, but the group is not its own any more
+  h.remove(old);
+  sync(old);  // confirmed deleted
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
+  EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
+  EXPECT_TRUE(h.api->writesOf("RemoveTags").empty());
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web-v2");
+}
+
 TEST_F(ReconcilerTest, TwoLiveBindingsOfOneGroupConflictUntilOneGoes) {
   const auto first = h.apply(manifest("a", arn, staticSource("10.0.1.1")));
   const auto second = h.apply(manifest("b", arn, staticSource("10.0.1.2")));
