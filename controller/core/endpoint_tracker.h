@@ -19,8 +19,10 @@
 // again rather than being treated as long gone.
 //
 // A failing source is "no information", never "the endpoints are gone": while it fails the
-// last good listing stands (the caller keeps it), and when the source answers again the
-// targets of that listing count as seen until then, so an outage never ages a grace period.
+// last good listing stands (the caller keeps it and passes it to recordSourceFailure, which
+// counts its targets as seen at every failing sync). When the source answers again, the
+// targets it still lists are seen now and those it dropped are absent from the answer that
+// dropped them (or from now), so an outage never ages a grace period.
 //
 // Memory is bounded: an entry is dropped once its target has been neither listed by the
 // latest successful listing nor in the target group for longer than forgetAfter. Forgetting

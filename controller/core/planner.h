@@ -91,7 +91,8 @@ struct Plan {
   std::vector<Target> toDeregister;  // sorted by key
   std::vector<HeldTarget> held;      // sorted by key
   // Earliest time at which a held change may become due (end of a grace period, the cap's
-  // window freeing up, a refused registration's retry); the reconciler requeues for it.
+  // window freeing up); the reconciler requeues for it. A refused registration is tried again
+  // by the first sync after its retry time (resyncs and events bring one).
   // Always later than `now`; nullopt when nothing is waiting on time. minTargets,
   // replacements, source-failing and prune holds wait for an event or a re-read instead.
   std::optional<MonoTime> nextDeadline;
