@@ -39,7 +39,8 @@ void EndpointTracker::recordListing(const SourceListing& listing, MonoTime now) 
       continue;
     }
     MonoTime goneAt = now;
-    if (sameLineage) {
+    // After an outage the departure is only known now: nothing trustworthy was said meanwhile.
+    if (sameLineage && !recovering) {
       if (const auto it = listing.departedAt.find(key); it != listing.departedAt.end()) {
         goneAt = std::min(it->second, now);
       }

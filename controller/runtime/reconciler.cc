@@ -210,7 +210,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   // that could fail, so a spec that changes again before a reconcile succeeds never leaves a
   // target it listed looking long gone.
   std::optional<SourceView> source;
-  if (spec.port || state.checkedArn == arn) source = readSource(key, binding, state, *group, now);
+  // Only the binding that owns the group writes into its memory: a binding in Conflict (or an
+  // old name awaiting deletion) must not make the owner's departure times look untrusted.
+  if (state.ownedArn == arn && (spec.port || state.checkedArn == arn)) {
+    source = readSource(key, binding, state, *group, now);
+  }
   if (auto facts = readGroupFacts(desired, state); !facts) return fail(facts.error());
 
   // 3. Ownership.

@@ -87,6 +87,17 @@ TEST(EndpointTracker, AnotherLineageStartsAbsenceWhenTheListingReplacedIt) {
   EXPECT_EQ(tracker.lastSeen(a.key()), edit + minutes(1));
 }
 
+TEST(EndpointTracker, AnOutageNeverAgesTheGraceOfATargetDroppedJustBeforeIt) {
+  EndpointTracker tracker;
+  const auto x = ip("10.0.0.1");
+  const auto y = ip("10.0.0.2");
+  tracker.recordListing(listing({x, y}, kT0, "l"), kT0);
+  tracker.recordSourceFailure("SERVFAIL", kT0 + seconds(11), {x, y});
+  const auto back = kT0 + minutes(30);
+  tracker.recordListing(listing({y}, back, "l", {{x.key(), kT0 + seconds(10)}}), back);
+  EXPECT_EQ(tracker.lastSeen(x.key()), back);
+}
+
 TEST(EndpointTracker, DepartureTimesNeverMoveLastSeenBack) {
   EndpointTracker tracker;
   const auto a = ip("10.0.0.1");
@@ -288,7 +299,8 @@ TEST(EndpointTracker, AFailureKeepsTheLastGoodListingSeenSoAnEarlierDepartureDoe
   EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(5));
   tracker.recordListing(listing({a}, kT0 + minutes(6), "l", {{b.key(), kT0 + minutes(2)}}),
                         kT0 + minutes(6));
-  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(5)) << "seen until the last failure";
+  // Dropped by the answer that ended the outage: absent from that answer, not before.
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(6)) << "absent from the recovery";
   EXPECT_EQ(tracker.lastSeen(a.key()), kT0 + minutes(6));
   EXPECT_FALSE(tracker.sourceFailing());
 }
