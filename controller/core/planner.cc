@@ -77,19 +77,9 @@ bool preferObserved(const ObservedTarget& a, const ObservedTarget& b) {
          std::tie(b.state, b.reason, b.description, b.target.availabilityZone, b.target.id);
 }
 
-bool allowedIp(const api::IpAddress& ip, const std::vector<api::Cidr>& cidrs) {
-  return std::any_of(cidrs.begin(), cidrs.end(),
-                     [&](const api::Cidr& cidr) { return cidr.contains(ip); });
-}
-
 std::string notAllowedMessage(const std::string& id, const std::vector<api::Cidr>& cidrs) {
   if (cidrs.empty()) return id + ": allowedCIDRs is empty, so no IP target is registered";
-  std::string list;
-  for (const auto& cidr : cidrs) {
-    if (!list.empty()) list += ", ";
-    list += cidr.toString();
-  }
-  return id + " is outside allowedCIDRs [" + list + "]; never registered";
+  return id + " is outside allowedCIDRs [" + cidrListText(cidrs) + "]; never registered";
 }
 
 // A registered target that the source does not list, with what the tracker knows about it.
@@ -107,6 +97,22 @@ struct Absent {
 };
 
 }  // namespace
+
+bool targetAllowed(const std::string& id, const std::vector<api::Cidr>& cidrs) {
+  const auto ip = api::IpAddress::parse(id);
+  if (!ip) return true;  // an instance id: allowedCIDRs does not apply
+  return std::any_of(cidrs.begin(), cidrs.end(),
+                     [&](const api::Cidr& cidr) { return cidr.contains(*ip); });
+}
+
+std::string cidrListText(const std::vector<api::Cidr>& cidrs) {
+  std::string list;
+  for (const auto& cidr : cidrs) {
+    if (!list.empty()) list += ", ";
+    list += cidr.toString();
+  }
+  return list;
+}
 
 const char* holdReasonName(HoldReason reason) {
   switch (reason) {
@@ -166,8 +172,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
       if (!isServing(*present->second)) ++replacementsNotServing;
       continue;
     }
-    const auto ip = api::IpAddress::parse(target->id);
-    if (ip && !allowedIp(*ip, policy.allowedCidrs)) {
+    if (!targetAllowed(target->id, policy.allowedCidrs)) {
       held.emplace_back(key, HeldTarget{*target, HoldReason::kNotAllowed, false,
                                         notAllowedMessage(target->id, policy.allowedCidrs)});
       continue;

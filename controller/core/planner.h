@@ -115,6 +115,13 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
                  const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
                  const GroupFacts& facts = {});
 
+// allowedCIDRs as the planner applies it: an id that is not an IP (an instance id) is always
+// allowed; an IP only inside one of `cidrs`. The reconciler uses it to tell an answer of
+// nothing allowed (a failing source) from one it may act on.
+bool targetAllowed(const std::string& id, const std::vector<api::Cidr>& cidrs);
+// "10.0.0.0/8, 172.16.0.0/12" for messages.
+std::string cidrListText(const std::vector<api::Cidr>& cidrs);
+
 // The plan of a deleted binding whose deletionPolicy is Deregister: deregister the registered
 // targets that a listing of this group ever listed (never ones others registered), at the
 // rate of policy.maxDeregistrationsPerSync per window; no grace (the user removed the

@@ -39,15 +39,6 @@ std::string joinKeys(const std::vector<core::Target>& targets, size_t limit = 10
   return out;
 }
 
-std::string joinCidrs(const std::vector<api::Cidr>& cidrs) {
-  std::string out;
-  for (const auto& cidr : cidrs) {
-    if (!out.empty()) out += ", ";
-    out += cidr.toString();
-  }
-  return out;
-}
-
 const char* targetTypeName(api::TargetType type) {
   return type == api::TargetType::kIp ? "ip" : "instance";
 }
@@ -88,13 +79,6 @@ TargetCounts countTargets(const std::vector<core::Target>& desired,
   for (const auto& k : desiredKeys) counts.missing += registeredKeys.count(k) ? 0 : 1;
   for (const auto& k : registeredKeys) counts.unexpected += desiredKeys.count(k) ? 0 : 1;
   return counts;
-}
-
-bool isIpAllowed(const std::string& id, const std::vector<api::Cidr>& cidrs) {
-  const auto ip = api::IpAddress::parse(id);
-  if (!ip) return true;  // an instance id: allowedCIDRs does not apply
-  return std::any_of(cidrs.begin(), cidrs.end(),
-                     [&](const api::Cidr& cidr) { return cidr.contains(*ip); });
 }
 
 }  // namespace
@@ -491,12 +475,12 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
   // disassociated private zone, a public answer or a spoofed reply must not drain the group.
   if (!view.failing && !view.targets.empty() &&
       std::none_of(view.targets.begin(), view.targets.end(), [&](const core::Target& t) {
-        return isIpAllowed(t.id, spec.policy.allowedCidrs);
+        return core::targetAllowed(t.id, spec.policy.allowedCidrs);
       })) {
     view.failing = true;
     view.reason = "NoAllowedAddresses";
     failure = "every address the source lists (" + joinKeys(view.targets) +
-              ") is outside allowedCIDRs [" + joinCidrs(spec.policy.allowedCidrs) + "]";
+              ") is outside allowedCIDRs [" + core::cidrListText(spec.policy.allowedCidrs) + "]";
   }
 
   if (!view.failing) {
