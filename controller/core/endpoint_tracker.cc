@@ -59,6 +59,8 @@ void EndpointTracker::recordListing(const SourceListing& listing, MonoTime now) 
     moveForward(entry.lastSeen, confirmedAt);
     entry.listed = true;
     entry.everListed = true;
+    if (entry.listedBy != listing.bindingKey)
+      entry.listedBy = listing.bindingKey;  // usually unchanged: no copy
     entry.lastPresent = std::max(entry.lastPresent, now);
   }
   forget(now);
@@ -69,6 +71,7 @@ void EndpointTracker::recordListing(const std::vector<Target>& listed, MonoTime 
   listing.targets = listed;
   listing.confirmedAt = now;
   listing.lineage = lineage_;  // the anonymous lineage continues whatever came before
+  listing.bindingKey.clear();
   recordListing(listing, now);
 }
 
@@ -184,6 +187,12 @@ bool EndpointTracker::listedNow(const std::string& targetKey) const {
 bool EndpointTracker::everListed(const std::string& targetKey) const {
   const Entry* entry = find(targetKey);
   return entry != nullptr && entry->everListed;
+}
+
+bool EndpointTracker::lastListedBy(const std::string& targetKey,
+                                   const std::string& bindingKey) const {
+  const Entry* entry = find(targetKey);
+  return entry != nullptr && entry->listedBy == bindingKey;
 }
 
 }  // namespace endpointbinder::core

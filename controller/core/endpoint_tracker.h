@@ -57,6 +57,9 @@ struct SourceListing {
   std::string lineage;
   // Target keys the source dropped, with its first answer without them (same lineage only).
   std::unordered_map<std::string, MonoTime> departedAt;
+  // The binding whose source this is ("ns/name"; "" when anonymous). A deleted binding's
+  // deletionPolicy Deregister removes only targets whose latest listing came from it.
+  std::string bindingKey;
 };
 
 class EndpointTracker {
@@ -121,6 +124,10 @@ class EndpointTracker {
   // Whether any successful listing has listed the target since this tracker first heard of
   // it; false for a target known only from observing the group (e.g. after a restart).
   bool everListed(const std::string& targetKey) const;
+  // Whether the latest successful listing that listed the target came from `bindingKey`.
+  // Stand-ins for a failing source (recordSourceFailure's lastGood) do not count: they are
+  // what the planner kept, not what the binding's source said.
+  bool lastListedBy(const std::string& targetKey, const std::string& bindingKey) const;
   // The lineage of the most recent successful listing ("" before any).
   const std::string& lineage() const { return lineage_; }
 
@@ -134,8 +141,10 @@ class EndpointTracker {
     std::optional<MonoTime> unhealthySince;
     bool listed = false;      // in the latest successful listing
     bool everListed = false;  // in any successful listing
-    bool inGroup = false;     // in the latest observation of the target group
-    MonoTime lastPresent{};   // last time it was listed or observed; drives forgetting
+    // Binding key of the latest successful listing that listed it; nullopt before any.
+    std::optional<std::string> listedBy;
+    bool inGroup = false;    // in the latest observation of the target group
+    MonoTime lastPresent{};  // last time it was listed or observed; drives forgetting
   };
   struct Rejection {
     std::string message;

@@ -353,8 +353,8 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
 }
 
 Plan computeDeletionPlan(const std::vector<ObservedTarget>& observed,
-                         const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
-                         const GroupFacts& facts) {
+                         const EndpointTracker& tracker, const std::string& bindingKey,
+                         const api::Policy& policy, MonoTime now, const GroupFacts& facts) {
   Plan plan;
   std::map<std::string, const ObservedTarget*> ours;
   int registeredCount = 0;
@@ -362,7 +362,7 @@ Plan computeDeletionPlan(const std::vector<ObservedTarget>& observed,
     if (!isRegistered(target)) continue;
     ++registeredCount;
     const auto key = target.target.key();
-    if (tracker.everListed(key)) ours.try_emplace(key, &target);
+    if (tracker.lastListedBy(key, bindingKey)) ours.try_emplace(key, &target);
   }
   const auto window = facts.deregistrationWindow;
   const int recent = static_cast<int>(tracker.deregisteredWithin(window, now));
@@ -380,7 +380,7 @@ Plan computeDeletionPlan(const std::vector<ObservedTarget>& observed,
                                        policy.maxDeregistrationsPerSync.toString() + " per " +
                                        formatDuration(window)});
   }
-  if (!plan.held.empty()) {
+  if (!plan.held.empty() && cap > 0) {
     const auto frees = tracker.windowFreesAt(window, now);
     plan.nextDeadline = frees && *frees > now ? *frees : now + window;
   }

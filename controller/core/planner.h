@@ -77,7 +77,8 @@ const char* holdReasonName(HoldReason reason);  // "NotAllowed", "WithinGracePer
 struct HeldTarget {
   Target target;
   HoldReason reason;
-  // false for registrations held (kNotAllowed, kRejectedByAws, kAddressFamily).
+  // false for registrations held (kNotAllowed, kRejectedByAws, kAddressFamily). The reconciler
+  // also holds deregistrations as kRejectedByAws when AWS refused every listed target.
   bool isDeregistration = true;
   // For status and events, e.g. "absent for 40s of 3m grace",
   // "source failing for 1m10s: SERVFAIL", "would leave 0 registered targets of minTargets 1".
@@ -122,13 +123,15 @@ bool targetAllowed(const std::string& id, const std::vector<api::Cidr>& cidrs);
 // "10.0.0.0/8, 172.16.0.0/12" for messages.
 std::string cidrListText(const std::vector<api::Cidr>& cidrs);
 
-// The plan of a deleted binding whose deletionPolicy is Deregister: deregister the registered
-// targets that a listing of this group ever listed (never ones others registered), at the
-// rate of policy.maxDeregistrationsPerSync per window; no grace (the user removed the
-// binding) and no floor (nothing is to stay). Empty when nothing of ours is left.
+// The plan of the deleted binding `bindingKey` whose deletionPolicy is Deregister: deregister
+// the registered targets whose latest good listing came from this binding's source (never
+// ones others registered, an earlier owner's, or a failing source's stand-ins), at the rate
+// of policy.maxDeregistrationsPerSync per window; no grace (the user removed the binding) and
+// no floor (nothing is to stay). Empty when nothing of ours is left. A cap that resolves to
+// zero holds them with no deadline: no window ever frees a zero cap.
 Plan computeDeletionPlan(const std::vector<ObservedTarget>& observed,
-                         const EndpointTracker& tracker, const api::Policy& policy, MonoTime now,
-                         const GroupFacts& facts = {});
+                         const EndpointTracker& tracker, const std::string& bindingKey,
+                         const api::Policy& policy, MonoTime now, const GroupFacts& facts = {});
 
 // Short human text for a duration, as used in held messages: "0s", "250ms", "40s", "3m",
 // "2m30s", "1h5m", "1.5s" (millisecond precision, truncated; negative durations print as 0s).

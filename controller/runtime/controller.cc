@@ -74,7 +74,8 @@ Controller::Controller(Deps deps, ControllerOptions options)
                 ObservedCache::Options{options_.reconciler.resyncPeriod, std::chrono::minutes(2)}),
       reconciler_(
           Reconciler::Deps{[this](const std::string& key) { return desired(key); }, sources_,
-                           deps.api, observed_, status_, deps.clock, deps.log, deps.metrics},
+                           deps.api, observed_, status_, deps.clock, deps.log, deps.metrics,
+                           [this](const std::string& arn) { return bindingsNaming(arn); }},
           options_.reconciler) {}
 
 Controller::~Controller() { stop(std::chrono::seconds(0)); }
@@ -84,6 +85,14 @@ std::optional<DesiredBinding> Controller::desired(const std::string& key) const 
   if (!stored) return std::nullopt;
   return DesiredBinding{stored->binding, stored->stale, stored->staleReason(),
                         stored->pendingDeletionSince.has_value()};
+}
+
+std::vector<std::string> Controller::bindingsNaming(const std::string& arn) const {
+  std::vector<std::string> keys;
+  for (const auto& [key, stored] : store_.targetGroupBindings()) {
+    if (stored.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
+  }
+  return keys;
 }
 
 core::Result<void> Controller::start() {
@@ -200,6 +209,7 @@ void Controller::workerLoop() {
       queue_.addRateLimited(*key);
     } else {
       queue_.forget(*key);
+      for (const auto& other : result->wake) queue_.add(other);
       if (result->requeueAfter) {
         outcome = ReconcileOutcome::kRequeueAfter;
         queue_.addAfter(*key, *result->requeueAfter);

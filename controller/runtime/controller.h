@@ -107,6 +107,8 @@ class Controller {
   void workerLoop();
   void tickLoop();
   std::optional<DesiredBinding> desired(const std::string& key) const;
+  // Keys of the stored bindings (pending deletions included) that name target group `arn`.
+  std::vector<std::string> bindingsNaming(const std::string& arn) const;
 
   Deps deps_;
   ControllerOptions options_;

@@ -5,6 +5,8 @@
 
 #include "api/net.h"
 #include "api/spec_json.h"
+#include "controller/core/address_family.h"
+#include "controller/runtime/json_logger.h"
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/target_registration.h"
 
@@ -201,21 +203,29 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   }
   if (auto facts = readGroupFacts(desired, state); !facts) return fail(facts.error());
 
-  // 3. Ownership.
+  // 3. Ownership. The Conflict condition is restated only when the tag was read this time.
   std::string holder;
+  const bool ownershipCached = state.ownedArn == arn;
   auto ownership = establishOwnership(key, desired, state, holder);
   if (!ownership) return fail(ownership.error());
   if (*ownership == Ownership::kConflict) {
     reportConflict(key, binding, holder);
     const auto claim = parseOwnerValue(holder);
     ReconcileResult result;
-    // Another binding of ours holds it: when that one was renamed or deleted, its deletion
-    // releases the claim soon; look again then rather than a resync later.
+    // A binding of ours that is missing from the manifests holds it: its confirmed deletion
+    // hands the group over (and wakes this one); look again soon in case nothing wakes it. A
+    // live holder or another controller's claim changes only by someone's edit: the resync
+    // looks again, and the holder's deletion wakes this binding.
     if (claim && claim->controllerId == options_.controllerId) {
-      result.requeueAfter = options_.claimRecheck;
+      const auto holderBinding = deps_.desired(claim->bindingKey);
+      if (!holderBinding || holderBinding->pendingDeletion) {
+        result.requeueAfter = options_.claimRecheck;
+      }
     }
     return result;
   }
+
+  bool ownershipVerified = !ownershipCached;
 
   // 4. Source (unless read above).
   if (!source) source = readSource(key, binding, state, *group, now);
@@ -264,9 +274,16 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
       result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
       return result;
     }
-    if (auto written = applyPlan(key, arn, plan, *group, now); !written) {
+    std::set<std::string> listedKeys;
+    for (const auto& t : source->targets) listedKeys.insert(t.key());
+    const bool listedRegistered =
+        std::any_of(observed->targets.begin(), observed->targets.end(), [&](const auto& o) {
+          return core::isRegistered(o) && listedKeys.contains(o.target.key());
+        });
+    if (auto written = applyPlan(key, arn, plan, *group, now, listedRegistered); !written) {
       return fail(written.error());
     }
+    ownershipVerified = true;
     applied = true;
     group->refreshDueAt = now + kRefreshAfterWrite;
     if (auto after = deps_.observed.targets(arn); after) observed = std::move(after);
@@ -276,6 +293,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   const auto counts = countTargets(source->targets, observed->targets);
   std::map<core::HoldReason, int> heldByReason;
   for (const auto& h : plan.held) ++heldByReason[h.reason];
+  const int refusedByAws = heldByReason[core::HoldReason::kRejectedByAws];
   if (heldByReason.contains(core::HoldReason::kReplacementsNotReady)) {
     const auto at = now + kReplacementHealthRefresh;
     if (!group->refreshDueAt || *group->refreshDueAt > at) group->refreshDueAt = at;
@@ -301,13 +319,29 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
         s, makeCondition("SourceResolved",
                          source->failing ? ConditionStatus::kFalse : ConditionStatus::kTrue,
                          source->reason, source->message, wallNow));
-    StatusStore::setCondition(
-        s, makeCondition("Synced", ConditionStatus::kTrue, options_.dryRun ? "DryRun" : "Synced",
-                         options_.dryRun ? "planned without writing (--dry-run)"
-                                         : "target group matches the plan",
-                         wallNow));
-    StatusStore::setCondition(s, makeCondition("Conflict", ConditionStatus::kFalse, "Owned",
-                                               "owned by " + ownerValue(key), wallNow));
+    if (refusedByAws > 0) {
+      StatusStore::setCondition(
+          s, makeCondition("Synced", ConditionStatus::kFalse, "RejectedByAWS",
+                           std::to_string(refusedByAws) +
+                               " changes held because AWS refused registrations (see the plan); "
+                               "tried again after the retry time or a spec change",
+                           wallNow));
+    } else {
+      StatusStore::setCondition(
+          s, makeCondition("Synced", ConditionStatus::kTrue, options_.dryRun ? "DryRun" : "Synced",
+                           options_.dryRun ? "planned without writing (--dry-run)"
+                                           : "target group matches the plan",
+                           wallNow));
+    }
+    // Said only from a fresh read of the tag, with when: between reads it is the last word.
+    const auto* conflict = s.condition("Conflict");
+    if (ownershipVerified || !conflict || conflict->status != ConditionStatus::kFalse) {
+      StatusStore::setCondition(s,
+                                makeCondition("Conflict", ConditionStatus::kFalse, "Owned",
+                                              "owned by " + ownerValue(key) + " (owner tag read " +
+                                                  formatRfc3339(wallNow, false) + ")",
+                                              wallNow));
+    }
     const bool ready = !source->failing && counts.missing == 0;
     StatusStore::setCondition(
         s, makeCondition("Ready", ready ? ConditionStatus::kTrue : ConditionStatus::kFalse,
@@ -413,18 +447,16 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
   std::string eventReason = "Claimed";
   std::string eventMessage = std::string("tagged target group ") + kOwnerTagKey + "=" + mine;
   if (owner->has_value()) {
-    // Another claim. Ours to adopt only when it is this controller's and its binding is gone
-    // from the manifests (renamed, moved to another namespace or file, deleted), or missing
-    // from them and only waiting for its deletion to be confirmed: a binding that still exists
-    // keeps its group, and another controller's claim is never touched. (The old binding's
-    // deletion then finds the tag is not its own and neither deregisters nor releases.)
+    // Another claim. Ours to adopt only when it is this controller's and its binding's
+    // deletion is confirmed (renamed, moved to another namespace or file, deleted). A binding
+    // missing from one read but not yet confirmed gone keeps its group: that read may be a
+    // half-written file, and adopting then would hand a live binding's group to a duplicate.
+    // The old binding's confirmed deletion sees this binding name the group, leaves targets
+    // and tag alone, and wakes this one. Another controller's claim is never touched.
     const auto claim = parseOwnerValue(**owner);
     bool adoptable =
         claim && claim->controllerId == options_.controllerId && claim->bindingKey != key;
-    if (adoptable) {
-      const auto holder = deps_.desired(claim->bindingKey);
-      adoptable = !holder || holder->pendingDeletion;
-    }
+    if (adoptable) adoptable = !deps_.desired(claim->bindingKey).has_value();
     if (!adoptable) {
       conflictHolder = **owner;
       state.ownedArn.clear();
@@ -432,7 +464,7 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
     }
     eventReason = "Adopted";
     eventMessage = "adopted target group from binding " + claim->bindingKey +
-                   ", which is no longer in the manifests; tagged " + kOwnerTagKey + "=" + mine;
+                   ", which was removed from the manifests; tagged " + kOwnerTagKey + "=" + mine;
   }
   if (options_.dryRun) return Ownership::kOwned;  // would claim; --dry-run writes nothing
 
@@ -471,23 +503,53 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
       snapshot.failureReason.empty() ? std::string("no answer yet") : snapshot.failureReason;
   view.reason = "SourceFailing";
 
-  // An answer made only of addresses we may not register is not "the endpoints are gone": a
-  // disassociated private zone, a public answer or a spoofed reply must not drain the group.
-  if (!view.failing && !view.targets.empty() &&
-      std::none_of(view.targets.begin(), view.targets.end(), [&](const core::Target& t) {
-        return core::targetAllowed(t.id, spec.policy.allowedCidrs);
-      })) {
+  // An answer made only of targets we may not or cannot register is not "the endpoints are
+  // gone": a disassociated private zone, a public answer, a spoofed reply, an answer of the
+  // other address family only, or addresses AWS refuses must not drain the group.
+  // A refusal stands for this spec only: a new generation (perhaps the fix) tries again.
+  const std::string lineage = key + "@" + binding.generation;
+  const bool sameLineage = group.tracker.lineage() == lineage;
+  bool registrableListed = false;
+  int outsideCidrs = 0;
+  int otherFamily = 0;
+  int refused = 0;
+  for (const auto& t : view.targets) {
+    if (!core::targetAllowed(t.id, spec.policy.allowedCidrs)) {
+      ++outsideCidrs;
+    } else if (!core::addressFamilyAccepted(state.ipAddressType, t.id)) {
+      ++otherFamily;
+    } else if (sameLineage && group.tracker.rejection(t.key(), now)) {
+      ++refused;
+    } else {
+      registrableListed = true;
+    }
+  }
+  const bool nothingRegistrable = !view.failing && !view.targets.empty() && !registrableListed;
+  if (nothingRegistrable) {
     view.failing = true;
     view.reason = "NoAllowedAddresses";
-    failure = "every address the source lists (" + joinKeys(view.targets) +
-              ") is outside allowedCIDRs [" + core::cidrListText(spec.policy.allowedCidrs) + "]";
+    std::vector<std::string> why;
+    if (outsideCidrs > 0) {
+      why.push_back(std::to_string(outsideCidrs) + " outside allowedCIDRs [" +
+                    core::cidrListText(spec.policy.allowedCidrs) + "]");
+    }
+    if (otherFamily > 0) {
+      why.push_back(std::to_string(otherFamily) + " not of the target group's IpAddressType " +
+                    state.ipAddressType);
+    }
+    if (refused > 0) why.push_back(std::to_string(refused) + " refused by AWS");
+    std::string reasons;
+    for (const auto& w : why) reasons += (reasons.empty() ? "" : ", ") + w;
+    failure =
+        "no target the source lists (" + joinKeys(view.targets) + ") can be registered: " + reasons;
   }
 
   if (!view.failing) {
     core::SourceListing listing;
     listing.targets = view.targets;
     listing.confirmedAt = snapshot.lastSuccess == core::MonoTime{} ? now : snapshot.lastSuccess;
-    listing.lineage = key + "@" + binding.generation;
+    listing.lineage = lineage;
+    listing.bindingKey = key;
     for (const auto& departed : snapshot.departed) {
       listing.departedAt.emplace(core::Target{departed.id, port, spec.availabilityZone}.key(),
                                  departed.goneSince);
@@ -496,6 +558,11 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
     view.reason = "Resolved";
     view.message = std::string(api::sourceKindName(spec.source)) + " source lists " +
                    std::to_string(view.targets.size()) + " targets";
+  } else if (nothingRegistrable) {
+    // The previous listing stands in (it stays listed in the tracker); this answer's targets
+    // are shown as held by the planner, never counted as listed.
+    group.tracker.recordSourceFailure(failure, now);
+    view.message = failure + "; deregistrations are frozen, last good listing kept";
   } else {
     group.tracker.recordSourceFailure(failure, snapshot.failingSince.value_or(now), view.targets);
     view.message = failure + "; deregistrations are frozen, last good answer kept";
@@ -504,7 +571,8 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
 }
 
 core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
-                                         core::Plan& plan, GroupMemory& group, core::MonoTime now) {
+                                         core::Plan& plan, GroupMemory& group, core::MonoTime now,
+                                         bool listedRegistered) {
   if (!plan.toRegister.empty()) {
     auto report = registerReportingRejections(deps_.api, arn, plan.toRegister);
     if (!report) {
@@ -528,6 +596,17 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
       if (!plan.nextDeadline || *plan.nextDeadline > retryAt) plan.nextDeadline = retryAt;
     }
     plan.toRegister = std::move(report->registered);
+    // AWS refused all that the source lists and none of it is in the group: removing the
+    // others would leave the load balancer nothing the source stands for. Hold them.
+    if (!report->rejected.empty() && plan.toRegister.empty() && report->deferred.empty() &&
+        !listedRegistered) {
+      for (auto& target : plan.toDeregister) {
+        plan.held.push_back(core::HeldTarget{
+            target, core::HoldReason::kRejectedByAws, true,
+            "kept: AWS refused every target the source lists, so nothing would replace it"});
+      }
+      plan.toDeregister.clear();
+    }
     if (!plan.toRegister.empty()) {
       deps_.observed.expectRegistered(arn, plan.toRegister);
       deps_.log.log(LogLevel::kInfo, "registered targets",
@@ -596,18 +675,35 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     recordFailure(key, state.lastSpec.generation, error);
     return std::unexpected(error);
   };
+  ReconcileResult done;
 
-  if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && owned && !options_.dryRun) {
-    // Only what this group's listings put there, at the capped rate: a deleted binding never
-    // takes out targets that others registered, nor the whole group in one call.
+  // A binding that names this group now (the same binding renamed or moved to another file
+  // or namespace, or one that waited in Conflict) takes it over as it stands: no target is
+  // removed and the claim stays for it to adopt, with the group's memory.
+  done.wake = successorsOf(key, arn);
+  bool handOver = owned && !done.wake.empty();
+  if (handOver) {
+    deps_.log.log(LogLevel::kInfo,
+                  "binding deleted; its target group passes to the binding that "
+                  "names it now",
+                  {core::field("binding", key), core::field("targetGroup", arn),
+                   core::field("successor", done.wake.front())});
+  } else if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && owned &&
+             !options_.dryRun) {
+    // Only what this binding's own listings put there, at the capped rate: a deleted binding
+    // never takes out targets that others registered, nor the whole group in one call.
     const auto group = groupFor(arn);
     std::unique_lock groupLock(group->mu);
     const auto now = deps_.clock.now();
     group->lastUsed = now;
     auto observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
-    if (!observed) return fail(observed.error());
-    auto plan = core::computeDeletionPlan(observed->targets, group->tracker, spec.policy, now,
-                                          factsFor(state));
+    const bool groupGone = !observed && observed.error().kind == core::ErrorKind::kNotFound;
+    if (!observed && !groupGone) return fail(observed.error());
+    core::Plan plan;
+    if (!groupGone) {
+      plan = core::computeDeletionPlan(observed->targets, group->tracker, key, spec.policy, now,
+                                       factsFor(state));
+    }
     if (!plan.toDeregister.empty()) {
       auto owner = readOwner(arn);
       if (!owner) return fail(owner.error());
@@ -617,7 +713,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
         return fail(r.error());
       }
     }
-    if (!plan.held.empty()) {
+    if (!plan.held.empty() && plan.nextDeadline) {
       state.deleting = true;
       deps_.status.update(key, [&](BindingStatus& s) {
         StatusStore::setCondition(
@@ -627,20 +723,27 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
                                  " remaining targets at maxDeregistrationsPerSync",
                              deps_.clock.wallNow()));
       });
-      ReconcileResult result;
-      if (plan.nextDeadline) {
-        result.requeueAfter =
-            std::max<nanoseconds>(*plan.nextDeadline - now, std::chrono::milliseconds(200));
-      }
-      return result;
+      done.requeueAfter =
+          std::max<nanoseconds>(*plan.nextDeadline - now, std::chrono::milliseconds(200));
+      return done;
     }
-    deps_.log.log(LogLevel::kInfo, "binding deleted with deletionPolicy Deregister",
-                  {core::field("binding", key), core::field("targetGroup", arn)});
+    if (!plan.held.empty()) {
+      // A cap of zero never deregisters: the deletion ends as Retain would.
+      deps_.log.log(LogLevel::kWarn,
+                    "binding deleted with deletionPolicy Deregister, but maxDeregistrationsPerSync "
+                    "is 0: its targets are retained",
+                    {core::field("binding", key), core::field("targetGroup", arn),
+                     core::field("retained", static_cast<long long>(plan.held.size()))});
+    } else {
+      deps_.log.log(LogLevel::kInfo, "binding deleted with deletionPolicy Deregister",
+                    {core::field("binding", key), core::field("targetGroup", arn),
+                     core::field("groupExists", groupGone ? "false" : "true")});
+    }
   } else {
     deps_.log.log(LogLevel::kInfo, "binding deleted; targets retained",
                   {core::field("binding", key), core::field("targetGroup", arn)});
   }
-  if (owned) {
+  if (owned && !handOver) {
     if (auto released = releaseClaim(key, arn); !released) return fail(released.error());
   }
 
@@ -661,7 +764,21 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   }
   std::lock_guard lock(mu_);
   states_.erase(key);
-  return ReconcileResult{};
+  return done;
+}
+
+std::vector<std::string> Reconciler::successorsOf(const std::string& key,
+                                                  const std::string& arn) const {
+  std::vector<std::string> out;
+  if (!deps_.bindingsNaming || arn.empty()) return out;
+  for (const auto& other : deps_.bindingsNaming(arn)) {
+    if (other == key) continue;
+    const auto desired = deps_.desired(other);
+    if (desired && !desired->pendingDeletion && desired->binding.spec.targetGroupArn.text == arn) {
+      out.push_back(other);
+    }
+  }
+  return out;
 }
 
 // ---- reporting ------------------------------------------------------------------------------
@@ -679,13 +796,13 @@ void Reconciler::reportConflict(const std::string& key, const api::TargetGroupBi
                             : "target group is tagged " + std::string(kOwnerTagKey) + "=" + holder;
   if (ours) {
     message += " (binding " + claim->bindingKey +
-               " of this controller names the same group; it is adopted once that binding is "
-               "gone from the manifests)";
+               " of this controller names the same group; this binding adopts it once that "
+               "binding's deletion is confirmed)";
   }
-  deps_.log.log(
-      LogLevel::kWarn, "target group owned by another binding; not writing",
-      {core::field("binding", key), core::field("targetGroup", arn), core::field("owner", holder)});
+  bool news = true;
   deps_.status.update(key, [&](BindingStatus& s) {
+    const auto* before = s.condition("Conflict");
+    news = !before || before->status != ConditionStatus::kTrue || before->message != message;
     StatusStore::setCondition(
         s, makeCondition("Conflict", ConditionStatus::kTrue, reason, message, wallNow));
     StatusStore::setCondition(
@@ -695,6 +812,12 @@ void Reconciler::reportConflict(const std::string& key, const api::TargetGroupBi
     StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "Conflict", message});
     s.lastError = message;
   });
+  // Logged when it starts or changes; the event counts repeats.
+  if (news) {
+    deps_.log.log(LogLevel::kWarn, "target group owned by another binding; not writing",
+                  {core::field("binding", key), core::field("targetGroup", arn),
+                   core::field("owner", holder)});
+  }
   if (deps_.metrics) deps_.metrics->recordConflict(binding.metadata.ns, binding.metadata.name);
 }
 

@@ -3,11 +3,13 @@
 // Level-triggered (controller-runtime style): reconcile(key) reads the desired spec, the
 // source listing and the observed target group afresh (from caches) and computes the whole
 // difference; why it was called does not matter. It reads as its steps:
-//   1. desired    the spec; gone -> deletion (deletionPolicy, release the claim, forget)
+//   1. desired    the spec; gone -> deletion (deletionPolicy, release the claim, forget), or,
+//                 when another binding names the group now (a rename, a move), hand it over
+//                 untouched: that binding adopts the claim and the group's memory
 //   2. group      the target group's facts (type, port, IpAddressType), once per generation;
 //                 moving to another targetGroupARN releases the old group's claim first
 //   3. ownership  the owner tag: ours, or claim it (read back), or adopt it from a binding of
-//                 this controller that no longer exists (renamed, moved), or Conflict
+//                 this controller whose deletion is confirmed (renamed, moved), or Conflict
 //   4. source     the listing -> the group's EndpointTracker (absence counted from when the
 //                 controller knew; an answer with no allowed address is a failing source)
 //   5. observed   the group's targets (cached; re-read before any write)
@@ -32,6 +34,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "api/manifest.h"
 #include "controller/aws/elbv2.h"
@@ -59,6 +62,8 @@ struct DesiredBinding {
   bool pendingDeletion = false;
 };
 using DesiredLookup = std::function<std::optional<DesiredBinding>(const std::string& key)>;
+// Keys of the bindings in the manifests (pending deletions included) that name a target group.
+using BindingsNamingGroup = std::function<std::vector<std::string>(const std::string& arn)>;
 
 struct ReconcilerOptions {
   std::string controllerId = "endpoint-binder";  // owner tag: <controllerId>/<namespace>/<name>
@@ -68,8 +73,9 @@ struct ReconcilerOptions {
   std::chrono::nanoseconds deregistrationWindow = std::chrono::minutes(1);
   // A registration AWS refused is tried again after this long (or after a spec change).
   std::chrono::nanoseconds rejectionRetry = std::chrono::minutes(5);
-  // A group claimed by another binding of this controller is looked at again this often:
-  // when that binding was renamed, its deletion releases the claim and this one takes it.
+  // A group claimed by a binding of this controller that is missing from the manifests (its
+  // deletion not yet confirmed) is looked at again this often, so a rename completes soon
+  // after the old name's deletion is confirmed even if no wake-up reaches it.
   std::chrono::nanoseconds claimRecheck = std::chrono::seconds(10);
 };
 
@@ -86,6 +92,9 @@ std::optional<OwnerClaim> parseOwnerValue(const std::string& value);
 
 struct ReconcileResult {
   std::optional<std::chrono::nanoseconds> requeueAfter;
+  // Other bindings to reconcile now: a deleted binding hands its group to the binding that
+  // names it next, which waits in Conflict until then.
+  std::vector<std::string> wake;
 };
 
 class Reconciler {
@@ -99,6 +108,8 @@ class Reconciler {
     const core::Clock& clock;
     core::Logger& log;
     ControllerMetrics* metrics = nullptr;  // optional
+    // Optional: without it a deleted binding assumes no other binding names its group.
+    BindingsNamingGroup bindingsNaming = nullptr;
   };
 
   Reconciler(Deps deps, ReconcilerOptions options);
@@ -141,8 +152,14 @@ class Reconciler {
                         const BindingState& state, GroupMemory& group, core::MonoTime now);
   core::Result<std::optional<std::string>> readOwner(const std::string& arn);
   core::Result<void> releaseClaim(const std::string& key, const std::string& arn);
+  // `listedRegistered`: some target the source lists is registered already; when none is and
+  // AWS refuses every registration, the plan's deregistrations are held (they would empty
+  // the group of everything the source stands for).
   core::Result<void> applyPlan(const std::string& key, const std::string& arn, core::Plan& plan,
-                               GroupMemory& group, core::MonoTime now);
+                               GroupMemory& group, core::MonoTime now,
+                               bool listedRegistered = true);
+  // Live bindings (not pending deletion) other than `key` that name `arn`.
+  std::vector<std::string> successorsOf(const std::string& key, const std::string& arn) const;
 
   void reportConflict(const std::string& key, const api::TargetGroupBinding& binding,
                       const std::string& holder);

@@ -113,10 +113,10 @@ class RenamesAndClaims(SafetyTest):
         self.dns.set("moved.local", a=["10.0.24.1", "10.0.24.2"], ttl=1)
         self.dns.set("drain.local", a=["10.0.31.1", "10.0.31.2"], ttl=1)
         self.write_manifest("same.yaml", tg_binding("before", same, "same.local", policy=policy))
-        self.write_manifest("a.yaml", tg_binding("mover", moved, "moved.local", policy=policy))
         # A rename is not a deletion: deletionPolicy Deregister must not drain the group that
         # the new name binds.
         drain_policy = {**policy, "deletionPolicy": "Deregister", "maxDeregistrationsPerSync": '"100%"'}
+        self.write_manifest("a.yaml", tg_binding("mover", moved, "moved.local", policy=drain_policy))
         self.write_manifest("drain.yaml", tg_binding("drain-before", drain, "drain.local", policy=drain_policy))
         c = self.start_controller("--manifest-deletion-settle", "1s")
         wait_for(lambda: self.emulator.registered(same) == {"10.0.23.1", "10.0.23.2"}
@@ -125,9 +125,11 @@ class RenamesAndClaims(SafetyTest):
         self.assertEqual("endpoint-binder/default/before", self.owner(same))
 
         # metadata.name changes in the same file; the other moves to b.yaml in another namespace.
+        # The new names wait (Conflict) until the old names' deletions are confirmed, which
+        # hand the groups over untouched: no Deregister drains a group, no target leaves.
         self.write_manifest("same.yaml", tg_binding("after", same, "same.local", policy=policy))
         self.write_manifest("drain.yaml", tg_binding("drain-after", drain, "drain.local", policy=drain_policy))
-        self.write_manifest("b.yaml", tg_binding("mover", moved, "moved.local", namespace="team", policy=policy))
+        self.write_manifest("b.yaml", tg_binding("mover", moved, "moved.local", namespace="team", policy=drain_policy))
         os.remove(os.path.join(self.manifests, "a.yaml"))
         wait_for(lambda: self.owner(same) == "endpoint-binder/default/after"
                  and self.owner(moved) == "endpoint-binder/team/mover"
@@ -138,6 +140,7 @@ class RenamesAndClaims(SafetyTest):
         wait_for(lambda: c.binding("before") is None and c.binding("mover") is None
                  and c.binding("drain-before") is None, 10, what="old names gone")
         self.assertEqual([], self.deregistered_ids(drain), "a renamed Deregister binding drained its group")
+        self.assertEqual([], self.deregistered_ids(moved), "a moved Deregister binding drained its group")
         self.assertIn("Adopted", self.events(c, "after"))
         self.assertIn("Adopted", self.events(c, "mover", "team"))
         # Both groups are served throughout: a new address is registered by the new names.
@@ -200,6 +203,45 @@ class PublicAnswer(SafetyTest):
         self.assertEqual([], self.emulator.requests("DeregisterTargets"))
         self.assertEqual({"10.0.26.1", "10.0.26.2"}, self.emulator.registered(arn))
         self.assertNotIn("8.8.8.8", self.emulator.registered(arn))
+
+
+class UnusableAnswers(SafetyTest):
+    """Review of item 4. Old code: a source listing only IPv6 addresses for an ipv4 group (here
+    a spec edited to ask for AAAA records), or only addresses AWS refuses, counted every old
+    target absent and drained the group after the grace (the refused case down to nothing, as
+    the refused registration never landed)."""
+
+    def test_answers_of_the_other_family_or_refused_addresses_freeze_deregistrations(self):
+        family = self.emulator.create_target_group("family-answer")
+        refused = self.emulator.create_target_group("refused-answer")
+        self.dns.set("family.local", a=["10.0.28.1", "10.0.28.2"], aaaa=["fd00::28:1"], ttl=1)
+        self.dns.set("refusing.local", a=["10.0.29.1", "10.0.29.2"], ttl=1)
+        policy = {"deregistrationGracePeriod": "1s", "maxDeregistrationsPerSync": '"100%"',
+                  "minTargets": 0, "requireHealthyReplacements": "false",
+                  "allowedCIDRs": '[10.0.0.0/8, 192.168.0.0/16, "fd00::/8"]'}
+        self.write_manifest("family.yaml", tg_binding("family", family, "family.local", policy=policy))
+        self.write_manifest("refusing.yaml", tg_binding("refusing", refused, "refusing.local", policy=policy))
+        c = self.start_controller()
+        wait_for(lambda: self.emulator.registered(family) == {"10.0.28.1", "10.0.28.2"}
+                 and self.emulator.registered(refused) == {"10.0.29.1", "10.0.29.2"}, 15, what="registered")
+        self.write_manifest("family.yaml", tg_binding("family", family, "family.local", policy=policy,
+                                                      dns_extra={"addressFamilies": "[IPv6]"}))
+        # 192.168.50.1 is outside the emulator's VPC and has no availabilityZone: refused.
+        self.dns.set("refusing.local", a=["192.168.50.1"], ttl=1)
+        cond = wait_for(lambda: self.cond(c, "family", "SourceResolved").get("reason") == "NoAllowedAddresses"
+                        and self.cond(c, "family", "SourceResolved"), 10, what="family NoAllowedAddresses")
+        self.assertIn("IpAddressType ipv4", cond["message"])
+        cond = wait_for(lambda: self.cond(c, "refusing", "SourceResolved").get("reason") == "NoAllowedAddresses"
+                        and self.cond(c, "refusing", "SourceResolved"), 10, what="refused NoAllowedAddresses")
+        self.assertIn("refused by AWS", cond["message"])
+        time.sleep(3)  # three grace periods
+        self.assertEqual([], self.emulator.requests("DeregisterTargets"))
+        self.assertEqual({"10.0.28.1", "10.0.28.2"}, self.emulator.registered(family))
+        self.assertEqual({"10.0.29.1", "10.0.29.2"}, self.emulator.registered(refused))
+        # A usable answer again: the departures count from then, and the grace runs out.
+        self.dns.set("family.local", a=["10.0.28.1"], aaaa=["fd00::28:1"], ttl=1)
+        self.write_manifest("family.yaml", tg_binding("family", family, "family.local", policy=policy))
+        wait_for(lambda: self.emulator.registered(family) == {"10.0.28.1"}, 15, what="family recovers")
 
 
 class RefusedTarget(SafetyTest):

@@ -194,7 +194,14 @@ void ReconcilerHarness::build() {
             if (it == desired_.end()) return std::nullopt;
             return it->second;
           },
-          source, *api, *observed_, *status_, clock, log_, nullptr},
+          source, *api, *observed_, *status_, clock, log_, nullptr,
+          [this](const std::string& arn) {
+            std::vector<std::string> keys;
+            for (const auto& [key, d] : desired_) {
+              if (d.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
+            }
+            return keys;
+          }},
       options_);
 }
 

@@ -56,7 +56,8 @@ TEST(EndpointTracker, ListingSetsLastSeenAndListed) {
 
 SourceListing listing(std::vector<Target> targets, MonoTime confirmedAt, std::string lineage,
                       std::unordered_map<std::string, MonoTime> departedAt = {}) {
-  return SourceListing{std::move(targets), confirmedAt, std::move(lineage), std::move(departedAt)};
+  return SourceListing{std::move(targets), confirmedAt, std::move(lineage), std::move(departedAt),
+                       ""};
 }
 
 TEST(EndpointTracker, SameLineageDepartureTimesCountFromTheSourcesAnswer) {

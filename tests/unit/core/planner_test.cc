@@ -105,8 +105,8 @@ EndpointTracker trackerFor(const Case& c) {
   for (const auto& item : c.unhealthyAgo) oldest = std::max(oldest, item.second);
   if (c.failingFor) oldest = std::max(oldest, *c.failingFor);
   const MonoTime firstAt = kNow - oldest - seconds(2);
-  SourceListing before{listed, firstAt, "ns/b@1", {}};
-  SourceListing current{listed, {}, "ns/b@1", {}};
+  SourceListing before{listed, firstAt, "ns/b@1", {}, "ns/b"};
+  SourceListing current{listed, {}, "ns/b@1", {}, "ns/b"};
   for (const auto& [spec, ago] : c.lastSeenAgo) {
     before.targets.push_back(target(spec));
     current.departedAt[target(spec).key()] = kNow - ago;
@@ -951,7 +951,8 @@ std::vector<ObservedTarget> without(std::vector<ObservedTarget> group, const Pla
 
 TEST(ComputePlan, RefusedRegistrationIsHeldUntilItsRetry) {
   EndpointTracker tracker;
-  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow, "ns/web@1", {}}, kNow);
+  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow, "ns/web@1", {}, "ns/web"},
+                        kNow);
   tracker.recordRejected(target(kB), "InvalidTarget: not in the VPC", kNow + minutes(5));
   const DesiredTargets desired{{target(kA), target(kB)}, false};
   const auto plan = computePlan(desired, healthy({kA}), tracker, defaultPolicy(), kNow);
@@ -965,8 +966,9 @@ TEST(ComputePlan, RefusedRegistrationIsHeldUntilItsRetry) {
       computePlan(desired, healthy({kA}), tracker, defaultPolicy(), kNow + minutes(5));
   EXPECT_EQ(keys(retry.toRegister), keys(std::vector<std::string>{kB}));
   // A spec edit (new lineage) forgets the refusal at once.
-  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow + seconds(1), "ns/web@2", {}},
-                        kNow + seconds(1));
+  tracker.recordListing(
+      SourceListing{{target(kA), target(kB)}, kNow + seconds(1), "ns/web@2", {}, "ns/web"},
+      kNow + seconds(1));
   const auto edited =
       computePlan(desired, healthy({kA}), tracker, defaultPolicy(), kNow + seconds(1));
   EXPECT_EQ(keys(edited.toRegister), keys(std::vector<std::string>{kB}));
@@ -1066,7 +1068,7 @@ TEST(ComputeDeletionPlan, RemovesOnlyWhatItsListingsListedAtTheCappedRate) {
   group.push_back({target(kD), TargetState::kDraining, "", ""});
   tracker.recordObserved(group, kNow);
 
-  const auto first = computeDeletionPlan(group, tracker, policy, kNow);
+  const auto first = computeDeletionPlan(group, tracker, "", policy, kNow);
   EXPECT_TRUE(first.toRegister.empty());
   EXPECT_EQ(keys(first.toDeregister), keys(std::vector<std::string>{kA, kB}));
   ASSERT_EQ(first.held.size(), 1u);
@@ -1076,17 +1078,59 @@ TEST(ComputeDeletionPlan, RemovesOnlyWhatItsListingsListedAtTheCappedRate) {
   tracker.recordDeregistered(first.toDeregister.size(), kNow);
   group = without(group, first);
 
-  const auto soon = computeDeletionPlan(group, tracker, policy, kNow + seconds(30));
+  const auto soon = computeDeletionPlan(group, tracker, "", policy, kNow + seconds(30));
   EXPECT_TRUE(soon.toDeregister.empty());
   EXPECT_EQ(soon.nextDeadline, kNow + minutes(1));
-  const auto next = computeDeletionPlan(group, tracker, policy, kNow + minutes(1));
+  const auto next = computeDeletionPlan(group, tracker, "", policy, kNow + minutes(1));
   EXPECT_EQ(keys(next.toDeregister), keys(std::vector<std::string>{kC}));
   EXPECT_TRUE(next.held.empty());
   EXPECT_EQ(next.nextDeadline, std::nullopt);
 
   group = without(group, next);
-  EXPECT_EQ(computeDeletionPlan(group, tracker, policy, kNow + minutes(2)), Plan{})
+  EXPECT_EQ(computeDeletionPlan(group, tracker, "", policy, kNow + minutes(2)), Plan{})
       << "kE is not ours: nothing is left to do";
+}
+
+TEST(ComputeDeletionPlan, RemovesOnlyWhatThisBindingsGoodListingsListed) {
+  // Old: any target the group's memory had ever listed was removed: an earlier owner's
+  // targets (its binding deleted with Retain) and a failing source's stand-ins too.
+  api::Policy policy = defaultPolicy();
+  EndpointTracker tracker;
+  SourceListing earlier;
+  earlier.targets = {target(kA)};
+  earlier.confirmedAt = kNow - minutes(10);
+  earlier.lineage = "ns/old@1";
+  earlier.bindingKey = "ns/old";
+  tracker.recordListing(earlier, kNow - minutes(10));
+  SourceListing mine = earlier;
+  mine.targets = {target(kB)};
+  mine.confirmedAt = kNow - minutes(5);
+  mine.lineage = "ns/new@1";
+  mine.bindingKey = "ns/new";
+  tracker.recordListing(mine, kNow - minutes(5));
+  tracker.recordSourceFailure("timeout", kNow - minutes(1), {target(kB), target(kC)});
+  const auto group = healthy({kA, kB, kC});
+  tracker.recordObserved(group, kNow);
+
+  const auto plan = computeDeletionPlan(group, tracker, "ns/new", policy, kNow);
+  EXPECT_EQ(keys(plan.toDeregister), keys(std::vector<std::string>{kB}));
+  EXPECT_TRUE(plan.held.empty());
+  EXPECT_EQ(keys(computeDeletionPlan(group, tracker, "ns/old", policy, kNow).toDeregister),
+            keys(std::vector<std::string>{kA}));
+}
+
+TEST(ComputeDeletionPlan, ZeroCapHoldsWithNoDeadline) {
+  // Old: a zero cap asked to be looked at again every window, for ever.
+  api::Policy policy = defaultPolicy();
+  policy.maxDeregistrationsPerSync = {false, 0};
+  EndpointTracker tracker;
+  tracker.recordListing({target(kA)}, kNow);
+  const auto group = healthy({kA});
+  tracker.recordObserved(group, kNow);
+  const auto plan = computeDeletionPlan(group, tracker, "", policy, kNow);
+  EXPECT_TRUE(plan.toDeregister.empty());
+  ASSERT_EQ(plan.held.size(), 1u);
+  EXPECT_EQ(plan.nextDeadline, std::nullopt);
 }
 
 TEST(ComputePlan, SpecEditAfterAQuietHourStartsTheGraceAtTheEdit) {
@@ -1095,12 +1139,14 @@ TEST(ComputePlan, SpecEditAfterAQuietHourStartsTheGraceAtTheEdit) {
   // left it 50 minutes ago — but kB was in force under the old spec until now. The old
   // planner counted kB absent from the last listing that had it and removed it at once.
   EndpointTracker tracker;
-  tracker.recordListing(SourceListing{{target(kA), target(kB)}, kNow - hours(1), "ns/web@1", {}},
-                        kNow - hours(1));
+  tracker.recordListing(
+      SourceListing{{target(kA), target(kB)}, kNow - hours(1), "ns/web@1", {}, "ns/web"},
+      kNow - hours(1));
   const auto group = healthy({kA, kB});
   tracker.recordObserved(group, kNow - hours(1));
   tracker.recordListing(
-      SourceListing{{target(kA)}, kNow - seconds(5), "ns/web@2", {{keyOf(kB), kNow - minutes(50)}}},
+      SourceListing{
+          {target(kA)}, kNow - seconds(5), "ns/web@2", {{keyOf(kB), kNow - minutes(50)}}, "ns/web"},
       kNow);
   tracker.recordObserved(group, kNow);
   const auto plan = computePlan({{target(kA)}, false}, group, tracker, defaultPolicy(), kNow);
@@ -1111,11 +1157,13 @@ TEST(ComputePlan, SpecEditAfterAQuietHourStartsTheGraceAtTheEdit) {
 
   // The same lineage's departure time is the source's own word, and is trusted.
   EndpointTracker same;
-  same.recordListing(SourceListing{{target(kA), target(kB)}, kNow - hours(1), "ns/web@1", {}},
-                     kNow - hours(1));
+  same.recordListing(
+      SourceListing{{target(kA), target(kB)}, kNow - hours(1), "ns/web@1", {}, "ns/web"},
+      kNow - hours(1));
   same.recordObserved(group, kNow - hours(1));
   same.recordListing(
-      SourceListing{{target(kA)}, kNow - seconds(5), "ns/web@1", {{keyOf(kB), kNow - minutes(50)}}},
+      SourceListing{
+          {target(kA)}, kNow - seconds(5), "ns/web@1", {{keyOf(kB), kNow - minutes(50)}}, "ns/web"},
       kNow);
   const auto due = computePlan({{target(kA)}, false}, group, same, defaultPolicy(), kNow);
   EXPECT_EQ(keys(due.toDeregister), keys(std::vector<std::string>{kB}));

@@ -172,8 +172,8 @@ class SimulatedBinding {
     if (answer.ok) {
       lastGood_ = answer.targets;
       hasAnswer_ = true;
-      tracker_.recordListing(SourceListing{answer.targets, now, answer.lineage, answer.departedAt},
-                             now);
+      tracker_.recordListing(
+          SourceListing{answer.targets, now, answer.lineage, answer.departedAt, ""}, now);
     } else {
       // As the runtime does: the last good listing stands in for the source meanwhile.
       tracker_.recordSourceFailure(answer.failure, now, lastGood_);

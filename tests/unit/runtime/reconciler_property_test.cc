@@ -1,8 +1,12 @@
 // Property test of the reconciler against the local AWS emulator: random sequences of spec
-// edits (static lists, ports, DNS hostnames), renames and moves, DNS answers and failures,
-// AWS errors, dying and recovering targets, restarts and clock jumps. After every reconcile:
+// edits (static lists, ports, DNS hostnames), renames and moves (at once, or through a
+// pending deletion that a later read confirms), deletionPolicy Retain or Deregister, DNS
+// answers and failures, answers of nothing registrable (outside allowedCIDRs, of the other
+// address family, refused by AWS), AWS errors, dying and recovering targets, restarts and
+// clock jumps. After every reconcile:
 //  * no target that the current spec lists — or listed within its grace period — was
-//    deregistered, and nothing was deregistered while the source was failing;
+//    deregistered, and nothing was deregistered while the source was failing or listed
+//    nothing registrable;
 //  * our deregistrations never took the serving count below minTargets (nor removed a serving
 //    target when it already was below);
 //  * every deregistration batch fits maxDeregistrationsPerSync in its window.
@@ -33,6 +37,11 @@ constexpr int kCap = 2;  // maxDeregistrationsPerSync per 1-minute window
 
 const std::vector<std::string> kPool = {"10.0.1.1", "10.0.1.2", "10.0.1.3",
                                         "10.0.1.4", "10.0.1.5", "10.0.1.6"};
+// Answers the group can never take: outside allowedCIDRs, IPv6 for an ipv4 group, and an
+// address outside the VPC that AWS refuses without an availabilityZone.
+const std::vector<std::vector<std::string>> kUnusable = {
+    {"8.8.8.8"}, {"fd00::1", "fd00::2"}, {"192.168.50.1"}, {"8.8.8.8", "fd00::3"}};
+bool unusable(const std::string& id) { return !id.starts_with("10.0."); }
 
 struct Spec {
   std::string name = "web";
@@ -42,6 +51,7 @@ struct Spec {
   std::string hostname = "h1.local";
   std::vector<std::string> addresses = {"10.0.1.1", "10.0.1.2", "10.0.1.3"};
   bool requireHealthy = true;
+  bool deregisterOnDelete = false;
 };
 
 std::string yamlOf(const Spec& s, const std::string& arn) {
@@ -54,7 +64,9 @@ std::string yamlOf(const Spec& s, const std::string& arn) {
          "\n  targetType: ip\n  port: " + std::to_string(s.port) + "\n  source:\n    " + source +
          "\n  policy: {deregistrationGracePeriod: 3m, minTargets: " + std::to_string(kMinTargets) +
          ", maxDeregistrationsPerSync: " + std::to_string(kCap) +
-         ", requireHealthyReplacements: " + (s.requireHealthy ? "true" : "false") + "}\n";
+         ", requireHealthyReplacements: " + (s.requireHealthy ? "true" : "false") +
+         ", deletionPolicy: " + (s.deregisterOnDelete ? "Deregister" : "Retain") +
+         ", allowedCIDRs: [10.0.0.0/8, 192.168.0.0/16, \"fd00::/8\"]}\n";
 }
 
 class Sequence {
@@ -65,6 +77,7 @@ class Sequence {
     h_.restart();
     arn_ = h_.createGroup("prop-" + std::to_string(seed_));
     spec_.requireHealthy = chance(0.7);
+    spec_.deregisterOnDelete = chance(0.5);
     h_.source.answer("h1.local", pick(), h_.clock.now());
     h_.source.answer("h2.local", pick(), h_.clock.now());
     key_ = h_.apply(yamlOf(spec_, arn_));
@@ -101,12 +114,20 @@ class Sequence {
     for (const auto& id : ids) keys.insert(id + ":" + std::to_string(spec_.port));
     return keys;
   }
-  bool sourceFailing() { return spec_.dns && h_.source.answers[spec_.hostname].failing; }
+  bool sourceFailing() {
+    if (!spec_.dns) return false;
+    const auto& answer = h_.source.answers[spec_.hostname];
+    return answer.failing || std::all_of(answer.ids.begin(), answer.ids.end(), unusable);
+  }
   void touch() {
     for (const auto& k : listing()) lastListed_[k] = h_.clock.now();
   }
 
   void mutate() {
+    if (!pendingKey_.empty()) {  // this read confirms the deletion
+      h_.remove(pendingKey_);
+      pendingKey_.clear();
+    }
     const int op = uniform(0, 9);
     trace_ += " [" + std::to_string(step_) + " t=" +
               std::to_string(
@@ -127,15 +148,25 @@ class Sequence {
         const std::string host = chance(0.5) ? "h1.local" : "h2.local";
         if (chance(0.3)) {
           h_.source.fail(host, "SERVFAIL");
+        } else if (chance(0.2)) {
+          h_.source.answer(host, kUnusable[static_cast<size_t>(uniform(0, 3))], h_.clock.now());
         } else {
           h_.source.answer(host, pick(), h_.clock.now());
         }
         break;
       }
       case 4: {  // rename or move to another namespace
-        trace_ += " rename";
+        if (!pendingKey_.empty()) break;
         oldKeys_.push_back(key_);
-        h_.remove(key_);
+        if (chance(0.5)) {
+          // Missing from one read: reconciled as before until a later read confirms it.
+          trace_ += " rename-pending";
+          h_.markPendingDeletion(key_);
+          pendingKey_ = key_;
+        } else {
+          trace_ += " rename";
+          h_.remove(key_);
+        }
         spec_.name = spec_.name == "web" ? "web2" : "web";
         if (chance(0.5)) spec_.ns = spec_.ns == "ns" ? "ns2" : "ns";
         break;
@@ -232,6 +263,7 @@ class Sequence {
   std::string arn_;
   std::string key_;
   std::vector<std::string> oldKeys_;
+  std::string pendingKey_;  // missing from the last read, deletion not yet confirmed
   std::map<std::string, core::MonoTime> lastListed_;
   std::vector<std::pair<core::MonoTime, int>> windowed_;
   std::string trace_;  // the operations so far, for a failure's message

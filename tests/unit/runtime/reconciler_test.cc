@@ -131,26 +131,81 @@ TEST_F(ReconcilerTest, RenamedBindingAdoptsItsGroup) {
   EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
 }
 
-TEST_F(ReconcilerTest, RenameAdoptsWhileTheOldNameAwaitsConfirmedDeletion) {
+TEST_F(ReconcilerTest, RenameWaitsForTheOldNamesConfirmedDeletionThenAdoptsWithoutAnOutage) {
   // The manifest store keeps a binding missing from one clean read until a second confirms
-  // it; meanwhile its replacement adopts the group, and the confirmed deletion of the old name
-  // (deletionPolicy Deregister) then neither deregisters nor releases anything.
+  // it. Old: the replacement adopted the group while the old name was only missing from one
+  // read -- which a half-written file also produces -- so a duplicate could take a live
+  // binding's group. Now it waits in Conflict (looking again soon); the confirmed deletion of
+  // the old name (deletionPolicy Deregister) hands the group over untouched and wakes it.
   const auto old = h.apply(
       manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2"), "deletionPolicy: Deregister"));
   sync(old);
   h.markPendingDeletion(old);
   const auto renamed = h.apply(
       manifest("web-v2", arn, staticSource("10.0.1.1, 10.0.1.2"), "deletionPolicy: Deregister"));
+  auto waiting = sync(renamed);
+  EXPECT_EQ(h.condition(renamed, "Conflict"), "True ClaimedByBinding");
+  EXPECT_FALSE(h.hasEvent(renamed, "Adopted"));
+  ASSERT_TRUE(waiting.requeueAfter.has_value()) << "the holder is going: look again soon";
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web");
+  sync(old);  // still pending: reconciled as before, still the owner
+  h.remove(old);
+  auto deleted = sync(old);  // confirmed deleted
+  EXPECT_EQ(deleted.wake, std::vector<std::string>{renamed});
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
+  EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
+  EXPECT_TRUE(h.api->writesOf("RemoveTags").empty()) << "the claim is left for the successor";
   sync(renamed);
   EXPECT_TRUE(h.hasEvent(renamed, "Adopted"));
   EXPECT_EQ(h.condition(renamed, "Conflict"), "False Owned");
-  sync(old);  // still pending: reconciled, but the group is not its own any more
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web-v2");
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
+}
+
+TEST_F(ReconcilerTest, MoveBetweenFilesNeverDeregistersWhileTheNewNameWaits) {
+  // A move between files: the new file lands first (both names live: the new one is a
+  // Conflict), then the old file drops the binding and its deletion is confirmed. Old: that
+  // deletion (deletionPolicy Deregister) removed every target before the new name adopted.
+  const auto old = h.apply(
+      manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2"), "deletionPolicy: Deregister"));
+  sync(old);
+  const auto moved = h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2"),
+                                      "deletionPolicy: Deregister", "moved"));
+  auto conflict = sync(moved);
+  EXPECT_EQ(h.condition(moved, "Conflict"), "True ClaimedByBinding");
+  EXPECT_FALSE(conflict.requeueAfter.has_value())
+      << "a live holder changes only by an edit: no 10 s polling";
   h.remove(old);
-  sync(old);  // confirmed deleted
+  auto deleted = sync(old);
   EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
   EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
-  EXPECT_TRUE(h.api->writesOf("RemoveTags").empty());
-  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web-v2");
+  EXPECT_EQ(deleted.wake, std::vector<std::string>{moved});
+  sync(moved);
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/moved/web");
+  EXPECT_TRUE(h.hasEvent(moved, "Adopted"));
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
+}
+
+TEST_F(ReconcilerTest, BindingInConflictLeavesTheOwnersGraceAlone) {
+  // Old: a binding in Conflict recorded its own listing into the group's memory, marking the
+  // owner's targets absent from then; after a quiet spell the owner's DNS dropped one and it
+  // was deregistered at once, as if it had been gone since the Conflict's reconcile.
+  h.source.answer("app.local", {"10.0.1.1", "10.0.1.2"}, h.clock.now());
+  const auto owner = h.apply(manifest("web", arn, dnsSource("app.local")));
+  sync(owner);
+  h.clock.advance(hours(1));
+  const auto other = h.apply(manifest("intruder", arn, staticSource("10.0.9.9")));
+  sync(other);
+  sync(other);
+  ASSERT_EQ(h.condition(other, "Conflict"), "True ClaimedByBinding");
+  h.clock.advance(minutes(10));
+  h.source.answer("app.local", {"10.0.1.1"}, h.clock.now());
+  sync(owner);
+  EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443")) << "deregistered without grace";
+  EXPECT_EQ(h.held(owner, "WithinGracePeriod"), std::vector<std::string>{"10.0.1.2:443"});
+  h.clock.advance(minutes(3));
+  sync(owner);
+  EXPECT_FALSE(h.registered(arn).contains("10.0.1.2:443"));
 }
 
 TEST_F(ReconcilerTest, TwoLiveBindingsOfOneGroupConflictUntilOneGoes) {
@@ -159,14 +214,18 @@ TEST_F(ReconcilerTest, TwoLiveBindingsOfOneGroupConflictUntilOneGoes) {
   sync(first);
   auto r = sync(second);
   EXPECT_EQ(h.condition(second, "Conflict"), "True ClaimedByBinding");
-  ASSERT_TRUE(r.requeueAfter.has_value()) << "looks again soon for a release";
+  EXPECT_FALSE(r.requeueAfter.has_value()) << "woken by the holder's deletion, not polling";
   EXPECT_FALSE(h.registered(arn).contains("10.0.1.2:443"));
+  const auto eventsBefore = h.status(second)->events.size();
+  sync(second);
+  EXPECT_EQ(h.status(second)->events.size(), eventsBefore) << "one Conflict event, counted";
   h.remove(first);
-  sync(first);  // Retain: releases the claim
-  EXPECT_EQ(h.owner(arn), std::nullopt);
-  EXPECT_TRUE(h.hasEvent(first, "Released") || h.api->writesOf("RemoveTags").size() == 1);
+  auto deleted = sync(first);  // hands the group over: the claim stays for b to adopt
+  EXPECT_EQ(deleted.wake, std::vector<std::string>{second});
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443"}));
   sync(second);
   EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/b");
+  EXPECT_TRUE(h.hasEvent(second, "Adopted"));
   EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443"));
 }
 
@@ -232,6 +291,51 @@ TEST_F(ReconcilerTest, AnswerOfOnlyDisallowedAddressesFreezesDeregistration) {
   EXPECT_EQ(h.condition(key, "SourceResolved"), "False NoAllowedAddresses");
   EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
   EXPECT_EQ(h.held(key, "NotAllowed").size(), 2u);
+}
+
+TEST_F(ReconcilerTest, AnswerOfOnlyTheOtherFamilyFreezesDeregistration) {
+  // Old: an AAAA-only answer for an ipv4 group held the IPv6 addresses, counted every old
+  // target absent and drained the group down to minTargets after the grace.
+  h.source.answer("app.local", {"10.0.1.1", "10.0.1.2", "10.0.1.3"}, h.clock.now());
+  const auto key = h.apply(manifest("web", arn, dnsSource("app.local"),
+                                    "deregistrationGracePeriod: 1m, allowedCIDRs: [10.0.0.0/8, "
+                                    "\"fd00::/8\"], requireHealthyReplacements: false, "
+                                    "maxDeregistrationsPerSync: 100%"));
+  sync(key);
+  h.source.answer("app.local", {"fd00::1", "fd00::2"}, h.clock.now());
+  h.clock.advance(minutes(10));
+  sync(key);
+  EXPECT_EQ(h.registered(arn).size(), 3u);
+  EXPECT_EQ(h.condition(key, "SourceResolved"), "False NoAllowedAddresses");
+  EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
+  // Back to a usable answer: the departures count from then, not from the bad answer.
+  h.source.answer("app.local", {"10.0.1.1"}, h.clock.now());
+  sync(key);
+  EXPECT_EQ(h.registered(arn).size(), 3u);
+  h.clock.advance(minutes(1));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443"}));
+}
+
+TEST_F(ReconcilerTest, AnswerOfOnlyRefusedAddressesNeverDrainsTheGroup) {
+  // Old: the refused registration was held, the deregistrations went ahead, and the group
+  // lost every target the source had stood for (requireHealthyReplacements off).
+  h.source.answer("app.local", {"10.0.1.1", "10.0.1.2"}, h.clock.now());
+  const auto key = h.apply(manifest("web", arn, dnsSource("app.local"),
+                                    "deregistrationGracePeriod: 1m, minTargets: 0, "
+                                    "requireHealthyReplacements: false"));
+  sync(key);
+  // 192.168.50.1 is outside the VPC: AWS refuses it without an availabilityZone.
+  h.source.answer("app.local", {"192.168.50.1"}, h.clock.now());
+  h.clock.advance(minutes(2));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
+  EXPECT_EQ(h.condition(key, "Synced"), "False RejectedByAWS");
+  h.clock.advance(minutes(2));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
+  EXPECT_EQ(h.condition(key, "SourceResolved"), "False NoAllowedAddresses");
+  EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
 }
 
 // ---- 5. refused targets are held; the rest goes ahead ------------------------------------------
@@ -365,6 +469,54 @@ TEST_F(ReconcilerTest, DeregisterPolicyRemovesOnlyWhatItsSourceListedAtTheCapped
   EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.9.9:443"}));
   EXPECT_EQ(h.owner(arn), std::nullopt);
   EXPECT_FALSE(h.source.tracked.contains(key));
+}
+
+TEST_F(ReconcilerTest, DeregisterPolicyLeavesAnEarlierOwnersTargets) {
+  // Old: the deletion removed every target the group's memory had ever listed, including
+  // those of an earlier binding that was deleted with deletionPolicy Retain.
+  const auto first = h.apply(manifest("first", arn, staticSource("10.0.1.1")));
+  sync(first);
+  h.remove(first);
+  sync(first);  // Retain: 10.0.1.1 stays, the claim is released
+  const auto second = h.apply(manifest("second", arn, staticSource("10.0.2.2"),
+                                       "deletionPolicy: Deregister, prune: false"));
+  sync(second);
+  ASSERT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.2.2:443"}));
+  h.remove(second);
+  sync(second);
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443"}));
+}
+
+TEST_F(ReconcilerTest, DeletionOfABindingWhoseGroupIsGoneFinishes) {
+  // Old: the forced re-read failed with TargetGroupNotFound and the deletion retried for ever.
+  const auto key =
+      h.apply(manifest("web", arn, staticSource("10.0.1.1"), "deletionPolicy: Deregister"));
+  sync(key);
+  web::json::value fault = web::json::value::object();
+  fault["action"] = web::json::value::string("Describe*");
+  fault["errorRate"] = web::json::value::number(1);
+  fault["errorStatus"] = web::json::value::number(400);
+  fault["errorCode"] = web::json::value::string("TargetGroupNotFound");
+  fault["errorMessage"] = web::json::value::string("One or more target groups not found");
+  ASSERT_TRUE(h.emulator().addFault(fault).has_value());
+  h.remove(key);
+  auto r = h.reconcile(key);
+  ASSERT_TRUE(r.has_value()) << r.error().toString();
+  EXPECT_FALSE(r->requeueAfter.has_value());
+  EXPECT_FALSE(h.status(key).has_value()) << "forgotten";
+}
+
+TEST_F(ReconcilerTest, ZeroCapDeletionRetainsTargetsAndFinishes) {
+  // Old: maxDeregistrationsPerSync 0 held every target and requeued every window for ever.
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1"),
+                                    "deletionPolicy: Deregister, maxDeregistrationsPerSync: 0"));
+  sync(key);
+  h.remove(key);
+  auto r = sync(key);
+  EXPECT_FALSE(r.requeueAfter.has_value());
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443"}));
+  EXPECT_EQ(h.owner(arn), std::nullopt);
+  EXPECT_FALSE(h.status(key).has_value());
 }
 
 TEST_F(ReconcilerTest, ManifestBackDuringDeletionKeepsTheBinding) {
