@@ -8,6 +8,7 @@
 #include <pplx/threadpool.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <condition_variable>
 #include <optional>
@@ -105,8 +106,91 @@ struct Pending {
   }
 };
 
+// A response body over the limit: declared so by its Content-Length (`declaredLength`), or
+// grown past it while being read.
 struct ResponseTooLarge : std::exception {
   const char* what() const noexcept override { return "response body too large"; }
+  std::optional<std::uint64_t> declaredLength;
+};
+
+// "16 MiB", "64 KiB" or "1000 bytes".
+std::string describeSize(std::size_t bytes) {
+  if (bytes != 0 && bytes % (1024 * 1024) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes != 0 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// The stream cpprest writes a response body into: it keeps the body in memory and refuses the
+// write that would take it past `limit` bytes. cpprest's own buffer would hold the whole body
+// before anyone could look at its size (a chunked body, or one delimited by the end of the
+// connection, has no Content-Length to check first). A refused write fails the response, and
+// cpprest then closes the connection (asio_context::report_exception) instead of reading on, so
+// memory stays at the limit plus the one piece cpprest has in hand: a read of at most
+// http_client_config::chunksize() (64 KiB), or for a chunked body one chunk, which cpprest reads
+// whole -- a single chunk declared larger than the limit is bounded only by the request timeout.
+// Write-only; cpprest writes one piece at a time, each after the previous one has completed,
+// and the body is taken once the response is complete.
+class BoundedBodyBuffer final
+    : public concurrency::streams::details::streambuf_state_manager<std::uint8_t> {
+ public:
+  explicit BoundedBodyBuffer(std::size_t limit)
+      : streambuf_state_manager(std::ios_base::out), limit_(limit) {}
+
+  // Once set, every later write fails: the declared length is already too large.
+  void refuse() { refused_ = true; }
+  std::string take() { return std::move(body_); }
+
+  bool can_seek() const override { return false; }
+  bool has_size() const override { return false; }
+  size_t buffer_size(std::ios_base::openmode) const override { return 0; }
+  void set_buffer_size(size_t, std::ios_base::openmode) override {}
+  size_t in_avail() const override { return 0; }
+  pos_type getpos(std::ios_base::openmode) const override { return pos_type(traits::eof()); }
+  pos_type seekpos(pos_type, std::ios_base::openmode) override { return pos_type(traits::eof()); }
+  pos_type seekoff(off_type, std::ios_base::seekdir, std::ios_base::openmode) override {
+    return pos_type(traits::eof());
+  }
+  bool acquire(std::uint8_t*& ptr, size_t& count) override {
+    ptr = nullptr;
+    count = 0;
+    return false;
+  }
+  void release(std::uint8_t*, size_t) override {}
+
+ protected:
+  pplx::task<int_type> _putc(std::uint8_t ch) override {
+    if (!fits(1)) return pplx::task_from_exception<int_type>(ResponseTooLarge{});
+    body_.push_back(static_cast<char>(ch));
+    return pplx::task_from_result<int_type>(ch);
+  }
+  pplx::task<size_t> _putn(const std::uint8_t* ptr, size_t count) override {
+    // An exception, not a short count: cpprest ignores the count of a chunked write.
+    if (!fits(count)) return pplx::task_from_exception<size_t>(ResponseTooLarge{});
+    body_.append(reinterpret_cast<const char*>(ptr), count);
+    return pplx::task_from_result(count);
+  }
+  pplx::task<int_type> _bumpc() override { return pplx::task_from_result(traits::eof()); }
+  int_type _sbumpc() override { return traits::eof(); }
+  pplx::task<int_type> _getc() override { return pplx::task_from_result(traits::eof()); }
+  int_type _sgetc() override { return traits::eof(); }
+  pplx::task<int_type> _nextc() override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<int_type> _ungetc() override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<size_t> _getn(std::uint8_t*, size_t) override {
+    return pplx::task_from_result<size_t>(0);
+  }
+  size_t _scopy(std::uint8_t*, size_t) override { return 0; }
+  pplx::task<bool> _sync() override { return pplx::task_from_result(true); }
+  std::uint8_t* _alloc(size_t) override { return nullptr; }  // no alloc/commit: writes copy
+  void _commit(size_t) override {}
+
+ private:
+  bool fits(std::size_t count) const {
+    return !refused_ && count <= limit_ && body_.size() <= limit_ - count;
+  }
+
+  const std::size_t limit_;
+  std::atomic<bool> refused_{false};
+  std::string body_;
 };
 
 core::Result<std::string> validateCaBundle(const std::string& path) {
@@ -396,33 +480,47 @@ core::Result<HttpResponse> CpprestTransport::sendUnredacted(const HttpRequest& r
 
     const std::size_t maxBytes = options_.maxResponseBytes;
     auto response = std::make_shared<HttpResponse>();
+    auto body = std::make_shared<BoundedBodyBuffer>(maxBytes);
+    message.set_response_stream(concurrency::streams::streambuf<std::uint8_t>(body));
     // Left by the last continuation, which pplx runs whatever became of the request; pplx
     // may keep the continuation's captures alive long after, so its destruction is no signal.
     inFlight_->enter();
     try {
       httpClient->request(message, cancel.get_token())
-          .then([response, maxBytes](http::http_response reply) {
+          .then([response, body, maxBytes](http::http_response reply) {
             response->status = reply.status_code();
             for (const auto& [name, value] : reply.headers()) {
               response->headers.emplace_back(name, value);
             }
-            if (reply.headers().content_length() > maxBytes) throw ResponseTooLarge();
-            return reply.extract_vector();
+            if (const auto length = reply.headers().content_length(); length > maxBytes) {
+              body->refuse();  // cpprest is already reading the body: stop it at its next write
+              ResponseTooLarge tooLarge;
+              tooLarge.declaredLength = length;
+              throw tooLarge;
+            }
+            return reply.content_ready();
           })
-          .then([pending, response, where, maxBytes,
-                 inFlight = inFlight_](pplx::task<std::vector<unsigned char>> body) {
+          .then([pending, response, body, where, maxBytes,
+                 inFlight = inFlight_](pplx::task<http::http_response> complete) {
             struct LeaveOnReturn {
               InFlight& inFlight;
               ~LeaveOnReturn() { inFlight.leave(); }
             } leave{*inFlight};
             try {
-              const auto bytes = body.get();
-              if (bytes.size() > maxBytes) throw ResponseTooLarge();
-              response->body.assign(bytes.begin(), bytes.end());
+              complete.get();
+              response->body = body->take();
               pending->finish(std::move(*response));
-            } catch (const ResponseTooLarge&) {
+            } catch (const ResponseTooLarge& e) {
               pending->finish(std::unexpected(transportError(
-                  "ResponseTooLarge", where + ": response body larger than the allowed maximum")));
+                  "ResponseTooLarge",
+                  where + ": response body " +
+                      (e.declaredLength
+                           ? "of " + std::to_string(*e.declaredLength) +
+                                 " bytes (Content-Length) exceeds the limit of " +
+                                 describeSize(maxBytes) +
+                                 "; the connection was closed without reading it"
+                           : "exceeds the limit of " + describeSize(maxBytes) +
+                                 "; reading stopped there and the connection was closed"))));
             } catch (const http::http_exception& e) {
               pending->finish(std::unexpected(classifyFailure(e.what(), e.error_code(), where)));
             } catch (const pplx::task_canceled&) {

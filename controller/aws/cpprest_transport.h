@@ -16,9 +16,15 @@
 //    A request with bypassProxy (metadata endpoints) always connects directly.
 //  - Headers are sent as given: repeated names are joined with "," (as SigV4 signs them);
 //    names or values with CR, LF or NUL are refused (header injection).
+//  - Response bodies are read into a buffer capped at maxResponseBytes, whatever their framing
+//    (Content-Length, chunked, or until the connection ends): a body that declares or reaches
+//    more fails the request and its connection is closed, so memory stays at the cap plus the
+//    piece being read (one chunk of a chunked body, which cpprest reads whole; see
+//    BoundedBodyBuffer in the .cc).
 // Failures: kRetryable with code ConnectTimeout, RequestTimeout, ConnectionError or TlsError;
 // kTerminal "InvalidUrl"/"InvalidHeader"/"InvalidProxy" for requests that can never be sent;
-// "ResponseTooLarge" (kRetryable) when a response exceeds maxResponseBytes; kTerminal
+// "ResponseTooLarge" (kRetryable, naming the request's method, origin and path and the limit)
+// when a response body exceeds maxResponseBytes; kTerminal
 // "Cancelled" after shutDown(). Messages never contain header values or bodies, and for a
 // request with secretPath neither its path nor its query (not even inside cpprest's own text).
 // Thread-safety: send() may be called concurrently from any number of threads.
@@ -52,7 +58,7 @@ struct CpprestTransportOptions {
   Environment environment;
   // PEM CA bundle that replaces the system store; overrides AWS_CA_BUNDLE when not empty.
   std::string caBundlePath;
-  // Largest response body accepted (AWS responses are far smaller).
+  // Largest response body accepted (AWS responses are far smaller); tests lower it.
   std::size_t maxResponseBytes = 16 * 1024 * 1024;
   // Cached clients kept at most; the cache is dropped and rebuilt when it would grow beyond.
   std::size_t maxCachedClients = 64;

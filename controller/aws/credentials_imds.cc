@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "controller/aws/credentials_json.h"
+#include "controller/aws/shared_config.h"
 
 namespace endpointbinder::aws {
 namespace {
@@ -68,6 +69,22 @@ ImdsCredentialsProvider::ImdsCredentialsProvider(Environment env, ImdsOptions op
   }
 }
 
+std::optional<std::string> ImdsCredentialsProvider::imdsV1DisabledBy() const {
+  // botocore's ec2_metadata_v1_disabled: the environment variable when set (even to "false"),
+  // else the profile's key.
+  if (auto variable = env_.get("AWS_EC2_METADATA_V1_DISABLED")) {
+    if (isTrue(variable)) return "AWS_EC2_METADATA_V1_DISABLED=" + *variable;
+    return std::nullopt;
+  }
+  auto files = loadSharedConfigFiles(env_);
+  if (!files) return std::nullopt;  // the shared-files provider reports a broken file
+  const std::string profile = selectedProfileName(env_);
+  if (isTrue(configProfileValue(*files, profile, "ec2_metadata_v1_disabled"))) {
+    return "ec2_metadata_v1_disabled = true in profile " + profile + " of " + files->configPath;
+  }
+  return std::nullopt;
+}
+
 core::Result<Credentials> ImdsCredentialsProvider::credentials() {
   if (isTrue(env_.get("AWS_EC2_METADATA_DISABLED"))) {
     return std::unexpected(
@@ -82,8 +99,22 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
     }
   };
 
-  // 1. Session token.
+  // 1. Session token, with botocore's rules (IMDSFetcher._fetch_metadata_token), per attempt:
+  //  - 200: the token (which must also be one line: it goes into a header);
+  //  - 403, 404, 405: IMDSv2 is absent or turned off: IMDSv1 at once;
+  //  - 400: the request is malformed, and so would every later one be: no credentials;
+  //  - a read timeout (connected, no answer: RequestTimeout): IMDSv1 at once, no retry. This is
+  //    how a hop limit of 1 looks from a container behind a bridge: the PUT response dies one
+  //    hop short, while GET responses are not limited;
+  //  - any other status, a connect timeout or a connection error: the next attempt, and IMDSv1
+  //    once the attempts are used up.
+  // Not in botocore: a transport error that can never succeed (kTerminal: a malformed endpoint,
+  // shutdown) ends here, as then would every GET.
+  const std::string tokenRequest =
+      "the IMDSv2 token request (PUT " + endpoint_ + std::string(kTokenPath) + ")";
   std::optional<std::string> token;
+  std::string noToken;         // why there is none, for the errors of a failed fallback
+  bool tokenTimedOut = false;  // the hop-limit symptom
   {
     HttpRequest request;
     request.method = "PUT";
@@ -91,39 +122,65 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
     request.timeout = timeout_;
     request.bypassProxy = true;
     request.headers = {{"x-aws-ec2-metadata-token-ttl-seconds", "21600"}};
-    std::string lastProblem;
-    bool v1Fallback = false;
-    for (int attempt = 1; attempt <= attempts_ && !token && !v1Fallback; ++attempt) {
+    for (int attempt = 1; attempt <= attempts_; ++attempt) {
       pause(attempt);
       auto response = transport_.send(request);
       if (!response) {
-        lastProblem =
-            response.error().code.empty() ? response.error().message : response.error().code;
+        const core::Error& error = response.error();
+        const std::string code = error.code.empty() ? error.message : error.code;
+        if (error.kind == ErrorKind::kTerminal) {
+          return std::unexpected(
+              credentialsNotConfigured("imds: " + endpoint_ + " unavailable (" + code + ")"));
+        }
+        tokenTimedOut = error.code == "RequestTimeout" || error.code == "ConnectTimeout";
+        if (error.code == "RequestTimeout") {
+          noToken = tokenRequest + " got no answer within " + std::to_string(timeout_.count()) +
+                    " ms (" + code + ")";
+          break;
+        }
+        noToken = tokenRequest + " failed " + std::to_string(attempt) + " time" +
+                  (attempt == 1 ? "" : "s") + " (last: " + code + ")";
         continue;
       }
+      tokenTimedOut = false;
       if (response->status == 200 && !response->body.empty() &&
           response->body.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos) {
         token = response->body;
-      } else if (response->status == 403 || response->status == 404 || response->status == 405) {
-        v1Fallback = true;
-      } else if (response->status == 400) {
-        lastProblem = "token request rejected (HTTP 400)";
         break;
-      } else {
-        lastProblem = "token endpoint answered HTTP " + std::to_string(response->status);
       }
+      if (response->status == 400) {
+        return std::unexpected(credentialsNotConfigured(
+            "imds: " + endpoint_ + " unavailable (token request rejected (HTTP 400))"));
+      }
+      noToken = tokenRequest + " answered HTTP " + std::to_string(response->status) +
+                (response->status == 200 ? " with an unusable token" : "");
+      if (response->status == 403 || response->status == 404 || response->status == 405) break;
     }
-    if (!token && !v1Fallback) {
-      return std::unexpected(
-          credentialsNotConfigured("imds: " + endpoint_ + " unavailable (" + lastProblem + ")"));
-    }
-    if (!token && isTrue(env_.get("AWS_EC2_METADATA_V1_DISABLED"))) {
+  }
+  // After a token timeout the likely cause, and what to do about it.
+  const std::string hopLimitHint =
+      tokenTimedOut
+          ? "; the likely cause: the instance's metadata hop limit (HttpPutResponseHopLimit) is "
+            "1, so the token response dies one hop short of a container on a bridge network "
+            "(ECS on EC2, Docker). Raise it to 2 (aws ec2 modify-instance-metadata-options "
+            "--instance-id <id> --http-put-response-hop-limit 2, or MetadataOptions in the "
+            "launch template), or give the task an ECS task role"
+          : "";
+  if (!token) {
+    if (auto disabledBy = imdsV1DisabledBy()) {
       return core::makeError(ErrorKind::kAuth,
-                             "imds: IMDSv2 token unavailable and IMDSv1 disabled by "
-                             "AWS_EC2_METADATA_V1_DISABLED",
+                             "imds: " + noToken + ", and the IMDSv1 fallback is disabled by " +
+                                 *disabledBy + hopLimitHint,
                              "ImdsV1Disabled");
     }
   }
+  // An instance that requires IMDSv2 (HttpTokens=required) answers a GET without a token 401.
+  auto v1Refused = [&](const std::string& url) {
+    return core::makeError(ErrorKind::kAuth,
+                           "imds: " + noToken + ", and IMDSv1 is disabled on this instance (GET " +
+                               url + " without a token answered HTTP 401)" + hopLimitHint,
+                           "ImdsV1Disabled");
+  };
 
   auto get = [&](const std::string& path) -> core::Result<HttpResponse> {
     HttpRequest request;
@@ -137,6 +194,7 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
       pause(attempt);
       last = transport_.send(request);
       if (last && (last->status == 200 || last->status == 404)) return last;
+      if (last && last->status == 401 && !token) return last;  // will not change on retry
     }
     return last;
   };
@@ -150,6 +208,9 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
   if (roleResponse->status == 404) {
     return std::unexpected(
         credentialsNotConfigured("imds: no IAM role is attached to this instance"));
+  }
+  if (roleResponse->status == 401 && !token) {
+    return v1Refused(endpoint_ + std::string(kCredentialsPath));
   }
   if (roleResponse->status != 200) {
     return core::makeError(
@@ -187,6 +248,7 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
       last.message = "imds: " + last.message;
       continue;
     }
+    if (response->status == 401 && !token) return v1Refused(request.url);
     if (response->status != 200) {
       last = core::Error{ErrorKind::kRetryable,
                          "imds: credentials for role " + std::string(role) + " answered HTTP " +

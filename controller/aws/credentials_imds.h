@@ -2,9 +2,16 @@
 //   PUT /latest/api/token (x-aws-ec2-metadata-token-ttl-seconds: 21600)
 //   GET /latest/meta-data/iam/security-credentials/         -> role name (first line)
 //   GET /latest/meta-data/iam/security-credentials/<role>   -> credentials JSON
-// both GETs with x-aws-ec2-metadata-token. Like botocore, when the token endpoint answers
-// 403/404/405 (IMDSv2 unavailable) the GETs go without a token (IMDSv1), unless
-// AWS_EC2_METADATA_V1_DISABLED=true.
+// both GETs with x-aws-ec2-metadata-token. Like botocore, without a token the GETs go without
+// one (IMDSv1): when the token endpoint answers 403/404/405 (IMDSv2 unavailable), gives no
+// answer in time (a read timeout: the symptom of a PUT response hop limit of 1 seen from a
+// container behind a bridge, as on ECS on EC2), or keeps failing for all attempts (see
+// credentials() in the .cc for the exact rules). No fallback when IMDSv1 is disabled on our
+// side: AWS_EC2_METADATA_V1_DISABLED=true, or (when that variable is unset)
+// ec2_metadata_v1_disabled = true in the selected profile of the config file. When IMDSv1 is
+// disabled on the instance (a GET without a token answers 401), or on our side, the error says
+// why there was no token and, after a timeout, that the hop limit is the likely cause and how
+// to fix it.
 // Endpoint: ImdsOptions::endpoint, else AWS_EC2_METADATA_SERVICE_ENDPOINT, else
 // http://[fd00:ec2::254] when AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE=IPv6, else
 // http://169.254.169.254. AWS_EC2_METADATA_DISABLED=true turns the provider off.
@@ -20,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 
 #include "controller/aws/credentials.h"
@@ -42,15 +50,20 @@ class ImdsCredentialsProvider final : public CredentialsProvider {
   ImdsCredentialsProvider(Environment env, ImdsOptions options, HttpTransport& transport);
 
   // Credentials with providerName "imds". Errors: kCredentialsNotConfigured when disabled,
-  // unreachable, or without an instance role; kAuth "ImdsV1Disabled" when only IMDSv1 would
-  // work but it is disabled; kRetryable "InvalidCredentialsResponse"/"ImdsUnavailable" when
-  // IMDS answers but not with usable credentials. Never includes the token.
+  // unreachable, or without an instance role; kAuth "ImdsV1Disabled" when there is no token and
+  // IMDSv1 is disabled (by us or by the instance); kRetryable
+  // "InvalidCredentialsResponse"/"ImdsUnavailable" when IMDS answers but not with usable
+  // credentials. Never includes the token.
   core::Result<Credentials> credentials() override;
 
   // The base URL in use ("http://169.254.169.254"); for diagnostics and tests.
   std::string endpoint() const { return endpoint_; }
 
  private:
+  // What disables the IMDSv1 fallback ("AWS_EC2_METADATA_V1_DISABLED=true", the profile key),
+  // or nullopt when it is allowed. Read only when a fallback is about to happen.
+  std::optional<std::string> imdsV1DisabledBy() const;
+
   const Environment env_;
   const ImdsOptions options_;
   HttpTransport& transport_;

@@ -10,8 +10,12 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <fstream>
 #include <stdexcept>
 
@@ -90,7 +94,11 @@ LocalHttpServer::LocalHttpServer(Handler handler, std::optional<TlsFiles> tls)
       reply.headers()["Content-Type"] =
           hasContentType ? std::string(aws::findHeader(response.headers, "Content-Type"))
                          : std::string("text/plain");
-      message.reply(reply).wait();
+      try {
+        message.reply(reply).wait();
+      } catch (...) {
+        // The client is gone (it gave up waiting, as tests of timeouts make it do).
+      }
     });
     try {
       candidate->open().wait();
@@ -202,6 +210,128 @@ void RawTcpServer::serve(int fd) {
     const ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n <= 0) return;
     buffer.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+StreamingBodyServer::StreamingBodyServer(Framing framing, std::size_t totalBytes,
+                                         std::size_t pieceBytes)
+    : framing_(framing),
+      totalBytes_(totalBytes),
+      pieceBytes_(std::max<std::size_t>(1, pieceBytes)) {
+  listenFd_ = bindEphemeral(port_);
+  if (::listen(listenFd_, 16) != 0) {
+    ::close(listenFd_);
+    throw std::runtime_error("listen() failed");
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+StreamingBodyServer::~StreamingBodyServer() {
+  stop_ = true;
+  thread_.join();
+  ::close(listenFd_);
+}
+
+StreamingBodyServer::Outcome StreamingBodyServer::waitForOutcome(std::chrono::milliseconds limit) {
+  std::unique_lock lock(mu_);
+  changed_.wait_for(lock, limit, [&] { return outcome_.finished; });
+  return outcome_;
+}
+
+void StreamingBodyServer::run() {
+  bool served = false;
+  while (!stop_) {
+    pollfd p{listenFd_, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const int fd = ::accept4(listenFd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    if (served) {  // one response is what the tests look at
+      ::close(fd);
+      continue;
+    }
+    served = true;
+    serve(fd);
+    ::close(fd);
+  }
+}
+
+bool StreamingBodyServer::sendAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    if (stop_) return false;
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n > 0) {
+      data.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
+    peerGone_ = n < 0 && (errno == EPIPE || errno == ECONNRESET);
+    return false;
+  }
+  return true;
+}
+
+void StreamingBodyServer::serve(int fd) {
+  // A small send buffer, and a send timeout so that a client that neither reads nor closes
+  // cannot keep the destructor waiting.
+  const int sendBuffer = 16 * 1024;
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sendBuffer, sizeof sendBuffer);
+  timeval sendTimeout{0, 100'000};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &sendTimeout, sizeof sendTimeout);
+
+  std::string request;
+  char buffer[4096];
+  while (!stop_ && request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    request.append(buffer, static_cast<std::size_t>(n));
+  }
+
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n";
+  switch (framing_) {
+    case Framing::kChunked:
+      head += "Transfer-Encoding: chunked\r\n";
+      break;
+    case Framing::kUntilClose:
+      head += "Connection: close\r\n";
+      break;
+    case Framing::kContentLength:
+      head += "Content-Length: " + std::to_string(totalBytes_) + "\r\n";
+      break;
+  }
+  head += "\r\n";
+
+  Outcome outcome;
+  bool ok = sendAll(fd, head);
+  const std::string piece(pieceBytes_, 'x');
+  while (ok && outcome.bodyBytesSent < totalBytes_) {
+    const std::size_t size = std::min(pieceBytes_, totalBytes_ - outcome.bodyBytesSent);
+    const std::string_view data(piece.data(), size);
+    if (framing_ == Framing::kChunked) {
+      char sizeLine[32];
+      std::snprintf(sizeLine, sizeof sizeLine, "%zx\r\n", size);
+      ok = sendAll(fd, sizeLine) && sendAll(fd, data) && sendAll(fd, "\r\n");
+    } else {
+      ok = sendAll(fd, data);
+    }
+    if (ok) outcome.bodyBytesSent += size;
+  }
+  if (ok && framing_ == Framing::kChunked) ok = sendAll(fd, "0\r\n\r\n");
+  outcome.sentEverything = ok;
+  outcome.peerClosedEarly = !ok && peerGone_;
+  outcome.finished = true;
+  {
+    std::lock_guard lock(mu_);
+    outcome_ = outcome;
+    changed_.notify_all();
+  }
+  if (ok) {
+    ::shutdown(fd, SHUT_WR);
+    // Let the client read the end before the socket closes under it.
+    pollfd p{fd, POLLIN, 0};
+    while (!stop_ && ::poll(&p, 1, 50) == 0) {
+    }
   }
 }
 

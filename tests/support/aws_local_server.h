@@ -5,12 +5,16 @@
 //    recording every request.
 //  - RawTcpServer: a socket-level HTTP/1.1 server that counts accepted connections (to observe
 //    keep-alive reuse) or accepts and never answers (to provoke timeouts).
+//  - StreamingBodyServer: streams a large body (chunked, until close, or with Content-Length)
+//    and reports whether the client closed the connection before the end (response limits).
 // Also: TempDir, self-signed certificates, a thread-safe manual clock.
 // Thread-safety: the servers' accessors may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstddef>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -97,6 +101,54 @@ class RawTcpServer {
   std::mutex mu_;
   std::vector<std::thread> connections_;
   std::vector<int> fds_;
+};
+
+// A socket-level HTTP/1.1 server that answers each request with a 200 whose body is
+// `totalBytes` of 'x', sent in pieces of `pieceBytes`, framed as chosen, and records whether
+// the client closed the connection before the whole body was sent (a response-size limit that
+// reads no further) or took it all. Its send buffer is kept small, so what it counts as sent
+// is close to what the client received. Serves the first connection only (later ones are
+// closed at once); stops when destroyed.
+class StreamingBodyServer {
+ public:
+  enum class Framing {
+    kChunked,        // Transfer-Encoding: chunked, one chunk per piece
+    kUntilClose,     // no Content-Length: the body ends when the connection does
+    kContentLength,  // Content-Length: totalBytes
+  };
+  StreamingBodyServer(Framing framing, std::size_t totalBytes, std::size_t pieceBytes);
+  ~StreamingBodyServer();
+  StreamingBodyServer(const StreamingBodyServer&) = delete;
+  StreamingBodyServer& operator=(const StreamingBodyServer&) = delete;
+
+  int port() const { return port_; }
+  std::string baseUrl() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  struct Outcome {
+    bool finished = false;  // the connection's response ended one way or the other
+    bool sentEverything = false;
+    bool peerClosedEarly = false;  // a send failed with EPIPE/ECONNRESET before the end
+    std::size_t bodyBytesSent = 0;
+  };
+  // The outcome of the first connection, once it has finished or `limit` has passed.
+  Outcome waitForOutcome(std::chrono::milliseconds limit);
+
+ private:
+  void run();
+  void serve(int fd);
+  bool sendAll(int fd, std::string_view data);  // false when the peer is gone or stopping
+
+  Framing framing_;
+  std::size_t totalBytes_;
+  std::size_t pieceBytes_;
+  int listenFd_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable changed_;
+  Outcome outcome_;        // guarded by mu_
+  bool peerGone_ = false;  // set by sendAll on EPIPE/ECONNRESET; only the server thread uses it
 };
 
 // A directory under the system temp dir, removed with its contents on destruction.

@@ -30,6 +30,14 @@ std::unique_ptr<CpprestTransport> makeTransport(std::map<std::string, std::strin
   return transport ? std::move(*transport) : nullptr;
 }
 
+std::unique_ptr<CpprestTransport> makeTransportWithLimit(std::size_t maxResponseBytes) {
+  CpprestTransportOptions options;
+  options.maxResponseBytes = maxResponseBytes;
+  auto transport = CpprestTransport::create(std::move(options));
+  EXPECT_TRUE(transport.has_value()) << (transport ? "" : transport.error().toString());
+  return transport ? std::move(*transport) : nullptr;
+}
+
 HttpResponse textResponse(int status, std::string body) {
   HttpResponse response;
   response.status = status;
@@ -206,6 +214,66 @@ TEST(CpprestTransport, ConcurrentSendsAllSucceed) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(counter.load(), 80);
   EXPECT_EQ(transport->cachedClientCount(), 1u);
+}
+
+using Framing = testing::StreamingBodyServer::Framing;
+
+const char* framingName(Framing framing) {
+  switch (framing) {
+    case Framing::kChunked:
+      return "chunked";
+    case Framing::kUntilClose:
+      return "until close";
+    case Framing::kContentLength:
+      return "Content-Length";
+  }
+  return "?";
+}
+
+// The response limit holds whatever the framing: the body is read into a capped buffer and the
+// connection is closed once the body passes the limit, so a server streaming far more than the
+// limit (64 MiB here, against 64 KiB) sees the client go away long before it is done. Without
+// Content-Length, cpprest used to buffer the whole body before its size was looked at; with a
+// Content-Length too large it used to go on reading the body in the background.
+TEST(CpprestTransportLimits, OversizedBodiesFailWithoutBeingReadToTheEnd) {
+  constexpr std::size_t kLimit = 64 * 1024;
+  constexpr std::size_t kServerBody = 64 * 1024 * 1024;
+  for (const Framing framing : {Framing::kChunked, Framing::kUntilClose, Framing::kContentLength}) {
+    SCOPED_TRACE(framingName(framing));
+    testing::StreamingBodyServer server(framing, kServerBody, 16 * 1024);
+    auto transport = makeTransportWithLimit(kLimit);
+    auto response = transport->send({"GET", server.baseUrl() + "/big/body", {}, "", 20s});
+    ASSERT_FALSE(response.has_value()) << "a " << response->body.size() << "-byte body arrived";
+    EXPECT_EQ(response.error().code, "ResponseTooLarge") << response.error().toString();
+    EXPECT_EQ(response.error().kind, core::ErrorKind::kRetryable);
+    EXPECT_NE(response.error().message.find("GET " + server.baseUrl() + "/big/body"),
+              std::string::npos)
+        << response.error().message;
+    EXPECT_NE(response.error().message.find("limit of 64 KiB"), std::string::npos)
+        << response.error().message;
+
+    // Bounded, not a timing: the server is done when the client has closed or taken it all.
+    const auto outcome = server.waitForOutcome(20s);
+    ASSERT_TRUE(outcome.finished);
+    EXPECT_FALSE(outcome.sentEverything);
+    EXPECT_TRUE(outcome.peerClosedEarly) << "the client kept the connection open";
+    // What the client took: the limit, plus what socket buffers held when it closed.
+    EXPECT_LT(outcome.bodyBytesSent, kServerBody / 4);
+  }
+}
+
+TEST(CpprestTransportLimits, BodiesUpToTheLimitArriveWhole) {
+  constexpr std::size_t kLimit = 64 * 1024;
+  for (const Framing framing : {Framing::kChunked, Framing::kUntilClose, Framing::kContentLength}) {
+    SCOPED_TRACE(framingName(framing));
+    testing::StreamingBodyServer server(framing, kLimit, 10'000);
+    auto transport = makeTransportWithLimit(kLimit);
+    auto response = transport->send({"GET", server.baseUrl() + "/", {}, "", 20s});
+    ASSERT_TRUE(response.has_value()) << response.error().toString();
+    EXPECT_EQ(response->status, 200);
+    EXPECT_EQ(response->body, std::string(kLimit, 'x'));
+    EXPECT_TRUE(server.waitForOutcome(20s).sentEverything);
+  }
 }
 
 TEST(CpprestTransport, RefusesHeaderInjection) {

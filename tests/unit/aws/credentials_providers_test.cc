@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 
 #include "controller/aws/cpprest_transport.h"
 #include "controller/aws/credentials_container.h"
@@ -580,9 +582,22 @@ TEST_F(ContainerTest, ServerErrorsAndBadBodiesAreRetriedThenReported) {
 class FakeImds {
  public:
   FakeImds() : server_([this](const RecordedRequest& r) { return handle(r); }) {}
+  ~FakeImds() { releaseHungTokenRequests(); }
 
   std::string base() const { return server_.baseUrl(); }
   LocalHttpServer& server() { return server_; }
+
+  // Token requests get no answer until released (or for 10 s), as when the response is
+  // dropped by a hop limit of 1 on its way to a container behind a bridge.
+  void hangTokenRequests() {
+    std::lock_guard lock(hangMu_);
+    hang_ = true;
+  }
+  void releaseHungTokenRequests() {
+    std::lock_guard lock(hangMu_);
+    hang_ = false;
+    hangReleased_.notify_all();
+  }
 
   std::mutex mu;
   std::string role = "binder-instance-role";
@@ -593,6 +608,10 @@ class FakeImds {
 
  private:
   HttpResponse handle(const RecordedRequest& r) {
+    if (r.target == "/latest/api/token") {
+      std::unique_lock lock(hangMu_);
+      hangReleased_.wait_for(lock, 10s, [&] { return !hang_; });
+    }
     std::lock_guard lock(mu);
     if (r.target == "/latest/api/token") {
       if (r.method != "PUT") return respond(405, "");
@@ -615,16 +634,20 @@ class FakeImds {
     return respond(404, "");
   }
 
+  std::mutex hangMu_;
+  std::condition_variable hangReleased_;
+  bool hang_ = false;  // guarded by hangMu_
   LocalHttpServer server_;
 };
 
 class ImdsTest : public ::testing::Test {
  protected:
-  ImdsCredentialsProvider provider(Vars vars = {}, std::string endpoint = {}) {
+  ImdsCredentialsProvider provider(Vars vars = {}, std::string endpoint = {},
+                                   std::chrono::milliseconds timeout = 2s) {
     ImdsOptions options;
     options.endpoint = endpoint.empty() ? imds_.base() : endpoint;
     options.sleep = kNoSleep;
-    options.timeout = 2s;
+    options.timeout = timeout;
     return ImdsCredentialsProvider(Environment(vars), options, *transport_);
   }
 
@@ -713,6 +736,161 @@ TEST_F(ImdsTest, FallsBackToV1OnlyWhenAllowed) {
   auto disabled = provider({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}).credentials();
   ASSERT_FALSE(disabled.has_value());
   EXPECT_EQ(disabled.error().code, "ImdsV1Disabled");
+}
+
+// A token request that gets no answer (hop limit 1, ECS on EC2 with bridge networking) is
+// followed, as in botocore, by IMDSv1 at once: one PUT, then GETs without a token.
+TEST_F(ImdsTest, TokenTimeoutFallsBackToV1) {
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.requireToken = false;
+  }
+  imds_.hangTokenRequests();
+  auto credentials = provider({}, {}, 500ms).credentials();
+  imds_.releaseHungTokenRequests();
+  ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+  EXPECT_EQ(credentials->accessKeyId, "ASIAIMDS");
+  const auto requests = imds_.server().requests();
+  ASSERT_EQ(requests.size(), 3u);
+  EXPECT_EQ(requests[0].method, "PUT");
+  for (size_t i = 1; i < requests.size(); ++i) {
+    EXPECT_EQ(requests[i].method, "GET");
+    EXPECT_TRUE(findHeader(requests[i].headers, "x-aws-ec2-metadata-token").empty());
+  }
+}
+
+void expectHopLimitAdvice(const std::string& message) {
+  for (const char* part :
+       {"HttpPutResponseHopLimit", "hop limit", "--http-put-response-hop-limit 2", "ECS task role",
+        "/latest/api/token", "got no answer within 500 ms"}) {
+    EXPECT_NE(message.find(part), std::string::npos) << "no \"" << part << "\" in: " << message;
+  }
+}
+
+// When the token times out and the instance requires IMDSv2 (a GET without a token answers
+// 401), the error says the hop limit is the likely cause and how to fix it.
+TEST_F(ImdsTest, TokenTimeoutWithV1DisabledOnTheInstanceNamesTheHopLimit) {
+  imds_.hangTokenRequests();  // requireToken stays true: IMDSv1 answers 401
+  auto credentials = provider({}, {}, 500ms).credentials();
+  imds_.releaseHungTokenRequests();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_EQ(credentials.error().code, "ImdsV1Disabled");
+  EXPECT_EQ(credentials.error().kind, core::ErrorKind::kAuth);
+  EXPECT_NE(credentials.error().message.find("IMDSv1 is disabled on this instance"),
+            std::string::npos)
+      << credentials.error().message;
+  EXPECT_NE(credentials.error().message.find("HTTP 401"), std::string::npos);
+  expectHopLimitAdvice(credentials.error().message);
+  EXPECT_EQ(imds_.server().requestCount(), 2u) << "a 401 without a token is not retried";
+}
+
+// AWS_EC2_METADATA_V1_DISABLED=true: no fallback, and the error says why there was no token.
+TEST_F(ImdsTest, TokenTimeoutWithV1DisabledByTheEnvironmentSendsNoGet) {
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.requireToken = false;
+  }
+  imds_.hangTokenRequests();
+  auto credentials = provider({{"AWS_EC2_METADATA_V1_DISABLED", "true"}}, {}, 500ms).credentials();
+  imds_.releaseHungTokenRequests();
+  ASSERT_FALSE(credentials.has_value());
+  EXPECT_EQ(credentials.error().code, "ImdsV1Disabled");
+  EXPECT_NE(credentials.error().message.find("AWS_EC2_METADATA_V1_DISABLED=true"),
+            std::string::npos)
+      << credentials.error().message;
+  expectHopLimitAdvice(credentials.error().message);
+  EXPECT_EQ(imds_.server().requestCount(), 1u);
+}
+
+// botocore's ec2_metadata_v1_disabled profile key; the environment variable, when set, wins.
+TEST_F(ImdsTest, V1DisabledByTheConfigFileUnlessTheEnvironmentSaysOtherwise) {
+  {
+    std::lock_guard lock(imds_.mu);
+    imds_.tokenStatus = 404;
+    imds_.requireToken = false;
+  }
+  TempDir dir;
+  dir.write("config", "[profile ops]\nec2_metadata_v1_disabled = true\n");
+  const std::string configFile = (dir.path() / "config").string();
+  Vars vars{{"AWS_CONFIG_FILE", configFile}, {"AWS_PROFILE", "ops"}};
+  auto disabled = provider(vars).credentials();
+  ASSERT_FALSE(disabled.has_value());
+  EXPECT_EQ(disabled.error().code, "ImdsV1Disabled");
+  EXPECT_NE(disabled.error().message.find("ec2_metadata_v1_disabled = true in profile ops of " +
+                                          configFile),
+            std::string::npos)
+      << disabled.error().message;
+  EXPECT_NE(disabled.error().message.find("answered HTTP 404"), std::string::npos);
+  EXPECT_EQ(disabled.error().message.find("hop limit"), std::string::npos)
+      << "a token endpoint that answers is not a hop-limit problem";
+
+  vars["AWS_EC2_METADATA_V1_DISABLED"] = "false";
+  auto allowed = provider(vars).credentials();
+  ASSERT_TRUE(allowed.has_value()) << allowed.error().toString();
+}
+
+// The token rules of botocore's IMDSFetcher._fetch_metadata_token, outcome by outcome.
+TEST(ImdsProvider, TokenOutcomesFollowBotocore) {
+  struct Case {
+    std::string name;
+    std::function<core::Result<HttpResponse>()> tokenAnswer;
+    size_t tokenRequests;  // with 3 attempts
+    bool fallsBackToV1;    // else: no GET at all, and no credentials
+  };
+  auto transportError = [](std::string code) {
+    return [code]() -> core::Result<HttpResponse> {
+      return std::unexpected(
+          core::Error{core::ErrorKind::kRetryable, code + ": simulated", code, {}, 0});
+    };
+  };
+  auto status = [](int code) {
+    return [code]() -> core::Result<HttpResponse> { return respond(code, ""); };
+  };
+  const std::vector<Case> cases = {
+      {"read timeout: IMDSv1 at once", transportError("RequestTimeout"), 1, true},
+      {"connect timeout: retried, then IMDSv1", transportError("ConnectTimeout"), 3, true},
+      {"connection error: retried, then IMDSv1", transportError("ConnectionError"), 3, true},
+      {"500: retried, then IMDSv1", status(500), 3, true},
+      {"200 with an empty token: retried, then IMDSv1", status(200), 3, true},
+      {"403: IMDSv1 at once", status(403), 1, true},
+      {"404: IMDSv1 at once", status(404), 1, true},
+      {"405: IMDSv1 at once", status(405), 1, true},
+      {"400: no credentials", status(400), 1, false},
+      {"terminal transport error: no credentials",
+       []() -> core::Result<HttpResponse> {
+         return std::unexpected(
+             core::Error{core::ErrorKind::kTerminal, "bad URL", "InvalidUrl", {}, 0});
+       },
+       1, false},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    testing::FakeHttpTransport transport;
+    transport.setHandler([&](const HttpRequest& request) -> core::Result<HttpResponse> {
+      if (request.method == "PUT") return c.tokenAnswer();
+      if (!findHeader(request.headers, "x-aws-ec2-metadata-token").empty()) {
+        return respond(400, "a token nobody issued");
+      }
+      if (request.url.ends_with("/security-credentials/")) return respond(200, "role\n");
+      return respond(200, credentialsJson("ASIAV1", "2030-01-01T00:00:00Z"));
+    });
+    ImdsOptions options;
+    options.endpoint = "http://169.254.169.254";
+    options.sleep = kNoSleep;
+    auto credentials = ImdsCredentialsProvider(Environment{}, options, transport).credentials();
+    size_t puts = 0;
+    for (const auto& request : transport.requests()) puts += request.method == "PUT" ? 1 : 0;
+    EXPECT_EQ(puts, c.tokenRequests);
+    if (c.fallsBackToV1) {
+      ASSERT_TRUE(credentials.has_value()) << credentials.error().toString();
+      EXPECT_EQ(credentials->accessKeyId, "ASIAV1");
+    } else {
+      ASSERT_FALSE(credentials.has_value());
+      EXPECT_TRUE(isCredentialsNotConfigured(credentials.error()))
+          << credentials.error().toString();
+      EXPECT_EQ(transport.requestCount(), puts) << "no GET after this token outcome";
+    }
+  }
 }
 
 TEST_F(ImdsTest, BadCredentialDocumentsAreErrors) {
