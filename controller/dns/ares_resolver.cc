@@ -1,8 +1,11 @@
 #include "controller/dns/ares_resolver.h"
 
 #include <ares.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -60,13 +63,16 @@ class Descriptor {
   int fd_;
 };
 
-// Builds a channel for `options`. On failure returns the c-ares status.
-int initChannel(const AresResolverOptions& options, Channel& channel) {
+// Builds a channel for `options` that asks `servers` (when given; else options.servers, else
+// resolv.conf's nameservers). On failure returns the c-ares status.
+int initChannel(const AresResolverOptions& options, const std::vector<ServerAddress>* servers,
+                Channel& channel) {
   ares_options init{};
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   // NOSEARCH: absolute names only (ares_query never searches; the flag states the intent).
   // NOCHECKRESP: hand SERVFAIL and REFUSED answers to the callback. Without it c-ares 1.18
-  // retries them and then reports only "could not contact DNS servers", losing the reason.
+  // moves on to the next server by itself, but when every server fails reports only "could
+  // not contact DNS servers", losing the reason; resolve() moves on itself instead.
   init.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP;
   init.timeout = static_cast<int>(options.timeout.count());
   init.tries = options.tries;
@@ -75,7 +81,8 @@ int initChannel(const AresResolverOptions& options, Channel& channel) {
     mask |= ARES_OPT_RESOLVCONF;
     init.resolvconf_path = path.data();
   }
-  if (options.servers.empty()) {
+  if (servers == nullptr && !options.servers.empty()) servers = &options.servers;
+  if (servers == nullptr) {
     // resolv.conf's nameserver lines carry no port (c-ares 1.18 ignores "ip:port" there).
     mask |= ARES_OPT_UDP_PORT | ARES_OPT_TCP_PORT;
     init.udp_port = static_cast<unsigned short>(options.resolvConfPort);
@@ -83,11 +90,11 @@ int initChannel(const AresResolverOptions& options, Channel& channel) {
   }
   int status = ares_init_options(channel.out(), &init, mask);
   if (status != ARES_SUCCESS) return status;
-  if (options.servers.empty()) return ARES_SUCCESS;
+  if (servers == nullptr) return ARES_SUCCESS;
 
-  std::vector<ares_addr_port_node> nodes(options.servers.size());
-  for (size_t i = 0; i < options.servers.size(); ++i) {
-    const auto& server = options.servers[i];
+  std::vector<ares_addr_port_node> nodes(servers->size());
+  for (size_t i = 0; i < servers->size(); ++i) {
+    const auto& server = (*servers)[i];
     auto& node = nodes[i];
     node.next = i + 1 < nodes.size() ? &nodes[i + 1] : nullptr;
     node.udp_port = server.port;
@@ -100,14 +107,70 @@ int initChannel(const AresResolverOptions& options, Channel& channel) {
       std::memcpy(&node.addr.addr6, server.address.bytes().data(), 16);
     }
   }
-  return ares_set_servers_ports(channel.get(), nodes.data());
+  return ares_set_servers_ports(channel.get(), nodes.empty() ? nullptr : nodes.data());
 }
 
-// One query in flight on a channel.
+// The servers `channel` asks, in order. A port of 0 (resolv.conf's) is `defaultPort`.
+std::vector<ServerAddress> channelServers(const Channel& channel, int defaultPort) {
+  std::vector<ServerAddress> servers;
+  ares_addr_port_node* list = nullptr;
+  if (ares_get_servers_ports(channel.get(), &list) != ARES_SUCCESS) return servers;
+  for (const ares_addr_port_node* node = list; node != nullptr; node = node->next) {
+    std::array<uint8_t, 16> bytes{};
+    api::AddressFamily family = api::AddressFamily::kIPv4;
+    if (node->family == AF_INET) {
+      std::memcpy(bytes.data(), &node->addr.addr4, 4);
+    } else if (node->family == AF_INET6) {
+      family = api::AddressFamily::kIPv6;
+      std::memcpy(bytes.data(), &node->addr.addr6, 16);
+    } else {
+      continue;
+    }
+    servers.push_back(ServerAddress{api::IpAddress::fromBytes(family, bytes),
+                                    node->udp_port > 0 ? node->udp_port : defaultPort});
+  }
+  ares_free_data(list);
+  return servers;
+}
+
+// The index in `servers` of the peer `fd` is connected to (c-ares connects its UDP and TCP
+// sockets to the server they ask), or -1.
+int serverOfSocket(int fd, const std::vector<ServerAddress>& servers) {
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &length) != 0) return -1;
+  std::array<uint8_t, 16> bytes{};
+  api::AddressFamily family = api::AddressFamily::kIPv4;
+  int port = 0;
+  if (peer.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&peer);
+    std::memcpy(bytes.data(), &in->sin_addr, 4);
+    port = ntohs(in->sin_port);
+  } else if (peer.ss_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    family = api::AddressFamily::kIPv6;
+    std::memcpy(bytes.data(), &in6->sin6_addr, 16);
+    port = ntohs(in6->sin6_port);
+  } else {
+    return -1;
+  }
+  const ServerAddress answering{api::IpAddress::fromBytes(family, bytes), port};
+  for (size_t i = 0; i < servers.size(); ++i) {
+    if (servers[i] == answering) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+// One query in flight, for one family, on one of a call's channels.
 struct Query {
   api::AddressFamily family = api::AddressFamily::kIPv4;
   bool done = false;
   ResolveOutcome outcome;
+  const int* answering = nullptr;       // the server whose socket is being read, -1 when unknown
+  int channel = 0;                      // the channel it was sent on: servers[channel..]
+  int answeredBy = -1;                  // the server that answered, when outcome is its answer
+  bool serverFailed = false;            // a server answered SERVFAIL, REFUSED or NOTIMP
+  std::vector<ResolveOutcome> earlier;  // failures of servers asked before, in order
 };
 
 const char* typeName(api::AddressFamily family) {
@@ -137,6 +200,7 @@ void onAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int 
   auto* query = static_cast<Query*>(arg);
   if (query->done) return;  // a result set by the deadline or a cancel already
   query->done = true;
+  query->answeredBy = query->answering != nullptr ? *query->answering : -1;
   const char* type = typeName(query->family);
   if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
     query->outcome =
@@ -151,7 +215,26 @@ void onAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int 
     }
     return;
   }
+  query->serverFailed = abuf != nullptr && (status == ARES_ESERVFAIL || status == ARES_EREFUSED ||
+                                            status == ARES_ENOTIMP);
   query->outcome = statusOutcome(status, type);
+}
+
+// A query's outcome after failing over: an answer (addresses, NXDOMAIN, NODATA) from the last
+// server stands; when no server answered, the first failure is the status (a server that
+// said SERVFAIL or REFUSED says more than a later timeout) and the message names every one.
+ResolveOutcome withEarlierFailures(const Query& query) {
+  const ResolveStatus last = query.outcome.status;
+  if (query.earlier.empty() || last == ResolveStatus::kOk || last == ResolveStatus::kNxDomain ||
+      last == ResolveStatus::kNoData) {
+    return query.outcome;
+  }
+  ResolveOutcome outcome = query.earlier.front();
+  for (size_t i = 1; i < query.earlier.size(); ++i) {
+    outcome.message += "; " + query.earlier[i].message;
+  }
+  outcome.message += "; " + query.outcome.message;
+  return outcome;
 }
 
 }  // namespace
@@ -205,7 +288,10 @@ core::Result<ServerAddress> parseServerAddress(std::string_view text) {
 }
 
 struct AresResolver::PooledChannel {
-  Channel channel;
+  // channels[k] asks servers[k..]: channels[0] every server; the others are built when a
+  // failover first needs them (AresResolver's header).
+  std::vector<std::unique_ptr<Channel>> channels;
+  std::vector<ServerAddress> servers;                         // those of channels[0], in order
   Descriptor wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};  // written when a call is stopped
   core::MonoTime created{};
   int lookups = 0;
@@ -234,8 +320,11 @@ std::unique_ptr<AresResolver::PooledChannel> AresResolver::takeChannel(int& ares
     }
   }
   auto fresh = std::make_unique<PooledChannel>();
-  aresStatus = initChannel(options_, fresh->channel);
+  fresh->channels.push_back(std::make_unique<Channel>());
+  aresStatus = initChannel(options_, nullptr, *fresh->channels[0]);
   if (aresStatus != ARES_SUCCESS) return nullptr;
+  fresh->servers = channelServers(*fresh->channels[0], options_.resolvConfPort);
+  fresh->channels.resize(std::max<size_t>(fresh->servers.size(), 1));
   fresh->created = now;
   return fresh;
 }
@@ -264,10 +353,23 @@ core::Result<std::unique_ptr<AresResolver>> AresResolver::create(AresResolverOpt
   // From here the destructor balances ares_library_init.
   std::unique_ptr<AresResolver> resolver(new AresResolver(std::move(options), clock));
   Channel probe;
-  if (const int status = initChannel(resolver->options_, probe); status != ARES_SUCCESS) {
+  if (const int status = initChannel(resolver->options_, nullptr, probe); status != ARES_SUCCESS) {
     return std::unexpected(terminal(std::string("c-ares channel: ") + ares_strerror(status)));
   }
   return resolver;
+}
+
+bool AresResolver::readyFailoverChannel(PooledChannel& pooled, size_t first) {
+  if (first >= pooled.servers.size()) return false;
+  auto& slot = pooled.channels[first];
+  if (!slot) {
+    auto channel = std::make_unique<Channel>();
+    const std::vector<ServerAddress> rest(pooled.servers.begin() + static_cast<long>(first),
+                                          pooled.servers.end());
+    if (initChannel(options_, &rest, *channel) != ARES_SUCCESS) return false;
+    slot = std::move(channel);
+  }
+  return true;
 }
 
 ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies families,
@@ -279,14 +381,15 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
   }
   const std::string name(hostname);
 
-  // Queries before the channel: the channel's destructor may still call back into them.
+  // Queries before the channels: a dropped channel's destructor may still call back into them.
+  int answering = -1;  // the server whose socket ares_process_fd is reading
   std::array<Query, 2> queries;
   queries[0].family = api::AddressFamily::kIPv4;
   queries[1].family = api::AddressFamily::kIPv6;
   queries[0].done = !families.ipv4;
   queries[1].done = !families.ipv6;
+  for (auto& query : queries) query.answering = &answering;
 
-  // After the queries: a dropped channel's destructor may still call back into them.
   int initStatus = ARES_SUCCESS;
   std::unique_ptr<PooledChannel> pooled = takeChannel(initStatus);
   if (!pooled) {
@@ -294,7 +397,7 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
                                    std::string("c-ares channel: ") + ares_strerror(initStatus));
   }
   pooled->lookups++;
-  Channel& channel = pooled->channel;
+  std::vector<bool> used(pooled->channels.size(), false);  // channels queried by this call
   bool reusable = true;  // false once the call was cancelled or ran out of time
 
   // Wakes poll() when the caller asks to stop.
@@ -309,11 +412,35 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
                    }));
   }
 
-  if (families.ipv4)
-    ares_query(channel.get(), name.c_str(), kClassIn, kTypeA, onAnswer, &queries[0]);
-  if (families.ipv6) {
-    ares_query(channel.get(), name.c_str(), kClassIn, kTypeAaaa, onAnswer, &queries[1]);
+  auto send = [&](Query& query, size_t channel) {
+    query.channel = static_cast<int>(channel);
+    used[channel] = true;
+    ares_query(pooled->channels[channel]->get(), name.c_str(), kClassIn,
+               query.family == api::AddressFamily::kIPv4 ? kTypeA : kTypeAaaa, onAnswer, &query);
+  };
+  for (auto& query : queries) {
+    if (!query.done) send(query, 0);
   }
+
+  // A server that answered SERVFAIL, REFUSED or NOTIMP: name it in the message and ask the
+  // servers after it, as glibc and c-ares' default do (c-ares' own timeouts and tries already
+  // move on from a server that does not answer).
+  auto failOver = [&](Query& query) {
+    if (!query.done || !query.serverFailed) return;
+    query.serverFailed = false;
+    const int server = query.answeredBy >= 0 ? query.answeredBy : query.channel;
+    if (static_cast<size_t>(server) < pooled->servers.size()) {
+      const std::string from = " from " + pooled->servers[static_cast<size_t>(server)].toString();
+      auto& message = query.outcome.message;
+      const auto paren = message.rfind(" (");
+      message.insert(paren == std::string::npos ? message.size() : paren, from);
+    }
+    if (!readyFailoverChannel(*pooled, static_cast<size_t>(server) + 1)) return;
+    query.earlier.push_back(std::move(query.outcome));
+    query.outcome = {};
+    query.done = false;
+    send(query, static_cast<size_t>(server) + 1);
+  };
 
   auto pending = [&] { return !queries[0].done || !queries[1].done; };
   // Cancelling runs every pending callback with ARES_ECANCELLED; afterwards the reason is
@@ -321,7 +448,9 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
   auto cancel = [&](const char* why) {
     reusable = false;
     std::array<bool, 2> wasPending{!queries[0].done, !queries[1].done};
-    ares_cancel(channel.get());
+    for (size_t k = 0; k < used.size(); ++k) {
+      if (used[k]) ares_cancel(pooled->channels[k]->get());
+    }
     for (size_t i = 0; i < queries.size(); ++i) {
       if (!wasPending[i]) continue;
       queries[i].done = true;
@@ -340,54 +469,70 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
       cancel("deadline exceeded");
       break;
     }
-    std::array<ares_socket_t, ARES_GETSOCK_MAXNUM> sockets{};
-    const int bits = ares_getsock(channel.get(), sockets.data(), ARES_GETSOCK_MAXNUM);
-    std::array<pollfd, ARES_GETSOCK_MAXNUM + 1> fds{};
-    nfds_t count = 0;
-    for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-      short events = 0;
-      if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
-      if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
-      if (events == 0) continue;
-      fds[count++] = pollfd{sockets[static_cast<size_t>(i)], events, 0};
-    }
-    const nfds_t socketCount = count;
-    if (wake && wake->get() >= 0) fds[count++] = pollfd{wake->get(), POLLIN, 0};
-
+    // Every socket of every channel in use, each with the channel it belongs to.
+    std::vector<pollfd> fds;
+    std::vector<size_t> owners;
     const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
-    timeval maxWait{static_cast<time_t>(left.count() / 1'000'000),
-                    static_cast<suseconds_t>(left.count() % 1'000'000)};
-    timeval buffer{};
-    const timeval* wait = ares_timeout(channel.get(), &maxWait, &buffer);
+    timeval wait{static_cast<time_t>(left.count() / 1'000'000),
+                 static_cast<suseconds_t>(left.count() % 1'000'000)};
+    for (size_t k = 0; k < used.size(); ++k) {
+      if (!used[k]) continue;
+      const ares_channel channel = pooled->channels[k]->get();
+      std::array<ares_socket_t, ARES_GETSOCK_MAXNUM> sockets{};
+      const int bits = ares_getsock(channel, sockets.data(), ARES_GETSOCK_MAXNUM);
+      for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
+        short events = 0;
+        if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
+        if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
+        if (events == 0) continue;
+        fds.push_back(pollfd{sockets[static_cast<size_t>(i)], events, 0});
+        owners.push_back(k);
+      }
+      timeval buffer{};
+      timeval limit = wait;
+      wait = *ares_timeout(channel, &limit, &buffer);
+    }
+    const size_t socketCount = fds.size();
+    if (wake && wake->get() >= 0) fds.push_back(pollfd{wake->get(), POLLIN, 0});
+
     // Round up so a sub-millisecond remainder does not spin.
-    const long long waitMs = wait->tv_sec * 1000LL + (wait->tv_usec + 999) / 1000;
-    const int ready =
-        ::poll(fds.data(), count, static_cast<int>(std::clamp(waitMs, 0LL, 60'000LL)));
+    const long long waitMs = wait.tv_sec * 1000LL + (wait.tv_usec + 999) / 1000;
+    const int ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()),
+                             static_cast<int>(std::clamp(waitMs, 0LL, 60'000LL)));
     if (ready < 0 && errno != EINTR) {
       cancel("poll failed");
       break;
     }
-    bool processed = false;
-    for (nfds_t i = 0; ready > 0 && i < socketCount; ++i) {
+    std::vector<bool> processed(used.size(), false);
+    for (size_t i = 0; ready > 0 && i < socketCount; ++i) {
       const short got = fds[i].revents;
       if (got == 0) continue;
       const bool readable = (got & (POLLIN | POLLERR | POLLHUP)) != 0;
       const bool writable = (got & (POLLOUT | POLLERR | POLLHUP)) != 0;
-      ares_process_fd(channel.get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
+      // An answer read now comes from this socket's server: the callback records it.
+      answering = serverOfSocket(fds[i].fd, pooled->servers);
+      ares_process_fd(pooled->channels[owners[i]]->get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
                       writable ? fds[i].fd : ARES_SOCKET_BAD);
-      processed = true;
+      answering = -1;
+      processed[owners[i]] = true;
     }
-    // Timeouts are handled by every ares_process_fd call; with no socket event, call it once
-    // with no descriptors for exactly that.
-    if (!processed) ares_process_fd(channel.get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    // Timeouts are handled by every ares_process_fd call; a channel with no socket event gets
+    // one with no descriptors for exactly that.
+    for (size_t k = 0; k < used.size(); ++k) {
+      if (used[k] && !processed[k]) {
+        ares_process_fd(pooled->channels[k]->get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+      }
+    }
+    for (auto& query : queries) failOver(query);
   }
   // Unregister the stop callback before the channel (and its eventfd) can serve another call.
   onStop.reset();
   if (reusable && !stop.stop_requested()) giveBack(std::move(pooled));
 
-  if (families.ipv4 && families.ipv6)
-    return combineOutcomes(queries[0].outcome, queries[1].outcome);
-  return families.ipv4 ? queries[0].outcome : queries[1].outcome;
+  const ResolveOutcome a = withEarlierFailures(queries[0]);
+  const ResolveOutcome aaaa = withEarlierFailures(queries[1]);
+  if (families.ipv4 && families.ipv6) return combineOutcomes(a, aaaa);
+  return families.ipv4 ? a : aaaa;
 }
 
 }  // namespace endpointbinder::dns

@@ -36,22 +36,40 @@ void DnsWatcher::start() {
   std::lock_guard lock(mutex_);
   if (started_) return;
   started_ = true;
-  const int count = std::max(1, options_.maxConcurrentRefreshes);
-  for (int i = 0; i < count; ++i) {
-    workers_.emplace_back([this](std::stop_token stop) { work(stop); });
+  const int count =
+      std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes));
+  for (int i = 0; i < count; ++i) spawnWorkerLocked();
+}
+
+void DnsWatcher::spawnWorkerLocked() {
+  if (stopping_ ||
+      workers_.size() >= static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes))) {
+    return;
   }
+  const uint64_t id = nextWorkerId_++;
+  // The new thread blocks on mutex_ (held here) until it is in workers_.
+  workers_.emplace(id, std::jthread([this, id](std::stop_token stop) { work(stop, id); }));
 }
 
 void DnsWatcher::stop() {
-  std::vector<std::jthread> workers;
+  std::map<uint64_t, std::jthread> workers;
+  std::vector<std::jthread> finished;
   {
     std::lock_guard lock(mutex_);
     started_ = true;  // a stopped watcher never starts again
+    stopping_ = true;
     workers.swap(workers_);
+    finished.swap(finished_);
   }
-  for (auto& worker : workers) worker.request_stop();
+  for (auto& [id, worker] : workers) worker.request_stop();
   // jthread's destructor joins; waits on timer_ and idle_ end through the stop_token.
   workers.clear();
+  finished.clear();
+}
+
+size_t DnsWatcher::workerCount() const {
+  std::lock_guard lock(mutex_);
+  return workers_.size();
 }
 
 bool DnsWatcher::subscribe(const std::string& bindingKey, const api::DnsSource& source) {
@@ -95,18 +113,31 @@ WatcherStats DnsWatcher::stats() const {
   return schedule_.stats();
 }
 
-void DnsWatcher::work(std::stop_token stop) {
+void DnsWatcher::work(std::stop_token stop, uint64_t id) {
+  const size_t keep = static_cast<size_t>(
+      std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes)));
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     const core::MonoTime now = clock_.now();
     auto tickets = schedule_.takeDue(now, 1);
     if (tickets.empty()) {
       const uint64_t seen = changeSequence_;
+      idleWorkers_++;
       if (timerWaiter_) {
         // One worker waits for the next due time; the rest wait for it to hand that over.
         // With every idle worker on the timer, each refresh woke them all (1,000 names at a
         // 5 s TTL: 200 refreshes/s, most of the watcher's CPU in futex wake-ups).
-        idle_.wait(lock, stop, [&] { return changeSequence_ != seen || !timerWaiter_; });
+        const auto handedOver = [&] { return changeSequence_ != seen || !timerWaiter_; };
+        if (workers_.size() <= keep) {
+          idle_.wait(lock, stop, handedOver);
+        } else if (!idle_.wait_for(lock, stop, options_.idleWorkerLinger, handedOver) &&
+                   !stop.stop_requested() && workers_.size() > keep) {
+          // A worker started for a busy spell that has ended: it goes.
+          idleWorkers_--;
+          if (auto self = workers_.extract(id)) finished_.push_back(std::move(self.mapped()));
+          return;
+        }
+        idleWorkers_--;
         continue;
       }
       auto sleep = std::chrono::duration_cast<std::chrono::nanoseconds>(kMaxSleep);
@@ -120,13 +151,21 @@ void DnsWatcher::work(std::stop_token stop) {
       timer_.wait_for(lock, stop, sleep,
                       [&] { return changeSequence_ != seen || timerSequence_ != timerSeen; });
       timerWaiter_ = false;
+      idleWorkers_--;
       continue;
     }
     const RefreshTicket ticket = std::move(tickets.front());
     // Whoever is idle takes over the timer while this refresh runs (a slow lookup must not
-    // delay the others).
-    if (!timerWaiter_) idle_.notify_one();
+    // delay the others); when nobody is idle, a new worker does.
+    if (idleWorkers_ == 0) {
+      spawnWorkerLocked();
+    } else if (!timerWaiter_) {
+      idle_.notify_one();
+    }
+    std::vector<std::jthread> ended;
+    ended.swap(finished_);
     lock.unlock();
+    ended.clear();  // joins workers that ended (they hold no lock any more)
 
     // lookupsPerRefresh lookups, and more while an answer looks cut short at 8 addresses
     // (bounded; see wantsAnotherLookup). options_ is never written: no lock needed.
@@ -154,31 +193,41 @@ void DnsWatcher::work(std::stop_token stop) {
 
     if (update.applied) {
       if (observer_ != nullptr) observer_->onRefresh(ticket.hostname, update);
-      if (after) {
-        if (update.failingChanged && after->failing) {
-          logger_.log(core::LogLevel::kWarn, "dns source failing; keeping the last good answer",
-                      {core::field("hostname", ticket.hostname),
-                       core::field("reason", after->failureReason),
-                       core::field("addresses", joinAddresses(after->addresses))});
-        } else if (update.reasonChanged) {
-          logger_.log(core::LogLevel::kWarn, "dns source still failing, for another reason",
-                      {core::field("hostname", ticket.hostname),
-                       core::field("reason", after->failureReason)});
-        } else if (update.failingChanged) {
-          logger_.log(core::LogLevel::kInfo, "dns source recovered",
-                      {core::field("hostname", ticket.hostname),
-                       core::field("addresses", joinAddresses(after->addresses))});
-        }
-        if (update.addressesChanged) {
-          logger_.log(core::LogLevel::kInfo, "dns answer changed",
-                      {core::field("hostname", ticket.hostname),
-                       core::field("addresses", joinAddresses(after->addresses)),
-                       core::field("ttl", static_cast<long long>(after->lastTtl.count()))});
-        }
+      if (after) logUpdate(ticket.hostname, update, *after);
+      if (!update.affectedBindingKeys.empty() && onChange_) {
+        onChange_(ticket.hostname, update.affectedBindingKeys);
       }
-      if (update.notify() && onChange_) onChange_(ticket.hostname, update.affectedBindingKeys);
     }
     lock.lock();
+  }
+}
+
+void DnsWatcher::logUpdate(const std::string& hostname, const RefreshUpdate& update,
+                           const HostSnapshot& after) {
+  for (const auto family : {api::AddressFamily::kIPv4, api::AddressFamily::kIPv6}) {
+    const FamilyUpdate& part = update.families[familyIndex(family)];
+    const FamilyState& state = after.families[familyIndex(family)];
+    const char* type = family == api::AddressFamily::kIPv4 ? "A" : "AAAA";
+    if (part.failingChanged && state.failing()) {
+      logger_.log(core::LogLevel::kWarn, "dns source failing; keeping the last good answer",
+                  {core::field("hostname", hostname), core::field("family", type),
+                   core::field("reason", state.failureReason),
+                   core::field("addresses", joinAddresses(state.addresses))});
+    } else if (part.reasonChanged) {
+      logger_.log(core::LogLevel::kWarn, "dns source still failing, for another reason",
+                  {core::field("hostname", hostname), core::field("family", type),
+                   core::field("reason", state.failureReason)});
+    } else if (part.failingChanged) {
+      logger_.log(core::LogLevel::kInfo, "dns source recovered",
+                  {core::field("hostname", hostname), core::field("family", type),
+                   core::field("addresses", joinAddresses(state.addresses))});
+    }
+  }
+  if (update.addressesChanged) {
+    logger_.log(core::LogLevel::kInfo, "dns answer changed",
+                {core::field("hostname", hostname),
+                 core::field("addresses", joinAddresses(after.addresses)),
+                 core::field("ttl", static_cast<long long>(after.lastTtl.count()))});
   }
 }
 

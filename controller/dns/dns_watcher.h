@@ -1,13 +1,18 @@
 // DnsWatcher: keeps every DNS-sourced hostname resolved, in the background, and tells the
 // controller which bindings to look at again when an answer changes.
 //
-// A thin threaded shell around WatchSchedule (watch_schedule.h, where the rules live):
-// `maxConcurrentRefreshes` worker threads each take the earliest due refresh, run its
-// lookups on the Resolver (sequentially, without the lock, as many as wantsAnotherLookup()
-// asks: lookupsPerRefresh, plus a bounded few to complete 8-address answers), report the
-// outcomes to the schedule, and otherwise sleep until the next refresh is due or a
+// A thin threaded shell around WatchSchedule (watch_schedule.h, where the rules live): worker
+// threads each take the earliest due refresh, run its lookups on the Resolver (sequentially,
+// without the lock, as many as wantsAnotherLookup() asks: lookupsPerRefresh, plus a bounded
+// few to complete 8-address answers, and none after a failure while nothing has answered),
+// report the outcomes to the schedule, and otherwise sleep until the next refresh is due or a
 // subscription changes.
-// So at most maxConcurrentRefreshes refreshes (and lookups) are in flight at once.
+// A refresh holds its worker until its lookups end, and a lookup of a dead name takes the
+// resolver's whole deadline. So that no name's refresh waits behind another's, a worker that
+// takes a refresh while no other is idle starts another worker first; at most
+// maxConcurrentRefreshes run (so at most that many refreshes, and lookups, are in flight),
+// and those beyond idleWorkers end after idleWorkerLinger without work. A hostname has at
+// most one refresh in flight, so k dead names hold at most k workers (issue 16 item 3).
 //
 // The controller's side: subscribe() a binding when its manifest names a dns source (again
 // whenever the source changes), unsubscribe() it when the binding goes, read snapshot() while
@@ -23,6 +28,7 @@
 
 #include <condition_variable>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -41,8 +47,12 @@ namespace endpointbinder::dns {
 
 struct DnsWatcherOptions {
   WatchScheduleOptions schedule;
-  // Worker threads, hence refreshes in flight at once. At least 1.
-  int maxConcurrentRefreshes = 4;
+  // The most worker threads, hence refreshes in flight at once. At least 1.
+  int maxConcurrentRefreshes = 64;
+  // Worker threads started by start() and kept while idle (at most maxConcurrentRefreshes,
+  // at least 1); the others end after idleWorkerLinger without work.
+  int idleWorkers = 4;
+  std::chrono::milliseconds idleWorkerLinger{std::chrono::seconds(30)};
 };
 
 // Per-lookup and per-refresh events for the metrics layer (a histogram of lookup latency,
@@ -59,8 +69,9 @@ class WatcherObserver {
 
 class DnsWatcher {
  public:
-  // Called with the hostname and every binding subscribed to it when its address set
-  // changed, it started/stopped failing, or it kept failing for another reason.
+  // Called with the hostname and the bindings subscribed to it that ask for an address
+  // family whose address set changed, which started/stopped failing, or which kept failing
+  // for another reason (WatchSchedule's rules).
   using ChangeCallback =
       std::function<void(const std::string& hostname, const std::vector<std::string>& bindingKeys)>;
 
@@ -74,11 +85,11 @@ class DnsWatcher {
   DnsWatcher(const DnsWatcher&) = delete;
   DnsWatcher& operator=(const DnsWatcher&) = delete;
 
-  // Starts the worker threads. Subscriptions made before start() are looked up at once.
+  // Starts the idle workers. Subscriptions made before start() are looked up at once.
   // Calling it again (or after stop()) does nothing.
   void start();
 
-  // Cancels lookups in flight (through their stop_token) and joins the workers; the results
+  // Cancels lookups in flight (through their stop_token) and joins every worker; the results
   // of cancelled refreshes are discarded, so stopping never marks a source failing.
   // Idempotent. Returns within about one poll of the resolver, not a whole DNS timeout.
   void stop();
@@ -93,9 +104,16 @@ class DnsWatcher {
   // The snapshot of the hostname `bindingKey` is subscribed to; nullopt when not subscribed.
   std::optional<HostSnapshot> snapshotForBinding(const std::string& bindingKey) const;
   WatcherStats stats() const;
+  // Worker threads running now (for tests and diagnostics).
+  size_t workerCount() const;
 
  private:
-  void work(std::stop_token stop);
+  void work(std::stop_token stop, uint64_t id);
+  // Starts a worker unless stopping or at maxConcurrentRefreshes. REQUIRES: mutex_ held.
+  void spawnWorkerLocked();
+  // Logs what `update` changed for each family of `hostname` (`after` is its new state).
+  void logUpdate(const std::string& hostname, const RefreshUpdate& update,
+                 const HostSnapshot& after);
 
   Resolver& resolver_;
   const core::Clock& clock_;
@@ -111,10 +129,14 @@ class DnsWatcher {
   WatchSchedule schedule_;             // guarded by mutex_
   uint64_t changeSequence_ = 0;        // guarded by mutex_; bumped by every subscription change
   bool started_ = false;               // guarded by mutex_
+  bool stopping_ = false;              // guarded by mutex_; no worker starts once set
   bool timerWaiter_ = false;      // guarded by mutex_; an idle worker sleeps until the next due
   core::MonoTime timerWakeAt_{};  // guarded by mutex_; when the timer waiter means to wake
   uint64_t timerSequence_ = 0;    // guarded by mutex_; bumped to wake the timer waiter early
-  std::vector<std::jthread> workers_;
+  size_t idleWorkers_ = 0;        // guarded by mutex_; workers waiting for work (timer too)
+  uint64_t nextWorkerId_ = 0;     // guarded by mutex_
+  std::map<uint64_t, std::jthread> workers_;  // guarded by mutex_; running, by id
+  std::vector<std::jthread> finished_;        // guarded by mutex_; ended workers, to join
 };
 
 }  // namespace endpointbinder::dns

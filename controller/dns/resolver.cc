@@ -5,6 +5,35 @@
 #include "controller/dns/resolve_error.h"
 
 namespace endpointbinder::dns {
+namespace {
+
+// combineOutcomes without perFamily; copies, so the parts stay intact for the caller.
+ResolveOutcome combineParts(const ResolveOutcome& a, const ResolveOutcome& aaaa) {
+  auto failed = [](const ResolveOutcome& o) {
+    return o.status != ResolveStatus::kOk && o.status != ResolveStatus::kNoData;
+  };
+  if (failed(a)) return a;
+  if (failed(aaaa)) return aaaa;
+  if (!a.ok() && !aaaa.ok()) {
+    return ResolveOutcome::failure(ResolveStatus::kNoData, "no A or AAAA records");
+  }
+  if (!a.ok()) return aaaa;
+  if (!aaaa.ok()) return a;
+  Answer merged;
+  merged.addresses = a.answer.addresses;
+  merged.addresses.insert(merged.addresses.end(), aaaa.answer.addresses.begin(),
+                          aaaa.answer.addresses.end());
+  std::sort(merged.addresses.begin(), merged.addresses.end());
+  merged.addresses.erase(std::unique(merged.addresses.begin(), merged.addresses.end()),
+                         merged.addresses.end());
+  merged.ttl = std::min(a.answer.ttl, aaaa.answer.ttl);
+  merged.cnameChain = a.answer.cnameChain.size() >= aaaa.answer.cnameChain.size()
+                          ? a.answer.cnameChain
+                          : aaaa.answer.cnameChain;
+  return ResolveOutcome::success(std::move(merged));
+}
+
+}  // namespace
 
 const char* resolveStatusName(ResolveStatus status) {
   switch (status) {
@@ -27,28 +56,31 @@ const char* resolveStatusName(ResolveStatus status) {
 }
 
 ResolveOutcome combineOutcomes(ResolveOutcome a, ResolveOutcome aaaa) {
-  auto failed = [](const ResolveOutcome& o) {
-    return o.status != ResolveStatus::kOk && o.status != ResolveStatus::kNoData;
-  };
-  if (failed(a)) return a;
-  if (failed(aaaa)) return aaaa;
-  if (!a.ok() && !aaaa.ok()) {
-    return ResolveOutcome::failure(ResolveStatus::kNoData, "no A or AAAA records");
+  a.perFamily.clear();
+  aaaa.perFamily.clear();
+  ResolveOutcome combined = combineParts(a, aaaa);
+  combined.perFamily = {std::move(a), std::move(aaaa)};
+  return combined;
+}
+
+ResolveOutcome familyOutcome(const ResolveOutcome& outcome, api::AddressFamily family) {
+  const bool v4 = family == api::AddressFamily::kIPv4;
+  if (outcome.perFamily.size() == 2) return outcome.perFamily[v4 ? 0 : 1];
+  if (!outcome.ok()) {
+    ResolveOutcome failed = outcome;
+    failed.perFamily.clear();
+    return failed;
   }
-  if (!a.ok()) return aaaa;
-  if (!aaaa.ok()) return a;
-  Answer merged;
-  merged.addresses = std::move(a.answer.addresses);
-  merged.addresses.insert(merged.addresses.end(), aaaa.answer.addresses.begin(),
-                          aaaa.answer.addresses.end());
-  std::sort(merged.addresses.begin(), merged.addresses.end());
-  merged.addresses.erase(std::unique(merged.addresses.begin(), merged.addresses.end()),
-                         merged.addresses.end());
-  merged.ttl = std::min(a.answer.ttl, aaaa.answer.ttl);
-  merged.cnameChain = a.answer.cnameChain.size() >= aaaa.answer.cnameChain.size()
-                          ? std::move(a.answer.cnameChain)
-                          : std::move(aaaa.answer.cnameChain);
-  return ResolveOutcome::success(std::move(merged));
+  Answer answer;
+  for (const auto& address : outcome.answer.addresses) {
+    if (address.isV4() == v4) answer.addresses.push_back(address);
+  }
+  if (answer.addresses.empty()) {
+    return ResolveOutcome::failure(ResolveStatus::kNoData, v4 ? "no A records" : "no AAAA records");
+  }
+  answer.ttl = outcome.answer.ttl;
+  answer.cnameChain = outcome.answer.cnameChain;
+  return ResolveOutcome::success(std::move(answer));
 }
 
 core::Error toError(const ResolveOutcome& outcome) {

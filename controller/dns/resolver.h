@@ -3,10 +3,11 @@
 //
 // The DNS watcher (dns_watcher.h) is the only regular caller; it treats every outcome other
 // than kOk as "no information" and keeps the last good answer (STYLE.md, Envoy's DNS
-// clusters). The c-ares implementation is AresResolver (ares_resolver.h); tests use
-// FakeResolver (tests/support/dns_fake_resolver.h). Deliberately free of core::Result
-// (std::expected) so the answer parser builds with the fuzzing compiler (clang 14).
-// Thread-safety: implementations must allow concurrent resolve() calls from any threads.
+// clusters), for each address family on its own (familyOutcome()). The c-ares implementation is
+// AresResolver (ares_resolver.h); tests use FakeResolver (tests/support/dns_fake_resolver.h).
+// Deliberately free of core::Result (std::expected) so the answer parser builds with the fuzzing
+// compiler (clang 14). Thread-safety: implementations must allow concurrent resolve() calls from
+// any threads.
 #pragma once
 
 #include <chrono>
@@ -63,15 +64,25 @@ struct Answer {
 struct ResolveOutcome {
   ResolveStatus status = ResolveStatus::kError;
   Answer answer;        // meaningful only when status == kOk
-  std::string message;  // human-readable detail for failures ("SERVFAIL from 10.0.0.2 (A)")
+  std::string message;  // human-readable detail for failures ("SERVFAIL from 10.0.0.2:53 (A)")
+  // When both families were asked and told apart (combineOutcomes): the A outcome, then the
+  // AAAA one, each as if asked alone; the fields above are their combination. Empty
+  // otherwise. Lets the watcher keep one family's answer while the other fails.
+  std::vector<ResolveOutcome> perFamily;
 
   bool ok() const { return status == ResolveStatus::kOk; }
 
   static ResolveOutcome success(Answer answer) {
-    return {ResolveStatus::kOk, std::move(answer), {}};
+    ResolveOutcome outcome;
+    outcome.status = ResolveStatus::kOk;
+    outcome.answer = std::move(answer);
+    return outcome;
   }
   static ResolveOutcome failure(ResolveStatus status, std::string message) {
-    return {status, {}, std::move(message)};
+    ResolveOutcome outcome;
+    outcome.status = status;
+    outcome.message = std::move(message);
+    return outcome;
   }
 };
 
@@ -80,7 +91,14 @@ struct ResolveOutcome {
 // - both kNoData: kNoData;
 // - otherwise kOk with the union of the addresses (sorted), the minimum TTL of the answers
 //   that had data, and the longer CNAME chain.
+// perFamily holds `a` and `aaaa` (without their own perFamily).
 ResolveOutcome combineOutcomes(ResolveOutcome a, ResolveOutcome aaaa);
+
+// What `outcome`, of a lookup that asked for `family`, says about that family alone: its
+// perFamily entry when there is one; otherwise a failure stands for every family asked, and a
+// success keeps the family's addresses (with the TTL and CNAME chain), or is kNoData
+// ("no A records") when it has none.
+ResolveOutcome familyOutcome(const ResolveOutcome& outcome, api::AddressFamily family);
 
 class Resolver {
  public:
@@ -92,7 +110,7 @@ class Resolver {
   // On success returns kOk with every address of the requested families, their minimum TTL
   // and the CNAME chain. When both families are requested they combine as combineOutcomes()
   // says: a failure of either is the outcome, so a partial answer is never mistaken for the
-  // whole.
+  // whole; perFamily then keeps each family's own outcome.
   // Returns within the implementation's configured deadline, or soon after `stop` is
   // requested (then kTimeout with message "cancelled"). Never throws.
   // REQUIRES: families.ipv4 || families.ipv6.

@@ -21,6 +21,35 @@ Duration toDuration(D d) {
   return std::chrono::duration_cast<Duration>(d);
 }
 
+constexpr std::array<api::AddressFamily, 2> kFamilies = {api::AddressFamily::kIPv4,
+                                                         api::AddressFamily::kIPv6};
+
+bool asks(AddressFamilies families, api::AddressFamily family) {
+  return family == api::AddressFamily::kIPv4 ? families.ipv4 : families.ipv6;
+}
+
+const char* recordType(api::AddressFamily family) {
+  return family == api::AddressFamily::kIPv4 ? "A" : "AAAA";
+}
+
+// Whether some lookup answered for some family `families` asks for.
+bool anyAnswered(const std::vector<LookupResult>& made, AddressFamilies families) {
+  for (const auto& lookup : made) {
+    if (lookup.outcome.ok()) return true;
+    for (const auto family : kFamilies) {
+      if (asks(families, family) && familyOutcome(lookup.outcome, family).ok()) return true;
+    }
+  }
+  return false;
+}
+
+// "reason; reason", without repeating one.
+void appendReason(std::string& text, const std::string& reason) {
+  if (reason.empty() || text == reason) return;
+  if (!text.empty()) text += "; ";
+  text += reason;
+}
+
 }  // namespace
 
 AddressFamilies familiesOf(const api::DnsSource& source) {
@@ -59,6 +88,9 @@ int quietLookupsToStop(size_t seen, double missBound) {
 bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupResult>& made,
                         const WatchScheduleOptions& options) {
   const size_t minimum = static_cast<size_t>(std::max(ticket.lookups, 1));
+  // A name that has not answered once in this refresh is not asked again in it: each lookup
+  // of a dead name may take the resolver's whole deadline.
+  if (!made.empty() && !anyAnswered(made, ticket.families)) return false;
   if (made.size() < minimum) return true;
   if (made.size() >=
       std::max(minimum, static_cast<size_t>(std::max(options.maxLookupsPerRefresh, 0)))) {
@@ -70,21 +102,20 @@ bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupRes
   for (const auto& lookup : made) spent += lookup.latency;
   if (spent >= options.extraLookupBudget) return false;
 
-  for (const bool v4 : {true, false}) {
-    const auto ofFamily = [v4](const api::IpAddress& address) { return address.isV4() == v4; };
-    const auto& lastAddresses = last.outcome.answer.addresses;
-    if (static_cast<size_t>(std::count_if(lastAddresses.begin(), lastAddresses.end(), ofFamily)) !=
-        kRoute53MaxAnswer) {
+  for (const auto family : kFamilies) {
+    const auto lastOfFamily = familyOutcome(last.outcome, family);
+    if (!lastOfFamily.ok() || lastOfFamily.answer.addresses.size() != kRoute53MaxAnswer) {
       continue;  // fewer: that answer was the whole set; more: not cut short by Route 53
     }
     // Distinct addresses of the family seen, and successful lookups since one added some.
     std::set<api::IpAddress> seen;
     int quiet = 0;
     for (const auto& lookup : made) {
-      if (!lookup.outcome.ok()) continue;  // no evidence either way
+      const auto ofFamily = familyOutcome(lookup.outcome, family);
+      if (!ofFamily.ok()) continue;  // no evidence either way
       bool added = false;
-      for (const auto& address : lookup.outcome.answer.addresses) {
-        if (ofFamily(address) && seen.insert(address).second) added = true;
+      for (const auto& address : ofFamily.answer.addresses) {
+        if (seen.insert(address).second) added = true;
       }
       quiet = added ? 0 : quiet + 1;
     }
@@ -157,6 +188,7 @@ bool WatchSchedule::subscribe(const std::string& bindingKey, const api::DnsSourc
   target.subscribers[bindingKey] = source;
   const RefreshParams before = target.params;
   target.params = mergeParams(target.subscribers);
+  forgetUnaskedFamilies(target);
   if (created) {
     setNextRefresh(hostname, target, now);
   } else if (!target.inFlight && target.params != before) {
@@ -186,6 +218,7 @@ bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
       targets_.erase(target);
     } else {
       target->second.params = mergeParams(target->second.subscribers);
+      forgetUnaskedFamilies(target->second);
     }
   }
   stats_.hostnames = targets_.size();
@@ -218,6 +251,66 @@ std::optional<core::MonoTime> WatchSchedule::nextDue() const {
   return due_.begin()->first;
 }
 
+void WatchSchedule::forgetUnaskedFamilies(Target& target) {
+  for (const auto family : kFamilies) {
+    if (asks(target.params.families, family)) continue;
+    target.families[familyIndex(family)] = FamilyState{};
+    std::erase_if(target.departed, [family](const DepartedAddress& entry) {
+      return entry.address.family() == family;
+    });
+  }
+}
+
+FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family,
+                                       const std::vector<LookupResult>& lookups,
+                                       core::MonoTime now) const {
+  FamilyUpdate update;
+  FamilyState& state = target.families[familyIndex(family)];
+  std::vector<api::IpAddress> merged;
+  std::optional<ResolveOutcome> lastFailure;
+  for (const auto& lookup : lookups) {
+    ResolveOutcome outcome = familyOutcome(lookup.outcome, family);
+    if (!outcome.ok()) {
+      lastFailure = std::move(outcome);
+      continue;
+    }
+    merged.insert(merged.end(), outcome.answer.addresses.begin(), outcome.answer.addresses.end());
+  }
+  std::sort(merged.begin(), merged.end());
+  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
+
+  const bool wasFailing = state.failing();
+  if (!merged.empty()) {
+    update.addressesChanged = !state.hasAnswer || merged != state.addresses;
+    update.failingChanged = wasFailing;
+    recordDepartures(target, state.addresses, merged, now);
+    state.addresses = std::move(merged);
+    state.hasAnswer = true;
+    state.lastSuccess = now;
+    state.failingSince.reset();
+    state.failureStatus = ResolveStatus::kOk;
+    state.failureReason.clear();
+    state.consecutiveFailures = 0;
+    return update;
+  }
+  update.failingChanged = !wasFailing;
+  if (!wasFailing) state.failingSince = now;
+  state.consecutiveFailures++;
+  ResolveStatus status = ResolveStatus::kError;
+  std::string reason = std::string("no ") + recordType(family) + " lookup was made";
+  if (lastFailure) {
+    status = lastFailure->status;
+    reason = lastFailure->message.empty() ? resolveStatusName(status) : lastFailure->message;
+  }
+  // Still failing, but otherwise: what the bindings report must follow (SERVFAIL, then a
+  // timeout, then NODATA). The same failure again is no news.
+  update.reasonChanged =
+      wasFailing && (status != state.failureStatus || reason != state.failureReason);
+  state.failureStatus = status;
+  state.failureReason = std::move(reason);
+  return update;
+}
+
 RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
                                       const std::vector<LookupResult>& lookups,
                                       core::MonoTime now) {
@@ -228,49 +321,49 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
   target.inFlight.reset();
   update.applied = true;
 
-  std::vector<api::IpAddress> merged;
-  std::optional<std::chrono::seconds> ttl;
+  std::optional<std::chrono::seconds> ttl;  // over the families' successful parts
   std::vector<std::string> chain;
-  const LookupResult* lastFailure = nullptr;
   for (const auto& lookup : lookups) {
     stats_.lookups[static_cast<size_t>(lookup.outcome.status)]++;
     stats_.lookupLatencySum += lookup.latency;
     stats_.lookupLatencyMax = std::max(stats_.lookupLatencyMax, lookup.latency);
-    if (!lookup.outcome.ok()) {
-      lastFailure = &lookup;
-      continue;
+    for (const auto family : kFamilies) {
+      if (!asks(ticket.families, family)) continue;
+      const ResolveOutcome part = familyOutcome(lookup.outcome, family);
+      if (!part.ok()) continue;
+      ttl = ttl ? std::min(*ttl, part.answer.ttl) : part.answer.ttl;
+      if (part.answer.cnameChain.size() > chain.size()) chain = part.answer.cnameChain;
     }
-    const Answer& answer = lookup.outcome.answer;
-    merged.insert(merged.end(), answer.addresses.begin(), answer.addresses.end());
-    ttl = ttl ? std::min(*ttl, answer.ttl) : answer.ttl;
-    if (answer.cnameChain.size() > chain.size()) chain = answer.cnameChain;
   }
-  std::sort(merged.begin(), merged.end());
-  merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
   stats_.refreshes++;
   if (lookups.size() > static_cast<size_t>(std::max(ticket.lookups, 1))) {
     stats_.extraLookups += lookups.size() - static_cast<size_t>(std::max(ticket.lookups, 1));
   }
 
-  const bool wasFailing = target.failingSince.has_value();
-  if (!merged.empty()) {
-    update.succeeded = true;
-    update.addressesChanged = !target.hasAnswer || merged != target.addresses;
-    update.failingChanged = wasFailing;
-    recordDepartures(target, merged, now);
-    target.addresses = std::move(merged);
-    target.hasAnswer = true;
+  bool anyFailed = false;
+  int failures = 0;  // the most consecutive failures of a failing family
+  for (const auto family : kFamilies) {
+    if (!asks(ticket.families, family)) continue;
+    FamilyUpdate& part = update.families[familyIndex(family)];
+    part = foldFamily(target, family, lookups, now);
+    const FamilyState& state = target.families[familyIndex(family)];
+    update.succeeded = update.succeeded || !state.failing();
+    update.addressesChanged = update.addressesChanged || part.addressesChanged;
+    update.failingChanged = update.failingChanged || part.failingChanged;
+    update.reasonChanged = update.reasonChanged || part.reasonChanged;
+    if (state.failing()) {
+      anyFailed = true;
+      failures = std::max(failures, state.consecutiveFailures);
+    }
+  }
+
+  Duration interval{0};
+  if (update.succeeded) {
     target.lastSuccess = now;
-    target.failingSince.reset();
-    target.failureStatus = ResolveStatus::kOk;
-    target.failureReason.clear();
-    target.consecutiveFailures = 0;
     target.lastTtl = ttl.value_or(std::chrono::seconds(0));
     target.cnameChain = std::move(chain);
-    const Duration interval =
-        std::clamp(toDuration(target.lastTtl), target.params.minRefreshInterval,
-                   target.params.maxRefreshInterval);
-    setNextRefresh(ticket.hostname, target, now + withJitter(floor(interval)));
+    interval = std::clamp(toDuration(target.lastTtl), target.params.minRefreshInterval,
+                          target.params.maxRefreshInterval);
     if (update.addressesChanged) {
       stats_.changes++;
     } else {
@@ -278,43 +371,38 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
     }
   } else {
     stats_.refreshFailures++;
-    update.failingChanged = !wasFailing;
-    if (!wasFailing) target.failingSince = now;
-    target.consecutiveFailures++;
-    ResolveStatus status = ResolveStatus::kError;
-    std::string reason = "no lookup was made";
-    if (lastFailure != nullptr) {
-      status = lastFailure->outcome.status;
-      reason = lastFailure->outcome.message.empty() ? resolveStatusName(status)
-                                                    : lastFailure->outcome.message;
-    }
-    // Still failing, but otherwise: what the bindings report must follow (SERVFAIL, then a
-    // timeout, then NODATA). The same failure again is no news.
-    update.reasonChanged =
-        wasFailing && (status != target.failureStatus || reason != target.failureReason);
-    target.failureStatus = status;
-    target.failureReason = std::move(reason);
+  }
+  if (anyFailed) {
     // base * 2^(n-1), capped; the doubling stops long before it could overflow (and starts
     // from at least 1 ms, so it does stop).
     const Duration cap = std::min(options_.failureRetryCap, target.params.maxRefreshInterval);
     Duration backoff = std::max(options_.failureRetryBase, Duration(1));
-    for (int i = 1; i < target.consecutiveFailures && backoff < cap; ++i) backoff *= 2;
-    backoff = floor(std::min(backoff, cap));
-    setNextRefresh(ticket.hostname, target, now + withJitter(backoff));
+    for (int i = 1; i < failures && backoff < cap; ++i) backoff *= 2;
+    backoff = std::min(backoff, cap);
+    interval = update.succeeded ? std::min(interval, backoff) : backoff;
   }
+  setNextRefresh(ticket.hostname, target, now + withJitter(floor(interval)));
+  forgetUnaskedFamilies(target);  // a family dropped while this refresh was in flight
   // A family added while this refresh was in flight: its answer lacks it, look again now.
   if (ticket.families != target.params.families) setNextRefresh(ticket.hostname, target, now);
   update.nextRefresh = target.nextRefresh;
-  if (update.notify()) {
-    for (const auto& [key, source] : target.subscribers) update.affectedBindingKeys.push_back(key);
+  for (const auto& [key, source] : target.subscribers) {
+    const AddressFamilies wanted = familiesOf(source);
+    for (const auto family : kFamilies) {
+      if (asks(wanted, family) && update.families[familyIndex(family)].changed()) {
+        update.affectedBindingKeys.push_back(key);
+        break;
+      }
+    }
   }
   return update;
 }
 
-void WatchSchedule::recordDepartures(Target& target, const std::vector<api::IpAddress>& next,
+void WatchSchedule::recordDepartures(Target& target, const std::vector<api::IpAddress>& previous,
+                                     const std::vector<api::IpAddress>& next,
                                      core::MonoTime now) const {
-  // `next` and target.addresses are sorted and unique. Addresses leaving now are gone since
-  // now; addresses already gone keep their time; addresses (re)joining are not departed.
+  // `previous` and `next` are one family's, sorted and unique. Addresses leaving now are gone
+  // since now; addresses already gone keep their time; addresses (re)joining are not departed.
   std::vector<DepartedAddress> departed;
   departed.reserve(target.departed.size());
   for (auto& entry : target.departed) {
@@ -322,7 +410,7 @@ void WatchSchedule::recordDepartures(Target& target, const std::vector<api::IpAd
     if (std::binary_search(next.begin(), next.end(), entry.address)) continue;
     departed.push_back(std::move(entry));
   }
-  for (const auto& address : target.addresses) {
+  for (const auto& address : previous) {
     if (std::binary_search(next.begin(), next.end(), address)) continue;
     departed.push_back(DepartedAddress{address, now});  // it was in the set, so not departed yet
   }
@@ -334,15 +422,38 @@ void WatchSchedule::recordDepartures(Target& target, const std::vector<api::IpAd
 HostSnapshot WatchSchedule::makeSnapshot(const std::string& hostname, const Target& target) const {
   HostSnapshot snapshot;
   snapshot.hostname = hostname;
-  snapshot.addresses = target.addresses;
-  snapshot.hasAnswer = target.hasAnswer;
   snapshot.lastSuccess = target.lastSuccess;
   snapshot.departed = target.departed;
-  snapshot.failing = target.failingSince.has_value();
-  snapshot.failingSince = target.failingSince;
-  snapshot.failureStatus = target.failureStatus;
-  snapshot.failureReason = target.failureReason;
-  snapshot.consecutiveFailures = target.consecutiveFailures;
+  snapshot.families = target.families;
+  bool everyFamilyFailing = true;
+  for (const auto family : kFamilies) {
+    const FamilyState& state = target.families[familyIndex(family)];
+    snapshot.addresses.insert(snapshot.addresses.end(), state.addresses.begin(),
+                              state.addresses.end());
+    snapshot.hasAnswer = snapshot.hasAnswer || state.hasAnswer;
+    if (!asks(target.params.families, family)) continue;
+    if (!state.failing()) {
+      everyFamilyFailing = false;
+      continue;
+    }
+    if (snapshot.failureStatus == ResolveStatus::kOk) snapshot.failureStatus = state.failureStatus;
+    appendReason(snapshot.failureReason, state.failureReason);
+    snapshot.failingSince = snapshot.failingSince
+                                ? std::max(*snapshot.failingSince, *state.failingSince)
+                                : state.failingSince;
+    snapshot.consecutiveFailures =
+        snapshot.consecutiveFailures == 0
+            ? state.consecutiveFailures
+            : std::min(snapshot.consecutiveFailures, state.consecutiveFailures);
+  }
+  std::sort(snapshot.addresses.begin(), snapshot.addresses.end());
+  snapshot.failing = everyFamilyFailing;
+  if (!snapshot.failing) {
+    snapshot.failingSince.reset();
+    snapshot.failureStatus = ResolveStatus::kOk;
+    snapshot.failureReason.clear();
+    snapshot.consecutiveFailures = 0;
+  }
   snapshot.lastTtl = target.lastTtl;
   snapshot.cnameChain = target.cnameChain;
   snapshot.refreshing = target.inFlight.has_value();
@@ -350,6 +461,50 @@ HostSnapshot WatchSchedule::makeSnapshot(const std::string& hostname, const Targ
   snapshot.params = target.params;
   for (const auto& [key, source] : target.subscribers) snapshot.bindingKeys.push_back(key);
   return snapshot;
+}
+
+SubscriberView viewFor(const HostSnapshot& host, AddressFamilies families) {
+  SubscriberView view;
+  std::optional<core::MonoTime> anySuccess;  // of any family asked for
+  std::string notAnswering;                  // why the families that do not answer do not
+  bool someAnswer = false;                   // a family asked for answers now
+  for (const auto family : kFamilies) {
+    if (!asks(families, family)) continue;
+    const FamilyState& state = host.families[familyIndex(family)];
+    view.addresses.insert(view.addresses.end(), state.addresses.begin(), state.addresses.end());
+    view.hasAnswer = view.hasAnswer || state.hasAnswer;
+    if (state.lastSuccess)
+      anySuccess = anySuccess ? std::max(*anySuccess, *state.lastSuccess) : state.lastSuccess;
+    if (state.hasAnswer && !state.failing()) {
+      someAnswer = true;
+      view.lastSuccess =
+          view.lastSuccess ? std::max(*view.lastSuccess, *state.lastSuccess) : state.lastSuccess;
+      continue;
+    }
+    if (state.failing()) {
+      if (view.failureStatus == ResolveStatus::kOk) view.failureStatus = state.failureStatus;
+      view.failingSince = view.failingSince ? std::max(*view.failingSince, *state.failingSince)
+                                            : state.failingSince;
+      appendReason(notAnswering, state.failureReason);
+    } else {
+      appendReason(notAnswering,
+                   std::string("waiting for the first ") + recordType(family) + " answer");
+    }
+  }
+  std::sort(view.addresses.begin(), view.addresses.end());
+  for (const auto& entry : host.departed) {
+    if (asks(families, entry.address.family())) view.departed.push_back(entry);
+  }
+  if (someAnswer) {
+    view.failingSince.reset();
+    view.failureStatus = ResolveStatus::kOk;
+    view.degradedReason = std::move(notAnswering);
+  } else {
+    view.failing = true;
+    view.failureReason = std::move(notAnswering);
+    view.lastSuccess = anySuccess;
+  }
+  return view;
 }
 
 std::optional<HostSnapshot> WatchSchedule::snapshot(std::string_view hostname) const {

@@ -12,33 +12,50 @@
 //   maxRefreshInterval (never below that minimum) — the most demanding binding wins, which
 //   only ever makes the others' data fresher.
 // - A refresh makes at least `lookupsPerRefresh` lookups, and more while an answer looks cut
-//   short by Route 53 (wantsAnotherLookup(), "Completing 8-address answers" below). It succeeds
-//   when at least one lookup answered kOk; the new address set is the union of the successful
-//   lookups' addresses and its TTL their minimum. Lookups that failed within a successful
-//   refresh are counted but do not fail it (the union of what did answer is still an answer).
-// - After a success the next refresh is due at clamp(TTL, min, max) + jitter.
-// - A refresh in which every lookup failed (SERVFAIL, REFUSED, timeout, error, NXDOMAIN or
-//   NODATA — an empty answer is never "no endpoints") keeps the last good addresses, marks
-//   the target failing with the last lookup's outcome as reason and is retried soon:
-//   min(failureRetryBase * 2^(failures-1), failureRetryCap, max) + jitter, i.e. after 1, 2,
-//   4, 5, 5 ... s by default. DNS lookups are cheap and a failure says nothing about when the
-//   name will answer again, so recovery (and any change made during the outage) is seen
-//   within seconds, not after a backoff grown towards maxRefreshInterval (issue 10 item 9
-//   measured 53 s).
+//   short by Route 53 (wantsAnotherLookup(), "Completing 8-address answers" below) — but none
+//   after a lookup that failed while no lookup of the refresh has answered yet: a dead name
+//   costs one lookup (at most one resolver deadline) per refresh, not lookupsPerRefresh of
+//   them (issue 16 item 3).
+// - Each address family (A, AAAA) keeps its own last good answer and failure state: a lookup
+//   asks for every family the subscribers want, and each family's part of it
+//   (familyOutcome()) is folded on its own. A family succeeds in a refresh when at least one
+//   lookup answered kOk for it; its new address set is the union of those lookups' addresses
+//   of that family. Lookups that failed within a successful refresh are counted but do not
+//   fail it (the union of what did answer is still an answer). A family for which every
+//   lookup failed (SERVFAIL, REFUSED, timeout, error, NXDOMAIN or NODATA — an empty answer is
+//   never "no endpoints") keeps its last good addresses, with no departure counted, and is
+//   failing with its last lookup's outcome as reason. So an AAAA query that times out freezes
+//   the IPv6 addresses only: the IPv4 ones keep following their answers (issue 16 item 2).
+//   The target is failing (HostSnapshot::failing) while every family it asks for is.
+// - After a refresh in which every family succeeded the next one is due at
+//   clamp(TTL, min, max) + jitter, TTL the minimum over the successful lookups.
+// - After a refresh in which some family failed the next one is due soon:
+//   min(failureRetryBase * 2^(failures-1), failureRetryCap, max) + jitter, failures the most
+//   consecutive failed refreshes of a failing family, i.e. after 1, 2, 4, 5, 5 ... s by
+//   default (or at the TTL schedule when that is sooner). DNS lookups are cheap and a failure
+//   says nothing about when the name will answer again, so recovery (and any change made
+//   during the outage) is seen within seconds, not after a backoff grown towards
+//   maxRefreshInterval (issue 10 item 9 measured 53 s).
 // - Jitter is uniform in [0, min(jitterFraction * interval, maxJitter)].
-// - Bindings are told (RefreshUpdate::affectedBindingKeys) when the address set changes
-//   (order-insensitive; the first answer counts as a change), when the target starts or
-//   stops failing, and when a failing target fails for another reason (status or message:
-//   SERVFAIL, then a timeout, then NODATA), so what bindings report follows every lookup
-//   outcome; a repeat of the same failure, or a successful refresh with the same set, tells
-//   nobody.
-// - When an address leaves the set, the target remembers since when it is gone: the time of
-//   the first successful refresh without it (HostSnapshot::departed). That is when the source
-//   was first seen without the address, so a deregistration grace period counts from then,
-//   never from an earlier moment when nobody knew (with a TTL longer than the grace, counting
-//   from the last refresh that listed it would deregister at once). Refreshes with an
-//   unchanged set notify nobody, so without this a reader would only know when it last looked,
-//   which may be a whole resync period earlier. Kept for `departedRetention`.
+// - A family changes (RefreshUpdate::families) when its address set changes (order-
+//   insensitive; its first answer counts as a change), when it starts or stops failing, and
+//   when, failing, it fails for another reason (status or message: SERVFAIL, then a timeout,
+//   then NODATA), so what bindings report follows every lookup outcome; a repeat of the same
+//   failure, or a successful refresh with the same set, changes nothing. The bindings told
+//   (RefreshUpdate::affectedBindingKeys) are the subscribers that ask for a family that
+//   changed: an IPv4-only binding hears nothing of AAAA failures.
+// - When an address leaves its family's set, the target remembers since when it is gone: the
+//   time of the first successful refresh of that family without it (HostSnapshot::departed).
+//   That is when the source was first seen without the address, so a deregistration grace
+//   period counts from then, never from an earlier moment when nobody knew (with a TTL longer
+//   than the grace, counting from the last refresh that listed it would deregister at once).
+//   Refreshes with an unchanged set notify nobody, so without this a reader would only know
+//   when it last looked, which may be a whole resync period earlier. Kept for
+//   `departedRetention`.
+// - A subscriber sees only its own families (viewFor()): failing when none of them answers;
+//   degraded when some answer and others fail or have not answered yet (the failing ones'
+//   last good addresses stay listed, frozen); never affected by a family it did not ask for.
+//   A family no subscriber asks for any more is forgotten.
 //
 // Completing 8-address answers (wantsAnotherLookup). Route 53 answers a query for an alias
 // to an ALB or NLB with at most kRoute53MaxAnswer = 8 addresses per family: a random 8 of the
@@ -142,9 +159,7 @@ struct RefreshParams {
 // The families a DnsSource asks for (IPv4 when it names none).
 AddressFamilies familiesOf(const api::DnsSource& source);
 
-// The addresses of `addresses` in `families`, order kept. A binding that shares a hostname
-// with a binding of other families filters the shared answer with this; an empty result
-// means "no answer for this binding" and must be treated like a failing source.
+// The addresses of `addresses` in `families`, order kept.
 std::vector<api::IpAddress> filterFamilies(const std::vector<api::IpAddress>& addresses,
                                            AddressFamilies families);
 
@@ -158,7 +173,7 @@ struct RefreshTicket {
 };
 
 struct LookupResult {
-  ResolveOutcome outcome;
+  ResolveOutcome outcome;  // as the Resolver returned it; familyOutcome() splits it by family
   std::chrono::nanoseconds latency{0};
 };
 
@@ -169,48 +184,113 @@ struct LookupResult {
 int quietLookupsToStop(size_t seen, double missBound);
 
 // Whether a refresh that made the lookups `made` (in order) for `ticket` should make another:
-// always while fewer than ticket.lookups were made, then only to complete an 8-address answer
+// while fewer than ticket.lookups were made, unless every lookup so far failed for every
+// family (a dead name gets one lookup per refresh); then only to complete an 8-address answer
 // (rules above). Pure; the DnsWatcher's worker asks it after every lookup, and so can a
 // simulation.
 bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupResult>& made,
                         const WatchScheduleOptions& options);
 
+// Index of a family in per-family arrays: 0 for IPv4 (A), 1 for IPv6 (AAAA).
+inline constexpr size_t familyIndex(api::AddressFamily family) {
+  return family == api::AddressFamily::kIPv4 ? 0 : 1;
+}
+
+// What one refresh changed for one address family (rules above).
+struct FamilyUpdate {
+  bool addressesChanged = false;  // its set differs from its last good one (or is its first)
+  bool failingChanged = false;    // it started or stopped failing
+  bool reasonChanged = false;     // it was failing and still is, with another status or message
+
+  bool changed() const { return addressesChanged || failingChanged || reasonChanged; }
+};
+
 // What onResult() decided.
 struct RefreshUpdate {
   bool applied = false;           // false: the ticket was stale (target removed/re-created)
-  bool succeeded = false;         // at least one lookup answered
-  bool addressesChanged = false;  // the address set differs from the last good one
-  bool failingChanged = false;    // the target started or stopped failing
-  bool reasonChanged = false;     // it was failing and still is, with another status or message
-  std::vector<std::string> affectedBindingKeys;  // every subscriber when notify(), else empty
+  bool succeeded = false;         // some family answered
+  bool addressesChanged = false;  // some family's address set changed
+  bool failingChanged = false;    // some family started or stopped failing
+  bool reasonChanged = false;     // some failing family fails for another reason
+  std::array<FamilyUpdate, 2> families{};  // by familyIndex(); all false for one not looked up
+  // The subscribers asking for a family that changed, sorted.
+  std::vector<std::string> affectedBindingKeys;
   core::MonoTime nextRefresh{};
 
   bool notify() const { return addressesChanged || failingChanged || reasonChanged; }
 };
 
+// One address family's part of a hostname's state.
+struct FamilyState {
+  // Its last good answer: the union of its last successful refresh, sorted; kept while it
+  // fails. Empty until its first success.
+  std::vector<api::IpAddress> addresses;
+  bool hasAnswer = false;  // it answered at least once since it was first asked for
+  std::optional<core::MonoTime> lastSuccess;
+  std::optional<core::MonoTime> failingSince;        // set while its latest refresh failed
+  ResolveStatus failureStatus = ResolveStatus::kOk;  // of its latest failed refresh
+  std::string failureReason;                         // e.g. "SERVFAIL (AAAA)"; empty when ok
+  int consecutiveFailures = 0;
+
+  bool failing() const { return failingSince.has_value(); }
+};
+
 // The state of one hostname, for the reconciler and for status.
 struct HostSnapshot {
   std::string hostname;
-  // The last good answer: the union of the last successful refresh, sorted; kept while the
-  // target fails. Empty until the first success.
+  // Every family's last good addresses, sorted; kept while they fail. Empty until the first
+  // success.
   std::vector<api::IpAddress> addresses;
-  bool hasAnswer = false;  // at least one successful refresh since the target was created
-  std::optional<core::MonoTime> lastSuccess;
+  bool hasAnswer = false;                     // some family answered since the target was created
+  std::optional<core::MonoTime> lastSuccess;  // the last refresh in which some family answered
   // Addresses that left the answer within departedRetention, sorted by address; never one of
   // `addresses`.
   std::vector<DepartedAddress> departed;
-  bool failing = false;  // the latest refresh failed (addresses are the last good ones)
+  // Every family the target asks for is failing (addresses are the last good ones). The
+  // fields below describe that whole-name failure: since when every family fails, the A
+  // family's status (else AAAA's), the families' reasons joined with "; ", and the fewest
+  // consecutive failures among them. Unset, kOk, empty and 0 otherwise.
+  bool failing = false;
   std::optional<core::MonoTime> failingSince;
-  ResolveStatus failureStatus = ResolveStatus::kOk;  // of the latest failed refresh
-  std::string failureReason;                         // e.g. "SERVFAIL (A)"; empty when ok
+  ResolveStatus failureStatus = ResolveStatus::kOk;
+  std::string failureReason;  // e.g. "SERVFAIL (A)"
   int consecutiveFailures = 0;
-  std::chrono::seconds lastTtl{0};  // TTL of the last successful refresh
+  std::array<FamilyState, 2> families;  // by familyIndex(); default for a family not asked
+  std::chrono::seconds lastTtl{0};      // TTL of the last successful refresh
   std::vector<std::string> cnameChain;
   bool refreshing = false;       // a refresh is in flight
   core::MonoTime nextRefresh{};  // when the next refresh is due (meaningless while refreshing)
   RefreshParams params;
   std::vector<std::string> bindingKeys;  // subscribers, sorted
 };
+
+// A hostname as one subscriber sees it: its own families only (rules above).
+struct SubscriberView {
+  // The last good addresses of each family asked, sorted: current for a family that answers,
+  // frozen for one that fails.
+  std::vector<api::IpAddress> addresses;
+  bool hasAnswer = false;  // some family asked for has answered
+  // The latest success of a family asked for that is not failing (of any family asked for
+  // when all fail).
+  std::optional<core::MonoTime> lastSuccess;
+  std::vector<DepartedAddress> departed;  // of the families asked for
+  // No family asked for answers: each fails or has not answered yet. failingSince is when the
+  // last of them started failing (unset when none has failed yet); failureStatus the first
+  // failing one's (kOk when they are all only waiting); failureReason their reasons joined
+  // with "; " ("waiting for the first AAAA answer" for one not looked up yet).
+  bool failing = false;
+  std::optional<core::MonoTime> failingSince;
+  ResolveStatus failureStatus = ResolveStatus::kOk;
+  std::string failureReason;
+  // Some family asked for answers and another does not: why not, in the words above. Its
+  // last good addresses are in `addresses` and none of them is departed.
+  std::string degradedReason;
+
+  bool degraded() const { return !degradedReason.empty(); }
+};
+
+// What `host` means to a subscriber asking for `families`.
+SubscriberView viewFor(const HostSnapshot& host, AddressFamilies families);
 
 // Counters for metrics (the server layer exports them). Monotonic except the gauges.
 struct WatcherStats {
@@ -270,14 +350,10 @@ class WatchSchedule {
   struct Target {
     std::map<std::string, api::DnsSource> subscribers;  // by binding key
     RefreshParams params;
-    std::vector<api::IpAddress> addresses;
-    bool hasAnswer = false;
+    std::array<FamilyState, 2> families;  // by familyIndex()
     std::optional<core::MonoTime> lastSuccess;
-    std::vector<DepartedAddress> departed;  // sorted by address, disjoint from `addresses`
-    std::optional<core::MonoTime> failingSince;
-    ResolveStatus failureStatus = ResolveStatus::kOk;
-    std::string failureReason;
-    int consecutiveFailures = 0;
+    // Sorted by address, disjoint from every family's addresses.
+    std::vector<DepartedAddress> departed;
     std::chrono::seconds lastTtl{0};
     std::vector<std::string> cnameChain;
     core::MonoTime nextRefresh{};
@@ -290,8 +366,14 @@ class WatchSchedule {
   HostSnapshot makeSnapshot(const std::string& hostname, const Target& target) const;
   // Sets target.nextRefresh, keeping due_ in step.
   void setNextRefresh(const std::string& hostname, Target& target, core::MonoTime when);
-  void recordDepartures(Target& target, const std::vector<api::IpAddress>& next,
-                        core::MonoTime now) const;
+  // Folds one family's lookups into its state; returns what changed.
+  FamilyUpdate foldFamily(Target& target, api::AddressFamily family,
+                          const std::vector<LookupResult>& lookups, core::MonoTime now) const;
+  // One family's set goes from `previous` to `next` (both sorted): departures (rules above).
+  void recordDepartures(Target& target, const std::vector<api::IpAddress>& previous,
+                        const std::vector<api::IpAddress>& next, core::MonoTime now) const;
+  // Forgets the state of every family no subscriber asks for any more.
+  static void forgetUnaskedFamilies(Target& target);
 
   Random& random_;
   WatchScheduleOptions options_;

@@ -6,6 +6,7 @@
 #include <stop_token>
 
 #include "api/decode.h"
+#include "api/warnings.h"
 #include "controller/aws/query_client.h"
 #include "controller/dns/ares_resolver.h"
 #include "controller/main/aws_setup.h"
@@ -149,6 +150,7 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
   resolverOptions.deadline = timeout;
   auto resolver = dns::AresResolver::create(resolverOptions, clock);
 
+  for (const auto& warning : api::manifestWarnings(manifests)) check.warn(warning.toString());
   std::set<std::string> hostnames;
   for (const auto& b : manifests.targetGroupBindings) {
     if (const auto* dns = std::get_if<api::DnsSource>(&b.spec.source)) {

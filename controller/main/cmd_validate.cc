@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "api/decode.h"
+#include "api/warnings.h"
 #include "controller/main/cli.h"
 #include "controller/main/json_text.h"
 
@@ -56,7 +57,20 @@ std::string jsonBinding(const char* kind, const Binding& b) {
                      jsonString(b.generation), jsonString(b.origin.file));
 }
 
-void printJson(const api::ManifestSet& set, std::ostream& out) {
+std::string jsonDiagnostics(const api::Diagnostics& diagnostics) {
+  std::string out = "[";
+  const char* separator = "";
+  for (const auto& e : diagnostics) {
+    out += separator;
+    out += fmt::format(R"({{"file":{},"line":{},"column":{},"path":{},"message":{}}})",
+                       jsonString(e.file), e.line, e.column, jsonString(e.path),
+                       jsonString(e.message));
+    separator = ",";
+  }
+  return out + "]";
+}
+
+void printJson(const api::ManifestSet& set, const api::Diagnostics& warnings, std::ostream& out) {
   out << "{\"valid\":" << (set.ok() ? "true" : "false") << ",\"bindings\":[";
   const char* separator = "";
   for (const auto& b : set.targetGroupBindings) {
@@ -67,43 +81,41 @@ void printJson(const api::ManifestSet& set, std::ostream& out) {
     out << separator << jsonBinding(api::kKindDnsRecordBinding, b);
     separator = ",";
   }
-  out << "],\"errors\":[";
-  separator = "";
-  for (const auto& e : set.errors) {
-    out << separator
-        << fmt::format(R"({{"file":{},"line":{},"column":{},"path":{},"message":{}}})",
-                       jsonString(e.file), e.line, e.column, jsonString(e.path),
-                       jsonString(e.message));
-    separator = ",";
-  }
-  out << "]}\n";
+  out << "],\"errors\":" << jsonDiagnostics(set.errors)
+      << ",\"warnings\":" << jsonDiagnostics(warnings) << "}\n";
 }
 
 // Text: on success one line per binding and a count on stdout; on failure every diagnostic
-// on stderr (one per line, nothing else, so tools can parse it) and a count on stdout.
-void printText(const api::ManifestSet& set, std::ostream& out, std::ostream& err) {
+// on stderr (one per line, so tools can parse it) and a count on stdout. Warnings (never
+// fatal) follow on stderr, one per line, each starting with "warning: ".
+void printText(const api::ManifestSet& set, const api::Diagnostics& warnings, std::ostream& out,
+               std::ostream& err) {
   const size_t bindings = set.targetGroupBindings.size() + set.dnsRecordBindings.size();
   const auto plural = [](size_t n, const char* word) {
     return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s");
   };
+  const std::string warned = warnings.empty() ? "" : ", " + plural(warnings.size(), "warning");
   if (set.ok()) {
     for (const auto& b : set.targetGroupBindings) out << summary(b) << "\n";
     for (const auto& b : set.dnsRecordBindings) out << summary(b) << "\n";
-    out << plural(bindings, "binding") << " valid (" << plural(set.files.size(), "file") << ")\n";
-    return;
+    out << plural(bindings, "binding") << " valid (" << plural(set.files.size(), "file") << ")"
+        << warned << "\n";
+  } else {
+    for (const auto& e : set.errors) err << e.toString() << "\n";
+    out << "invalid: " << plural(set.errors.size(), "error") << " ("
+        << plural(bindings, "other binding") << " valid)" << warned << "\n";
   }
-  for (const auto& e : set.errors) err << e.toString() << "\n";
-  out << "invalid: " << plural(set.errors.size(), "error") << " ("
-      << plural(bindings, "other binding") << " valid)\n";
+  for (const auto& w : warnings) err << "warning: " << w.toString() << "\n";
 }
 
 int runValidate(const ValidateOptions& options, CliContext& context) {
   std::vector<std::filesystem::path> paths(options.paths.begin(), options.paths.end());
   const api::ManifestSet set = api::loadManifests(paths);
+  const api::Diagnostics warnings = api::manifestWarnings(set);
   if (options.output == "json") {
-    printJson(set, context.out);
+    printJson(set, warnings, context.out);
   } else {
-    printText(set, context.out, context.err);
+    printText(set, warnings, context.out, context.err);
   }
   return set.ok() ? kExitOk : kExitFailure;
 }
@@ -124,8 +136,8 @@ void registerValidateCommand(CLI::App& app, CliContext& context) {
       ->type_name("PATH");
   command
       ->add_option("-o,--output", options->output,
-                   "text (summary on stdout, diagnostics on stderr) or json (one object on "
-                   "stdout: {valid, bindings, errors})")
+                   "text (summary on stdout, diagnostics and warnings on stderr) or json (one "
+                   "object on stdout: {valid, bindings, errors, warnings})")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   command->callback([options, &context] { context.exitCode = runValidate(*options, context); });

@@ -31,22 +31,23 @@ SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) 
       out.failureReason = "not subscribed to DNS yet";
       return out;
     }
-    // The hostname's target serves the union of its subscribers' families: keep ours only.
-    const auto addresses = dns::filterFamilies(host->addresses, dns::familiesOf(*dnsSource));
-    out.hasAnswer = host->hasAnswer && !addresses.empty();
-    for (const auto& a : addresses) out.ids.push_back(a.toString());
-    if (host->lastSuccess) out.lastSuccess = *host->lastSuccess;
-    for (const auto& departed : host->departed) {
+    // The hostname's target serves the union of its subscribers' families: we see ours only,
+    // each family with its own last good answer (a failing AAAA freezes only the IPv6 part).
+    const auto view = dns::viewFor(*host, dns::familiesOf(*dnsSource));
+    out.hasAnswer = view.hasAnswer && !view.addresses.empty();
+    for (const auto& a : view.addresses) out.ids.push_back(a.toString());
+    if (view.lastSuccess) out.lastSuccess = *view.lastSuccess;
+    for (const auto& departed : view.departed) {
       out.departed.push_back(DepartedId{departed.address.toString(), departed.goneSince});
     }
-    out.failing = host->failing || !out.hasAnswer;
-    out.failingSince = host->failingSince;
-    if (host->failing) {
-      out.failureReason = host->failureReason;
-    } else if (!host->hasAnswer) {
+    out.failing = view.failing || !out.hasAnswer;
+    out.failingSince = view.failingSince;
+    if (view.failing) {
+      out.failureReason = view.failureReason;
+    } else if (!out.hasAnswer) {
       out.failureReason = "waiting for the first DNS answer";
-    } else if (addresses.empty()) {
-      out.failureReason = "the answer has no address of the binding's addressFamilies";
+    } else if (view.degraded()) {
+      out.degradedReason = view.degradedReason + "; that family's last good addresses are kept";
     }
     return out;
   }

@@ -558,6 +558,10 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
     view.reason = "Resolved";
     view.message = std::string(api::sourceKindName(spec.source)) + " source lists " +
                    std::to_string(view.targets.size()) + " targets";
+    // Part of the listing frozen at its last good answer (e.g. AAAA lookups failing).
+    if (!snapshot.degradedReason.empty()) {
+      view.message += "; degraded: " + snapshot.degradedReason + " (that part kept as last known)";
+    }
   } else if (nothingRegistrable) {
     // The previous listing stands in (it stays listed in the tracker); this answer's targets
     // are shown as held by the planner, never counted as listed.

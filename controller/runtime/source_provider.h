@@ -28,6 +28,11 @@ struct SourceSnapshot {
   bool failing = false;  // the latest lookup failed (answer kept as last good)
   std::optional<core::MonoTime> failingSince;
   std::string failureReason;  // "SERVFAIL", "timeout", "NXDOMAIN", "empty answer", ...
+  // Not failing, but part of the listing is frozen: e.g. a DNS source asking for IPv4 and
+  // IPv6 whose AAAA lookups fail. `ids` keep that part's last good answer (never departed)
+  // while the rest follows the source. Says why, e.g. "no answer in time (AAAA)"; empty when
+  // the whole listing is current.
+  std::string degradedReason;
 };
 
 class SourceProvider {

@@ -302,6 +302,83 @@ TEST_F(AresResolverIntegrationTest, ASilentServerFailsOverToTheNext) {
   EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1"}));
 }
 
+// Issue 16 item 1: with ARES_FLAG_NOCHECKRESP a first server answering SERVFAIL or REFUSED
+// ended the lookup and the second server was never asked. It is asked now, as glibc and
+// c-ares' default do, and the failure is kept in the message only if every server fails.
+class AresFailoverTest : public AresResolverIntegrationTest {
+ protected:
+  void SetUp() override {
+    AresResolverIntegrationTest::SetUp();
+    std::string error;
+    second_ = DnsTestServer::start({"--seed", "2"}, &error);
+    ASSERT_NE(second_, nullptr) << error;
+  }
+
+  std::unique_ptr<AresResolver> bothServers() {
+    AresResolverOptions options;
+    options.servers = {server_->serverAddress(), second_->serverAddress()};
+    options.timeout = 200ms;
+    options.tries = 2;
+    options.deadline = 2s;
+    auto resolver = AresResolver::create(options, clock_);
+    EXPECT_TRUE(resolver.has_value()) << resolver.error().message;
+    return resolver ? std::move(*resolver) : nullptr;
+  }
+
+  std::unique_ptr<DnsTestServer> second_;
+};
+
+TEST_F(AresFailoverTest, AServerThatRefusesOrFailsIsPassedOver) {
+  for (const std::string mode : {"refused", "servfail"}) {
+    SCOPED_TRACE(mode);
+    ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"mode":")" + mode + "\"}"));
+    ASSERT_TRUE(second_->putRecord("db.test", R"({"a":["10.0.0.2"],"aaaa":["fd00::2"]})"));
+    auto outcome = bothServers()->resolve("db.test", {true, true}, {});
+    ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+    EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.2", "fd00::2"}));
+    EXPECT_EQ(second_->nameCount("db.test"), 2);  // A and AAAA
+    ASSERT_TRUE(second_->clearQueries());
+  }
+}
+
+TEST_F(AresFailoverTest, WhenEveryServerFailsTheFirstReasonIsKeptAndEachServerNamed) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"mode":"refused"})"));
+  ASSERT_TRUE(second_->putRecord("db.test", R"({"a":["10.0.0.2"],"mode":"servfail"})"));
+  auto outcome = bothServers()->resolve("db.test", {true, false}, {});
+  EXPECT_EQ(outcome.status, ResolveStatus::kRefused) << outcome.message;
+  EXPECT_EQ(outcome.message, "REFUSED from " + server_->serverAddress().toString() +
+                                 " (A); SERVFAIL from " + second_->serverAddress().toString() +
+                                 " (A)");
+
+  // A server that does not answer after one that failed: the answered failure says more.
+  ASSERT_TRUE(second_->putRecord("db.test", R"({"a":["10.0.0.2"],"mode":"timeout"})"));
+  outcome = bothServers()->resolve("db.test", {true, false}, {});
+  EXPECT_EQ(outcome.status, ResolveStatus::kRefused) << outcome.message;
+  EXPECT_NE(outcome.message.find("REFUSED from " + server_->serverAddress().toString()),
+            std::string::npos)
+      << outcome.message;
+  EXPECT_NE(outcome.message.find("(A); "), std::string::npos) << outcome.message;
+
+  // NXDOMAIN from the second server is an answer: it stands.
+  ASSERT_TRUE(second_->deleteRecord("db.test"));
+  outcome = bothServers()->resolve("db.test", {true, false}, {});
+  EXPECT_EQ(outcome.status, ResolveStatus::kNxDomain) << outcome.message;
+}
+
+// Issue 16 item 2: a lookup of both families reports each one's own outcome, so an AAAA query
+// that times out does not hide the A answer.
+TEST_F(AresResolverIntegrationTest, EachFamilysOutcomeIsKept) {
+  ASSERT_TRUE(server_->putRecord(
+      "dual.test", R"({"a":["10.0.0.1"],"aaaa":["fd00::1"],"modeByType":{"AAAA":"timeout"}})"));
+  auto outcome = makeResolver(100ms, 1, 1s)->resolve("dual.test", {true, true}, {});
+  EXPECT_EQ(outcome.status, ResolveStatus::kTimeout);
+  ASSERT_EQ(outcome.perFamily.size(), 2u);
+  auto a = familyOutcome(outcome, api::AddressFamily::kIPv4);
+  ASSERT_TRUE(a.ok()) << a.message;
+  EXPECT_EQ(texts(a.answer), (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_EQ(familyOutcome(outcome, api::AddressFamily::kIPv6).status, ResolveStatus::kTimeout);
+}
+
 TEST_F(AresResolverIntegrationTest, ConcurrentCallsFromManyThreads) {
   ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"aaaa":["fd00::1"]})"));
   auto resolver = makeResolver();

@@ -34,7 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from dnslib import AAAA, CNAME, EDNS0, QTYPE, RCODE, RR, A, DNSRecord
 
 MODES = ("ok", "servfail", "nxdomain", "refused", "timeout", "empty", "truncate")
-RECORD_KEYS = ("a", "aaaa", "cname", "ttl", "rotate", "mode")
+RECORD_KEYS = ("a", "aaaa", "cname", "ttl", "rotate", "mode", "modeByType")
+MODE_TYPES = ("A", "AAAA")
 DEFAULT_TTL = 30
 MAX_CNAME_CHAIN = 16
 # RFC 1035 limit for UDP answers when the query carries no EDNS0 OPT record.
@@ -69,7 +70,8 @@ def parse_record(body):
     unknown = set(body) - set(RECORD_KEYS)
     if unknown:
         raise BadRecord("unknown fields: %s" % ", ".join(sorted(unknown)))
-    record = {"a": [], "aaaa": [], "cname": None, "ttl": DEFAULT_TTL, "rotate": None, "mode": "ok"}
+    record = {"a": [], "aaaa": [], "cname": None, "ttl": DEFAULT_TTL, "rotate": None, "mode": "ok",
+              "modeByType": {}}
     for key, version in (("a", 4), ("aaaa", 6)):
         values = body.get(key, [])
         if not isinstance(values, list):
@@ -102,6 +104,15 @@ def parse_record(body):
     if mode not in MODES:
         raise BadRecord("mode must be one of %s" % ", ".join(MODES))
     record["mode"] = mode
+    by_type = body.get("modeByType", {})
+    if not isinstance(by_type, dict):
+        raise BadRecord("modeByType must be an object of query type -> mode")
+    for qtype, value in by_type.items():
+        if qtype not in MODE_TYPES:
+            raise BadRecord("modeByType: query type must be one of %s" % ", ".join(MODE_TYPES))
+        if value not in MODES:
+            raise BadRecord("modeByType: mode must be one of %s" % ", ".join(MODES))
+    record["modeByType"] = dict(by_type)
     return record
 
 
@@ -161,7 +172,7 @@ class State:
             if record is None:
                 reply.header.rcode = RCODE.NXDOMAIN
                 break
-            mode = record["mode"]
+            mode = record["modeByType"].get(QTYPE.get(qtype), record["mode"])
             if mode == "timeout":
                 return None
             if mode in ("servfail", "refused"):

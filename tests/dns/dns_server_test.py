@@ -155,6 +155,17 @@ class AnswerTest(unittest.TestCase):
         _, log = self.server.call("GET", "/queries")
         self.assertEqual(log["byName"], {"slow.test": 2})
 
+    def test_mode_by_type_overrides_the_mode_for_that_query_type(self):
+        self.server.put("dual.test", a=["10.0.0.1"], aaaa=["fd00::1"],
+                        modeByType={"AAAA": "timeout"})
+        self.assertEqual(addresses(self.server.query("dual.test", "A")), ["10.0.0.1"])
+        with self.assertRaises(socket.timeout):
+            self.server.query("dual.test", "AAAA", timeout=0.5)
+        self.server.put("dual.test", a=["10.0.0.1"], aaaa=["fd00::1"], mode="servfail",
+                        modeByType={"AAAA": "ok"})
+        self.assertEqual(self.server.query("dual.test", "A").header.rcode, RCODE.SERVFAIL)
+        self.assertEqual(addresses(self.server.query("dual.test", "AAAA")), ["fd00::1"])
+
     def test_truncate_mode_sets_tc_over_udp_and_answers_over_tcp(self):
         self.server.put("trunc.test", a=["10.0.0.1", "10.0.0.2"], mode="truncate")
         udp = self.server.query("trunc.test")
@@ -220,7 +231,8 @@ class AnswerTest(unittest.TestCase):
     def test_control_rejects_bad_records(self):
         for body in ({"a": ["300.1.1.1"]}, {"aaaa": ["10.0.0.1"]}, {"mode": "sometimes"},
                      {"ttl": -1}, {"rotate": 0}, {"cname": "x.test", "a": ["10.0.0.1"]},
-                     {"colour": "blue"}, ["10.0.0.1"]):
+                     {"colour": "blue"}, ["10.0.0.1"], {"modeByType": {"MX": "timeout"}},
+                     {"modeByType": {"AAAA": "sometimes"}}, {"modeByType": ["AAAA"]}):
             with self.subTest(body=body):
                 status, reply = self.server.call("PUT", "/records/bad.test", body)
                 self.assertEqual(status, 400)

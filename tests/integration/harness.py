@@ -141,12 +141,14 @@ class DnsServer(_Process):
         self.dns = fields["dns"]
         self.control_url = fields["control"]
 
-    def set(self, name, a=(), ttl=5, mode="ok", rotate=None, cname=None, aaaa=()):
+    def set(self, name, a=(), ttl=5, mode="ok", rotate=None, cname=None, aaaa=(), mode_by_type=None):
         body = {"a": list(a), "aaaa": list(aaaa), "ttl": ttl, "mode": mode}
         if rotate:
             body["rotate"] = rotate
         if cname:
             body["cname"] = cname
+        if mode_by_type:
+            body["modeByType"] = dict(mode_by_type)  # e.g. {"AAAA": "timeout"}
         status, payload = http_json("PUT", f"{self.control_url}/records/{name}", body)
         assert status < 300, payload
 

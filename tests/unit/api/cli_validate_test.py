@@ -2,7 +2,8 @@
 """`endpoint-binder validate` and `version`, driven through the real binary.
 
 Exit codes: 0 valid, 1 invalid manifests (every diagnostic on stderr, one per line), 2 usage
-errors. `--output json` prints {valid, bindings, errors} on stdout.
+errors; warnings never change the exit code. `--output json` prints
+{valid, bindings, errors, warnings} on stdout.
 Environment: EB_SOURCE_DIR (repo root), EB_BIN_DIR (directory of endpoint-binder).
 """
 import json
@@ -68,9 +69,10 @@ class Validate(unittest.TestCase):
         result = run("validate", "--output", "json", EXAMPLES)
         self.assertEqual(result.returncode, 0, result.stderr)
         output = json.loads(result.stdout)
-        self.assertEqual(set(output), {"valid", "bindings", "errors"})
+        self.assertEqual(set(output), {"valid", "bindings", "errors", "warnings"})
         self.assertIs(output["valid"], True)
         self.assertEqual(output["errors"], [])
+        self.assertEqual(output["warnings"], [])
         self.assertEqual(len(output["bindings"]), 5)
         for binding in output["bindings"]:
             self.assertEqual(set(binding), {"kind", "namespace", "name", "generation", "file"})
@@ -116,6 +118,39 @@ class Validate(unittest.TestCase):
         generations = {b["name"]: b["generation"] for b in first["bindings"]}
         self.assertEqual(second["bindings"][0]["generation"], generations["internal-names"])
         self.assertEqual(len(set(generations.values())), 5)
+
+    def test_a_single_label_dns_hostname_is_valid_with_a_warning(self):
+        # Issue 16 item 4: DNS sources never apply resolv.conf's search domains, so a short
+        # name that resolves in a shell may resolve to nothing in the controller.
+        manifest = ("apiVersion: endpointbinder.io/v1alpha1\n"
+                    "kind: TargetGroupBinding\n"
+                    "metadata:\n"
+                    "  name: short\n"
+                    "spec:\n"
+                    "  targetGroupARN: arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
+                    "targetgroup/short/0123456789abcdef\n"
+                    "  source:\n"
+                    "    dns:\n"
+                    "      hostname: OpenSearch\n")
+        with tempfile.TemporaryDirectory() as directory:
+            path = os.path.join(directory, "short.yaml")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(manifest)
+            text = run("validate", path)
+            output = json.loads(run("validate", "-o", "json", path).stdout)
+        self.assertEqual(text.returncode, 0, text.stderr)
+        self.assertTrue(text.stdout.endswith("1 binding valid (1 file), 1 warning\n"), text.stdout)
+        message = ('"opensearch" is a single-label name: it is looked up exactly as written, '
+                   "never with the search domains of /etc/resolv.conf, so it resolves only if "
+                   'DNS has that very name; write the fully qualified name (e.g. '
+                   '"opensearch.example.internal")')
+        self.assertEqual(text.stderr,
+                         f"warning: {path}:1:1: spec.source.dns.hostname: {message}\n")
+        self.assertIs(output["valid"], True)
+        self.assertEqual(output["errors"], [])
+        self.assertEqual(output["warnings"], [{
+            "file": path, "line": 1, "column": 1, "path": "spec.source.dns.hostname",
+            "message": message}])
 
     def test_a_missing_path_is_an_error_not_a_crash(self):
         result = run("validate", "no/such/dir")

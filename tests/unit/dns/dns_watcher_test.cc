@@ -319,6 +319,75 @@ TEST(DnsWatcherTest, AnotherFailureReasonIsReportedAndARepeatIsNot) {
   EXPECT_FALSE(watcher.snapshot("db.test")->failing);
 }
 
+// Issue 16 item 3: four workers, each held by a dead name's refresh for lookupsPerRefresh
+// deadlines, made every other name wait over a minute. A dead name is looked up once per
+// refresh, and a refresh never waits for a busy worker: another one starts.
+TEST(DnsWatcherTest, ADeadNameIsLookedUpOncePerRefresh) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  resolver.setOutcome("dead.test", failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"));
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions());
+  watcher.subscribe("ns/a", source("dead.test", 30s, 60s, 16));
+  watcher.start();
+  ASSERT_TRUE(changes.waitForCount(1));  // failing
+  watcher.stop();
+  EXPECT_EQ(resolver.callCount("dead.test"), 1);
+  EXPECT_TRUE(watcher.snapshot("dead.test")->failing);
+}
+
+TEST(DnsWatcherTest, DeadNamesDoNotDelayTheOthers) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  DnsWatcherOptions options;  // the defaults: 4 idle workers
+  options.schedule.intervalFloor = 10ms;
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), options);
+  // More dead names than idle workers, each blocked in a lookup until stopped, subscribed
+  // (hence due) before the live one.
+  for (int i = 0; i < 6; ++i) {
+    const std::string name = "dead" + std::to_string(i) + ".test";
+    resolver.setBlocking(name, true);
+    watcher.subscribe("ns/dead" + std::to_string(i), source(name, 30s, 60s, 16));
+  }
+  watcher.start();
+  ASSERT_TRUE(eventually([&] { return resolver.inProgress() == 6; }));
+  resolver.setOutcome("live.test", answerOf({"10.0.0.1"}, 60));
+  watcher.subscribe("ns/live", source("live.test", 30s, 60s));
+  ASSERT_TRUE(changes.waitForCount(1));
+  EXPECT_EQ(changes.events()[0].first, "live.test");
+  EXPECT_TRUE(watcher.snapshot("live.test")->hasAnswer);
+  EXPECT_GE(watcher.workerCount(), 7u);
+  watcher.stop();
+}
+
+TEST(DnsWatcherTest, WorkersStartedForABusySpellEndWhenIdle) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver resolver;
+  DnsWatcherOptions options = fastOptions(3);  // at most 3
+  options.idleWorkers = 1;
+  options.idleWorkerLinger = 50ms;
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), options);
+  const std::vector<std::string> names = {"a.test", "b.test", "c.test", "d.test"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    resolver.setBlocking(names[i], true);
+    resolver.setOutcome(names[i], answerOf({"10.0.0.1"}, 60));
+    watcher.subscribe("ns/b" + std::to_string(i), source(names[i], 30s, 60s));
+  }
+  watcher.start();
+  ASSERT_TRUE(eventually([&] { return resolver.inProgress() == 3; }));
+  EXPECT_EQ(watcher.workerCount(), 3u);  // the cap holds: the fourth name waits
+  for (const auto& name : names) resolver.setBlocking(name, false);
+  ASSERT_TRUE(changes.waitForCount(names.size()));
+  EXPECT_EQ(resolver.maxConcurrent(), 3);
+  ASSERT_TRUE(eventually([&] { return watcher.workerCount() == 1; }));
+  watcher.stop();
+}
+
 TEST(DnsWatcherTest, UnsubscribeDropsTheTargetAndSubscribeAfterStartWakesAWorker) {
   core::RealClock clock;
   FakeRandom random;

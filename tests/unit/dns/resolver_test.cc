@@ -55,6 +55,39 @@ TEST(CombineOutcomesTest, AnyFailureWinsOverAPartialAnswer) {
             ResolveStatus::kServFail);
 }
 
+// Issue 16 item 2: the combined outcome of an A and AAAA lookup hid a good A answer behind a
+// failed AAAA one. Each family's own outcome travels with it.
+TEST(CombineOutcomesTest, KeepsEachFamilysOwnOutcome) {
+  auto combined = combineOutcomes(answerOf({"10.0.0.1"}, 30),
+                                  failureOf(ResolveStatus::kTimeout, "deadline exceeded (AAAA)"));
+  EXPECT_EQ(combined.status, ResolveStatus::kTimeout);
+  ASSERT_EQ(combined.perFamily.size(), 2u);
+  auto a = familyOutcome(combined, api::AddressFamily::kIPv4);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(texts(a.answer), (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_EQ(a.answer.ttl, std::chrono::seconds(30));
+  auto aaaa = familyOutcome(combined, api::AddressFamily::kIPv6);
+  EXPECT_EQ(aaaa.status, ResolveStatus::kTimeout);
+  EXPECT_EQ(aaaa.message, "deadline exceeded (AAAA)");
+  EXPECT_TRUE(aaaa.perFamily.empty());
+}
+
+TEST(FamilyOutcomeTest, WithoutPartsASuccessIsSplitAndAFailureStandsForEveryFamily) {
+  auto both = answerOf({"10.0.0.1", "fd00::1"}, 20, {"lb.test"});
+  auto a = familyOutcome(both, api::AddressFamily::kIPv4);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(texts(a.answer), (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_EQ(a.answer.ttl, std::chrono::seconds(20));
+  EXPECT_EQ(a.answer.cnameChain, (std::vector<std::string>{"lb.test"}));
+  auto none = familyOutcome(answerOf({"10.0.0.1"}), api::AddressFamily::kIPv6);
+  EXPECT_EQ(none.status, ResolveStatus::kNoData);
+  EXPECT_EQ(none.message, "no AAAA records");
+  auto failed =
+      familyOutcome(failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"), api::AddressFamily::kIPv6);
+  EXPECT_EQ(failed.status, ResolveStatus::kServFail);
+  EXPECT_EQ(failed.message, "SERVFAIL (A)");
+}
+
 TEST(ResolveStatusTest, NamesAreStableAndErrorsRetryable) {
   EXPECT_STREQ(resolveStatusName(ResolveStatus::kOk), "ok");
   EXPECT_STREQ(resolveStatusName(ResolveStatus::kNxDomain), "NXDOMAIN");

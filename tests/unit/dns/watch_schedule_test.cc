@@ -553,6 +553,160 @@ TEST_F(WatchScheduleTest, LatencyIsSummedAndItsMaximumKept) {
   EXPECT_EQ(stats.lookupLatencyMax, 40ms);
 }
 
+api::DnsSource families(std::string hostname, bool ipv4, bool ipv6) {
+  api::DnsSource s = source(std::move(hostname), 1, 5s, 60s);
+  s.ipv4 = ipv4;
+  s.ipv6 = ipv6;
+  return s;
+}
+
+ResolveOutcome dual(ResolveOutcome a, ResolveOutcome aaaa) {
+  return combineOutcomes(std::move(a), std::move(aaaa));
+}
+
+std::vector<std::string> departedTexts(const std::vector<DepartedAddress>& departed) {
+  std::vector<std::string> out;
+  for (const auto& entry : departed) out.push_back(entry.address.toString());
+  return out;
+}
+
+// Issue 16 item 2: subscriptions to one hostname merge their families, and a timed-out AAAA
+// query failed the whole name, so an IPv4-only binding stopped seeing A changes. Each family
+// keeps its own last good answer; a failing one freezes only itself.
+TEST_F(WatchScheduleTest, AFailingFamilyFreezesOnlyItself) {
+  schedule_.subscribe("ns/v4", families("dual.test", true, false), now());
+  schedule_.subscribe("ns/both", families("dual.test", true, true), now());
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::1"}, 30))});
+
+  clock_.advance(30s);
+  const auto changedAt = now();
+  auto update =
+      refresh("dual.test", {dual(answerOf({"10.0.0.2"}, 30),
+                                 failureOf(ResolveStatus::kTimeout, "deadline exceeded (AAAA)"))});
+  EXPECT_TRUE(update.succeeded);
+  EXPECT_TRUE(update.addressesChanged);
+  EXPECT_TRUE(update.families[0].addressesChanged);
+  EXPECT_TRUE(update.families[1].failingChanged);
+  EXPECT_EQ(update.affectedBindingKeys, (std::vector<std::string>{"ns/both", "ns/v4"}));
+  // Retried soon for the failing family, not at the 30 s TTL.
+  EXPECT_EQ(update.nextRefresh - now(), 1s);
+
+  auto host = schedule_.snapshot("dual.test");
+  EXPECT_FALSE(host->failing);  // A answers
+  EXPECT_EQ(texts(host->addresses), (std::vector<std::string>{"10.0.0.2", "fd00::1"}));
+  EXPECT_TRUE(host->families[1].failing());
+  EXPECT_EQ(host->families[1].failingSince, changedAt);
+  EXPECT_EQ(host->families[1].failureStatus, ResolveStatus::kTimeout);
+  EXPECT_EQ(departedTexts(host->departed), (std::vector<std::string>{"10.0.0.1"}));
+
+  // The IPv4-only binding sees a healthy source with the new A answer.
+  auto v4 = viewFor(*host, {true, false});
+  EXPECT_FALSE(v4.failing);
+  EXPECT_FALSE(v4.degraded());
+  EXPECT_EQ(texts(v4.addresses), (std::vector<std::string>{"10.0.0.2"}));
+  EXPECT_EQ(v4.lastSuccess, changedAt);
+  EXPECT_EQ(departedTexts(v4.departed), (std::vector<std::string>{"10.0.0.1"}));
+
+  // The dual binding follows A and keeps the last good AAAA answer, frozen: listed, never
+  // departed, and reported as degraded.
+  auto both = viewFor(*host, {true, true});
+  EXPECT_FALSE(both.failing);
+  EXPECT_EQ(both.degradedReason, "deadline exceeded (AAAA)");
+  EXPECT_EQ(texts(both.addresses), (std::vector<std::string>{"10.0.0.2", "fd00::1"}));
+  EXPECT_EQ(departedTexts(both.departed), (std::vector<std::string>{"10.0.0.1"}));
+
+  // An IPv6-only view fails with the AAAA reason and keeps its last good answer.
+  auto v6 = viewFor(*host, {false, true});
+  EXPECT_TRUE(v6.failing);
+  EXPECT_EQ(v6.failingSince, changedAt);
+  EXPECT_EQ(v6.failureStatus, ResolveStatus::kTimeout);
+  EXPECT_EQ(v6.failureReason, "deadline exceeded (AAAA)");
+  EXPECT_EQ(texts(v6.addresses), (std::vector<std::string>{"fd00::1"}));
+  EXPECT_TRUE(v6.departed.empty());
+}
+
+TEST_F(WatchScheduleTest, AFamilysFailureAndRecoveryTellOnlyItsSubscribers) {
+  schedule_.subscribe("ns/v4", families("dual.test", true, false), now());
+  schedule_.subscribe("ns/both", families("dual.test", true, true), now());
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::1"}, 30))});
+
+  auto failed = refreshWhenDue(
+      "dual.test", {dual(answerOf({"10.0.0.1"}, 30), failureOf(ResolveStatus::kServFail))});
+  EXPECT_FALSE(failed.families[0].changed());
+  EXPECT_EQ(failed.affectedBindingKeys, (std::vector<std::string>{"ns/both"}));
+  auto again = refreshWhenDue(
+      "dual.test", {dual(answerOf({"10.0.0.1"}, 30), failureOf(ResolveStatus::kServFail))});
+  EXPECT_FALSE(again.notify());
+  EXPECT_TRUE(again.affectedBindingKeys.empty());
+
+  // AAAA recovers with another address: the old one is gone since the recovery.
+  auto recovered =
+      refreshWhenDue("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::2"}, 30))});
+  EXPECT_TRUE(recovered.families[1].failingChanged);
+  EXPECT_TRUE(recovered.families[1].addressesChanged);
+  EXPECT_EQ(recovered.affectedBindingKeys, (std::vector<std::string>{"ns/both"}));
+  EXPECT_EQ(recovered.nextRefresh - now(), 30s);
+  auto host = schedule_.snapshot("dual.test");
+  ASSERT_EQ(host->departed.size(), 1u);
+  EXPECT_EQ(host->departed[0].address.toString(), "fd00::1");
+  EXPECT_EQ(host->departed[0].goneSince, now());
+  EXPECT_FALSE(viewFor(*host, {true, true}).degraded());
+}
+
+TEST_F(WatchScheduleTest, TheNameFailsWhenEveryFamilyFails) {
+  schedule_.subscribe("ns/both", families("dual.test", true, true), now());
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::1"}, 30))});
+  const auto aaaaFailedAt = now() + 30s;
+  clock_.advance(30s);
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30),
+                             failureOf(ResolveStatus::kTimeout, "deadline exceeded (AAAA)"))});
+  EXPECT_FALSE(schedule_.snapshot("dual.test")->failing);
+  auto update = refreshWhenDue(
+      "dual.test", {dual(failureOf(ResolveStatus::kServFail, "SERVFAIL (A)"),
+                         failureOf(ResolveStatus::kTimeout, "deadline exceeded (AAAA)"))});
+  EXPECT_FALSE(update.succeeded);
+  auto host = schedule_.snapshot("dual.test");
+  EXPECT_TRUE(host->failing);
+  EXPECT_EQ(host->failingSince, now());  // the A family's, the later one
+  EXPECT_GT(now(), aaaaFailedAt);
+  EXPECT_EQ(host->failureStatus, ResolveStatus::kServFail);
+  EXPECT_EQ(host->failureReason, "SERVFAIL (A); deadline exceeded (AAAA)");
+  EXPECT_EQ(host->consecutiveFailures, 1);
+  EXPECT_EQ(texts(host->addresses), (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+  auto view = viewFor(*host, {true, true});
+  EXPECT_TRUE(view.failing);
+  EXPECT_EQ(view.failureReason, "SERVFAIL (A); deadline exceeded (AAAA)");
+  EXPECT_EQ(texts(view.addresses), (std::vector<std::string>{"10.0.0.1", "fd00::1"}));
+  // Backoff follows the family failing longest: AAAA has failed twice.
+  EXPECT_EQ(update.nextRefresh - now(), 2s);
+}
+
+TEST_F(WatchScheduleTest, AFamilyNotAnsweredYetIsWaitingNotFailing) {
+  schedule_.subscribe("ns/v4", families("dual.test", true, false), now());
+  refresh("dual.test", {answerOf({"10.0.0.1"}, 30)});
+  schedule_.subscribe("ns/v6", families("dual.test", false, true), now());
+  auto host = schedule_.snapshot("dual.test");
+  auto v6 = viewFor(*host, {false, true});
+  EXPECT_TRUE(v6.failing);
+  EXPECT_FALSE(v6.failingSince.has_value());
+  EXPECT_EQ(v6.failureReason, "waiting for the first AAAA answer");
+  EXPECT_EQ(viewFor(*host, {true, true}).degradedReason, "waiting for the first AAAA answer");
+  EXPECT_FALSE(viewFor(*host, {true, false}).degraded());
+}
+
+TEST_F(WatchScheduleTest, AFamilyNobodyAsksForAnyMoreIsForgotten) {
+  schedule_.subscribe("ns/v4", families("dual.test", true, false), now());
+  schedule_.subscribe("ns/v6", families("dual.test", false, true), now());
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::1"}, 30))});
+  refreshWhenDue("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::2"}, 30))});
+  ASSERT_EQ(schedule_.snapshot("dual.test")->departed.size(), 1u);
+  schedule_.unsubscribe("ns/v6");
+  auto host = schedule_.snapshot("dual.test");
+  EXPECT_EQ(texts(host->addresses), (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_FALSE(host->families[1].hasAnswer);
+  EXPECT_TRUE(host->departed.empty());
+}
+
 TEST_F(WatchScheduleTest, CnameChainIsReported) {
   schedule_.subscribe("ns/a", source("db.test"), now());
   refresh("db.test", {answerOf({"10.0.0.1"}, 30, {"lb.test"})});
