@@ -75,7 +75,8 @@ Controller::Controller(Deps deps, ControllerOptions options)
       reconciler_(
           Reconciler::Deps{[this](const std::string& key) { return desired(key); }, sources_,
                            deps.api, observed_, status_, deps.clock, deps.log, deps.metrics,
-                           [this](const std::string& arn) { return bindingsNaming(arn); }},
+                           [this](const std::string& arn) { return bindingsNaming(arn); },
+                           [this] { return store_.settled(); }},
           options_.reconciler) {}
 
 Controller::~Controller() { stop(std::chrono::seconds(0)); }
@@ -88,11 +89,7 @@ std::optional<DesiredBinding> Controller::desired(const std::string& key) const 
 }
 
 std::vector<std::string> Controller::bindingsNaming(const std::string& arn) const {
-  std::vector<std::string> keys;
-  for (const auto& [key, stored] : store_.targetGroupBindings()) {
-    if (stored.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
-  }
-  return keys;
+  return store_.targetGroupBindingKeysFor(arn);
 }
 
 core::Result<void> Controller::start() {

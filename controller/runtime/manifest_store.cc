@@ -301,6 +301,15 @@ ManifestDiff ManifestStore::reload(core::MonoTime now) {
   for (const auto& d : diff.errors) filesWithErrors.insert(normalPath(d.file));
 
   std::lock_guard lock(mu_);
+  if (diff.complete) {
+    if (!firstCompleteAt_) firstCompleteAt_ = now;
+    if (now - *firstCompleteAt_ >= options_.deletionSettle) settled_ = true;
+  }
+  if (!settled_) {
+    diff.settleCheckAt = firstCompleteAt_ && diff.complete
+                             ? *firstCompleteAt_ + options_.deletionSettle
+                             : now + options_.deletionSettle;
+  }
   targetGroupBindings_ = std::move(targetGroupBindings);
   dnsRecordBindings_ = std::move(dnsRecordBindings);
   diff.errorsChanged = toStrings(diff.errors) != toStrings(errors_);
@@ -348,6 +357,20 @@ std::optional<StoredDnsRecordBinding> ManifestStore::getDnsRecordBinding(
 api::Diagnostics ManifestStore::errors() const {
   std::lock_guard lock(mu_);
   return errors_;
+}
+
+std::vector<std::string> ManifestStore::targetGroupBindingKeysFor(const std::string& arn) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> keys;
+  for (const auto& [key, stored] : targetGroupBindings_) {
+    if (stored.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
+  }
+  return keys;
+}
+
+bool ManifestStore::settled() const {
+  std::lock_guard lock(mu_);
+  return settled_;
 }
 
 bool ManifestStore::loaded() const {

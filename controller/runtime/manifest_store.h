@@ -22,6 +22,11 @@
 //     reports it removed. A binding that comes back meanwhile is simply no longer pending
 //     (and "updated" only if it changed). ManifestDiff::confirmDeletionsAt says when to
 //     reload to confirm; ManifestWatcher schedules that reload itself.
+//   - The same holds for bindings the store never knew: a process that starts while a file is
+//     half written never sees the binding in it, yet something outside the manifests (an owner
+//     tag on a target group) may still name it. settled() turns true once a complete reload at
+//     least `deletionSettle` after the first complete one has happened; before that, a binding
+//     the store does not know proves nothing. ManifestDiff::settleCheckAt says when to reload.
 // The loader is injectable (api::loadManifests by default) so tests can feed exact sets.
 //
 // Thread-safety: every method is thread-safe. reload() calls are serialised with each other;
@@ -91,6 +96,8 @@ struct ManifestDiff {
   bool complete = false;
   // When a reload could next confirm a pending deletion; nullopt when none is pending.
   std::optional<core::MonoTime> confirmDeletionsAt;
+  // When a reload could make the store settled(); nullopt once it is.
+  std::optional<core::MonoTime> settleCheckAt;
 
   // True when a binding changed or the set of errors changed: worth telling someone.
   bool changed() const {
@@ -141,6 +148,8 @@ class ManifestStore {
   // Snapshots, keyed by "namespace/name".
   std::map<std::string, StoredTargetGroupBinding> targetGroupBindings() const;
   std::map<std::string, StoredDnsRecordBinding> dnsRecordBindings() const;
+  // Keys of the TargetGroupBindings (pending deletions and stale ones included) naming `arn`.
+  std::vector<std::string> targetGroupBindingKeysFor(const std::string& arn) const;
   // The TargetGroupBinding with this key, or nullopt.
   std::optional<StoredTargetGroupBinding> get(const std::string& key) const;
   std::optional<StoredDnsRecordBinding> getDnsRecordBinding(const std::string& key) const;
@@ -150,6 +159,9 @@ class ManifestStore {
   // True once a reload has read every configured path (file errors allowed): before that the
   // store may not know of every binding, so callers must not act on absence.
   bool loaded() const;
+  // True once absence from the store is as good as a confirmed deletion for any key, known
+  // or not (see the header comment).
+  bool settled() const;
   ManifestStoreStats stats() const;
 
  private:
@@ -163,6 +175,8 @@ class ManifestStore {
   std::map<std::string, StoredDnsRecordBinding> dnsRecordBindings_;
   api::Diagnostics errors_;
   bool loaded_ = false;
+  std::optional<core::MonoTime> firstCompleteAt_;
+  bool settled_ = false;
   ManifestStoreStats stats_;
 };
 

@@ -273,6 +273,9 @@ void ManifestWatcher::reloadNow(bool rescan) {
   const core::MonoTime started = clock_.now();
   ManifestDiff diff = store_.reload(started);
   confirmAt_ = diff.confirmDeletionsAt;
+  if (diff.settleCheckAt && (!confirmAt_ || *diff.settleCheckAt < *confirmAt_)) {
+    confirmAt_ = diff.settleCheckAt;
+  }
   if (confirmAt_) confirmAt_ = std::max(*confirmAt_, started + options_.debounce);
   {
     std::lock_guard lock(statsMu_);

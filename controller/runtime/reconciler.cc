@@ -148,7 +148,13 @@ void Reconciler::addEvent(const std::string& key, EventType type, std::string re
 core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
   auto desired = deps_.desired(key);
   if (!desired) return reconcileDeleted(key);
-  return reconcileDesired(key, *desired);
+  auto result = reconcileDesired(key, *desired);
+  auto& state = stateFor(key);
+  if (result && !state.wakeAfter.empty()) {
+    result->wake.insert(result->wake.end(), state.wakeAfter.begin(), state.wakeAfter.end());
+    state.wakeAfter.clear();
+  }
+  return result;
 }
 
 // ---- the binding exists: steps 2 to 8 -------------------------------------------------------
@@ -186,6 +192,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   // 2. The group: a binding pointed at another group first gives the old one back.
   if (!state.ownedArn.empty() && state.ownedArn != arn) {
     if (auto released = releaseClaim(key, state.ownedArn); !released) return fail(released.error());
+    state.wakeAfter = successorsOf(key, state.ownedArn);  // a binding waiting for that group
     state.ownedArn.clear();
   }
   const auto group = groupFor(arn);
@@ -293,7 +300,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   const auto counts = countTargets(source->targets, observed->targets);
   std::map<core::HoldReason, int> heldByReason;
   for (const auto& h : plan.held) ++heldByReason[h.reason];
-  const int refusedByAws = heldByReason[core::HoldReason::kRejectedByAws];
+  const auto refusedIt = heldByReason.find(core::HoldReason::kRejectedByAws);
+  const int refusedByAws = refusedIt == heldByReason.end() ? 0 : refusedIt->second;
   if (heldByReason.contains(core::HoldReason::kReplacementsNotReady)) {
     const auto at = now + kReplacementHealthRefresh;
     if (!group->refreshDueAt || *group->refreshDueAt > at) group->refreshDueAt = at;
@@ -453,10 +461,22 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
     // half-written file, and adopting then would hand a live binding's group to a duplicate.
     // The old binding's confirmed deletion sees this binding name the group, leaves targets
     // and tag alone, and wakes this one. Another controller's claim is never touched.
+    // A holder that is live but now names another group (retargeted while no controller ran,
+    // so its release never happened) has let go of this one: adoptable too.
     const auto claim = parseOwnerValue(**owner);
     bool adoptable =
         claim && claim->controllerId == options_.controllerId && claim->bindingKey != key;
-    if (adoptable) adoptable = !deps_.desired(claim->bindingKey).has_value();
+    if (adoptable) {
+      const auto holder = deps_.desired(claim->bindingKey);
+      if (!holder) {
+        // Unknown to the manifests: gone for certain only once they have settled (a process
+        // that started while the holder's file was half written has never seen it).
+        adoptable = !deps_.manifestsSettled || deps_.manifestsSettled();
+      } else {
+        adoptable = !holder->pendingDeletion && !holder->stale &&
+                    holder->binding.spec.targetGroupArn.text != arn;
+      }
+    }
     if (!adoptable) {
       conflictHolder = **owner;
       state.ownedArn.clear();
@@ -602,8 +622,8 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
     plan.toRegister = std::move(report->registered);
     // AWS refused all that the source lists and none of it is in the group: removing the
     // others would leave the load balancer nothing the source stands for. Hold them.
-    if (!report->rejected.empty() && plan.toRegister.empty() && report->deferred.empty() &&
-        !listedRegistered) {
+    // Targets left unsettled by the call budget are no replacements either.
+    if (!report->rejected.empty() && plan.toRegister.empty() && !listedRegistered) {
       for (auto& target : plan.toDeregister) {
         plan.held.push_back(core::HeldTarget{
             target, core::HoldReason::kRejectedByAws, true,
@@ -761,7 +781,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     result.requeueAfter = std::chrono::milliseconds(0);
     return result;
   }
-  deps_.observed.forget(arn);
+  if (!handOver) deps_.observed.forget(arn);  // the successor's cached picture stays
   deps_.status.erase(key);
   if (deps_.metrics) {
     deps_.metrics->forgetBinding(state.lastSpec.metadata.ns, state.lastSpec.metadata.name);
@@ -773,6 +793,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
 
 std::vector<std::string> Reconciler::successorsOf(const std::string& key,
                                                   const std::string& arn) const {
+  // A valid manifest set binds a group at most once (api's shared-target-group check), and a
+  // deletion is confirmed only by a read without errors, so there is at most one successor.
   std::vector<std::string> out;
   if (!deps_.bindingsNaming || arn.empty()) return out;
   for (const auto& other : deps_.bindingsNaming(arn)) {

@@ -74,9 +74,9 @@ struct ReconcilerOptions {
   // A registration AWS refused is tried again after this long (or after a spec change).
   std::chrono::nanoseconds rejectionRetry = std::chrono::minutes(5);
   // A group claimed by a binding of this controller that is missing from the manifests (its
-  // deletion not yet confirmed) is looked at again this often, so a rename completes soon
-  // after the old name's deletion is confirmed even if no wake-up reaches it.
-  std::chrono::nanoseconds claimRecheck = std::chrono::seconds(10);
+  // deletion not yet confirmed) is looked at again this often: the confirmed deletion wakes
+  // the waiting binding, and this is the safety net should that wake-up be lost (a restart).
+  std::chrono::nanoseconds claimRecheck = std::chrono::seconds(30);
 };
 
 inline constexpr const char* kOwnerTagKey = "endpointbinder.io/owner";
@@ -110,6 +110,9 @@ class Reconciler {
     ControllerMetrics* metrics = nullptr;  // optional
     // Optional: without it a deleted binding assumes no other binding names its group.
     BindingsNamingGroup bindingsNaming = nullptr;
+    // Optional: whether a binding missing from the manifests is as good as confirmed deleted
+    // even if this process never saw it (ManifestStore::settled). Null: always.
+    std::function<bool()> manifestsSettled = nullptr;
   };
 
   Reconciler(Deps deps, ReconcilerOptions options);
@@ -136,6 +139,8 @@ class Reconciler {
     std::string ipAddressType = "ipv4";
     std::string ownedArn;  // the group whose owner tag names this binding ("" none)
     bool deleting = false;
+    // Bindings to wake after this reconcile: those naming a group this binding let go of.
+    std::vector<std::string> wakeAfter;
   };
   enum class Ownership { kOwned, kConflict };
   struct SourceView;  // step 4's result

@@ -201,7 +201,8 @@ void ReconcilerHarness::build() {
               if (d.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
             }
             return keys;
-          }},
+          },
+          [this] { return manifestsSettled; }},
       options_);
 }
 

@@ -129,6 +129,8 @@ class ReconcilerHarness {
 
   core::ManualClock clock;
   ScriptedSource source;
+  // ManifestStore::settled(): false models a process that started moments ago.
+  bool manifestsSettled = true;
   std::unique_ptr<RecordingApi> api;
   EmulatorProcess& emulator() { return *emulator_; }
 

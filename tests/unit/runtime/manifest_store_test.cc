@@ -520,6 +520,28 @@ TEST_F(ManifestStoreTest, DeletionIsConfirmedBySecondCleanReadAfterTheSettle) {
   EXPECT_EQ(store.stats().pendingDeletions, 0u);
 }
 
+TEST_F(ManifestStoreTest, SettledOnlyAfterACleanReadASettleAfterTheFirst) {
+  // A binding the first read missed (its file half written) was never known; only a clean
+  // read a settle later makes its absence count.
+  writeFile(file("a.yaml"), targetGroupBinding("default", "a", "10.0.0.1"));
+  ManifestStore store({dir()}, &api::loadManifests, ManifestStoreOptions{seconds(5)});
+  const core::MonoTime first = now_;
+  ManifestDiff diff = store.reload(first);
+  EXPECT_FALSE(store.settled());
+  EXPECT_EQ(diff.settleCheckAt, first + seconds(5));
+  diff = store.reload(first + seconds(2));
+  EXPECT_FALSE(store.settled());
+  EXPECT_EQ(diff.settleCheckAt, first + seconds(5));
+  writeFile(file("broken.yaml"), "kind: [\n");
+  diff = store.reload(first + seconds(6));
+  EXPECT_FALSE(store.settled()) << "an incomplete read proves nothing";
+  EXPECT_EQ(diff.settleCheckAt, first + seconds(11));
+  fs::remove(file("broken.yaml"));
+  diff = store.reload(first + seconds(7));
+  EXPECT_TRUE(store.settled());
+  EXPECT_EQ(diff.settleCheckAt, std::nullopt);
+}
+
 TEST_F(ManifestStoreTest, BindingThatComesBackIsNoLongerPendingAndNotAddedAgain) {
   const std::string text = targetGroupBinding("default", "web", "10.0.0.1");
   writeFile(file("a.yaml"), text);

@@ -229,6 +229,62 @@ TEST_F(ReconcilerTest, TwoLiveBindingsOfOneGroupConflictUntilOneGoes) {
   EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443"));
 }
 
+TEST_F(ReconcilerTest, AfterARestartAnUnknownHolderIsAdoptedOnlyOnceTheManifestsSettle) {
+  // A process that starts while the holder's file is half written has never seen the holder.
+  // Old: the binding naming the group adopted it at once; when the file was whole again the
+  // holder was the one in Conflict, and the adopter's plan drained its targets.
+  const auto holder = h.apply(manifest("a", arn, staticSource("10.0.1.1")));
+  sync(holder);
+  h.restart();
+  h.manifestsSettled = false;
+  h.remove(holder);  // the first read missed it
+  const auto other = h.apply(manifest("b", arn, staticSource("10.0.1.2")));
+  auto waiting = sync(other);
+  EXPECT_EQ(h.condition(other, "Conflict"), "True ClaimedByBinding");
+  EXPECT_TRUE(waiting.requeueAfter.has_value());
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/a");
+  h.manifestsSettled = true;  // a settled read still lacks it: gone for certain
+  sync(other);
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/b");
+  EXPECT_TRUE(h.hasEvent(other, "Adopted"));
+}
+
+TEST_F(ReconcilerTest, AHolderRetargetedWhileNoControllerRanIsAdoptedFrom) {
+  // Old: its release never happened (no process saw the edit), so the tag named a live
+  // binding for ever and the binding naming the group now was a Conflict for ever.
+  const auto other = h.createGroup("other");
+  const auto holder = h.apply(manifest("a", arn, staticSource("10.0.1.1")));
+  sync(holder);
+  h.restart();
+  h.apply(manifest("a", other, staticSource("10.0.1.1")));
+  const auto next = h.apply(manifest("b", arn, staticSource("10.0.1.1")));
+  sync(next);
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/b");
+  EXPECT_TRUE(h.hasEvent(next, "Adopted"));
+}
+
+TEST_F(ReconcilerTest, RetargetingWakesTheBindingWaitingForTheOldGroup) {
+  const auto other = h.createGroup("other");
+  const auto holder = h.apply(manifest("a", arn, staticSource("10.0.1.1")));
+  sync(holder);
+  const auto waiting = h.apply(manifest("b", arn, staticSource("10.0.1.1")));
+  sync(waiting);
+  ASSERT_EQ(h.condition(waiting, "Conflict"), "True ClaimedByBinding");
+  h.apply(manifest("a", other, staticSource("10.0.1.1")));
+  auto moved = sync(holder);
+  EXPECT_EQ(moved.wake, std::vector<std::string>{waiting});
+  sync(waiting);
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/b");
+}
+
+TEST_F(ReconcilerTest, ACleanSyncAddsNoBlockedEvent) {
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  sync(key);
+  sync(key);
+  EXPECT_FALSE(h.hasEvent(key, "Blocked"));
+  EXPECT_EQ(h.condition(key, "Synced"), "True Synced");
+}
+
 TEST_F(ReconcilerTest, AnotherControllersClaimStaysAConflict) {
   const auto theirs = h.createGroup("theirs", {{kOwnerTagKey, "other-cluster/ns/web"}});
   const auto key = h.apply(manifest("web", theirs, staticSource("10.0.1.1")));
@@ -335,6 +391,23 @@ TEST_F(ReconcilerTest, AnswerOfOnlyRefusedAddressesNeverDrainsTheGroup) {
   sync(key);
   EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
   EXPECT_EQ(h.condition(key, "SourceResolved"), "False NoAllowedAddresses");
+  EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
+}
+
+TEST_F(ReconcilerTest, ManyRefusedAddressesNeverDrainTheGroupEvenPastTheCallBudget) {
+  // Finding the refused targets costs calls; past the budget the rest is deferred. Old: the
+  // hold applied only when nothing was deferred, so the old targets went anyway.
+  h.source.answer("app.local", {"10.0.1.1", "10.0.1.2"}, h.clock.now());
+  const auto key = h.apply(manifest("web", arn, dnsSource("app.local"),
+                                    "deregistrationGracePeriod: 1m, minTargets: 0, "
+                                    "requireHealthyReplacements: false"));
+  sync(key);
+  std::vector<std::string> outside;
+  for (int i = 1; i <= 60; ++i) outside.push_back("192.168.50." + std::to_string(i));
+  h.source.answer("app.local", outside, h.clock.now());
+  h.clock.advance(minutes(2));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.2:443"}));
   EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
 }
 
