@@ -9,3 +9,6 @@ eb_script_test(emulator_control
 eb_script_test(emulator_sigv4_corpus
   COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/sigv4_test.py
   LABELS python TIMEOUT 300)
+eb_script_test(emulator_compute_conformance
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/compute_conformance_test.py
+  LABELS python TIMEOUT 300)

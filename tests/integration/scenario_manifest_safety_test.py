@@ -25,6 +25,43 @@ class ManifestSafety(ScenarioTest):
     def deregistrations(self):
         return self.emulator.requests("DeregisterTargets")
 
+    def test_binding_unknown_to_a_fresh_process_keeps_its_group(self):
+        # Review of issue 10. A group claimed by binding "a" (a previous run of the controller
+        # tagged it) has its targets registered. The controller starts while a.yaml is truncated
+        # (being rewritten), and b.yaml names the same group. Old code: "a" was unknown to the fresh
+        # process, so "b" adopted the group at once and drained a's targets after its 1 s grace,
+        # although a.yaml was whole again a moment later. Now an unknown holder counts as gone only
+        # once the manifests have settled (a clean read a settle after the first): "b" waits.
+        arn = self.emulator.create_target_group(
+            "restart-tg", tags={"endpointbinder.io/owner": "endpoint-binder/default/a"})
+        self.emulator.control("POST", "targets", {
+            "arn": arn, "targets": [{"id": i, "port": 443} for i in ("10.0.32.1", "10.0.32.2")],
+            "state": "healthy"})
+        self.dns.set("a.local", a=["10.0.32.1", "10.0.32.2"], ttl=1)
+        self.dns.set("b.local", a=["10.0.32.9"], ttl=1)
+        policy = {"deregistrationGracePeriod": "1s", "minTargets": 0, "requireHealthyReplacements": "false",
+                  "maxDeregistrationsPerSync": '"100%"'}
+        self.write_manifest("a.yaml", "")  # caught truncated
+        self.write_manifest("b.yaml", tg_binding("b", arn, "b.local", policy=policy))
+        c = self.start("3s")
+        wait_for(lambda: (self.condition(c, "b", "Conflict") or {}).get("reason") == "ClaimedByBinding", 15,
+                 what="b waits for the unknown holder")
+        time.sleep(1)
+        self.write_manifest("a.yaml", tg_binding("a", arn, "a.local", policy=policy))
+        time.sleep(4)  # past the settle and several graces
+        self.assertEqual([], self.deregistrations())
+        self.assertEqual({"10.0.32.1", "10.0.32.2"}, self.emulator.registered(arn))
+        self.assertEqual("endpoint-binder/default/a", self.owner(arn))
+
+    def condition(self, c, name, ctype):
+        return c.condition(name, ctype)
+
+    def owner(self, arn):
+        for group in self.emulator.control("GET", "state")["targetGroups"]:
+            if group["arn"] == arn:
+                return group.get("tags", {}).get("endpointbinder.io/owner")
+        return None
+
     def test_binding_moved_into_a_file_that_fails_to_parse_is_never_deleted(self):
         arn = self.emulator.create_target_group("moved-tg")
         self.dns.set("moved.local", a=["10.0.20.1"], ttl=1)
@@ -155,6 +192,8 @@ class ManifestSafety(ScenarioTest):
         self.assertGreaterEqual(time.monotonic() - deleted, 3.0)
         wait_for(lambda: self.emulator.registered(arn) == set(), 15, what="Deregister applied")
         self.assertIn("binding deletion confirmed", c.output())
+
+
 
 
 if __name__ == "__main__":

@@ -53,6 +53,10 @@ DEFAULTS = {
     "instances": [],
     "targetGroups": [],
     "faults": [],
+    "queues": [],
+    "transitionSeconds": 0,
+    "spotWarningSeconds": 120,
+    "eventDelayMs": 0,
 }
 
 
@@ -193,6 +197,11 @@ def load(argv):
         raise ConfigError("healthyAfter and deregistrationDelay must be >= 0")
     if not (0 <= int(config["deregistrationDelay"]) <= 3600):
         raise ConfigError("deregistrationDelay must be within 0..3600 seconds")
+    for key in ("transitionSeconds", "spotWarningSeconds", "eventDelayMs"):
+        if not isinstance(config[key], (int, float)) or config[key] < 0:
+            raise ConfigError(f"{key} must be a number >= 0")
+    if not isinstance(config["queues"], list):
+        raise ConfigError("queues must be a list of queue specs")
     return config
 
 
@@ -211,6 +220,9 @@ class Settings:
         duration = config["stsDurationSeconds"]
         self.sts_duration = None if duration is None else float(duration)
         self.web_identity_tokens = list(config["webIdentityTokens"])
+        self.transition_seconds = float(config["transitionSeconds"])
+        self.spot_warning_seconds = float(config["spotWarningSeconds"])
+        self.event_delay_ms = float(config["eventDelayMs"])
 
     FIELDS = {
         "healthyAfter": ("healthy_after", float),
@@ -221,6 +233,9 @@ class Settings:
         "describeLagMs": ("describe_lag_ms", float),
         "stsDurationSeconds": ("sts_duration", lambda v: None if v is None else float(v)),
         "webIdentityTokens": ("web_identity_tokens", list),
+        "transitionSeconds": ("transition_seconds", float),
+        "spotWarningSeconds": ("spot_warning_seconds", float),
+        "eventDelayMs": ("event_delay_ms", float),
     }
 
     def describe(self):
@@ -238,6 +253,10 @@ class Settings:
             parsed[attr] = convert(value)
         if parsed.get("healthy_after", 0) < 0 or parsed.get("describe_lag_ms", 0) < 0:
             raise ValueError("healthyAfter and describeLagMs must be >= 0")
+        for key in ("transition_seconds", "spot_warning_seconds", "event_delay_ms"):
+            if parsed.get(key, 0) < 0:
+                raise ValueError("transitionSeconds, spotWarningSeconds and eventDelayMs must "
+                                 "be >= 0")
         if not 0 <= parsed.get("deregistration_delay", 0) <= 3600:
             raise ValueError("deregistrationDelay must be within 0..3600")
         for attr, value in parsed.items():

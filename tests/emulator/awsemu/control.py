@@ -1,8 +1,11 @@
 """The control API under /_emulator/: plain JSON, unsigned, for tests and benchmarks.
 
-It seeds and inspects state (target groups, targets, instances), injects faults, sets
-quotas, lag and dead targets, and reads the request log and process stats. The contract is
-documented in README.md; other engineers code against it, so keep it stable.
+It seeds and inspects state (target groups, targets, instances), drives instance lifecycles,
+Spot Fleet requests and Auto Scaling groups (which emit EventBridge events into queues),
+creates SQS queues and pushes messages, injects faults, sets quotas, lag and dead targets, and
+reads the request log, emitted events and process stats. The contract is documented in
+README.md (and /work/notes/emulator-ec2.md); other engineers code against it, so keep it
+stable.
 Thread-safety: every handler takes the emulator lock.
 """
 
@@ -13,9 +16,11 @@ import time
 import urllib.parse
 import uuid
 
+from .compute import ComputeError
 from .credentials import Credential
 from .elbv2 import parse_arn
 from .errors import AwsError
+from .events import EventRule
 from .query import RequestContext
 
 UNHEALTHY_REASONS = ("Target.Timeout", "Target.FailedHealthChecks",
@@ -58,6 +63,30 @@ class ControlApi:
             ("POST", "quotas"): self.set_quotas,
             ("GET", "instances"): self.get_instances,
             ("POST", "instances"): self.set_instances,
+            ("POST", "instances/launch"): self.launch_instances,
+            ("POST", "instances/stop"): self.stop_instances,
+            ("POST", "instances/start"): self.start_instances,
+            ("POST", "instances/terminate"): self.terminate_instances,
+            ("POST", "instances/interrupt"): self.interrupt_instances,
+            ("POST", "instances/rebalance"): self.rebalance_instances,
+            ("GET", "spot-fleets"): self.get_fleets,
+            ("POST", "spot-fleets"): self.create_fleet,
+            ("POST", "spot-fleets/launch"): self.fleet_launch,
+            ("POST", "spot-fleets/cancel"): self.cancel_fleet,
+            ("POST", "spot-fleets/delete"): self.delete_fleet,
+            ("GET", "autoscaling-groups"): self.get_groups,
+            ("POST", "autoscaling-groups"): self.create_group,
+            ("POST", "autoscaling-groups/launch"): self.group_launch,
+            ("POST", "autoscaling-groups/terminate"): self.group_terminate,
+            ("POST", "autoscaling-groups/set-state"): self.group_set_state,
+            ("POST", "autoscaling-groups/complete-lifecycle-action"): self.group_complete,
+            ("POST", "autoscaling-groups/delete"): self.delete_group,
+            ("GET", "queues"): self.get_queues,
+            ("POST", "queues"): self.create_queue,
+            ("POST", "queues/send"): self.send_message,
+            ("POST", "queues/purge"): self.purge_queue,
+            ("POST", "queues/delete"): self.delete_queue,
+            ("GET", "events"): self.get_events,
             ("GET", "requests"): self.get_requests,
             ("DELETE", "requests"): self.clear_requests,
             ("GET", "state"): self.state,
@@ -88,6 +117,8 @@ class ControlApi:
                 return 200, handler(data, params)
         except ControlError as exc:
             return exc.status, {"error": exc.message}
+        except ComputeError as exc:
+            return exc.status, {"error": str(exc)}
         except AwsError as exc:
             return 400, {"error": exc.message, "code": exc.code}
         except (ValueError, TypeError, KeyError) as exc:
@@ -117,6 +148,9 @@ class ControlApi:
         out = emulator.elbv2.state(time.time())
         out["instances"] = [i.describe() for i in emulator.world.instances.values()]
         out["deadTargets"] = emulator.world.dead_ids(time.time())
+        out["spotFleets"] = self.get_fleets({}, {})["spotFleets"]
+        out["autoScalingGroups"] = self.get_groups({}, {})["autoScalingGroups"]
+        out["queues"] = self.get_queues({}, {})["queues"]
         return out
 
     def get_settings(self, body, params):
@@ -334,10 +368,164 @@ class ControlApi:
     def set_instances(self, body, params):
         specs = _require(body, "instances", list)
         for spec in specs:
+            if not isinstance(spec, dict):
+                raise ControlError(400, "each instance must be a JSON object")
             if spec.get("privateIp") is not None:
                 ipaddress.IPv4Address(spec["privateIp"])
         ids = self.emulator.world.upsert_instances(specs)
         return {"ids": ids}
+
+    # ------------------------------------------- instance lifecycles, fleets, groups
+
+    def launch_instances(self, body, params):
+        created = self.emulator.compute.launch(body)
+        return {"reservationId": created[0].reservation_id, "ids": [i.id for i in created],
+                "instances": [i.describe() for i in created]}
+
+    def stop_instances(self, body, params):
+        return {"ids": self.emulator.compute.stop(body)}
+
+    def start_instances(self, body, params):
+        return {"ids": self.emulator.compute.start(body)}
+
+    def terminate_instances(self, body, params):
+        return {"ids": self.emulator.compute.terminate(body)}
+
+    def interrupt_instances(self, body, params):
+        return {"ids": self.emulator.compute.interrupt(body)}
+
+    def rebalance_instances(self, body, params):
+        return {"ids": self.emulator.compute.rebalance(body)}
+
+    def get_fleets(self, body, params):
+        world = self.emulator.world
+        return {"spotFleets": [f.describe(world)
+                               for f in self.emulator.compute.fleets.values()]}
+
+    def create_fleet(self, body, params):
+        fleet, ids = self.emulator.compute.create_fleet(body)
+        return {"id": fleet.id, "ids": ids}
+
+    def fleet_launch(self, body, params):
+        return {"ids": self.emulator.compute.fleet_launch(body)}
+
+    def cancel_fleet(self, body, params):
+        fleet = self.emulator.compute.cancel_fleet(body)
+        return {"id": fleet.id, "state": fleet.state}
+
+    def delete_fleet(self, body, params):
+        return {"id": self.emulator.compute.delete_fleet(body).id}
+
+    def get_groups(self, body, params):
+        return {"autoScalingGroups": [g.describe()
+                                      for g in self.emulator.compute.groups.values()]}
+
+    def create_group(self, body, params):
+        group, ids = self.emulator.compute.create_group(body)
+        return {"name": group.name, "arn": group.arn, "ids": ids}
+
+    def group_launch(self, body, params):
+        return {"ids": self.emulator.compute.group_launch(body)}
+
+    def group_terminate(self, body, params):
+        return {"ids": self.emulator.compute.group_terminate(body)}
+
+    def group_set_state(self, body, params):
+        return {"ids": self.emulator.compute.set_members(body)}
+
+    def group_complete(self, body, params):
+        unknown = set(body) - {"name", "hook", "instanceId", "token", "result"}
+        if unknown:
+            raise ControlError(400, f"unknown fields: {sorted(unknown)}")
+        instance_id = self.emulator.compute.complete_action(
+            _require(body, "name", str), _require(body, "hook", str), body.get("token"),
+            body.get("instanceId"), body.get("result", "CONTINUE"))
+        return {"instanceId": instance_id}
+
+    def delete_group(self, body, params):
+        return {"name": self.emulator.compute.delete_group(body).name}
+
+    # ----------------------------------------------------------- queues, events
+
+    def get_queues(self, body, params):
+        now = time.time()
+        return {"queues": [q.describe(now) for q in self.emulator.sqs.queues.values()]}
+
+    QUEUE_ATTRIBUTES = {"visibilityTimeout": "VisibilityTimeout",
+                        "receiveMessageWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+                        "delaySeconds": "DelaySeconds",
+                        "messageRetentionPeriod": "MessageRetentionPeriod",
+                        "maximumMessageSize": "MaximumMessageSize"}
+
+    def create_queue(self, body, params):
+        unknown = set(body) - set(self.QUEUE_ATTRIBUTES) - {"name", "region", "events",
+                                                            "deadLetter"}
+        if unknown:
+            raise ControlError(400, f"unknown queue fields: {sorted(unknown)}")
+        name = _require(body, "name", str)
+        sqs = self.emulator.sqs
+        if sqs.queue_by_name(name) is not None:
+            raise ControlError(409, f"queue {name} exists")
+        attributes = {aws: body[key] for key, aws in self.QUEUE_ATTRIBUTES.items()
+                      if key in body}
+        rule = EventRule(body["events"]) if body.get("events") else None
+        dead_letter = None
+        if body.get("deadLetter") is not None:
+            spec = body["deadLetter"]
+            if not isinstance(spec, dict) or set(spec) - {"queue", "maxReceiveCount"}:
+                raise ControlError(400, "'deadLetter' is {\"queue\", \"maxReceiveCount\"}")
+            count = int(spec.get("maxReceiveCount", 5))
+            if not 1 <= count <= 1000:
+                raise ControlError(400, "maxReceiveCount must be within 1..1000")
+            if sqs.queue_by_name(_require(spec, "queue", str)) is None:
+                raise ControlError(404, f"no dead-letter queue {spec['queue']}")
+            dead_letter = (spec["queue"], count)
+        try:
+            queue = sqs.create_queue(name, body.get("region") or self.emulator.settings.region,
+                                     attributes)
+        except AwsError as exc:
+            raise ControlError(400, exc.message) from None
+        queue.event_rule = rule
+        queue.dead_letter = dead_letter
+        return {"name": queue.name, "url": queue.url, "arn": queue.arn}
+
+    def _queue(self, body):
+        ref = _require(body, "queue", str)
+        sqs = self.emulator.sqs
+        queue = sqs.queue_by_name(ref) or sqs.queue_by_url(ref)
+        if queue is None:
+            raise ControlError(404, f"no queue {ref}")
+        return queue
+
+    def send_message(self, body, params):
+        unknown = set(body) - {"queue", "body", "delaySeconds"}
+        if unknown:
+            raise ControlError(400, f"unknown fields: {sorted(unknown)}")
+        queue = self._queue(body)
+        if "body" not in body:
+            raise ControlError(400, "missing 'body'")
+        text = body["body"] if isinstance(body["body"], str) else json.dumps(body["body"])
+        delay = float(body.get("delaySeconds", 0))
+        message = queue.send(text, time.time(), delay=delay)
+        self.emulator.changed.notify_all()
+        return {"messageId": message.id, "md5OfBody": message.md5}
+
+    def purge_queue(self, body, params):
+        queue = self._queue(body)
+        queue.messages.clear()
+        return {"name": queue.name}
+
+    def delete_queue(self, body, params):
+        queue = self._queue(body)
+        del self.emulator.sqs.queues[queue.name]
+        self.emulator.changed.notify_all()
+        return {"name": queue.name}
+
+    def get_events(self, body, params):
+        since = params.get("since")
+        return self.emulator.events.snapshot(
+            since=int(since) if since not in (None, "") else None,
+            detail_type=params.get("detailType") or None)
 
     # -------------------------------------------------------------------- log
 

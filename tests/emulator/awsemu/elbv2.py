@@ -283,6 +283,12 @@ class Elbv2Service(QueryService):
     signing_name = "elasticloadbalancing"
     host_prefix = "elasticloadbalancing"
 
+    def fault_error(self, status, action):
+        if status == 500 and action == "DescribeTargetHealth":
+            return "HealthUnavailable", "The health of the specified targets could not be " \
+                "retrieved due to an internal error."
+        return super().fault_error(status, action)
+
     def __init__(self, session, emulator):
         super().__init__(session)
         self.emulator = emulator  # settings, world; its lock guards this state
@@ -473,8 +479,8 @@ class Elbv2Service(QueryService):
                         stopped.append(target_id)
                     elif instance.vpc_id != group.spec.get("VpcId"):
                         other_vpc.append(target_id)
-                    elif ip_type == "ipv6":
-                        no_ipv6.append(target_id)  # emulated instances have no IPv6 address
+                    elif ip_type == "ipv6" and instance.ipv6_address is None:
+                        no_ipv6.append(target_id)  # no primary IPv6 address
             elif kind == "alb":
                 parsed = parse_arn(target_id)
                 if parsed is None or not parsed[2].startswith("loadbalancer/app/"):

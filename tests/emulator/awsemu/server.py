@@ -3,15 +3,19 @@
 A request under /_emulator/ goes to the control API. Any other request is an AWS API call:
 its service is the SigV4 credential scope's service name (a regional Host such as
 `sts.us-east-1.amazonaws.com` must agree with it); an unsigned call is routed by Host, or by
-an action a service accepts unsigned (STS AssumeRoleWithWebIdentity). The pipeline per call:
-parse -> authenticate -> fault rules (delay, throttle, 5xx, reset) -> token bucket -> the
-action -> (afterApply faults) -> log.
+an action a service accepts unsigned (STS AssumeRoleWithWebIdentity). Query-protocol calls
+name their action in `Action`; AWS JSON 1.0 calls (SQS) in `X-Amz-Target`. The pipeline per
+call: parse -> authenticate -> fault rules (delay, throttle, 5xx, reset) -> token bucket ->
+the action -> (afterApply faults) -> log. Each service words its own errors (EC2's
+`<Response><Errors>`, SQS JSON's `__type`) and throttles (`RequestLimitExceeded` on EC2).
+Timed world changes (instance transitions, Spot interruptions) run on the scheduler thread;
+SQS long polls wait on `Emulator.changed`, which every world change notifies.
 
 The process prints `READY http://127.0.0.1:<port>` as its first stdout line and nothing else
 to stdout afterwards. It stops on SIGTERM/SIGINT, when its parent dies, after --max-lifetime
 seconds, or on POST /_emulator/shutdown.
 Thread-safety: ThreadingHTTPServer serves each connection on its own thread; Emulator.lock
-guards all service state.
+(reentrant) guards all service state; Emulator.changed is a condition over it.
 """
 
 import http.server
@@ -31,30 +35,38 @@ import uuid
 import botocore.session
 
 from . import config as config_module
+from .autoscaling import AutoScalingService
+from .compute import Compute
 from .control import ControlApi
 from .credentials import Credential, CredentialStore
+from .ec2 import Ec2Service
 from .elbv2 import Elbv2Service
-from .errors import AwsError, throttling
+from .errors import AwsError
+from .events import EventBus
 from .faults import FaultInjector
 from .query import RequestContext
 from .requestlog import RequestLog
+from .scheduler import Scheduler
 from .sigv4 import Verifier, parse_signature
+from .sqs import SqsService
 from .sts import StsService
 from .throttle import DEFAULT_QUOTAS, Throttler
 from .world import World
-from .xml import serialize_error
 
 REGION = re.compile(r"^[a-z]{2,4}(-[a-z]+)+-\d{1,2}$")
 FORM_TYPE = "application/x-www-form-urlencoded"
+JSON_TYPES = ("application/x-amz-json-1.0", "application/x-amz-json-1.1", "application/json")
 
 
 class HttpResponse:
-    def __init__(self, status, body=b"", content_type="text/xml", headers=None, reset=False):
+    def __init__(self, status, body=b"", content_type="text/xml", headers=None, reset=False,
+                 error_code=None):
         self.status = status
         self.body = body
         self.content_type = content_type
         self.headers = headers or []
         self.reset = reset
+        self.error_code = error_code
 
 
 class _Call:
@@ -68,13 +80,16 @@ class _Call:
         self.access_key = None
         self.throttled = False
         self.fault = None
+        self.protocol = "query"
 
 
 class Emulator:
     def __init__(self, config):
         self.config = config
         self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)  # notified on every world change
         self.stop_event = threading.Event()
+        self.base_url = f"http://{config['host']}:{config['port']}"  # set once bound
         self.started = time.time()
         self.pid = os.getpid()
         self.session = botocore.session.get_session()
@@ -84,14 +99,21 @@ class Emulator:
                                             spec.get("sessionToken"), spec.get("expiresAt"),
                                             str(config["account"]), spec.get("arn")))
         self.verifier = Verifier(self.credentials)
-        self.world = World(config["vpcs"])
+        self.world = World(config["vpcs"], config["region"])
         self.settings = config_module.Settings(config)
+        self.scheduler = Scheduler(self.lock, self.changed)
         self.throttler = Throttler(self._quotas(), enabled=config["throttle"])
         self.faults = FaultInjector(config["seed"])
         self.log = RequestLog()
         self.elbv2 = Elbv2Service(self.session, self)
         self.sts = StsService(self.session, self)
-        self.services = {s.signing_name: s for s in (self.elbv2, self.sts)}
+        self.sqs = SqsService(self.session, self)
+        self.events = EventBus(self.sqs, lambda: self.settings)
+        self.compute = Compute(self)
+        self.ec2 = Ec2Service(self.session, self)
+        self.autoscaling = AutoScalingService(self.session, self)
+        self.services = {s.signing_name: s for s in (self.elbv2, self.sts, self.ec2,
+                                                     self.autoscaling, self.sqs)}
         self.control = ControlApi(self)
         self.verbose = bool(config["verbose"])
         self.log_stream = sys.stderr
@@ -103,9 +125,14 @@ class Emulator:
         return quotas
 
     def _seed(self):
-        """Applies the config file's instances, target groups and fault rules."""
+        """Applies the config file's instances, queues, target groups and fault rules."""
         if self.config["instances"]:
             self.world.upsert_instances(self.config["instances"])
+        for spec in self.config["queues"]:
+            status, result = self.control.handle("POST", "/_emulator/queues", "",
+                                                 json.dumps(spec).encode())
+            if status != 200:
+                raise config_module.ConfigError(f"config queues: {result['error']}")
         for spec in self.config["targetGroups"]:
             status, result = self.control.handle("POST", "/_emulator/target-groups", "",
                                                  json.dumps(spec).encode())
@@ -118,9 +145,14 @@ class Emulator:
         """Back to the start-up state: config settings, quotas and seeded objects."""
         with self.lock:
             self.settings = config_module.Settings(self.config)
+            self.scheduler.reset()
             self.world.reset()
             self.elbv2.reset()
             self.sts.reset()
+            self.sqs.reset()
+            self.events.reset()
+            self.compute.reset()
+            self.changed.notify_all()  # long polls on dropped queues end
             self.throttler.set_quotas(self._quotas(), replace=True)
             self.throttler.enabled = self.config["throttle"]
             self.faults.clear()
@@ -181,7 +213,11 @@ class Emulator:
         host_service, host_region = self._host_service(headers)
         service = host_service or self._service_for_action(call.action)
         response = None
+        target = self._json_target(headers)
         try:
+            if target is not None:
+                service, call.action, params = self._json_call(service, target, body)
+                call.protocol = "json"
             signed = parse_signature(headers, query_pairs)
             if signed is not None and signed.service in self.services:
                 service = self.services[signed.service]
@@ -192,18 +228,51 @@ class Emulator:
             call.region = region
             call.access_key = credential.access_key if credential else None
             ctx = RequestContext(request_id, region, self.settings.account, now, credential,
-                                 service.signing_name)
+                                 service.signing_name, path)
             response = self._run(service, ctx, call, params)
         except AwsError as error:
-            response = self._error(service, error, request_id)
+            response = self._error(service, error, request_id, call.protocol)
         except Exception:  # a bug: answer as AWS does, keep the traceback for the log
             self._report_bug()
             response = self._error(service, AwsError(
                 "InternalFailure", "The request processing has failed because of an unknown "
-                "error, exception or failure.", 500, sender=False), request_id)
+                "error, exception or failure.", 500, sender=False), request_id, call.protocol)
         call.service = call.service or service.signing_name
         self._record(call, params, response)
         return response
+
+    @staticmethod
+    def _json_target(headers):
+        content_type = ""
+        target = None
+        for name, value in headers:
+            lowered = name.lower()
+            if lowered == "x-amz-target":
+                target = value.strip()
+            elif lowered == "content-type":
+                content_type = value.split(";", 1)[0].strip().lower()
+        if target is None or content_type not in JSON_TYPES:
+            return None
+        return target
+
+    def _json_call(self, service, target, body):
+        """(service, action, params) of an AWS JSON 1.0 call `X-Amz-Target: Prefix.Action`."""
+        prefix, _, action = target.partition(".")
+        for candidate in self.services.values():
+            if candidate.json_target_prefix == prefix:
+                service = candidate
+                break
+        else:
+            raise AwsError("UnknownOperationException", f"Unknown target {target}", 400)
+        try:
+            params = json.loads(body.decode("utf-8")) if body.strip() else {}
+        except (ValueError, UnicodeDecodeError):
+            raise AwsError("SerializationException", "Start of structure or map found where "
+                           "not expected.", 400) from None
+        if not isinstance(params, dict):
+            raise AwsError("SerializationException", "Start of list found where not "
+                           "expected", 400)
+        return service, action, params
 
     def _service_for_action(self, action):
         """The service an unsigned call is for when its Host does not say."""
@@ -246,34 +315,31 @@ class Emulator:
             call.fault = decision.kind
         if decision.kind == "throttle":
             call.throttled = True
-            raise throttling()
+            raise service.throttling_error()
         if decision.kind in ("error", "reset") and not decision.after_apply:
             return self._fault_response(service, decision, call, ctx)
         if not self.throttler.take((service.signing_name, ctx.region), call.action or "",
                                    ctx.now):
             call.throttled = True
-            raise throttling()
+            raise service.throttling_error()
+        content_type = "text/xml"
         with self.lock:
-            body = service.dispatch(ctx, call.action, params)
+            if call.protocol == "json":
+                body = service.dispatch_json(ctx, call.action, params)
+                content_type = "application/x-amz-json-1.0"
+            else:
+                body = service.dispatch(ctx, call.action, params)
         if decision.after_apply:
             return self._fault_response(service, decision, call, ctx)
-        return HttpResponse(200, body, headers=[("x-amzn-RequestId", ctx.request_id)])
+        return HttpResponse(200, body, content_type,
+                            headers=[("x-amzn-RequestId", ctx.request_id)])
 
     def _fault_response(self, service, decision, call, ctx):
         if decision.kind == "reset":
             return HttpResponse(0, reset=True)
         rule = decision.rule
         status = rule.error_status
-        if status == 503:
-            code, message = "ServiceUnavailable", "Service is unavailable. Please retry."
-        elif status == 500 and call.action == "DescribeTargetHealth":
-            code, message = "HealthUnavailable", "The health of the specified targets could " \
-                "not be retrieved due to an internal error."
-        elif status >= 500:
-            code, message = "InternalFailure", "The request processing has failed because " \
-                "of an unknown error, exception or failure."
-        else:
-            code, message = "InvalidParameterValue", "Injected client error"
+        code, message = service.fault_error(status, call.action)
         code = rule.error_code or code
         message = rule.error_message or message
         if status in (502, 504) and rule.error_code is None:
@@ -282,13 +348,13 @@ class Emulator:
             return HttpResponse(status, f"<html><body><h1>{status} {reason}</h1></body></html>"
                                 .encode(), "text/html")
         return self._error(service, AwsError(code, message, status, sender=status < 500),
-                           ctx.request_id)
+                           ctx.request_id, call.protocol)
 
-    def _error(self, service, error, request_id):
-        body = serialize_error(service.namespace, error.code, error.message, request_id,
-                               error.sender)
-        return HttpResponse(error.status, body, headers=[("x-amzn-RequestId", request_id)],
-                            content_type="text/xml")
+    def _error(self, service, error, request_id, protocol="query"):
+        body, content_type, headers = service.error_response(error, request_id, protocol)
+        return HttpResponse(error.status, body, content_type,
+                            headers=[("x-amzn-RequestId", request_id)] + headers,
+                            error_code=error.code)
 
     def _record(self, call, params, response):
         error_code = None
@@ -297,8 +363,10 @@ class Emulator:
         else:
             status = response.status
             if status != 200:
-                match = re.search(rb"<Code>([^<]*)</Code>", response.body)
-                error_code = match.group(1).decode() if match else f"HTTP{status}"
+                error_code = response.error_code
+                if error_code is None:
+                    match = re.search(rb"<Code>([^<]*)</Code>", response.body)
+                    error_code = match.group(1).decode() if match else f"HTTP{status}"
         duration_ms = (time.time() - call.start) * 1000.0
         entry = {"seq": None, "time": call.start, "service": call.service,
                  "action": call.action, "status": status, "errorCode": error_code,
@@ -444,6 +512,7 @@ def main(argv=None):
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     host, port = server.server_address[:2]
+    emulator.base_url = f"http://{host}:{port}"
     sys.stdout.write(f"READY http://{host}:{port}\n")
     sys.stdout.flush()
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},

@@ -1,8 +1,10 @@
 """Per-action token buckets, the way AWS throttles an account's API calls in a Region.
 
-Quotas map an action pattern to {"rate": tokens per second, "burst": bucket size}; the most
-specific pattern wins: an exact action name, then the longest glob ("Describe*"), then "*".
-A quota of None means unlimited. Thread-safety: Throttler has its own lock.
+Quotas map an action pattern to {"rate": tokens per second, "burst": bucket size}; a pattern
+may name its service ("ec2:Describe*", "sqs:*", by SigV4 signing name) or not ("Describe*").
+The most specific pattern wins: the exact "service:Action", the exact action name, then the
+longest glob, then "*". A quota of None means unlimited. Buckets are per service, Region and
+action. Thread-safety: Throttler has its own lock.
 """
 
 import fnmatch
@@ -10,10 +12,14 @@ import threading
 
 # AWS-NOTES.md: Register/DeregisterTargets 4 rps burst 20; Describe* 10 rps burst 40 (older
 # documented numbers; aws-load-balancer-controller now assumes 50/200); the rest 10/40.
+# EC2 publishes its defaults: non-mutating (Describe*) actions refill 20/s, bucket 100. SQS
+# standard queues have no per-account API rate limit worth modelling.
 DEFAULT_QUOTAS = {
     "RegisterTargets": {"rate": 4.0, "burst": 20.0},
     "DeregisterTargets": {"rate": 4.0, "burst": 20.0},
     "Describe*": {"rate": 10.0, "burst": 40.0},
+    "ec2:Describe*": {"rate": 20.0, "burst": 100.0},
+    "sqs:*": None,
     "*": {"rate": 10.0, "burst": 40.0},
 }
 
@@ -68,13 +74,17 @@ class Throttler:
         with self._lock:
             return dict(self._quotas)
 
-    def _quota_for(self, action):
+    def _quota_for(self, service, action):
+        qualified = f"{service}:{action}"
+        if qualified in self._quotas:
+            return self._quotas[qualified]
         if action in self._quotas:
             return self._quotas[action]
         best = None
         for pattern in self._quotas:
+            subject = qualified if ":" in pattern else action
             if pattern != "*" and any(c in pattern for c in "*?[") and \
-                    fnmatch.fnmatchcase(action, pattern):
+                    fnmatch.fnmatchcase(subject, pattern):
                 if best is None or len(pattern) > len(best):
                     best = pattern
         if best is not None:
@@ -82,11 +92,11 @@ class Throttler:
         return self._quotas.get("*")
 
     def take(self, scope, action, now):
-        """True when the call may proceed; `scope` separates accounts/Regions/services."""
+        """True when the call may proceed; `scope` is (service, Region)."""
         if not self.enabled:
             return True
         with self._lock:
-            quota = self._quota_for(action)
+            quota = self._quota_for(scope[0], action)
             if quota is None:
                 return True
             key = (scope, action)

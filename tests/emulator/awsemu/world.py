@@ -2,16 +2,28 @@
 `ipv6Cidr`), EC2 instances, and the health truth of addresses (which targets are "dead").
 
 ELBv2 consults it to validate targets and to decide health; the control API edits it; the EC2
-and Auto Scaling emulations will serve it. VPCs exist in every Region, with subnets in the
-Region's AZs `<region>a/b/c`. Thread-safety: none of its own; callers hold the emulator lock.
+and Auto Scaling emulations serve it (compute.py drives instance lifecycles). VPCs exist in
+every Region, with subnets in the Region's AZs `<region>a/b/c`; an instance belongs to one
+Region and one subnet. Thread-safety: none of its own; callers hold the emulator lock.
 """
 
 import bisect
 import ipaddress
+import itertools
 import re
+import secrets
+import time
 
 INSTANCE_ID = re.compile(r"^i-[0-9a-f]{8,17}$")
 INSTANCE_STATES = ("pending", "running", "shutting-down", "terminated", "stopping", "stopped")
+# EC2's instance state codes (the low byte of InstanceState.Code).
+STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32, "terminated": 48,
+               "stopping": 64, "stopped": 80}
+AZ = re.compile(r"^([a-z]{2,4}(?:-[a-z]+)+-\d{1,2})([a-z])$")
+
+
+def new_instance_id():
+    return "i-" + secrets.token_hex(9)[:17]
 
 
 def _ipv6_network(cidr):
@@ -66,35 +78,108 @@ class Vpc:
 
 
 class Instance:
-    def __init__(self, spec, world):
+    """One EC2 instance. `spec` is the control API's JSON: id, privateIp, ipv6Address, az,
+    subnetId, vpcId, region, state, tags, instanceType. The subnet is the one named, else the
+    one holding privateIp, else one in the named AZ, else the VPC's first; the AZ and Region
+    follow from it unless given."""
+
+    FIELDS = {"id", "privateIp", "ipv6Address", "az", "subnetId", "vpcId", "region", "state",
+              "tags", "instanceType"}
+
+    def __init__(self, spec, world, region=None):
+        unknown = set(spec) - self.FIELDS
+        if unknown:
+            raise ValueError(f"unknown instance fields: {sorted(unknown)}")
         instance_id = spec.get("id", "")
-        if not INSTANCE_ID.match(instance_id):
+        if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
             raise ValueError(f"instance id must match i-[0-9a-f]{{8,17}}: {instance_id!r}")
         self.id = instance_id
         self.private_ip = spec.get("privateIp")
         if self.private_ip is not None:
             ipaddress.IPv4Address(self.private_ip)
+        self.ipv6_address = spec.get("ipv6Address")
+        if self.ipv6_address is not None:
+            self.ipv6_address = str(ipaddress.IPv6Address(self.ipv6_address))
         self.state = spec.get("state", "running")
         if self.state not in INSTANCE_STATES:
             raise ValueError(f"instance state must be one of {INSTANCE_STATES}")
-        self.tags = dict(spec.get("tags") or {})
+        tags = spec.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise ValueError("instance 'tags' must be an object")
+        self.tags = {str(k): str(v) for k, v in tags.items()}
         self.vpc_id = spec.get("vpcId") or world.default_vpc().id
-        if world.vpc(self.vpc_id) is None:
+        vpc = world.vpc(self.vpc_id)
+        if vpc is None:
             raise ValueError(f"unknown VPC {self.vpc_id}")
         self.az = spec.get("az")
-        self.instance_type = spec.get("instanceType", "t3.micro")
+        az_match = AZ.match(self.az) if self.az else None
+        if self.az is not None and az_match is None:
+            raise ValueError(f"not an Availability Zone name: {self.az!r}")
+        self.region = spec.get("region") or (az_match.group(1) if az_match else None) or \
+            region or world.default_region
+        if az_match and az_match.group(1) != self.region:
+            raise ValueError(f"AZ {self.az} is not in Region {self.region}")
+        self.subnet = self._subnet(spec, world, vpc, az_match)
+        if self.az is None:
+            self.az = self.subnet.az(self.region)
+        elif az_match.group(2) != self.subnet.az_suffix:
+            raise ValueError(f"subnet {self.subnet.id} is in AZ "
+                             f"{self.subnet.az(self.region)}, not {self.az}")
+        self.instance_type = str(spec.get("instanceType", "t3.micro"))
+        # Set by compute.py: where the instance came from and when.
+        self.launch_time = time.time()
+        self.reservation_id = "r-" + secrets.token_hex(9)[:17]
+        self.lifecycle = None  # "spot" for Spot Fleet instances
+        self.spot_request_id = None
+        self.fleet_id = None
+        self.group_name = None  # Auto Scaling group
+        self.state_reason = None  # (code, message) after a stop or termination
+        self.seq = next(world.instance_seq)
+
+    def _subnet(self, spec, world, vpc, az_match):
+        if spec.get("subnetId"):
+            subnet = world.subnet(spec["subnetId"])
+            if subnet is None or subnet.vpc_id != vpc.id:
+                raise ValueError(f"unknown subnet {spec['subnetId']} in VPC {vpc.id}")
+            if self.private_ip and not subnet.contains(ipaddress.ip_address(self.private_ip)):
+                raise ValueError(f"{self.private_ip} is not in subnet {subnet.id}")
+            return subnet
+        if self.private_ip:
+            subnet = vpc.subnet_for(ipaddress.ip_address(self.private_ip))
+            if subnet is not None:
+                return subnet
+        if az_match:
+            for subnet in vpc.subnets:
+                if subnet.az_suffix == az_match.group(2):
+                    return subnet
+            if self.private_ip:  # an address outside the VPC's subnets (legacy seeding)
+                return vpc.subnets[0]
+            raise ValueError(f"VPC {vpc.id} has no subnet in {self.az}")
+        if not vpc.subnets:
+            raise ValueError(f"VPC {vpc.id} has no subnets")
+        return vpc.subnets[0]
+
+    @property
+    def subnet_id(self):
+        return self.subnet.id
 
     def describe(self):
-        return {"id": self.id, "privateIp": self.private_ip, "az": self.az,
+        return {"id": self.id, "privateIp": self.private_ip, "ipv6Address": self.ipv6_address,
+                "az": self.az, "region": self.region, "subnetId": self.subnet.id,
                 "state": self.state, "tags": self.tags, "vpcId": self.vpc_id,
-                "instanceType": self.instance_type}
+                "instanceType": self.instance_type, "reservationId": self.reservation_id,
+                "launchTime": self.launch_time, "instanceLifecycle": self.lifecycle,
+                "spotInstanceRequestId": self.spot_request_id,
+                "spotFleetRequestId": self.fleet_id, "autoScalingGroupName": self.group_name}
 
 
 class World:
     # Health marks are kept this long so lagged reads can see the past.
     HISTORY_SECONDS = 120.0
 
-    def __init__(self, vpc_specs):
+    def __init__(self, vpc_specs, default_region="us-east-1"):
+        self.default_region = default_region
+        self.instance_seq = itertools.count(1)
         self.vpcs = {}
         for spec in vpc_specs:
             vpc = Vpc(spec)
@@ -105,6 +190,7 @@ class World:
 
     def reset(self):
         self.instances = {}
+        self._cursors = {}  # (subnet id, IP version) -> next address to try
         # id -> sorted list of (time, dead, reason)
         self._dead_marks = {}
 
@@ -122,10 +208,48 @@ class World:
         return None
 
     def upsert_instances(self, specs):
+        """Creates or replaces instances as given: no lifecycle, no events (compute.py has
+        those). A replaced instance keeps its launch time, reservation and memberships."""
         parsed = [Instance(spec, self) for spec in specs]
+        ids = [instance.id for instance in parsed]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an instance id is listed twice")
         for instance in parsed:
+            old = self.instances.get(instance.id)
+            if old is not None:
+                for attr in ("launch_time", "reservation_id", "lifecycle", "spot_request_id",
+                             "fleet_id", "group_name", "seq"):
+                    setattr(instance, attr, getattr(old, attr))
             self.instances[instance.id] = instance
-        return [instance.id for instance in parsed]
+        return ids
+
+    def used_addresses(self):
+        used = set()
+        for instance in self.instances.values():
+            if instance.state != "terminated":
+                if instance.private_ip:
+                    used.add(instance.private_ip)
+                if instance.ipv6_address:
+                    used.add(instance.ipv6_address)
+        return used
+
+    def allocate_address(self, subnet, version=4, used=None):
+        """A free address of the subnet, skipping AWS's reserved ones (first four, last)."""
+        network = subnet.network if version == 4 else subnet.ipv6_network
+        if network is None:
+            raise ValueError(f"subnet {subnet.id} has no IPv{version} block")
+        used = self.used_addresses() if used is None else used
+        first = int(network.network_address) + 4
+        last = int(network.broadcast_address) - 1
+        cursor = self._cursors.get((subnet.id, version), first)
+        size = last - first + 1
+        for step in range(min(size, 1 << 20)):
+            value = first + (cursor - first + step) % size
+            address = str(ipaddress.ip_address(value))
+            if address not in used:
+                self._cursors[(subnet.id, version)] = value + 1
+                return address
+        raise ValueError(f"subnet {subnet.id} has no free addresses")
 
     def mark_dead(self, ids, dead, reason, now):
         for target_id in ids:

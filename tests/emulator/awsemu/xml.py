@@ -1,8 +1,10 @@
 """XML for the AWS Query protocol, generated from botocore's output shapes.
 
 serialize_result() walks an operation's output shape, so element names, nesting and `<member>`
-lists are exactly those of the service model; a value the model does not know is a bug and
-raises. Pure functions, thread-safe.
+lists are exactly those of the service model (flattened lists and maps too, as SQS uses); a
+value the model does not know is a bug and raises. serialize_ec2_result() and
+serialize_ec2_error() are the EC2 variant: no result wrapper, `<requestId>` first, `<item>`
+lists, and `<Response><Errors><Error>` errors. Pure functions, thread-safe.
 """
 
 import datetime
@@ -67,12 +69,17 @@ def _write(parts, shape, value, name, ts_style):
         inner = []
         key_name = shape.key.serialization.get("name", "key")
         value_name = shape.value.serialization.get("name", "value")
+        flattened = shape.serialization.get("flattened")
         for key, item in value.items():
             entry = []
             _write(entry, shape.key, key, key_name, ts_style)
             _write(entry, shape.value, item, value_name, ts_style)
-            inner.append("<entry>" + "".join(entry) + "</entry>")
-        parts.append(f"<{name}>" + "".join(inner) + f"</{name}>")
+            wrapper = name if flattened else "entry"
+            inner.append(f"<{wrapper}>" + "".join(entry) + f"</{wrapper}>")
+        if flattened:
+            parts.extend(inner)
+        else:
+            parts.append(f"<{name}>" + "".join(inner) + f"</{name}>")
     else:
         parts.append(f"<{name}>{_scalar(shape, value, ts_style)}</{name}>")
 
@@ -102,3 +109,32 @@ def serialize_error(namespace, code, message, request_id, sender=True):
     return (f'<ErrorResponse xmlns="{namespace}"><Error><Type>{kind}</Type>'
             f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
             f"<RequestId>{escape(request_id)}</RequestId></ErrorResponse>").encode("utf-8")
+
+
+def serialize_ec2_result(operation_model, namespace, result, request_id, ts_style=ISO8601_MS):
+    """The EC2 protocol's `<XResponse>` document: `<requestId>` then the output members."""
+    name = operation_model.name
+    parts = [f'<{name}Response xmlns="{namespace}/">',
+             f"<requestId>{escape(request_id)}</requestId>"]
+    output = operation_model.output_shape
+    if output is not None and result:
+        unknown = set(result) - set(output.members)
+        if unknown:
+            raise KeyError(f"{output.name} has no members {sorted(unknown)}")
+        for member_name, member_shape in output.members.items():
+            value = result.get(member_name)
+            if value is not None:
+                _write(parts, member_shape, value,
+                       member_shape.serialization.get("name", member_name), ts_style)
+    elif output is not None and output.members.get("Return") is not None:
+        parts.append("<return>true</return>")
+    parts.append(f"</{name}Response>")
+    return "".join(parts).encode("utf-8")
+
+
+def serialize_ec2_error(code, message, request_id):
+    """EC2's error document (no namespace, `RequestID` spelled so)."""
+    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Response><Errors><Error><Code>{escape(code)}</Code>"
+            f"<Message>{escape(message)}</Message></Error></Errors>"
+            f"<RequestID>{escape(request_id)}</RequestID></Response>").encode("utf-8")
