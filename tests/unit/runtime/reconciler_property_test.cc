@@ -1,6 +1,7 @@
 // Property test of the reconciler against the local AWS emulator: random sequences of spec
 // edits (static lists, ports, DNS hostnames), renames and moves (at once, or through a
-// pending deletion that a later read confirms), deletionPolicy Retain or Deregister, DNS
+// pending deletion that a later read confirms), deletions for good (deletionPolicy Retain or
+// Deregister) and a new binding of the group later, DNS
 // answers and failures, answers of nothing registrable (outside allowedCIDRs, of the other
 // address family, refused by AWS), AWS errors, dying and recovering targets, restarts and
 // clock jumps. After every reconcile:
@@ -9,7 +10,9 @@
 //    nothing registrable;
 //  * our deregistrations never took the serving count below minTargets (nor removed a serving
 //    target when it already was below);
-//  * every deregistration batch fits maxDeregistrationsPerSync in its window.
+//  * every deregistration batch fits maxDeregistrationsPerSync in its window;
+//  * a deleted binding deregisters nothing with Retain, and with Deregister only targets
+//    its spec listed (no grace, no floor: the user removed it).
 // An independent model keeps, per target key, the last moment the spec in force listed it.
 #include <gtest/gtest.h>
 
@@ -81,6 +84,7 @@ class Sequence {
     h_.source.answer("h1.local", pick(), h_.clock.now());
     h_.source.answer("h2.local", pick(), h_.clock.now());
     key_ = h_.apply(yamlOf(spec_, arn_));
+    removed_.erase(key_);
     reconcileAll();
     for (step_ = 0; step_ < steps && !::testing::Test::HasFailure(); ++step_) {
       touch();
@@ -110,12 +114,13 @@ class Sequence {
   // The target keys the spec in force lists now (a failing DNS source keeps its last answer).
   std::set<std::string> listing() {
     std::set<std::string> keys;
+    if (deleted_) return keys;
     const auto& ids = spec_.dns ? h_.source.answers[spec_.hostname].ids : spec_.addresses;
     for (const auto& id : ids) keys.insert(id + ":" + std::to_string(spec_.port));
     return keys;
   }
   bool sourceFailing() {
-    if (!spec_.dns) return false;
+    if (deleted_ || !spec_.dns) return false;
     const auto& answer = h_.source.answers[spec_.hostname];
     return answer.failing || std::all_of(answer.ids.begin(), answer.ids.end(), unusable);
   }
@@ -126,7 +131,26 @@ class Sequence {
   void mutate() {
     if (!pendingKey_.empty()) {  // this read confirms the deletion
       h_.remove(pendingKey_);
+      removed_.insert(pendingKey_);
       pendingKey_.clear();
+    }
+    if (deleted_) {
+      if (chance(0.5)) return;  // still gone
+      trace_ += " [" + std::to_string(step_) + " recreate]";
+      deleted_ = false;
+      spec_.name = "web" + std::to_string(++generationOfNames_);
+      spec_.deregisterOnDelete = chance(0.5);
+      key_ = h_.apply(yamlOf(spec_, arn_));
+      removed_.erase(key_);
+      return;
+    }
+    if (pendingKey_.empty() && chance(0.05)) {
+      trace_ += " [" + std::to_string(step_) + " delete]";
+      oldKeys_.push_back(key_);
+      h_.remove(key_);
+      removed_.insert(key_);
+      deleted_ = true;
+      return;
     }
     const int op = uniform(0, 9);
     trace_ += " [" + std::to_string(step_) + " t=" +
@@ -166,6 +190,7 @@ class Sequence {
         } else {
           trace_ += " rename";
           h_.remove(key_);
+          removed_.insert(key_);
         }
         spec_.name = spec_.name == "web" ? "web2" : "web";
         if (chance(0.5)) spec_.ns = spec_.ns == "ns" ? "ns2" : "ns";
@@ -194,11 +219,12 @@ class Sequence {
         break;  // time passes
     }
     key_ = h_.apply(yamlOf(spec_, arn_));
+    removed_.erase(key_);
   }
 
   void reconcileAll() {
     std::vector<std::string> keys = oldKeys_;
-    keys.push_back(key_);
+    if (!deleted_) keys.push_back(key_);
     std::shuffle(keys.begin(), keys.end(), rng_);
     for (const auto& k : keys) {
       h_.expireAll();
@@ -209,13 +235,31 @@ class Sequence {
       if (auto s = h_.status(k); s && s->lastPlan && !s->lastPlan->toDeregister.empty()) {
         trace_ += " D(" + k + ")";
       }
-      check(before, writesBefore);
+      check(before, writesBefore, k);
     }
     std::erase_if(oldKeys_, [&](const std::string& k) { return !h_.status(k).has_value(); });
   }
 
-  void check(const std::map<std::string, std::string>& before, size_t writesBefore) {
+  void check(const std::map<std::string, std::string>& before, size_t writesBefore,
+             const std::string& key) {
     const auto now = h_.clock.now();
+    // The deleted binding's own deletion: Deregister takes what its spec listed, at once.
+    // (Every name of it is gone: a rename's old name pending until this step included.)
+    const bool deletion = deleted_ && removed_.contains(key);
+    if (deletion) {
+      for (size_t i = writesBefore; i < h_.api->writes.size(); ++i) {
+        const auto& w = h_.api->writes[i];
+        if (w.action != "DeregisterTargets") continue;
+        EXPECT_TRUE(spec_.deregisterOnDelete) << where() << " deleted with Retain, deregistered";
+        EXPECT_LE(static_cast<int>(w.keys.size()), kCap) << where();
+        windowed_.push_back({now, static_cast<int>(w.keys.size())});
+        for (const auto& k : w.keys) {
+          ++deregistrations;
+          EXPECT_TRUE(lastListed_.contains(k)) << where() << " deletion took unlisted " << k;
+        }
+      }
+      return;
+    }
     const auto listed = listing();
     int servingBefore = 0;
     for (const auto& [k, state] : before) servingBefore += state == "healthy" ? 1 : 0;
@@ -263,7 +307,10 @@ class Sequence {
   std::string arn_;
   std::string key_;
   std::vector<std::string> oldKeys_;
-  std::string pendingKey_;  // missing from the last read, deletion not yet confirmed
+  std::string pendingKey_;         // missing from the last read, deletion not yet confirmed
+  bool deleted_ = false;           // the binding is gone for good (until recreated)
+  std::set<std::string> removed_;  // keys removed from the manifests
+  int generationOfNames_ = 0;
   std::map<std::string, core::MonoTime> lastListed_;
   std::vector<std::pair<core::MonoTime, int>> windowed_;
   std::string trace_;  // the operations so far, for a failure's message
