@@ -346,6 +346,11 @@ std::shared_ptr<client::http_client> CpprestTransport::clientFor(
   client::http_client_config config;
   config.set_timeout(timeout);
   config.set_validate_certificates(true);
+  // Never follow redirects: cpprest's follower sends every header (Authorization, session
+  // and IMDS tokens) to the new location, whatever its origin, and reads the final body
+  // outside our size-limited buffer. AWS endpoints do not redirect these calls; a 3xx is
+  // returned to the caller as the answer it is.
+  config.set_max_redirects(0);
   const std::string caBundle = caBundle_;
   config.set_ssl_context_callback([caBundle](boost::asio::ssl::context& context) {
     SSL_CTX* native = context.native_handle();

@@ -132,7 +132,8 @@ core::Result<Credentials> ImdsCredentialsProvider::credentials() {
           return std::unexpected(
               credentialsNotConfigured("imds: " + endpoint_ + " unavailable (" + code + ")"));
         }
-        tokenTimedOut = error.code == "RequestTimeout" || error.code == "ConnectTimeout";
+        // A read timeout is the hop-limit symptom; a connect timeout means IMDS is unreachable.
+        tokenTimedOut = error.code == "RequestTimeout";
         if (error.code == "RequestTimeout") {
           noToken = tokenRequest + " got no answer within " + std::to_string(timeout_.count()) +
                     " ms (" + code + ")";

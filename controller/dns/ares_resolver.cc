@@ -428,7 +428,10 @@ ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies 
   auto failOver = [&](Query& query) {
     if (!query.done || !query.serverFailed) return;
     query.serverFailed = false;
-    const int server = query.answeredBy >= 0 ? query.answeredBy : query.channel;
+    // The channel asks servers[channel..]: the answering server is at or after it (a server
+    // listed twice matches its first place too), and the next channel is strictly later, so
+    // failover ends after at most one channel per server.
+    const int server = std::max(query.answeredBy, query.channel);
     if (static_cast<size_t>(server) < pooled->servers.size()) {
       const std::string from = " from " + pooled->servers[static_cast<size_t>(server)].toString();
       auto& message = query.outcome.message;

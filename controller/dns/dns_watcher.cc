@@ -1,6 +1,7 @@
 #include "controller/dns/dns_watcher.h"
 
 #include <algorithm>
+#include <system_error>
 
 namespace endpointbinder::dns {
 namespace {
@@ -47,8 +48,19 @@ void DnsWatcher::spawnWorkerLocked() {
     return;
   }
   const uint64_t id = nextWorkerId_++;
-  // The new thread blocks on mutex_ (held here) until it is in workers_.
-  workers_.emplace(id, std::jthread([this, id](std::stop_token stop) { work(stop, id); }));
+  // The new thread blocks on mutex_ (held here) until it is in workers_. The slot is made
+  // first, so no allocation can fail between starting the thread and keeping it (a dropped
+  // jthread would join a thread waiting for this very lock).
+  auto [slot, inserted] = workers_.try_emplace(id);
+  try {
+    slot->second = std::jthread([this, id](std::stop_token stop) { work(stop, id); });
+  } catch (const std::system_error& e) {
+    // Out of threads (a pids limit): carry on with the workers there are.
+    workers_.erase(slot);
+    logger_.log(core::LogLevel::kWarn, "dns: could not start another lookup worker",
+                {core::field("workers", static_cast<long long>(workers_.size())),
+                 core::field("error", e.what())});
+  }
 }
 
 void DnsWatcher::stop() {

@@ -262,15 +262,17 @@ void WatchSchedule::forgetUnaskedFamilies(Target& target) {
 }
 
 FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family,
-                                       const std::vector<LookupResult>& lookups,
-                                       core::MonoTime now) const {
+                                       const std::vector<LookupResult>& lookups, core::MonoTime now,
+                                       bool otherFamilyAnswered) const {
   FamilyUpdate update;
   FamilyState& state = target.families[familyIndex(family)];
   std::vector<api::IpAddress> merged;
   std::optional<ResolveOutcome> lastFailure;
+  bool onlyNoData = true;  // every failed lookup of this family was NODATA
   for (const auto& lookup : lookups) {
     ResolveOutcome outcome = familyOutcome(lookup.outcome, family);
     if (!outcome.ok()) {
+      onlyNoData = onlyNoData && outcome.status == ResolveStatus::kNoData;
       lastFailure = std::move(outcome);
       continue;
     }
@@ -280,7 +282,9 @@ FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());
 
   const bool wasFailing = state.failing();
-  if (!merged.empty()) {
+  // NODATA for this family while the other family answered: the name has no such records.
+  const bool answeredEmpty = merged.empty() && otherFamilyAnswered && lastFailure && onlyNoData;
+  if (!merged.empty() || answeredEmpty) {
     update.addressesChanged = !state.hasAnswer || merged != state.addresses;
     update.failingChanged = wasFailing;
     recordDepartures(target, state.addresses, merged, now);
@@ -342,10 +346,22 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
 
   bool anyFailed = false;
   int failures = 0;  // the most consecutive failures of a failing family
+  auto answeredWithAddresses = [&](api::AddressFamily family) {
+    return std::any_of(lookups.begin(), lookups.end(), [&](const LookupResult& lookup) {
+      const ResolveOutcome part = familyOutcome(lookup.outcome, family);
+      return part.ok() && !part.answer.addresses.empty();
+    });
+  };
   for (const auto family : kFamilies) {
     if (!asks(ticket.families, family)) continue;
+    bool otherAnswered = false;
+    for (const auto other : kFamilies) {
+      if (other != family && asks(ticket.families, other)) {
+        otherAnswered = otherAnswered || answeredWithAddresses(other);
+      }
+    }
     FamilyUpdate& part = update.families[familyIndex(family)];
-    part = foldFamily(target, family, lookups, now);
+    part = foldFamily(target, family, lookups, now, otherAnswered);
     const FamilyState& state = target.families[familyIndex(family)];
     update.succeeded = update.succeeded || !state.failing();
     update.addressesChanged = update.addressesChanged || part.addressesChanged;
@@ -468,9 +484,11 @@ SubscriberView viewFor(const HostSnapshot& host, AddressFamilies families) {
   std::optional<core::MonoTime> anySuccess;  // of any family asked for
   std::string notAnswering;                  // why the families that do not answer do not
   bool someAnswer = false;                   // a family asked for answers now
+  bool neverAnswered = false;                // a family asked for has no last good answer
   for (const auto family : kFamilies) {
     if (!asks(families, family)) continue;
     const FamilyState& state = host.families[familyIndex(family)];
+    neverAnswered = neverAnswered || !state.hasAnswer;
     view.addresses.insert(view.addresses.end(), state.addresses.begin(), state.addresses.end());
     view.hasAnswer = view.hasAnswer || state.hasAnswer;
     if (state.lastSuccess)
@@ -495,10 +513,17 @@ SubscriberView viewFor(const HostSnapshot& host, AddressFamilies families) {
   for (const auto& entry : host.departed) {
     if (asks(families, entry.address.family())) view.departed.push_back(entry);
   }
-  if (someAnswer) {
+  if (someAnswer && !neverAnswered) {
     view.failingSince.reset();
     view.failureStatus = ResolveStatus::kOk;
     view.degradedReason = std::move(notAnswering);
+  } else if (someAnswer) {
+    // A family with no last good answer is not frozen, it is unknown: its targets in the
+    // group (registered before a restart, say) would look gone. Failing, so nothing is
+    // deregistered; the addresses known so far are still registered.
+    view.failing = true;
+    view.failureReason = std::move(notAnswering) +
+                         "; nothing is deregistered until every family asked for has answered";
   } else {
     view.failing = true;
     view.failureReason = std::move(notAnswering);

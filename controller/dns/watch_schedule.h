@@ -274,7 +274,9 @@ struct SubscriberView {
   // when all fail).
   std::optional<core::MonoTime> lastSuccess;
   std::vector<DepartedAddress> departed;  // of the families asked for
-  // No family asked for answers: each fails or has not answered yet. failingSince is when the
+  // No family asked for answers (each fails or has not answered yet), or one of them has no
+  // last good answer yet (its addresses are unknown, so absence proves nothing; `addresses`
+  // then holds the other families' current ones, to register). failingSince is when the
   // last of them started failing (unset when none has failed yet); failureStatus the first
   // failing one's (kOk when they are all only waiting); failureReason their reasons joined
   // with "; " ("waiting for the first AAAA answer" for one not looked up yet).
@@ -282,8 +284,10 @@ struct SubscriberView {
   std::optional<core::MonoTime> failingSince;
   ResolveStatus failureStatus = ResolveStatus::kOk;
   std::string failureReason;
-  // Some family asked for answers and another does not: why not, in the words above. Its
-  // last good addresses are in `addresses` and none of them is departed.
+  // Some family asked for answers and another, which has answered before, does not now: why
+  // not, in the words above. Its last good addresses are in `addresses`, none departed. A
+  // family's NODATA while another family answers with addresses is an answer (no such
+  // records), not a failure.
   std::string degradedReason;
 
   bool degraded() const { return !degradedReason.empty(); }
@@ -366,9 +370,12 @@ class WatchSchedule {
   HostSnapshot makeSnapshot(const std::string& hostname, const Target& target) const;
   // Sets target.nextRefresh, keeping due_ in step.
   void setNextRefresh(const std::string& hostname, Target& target, core::MonoTime when);
-  // Folds one family's lookups into its state; returns what changed.
+  // Folds one family's lookups into its state; returns what changed. `otherFamilyAnswered`:
+  // another family of this refresh came back with addresses, so this family's NODATA is an
+  // answer (the name exists and has no such records), not a failure.
   FamilyUpdate foldFamily(Target& target, api::AddressFamily family,
-                          const std::vector<LookupResult>& lookups, core::MonoTime now) const;
+                          const std::vector<LookupResult>& lookups, core::MonoTime now,
+                          bool otherFamilyAnswered) const;
   // One family's set goes from `previous` to `next` (both sorted): departures (rules above).
   void recordDepartures(Target& target, const std::vector<api::IpAddress>& previous,
                         const std::vector<api::IpAddress>& next, core::MonoTime now) const;

@@ -365,6 +365,26 @@ TEST_F(AresFailoverTest, WhenEveryServerFailsTheFirstReasonIsKeptAndEachServerNa
   EXPECT_EQ(outcome.status, ResolveStatus::kNxDomain) << outcome.message;
 }
 
+TEST_F(AresFailoverTest, AServerListedTwiceIsAskedOncePerPlace) {
+  // Old: the answering server was looked up from the first place it is listed, so after the
+  // second place refused, the lookup failed over to that same second place again and again
+  // until the deadline, flooding the server and growing the message without end.
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"],"mode":"refused"})"));
+  AresResolverOptions options;
+  options.servers = {server_->serverAddress(), server_->serverAddress()};
+  options.timeout = 200ms;
+  options.tries = 2;
+  options.deadline = 2s;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  auto outcome = (*resolver)->resolve("db.test", {true, false}, {});
+  EXPECT_EQ(outcome.status, ResolveStatus::kRefused) << outcome.message;
+  EXPECT_EQ(server_->nameCount("db.test"), 2) << "one query per place in the list";
+  EXPECT_EQ(outcome.message, "REFUSED from " + server_->serverAddress().toString() +
+                                 " (A); REFUSED from " + server_->serverAddress().toString() +
+                                 " (A)");
+}
+
 // Issue 16 item 2: a lookup of both families reports each one's own outcome, so an AAAA query
 // that times out does not hide the A answer.
 TEST_F(AresResolverIntegrationTest, EachFamilysOutcomeIsKept) {

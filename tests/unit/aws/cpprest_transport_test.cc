@@ -88,6 +88,25 @@ TEST(CpprestTransport, ErrorStatusIsAResponseNotAFailure) {
   EXPECT_EQ(response->body, "busy");
 }
 
+TEST(CpprestTransport, RedirectsAreNotFollowed) {
+  // Old: cpprest followed up to 10 redirects, sending the Authorization header on to the
+  // new location (any origin) and reading the final body outside the size-limited buffer.
+  LocalHttpServer other([](const RecordedRequest&) { return textResponse(200, "elsewhere"); });
+  LocalHttpServer server([&](const RecordedRequest&) {
+    auto response = textResponse(302, "moved");
+    response.headers.emplace_back("Location", other.baseUrl() + "/stolen");
+    return response;
+  });
+  auto transport = makeTransport();
+  HttpRequest request{
+      "GET", server.baseUrl() + "/", {{"Authorization", "AWS4-HMAC-SHA256 x"}}, "", 5s};
+  auto response = transport->send(request);
+  ASSERT_TRUE(response.has_value()) << response.error().toString();
+  EXPECT_EQ(response->status, 302);
+  EXPECT_EQ(response->body, "moved");
+  EXPECT_EQ(other.requestCount(), 0u) << "the credentials went to the redirect target";
+}
+
 TEST(CpprestTransport, RefusedConnectionIsRetryableConnectionError) {
   auto transport = makeTransport();
   const int port = testing::unusedLocalPort();

@@ -328,7 +328,10 @@ TEST(DnsWatcherTest, ADeadNameIsLookedUpOncePerRefresh) {
   FakeResolver resolver;
   resolver.setOutcome("dead.test", failureOf(ResolveStatus::kTimeout, "deadline exceeded (A)"));
   Changes changes;
-  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions());
+  auto options = fastOptions();
+  options.schedule.failureRetryBase = 30s;  // no second refresh before stop(), however slow
+  options.schedule.failureRetryCap = 30s;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), options);
   watcher.subscribe("ns/a", source("dead.test", 30s, 60s, 16));
   watcher.start();
   ASSERT_TRUE(changes.waitForCount(1));  // failing

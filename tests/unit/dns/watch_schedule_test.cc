@@ -690,8 +690,58 @@ TEST_F(WatchScheduleTest, AFamilyNotAnsweredYetIsWaitingNotFailing) {
   EXPECT_TRUE(v6.failing);
   EXPECT_FALSE(v6.failingSince.has_value());
   EXPECT_EQ(v6.failureReason, "waiting for the first AAAA answer");
-  EXPECT_EQ(viewFor(*host, {true, true}).degradedReason, "waiting for the first AAAA answer");
+  // A dual binding cannot tell its IPv6 targets are gone before AAAA has answered once.
+  const auto both = viewFor(*host, {true, true});
+  EXPECT_TRUE(both.failing);
+  EXPECT_EQ(texts(both.addresses), (std::vector<std::string>{"10.0.0.1"}));
   EXPECT_FALSE(viewFor(*host, {true, false}).degraded());
+}
+
+TEST_F(WatchScheduleTest, AFamilyThatNeverAnsweredFailsTheDualView) {
+  // A restart with an IPv6 target registered: A answers, AAAA times out from the start. Old:
+  // the dual view was merely "degraded", its listing (IPv4 only) was trusted, and the IPv6
+  // target was deregistered after the grace although AAAA never said anything.
+  schedule_.subscribe("ns/both", families("dual.test", true, true), now());
+  refresh("dual.test",
+          {dual(answerOf({"10.0.0.1"}, 30), failureOf(ResolveStatus::kTimeout, "timeout (AAAA)"))});
+  auto host = schedule_.snapshot("dual.test");
+  const auto both = viewFor(*host, {true, true});
+  EXPECT_TRUE(both.failing);
+  EXPECT_NE(both.failureReason.find("timeout (AAAA)"), std::string::npos) << both.failureReason;
+  EXPECT_EQ(texts(both.addresses), (std::vector<std::string>{"10.0.0.1"}));
+  // Once AAAA has answered, a later AAAA failure freezes only IPv6.
+  clock_.advance(30s);
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::1"}, 30))});
+  clock_.advance(30s);
+  refresh("dual.test",
+          {dual(answerOf({"10.0.0.1"}, 30), failureOf(ResolveStatus::kTimeout, "timeout (AAAA)"))});
+  host = schedule_.snapshot("dual.test");
+  EXPECT_FALSE(viewFor(*host, {true, true}).failing);
+  EXPECT_TRUE(viewFor(*host, {true, true}).degraded());
+}
+
+TEST_F(WatchScheduleTest, NoDataForOneFamilyWhileTheOtherAnswersIsAnEmptyAnswer) {
+  // A dual binding on a name without AAAA records: not a failure for ever (frozen IPv6, a
+  // 5 s retry), but "no IPv6 addresses"; a departure when they go, as for any answer.
+  schedule_.subscribe("ns/both", families("dual.test", true, true), now());
+  refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30), answerOf({"fd00::1"}, 30))});
+  clock_.advance(30s);
+  const auto goneAt = now();
+  auto update = refresh("dual.test", {dual(answerOf({"10.0.0.1"}, 30),
+                                           failureOf(ResolveStatus::kNoData, "NODATA (AAAA)"))});
+  EXPECT_EQ(update.nextRefresh - now(), 30s) << "the TTL, not the failure retry";
+  auto host = schedule_.snapshot("dual.test");
+  const auto both = viewFor(*host, {true, true});
+  EXPECT_FALSE(both.failing);
+  EXPECT_FALSE(both.degraded());
+  EXPECT_EQ(texts(both.addresses), (std::vector<std::string>{"10.0.0.1"}));
+  ASSERT_EQ(departedTexts(both.departed), (std::vector<std::string>{"fd00::1"}));
+  EXPECT_EQ(both.departed.front().goneSince, goneAt);
+  // NODATA for both families is still a failing (empty) answer.
+  clock_.advance(30s);
+  refresh("dual.test", {dual(failureOf(ResolveStatus::kNoData, "NODATA (A)"),
+                             failureOf(ResolveStatus::kNoData, "NODATA (AAAA)"))});
+  EXPECT_TRUE(viewFor(schedule_.snapshot("dual.test").value(), {true, true}).failing);
 }
 
 TEST_F(WatchScheduleTest, AFamilyNobodyAsksForAnyMoreIsForgotten) {
