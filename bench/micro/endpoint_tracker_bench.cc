@@ -23,7 +23,7 @@ constexpr std::uint32_t kTargets = 1000;
 void BM_Tracker_RecordListing(benchmark::State& state) {
   // As the reconciler hands it over: one lineage, confirmed by the source's latest answer.
   core::SourceListing listing{
-      makeTargets(0, kTargets), core::MonoTime{minutes(60)}, "ns/web@1", {}};
+      makeTargets(0, kTargets), core::MonoTime{minutes(60)}, "ns/web@1", {}, "ns/web"};
   core::EndpointTracker tracker;
   core::MonoTime now{minutes(60)};
   tracker.recordListing(listing, now);
