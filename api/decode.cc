@@ -414,6 +414,7 @@ class DocumentDecoder {
     namePosition_ = {};
     arnPosition_ = {};
     staticAddresses_.clear();
+    spotInterruptionField_ = {};
 
     if (root->kind != YamlNodeKind::kMapping) {
       d_.report(root->position, "",
@@ -592,6 +593,14 @@ class DocumentDecoder {
                 "not " +
                     std::string(sourceKindName(*source)));
     }
+    if (source && spotInterruptionField_ &&
+        (std::holds_alternative<DnsSource>(*source) ||
+         std::holds_alternative<StaticSource>(*source))) {
+      d_.report(spotInterruptionField_,
+                "deregisterOnSpotInterruption is only for ec2, spotFleet and autoScalingGroup "
+                "sources, not " +
+                    std::string(sourceKindName(*source)));
+    }
     if (spec.availabilityZone && targetTypeOk && spec.targetType == TargetType::kInstance) {
       d_.report(zone, "availabilityZone is only allowed with targetType \"ip\"");
     } else if (spec.availabilityZone && *spec.availabilityZone != "all" && arn &&
@@ -619,7 +628,7 @@ class DocumentDecoder {
     const Mapping m(d_, field,
                     {"deregistrationGracePeriod", "unhealthyGracePeriod", "prune", "minTargets",
                      "maxDeregistrationsPerSync", "requireHealthyReplacements", "allowedCIDRs",
-                     "deletionPolicy"});
+                     "deletionPolicy", "deregisterOnSpotInterruption"});
     if (!m.valid()) return std::nullopt;
     const size_t errorsBefore = d_.errorCount();
     Policy policy;
@@ -655,6 +664,10 @@ class DocumentDecoder {
         policy.deletionPolicy =
             *value == "Retain" ? DeletionPolicy::kRetain : DeletionPolicy::kDeregister;
       }
+    }
+    if (const Field f = m.get("deregisterOnSpotInterruption")) {
+      if (auto value = d_.readBool(f)) policy.deregisterOnSpotInterruption = *value;
+      spotInterruptionField_ = f;
     }
     if (d_.errorCount() != errorsBefore) return std::nullopt;
     return policy;
@@ -1011,6 +1024,7 @@ class DocumentDecoder {
   YamlPosition namePosition_;
   YamlPosition arnPosition_;
   std::vector<std::pair<IpAddress, Field>> staticAddresses_;
+  Field spotInterruptionField_;  // policy.deregisterOnSpotInterruption, when given
 };
 
 // ---- accumulating a run: files, objects, diagnostics in a stable order ----

@@ -149,6 +149,11 @@ std::string canonicalSpec(const TargetGroupBindingSpec& spec) {
   }
   w.put("policy.deletionPolicy",
         policy.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Deregister");
+  // Written only when it differs from the source kind's default, so adding the field kept
+  // every existing generation and writing the default changes nothing.
+  if (deregistersOnSpotInterruption(spec) != std::holds_alternative<SpotFleetSource>(spec.source)) {
+    w.putBool("policy.deregisterOnSpotInterruption", deregistersOnSpotInterruption(spec));
+  }
   w.putInt("notifications.count", static_cast<int64_t>(spec.notifications.size()));
   for (size_t i = 0; i < spec.notifications.size(); ++i) {
     const Notification& n = spec.notifications[i];

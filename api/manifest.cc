@@ -32,6 +32,11 @@ const char* sourceKindName(const Source& source) {
   return "unknown";
 }
 
+bool deregistersOnSpotInterruption(const TargetGroupBindingSpec& spec) {
+  return spec.policy.deregisterOnSpotInterruption.value_or(
+      std::holds_alternative<SpotFleetSource>(spec.source));
+}
+
 std::vector<Cidr> defaultAllowedCidrs() {
   std::vector<Cidr> cidrs;
   for (const char* text : {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"}) {

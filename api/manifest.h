@@ -114,6 +114,11 @@ struct Policy {
   bool requireHealthyReplacements = true;
   std::vector<Cidr> allowedCidrs;  // default: RFC 1918 + 100.64.0.0/10 (see defaultAllowedCidrs)
   DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
+  // Deregister an instance as soon as its Spot interruption warning arrives (two minutes'
+  // notice), ahead of the grace period. Unset: the default of the source kind (on for
+  // spotFleet, off for ec2 and autoScalingGroup); see deregistersOnSpotInterruption().
+  // Instance sources only.
+  std::optional<bool> deregisterOnSpotInterruption;
 };
 
 std::vector<Cidr> defaultAllowedCidrs();
@@ -135,6 +140,9 @@ struct TargetGroupBindingSpec {
   Policy policy;
   std::vector<Notification> notifications;
 };
+
+// policy.deregisterOnSpotInterruption with its default applied: on for spotFleet sources.
+bool deregistersOnSpotInterruption(const TargetGroupBindingSpec& spec);
 
 struct TargetGroupBinding {
   ObjectMeta metadata;

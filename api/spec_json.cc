@@ -159,6 +159,10 @@ std::string specToJson(const TargetGroupBindingSpec& spec) {
       .raw("allowedCIDRs",
            array(p.allowedCidrs, [](const Cidr& c) { return jsonQuote(c.toString()); }))
       .str("deletionPolicy", p.deletionPolicy == DeletionPolicy::kRetain ? "Retain" : "Deregister");
+  if (!std::holds_alternative<DnsSource>(spec.source) &&
+      !std::holds_alternative<StaticSource>(spec.source)) {
+    policy.boolean("deregisterOnSpotInterruption", deregistersOnSpotInterruption(spec));
+  }
   Object out;
   out.str("targetGroupARN", spec.targetGroupArn.text)
       .str("targetType", spec.targetType == TargetType::kIp ? "ip" : "instance");

@@ -11,18 +11,30 @@ namespace {
 
 using core::ErrorKind;
 
-constexpr std::array<ServiceDescription, 5> kServices = {{
+constexpr std::array<ServiceDescription, 10> kServices = {{
     {"Elastic Load Balancing v2", "ELASTIC_LOAD_BALANCING_V2", "elasticloadbalancing",
      "elasticloadbalancing"},
     {"STS", "STS", "sts", "sts"},
     {"Route 53", "ROUTE_53", "route53", "route53"},
     {"EC2", "EC2", "ec2", "ec2"},
     {"Auto Scaling", "AUTO_SCALING", "autoscaling", "autoscaling"},
+    {"SQS", "SQS", "sqs", "sqs"},
+    {"SSM", "SSM", "ssm", "ssm"},
+    {"SNS", "SNS", "sns", "sns"},
+    {"DynamoDB", "DYNAMODB", "dynamodb", "dynamodb"},
+    {"S3", "S3", "s3", "s3"},
 }};
 
-constexpr std::array<AwsService, 5> kAllServices = {AwsService::kElasticLoadBalancingV2,
-                                                    AwsService::kSts, AwsService::kRoute53,
-                                                    AwsService::kEc2, AwsService::kAutoScaling};
+constexpr std::array<AwsService, 10> kAllServices = {AwsService::kElasticLoadBalancingV2,
+                                                     AwsService::kSts,
+                                                     AwsService::kRoute53,
+                                                     AwsService::kEc2,
+                                                     AwsService::kAutoScaling,
+                                                     AwsService::kSqs,
+                                                     AwsService::kSsm,
+                                                     AwsService::kSns,
+                                                     AwsService::kDynamoDb,
+                                                     AwsService::kS3};
 
 enum class Partition { kAws, kAwsCn, kAwsUsGov, kAwsIso, kAwsIsoB };
 

@@ -10,12 +10,14 @@
 //  1. ConfigOverrides::serviceEndpointUrls[service], then ConfigOverrides::endpointUrl
 //     (--aws-endpoint-url): an explicit command-line choice beats the environment, as the AWS
 //     CLI's --endpoint-url does;
-//  2. AWS_ENDPOINT_URL_<SERVICE> (ELASTIC_LOAD_BALANCING_V2, STS, ROUTE_53, EC2, AUTO_SCALING),
+//  2. AWS_ENDPOINT_URL_<SERVICE> (ELASTIC_LOAD_BALANCING_V2, STS, ROUTE_53, EC2, AUTO_SCALING, SQS,
+//     SSM, SNS, DYNAMODB, S3),
 //     then AWS_ENDPOINT_URL, then the profile's "endpoint_url" -- all skipped when
 //     AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (or the profile's
 //     ignore_configured_endpoint_urls);
 //  3. the AWS default for the region's partition, as botocore's endpoint rules give it:
-//       https://elasticloadbalancing.{region}.{suffix} (ec2, autoscaling likewise)
+//       https://elasticloadbalancing.{region}.{suffix} (ec2, autoscaling, sqs, ssm, sns,
+//       dynamodb, s3 likewise)
 //       https://sts.{region}.{suffix}; https://sts.amazonaws.com when no region is known
 //       https://route53.amazonaws.com signed for us-east-1 (amazonaws.com.cn/cn-northwest-1 in
 //       China, route53.us-gov.amazonaws.com/us-gov-west-1 in GovCloud, ...)
@@ -42,7 +44,18 @@
 
 namespace endpointbinder::aws {
 
-enum class AwsService { kElasticLoadBalancingV2, kSts, kRoute53, kEc2, kAutoScaling };
+enum class AwsService {
+  kElasticLoadBalancingV2,
+  kSts,
+  kRoute53,
+  kEc2,
+  kAutoScaling,
+  kSqs,
+  kSsm,
+  kSns,
+  kDynamoDb,
+  kS3,
+};
 
 struct ServiceDescription {
   std::string_view serviceId;       // botocore serviceId: "Elastic Load Balancing v2"

@@ -292,6 +292,11 @@ core::Result<QueryResponse> QueryClient::call(std::string_view action, const Que
         clock_.wallNow() + std::chrono::duration_cast<core::WallTime::duration>(clockOffset());
     signRequest(request, *credentials, signing);
 
+    if (hooks_.beforeSend) {
+      if (auto allowed = hooks_.beforeSend(action); !allowed) {
+        return fail(std::move(allowed.error()), FailureClass::kNotRetryable);
+      }
+    }
     const core::MonoTime attemptStart = clock_.now();
     core::Result<HttpResponse> response = transport_.send(request);
     AttemptRecord attempt;

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -80,6 +81,9 @@ struct QueryClientHooks {
   core::Logger* logger = nullptr;
   RandomFn random;  // backoff jitter
   SleepFn sleep;    // backoff waits (and adaptive-mode waits)
+  // Asked right before each attempt is sent (after any rate-limit wait and backoff); an error
+  // ends the call with it, unsent. Leader election fences every write attempt this way.
+  std::function<core::Result<void>(std::string_view action)> beforeSend = nullptr;
 };
 
 struct QueryResponse {

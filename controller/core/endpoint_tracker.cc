@@ -53,11 +53,18 @@ void EndpointTracker::recordListing(const SourceListing& listing, MonoTime now) 
   failureReason_.clear();
   lineage_ = listing.lineage;
   anyListing_ = true;
+  for (const auto& [key, reason] : listing.leaving) {
+    if (next.contains(key)) continue;
+    Entry& entry = entries_[key];
+    entry.leaving = reason;
+    entry.lastPresent = std::max(entry.lastPresent, now);
+  }
   const MonoTime confirmedAt = std::min(listing.confirmedAt, now);
   for (const auto& [key, target] : next) {
     Entry& entry = entries_[key];
     moveForward(entry.lastSeen, confirmedAt);
     entry.listed = true;
+    entry.leaving.reset();
     entry.everListed = true;
     if (entry.listedBy != listing.bindingKey)
       entry.listedBy = listing.bindingKey;  // usually unchanged: no copy
@@ -187,6 +194,11 @@ bool EndpointTracker::listedNow(const std::string& targetKey) const {
 bool EndpointTracker::everListed(const std::string& targetKey) const {
   const Entry* entry = find(targetKey);
   return entry != nullptr && entry->everListed;
+}
+
+std::optional<std::string> EndpointTracker::leavingReason(const std::string& targetKey) const {
+  const Entry* entry = find(targetKey);
+  return entry ? entry->leaving : std::nullopt;
 }
 
 bool EndpointTracker::lastListedBy(const std::string& targetKey,

@@ -18,6 +18,11 @@
 // heard of counts as "seen now" the first time it is observed, so its grace period starts
 // again rather than being treated as long gone.
 //
+// A target the source says is LEAVING (an Auto Scaling instance Terminating, a Spot instance
+// with an interruption warning: SourceListing::leaving) is absent and marked leaving until a
+// listing lists it again; the planner deregisters it without waiting for the grace period.
+// Leaving is a fact about the target, not about a lineage: a spec edit does not clear it.
+//
 // A failing source is "no information", never "the endpoints are gone": while it fails the
 // last good listing stands (the caller keeps it and passes it to recordSourceFailure, which
 // counts its targets as seen at every failing sync). When the source answers again, the
@@ -60,6 +65,9 @@ struct SourceListing {
   // The binding whose source this is ("ns/name"; "" when anonymous). A deleted binding's
   // deletionPolicy Deregister removes only targets whose latest listing came from it.
   std::string bindingKey;
+  // Target keys the source says are going now, with why ("Auto Scaling lifecycle state
+  // Terminating:Wait", "Spot interruption warning 3s ago"). Never also in `targets`.
+  std::unordered_map<std::string, std::string> leaving = {};
 };
 
 class EndpointTracker {
@@ -128,6 +136,9 @@ class EndpointTracker {
   // Stand-ins for a failing source (recordSourceFailure's lastGood) do not count: they are
   // what the planner kept, not what the binding's source said.
   bool lastListedBy(const std::string& targetKey, const std::string& bindingKey) const;
+  // Why the source said the target is leaving (see the header comment); nullopt when it did
+  // not, or when a listing has listed the target since.
+  std::optional<std::string> leavingReason(const std::string& targetKey) const;
   // The lineage of the most recent successful listing ("" before any).
   const std::string& lineage() const { return lineage_; }
 
@@ -143,8 +154,9 @@ class EndpointTracker {
     bool everListed = false;  // in any successful listing
     // Binding key of the latest successful listing that listed it; nullopt before any.
     std::optional<std::string> listedBy;
-    bool inGroup = false;    // in the latest observation of the target group
-    MonoTime lastPresent{};  // last time it was listed or observed; drives forgetting
+    bool inGroup = false;                // in the latest observation of the target group
+    std::optional<std::string> leaving;  // the source said it is going (why); see above
+    MonoTime lastPresent{};              // last time it was listed or observed; drives forgetting
   };
   struct Rejection {
     std::string message;

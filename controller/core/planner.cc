@@ -93,7 +93,8 @@ struct Absent {
   MonoTime unhealthySince;      // valid when unhealthy
   bool graceDue = false;
   bool unhealthyDue = false;
-  std::string dueText;  // why it is due, for messages of holds past grace
+  bool leaving = false;  // the source said it is going: no grace, no waiting for replacements
+  std::string dueText;   // why it is due, for messages of holds past grace
 };
 
 }  // namespace
@@ -241,7 +242,9 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
       continue;
     }
 
-    absent.graceDue = atLeast(absentFor, grace);
+    const auto leavingReason = tracker.leavingReason(key);
+    absent.leaving = leavingReason.has_value();
+    absent.graceDue = absent.leaving || atLeast(absentFor, grace);
     MonoTime unhealthyFrom = absent.absentSince;
     if (actOnHealth && absent.unhealthy) {
       unhealthyFrom = std::max(absent.absentSince, absent.unhealthySince);
@@ -266,7 +269,8 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
       hold(absent, HoldReason::kWithinGracePeriod, std::move(message));
       continue;
     }
-    absent.dueText = absent.graceDue
+    absent.dueText = absent.leaving ? absentText + " and leaving (" + *leavingReason + "): no grace"
+                     : absent.graceDue
                          ? absentText + " (past " + durationText(grace) + " grace)"
                          : absentText + ", unhealthy for " + formatDuration(now - unhealthyFrom) +
                                " (past " + durationText(unhealthyGrace) + " unhealthy grace)";
@@ -276,7 +280,7 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
                "; nothing is deregistered until it answers again");
       continue;
     }
-    if (absent.serving && waitForReplacements) {
+    if (absent.serving && waitForReplacements && !absent.leaving) {
       hold(absent, HoldReason::kReplacementsNotReady,
            absent.dueText + " but it serves, and " + std::to_string(replacementsNotServing) +
                " listed targets do not serve yet; kept until they pass health checks "
@@ -286,9 +290,10 @@ Plan computePlan(const DesiredTargets& desired, const std::vector<ObservedTarget
     due.push_back(std::move(absent));
   }
 
-  // Those that do not serve first (removing them costs nothing), then unhealthy, then the
-  // longest absent, then by key (keys are unique).
+  // Leaving targets first (they are going anyway), then those that do not serve (removing
+  // them costs nothing), then unhealthy, then the longest absent, then by key (keys are unique).
   std::sort(due.begin(), due.end(), [](const Absent& a, const Absent& b) {
+    if (a.leaving != b.leaving) return a.leaving;
     if (a.serving != b.serving) return !a.serving;
     if (a.unhealthy != b.unhealthy) return a.unhealthy;
     if (a.absentSince != b.absentSince) return a.absentSince < b.absentSince;

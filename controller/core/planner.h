@@ -19,6 +19,10 @@
 //    of the two durations counts); otherwise held kWithinGracePeriod. "Absent since" is the
 //    tracker's lastSeen: when the controller first knew the current spec no longer lists it;
 //    a target the tracker has never seen is absent since `now`.
+//  * A target the source said is leaving (EndpointTracker::leavingReason: an Auto Scaling
+//    instance Terminating, a Spot interruption warning) is due at once: no grace, and it does
+//    not wait for replacements (it is going whatever we do). Prune, a failing source, the
+//    floors and the rate cap still apply.
 //  * Never deregister while the source is failing (kSourceFailing; failing if either
 //    desired.sourceFailing or tracker.sourceFailing()), when prune is false (kPruneDisabled).
 //  * Never deregister a SERVING target (isServing: healthy, or unavailable with health checks
@@ -31,8 +35,9 @@
 //  * Rate (kMaxDeregistrationsPerSync): at most policy.maxDeregistrationsPerSync deregistrations
 //    in any facts.deregistrationWindow (counting those the tracker recorded); a percentage is
 //    of the targets registered at the window's start (registered now plus those removed
-//    within it), so batches do not shrink the base they are taken from. When capped, targets
-//    that do not serve go first, then unhealthy ones, then the longest absent, then by key.
+//    within it), so batches do not shrink the base they are taken from. When capped, leaving
+//    targets go first, then those that do not serve, then unhealthy ones, then the longest
+//    absent, then by key.
 //  * An absent target is held for the first reason that applies, in this order: prune
 //    disabled (permanent, no deadline), within grace, source failing, replacements not ready,
 //    cap, minTargets.

@@ -42,17 +42,96 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   if (!limits) return std::unexpected(limits.error());
   setup->rateLimiter = std::make_unique<aws::RateLimiter>(*limits, clock);
 
-  auto service = aws::elbv2ServiceOptions(
-      setup->config.region, setup->elbv2Endpoint.url,
-      aws::RetryOptions{.maxAttempts = flags.maxAttempts.value_or(setup->config.maxAttempts),
-                        .mode = setup->config.retryMode});
+  const aws::RetryOptions retry{
+      .maxAttempts = flags.maxAttempts.value_or(setup->config.maxAttempts),
+      .mode = setup->config.retryMode};
+  auto service = aws::elbv2ServiceOptions(setup->config.region, setup->elbv2Endpoint.url, retry);
   service.attemptTimeout = flags.attemptTimeout;
   aws::QueryClientHooks hooks;
   hooks.rateLimiter = setup->rateLimiter.get();
   hooks.observer = observer;
   hooks.logger = &log;
+  aws::QueryClientHooks elbv2Hooks = hooks;
+  elbv2Hooks.beforeSend = flags.elbv2BeforeSend;  // leader election fences every write attempt
   setup->elbv2 = std::make_unique<aws::Elbv2Client>(std::move(service), *setup->transport,
-                                                    *setup->credentials, clock, hooks);
+                                                    *setup->credentials, clock, elbv2Hooks);
+
+  // EC2 and Auto Scaling (instance sources). Signed for the region the endpoint resolved to.
+  auto ec2 = setup->config.endpoint(aws::AwsService::kEc2);
+  if (!ec2) return std::unexpected(ec2.error());
+  setup->ec2Endpoint = *ec2;
+  auto autoScaling = setup->config.endpoint(aws::AwsService::kAutoScaling);
+  if (!autoScaling) return std::unexpected(autoScaling.error());
+  setup->autoScalingEndpoint = *autoScaling;
+  auto sqs = setup->config.endpoint(aws::AwsService::kSqs);
+  if (!sqs) return std::unexpected(sqs.error());
+  setup->sqsEndpoint = *sqs;
+
+  setup->ec2RateLimiter = std::make_unique<aws::RateLimiter>(aws::ec2RateLimits(), clock);
+  auto ec2Service = aws::ec2ServiceOptions(setup->config.region, setup->ec2Endpoint.url, retry);
+  ec2Service.region = setup->ec2Endpoint.signingRegion.empty() ? setup->config.region
+                                                               : setup->ec2Endpoint.signingRegion;
+  ec2Service.attemptTimeout = flags.attemptTimeout;
+  aws::QueryClientHooks ec2Hooks = hooks;
+  ec2Hooks.rateLimiter = setup->ec2RateLimiter.get();
+  setup->ec2 = std::make_unique<aws::Ec2Client>(std::move(ec2Service), *setup->transport,
+                                                *setup->credentials, clock, ec2Hooks);
+
+  setup->autoScalingRateLimiter =
+      std::make_unique<aws::RateLimiter>(aws::autoScalingRateLimits(), clock);
+  auto asService =
+      aws::autoScalingServiceOptions(setup->config.region, setup->autoScalingEndpoint.url, retry);
+  asService.region = setup->autoScalingEndpoint.signingRegion.empty()
+                         ? setup->config.region
+                         : setup->autoScalingEndpoint.signingRegion;
+  asService.attemptTimeout = flags.attemptTimeout;
+  aws::QueryClientHooks asHooks = hooks;
+  asHooks.rateLimiter = setup->autoScalingRateLimiter.get();
+  setup->autoScaling = std::make_unique<aws::AutoScalingClient>(
+      std::move(asService), *setup->transport, *setup->credentials, clock, asHooks);
+
+  aws::CpprestTransportOptions sqsTransportOptions;
+  sqsTransportOptions.environment = setup->environment;
+  auto sqsTransport = aws::CpprestTransport::create(std::move(sqsTransportOptions));
+  if (!sqsTransport) return std::unexpected(sqsTransport.error());
+  setup->sqsTransport = std::move(*sqsTransport);
+  setup->sqsRateLimiter = std::make_unique<aws::RateLimiter>(aws::sqsRateLimits(), clock);
+  auto sqsService = aws::sqsServiceOptions(setup->config.region, setup->sqsEndpoint.url, retry);
+  sqsService.region = setup->sqsEndpoint.signingRegion.empty() ? setup->config.region
+                                                               : setup->sqsEndpoint.signingRegion;
+  // A long poll waits up to 20 s; the attempt must outlast it.
+  sqsService.attemptTimeout = flags.attemptTimeout + std::chrono::seconds(20);
+  aws::QueryClientHooks sqsHooks = hooks;
+  sqsHooks.rateLimiter = setup->sqsRateLimiter.get();
+  setup->sqs = std::make_unique<aws::SqsClient>(std::move(sqsService), *setup->sqsTransport,
+                                                *setup->credentials, clock, sqsHooks);
+
+  auto dynamoDb = setup->config.endpoint(aws::AwsService::kDynamoDb);
+  if (!dynamoDb) return std::unexpected(dynamoDb.error());
+  setup->dynamoDbEndpoint = *dynamoDb;
+  aws::CpprestTransportOptions dynamoDbTransportOptions;
+  dynamoDbTransportOptions.environment = setup->environment;
+  auto dynamoDbTransport = aws::CpprestTransport::create(std::move(dynamoDbTransportOptions));
+  if (!dynamoDbTransport) return std::unexpected(dynamoDbTransport.error());
+  setup->dynamoDbTransport = std::move(*dynamoDbTransport);
+  // Short backoffs: the election loop itself tries again every retry period.
+  aws::RetryOptions leaseRetry = retry;
+  leaseRetry.baseDelay = std::chrono::milliseconds(50);
+  leaseRetry.maxBackoff = std::chrono::milliseconds(1000);
+  auto dynamoDbService =
+      aws::dynamoDbServiceOptions(setup->config.region, setup->dynamoDbEndpoint.url, leaseRetry);
+  dynamoDbService.region = setup->dynamoDbEndpoint.signingRegion.empty()
+                               ? setup->config.region
+                               : setup->dynamoDbEndpoint.signingRegion;
+  dynamoDbService.attemptTimeout = flags.dynamoDbAttemptTimeout.count() > 0
+                                       ? flags.dynamoDbAttemptTimeout
+                                       : flags.attemptTimeout;
+  aws::QueryClientHooks dynamoDbHooks;
+  dynamoDbHooks.observer = observer;
+  dynamoDbHooks.logger = &log;
+  setup->dynamoDb =
+      std::make_unique<aws::DynamoDbClient>(std::move(dynamoDbService), *setup->dynamoDbTransport,
+                                            *setup->credentials, clock, dynamoDbHooks);
   return setup;
 }
 

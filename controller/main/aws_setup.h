@@ -1,9 +1,14 @@
 // AwsSetup: the AWS client stack every command that talks to AWS builds the same way —
 // environment snapshot, region and endpoints, HTTPS transport, credentials chain, per-action
-// rate limiter and the ELBv2 client — from the flags a user gave.
+// rate limiters and the clients (ELBv2; EC2 and Auto Scaling for instance sources; SQS for the
+// events queue) — from the flags a user gave. Each service has its own rate limiter (action
+// names are per service; EC2's and Auto Scaling's buckets are ec2RateLimits() and
+// autoScalingRateLimits(), --aws-rate-limits tunes ELBv2's). SQS has its own transport, so the
+// event reader's 20 s long poll can be cut short at shutdown without touching other requests.
 // Thread-safety: build once; the clients inside are safe for concurrent use.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -12,9 +17,12 @@
 #include "controller/aws/config.h"
 #include "controller/aws/cpprest_transport.h"
 #include "controller/aws/credentials.h"
+#include "controller/aws/dynamodb_client.h"
+#include "controller/aws/ec2_client.h"
 #include "controller/aws/elbv2_client.h"
 #include "controller/aws/environment.h"
 #include "controller/aws/rate_limiter.h"
+#include "controller/aws/sqs_client.h"
 #include "controller/core/clock.h"
 #include "controller/core/log.h"
 
@@ -26,6 +34,10 @@ struct AwsFlags {
   std::string rateLimits;   // --aws-rate-limits "RegisterTargets=4:20,Describe*=10:40"
   std::chrono::milliseconds attemptTimeout{10'000};
   std::optional<int> maxAttempts;  // overrides AWS_MAX_ATTEMPTS (doctor: 1, to fail fast)
+  // Not flags. One DynamoDB attempt (the leader-election lease; 0: attemptTimeout), and the
+  // ELBv2 client's per-attempt write fencing (QueryClientHooks::beforeSend; empty: none).
+  std::chrono::milliseconds dynamoDbAttemptTimeout{0};
+  std::function<core::Result<void>(std::string_view action)> elbv2BeforeSend;
 };
 
 struct AwsSetup {
@@ -37,6 +49,22 @@ struct AwsSetup {
   std::unique_ptr<aws::Elbv2Client> elbv2;
   aws::ResolvedEndpoint elbv2Endpoint;
   aws::ResolvedEndpoint stsEndpoint;
+
+  std::unique_ptr<aws::RateLimiter> ec2RateLimiter;
+  std::unique_ptr<aws::Ec2Client> ec2;
+  aws::ResolvedEndpoint ec2Endpoint;
+  std::unique_ptr<aws::RateLimiter> autoScalingRateLimiter;
+  std::unique_ptr<aws::AutoScalingClient> autoScaling;
+  aws::ResolvedEndpoint autoScalingEndpoint;
+  std::unique_ptr<aws::CpprestTransport> sqsTransport;
+  std::unique_ptr<aws::RateLimiter> sqsRateLimiter;
+  std::unique_ptr<aws::SqsClient> sqs;
+  aws::ResolvedEndpoint sqsEndpoint;
+  // DynamoDB (leader election's lease) on its own transport: lease calls never wait behind
+  // other requests, and cancelling those at shutdown leaves the lease release alone.
+  std::unique_ptr<aws::CpprestTransport> dynamoDbTransport;
+  std::unique_ptr<aws::DynamoDbClient> dynamoDb;
+  aws::ResolvedEndpoint dynamoDbEndpoint;
 };
 
 // Builds the stack. Fails with a message a user can act on (no region, bad endpoint URL,

@@ -1,6 +1,9 @@
 // `doctor`: a checklist for "why isn't it working?" on a new deployment. Every check has a
 // short timeout and says what to fix; a hang talking to AWS from a private subnet nearly
-// always means a missing VPC endpoint, so the message says so. Exit 1 when any check fails.
+// always means a missing VPC endpoint, so the message says so. Instance sources (ec2,
+// spotFleet, autoScalingGroup) are read once each, as the controller reads them, after checking
+// the EC2 (and Auto Scaling) endpoints; --events-queue-url checks SQS and reads the queue's
+// attributes. Exit 1 when any check fails.
 #include <pugixml.hpp>
 #include <set>
 #include <stop_token>
@@ -11,6 +14,7 @@
 #include "controller/dns/ares_resolver.h"
 #include "controller/main/aws_setup.h"
 #include "controller/main/cli.h"
+#include "controller/main/doctor_notify.h"
 #include "controller/runtime/json_logger.h"
 #include "controller/runtime/reconciler.h"
 
@@ -23,7 +27,9 @@ struct DoctorFlags {
   std::vector<std::string> dnsServers;
   std::string controllerId = "endpoint-binder";
   double timeoutSeconds = 3;
+  std::string eventsQueueUrl;
   AwsFlags aws;
+  std::string notifyCaBundle;
 };
 
 class Checklist {
@@ -68,6 +74,118 @@ void checkEndpoint(Checklist& check, aws::HttpTransport& transport, const std::s
   } else {
     check.fail(service + " endpoint " + endpoint.url + " unreachable: " + response.error().message,
                reachHint(response.error(), service, region));
+  }
+}
+
+// A hint for a failed EC2 / Auto Scaling / SQS read.
+std::string readHint(const core::Error& error, const std::string& action,
+                     const std::string& service, const std::string& region) {
+  if (error.kind == core::ErrorKind::kAuth) return "the task role needs " + action;
+  if (error.kind == core::ErrorKind::kRetryable && error.httpStatus == 0) {
+    return reachHint(error, service, region);
+  }
+  return {};
+}
+
+// Instance sources: the EC2 (and Auto Scaling) endpoints answer, and every distinct source
+// reads as the controller will read it.
+void checkInstanceSources(Checklist& check, AwsSetup& aws, const api::ManifestSet& manifests,
+                          std::chrono::milliseconds timeout) {
+  std::set<std::string> seen;
+  bool ec2Checked = false;
+  bool autoScalingChecked = false;
+  const auto& region = aws.config.region;
+  for (const auto& b : manifests.targetGroupBindings) {
+    const auto& source = b.spec.source;
+    const bool ec2 = std::holds_alternative<api::Ec2Source>(source);
+    const bool fleet = std::holds_alternative<api::SpotFleetSource>(source);
+    const bool group = std::holds_alternative<api::AutoScalingGroupSource>(source);
+    if (!ec2 && !fleet && !group) continue;
+    if (!ec2Checked) {
+      checkEndpoint(check, *aws.transport, "ec2", aws.ec2Endpoint, region, timeout);
+      ec2Checked = true;
+    }
+    if (group && !autoScalingChecked) {
+      checkEndpoint(check, *aws.transport, "autoscaling", aws.autoScalingEndpoint, region, timeout);
+      autoScalingChecked = true;
+    }
+    if (const auto* filters = std::get_if<api::Ec2Source>(&source)) {
+      std::string text;
+      for (const auto& f : filters->filters) {
+        text += (text.empty() ? "" : ", ") + f.name + "=";
+        for (size_t i = 0; i < f.values.size(); ++i) text += (i ? "|" : "") + f.values[i];
+      }
+      const std::string who = "ec2 source " + text + " (" + b.metadata.key() + ")";
+      if (!seen.insert(who).second) continue;
+      auto all = filters->filters;
+      all.push_back(api::Ec2Filter{"instance-state-name", filters->states});
+      auto found = aws.ec2->describeInstances(all);
+      if (found) {
+        check.ok(who + ": " + std::to_string(found->size()) + " instances match");
+      } else {
+        check.fail(who + ": " + found.error().toString(),
+                   readHint(found.error(), "ec2:DescribeInstances", "ec2", region));
+      }
+    } else if (const auto* spot = std::get_if<api::SpotFleetSource>(&source)) {
+      const std::string who = "Spot Fleet " + spot->requestId + " (" + b.metadata.key() + ")";
+      if (!seen.insert(who).second) continue;
+      auto state = aws.ec2->describeSpotFleetRequests({spot->requestId});
+      if (!state) {
+        check.fail(who + ": " + state.error().toString(),
+                   state.error().kind == core::ErrorKind::kNotFound
+                       ? "check the request id and the region"
+                       : readHint(state.error(), "ec2:DescribeSpotFleetRequests", "ec2", region));
+        continue;
+      }
+      const std::string fleetState = state->empty() ? "missing" : state->front().state;
+      if (!aws::spotFleetStateServes(fleetState)) {
+        check.fail(who + ": the request is " + fleetState,
+                   "a cancelled or failed fleet is a failing source: nothing is registered or "
+                   "deregistered for it");
+        continue;
+      }
+      auto ids = aws.ec2->describeSpotFleetInstances(spot->requestId);
+      if (ids) {
+        check.ok(who + ": " + fleetState + ", " + std::to_string(ids->size()) +
+                 " active instances");
+      } else {
+        check.fail(who + ": " + ids.error().toString(),
+                   readHint(ids.error(), "ec2:DescribeSpotFleetInstances", "ec2", region));
+      }
+    } else if (const auto* asg = std::get_if<api::AutoScalingGroupSource>(&source)) {
+      const std::string who = "Auto Scaling group " + asg->name + " (" + b.metadata.key() + ")";
+      if (!seen.insert(who).second) continue;
+      auto groups = aws.autoScaling->describeAutoScalingGroups({asg->name});
+      if (!groups) {
+        check.fail(who + ": " + groups.error().toString(),
+                   readHint(groups.error(), "autoscaling:DescribeAutoScalingGroups", "autoscaling",
+                            region));
+      } else if (groups->empty()) {
+        check.fail(who + ": not found", "check the group name and the region");
+      } else {
+        int inService = 0;
+        for (const auto& i : groups->front().instances)
+          inService += i.lifecycleState == "InService";
+        check.ok(who + ": " + std::to_string(inService) + " of " +
+                 std::to_string(groups->front().instances.size()) + " instances InService");
+      }
+    }
+  }
+}
+
+void checkEventsQueue(Checklist& check, AwsSetup& aws, const std::string& url,
+                      std::chrono::milliseconds timeout) {
+  checkEndpoint(check, *aws.sqsTransport, "sqs", aws.sqsEndpoint, aws.config.region, timeout);
+  auto attributes = aws.sqs->getQueueAttributes(url, {"QueueArn", "ApproximateNumberOfMessages"});
+  if (attributes) {
+    check.ok("events queue " + (*attributes)["QueueArn"] + ": " +
+             (*attributes)["ApproximateNumberOfMessages"] + " messages waiting");
+  } else {
+    check.fail(
+        "events queue " + url + ": " + attributes.error().toString(),
+        attributes.error().code == "AWS.SimpleQueueService.NonExistentQueue"
+            ? "check the queue URL (and that the queue is in this account and region)"
+            : readHint(attributes.error(), "sqs:GetQueueAttributes", "sqs", aws.config.region));
   }
 }
 
@@ -172,6 +290,9 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
     }
   }
 
+  checkInstanceSources(check, aws, manifests, timeout);
+  if (!flags.eventsQueueUrl.empty()) checkEventsQueue(check, aws, flags.eventsQueueUrl, timeout);
+
   for (const auto& b : manifests.targetGroupBindings) {
     const auto& arn = b.spec.targetGroupArn.text;
     const auto who = "target group " + b.spec.targetGroupArn.name + " (" + b.metadata.key() + ")";
@@ -221,6 +342,12 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
                  "the task role needs elasticloadbalancing:DescribeTargetHealth");
     }
   }
+  for (const auto& line :
+       checkNotifications(manifests, aws, flags.notifyCaBundle, timeout, clock, log)) {
+    if (line.kind == DoctorLine::Kind::kOk) check.ok(line.what);
+    if (line.kind == DoctorLine::Kind::kWarn) check.warn(line.what);
+    if (line.kind == DoctorLine::Kind::kFail) check.fail(line.what, line.hint);
+  }
   ctx.out << (check.failures() == 0 ? "all checks passed\n"
                                     : std::to_string(check.failures()) + " checks failed\n");
   return check.failures() == 0 ? kExitOk : kExitFailure;
@@ -243,11 +370,18 @@ void registerDoctorCommand(CLI::App& app, CliContext& ctx) {
       ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
       ->capture_default_str();
   cmd->add_option("--timeout", flags->timeoutSeconds, "Seconds per check")->capture_default_str();
+  cmd->add_option("--events-queue-url", flags->eventsQueueUrl,
+                  "The events queue `run` reads: check SQS is reachable and the queue readable")
+      ->envname("ENDPOINT_BINDER_EVENTS_QUEUE_URL");
   cmd->add_option("--aws-region", flags->aws.region, "AWS Region")
       ->envname("ENDPOINT_BINDER_AWS_REGION");
   cmd->add_option("--aws-endpoint-url", flags->aws.endpointUrl,
                   "Endpoint URL for every AWS service")
       ->envname("ENDPOINT_BINDER_AWS_ENDPOINT_URL");
+  cmd->add_option("--notify-ca-bundle", flags->notifyCaBundle,
+                  "PEM CA bundle for notification HTTPS (default: AWS_CA_BUNDLE, else the system "
+                  "store)")
+      ->envname("ENDPOINT_BINDER_NOTIFY_CA_BUNDLE");
   cmd->callback([&ctx, flags] { ctx.exitCode = runDoctor(ctx, *flags); });
 }
 

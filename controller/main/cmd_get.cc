@@ -63,6 +63,26 @@ std::optional<web::json::value> fetch(CliContext& ctx, const ServerFlags& flags,
   }
 }
 
+// With leader election (the server answers /leader), a line saying who leads, for `get`'s
+// table. Nothing when the server runs without it or cannot say.
+std::string leaderLine(const ServerFlags& flags) {
+  auto got = httpGet(flags.server, "/leader",
+                     std::chrono::milliseconds(static_cast<long>(flags.timeoutSeconds * 1000)));
+  if (!got || got->status != 200) return "";
+  try {
+    const auto json = web::json::value::parse(got->body);
+    if (!json.has_string_field("leader")) return "";
+    std::string line = "Leader: " + json.at("leader").as_string();
+    if (json.has_boolean_field("leading") && !json.at("leading").as_bool() &&
+        json.has_string_field("identity")) {
+      line += "; asked " + json.at("identity").as_string() + ", a standby";
+    }
+    return line + "\n\n";
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 // "ns/name", "name" (namespace default) or "name" with -n.
 std::string bindingPath(const std::string& name, const std::string& ns) {
   if (name.find('/') != std::string::npos) return std::string(kBindingsPath) + "/" + name;
@@ -75,7 +95,8 @@ void registerGetCommands(CLI::App& app, CliContext& ctx) {
   auto getFlags = std::make_shared<ServerFlags>();
   auto* get = app.add_subcommand(
       "get",
-      "List the bindings of a running controller: READY, TARGETS, HEALTHY, DRIFT, LAST-SYNC");
+      "List the bindings of a running controller: READY, TARGETS, HEALTHY, DRIFT, LAST-SYNC "
+      "(and, with leader election, which replica leads)");
   addServerFlags(get, *getFlags);
   get->callback([&ctx, getFlags] {
     auto json = fetch(ctx, *getFlags, kBindingsPath);
@@ -86,7 +107,8 @@ void registerGetCommands(CLI::App& app, CliContext& ctx) {
       ctx.exitCode = kExitFailure;
       return;
     }
-    ctx.out << server::renderTable(*list, std::chrono::system_clock::now());
+    ctx.out << leaderLine(*getFlags)
+            << server::renderTable(*list, std::chrono::system_clock::now());
   });
 
   auto describeFlags = std::make_shared<ServerFlags>();

@@ -9,20 +9,31 @@
 //   and AddTags/RemoveTags on them only for the owner tag key (the claim tag the reconciler
 //   writes, and removes when a binding is deleted or moves to another group).
 // - ec2:DescribeInstances (addresses, state and tags of instances), plus
-//   ec2:DescribeSpotFleetInstances or autoscaling:DescribeAutoScalingGroups, for bindings
-//   whose source lists instances; all on "*" (no resource-level permissions either).
+//   ec2:DescribeSpotFleetInstances and ec2:DescribeSpotFleetRequests (a fleet's members and
+//   state) or autoscaling:DescribeAutoScalingGroups, for bindings whose source lists
+//   instances; all on "*" (no resource-level permissions either).
+// - With --events-queue-url: sqs:{ReceiveMessage,DeleteMessage,GetQueueAttributes} on exactly
+//   that queue (the events reader; doctor reads its attributes).
 // - route53:{Change,List}ResourceRecordSets on exactly the DNSRecordBindings' hosted zones,
 //   and route53:GetChange on change/* (to wait for a change to reach INSYNC).
+// - With --leader-election-table: dynamodb:{GetItem,PutItem,UpdateItem} on exactly that table
+//   (the lease; in the Region and account of the target groups when they all share one).
+// - Notifications: ssm:GetParameter on exactly the Slack webhook parameters, kms:Decrypt on
+//   keys of those accounts and Regions only when used through SSM (kms:ViaService), and
+//   sns:Publish (plus sns:GetTopicAttributes for `doctor`) on exactly the topics.
 // - sts:GetCallerIdentity, which `doctor` calls to show whose credentials are in use.
 // Thread-safety: single-threaded, like every command.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <variant>
 #include <vector>
 
@@ -37,8 +48,56 @@ namespace {
 
 struct IamPolicyOptions {
   std::vector<std::string> paths;
-  std::string partition;  // empty: from the target group ARNs, else "aws"
+  std::string partition;            // empty: from the target group ARNs, else "aws"
+  std::string eventsQueueUrl;       // --events-queue-url, as given to `run`
+  std::string leaderElectionTable;  // --leader-election-table, as given to `run`
 };
+
+// The queue's ARN from its URL: https://sqs.<region>.amazonaws.com[.cn]/<account>/<name> (or
+// the legacy https://<region>.queue.amazonaws.com/...). nullopt for anything else.
+std::optional<std::string> queueArn(const std::string& url) {
+  constexpr std::string_view kScheme = "https://";
+  if (!url.starts_with(kScheme)) return std::nullopt;
+  const std::string rest = url.substr(kScheme.size());
+  const size_t slash = rest.find('/');
+  if (slash == std::string::npos) return std::nullopt;
+  const std::string host = rest.substr(0, slash);
+  std::string path = rest.substr(slash + 1);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  const size_t split = path.find('/');
+  if (split == std::string::npos) return std::nullopt;
+  const std::string account = path.substr(0, split);
+  const std::string name = path.substr(split + 1);
+  const auto valid = [](const std::string& text, auto allowed) {
+    return !text.empty() && std::ranges::all_of(text, allowed);
+  };
+  if (account.size() != 12 || !valid(account, [](char c) { return c >= '0' && c <= '9'; }) ||
+      name.size() > 80 || !valid(name, [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '-' || c == '_' || c == '.';
+      })) {
+    return std::nullopt;
+  }
+  std::string region;
+  std::string partition = "aws";
+  for (const auto& [prefix, suffix, part] :
+       {std::tuple<std::string_view, std::string_view, std::string_view>{"sqs.", ".amazonaws.com",
+                                                                         "aws"},
+        {"sqs.", ".amazonaws.com.cn", "aws-cn"},
+        {"", ".queue.amazonaws.com", "aws"}}) {
+    if (host.starts_with(prefix) && host.ends_with(suffix) &&
+        host.size() > prefix.size() + suffix.size()) {
+      region = host.substr(prefix.size(), host.size() - prefix.size() - suffix.size());
+      partition = std::string(part);
+    }
+  }
+  if (!valid(region,
+             [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; })) {
+    return std::nullopt;
+  }
+  if (region.starts_with("us-gov-")) partition = "aws-us-gov";
+  return fmt::format("arn:{}:sqs:{}:{}:{}", partition, region, account, name);
+}
 
 // One IAM policy statement with Effect "Allow". A single resource "*" prints as a string.
 struct Statement {
@@ -47,6 +106,8 @@ struct Statement {
   std::set<std::string> resources;
   // ForAllValues:StringEquals {aws:TagKeys: tagKeys} when non-empty.
   std::vector<std::string> tagKeys;
+  // StringEquals {key: values} when non-empty.
+  std::map<std::string, std::set<std::string>> stringEquals = {};
 };
 
 // Adds the actions an instance-listing source needs; other sources need no AWS permission.
@@ -55,11 +116,48 @@ void addSourceActions(const api::Source& source, std::set<std::string>& actions)
     actions.insert("ec2:DescribeInstances");
   } else if (std::holds_alternative<api::SpotFleetSource>(source)) {
     actions.insert("ec2:DescribeSpotFleetInstances");
+    actions.insert("ec2:DescribeSpotFleetRequests");
     actions.insert("ec2:DescribeInstances");
   } else if (std::holds_alternative<api::AutoScalingGroupSource>(source)) {
     actions.insert("autoscaling:DescribeAutoScalingGroups");
     actions.insert("ec2:DescribeInstances");
   }
+}
+
+// Notifications: the Slack webhook URLs' SSM parameters (read with decryption) and the SNS
+// topics. A parameter lives in the Region and account the controller runs in, which the
+// binding's target group ARN names. kms:Decrypt cannot name the key (the parameter's key is
+// not in the manifest; aws/ssm by default), so it is limited to keys of those accounts and
+// Regions used through SSM (kms:ViaService). sns:GetTopicAttributes is for `doctor`.
+std::vector<Statement> notificationStatements(const api::ManifestSet& set,
+                                              const std::string& partition) {
+  std::set<std::string> parameters;
+  std::set<std::string> keys;
+  std::set<std::string> viaServices;
+  std::set<std::string> topics;
+  const std::string suffix = partition == "aws-cn" ? "amazonaws.com.cn" : "amazonaws.com";
+  for (const auto& b : set.targetGroupBindings) {
+    const auto& arn = b.spec.targetGroupArn;
+    for (const auto& entry : b.spec.notifications) {
+      if (entry.snsTopicArn) topics.insert(*entry.snsTopicArn);
+      if (!entry.slackWebhookSsmParameter) continue;
+      parameters.insert(fmt::format("arn:{}:ssm:{}:{}:parameter{}", partition, arn.region,
+                                    arn.account, *entry.slackWebhookSsmParameter));
+      keys.insert(fmt::format("arn:{}:kms:{}:{}:key/*", partition, arn.region, arn.account));
+      viaServices.insert(fmt::format("ssm.{}.{}", arn.region, suffix));
+    }
+  }
+  std::vector<Statement> statements;
+  if (!parameters.empty()) {
+    statements.push_back({"ReadSlackWebhookUrls", {"ssm:GetParameter"}, parameters, {}});
+    statements.push_back(
+        {"DecryptSlackWebhookUrls", {"kms:Decrypt"}, keys, {}, {{"kms:ViaService", viaServices}}});
+  }
+  if (!topics.empty()) {
+    statements.push_back(
+        {"PublishNotifications", {"sns:GetTopicAttributes", "sns:Publish"}, topics, {}});
+  }
+  return statements;
 }
 
 // The partition for ARNs that manifests do not spell out (Route 53 hosted zones): the one
@@ -70,7 +168,8 @@ std::string defaultPartition(const api::ManifestSet& set) {
   return partitions.size() == 1 ? *partitions.begin() : "aws";
 }
 
-std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::string& partition) {
+std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::string& partition,
+                                   const std::optional<std::string>& eventsQueueArn) {
   std::set<std::string> targetGroups;
   std::set<std::string> hostedZones;
   std::set<std::string> sourceActions;
@@ -105,6 +204,12 @@ std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::strin
   if (!sourceActions.empty()) {
     statements.push_back({"DescribeInstanceSources", sourceActions, {"*"}, {}});
   }
+  if (eventsQueueArn) {
+    statements.push_back({"ReadInstanceEvents",
+                          {"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+                          {*eventsQueueArn},
+                          {}});
+  }
   if (!hostedZones.empty()) {
     statements.push_back({"ChangeBoundRecords",
                           {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"},
@@ -114,6 +219,9 @@ std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::strin
                           {"route53:GetChange"},
                           {fmt::format("arn:{}:route53:::change/*", partition)},
                           {}});
+  }
+  for (auto& statement : notificationStatements(set, partition)) {
+    statements.push_back(std::move(statement));
   }
   statements.push_back({"CallerIdentity", {"sts:GetCallerIdentity"}, {"*"}, {}});
   return statements;
@@ -151,10 +259,37 @@ std::string renderPolicy(const std::vector<Statement>& statements) {
       text += "        \"ForAllValues:StringEquals\": {\n";
       text += "          \"aws:TagKeys\": " + jsonArray(s.tagKeys, "          ") + "\n";
       text += "        }\n      }";
+    } else if (!s.stringEquals.empty()) {
+      text += ",\n      \"Condition\": {\n        \"StringEquals\": {";
+      const char* comma = "\n";
+      for (const auto& [key, values] : s.stringEquals) {
+        text += comma + std::string("          ") + jsonString(key) + ": " +
+                jsonArray(values, "          ");
+        comma = ",\n";
+      }
+      text += "\n        }\n      }";
     }
     text += "\n    }";
   }
   return text + "\n  ]\n}\n";
+}
+
+// The leader-election lease table's statement. The table lives where the controller runs,
+// which the target group ARNs tell when they agree; otherwise any Region and account ("*").
+Statement leaderElectionStatement(const api::ManifestSet& set, const std::string& partition,
+                                  const std::string& table) {
+  std::set<std::string> regions;
+  std::set<std::string> accounts;
+  for (const auto& b : set.targetGroupBindings) {
+    regions.insert(b.spec.targetGroupArn.region);
+    accounts.insert(b.spec.targetGroupArn.account);
+  }
+  const std::string region = regions.size() == 1 ? *regions.begin() : "*";
+  const std::string account = accounts.size() == 1 ? *accounts.begin() : "*";
+  return {"LeaderElection",
+          {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+          {fmt::format("arn:{}:dynamodb:{}:{}:table/{}", partition, region, account, table)},
+          {}};
 }
 
 int runIamPolicy(const IamPolicyOptions& options, CliContext& context) {
@@ -171,9 +306,25 @@ int runIamPolicy(const IamPolicyOptions& options, CliContext& context) {
                                set.files.size(), set.files.size() == 1 ? "" : "s");
     return kExitFailure;
   }
+  std::optional<std::string> eventsQueue;
+  if (!options.eventsQueueUrl.empty()) {
+    eventsQueue = queueArn(options.eventsQueueUrl);
+    if (!eventsQueue) {
+      context.err << "iam-policy: --events-queue-url: \"" << options.eventsQueueUrl
+                  << "\" is not an SQS queue URL like "
+                     "https://sqs.<region>.amazonaws.com/<account>/<queue>; no policy printed\n";
+      return kExitUsage;
+    }
+  }
   const std::string partition =
       options.partition.empty() ? defaultPartition(set) : options.partition;
-  context.out << renderPolicy(buildPolicy(set, partition));
+  auto statements = buildPolicy(set, partition, eventsQueue);
+  if (!options.leaderElectionTable.empty()) {
+    // Before CallerIdentity, which stays last.
+    statements.insert(statements.end() - 1,
+                      leaderElectionStatement(set, partition, options.leaderElectionTable));
+  }
+  context.out << renderPolicy(statements);
   return kExitOk;
 }
 
@@ -203,6 +354,25 @@ void registerIamPolicyCommand(CLI::App& app, CliContext& context) {
         return ok ? std::string() : "must be a partition name like aws or aws-cn";
       })
       ->type_name("NAME");
+  command
+      ->add_option("--events-queue-url", options->eventsQueueUrl,
+                   "The events queue `run --events-queue-url` reads: adds sqs:ReceiveMessage, "
+                   "DeleteMessage and GetQueueAttributes on that queue only")
+      ->type_name("URL");
+  command
+      ->add_option("--leader-election-table", options->leaderElectionTable,
+                   "The lease table `run --leader-election-table` uses: adds dynamodb:GetItem, "
+                   "PutItem and UpdateItem on that table only")
+      ->envname("ENDPOINT_BINDER_LEADER_ELECTION_TABLE")
+      ->check([](const std::string& value) {
+        const bool ok =
+            value.size() >= 3 && value.size() <= 255 && std::ranges::all_of(value, [](char c) {
+              return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                     c == '_' || c == '-' || c == '.';
+            });
+        return ok ? std::string() : "must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)";
+      })
+      ->type_name("TABLE");
   command->callback([options, &context] { context.exitCode = runIamPolicy(*options, context); });
 }
 

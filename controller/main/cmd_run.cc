@@ -12,6 +12,8 @@
 #include "controller/dns/ares_resolver.h"
 #include "controller/main/aws_setup.h"
 #include "controller/main/cli.h"
+#include "controller/main/leader_setup.h"
+#include "controller/main/notify_setup.h"
 #include "controller/runtime/controller.h"
 #include "controller/runtime/json_logger.h"
 #include "controller/runtime/metrics.h"
@@ -46,8 +48,12 @@ struct RunFlags {
   std::string manifestRescan = "30s";
   std::string manifestDeletionSettle = "5s";
   std::string shutdownGrace = "8s";
+  std::string instancePollInterval = "60s";
+  std::string eventsQueueUrl;
   AwsFlags aws;
   std::string awsAttemptTimeout = "10s";
+  NotifyFlags notify;
+  LeaderFlags leader;
 };
 
 // Adds an option bound to an ENDPOINT_BINDER_<NAME> variable (name from the flag).
@@ -76,8 +82,9 @@ std::optional<api::Duration> durationFlag(CliContext& ctx, const char* name,
 
 class Readiness final : public server::ReadinessSource {
  public:
-  Readiness(const runtime::Controller& controller, aws::CredentialsProvider& credentials)
-      : controller_(controller), credentials_(credentials) {}
+  Readiness(const runtime::Controller& controller, aws::CredentialsProvider& credentials,
+            const LeaderSetup* leader = nullptr)
+      : controller_(controller), credentials_(credentials), leader_(leader) {}
   server::ReadinessReport readiness() const override {
     server::ReadinessReport report;
     const auto r = controller_.readiness();
@@ -86,12 +93,14 @@ class Readiness final : public server::ReadinessSource {
     auto creds = credentials_.credentials();  // cached by the chain; cheap
     report.credentialsObtained = creds.has_value();
     if (!creds) report.credentialsError = creds.error().message;
+    if (leader_) report.leader = leader_->report();
     return report;
   }
 
  private:
   const runtime::Controller& controller_;
   aws::CredentialsProvider& credentials_;
+  const LeaderSetup* leader_;
 };
 
 int runController(CliContext& ctx, const RunFlags& flags) {
@@ -120,12 +129,23 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       durationFlag(ctx, "--shutdown-grace", flags.shutdownGrace, std::chrono::seconds(0));
   const auto attempt = durationFlag(ctx, "--aws-attempt-timeout", flags.awsAttemptTimeout,
                                     std::chrono::milliseconds(100));
-  if (!resync || !dnsTimeout || !deregistrationWindow || !rescan || !settle || !grace || !attempt)
+  const auto instancePoll = durationFlag(ctx, "--instance-poll-interval",
+                                         flags.instancePollInterval, std::chrono::seconds(1));
+  if (!resync || !dnsTimeout || !deregistrationWindow || !rescan || !settle || !grace || !attempt ||
+      !instancePoll)
     return kExitUsage;
+  if (!flags.eventsQueueUrl.empty() && !flags.eventsQueueUrl.starts_with("https://") &&
+      !flags.eventsQueueUrl.starts_with("http://")) {
+    ctx.err << "error: --events-queue-url: \"" << flags.eventsQueueUrl
+            << "\" is not a queue URL (https://sqs.<region>.amazonaws.com/<account>/<name>)\n";
+    return kExitUsage;
+  }
   if (flags.workers < 1 || flags.workers > 64) {
     ctx.err << "error: --workers: " << flags.workers << " is outside 1..64\n";
     return kExitUsage;
   }
+  const auto leaderSettings = parseLeaderFlags(ctx, flags.leader, flags.controllerId, *attempt);
+  if (!leaderSettings) return kExitUsage;
 
   // Signals are taken by the main thread only: block them before any thread starts.
   sigset_t signals;
@@ -152,12 +172,60 @@ int runController(CliContext& ctx, const RunFlags& flags) {
 
   auto awsFlags = flags.aws;
   awsFlags.attemptTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*attempt);
+  // With leader election every ELBv2 write attempt asks the election first (leader_setup.h).
+  auto electionSlot = std::make_shared<std::atomic<runtime::LeaderElection*>>(nullptr);
+  if (leaderSettings->enabled) {
+    awsFlags.elbv2BeforeSend = leaderWriteFence(electionSlot);
+    awsFlags.dynamoDbAttemptTimeout = leaderSettings->attemptTimeout;
+  }
   auto aws = buildAwsSetup(awsFlags, clock, log, &metrics);
   if (!aws) {
     log.log(LogLevel::kError, "cannot set up AWS access",
             {core::field("error", aws.error().message)});
     return kExitFailure;
   }
+
+  // Notifications: their own transport and threads, so a slow or dead destination never holds
+  // up a reconcile. Declared before the controller, which reports into it, and outlives it.
+  NotifyTimings notifyTimings;
+  {
+    const auto window = durationFlag(ctx, "--notify-coalesce-window", flags.notify.coalesceWindow,
+                                     std::chrono::seconds(0));
+    const auto interval = durationFlag(ctx, "--notify-min-interval", flags.notify.minInterval,
+                                       std::chrono::seconds(0));
+    const auto timeout =
+        durationFlag(ctx, "--notify-timeout", flags.notify.timeout, std::chrono::milliseconds(100));
+    const auto refresh = durationFlag(ctx, "--notify-webhook-refresh", flags.notify.urlRefresh,
+                                      std::chrono::seconds(1));
+    if (!window || !interval || !timeout || !refresh) return kExitUsage;
+    notifyTimings = {*window, *interval,
+                     std::chrono::duration_cast<std::chrono::milliseconds>(*timeout), *refresh};
+  }
+  auto notify =
+      NotifySetup::build(**aws, flags.notify.caBundle, clock, log, &metrics, notifyTimings.timeout);
+  if (!notify) {
+    log.log(LogLevel::kError, "cannot set up notifications",
+            {core::field("error", notify.error().message)});
+    return kExitFailure;
+  }
+  runtime::NotificationMetrics notificationMetrics(*registry);
+  runtime::NotifierOptions notifierOptions;
+  for (auto* delivery : {&notifierOptions.slack, &notifierOptions.sns}) {
+    delivery->coalesceWindow = notifyTimings.coalesceWindow;
+    delivery->minInterval = notifyTimings.minInterval;
+  }
+  // With leader election only the leader notifies.
+  const bool electing = leaderSettings->enabled;
+  runtime::Notifier notifier(
+      runtime::Notifier::Deps{clock, log,
+                              (*notify)->destinationFactory(notifyTimings, flags.controllerId),
+                              &notificationMetrics, nullptr,
+                              [electing, electionSlot] {
+                                const auto* election = electionSlot->load();
+                                return !electing || (election && election->currentTerm());
+                              }},
+      notifierOptions);
+  notifier.start();
 
   dns::AresResolverOptions resolverOptions;
   for (const auto& text : flags.dnsServers) {
@@ -195,8 +263,20 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       std::chrono::duration_cast<std::chrono::milliseconds>(*rescan);
   options.manifestStore.deletionSettle =
       std::chrono::duration_cast<std::chrono::milliseconds>(*settle);
+  options.instances.pollInterval = *instancePoll;
+  options.events.queueUrl = flags.eventsQueueUrl;
+  auto& sqsTransport = *(*aws)->sqsTransport;
+  std::unique_ptr<LeaderSetup> leader;
+  if (leaderSettings->enabled) {
+    leader = std::make_unique<LeaderSetup>(*leaderSettings, **aws, clock, log, &metrics, *attempt);
+    electionSlot->store(&leader->election());
+  }
   runtime::Controller controller(
-      runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics}, options);
+      runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics,
+                                (*aws)->ec2.get(), (*aws)->autoScaling.get(), (*aws)->sqs.get(),
+                                [&sqsTransport] { sqsTransport.shutDown(); }, &notifier,
+                                leader ? &leader->election() : nullptr},
+      options);
 
   auto metricsServer = server::MetricsServer::start(
       server::MetricsServerOptions{flags.metricsAddr, "/metrics", 2}, [&] {
@@ -211,7 +291,7 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     return kExitFailure;
   }
   server::Heartbeat heartbeat(clock);
-  Readiness readiness(controller, *(*aws)->credentials);
+  Readiness readiness(controller, *(*aws)->credentials, leader.get());
   auto healthServer = server::HealthServer::start(
       server::HealthRoutes::Deps{clock, heartbeat, readiness, controller.status()},
       server::HealthServerOptions{flags.healthAddr, std::chrono::minutes(2)});
@@ -219,6 +299,10 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     log.log(LogLevel::kError, "cannot serve health",
             {core::field("error", healthServer.error().message)});
     return kExitFailure;
+  }
+  if (leader) {
+    // A new leader looks at every binding at once, from fresh reads of the target groups.
+    leader->election().start({[&controller](std::uint64_t) { controller.resyncAll(); }, nullptr});
   }
   if (auto started = controller.start(); !started) {
     log.log(LogLevel::kError, "cannot start the controller",
@@ -229,7 +313,9 @@ int runController(CliContext& ctx, const RunFlags& flags) {
       LogLevel::kInfo, "serving",
       {core::field("metrics", (*metricsServer)->url()),
        core::field("health", (*healthServer)->url()), core::field("region", (*aws)->config.region),
-       core::field("elbv2Endpoint", (*aws)->elbv2Endpoint.url)});
+       core::field("elbv2Endpoint", (*aws)->elbv2Endpoint.url),
+       core::field("ec2Endpoint", (*aws)->ec2Endpoint.url),
+       core::field("eventsQueue", flags.eventsQueueUrl.empty() ? "none" : flags.eventsQueueUrl)});
 
   // Main thread: keep the heartbeat honest, hand freed memory back, and wait for a signal.
   auto nextTrim = clock.now() + kMallocTrimPeriod;
@@ -264,7 +350,23 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     return "reconciles: " + (reconciles.empty() ? std::string("none") : reconciles) +
            "; AWS requests: " + (listed.empty() ? std::string("none") : listed);
   });
-  controller.stop(*grace, [&] { transport.shutDown(); });
+  const auto hardStop = clock.now() + *grace + kHardStopMargin;
+  // A leader stops writing at once, lets in-flight reconciles end, then frees the lease so a
+  // standby takes over within a retry period; with writes abandoned (possibly still on their
+  // way to AWS) the lease is left to lapse instead.
+  if (leader) leader->election().closeGate();
+  const bool drained = controller.stop(*grace, [&] { transport.shutDown(); });
+  if (leader) {
+    watchdog.setDescribe([] { return std::string("releasing the leader-election lease"); });
+    leader->election().stop(/*release=*/drained);
+  }
+  // What the last reconciles reported goes out if the time left allows (at most 2 s); sends
+  // still hanging then are cancelled.
+  watchdog.setDescribe([] { return std::string("sending the last notifications"); });
+  notifier.stop(
+      std::clamp<std::chrono::nanoseconds>(hardStop - std::chrono::seconds(1) - clock.now(),
+                                           std::chrono::seconds(0), std::chrono::seconds(2)),
+      [&] { (*notify)->transport().shutDown(); });
   watchdog.setDescribe([] { return std::string("closing the health and metrics servers"); });
   healthServer->reset();
   metricsServer->reset();
@@ -314,6 +416,23 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
   flag(cmd, "--aws-rate-limits", flags->aws.rateLimits,
        "Client-side limits, e.g. RegisterTargets=4:20,DescribeTargetHealth=10:40");
   flag(cmd, "--aws-attempt-timeout", flags->awsAttemptTimeout, "Timeout of one AWS HTTP attempt");
+  addLeaderElectionFlags(cmd, flags->leader);
+  flag(cmd, "--notify-coalesce-window", flags->notify.coalesceWindow,
+       "Events of one binding within this window become one notification");
+  flag(cmd, "--notify-min-interval", flags->notify.minInterval,
+       "At most one notification per binding and destination this often (later events wait and "
+       "are summarised)");
+  flag(cmd, "--notify-timeout", flags->notify.timeout,
+       "Timeout of one notification request (webhook POST, SNS Publish, SSM read)");
+  flag(cmd, "--notify-webhook-refresh", flags->notify.urlRefresh,
+       "Re-read Slack webhook URLs from SSM this often (and at once on HTTP 403/404/410)");
+  flag(cmd, "--notify-ca-bundle", flags->notify.caBundle,
+       "PEM CA bundle for notification HTTPS (default: AWS_CA_BUNDLE, else the system store)");
+  flag(cmd, "--instance-poll-interval", flags->instancePollInterval,
+       "Read EC2 instances, Spot Fleets and Auto Scaling groups this often (one shared round)");
+  flag(cmd, "--events-queue-url", flags->eventsQueueUrl,
+       "SQS queue of EC2/Auto Scaling EventBridge events, read for instance changes within "
+       "seconds (default: none, polling only)");
   cmd->callback([&ctx, flags] { ctx.exitCode = runController(ctx, *flags); });
 }
 

@@ -2,7 +2,25 @@
 
 #include <variant>
 
+#include "controller/core/address_family.h"
+
 namespace endpointbinder::runtime {
+
+namespace {
+
+bool isIpv6Group(std::string_view ipAddressType) {
+  if (ipAddressType.size() != core::kIpAddressTypeIpv6.size()) return false;
+  for (size_t i = 0; i < ipAddressType.size(); ++i) {
+    const char c = ipAddressType[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) !=
+        core::kIpAddressTypeIpv6[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
 
 void BindingSources::track(const api::TargetGroupBinding& binding) {
   const auto key = binding.metadata.key();
@@ -12,11 +30,64 @@ void BindingSources::track(const api::TargetGroupBinding& binding) {
     // The source kind changed away from dns (or never was): drop any old subscription.
     watcher_.unsubscribe(key);
   }
+  if (instances_) {
+    if (isInstanceSource(binding.spec.source)) {
+      instances_->subscribe(key, binding.spec.source);
+    } else {
+      instances_->unsubscribe(key);
+    }
+  }
 }
 
-void BindingSources::untrack(const std::string& bindingKey) { watcher_.unsubscribe(bindingKey); }
+void BindingSources::untrack(const std::string& bindingKey) {
+  watcher_.unsubscribe(bindingKey);
+  if (instances_) instances_->unsubscribe(bindingKey);
+}
 
 SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) {
+  return snapshotForGroup(binding, core::kIpAddressTypeIpv4);
+}
+
+SourceSnapshot BindingSources::instanceSnapshot(const api::TargetGroupBinding& binding,
+                                                std::string_view ipAddressType) {
+  SourceSnapshot out;
+  if (!instances_) {
+    out.failing = true;
+    out.failureReason = std::string("source kind ") + api::sourceKindName(binding.spec.source) +
+                        " needs EC2 access, which this command did not set up; nothing will be "
+                        "registered or deregistered";
+    return out;
+  }
+  InstanceIdKind kind = InstanceIdKind::kInstanceId;
+  if (binding.spec.targetType == api::TargetType::kIp) {
+    kind = isIpv6Group(ipAddressType) ? InstanceIdKind::kIpv6 : InstanceIdKind::kIpv4;
+  }
+  const auto view = instances_->view(binding.metadata.key(), kind,
+                                     api::deregistersOnSpotInterruption(binding.spec));
+  if (!view) {
+    out.failing = true;
+    out.failureReason = "not subscribed to the instance inventory yet";
+    return out;
+  }
+  out.hasAnswer = view->hasAnswer;
+  out.ids = view->ids;
+  if (view->lastSuccess) out.lastSuccess = *view->lastSuccess;
+  for (const auto& d : view->departed) out.departed.push_back(DepartedId{d.id, d.goneSince});
+  for (const auto& l : view->leaving) out.leaving.push_back(LeavingId{l.id, l.reason});
+  out.failing = view->failing || !view->hasAnswer;
+  out.failingSince = view->failingSince;
+  if (view->failing) {
+    out.failureReason = view->failureReason;
+  } else if (!view->hasAnswer) {
+    out.failureReason = std::string("waiting for the first ") +
+                        api::sourceKindName(binding.spec.source) + " listing";
+  }
+  return out;
+}
+
+SourceSnapshot BindingSources::snapshotForGroup(const api::TargetGroupBinding& binding,
+                                                std::string_view ipAddressType) {
+  if (isInstanceSource(binding.spec.source)) return instanceSnapshot(binding, ipAddressType);
   SourceSnapshot out;
   if (const auto* fixed = std::get_if<api::StaticSource>(&binding.spec.source)) {
     out.hasAnswer = true;
@@ -52,9 +123,8 @@ SourceSnapshot BindingSources::snapshot(const api::TargetGroupBinding& binding) 
     return out;
   }
   out.failing = true;
-  out.failureReason = std::string("source kind ") + api::sourceKindName(binding.spec.source) +
-                      " is not implemented in this version; nothing will be registered or "
-                      "deregistered";
+  out.failureReason =
+      std::string("unknown source kind ") + api::sourceKindName(binding.spec.source);
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "controller/runtime/controller.h"
 
 #include <algorithm>
+#include <set>
 
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/resync_pacer.h"
@@ -69,14 +70,33 @@ Controller::Controller(Deps deps, ControllerOptions options)
             for (const auto& key : keys) queue_.add(key);
           },
           options_.dnsWatcher, &deps.log, dnsObserver_.get()),
-      sources_(dnsWatcher_),
+      inventory_(
+          deps.ec2 && deps.autoScaling
+              ? std::make_unique<InstanceInventory>(
+                    InstanceInventory::Deps{*deps.ec2, *deps.autoScaling, deps.clock, deps.log,
+                                            [this](const std::vector<std::string>& keys) {
+                                              for (const auto& key : keys) queue_.add(key);
+                                            }},
+                    options_.instances)
+              : nullptr),
+      eventReader_(
+          inventory_ && deps.eventQueue && !options_.events.queueUrl.empty()
+              ? std::make_unique<EventQueueReader>(
+                    EventQueueReader::Deps{*deps.eventQueue,
+                                           [this](const std::vector<InstanceEvent>& events) {
+                                             return inventory_->refreshInstances(events);
+                                           },
+                                           deps.log, deps.interruptEventQueue},
+                    options_.events)
+              : nullptr),
+      sources_(dnsWatcher_, inventory_.get()),
       observed_(deps.api, deps.clock,
                 ObservedCache::Options{options_.reconciler.resyncPeriod, std::chrono::minutes(2)}),
       reconciler_(
           Reconciler::Deps{[this](const std::string& key) { return desired(key); }, sources_,
                            deps.api, observed_, status_, deps.clock, deps.log, deps.metrics,
                            [this](const std::string& arn) { return bindingsNaming(arn); },
-                           [this] { return store_.settled(); }},
+                           [this] { return store_.settled(); }, deps.observer, deps.writeGate},
           options_.reconciler) {}
 
 Controller::~Controller() { stop(std::chrono::seconds(0)); }
@@ -97,6 +117,8 @@ core::Result<void> Controller::start() {
   started_ = true;
   heartbeat_ = deps_.clock.now().time_since_epoch().count();
   dnsWatcher_.start();
+  if (inventory_) inventory_->start();
+  if (eventReader_) eventReader_->start();
   manifestWatcher_ = std::make_unique<ManifestWatcher>(
       store_, deps_.clock, deps_.log, [this](const ManifestDiff& diff) { onManifestChange(diff); },
       options_.manifestWatcher);
@@ -121,12 +143,12 @@ std::string describeRunning(const std::vector<RunningReconcile>& running) {
   return out;
 }
 
-void Controller::stop(std::chrono::nanoseconds drain, const std::function<void()>& abandon) {
+bool Controller::stop(std::chrono::nanoseconds drain, const std::function<void()>& abandon) {
   {
     std::lock_guard lock(tickMu_);
     if (stopping_ || !started_) {
       stopping_ = true;
-      return;
+      return true;
     }
     stopping_ = true;
   }
@@ -134,6 +156,10 @@ void Controller::stop(std::chrono::nanoseconds drain, const std::function<void()
   // No new work from the sources first, then let what is in flight finish its writes.
   if (manifestWatcher_) manifestWatcher_->stop();
   dnsWatcher_.stop();
+  // No new rounds or events; a round or event refresh in flight ends with the in-flight AWS
+  // requests (abandon cancels them), so they are joined after the drain below.
+  if (eventReader_) eventReader_->requestStop();
+  if (inventory_) inventory_->requestStop();
   const bool drained = queue_.shutDownWithDrain(drain);
   if (!drained) {
     deps_.log.log(LogLevel::kWarn,
@@ -143,9 +169,22 @@ void Controller::stop(std::chrono::nanoseconds drain, const std::function<void()
   }
   for (auto& w : workers_) w.join();
   workers_.clear();
+  if (eventReader_) eventReader_->stop();
+  if (inventory_) inventory_->stop();
   if (ticker_.joinable()) ticker_.join();
   deps_.log.log(LogLevel::kInfo, "controller stopped",
                 {core::field("drained", drained ? "true" : "false")});
+  return drained;
+}
+
+void Controller::resyncAll() {
+  std::set<std::string> keys;
+  for (const auto& [key, stored] : store_.targetGroupBindings()) {
+    observed_.expire(stored.binding.spec.targetGroupArn.text);
+    keys.insert(key);
+  }
+  for (const auto& key : reconciler_.knownKeys()) keys.insert(key);  // deletions in progress
+  for (const auto& key : keys) queue_.add(key);
 }
 
 void Controller::onManifestChange(const ManifestDiff& diff) {
@@ -234,7 +273,11 @@ void Controller::tickLoop() {
     if (stats.longestRunningSeconds < std::chrono::duration<double>(kStuckReconcile).count()) {
       heartbeat_ = now.time_since_epoch().count();
     }
-    if (deps_.metrics) deps_.metrics->observeWorkQueue(stats);
+    if (deps_.metrics) {
+      deps_.metrics->observeWorkQueue(stats);
+      if (inventory_) deps_.metrics->observeInstanceInventory(inventory_->stats());
+      if (eventReader_) deps_.metrics->observeEventQueue(eventReader_->stats());
+    }
     // Level-triggered safety net: look at every binding again once per round, each with one
     // fresh DescribeTargetHealth, so drift made by others shows up within about a round. Expiring
     // the cached read is needed: a group read a little later in the previous round than in

@@ -2,8 +2,12 @@
 //
 // Owns the pieces of ARCHITECTURE.md's data flow and their threads:
 //   ManifestWatcher (inotify + rescan) ─┐
-//   DnsWatcher (per-hostname refresh) ──┼─▶ WorkQueue ─▶ N workers ─▶ Reconciler
+//   DnsWatcher (per-hostname refresh) ──┤
+//   InstanceInventory (EC2/ASG polls) ──┼─▶ WorkQueue ─▶ N workers ─▶ Reconciler
+//     ▲ EventQueueReader (SQS events)   │
 //   resync (each binding once a round) ─┘  (ResyncPacer; behind event keys in the queue)
+// The inventory exists when the EC2 and Auto Scaling clients are given, the event reader when
+// a queue client and ControllerOptions::events.queueUrl are.
 // The AWS client, DNS resolver, metrics and logger are injected; the HTTP servers live in the
 // server layer and read StatusStore / readiness() from here.
 // Thread-safety: start() and stop() from one thread; status(), readiness() and
@@ -24,6 +28,8 @@
 #include <vector>
 
 #include "controller/aws/elbv2.h"
+#include "controller/aws/instances.h"
+#include "controller/aws/sqs.h"
 #include "controller/core/clock.h"
 #include "controller/core/log.h"
 #include "controller/dns/dns_watcher.h"
@@ -31,11 +37,14 @@
 #include "controller/dns/resolver.h"
 #include "controller/runtime/binding_sources.h"
 #include "controller/runtime/binding_status.h"
+#include "controller/runtime/event_queue_reader.h"
+#include "controller/runtime/instance_inventory.h"
 #include "controller/runtime/manifest_store.h"
 #include "controller/runtime/manifest_watcher.h"
 #include "controller/runtime/observed_cache.h"
 #include "controller/runtime/reconciler.h"
 #include "controller/runtime/work_queue.h"
+#include "controller/runtime/write_gate.h"
 
 namespace endpointbinder::runtime {
 
@@ -53,6 +62,8 @@ struct ControllerOptions {
   ManifestStoreOptions manifestStore;  // deletionSettle
   dns::DnsWatcherOptions dnsWatcher;
   WorkQueueOptions queue;
+  InventoryOptions instances;  // pollInterval (--instance-poll-interval)
+  EventReaderOptions events;   // queueUrl (--events-queue-url): empty means no event reader
 };
 
 // A reconcile in flight, for shutdown diagnostics.
@@ -78,6 +89,18 @@ class Controller {
     dns::Resolver& resolver;
     dns::Random& random;
     ControllerMetrics* metrics = nullptr;  // optional
+    // Instance sources (ec2, spotFleet, autoScalingGroup): both or neither. Without them such
+    // bindings report a failing source.
+    aws::Ec2Api* ec2 = nullptr;
+    aws::AutoScalingApi* autoScaling = nullptr;
+    // The events queue (with options.events.queueUrl), and how to cut its long poll short at
+    // stop() (e.g. shut its transport down). Optional.
+    aws::QueueApi* eventQueue = nullptr;
+    std::function<void()> interruptEventQueue = nullptr;
+    // Told of every sync, conflict and failure (the notifier); must not block. Optional.
+    ReconcileObserver* observer = nullptr;
+    // Leader election (optional): without it this replica always writes.
+    const WriteGate* writeGate = nullptr;
   };
 
   Controller(Deps deps, ControllerOptions options);
@@ -91,8 +114,14 @@ class Controller {
   // `drain`, then stops every thread. Idempotent. When reconciles are still running after
   // `drain`, logs which and calls `abandon` first: it must make whatever they wait for return
   // (run cancels the in-flight AWS requests), since stop() then waits for them to end.
-  void stop(std::chrono::nanoseconds drain = std::chrono::seconds(8),
+  // Returns whether every reconcile finished within `drain` (false: writes were abandoned
+  // and may still reach AWS).
+  bool stop(std::chrono::nanoseconds drain = std::chrono::seconds(8),
             const std::function<void()>& abandon = {});
+
+  // Looks at every binding again now, each from a fresh read of its target group: a new
+  // leader converges at once instead of at the next resync. Thread-safe.
+  void resyncAll();
 
   // The reconciles in flight now, oldest first. Thread-safe.
   std::vector<RunningReconcile> running() const;
@@ -117,6 +146,8 @@ class Controller {
   ManifestStore store_;
   std::unique_ptr<dns::WatcherObserver> dnsObserver_;  // feeds DNS lookups into metrics
   dns::DnsWatcher dnsWatcher_;
+  std::unique_ptr<InstanceInventory> inventory_;   // null without EC2 access
+  std::unique_ptr<EventQueueReader> eventReader_;  // null without an events queue
   BindingSources sources_;
   ObservedCache observed_;
   Reconciler reconciler_;

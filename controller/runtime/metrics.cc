@@ -324,7 +324,40 @@ ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> regis
                            .Add({})),
       manifestErrors_(gaugeFamily(*registry_, "endpointbinder_manifest_errors",
                                   "Manifest files that currently fail to decode or validate.")
-                          .Add({})) {
+                          .Add({})),
+      inventorySources_(gaugeFamily(*registry_, "endpointbinder_instance_inventory_sources",
+                                    "Distinct instance sources (ec2 filters, Spot Fleets, Auto "
+                                    "Scaling groups) read by the shared inventory.")
+                            .Add({})),
+      inventoryInstances_(gaugeFamily(*registry_, "endpointbinder_instance_inventory_instances",
+                                      "EC2 instances whose details the inventory holds.")
+                              .Add({})),
+      inventoryInterrupted_(gaugeFamily(*registry_, "endpointbinder_instance_inventory_interrupted",
+                                        "Instances with a recent Spot interruption warning.")
+                                .Add({})),
+      inventoryAccountWide_(gaugeFamily(*registry_,
+                                        "endpointbinder_instance_inventory_account_wide",
+                                        "1 when the last inventory round read the account-wide "
+                                        "instance listing (cheaper than per-source filters).")
+                                .Add({})),
+      inventoryRounds_(counterFamily(*registry_, "endpointbinder_instance_inventory_rounds_total",
+                                     "Inventory refresh rounds (one per poll interval).")
+                           .Add({})),
+      inventoryEventRefreshes_(
+          counterFamily(*registry_, "endpointbinder_instance_inventory_event_refreshes_total",
+                        "Inventory refreshes driven by events from the events queue.")
+              .Add({})),
+      eventQueueMessages_(counterFamily(*registry_, "endpointbinder_event_queue_messages_total",
+                                        "Events-queue messages by outcome: received, handled, "
+                                        "deleted, foreign, malformed, failed.")),
+      eventQueueErrors_(counterFamily(*registry_, "endpointbinder_event_queue_errors_total",
+                                      "Events-queue calls that failed, by operation.")) {
+  for (const char* outcome : {"received", "handled", "deleted", "foreign", "malformed", "failed"}) {
+    eventQueueMessages_.Add({{"outcome", outcome}});
+  }
+  for (const char* operation : {"receive", "delete"}) {
+    eventQueueErrors_.Add({{"operation", operation}});
+  }
   gaugeFamily(*registry_, "endpointbinder_build_info",
               "Build information: version and commit of the running binary. Always 1.")
       .Add({{"version", options.version}, {"commit", options.commit}})
@@ -504,6 +537,44 @@ void ControllerMetrics::setQueueDepth(std::size_t depth) {
 }
 
 void ControllerMetrics::queueAdd() { queueAdds_.Increment(); }
+
+namespace {
+
+// Advances `counter` by how much `now` grew past `before` (counters never go back).
+void advance(prometheus::Counter& counter, uint64_t before, uint64_t now) {
+  if (now > before) counter.Increment(static_cast<double>(now - before));
+}
+
+}  // namespace
+
+void ControllerMetrics::observeInstanceInventory(const InventoryStats& stats) {
+  std::lock_guard lock(mu_);
+  inventorySources_.Set(static_cast<double>(stats.sources));
+  inventoryInstances_.Set(static_cast<double>(stats.instances));
+  inventoryInterrupted_.Set(static_cast<double>(stats.interrupted));
+  inventoryAccountWide_.Set(stats.accountWide ? 1 : 0);
+  advance(inventoryRounds_, lastInventory_.rounds, stats.rounds);
+  advance(inventoryEventRefreshes_, lastInventory_.eventRefreshes, stats.eventRefreshes);
+  lastInventory_ = stats;
+}
+
+void ControllerMetrics::observeEventQueue(const EventReaderStats& stats) {
+  std::lock_guard lock(mu_);
+  const auto message = [&](const char* outcome, uint64_t before, uint64_t now) {
+    advance(eventQueueMessages_.Add({{"outcome", outcome}}), before, now);
+  };
+  message("received", lastEvents_.received, stats.received);
+  message("handled", lastEvents_.handled, stats.handled);
+  message("deleted", lastEvents_.deleted, stats.deleted);
+  message("foreign", lastEvents_.foreign, stats.foreign);
+  message("malformed", lastEvents_.malformed, stats.malformed);
+  message("failed", lastEvents_.failed, stats.failed);
+  advance(eventQueueErrors_.Add({{"operation", "receive"}}), lastEvents_.receiveErrors,
+          stats.receiveErrors);
+  advance(eventQueueErrors_.Add({{"operation", "delete"}}), lastEvents_.deleteErrors,
+          stats.deleteErrors);
+  lastEvents_ = stats;
+}
 
 void ControllerMetrics::queueRetry() { queueRetries_.Increment(); }
 

@@ -34,6 +34,8 @@
 #include "controller/core/clock.h"
 #include "controller/core/planner.h"
 #include "controller/runtime/binding_status.h"
+#include "controller/runtime/event_queue_reader.h"
+#include "controller/runtime/instance_inventory.h"
 #include "controller/runtime/work_queue.h"
 
 namespace endpointbinder::runtime {
@@ -166,6 +168,18 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   // decode or validate.
   void setManifests(int loaded, int errors);
 
+  // --- Instance sources.
+
+  // The instance inventory from a snapshot: endpointbinder_instance_inventory_{sources,
+  // instances,interrupted} (gauges), _account_wide (1 when the last round read the
+  // account-wide listing), _rounds_total and _event_refreshes_total (advanced by the growth
+  // since the previous snapshot). Its EC2 and Auto Scaling calls count in the aws_* families.
+  void observeInstanceInventory(const InventoryStats& stats);
+  // The events queue from a snapshot: endpointbinder_event_queue_messages_total{outcome} for
+  // received, handled, deleted, foreign, malformed and failed, and
+  // endpointbinder_event_queue_errors_total{operation} for receive and delete.
+  void observeEventQueue(const EventReaderStats& stats);
+
  private:
   class BindingCollector;
 
@@ -186,9 +200,19 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   prometheus::Gauge& queueUnfinishedWork_;
   prometheus::Gauge& manifestsLoaded_;
   prometheus::Gauge& manifestErrors_;
+  prometheus::Gauge& inventorySources_;
+  prometheus::Gauge& inventoryInstances_;
+  prometheus::Gauge& inventoryInterrupted_;
+  prometheus::Gauge& inventoryAccountWide_;
+  prometheus::Counter& inventoryRounds_;
+  prometheus::Counter& inventoryEventRefreshes_;
+  prometheus::Family<prometheus::Counter>& eventQueueMessages_;
+  prometheus::Family<prometheus::Counter>& eventQueueErrors_;
 
-  std::mutex mu_;  // guards lastQueueStats_
+  std::mutex mu_;  // guards lastQueueStats_, lastInventory_, lastEvents_
   WorkQueueStats lastQueueStats_;
+  InventoryStats lastInventory_;
+  EventReaderStats lastEvents_;
 };
 
 // The standard process_* metrics of the Prometheus client libraries, read from procfs at each

@@ -108,6 +108,18 @@ std::string Reconciler::ownerValue(const std::string& key) const {
   return options_.controllerId + "/" + key;
 }
 
+std::vector<std::string> Reconciler::knownKeys() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> keys;
+  for (const auto& [key, state] : states_) keys.push_back(key);
+  return keys;
+}
+
+void Reconciler::beginTerm(BindingState& state) const {
+  state.term = deps_.writeGate ? deps_.writeGate->currentTerm() : std::nullopt;
+  state.standby = deps_.writeGate != nullptr && !state.term;
+}
+
 Reconciler::BindingState& Reconciler::stateFor(const std::string& key) {
   std::lock_guard lock(mu_);
   auto& slot = states_[key];
@@ -165,6 +177,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   const auto& spec = binding.spec;
   const auto& arn = spec.targetGroupArn.text;
   auto& state = stateFor(key);
+  beginTerm(state);
   state.lastSpec = binding;
   state.deleting = false;
   const auto wallNow = deps_.clock.wallNow();
@@ -186,6 +199,12 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   });
   auto fail = [&](const core::Error& error) -> core::Result<ReconcileResult> {
     recordFailure(key, binding.generation, error);
+    if (deps_.observer) {
+      deps_.observer->onReconciled(ReconcileReport{.kind = ReconcileReport::Kind::kFailed,
+                                                   .binding = &binding,
+                                                   .time = wallNow,
+                                                   .error = &error});
+    }
     return std::unexpected(error);
   };
 
@@ -259,7 +278,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   // write to a group whose claim changed since we checked it (an operator or another
   // controller re-tagged it): the owner tag is read again before every batch of writes.
   bool applied = false;
-  if (plan.hasWrites() && !options_.dryRun) {
+  if (plan.hasWrites() && !writesOff(state)) {
     if (observed->fromCache) {
       observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
       if (!observed) return fail(observed.error());
@@ -268,7 +287,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
                                facts);
     }
   }
-  if (plan.hasWrites() && !options_.dryRun) {
+  if (plan.hasWrites() && !writesOff(state)) {
     auto owner = readOwner(arn);
     if (!owner) return fail(owner.error());
     if (owner->value_or("") != ownerValue(key)) {
@@ -334,6 +353,12 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
                                " changes held because AWS refused registrations (see the plan); "
                                "tried again after the retry time or a spec change",
                            wallNow));
+    } else if (state.standby && !options_.dryRun) {
+      StatusStore::setCondition(
+          s, makeCondition("Synced", ConditionStatus::kTrue, "Standby",
+                           "planned without writing: this replica is a standby; " +
+                               deps_.writeGate->describeLeader(),
+                           wallNow));
     } else {
       StatusStore::setCondition(
           s, makeCondition("Synced", ConditionStatus::kTrue, options_.dryRun ? "DryRun" : "Synced",
@@ -384,6 +409,22 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   if (deps_.metrics) {
     deps_.metrics->recordSync(binding.metadata.ns, binding.metadata.name, counts, plan, applied,
                               wallNow);
+  }
+  if (deps_.observer) {
+    ReconcileReport report{.kind = ReconcileReport::Kind::kSynced,
+                           .binding = &binding,
+                           .time = wallNow,
+                           .applied = applied};
+    if (applied) {
+      report.registered = plan.toRegister;
+      report.deregistered = plan.toDeregister;
+    }
+    report.held = plan.held;
+    report.listed = source->targets;
+    report.counts = counts;
+    report.sourceFailing = source->failing;
+    report.sourceMessage = source->message;
+    deps_.observer->onReconciled(report);
   }
 
   ReconcileResult result;
@@ -486,9 +527,10 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
     eventMessage = "adopted target group from binding " + claim->bindingKey +
                    ", which was removed from the manifests; tagged " + kOwnerTagKey + "=" + mine;
   }
-  if (options_.dryRun) return Ownership::kOwned;  // would claim; --dry-run writes nothing
+  // Would claim; --dry-run and a standby write nothing.
+  if (writesOff(state)) return Ownership::kOwned;
 
-  auto added = deps_.api.addTags(arn, {{kOwnerTagKey, mine}});
+  auto added = writerFor(state).addTags(arn, {{kOwnerTagKey, mine}});
   if (!added) return std::unexpected(added.error());
   // Check-then-act is not a claim: read it back, so two claimants never both write.
   auto confirmed = readOwner(arn);
@@ -512,7 +554,8 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
                                               core::MonoTime now) {
   const auto& spec = binding.spec;
   const int port = spec.port.value_or(state.targetGroupPort);
-  const auto snapshot = deps_.sources.snapshot(binding);
+  // Instance sources of ip bindings list the address family the group takes.
+  const auto snapshot = deps_.sources.snapshotForGroup(binding, state.ipAddressType);
   SourceView view;
   view.targets.reserve(snapshot.ids.size());
   for (const auto& id : snapshot.ids) {
@@ -574,10 +617,18 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
       listing.departedAt.emplace(core::Target{departed.id, port, spec.availabilityZone}.key(),
                                  departed.goneSince);
     }
+    for (const auto& leaving : snapshot.leaving) {
+      listing.leaving.emplace(core::Target{leaving.id, port, spec.availabilityZone}.key(),
+                              leaving.reason);
+    }
     group.tracker.recordListing(listing, now);
     view.reason = "Resolved";
     view.message = std::string(api::sourceKindName(spec.source)) + " source lists " +
                    std::to_string(view.targets.size()) + " targets";
+    if (!snapshot.leaving.empty()) {
+      view.message += "; " + std::to_string(snapshot.leaving.size()) +
+                      " leaving now (deregistered without grace)";
+    }
     // Part of the listing frozen at its last good answer (e.g. AAAA lookups failing).
     if (!snapshot.degradedReason.empty()) {
       view.message += "; degraded: " + snapshot.degradedReason + " (that part kept as last known)";
@@ -597,8 +648,9 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
 core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
                                          core::Plan& plan, GroupMemory& group, core::MonoTime now,
                                          bool listedRegistered) {
+  auto api = writerFor(stateFor(key));
   if (!plan.toRegister.empty()) {
-    auto report = registerReportingRejections(deps_.api, arn, plan.toRegister);
+    auto report = registerReportingRejections(api, arn, plan.toRegister);
     if (!report) {
       deps_.observed.invalidate(arn);
       return std::unexpected(report.error());
@@ -640,7 +692,7 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
     }
   }
   if (!plan.toDeregister.empty()) {
-    auto r = deps_.api.deregisterTargets(arn, plan.toDeregister);
+    auto r = api.deregisterTargets(arn, plan.toDeregister);
     if (!r) {
       deps_.observed.invalidate(arn);
       return std::unexpected(r.error());
@@ -658,7 +710,8 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
 }
 
 core::Result<void> Reconciler::releaseClaim(const std::string& key, const std::string& arn) {
-  if (options_.dryRun) return {};
+  const auto& state = stateFor(key);
+  if (writesOff(state)) return {};
   const auto group = groupFor(arn);
   std::lock_guard groupLock(group->mu);
   auto owner = readOwner(arn);
@@ -668,7 +721,7 @@ core::Result<void> Reconciler::releaseClaim(const std::string& key, const std::s
     return std::unexpected(owner.error());
   }
   if (owner->value_or("") != ownerValue(key)) return {};  // someone else's now (adopted)
-  auto removed = deps_.api.removeTags(arn, {kOwnerTagKey});
+  auto removed = writerFor(state).removeTags(arn, {kOwnerTagKey});
   if (!removed && removed.error().kind != core::ErrorKind::kNotFound) {
     return std::unexpected(removed.error());
   }
@@ -692,6 +745,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     return ReconcileResult{};
   }
   auto& state = *found;
+  beginTerm(state);
   const auto& spec = state.lastSpec.spec;
   const auto& arn = spec.targetGroupArn.text;
   const bool owned = state.ownedArn == arn && !arn.empty();
@@ -706,6 +760,24 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   // removed and the claim stays for it to adopt, with the group's memory.
   done.wake = successorsOf(key, arn);
   bool handOver = owned && !done.wake.empty();
+  if (state.standby && owned && !handOver) {
+    // The leader carries the deletion out; a standby forgets the binding only once the claim
+    // is gone, so that a takeover before then finishes it.
+    auto owner = readOwner(arn);
+    const bool claimed = owner ? owner->value_or("") == ownerValue(key)
+                               : owner.error().kind != core::ErrorKind::kNotFound;
+    if (claimed) {
+      deps_.status.update(key, [&](BindingStatus& s) {
+        StatusStore::setCondition(
+            s, makeCondition("Ready", ConditionStatus::kFalse, "Standby",
+                             "manifest removed; the leader deletes this binding (" +
+                                 deps_.writeGate->describeLeader() + ")",
+                             deps_.clock.wallNow()));
+      });
+      done.requeueAfter = options_.claimRecheck;
+      return done;
+    }
+  }
   if (handOver) {
     deps_.log.log(LogLevel::kInfo,
                   "binding deleted; its target group passes to the binding that "
@@ -713,7 +785,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
                   {core::field("binding", key), core::field("targetGroup", arn),
                    core::field("successor", done.wake.front())});
   } else if (spec.policy.deletionPolicy == api::DeletionPolicy::kDeregister && owned &&
-             !options_.dryRun) {
+             !writesOff(state)) {
     // Only what this binding's own listings put there, at the capped rate: a deleted binding
     // never takes out targets that others registered, nor the whole group in one call.
     const auto group = groupFor(arn);
@@ -845,6 +917,12 @@ void Reconciler::reportConflict(const std::string& key, const api::TargetGroupBi
                    core::field("owner", holder)});
   }
   if (deps_.metrics) deps_.metrics->recordConflict(binding.metadata.ns, binding.metadata.name);
+  if (deps_.observer) {
+    deps_.observer->onReconciled(ReconcileReport{.kind = ReconcileReport::Kind::kConflict,
+                                                 .binding = &binding,
+                                                 .time = wallNow,
+                                                 .message = message});
+  }
 }
 
 void Reconciler::recordFailure(const std::string& key, const std::string& generation,

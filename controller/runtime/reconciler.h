@@ -10,12 +10,16 @@
 //                 moving to another targetGroupARN releases the old group's claim first
 //   3. ownership  the owner tag: ours, or claim it (read back), or adopt it from a binding of
 //                 this controller whose deletion is confirmed (renamed, moved), or Conflict
-//   4. source     the listing -> the group's EndpointTracker (absence counted from when the
-//                 controller knew; an answer with no allowed address is a failing source)
+//   4. source     the listing (for instance sources of ip bindings, in the group's address
+//                 family) -> the group's EndpointTracker (absence counted from when the
+//                 controller knew; targets the source says are leaving skip the grace; an
+//                 answer with no allowed address is a failing source)
 //   5. observed   the group's targets (cached; re-read before any write)
 //   6. plan       computePlan (pure)
 //   7. apply      re-check the owner tag, then Register (refused targets held, the rest
-//                 registered) and Deregister; record what was written
+//                 registered) and Deregister; record what was written. With leader election
+//                 (Deps::writeGate) every write is fenced by the lease term the reconcile
+//                 started in, and a standby plans and reports without writing (as --dry-run)
 //   8. report     status conditions, events, metrics; when to look again
 // Memory that belongs to a target group (when each target was last listed, refused targets,
 // recent deregistrations) is keyed by the group's ARN, not the binding's name: a group is
@@ -45,7 +49,9 @@
 #include "controller/core/planner.h"
 #include "controller/runtime/binding_status.h"
 #include "controller/runtime/observed_cache.h"
+#include "controller/runtime/reconcile_observer.h"
 #include "controller/runtime/source_provider.h"
+#include "controller/runtime/write_gate.h"
 
 namespace endpointbinder::runtime {
 
@@ -113,6 +119,11 @@ class Reconciler {
     // Optional: whether a binding missing from the manifests is as good as confirmed deleted
     // even if this process never saw it (ManifestStore::settled). Null: always.
     std::function<bool()> manifestsSettled = nullptr;
+    // Optional: told of every sync, conflict and failure (notifications); must not block.
+    ReconcileObserver* observer = nullptr;
+    // Optional: leader election. A reconcile takes the term when it starts (none: standby,
+    // no writes) and asks the gate again right before each write (write_gate.h).
+    const WriteGate* writeGate = nullptr;
   };
 
   Reconciler(Deps deps, ReconcilerOptions options);
@@ -121,6 +132,10 @@ class Reconciler {
 
   // The owner tag value this controller writes for a binding key ("ns/name").
   std::string ownerValue(const std::string& key) const;
+
+  // Keys of every binding this reconciler remembers, deletions in progress included (a new
+  // leader looks at all of them).
+  std::vector<std::string> knownKeys() const;
 
  private:
   // What this controller remembers of one target group, whichever binding names it.
@@ -141,6 +156,9 @@ class Reconciler {
     bool deleting = false;
     // Bindings to wake after this reconcile: those naming a group this binding let go of.
     std::vector<std::string> wakeAfter;
+    // The lease term the current reconcile writes under; standby: it may not write at all.
+    std::optional<std::uint64_t> term;
+    bool standby = false;
   };
   enum class Ownership { kOwned, kConflict };
   struct SourceView;  // step 4's result
@@ -173,12 +191,20 @@ class Reconciler {
   void addEvent(const std::string& key, EventType type, std::string reason, std::string message);
 
   BindingState& stateFor(const std::string& key);
+  // Takes the write term for the reconcile starting now (leader election).
+  void beginTerm(BindingState& state) const;
+  // No AWS writes in this reconcile: --dry-run, or a standby.
+  bool writesOff(const BindingState& state) const { return options_.dryRun || state.standby; }
+  // The API for this reconcile's writes, fenced by its term.
+  FencedTargetGroupApi writerFor(const BindingState& state) const {
+    return FencedTargetGroupApi(deps_.api, deps_.writeGate, state.term);
+  }
   std::shared_ptr<GroupMemory> groupFor(const std::string& arn);
   core::GroupFacts factsFor(const BindingState& state) const;
 
   Deps deps_;
   ReconcilerOptions options_;
-  std::mutex mu_;                                                // guards the maps, not the entries
+  mutable std::mutex mu_;                                        // guards the maps, not the entries
   std::map<std::string, std::unique_ptr<BindingState>> states_;  // by binding key
   std::map<std::string, std::shared_ptr<GroupMemory>> groups_;   // by target group ARN
 };

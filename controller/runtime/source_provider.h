@@ -1,10 +1,12 @@
 // SourceProvider: what a binding's source lists right now, whatever kind the source is.
-// The reconciler reads it; the DNS watcher (or a static list) keeps it current.
+// The reconciler reads it; the DNS watcher, the instance inventory (or a static list) keeps it
+// current.
 // Thread-safety: implementations must be safe to call concurrently.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "api/manifest.h"
@@ -16,6 +18,13 @@ namespace endpointbinder::runtime {
 struct DepartedId {
   std::string id;
   core::MonoTime goneSince{};
+};
+
+// An id the source says is going now, and why: not listed, and deregistered without waiting
+// for the grace period (an Auto Scaling instance Terminating, a Spot interruption warning).
+struct LeavingId {
+  std::string id;
+  std::string reason;  // "Auto Scaling lifecycle state Terminating:Wait", ...
 };
 
 struct SourceSnapshot {
@@ -33,6 +42,8 @@ struct SourceSnapshot {
   // while the rest follows the source. Says why, e.g. "no answer in time (AAAA)"; empty when
   // the whole listing is current.
   std::string degradedReason;
+  // Ids that are going now (see LeavingId); never also in `ids`.
+  std::vector<LeavingId> leaving;
 };
 
 class SourceProvider {
@@ -44,6 +55,14 @@ class SourceProvider {
   virtual void untrack(const std::string& bindingKey) = 0;
   // The binding's current source listing.
   virtual SourceSnapshot snapshot(const api::TargetGroupBinding& binding) = 0;
+  // The listing for a target group whose IpAddressType ("ipv4" or "ipv6") is known: an
+  // instance source with targetType ip lists each instance's address of that family. Sources
+  // whose listing does not depend on it answer as snapshot() does.
+  virtual SourceSnapshot snapshotForGroup(const api::TargetGroupBinding& binding,
+                                          std::string_view ipAddressType) {
+    (void)ipAddressType;
+    return snapshot(binding);
+  }
 };
 
 }  // namespace endpointbinder::runtime

@@ -75,10 +75,11 @@ HealthRoutes::HealthRoutes(Deps deps, std::chrono::nanoseconds heartbeatStaleAft
 HttpResponse HealthRoutes::handle(std::string_view method, std::string_view path) const {
   try {
     const auto segments = splitPath(path);
-    enum class Route { kNone, kHealthz, kReadyz, kBindings } route = Route::kNone;
+    enum class Route { kNone, kHealthz, kReadyz, kLeader, kBindings } route = Route::kNone;
     const Resource* resource = nullptr;
     if (segments.size() == 1 && segments[0] == "healthz") route = Route::kHealthz;
     if (segments.size() == 1 && segments[0] == "readyz") route = Route::kReadyz;
+    if (segments.size() == 1 && segments[0] == "leader") route = Route::kLeader;
     if (segments.size() >= 4 && segments.size() <= 6 && segments[0] == kApiPrefix &&
         segments[1] == kApiGroup && segments[2] == kVersion) {
       for (const auto& candidate : kResources) {
@@ -101,6 +102,8 @@ HttpResponse HealthRoutes::handle(std::string_view method, std::string_view path
         return healthz();
       case Route::kReadyz:
         return readyz();
+      case Route::kLeader:
+        return leader();
       case Route::kBindings:
         return bindings(resource->kind, resource->plural, {segments.begin() + 4, segments.end()});
       case Route::kNone:
@@ -125,7 +128,9 @@ HttpResponse HealthRoutes::readyz() const {
   const auto report = deps_.readiness.readiness();
   const bool ready =
       report.manifestsLoaded && report.credentialsObtained && report.pendingBindings.empty();
-  if (ready) return textResponse(200, "ok");
+  const std::string leaderLine =
+      report.leader ? "[+]leader-election: " + report.leader->description + "\n" : "";
+  if (ready) return textResponse(200, leaderLine.empty() ? "ok" : "ok\n" + leaderLine);
 
   std::string body;
   body += report.manifestsLoaded ? "[+]manifests ok\n" : "[-]manifests: not loaded yet\n";
@@ -150,8 +155,28 @@ HttpResponse HealthRoutes::readyz() const {
     }
     body += "\n";
   }
+  body += leaderLine;
   body += "readyz check failed\n";
   return textResponse(503, body);
+}
+
+HttpResponse HealthRoutes::leader() const {
+  const auto report = deps_.readiness.readiness();
+  if (!report.leader) {
+    return errorResponse(404, "leader election is off (run with --leader-election-table)");
+  }
+  const auto& l = *report.leader;
+  web::json::value body = web::json::value::object();
+  body["identity"] = web::json::value::string(l.identity);
+  body["leading"] = web::json::value::boolean(l.leading);
+  body["term"] = web::json::value::number(static_cast<uint64_t>(l.term));
+  body["holder"] = web::json::value::string(l.holder);
+  body["leader"] = web::json::value::string(l.description);
+  body["table"] = web::json::value::string(l.table);
+  body["leaseName"] = web::json::value::string(l.leaseName);
+  body["lastError"] = web::json::value::string(l.lastError);
+  body["unchangedForSeconds"] = web::json::value::number(l.unchangedForSeconds);
+  return jsonResponse(200, body);
 }
 
 HttpResponse HealthRoutes::bindings(std::string_view kind, std::string_view resource,

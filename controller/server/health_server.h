@@ -3,7 +3,11 @@
 //                  has been silent once that exceeds heartbeatStaleAfter (default 2 minutes).
 //   GET /readyz    200 "ok" when manifests are loaded, credentials obtained and every binding
 //                  has synced or failed at least once (ReadinessSource); else 503 with one
-//                  "[+]check ok" / "[-]check: what is missing" line per check.
+//                  "[+]check ok" / "[-]check: what is missing" line per check. With leader
+//                  election a "[+]leader-election: <who leads>" line follows either way (a
+//                  standby is ready: it is ready to take over).
+//   GET /leader    leader election as this replica sees it, as JSON (LeaderReport's fields);
+//                  404 without leader election.
 //   GET /apis/endpointbinder.io/v1alpha1/targetgroupbindings[/<namespace>[/<name>]]
 //   GET /apis/endpointbinder.io/v1alpha1/dnsrecordbindings[/<namespace>[/<name>]]
 //                  read-only status API over runtime::StatusStore (status_json.h): a List of
@@ -22,7 +26,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,6 +54,19 @@ class Heartbeat {
   std::atomic<core::MonoTime::rep> last_;
 };
 
+// Leader election as this replica sees it.
+struct LeaderReport {
+  std::string identity;     // this replica's holder id
+  bool leading = false;     // this replica writes to AWS now
+  std::uint64_t term = 0;   // the lease's fencing counter as last seen (0: no lease yet)
+  std::string holder;       // the lease's holder as last seen ("" when free or unknown)
+  std::string description;  // "this replica (a) leads (term 3)", "b leads (term 3)", ...
+  std::string table;
+  std::string leaseName;
+  std::string lastError;           // the last failed lease call ("" after a success)
+  double unchangedForSeconds = 0;  // standby: how long the lease record has not changed
+};
+
 // What readiness waits for, as the controller sees it right now.
 struct ReadinessReport {
   bool manifestsLoaded = false;      // the manifest directory was read at least once
@@ -55,6 +74,7 @@ struct ReadinessReport {
   std::string credentialsError;      // why not, if known (no secrets)
   // Binding keys ("namespace/name") that have neither synced nor failed yet.
   std::vector<std::string> pendingBindings;
+  std::optional<LeaderReport> leader = std::nullopt;  // with leader election only
 };
 
 // Implemented by the controller (wired in main). Must be thread-safe and fast: it is called
@@ -91,6 +111,7 @@ class HealthRoutes {
  private:
   HttpResponse healthz() const;
   HttpResponse readyz() const;
+  HttpResponse leader() const;
   HttpResponse bindings(std::string_view kind, std::string_view resource,
                         const std::vector<std::string_view>& rest) const;
 

@@ -1,6 +1,7 @@
 """Structural checks of deploy/cloudformation/endpoint-binder.yaml: every reference resolves,
 every parameter and condition is used, IAM actions exist in the AWS service models (botocore)
-and are least-privilege, and the ECS settings keep one non-root, read-only writer."""
+and are least-privilege, and the ECS settings run two non-root, read-only replicas that elect
+one writer through the DynamoDB lease table."""
 import os
 import re
 import unittest
@@ -13,9 +14,11 @@ TEMPLATE = os.path.join(ROOT, "deploy", "cloudformation", "endpoint-binder.yaml"
 PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::StackId",
           "AWS::NoValue", "AWS::URLSuffix"}
 # IAM service prefix -> botocore service model name
-IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "logs": "logs", "ecr": "ecr"}
+IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "logs": "logs", "ecr": "ecr",
+                "dynamodb": "dynamodb", "ssm": "ssm", "kms": "kms", "sns": "sns"}
 GETATT = {"AWS::IAM::Role": {"Arn", "RoleId"}, "AWS::Logs::LogGroup": {"Arn"},
-          "AWS::ECS::Service": {"Name", "ServiceArn"}, "AWS::EC2::SecurityGroup": {"GroupId", "VpcId"}}
+          "AWS::ECS::Service": {"Name", "ServiceArn"}, "AWS::EC2::SecurityGroup": {"GroupId", "VpcId"},
+          "AWS::DynamoDB::Table": {"Arn", "StreamArn"}}
 
 
 class Tag:
@@ -132,6 +135,10 @@ class CloudFormationTemplate(unittest.TestCase):
             if writes & set(actions):
                 self.assertIsInstance(st["Resource"], Tag, "writes must be scoped to the target groups")
                 self.assertEqual("TargetGroupArns", st["Resource"].value)
+            elif any(a.startswith("dynamodb:") for a in actions):
+                self.assertEqual({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"}, set(actions))
+                self.assertIsInstance(st["Resource"], Tag, "the lease calls are scoped to the table")
+                self.assertEqual(("GetAtt", "LeaseTable.Arn"), (st["Resource"].name, st["Resource"].value))
             elif st["Resource"] == "*":
                 self.assertTrue(all(a.split(":")[1].startswith(("Describe", "GetCallerIdentity")) for a in actions),
                                 f"only Describe*/GetCallerIdentity may use Resource '*': {actions}")
@@ -148,12 +155,30 @@ class CloudFormationTemplate(unittest.TestCase):
         self.assertIn("healthcheck", c["HealthCheck"]["Command"])
         self.assertEqual(["FARGATE"], td["RequiresCompatibilities"])
 
-    def test_service_never_runs_two_writers(self):
+    def test_two_replicas_elect_one_writer_through_the_lease_table(self):
         svc = self.resources["Service"]["Properties"]
-        self.assertEqual(1, svc["DesiredCount"])
-        self.assertEqual(100, svc["DeploymentConfiguration"]["MaximumPercent"])
-        self.assertEqual(0, svc["DeploymentConfiguration"]["MinimumHealthyPercent"])
+        self.assertEqual(2, svc["DesiredCount"])
+        # Rolling deployments start the new tasks before stopping the old ones.
+        self.assertEqual(200, svc["DeploymentConfiguration"]["MaximumPercent"])
+        self.assertEqual(100, svc["DeploymentConfiguration"]["MinimumHealthyPercent"])
         self.assertEqual("DISABLED", svc["NetworkConfiguration"]["AwsvpcConfiguration"]["AssignPublicIp"])
+        # Every task runs leader election on the stack's table (without it both would write).
+        env = {e["Name"]: e["Value"] for e in
+               self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
+        table_ref = env["ENDPOINT_BINDER_LEADER_ELECTION_TABLE"]
+        self.assertIsInstance(table_ref, Tag)
+        self.assertEqual(("Ref", "LeaseTable"), (table_ref.name, table_ref.value))
+        table = self.resources["LeaseTable"]
+        self.assertEqual("AWS::DynamoDB::Table", table["Type"])
+        props = table["Properties"]
+        self.assertEqual("PAY_PER_REQUEST", props["BillingMode"])
+        self.assertTrue(props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"])
+        self.assertEqual([{"AttributeName": "leaseName", "KeyType": "HASH"}], props["KeySchema"])
+        self.assertEqual([{"AttributeName": "leaseName", "AttributeType": "S"}], props["AttributeDefinitions"])
+        # The tasks reach DynamoDB through the gateway endpoint's prefix list only.
+        egress = self.resources["TaskDynamoDbEgress"]["Properties"]
+        self.assertEqual(443, egress["FromPort"])
+        self.assertEqual("DynamoDbPrefixListId", egress["DestinationPrefixListId"].value)
 
     def test_egress_only_to_endpoints_and_the_vpc_resolver(self):
         sg = self.resources["TaskSecurityGroup"]["Properties"]
@@ -175,7 +200,43 @@ class CloudFormationTemplate(unittest.TestCase):
                 services.add(r["Properties"]["ServiceName"].value.rsplit(".", 1)[-1]
                              if not r["Properties"]["ServiceName"].value.endswith(("ecr.api", "ecr.dkr"))
                              else ".".join(r["Properties"]["ServiceName"].value.rsplit(".", 2)[-2:]))
-        self.assertEqual({"elasticloadbalancing", "sts", "logs", "ecr.api", "ecr.dkr", "s3"}, services)
+        self.assertEqual({"elasticloadbalancing", "sts", "logs", "ecr.api", "ecr.dkr", "s3", "dynamodb",
+                          "ssm", "sns", "kms"}, services)
+        # The notification endpoints only when asked for.
+        for name in ("SsmEndpoint", "SnsEndpoint", "KmsEndpoint"):
+            self.assertEqual("MakeNotificationEndpoints", self.resources[name]["Condition"])
+        self.assertEqual("false", self.t["Parameters"]["CreateNotificationEndpoints"]["Default"])
+
+    def test_notifications_are_scoped_and_optional(self):
+        webhooks = self.resources["NotificationParametersPolicy"]
+        topics = self.resources["NotificationTopicsPolicy"]
+        self.assertEqual("HasSlackParameters", webhooks["Condition"])
+        self.assertEqual("HasNotificationTopics", topics["Condition"])
+        for policy in (webhooks, topics):
+            self.assertEqual([("Ref", "TaskRole")], [(r.name, r.value) for r in policy["Properties"]["Roles"]])
+            for st in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+                for action in actions:
+                    prefix, op = action.split(":")
+                    self.assertIn(op, self.session.get_service_model(IAM_SERVICES[prefix]).operation_names)
+                self.assertNotEqual("*", st["Resource"])
+        read, decrypt = webhooks["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual("ssm:GetParameter", read["Action"])
+        self.assertTrue(read["Resource"].value.endswith(":parameter${SlackWebhookParameterPrefix}*"))
+        self.assertEqual("kms:Decrypt", decrypt["Action"])
+        self.assertEqual("ssm.${AWS::Region}.${AWS::URLSuffix}",
+                         decrypt["Condition"]["StringEquals"]["kms:ViaService"].value)
+        publish = topics["Properties"]["PolicyDocument"]["Statement"][0]
+        self.assertEqual({"sns:Publish", "sns:GetTopicAttributes"}, set(publish["Action"]))
+        self.assertEqual(("Ref", "NotificationTopicArns"), (publish["Resource"].name, publish["Resource"].value))
+        # Slack egress only when given; the proxy keeps AWS endpoints direct.
+        egress = self.resources["TaskWebhookEgress"]
+        self.assertEqual("HasWebhookEgress", egress["Condition"])
+        self.assertEqual("", self.t["Parameters"]["WebhookEgressCidr"]["Default"])
+        env = {e["Name"]: e["Value"] for e in
+               self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
+        self.assertEqual(("Ref", "HttpsProxy"), (env["HTTPS_PROXY"].name, env["HTTPS_PROXY"].value))
+        self.assertIn(".amazonaws.com", env["NO_PROXY"].split(","))
 
 
 if __name__ == "__main__":

@@ -43,6 +43,33 @@ class Doctor(ScenarioTest):
         self.assertRegex(out.stdout, r"\[FAIL\] target group nope \(default/missing\): .*TargetGroupNotFound")
         self.assertRegex(out.stdout, r"\[FAIL\] DNS nowhere.local: NXDOMAIN")
 
+    def test_instance_sources_and_events_queue(self):
+        fleet = self.emulator.control("POST", "spot-fleets", {"targetCapacity": 2})
+        self.emulator.control("POST", "autoscaling-groups", {"name": "web-asg", "desiredCapacity": 1})
+        self.emulator.control("POST", "instances/launch", {"count": 3, "tags": {"role": "web"}})
+        queue = self.emulator.control("POST", "queues", {"name": "binder-events", "events": True})
+        arns = [self.emulator.create_target_group(n, port=80, target_type="instance", protocol="HTTP")
+                for n in ("d-fleet", "d-asg", "d-ec2", "d-gone")]
+        def binding(name, arn, source):
+            return (f"apiVersion: endpointbinder.io/v1alpha1\nkind: TargetGroupBinding\nmetadata: {{name: {name}}}\n"
+                    f"spec:\n  targetGroupARN: {arn}\n  targetType: instance\n  source: {source}\n")
+        self.write_manifest("fleet.yaml", binding("fleet", arns[0], f"{{spotFleet: {{requestId: {fleet['id']}}}}}"))
+        self.write_manifest("asg.yaml", binding("asg", arns[1], "{autoScalingGroup: {name: web-asg}}"))
+        self.write_manifest("ec2.yaml", binding("ec2", arns[2], "{ec2: {filters: [{name: 'tag:role', values: [web]}]}}"))
+        self.write_manifest("gone.yaml", binding("gone", arns[3], "{autoScalingGroup: {name: no-such-asg}}"))
+        out, _ = self.doctor("--events-queue-url", queue["url"])
+        print(out.stdout)
+        self.assertEqual(1, out.returncode, "the missing group fails")
+        for line in ("[ OK ] ec2 endpoint", "[ OK ] autoscaling endpoint", "[ OK ] sqs endpoint",
+                     f"[ OK ] Spot Fleet {fleet['id']} (default/fleet): active, 2 active instances",
+                     "[ OK ] Auto Scaling group web-asg (default/asg): 1 of 1 instances InService",
+                     "[ OK ] ec2 source tag:role=web (default/ec2): 3 instances match",
+                     "[FAIL] Auto Scaling group no-such-asg (default/gone): not found",
+                     "[ OK ] events queue arn:aws:sqs:"):
+            self.assertIn(line, out.stdout)
+        out, _ = self.doctor("--events-queue-url", queue["url"].rsplit("/", 1)[0] + "/nope")
+        self.assertRegex(out.stdout, r"\[FAIL\] events queue .*/nope: .*NonExistentQueue")
+
     def test_endpoint_that_never_answers_is_reported_as_missing_vpc_endpoint(self):
         # Accepts TCP connections (the kernel completes them from the backlog) but never answers.
         silent = socket.socket()

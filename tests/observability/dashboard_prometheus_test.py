@@ -72,6 +72,7 @@ NOT_READY_AT_LEAST = {(NS, "drifting"), (NS, "failing"), (NS, "conflicted"), (NS
 EXPECTED_QUIET = {
     "EndpointBinderDown", "EndpointBinderAbsent", "EndpointBinderSyncStale",
     "EndpointBinderTargetsUnexpected", "EndpointBinderAwsThrottling",
+    "EndpointBinderNotificationsFailing",  # no binding here has notifications: all at zero
 }
 OWNER_TAG = "endpointbinder.io/owner"
 CONTROLLER_ID = "endpoint-binder"  # the run command's default --controller-id

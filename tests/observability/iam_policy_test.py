@@ -21,7 +21,7 @@ BINARY = os.path.join(BIN_DIR, "endpoint-binder")
 EXAMPLES = os.path.join(ROOT, "manifests", "examples")
 # IAM service prefix -> botocore service model.
 IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "ec2": "ec2", "autoscaling": "autoscaling",
-                "route53": "route53"}
+                "route53": "route53", "sqs": "sqs", "ssm": "ssm", "kms": "kms", "sns": "sns"}
 TG = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/"
 
 DESCRIBE_TARGET_GROUPS = {
@@ -55,6 +55,22 @@ def records(zones, partition="aws"):
              "Resource": [f"arn:{partition}:route53:::hostedzone/{z}" for z in zones]},
             {"Sid": "WaitForRecordChanges", "Effect": "Allow", "Action": ["route53:GetChange"],
              "Resource": [f"arn:{partition}:route53:::change/*"]}]
+
+
+def notifications(parameters=(), topics=(), region="ap-northeast-1", account="123456789012"):
+    """The notification statements: Slack webhook parameters (read, decrypt through SSM) and
+    SNS topics."""
+    out = []
+    if parameters:
+        out.append({"Sid": "ReadSlackWebhookUrls", "Effect": "Allow", "Action": ["ssm:GetParameter"],
+                    "Resource": [f"arn:aws:ssm:{region}:{account}:parameter{p}" for p in parameters]})
+        out.append({"Sid": "DecryptSlackWebhookUrls", "Effect": "Allow", "Action": ["kms:Decrypt"],
+                    "Resource": [f"arn:aws:kms:{region}:{account}:key/*"],
+                    "Condition": {"StringEquals": {"kms:ViaService": [f"ssm.{region}.amazonaws.com"]}}})
+    if topics:
+        out.append({"Sid": "PublishNotifications", "Effect": "Allow",
+                    "Action": ["sns:GetTopicAttributes", "sns:Publish"], "Resource": list(topics)})
+    return out
 
 
 def policy(*statements):
@@ -134,7 +150,7 @@ class IamPolicy(unittest.TestCase):
             resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
             self.assertEqual(sorted(set(resources)), resources)
             for resource in resources:
-                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53):[^*]*(\*)?)$")
+                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53|sqs|ssm|kms|sns):[^*]*(\*)?)$")
 
     def test_examples(self):
         expected = policy(
@@ -144,14 +160,18 @@ class IamPolicy(unittest.TestCase):
             claim([TG + "api-spot-8080/9c1e5f0b7a3d2e64", TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c",
                    TG + "onprem-historian/1f0c9a7e3b5d2468", TG + "web-nlb-to-alb-443/73e2d6bc24d8a067"]),
             # spotFleet (api-spot-fleet) and ec2 (the DNSRecordBinding internal-names).
-            sources(["ec2:DescribeInstances", "ec2:DescribeSpotFleetInstances"]),
+            sources(["ec2:DescribeInstances", "ec2:DescribeSpotFleetInstances",
+                     "ec2:DescribeSpotFleetRequests"]),
             records(["Z04517273P2QJMRVBE6KD"]),
+            notifications(["/endpoint-binder/slack-webhook"],
+                          ["arn:aws:sns:ap-northeast-1:123456789012:web-ops-alerts"]),
             CALLER_IDENTITY)
         text = self.assert_policy(expected, EXAMPLES)
         # A single file gives its own, smaller policy.
         self.assert_policy(policy(DESCRIBE_TARGET_GROUPS,
                                   change_targets([TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c"]),
-                                  claim([TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c"]), CALLER_IDENTITY),
+                                  claim([TG + "f-iot-dashboards-tg/4ab4dba084c2bb5c"]),
+                                  notifications(["/endpoint-binder/slack-webhook"]), CALLER_IDENTITY),
                            os.path.join(EXAMPLES, "opensearch-dashboards-alb.yaml"))
         if os.environ.get("EB_TEST_VERBOSE"):
             print(text)
@@ -171,7 +191,7 @@ class IamPolicy(unittest.TestCase):
         self.assert_policy(policy(
             DESCRIBE_TARGET_GROUPS, change_targets(arns), claim(arns),
             sources(["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances",
-                     "ec2:DescribeSpotFleetInstances"]),
+                     "ec2:DescribeSpotFleetInstances", "ec2:DescribeSpotFleetRequests"]),
             records(["ZA0000000000000000001", "ZB0000000000000000002"]),
             CALLER_IDENTITY), self.tmp.name)
 
@@ -195,6 +215,63 @@ class IamPolicy(unittest.TestCase):
                                   records(["Z0123456789ABCDEFGHIJ"], "aws-cn"), CALLER_IDENTITY), self.tmp.name)
         r = self.run_cli(path, "--partition", "AWS CN")
         self.assertEqual(2, r.returncode)
+
+    def test_events_queue_is_granted_on_that_queue_only(self):
+        path = self.write("asg.yaml", tgb("asg", TG + "asg/0000000000000001", "{autoScalingGroup: {name: web}}",
+                                          target_type="instance"))
+        arns = [TG + "asg/0000000000000001"]
+        queue = {"Sid": "ReadInstanceEvents", "Effect": "Allow",
+                 "Action": ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+                 "Resource": ["arn:aws:sqs:ap-northeast-1:123456789012:binder-events"]}
+        self.assert_policy(policy(DESCRIBE_TARGET_GROUPS, change_targets(arns), claim(arns),
+                                  sources(["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"]),
+                                  queue, CALLER_IDENTITY),
+                           path, "--events-queue-url",
+                           "https://sqs.ap-northeast-1.amazonaws.com/123456789012/binder-events")
+        cn = json.loads(self.run_cli(path, "--events-queue-url",
+                                     "https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q").stdout)
+        self.assertIn(dict(queue, Resource=["arn:aws-cn:sqs:cn-north-1:123456789012:q"]), cn["Statement"])
+        for bad in ("http://127.0.0.1:4566/123456789012/q", "https://sqs.eu-west-1.amazonaws.com/q",
+                    "https://sqs.eu-west-1.amazonaws.com/12345/q", "binder-events"):
+            r = self.run_cli(path, "--events-queue-url", bad)
+            self.assertEqual(2, r.returncode, bad)
+            self.assertEqual("", r.stdout)
+            self.assertIn("is not an SQS queue URL", r.stderr)
+
+    def test_notifications_are_scoped_to_their_parameters_keys_and_topics(self):
+        def with_notifications(name, arn, entries):
+            return tgb(name, arn, "{static: {addresses: [10.0.0.1]}}") + "  notifications:\n" + "".join(
+                f"    - {entry}\n" for entry in entries)
+        tokyo = TG + "a/0000000000000001"
+        ireland = "arn:aws:elasticloadbalancing:eu-west-1:210987654321:targetgroup/b/0000000000000002"
+        path = self.write("n.yaml",
+                          with_notifications("a", tokyo, [
+                              "{slackWebhookSecretRef: {ssmParameter: /eb/slack}}",
+                              "{snsTopicARN: arn:aws:sns:ap-northeast-1:123456789012:ops}"]),
+                          with_notifications("b", ireland, [
+                              "{slackWebhookSecretRef: {ssmParameter: /eb/slack}}",
+                              "{snsTopicARN: arn:aws:sns:us-east-1:123456789012:ops}",
+                              "{snsTopicARN: arn:aws:sns:ap-northeast-1:123456789012:ops}"]))
+        doc = json.loads(self.run_cli(path).stdout)
+        self.check_policy_is_valid(doc)
+        by_sid = {s["Sid"]: s for s in doc["Statement"]}
+        # Each parameter in the Region and account its binding's target group names.
+        self.assertEqual(by_sid["ReadSlackWebhookUrls"]["Resource"],
+                         ["arn:aws:ssm:ap-northeast-1:123456789012:parameter/eb/slack",
+                          "arn:aws:ssm:eu-west-1:210987654321:parameter/eb/slack"])
+        self.assertEqual(by_sid["DecryptSlackWebhookUrls"]["Resource"],
+                         ["arn:aws:kms:ap-northeast-1:123456789012:key/*",
+                          "arn:aws:kms:eu-west-1:210987654321:key/*"])
+        self.assertEqual(by_sid["DecryptSlackWebhookUrls"]["Condition"],
+                         {"StringEquals": {"kms:ViaService": ["ssm.ap-northeast-1.amazonaws.com",
+                                                              "ssm.eu-west-1.amazonaws.com"]}})
+        self.assertEqual(by_sid["PublishNotifications"]["Resource"],
+                         ["arn:aws:sns:ap-northeast-1:123456789012:ops",
+                          "arn:aws:sns:us-east-1:123456789012:ops"])
+        # Without notifications, none of it.
+        plain = self.write("plain.yaml", tgb("p", tokyo, "{static: {addresses: [10.0.0.1]}}"))
+        sids = [s["Sid"] for s in json.loads(self.run_cli(plain).stdout)["Statement"]]
+        self.assertFalse({"ReadSlackWebhookUrls", "DecryptSlackWebhookUrls", "PublishNotifications"} & set(sids))
 
     def test_invalid_manifests_print_diagnostics_and_no_policy(self):
         good = self.write("good.yaml", tgb("ok", TG + "ok/0000000000000001", "{static: {addresses: [10.0.0.1]}}"))

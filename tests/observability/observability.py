@@ -16,6 +16,8 @@ ALERTS = os.path.join(PROMETHEUS_DIR, "alerts.yaml")
 ALERTS_TEST = os.path.join(PROMETHEUS_DIR, "alerts_test.yaml")
 EXAMPLE_CONFIG = os.path.join(PROMETHEUS_DIR, "prometheus.example.yml")
 METRICS_CC = os.path.join(ROOT, "controller", "runtime", "metrics.cc")
+# Families registered elsewhere with prometheus-cpp's builders (.Name("...")).
+EXTRA_METRICS_CC = [os.path.join(ROOT, "controller", "runtime", "notification_metrics.cc")]
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 
@@ -86,6 +88,10 @@ def known_families():
     # Per-binding families, rendered at scrape time from constants (kFooName = "...").
     for name in re.findall(r'constexpr const char\* k\w+Name =\s*"(endpointbinder_[a-z_:]+)"', text):
         families[name] = "counter" if name.endswith("_total") else "gauge"
+    for path in EXTRA_METRICS_CC:
+        with open(path) as f:
+            for kind, name in re.findall(r'Build(Counter|Gauge|Histogram)\(\)\s*\.Name\("([a-z_:]+)"\)', f.read()):
+                families[name] = kind.lower()
     return families
 
 

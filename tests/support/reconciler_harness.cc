@@ -202,7 +202,7 @@ void ReconcilerHarness::build() {
             }
             return keys;
           },
-          [this] { return manifestsSettled; }},
+          [this] { return manifestsSettled; }, observer, writeGate},
       options_);
 }
 

@@ -131,6 +131,10 @@ class ReconcilerHarness {
   ScriptedSource source;
   // ManifestStore::settled(): false models a process that started moments ago.
   bool manifestsSettled = true;
+  // Told of every report (notification tests); takes effect at the next restart().
+  runtime::ReconcileObserver* observer = nullptr;
+  // Leader election's write fencing (standby tests); takes effect at the next restart().
+  const runtime::WriteGate* writeGate = nullptr;
   std::unique_ptr<RecordingApi> api;
   EmulatorProcess& emulator() { return *emulator_; }
 

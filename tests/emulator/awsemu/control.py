@@ -96,6 +96,8 @@ class ControlApi:
             ("POST", "credentials"): self.add_credentials,
             ("POST", "shutdown"): self.shutdown,
         }
+        self.routes.update(emulator.ssm.control_routes())
+        self.routes.update(emulator.sns.control_routes())
 
     def handle(self, method, path, query, body):
         """(status, JSON-able dict) for one control call."""

@@ -48,7 +48,9 @@ from .query import RequestContext
 from .requestlog import RequestLog
 from .scheduler import Scheduler
 from .sigv4 import Verifier, parse_signature
+from .sns import SnsService
 from .sqs import SqsService
+from .ssm import SsmService
 from .sts import StsService
 from .throttle import DEFAULT_QUOTAS, Throttler
 from .world import World
@@ -112,8 +114,11 @@ class Emulator:
         self.compute = Compute(self)
         self.ec2 = Ec2Service(self.session, self)
         self.autoscaling = AutoScalingService(self.session, self)
+        self.ssm = SsmService(self.session, self)
+        self.sns = SnsService(self.session, self)
         self.services = {s.signing_name: s for s in (self.elbv2, self.sts, self.ec2,
-                                                     self.autoscaling, self.sqs)}
+                                                     self.autoscaling, self.sqs, self.ssm,
+                                                     self.sns)}
         self.control = ControlApi(self)
         self.verbose = bool(config["verbose"])
         self.log_stream = sys.stderr
@@ -150,6 +155,8 @@ class Emulator:
             self.elbv2.reset()
             self.sts.reset()
             self.sqs.reset()
+            self.ssm.reset()
+            self.sns.reset()
             self.events.reset()
             self.compute.reset()
             self.changed.notify_all()  # long polls on dropped queues end

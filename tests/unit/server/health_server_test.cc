@@ -216,6 +216,44 @@ TEST_F(HealthServerTest, ReadyzListsWhatIsMissing) {
   EXPECT_EQ(reply.body, "ok");
 }
 
+TEST_F(HealthServerTest, ReadyzAndLeaderSayWhoLeads) {
+  // Without leader election: no line, and /leader is 404.
+  readiness_.set({true, true, "", {}});
+  EXPECT_EQ(get("/readyz").body, "ok");
+  EXPECT_EQ(get("/leader").status, 404);
+
+  LeaderReport leader;
+  leader.identity = "replica-b";
+  leader.leading = false;
+  leader.term = 7;
+  leader.holder = "replica-a";
+  leader.description = "replica-a leads (term 7)";
+  leader.table = "leases";
+  leader.leaseName = "eb";
+  leader.unchangedForSeconds = 0.5;
+  ReadinessReport report{true, true, "", {}};
+  report.leader = leader;
+  readiness_.set(report);
+  auto reply = get("/readyz");
+  EXPECT_EQ(reply.status, 200) << "a standby is ready";
+  EXPECT_EQ(reply.body, "ok\n[+]leader-election: replica-a leads (term 7)\n");
+  report.pendingBindings = {"prod/web"};
+  readiness_.set(report);
+  reply = get("/readyz");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_THAT(reply.body, HasSubstr("[+]leader-election: replica-a leads (term 7)\nreadyz check "
+                                    "failed\n"));
+
+  const auto json = getJson("/leader");
+  EXPECT_EQ(json.at("identity").as_string(), "replica-b");
+  EXPECT_FALSE(json.at("leading").as_bool());
+  EXPECT_EQ(json.at("term").as_number().to_uint64(), 7u);
+  EXPECT_EQ(json.at("holder").as_string(), "replica-a");
+  EXPECT_EQ(json.at("leader").as_string(), "replica-a leads (term 7)");
+  EXPECT_EQ(json.at("table").as_string(), "leases");
+  EXPECT_EQ(json.at("leaseName").as_string(), "eb");
+}
+
 TEST_F(HealthServerTest, ReadyzCapsALongPendingList) {
   ReadinessReport report{true, true, "", {}};
   for (int i = 0; i < 25; ++i) report.pendingBindings.push_back("ns/b" + std::to_string(i));

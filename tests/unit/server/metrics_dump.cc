@@ -84,6 +84,22 @@ void populate(runtime::ControllerMetrics& metrics) {
   stats.unfinishedWorkSeconds = 0.5;
   metrics.observeWorkQueue(stats);
   metrics.setManifests(3, 1);
+  runtime::InventoryStats inventory;
+  inventory.sources = 2;
+  inventory.instances = 40;
+  inventory.interrupted = 1;
+  inventory.accountWide = true;
+  inventory.rounds = 3;
+  inventory.eventRefreshes = 5;
+  metrics.observeInstanceInventory(inventory);
+  runtime::EventReaderStats events;
+  events.received = 7;
+  events.handled = 5;
+  events.deleted = 7;
+  events.foreign = 1;
+  events.malformed = 1;
+  events.receiveErrors = 1;
+  metrics.observeEventQueue(events);
 }
 
 }  // namespace

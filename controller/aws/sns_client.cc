@@ -1,0 +1,127 @@
+#include "controller/aws/sns_client.h"
+
+#include <fmt/format.h>
+
+#include <pugixml.hpp>
+
+namespace endpointbinder::aws {
+namespace {
+
+std::unexpected<core::Error> malformed(std::string_view action, std::string_view what) {
+  return core::makeError(core::ErrorKind::kRetryable, fmt::format("{} response: {}", action, what),
+                         "MalformedResponse");
+}
+
+core::Result<pugi::xml_node> rootNode(pugi::xml_document& doc, std::string_view xml,
+                                      std::string_view action) {
+  const pugi::xml_parse_result parsed =
+      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
+  if (!parsed) {
+    return malformed(action, fmt::format("not well-formed XML ({} at offset {})",
+                                         parsed.description(), parsed.offset));
+  }
+  const pugi::xml_node root = doc.document_element();
+  const std::string expected = fmt::format("{}Response", action);
+  if (expected != root.name()) {
+    return malformed(action, fmt::format("root element is <{}>, expected <{}>",
+                                         std::string_view(root.name()).substr(0, 64), expected));
+  }
+  return root;
+}
+
+core::Error withResponse(core::Error error, const QueryResponse& response) {
+  error.requestId = response.requestId;
+  error.httpStatus = response.httpStatus;
+  return error;
+}
+
+}  // namespace
+
+QueryServiceOptions snsServiceOptions(std::string region, std::string endpoint,
+                                      RetryOptions retry) {
+  QueryServiceOptions options;
+  options.service = std::string(kSnsSigningName);
+  options.apiVersion = std::string(kSnsApiVersion);
+  options.endpoint =
+      endpoint.empty() ? fmt::format("https://sns.{}.amazonaws.com", region) : std::move(endpoint);
+  options.region = std::move(region);
+  options.retry = retry;
+  return options;
+}
+
+QueryParams publishParams(const SnsPublishRequest& request) {
+  QueryParams params = {{"TopicArn", request.topicArn}, {"Message", request.message}};
+  if (!request.subject.empty()) params.emplace_back("Subject", request.subject);
+  for (size_t i = 0; i < request.attributes.size(); ++i) {
+    const auto& attribute = request.attributes[i];
+    const std::string prefix = fmt::format("MessageAttributes.entry.{}.", i + 1);
+    params.emplace_back(prefix + "Name", attribute.name);
+    params.emplace_back(prefix + "Value.DataType", attribute.dataType);
+    params.emplace_back(prefix + "Value.StringValue", attribute.value);
+  }
+  if (!request.messageGroupId.empty())
+    params.emplace_back("MessageGroupId", request.messageGroupId);
+  if (!request.deduplicationId.empty()) {
+    params.emplace_back("MessageDeduplicationId", request.deduplicationId);
+  }
+  return params;
+}
+
+core::Result<std::string> parsePublish(std::string_view xml) {
+  pugi::xml_document doc;
+  auto root = rootNode(doc, xml, "Publish");
+  if (!root) return std::unexpected(std::move(root.error()));
+  std::string id = root->child("PublishResult").child_value("MessageId");
+  if (id.empty()) return malformed("Publish", "no MessageId");
+  return id;
+}
+
+core::Result<std::map<std::string, std::string>> parseGetTopicAttributes(std::string_view xml) {
+  pugi::xml_document doc;
+  auto root = rootNode(doc, xml, "GetTopicAttributes");
+  if (!root) return std::unexpected(std::move(root.error()));
+  std::map<std::string, std::string> out;
+  for (const pugi::xml_node entry :
+       root->child("GetTopicAttributesResult").child("Attributes").children("entry")) {
+    out.insert_or_assign(std::string(entry.child_value("key")),
+                         std::string(entry.child_value("value")));
+  }
+  return out;
+}
+
+std::string topicRegion(std::string_view topicArn) {
+  // arn:<partition>:sns:<region>:<account>:<topic>
+  size_t at = 0;
+  for (int field = 0; field < 3; ++field) {
+    at = topicArn.find(':', at);
+    if (at == std::string_view::npos) return {};
+    ++at;
+  }
+  const size_t end = topicArn.find(':', at);
+  if (end == std::string_view::npos) return {};
+  return std::string(topicArn.substr(at, end - at));
+}
+
+SnsClient::SnsClient(QueryServiceOptions service, HttpTransport& transport,
+                     CredentialsProvider& credentials, const core::Clock& clock,
+                     QueryClientHooks hooks)
+    : query_(std::move(service), transport, credentials, clock, std::move(hooks)) {}
+
+core::Result<std::string> SnsClient::publish(const SnsPublishRequest& request) {
+  auto response = query_.call("Publish", publishParams(request));
+  if (!response) return std::unexpected(std::move(response.error()));
+  auto parsed = parsePublish(response->body);
+  if (!parsed) return std::unexpected(withResponse(std::move(parsed.error()), *response));
+  return std::move(*parsed);
+}
+
+core::Result<std::map<std::string, std::string>> SnsClient::getTopicAttributes(
+    const std::string& topicArn) {
+  auto response = query_.call("GetTopicAttributes", {{"TopicArn", topicArn}});
+  if (!response) return std::unexpected(std::move(response.error()));
+  auto parsed = parseGetTopicAttributes(response->body);
+  if (!parsed) return std::unexpected(withResponse(std::move(parsed.error()), *response));
+  return std::move(*parsed);
+}
+
+}  // namespace endpointbinder::aws
