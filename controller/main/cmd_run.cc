@@ -307,6 +307,13 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   if (auto started = controller.start(); !started) {
     log.log(LogLevel::kError, "cannot start the controller",
             {core::field("error", started.error().message)});
+    if (leader) {
+      // Before the controller and the election are destroyed (in that order): the election
+      // thread must not call into a destroyed controller, nor the notifier into the election.
+      leader->election().closeGate();
+      leader->election().stop(/*release=*/true);
+      electionSlot->store(nullptr);
+    }
     return kExitFailure;
   }
   log.log(

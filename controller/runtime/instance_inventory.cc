@@ -413,13 +413,22 @@ std::optional<InventoryView> InstanceInventory::view(const std::string& bindingK
   const auto& history = source.history(kind);
   view.lastSuccess = history.lastSuccess();
 
+  // Addresses of the current members: an address a leaving instance had may already belong
+  // to a new instance (EC2 reuses freed private addresses), which must not leave with it.
+  std::map<std::string, std::string> memberOf;  // id in kind -> instance id
+  for (const auto& member : source.members) {
+    if (auto id = idOf(member, kind); !id.empty()) memberOf.emplace(std::move(id), member.id);
+  }
   std::map<std::string, std::string> leaving;  // id in kind -> reason
   for (const auto& [instanceId, reason] : source.leaving) {
     if (kind == InstanceIdKind::kInstanceId) {
       leaving.emplace(instanceId, reason);
     } else if (const auto it = source.leavingDetails.find(instanceId);
                it != source.leavingDetails.end()) {
-      if (auto id = idOf(it->second, kind); !id.empty()) leaving.emplace(std::move(id), reason);
+      auto id = idOf(it->second, kind);
+      const auto current = memberOf.find(id);
+      if (current != memberOf.end() && current->second != instanceId) continue;  // reused
+      if (!id.empty()) leaving.emplace(std::move(id), reason);
     }
   }
   if (deregisterOnInterruption) {
@@ -829,7 +838,10 @@ core::Result<void> InstanceInventory::refreshInstances(const std::vector<Instanc
     });
     if (unclaimedSpot) {
       for (const auto& [key, s] : sources_) {
-        if (!s->hasAnswer || !std::holds_alternative<api::SpotFleetSource>(s->spec)) continue;
+        // A failing fleet (cancelled, say) waits for the poll, which checks the fleet's state.
+        if (!s->hasAnswer || s->failing || !std::holds_alternative<api::SpotFleetSource>(s->spec)) {
+          continue;
+        }
         if (std::none_of(fleets.begin(), fleets.end(),
                          [&](const auto& f) { return f.key == key; })) {
           fleets.push_back(Planned{key, s->spec, false, true, 0, s->members, s->related});

@@ -318,6 +318,59 @@ TEST(InstanceInventory, AutoScalingMemberThatLeftTerminatedIsLeavingOneStillRunn
   EXPECT_TRUE(h.view("ns/asg").leaving.empty()) << "forgotten after 15 minutes";
 }
 
+TEST(InstanceInventory, AnAddressReusedByANewInstanceDoesNotLeaveWithTheOldOne) {
+  // EC2 hands a freed private address to the next instance. Old: the leaving mark of the
+  // terminated instance was kept by address for 15 minutes, so the new instance's address was
+  // dropped from the listing and deregistered at once, without grace.
+  Harness h;
+  aws::AutoScalingGroupInfo group{"web-asg", "", {}};
+  h.aws.putInstance(fakeInstance(iid(0), ip(0)));
+  h.aws.putInstance(fakeInstance(iid(1), ip(1)));
+  group.instances = {{iid(0), "InService", "Healthy", "a"}, {iid(1), "InService", "Healthy", "a"}};
+  h.aws.putGroup(group);
+  h.inventory.subscribe("ns/asg", groupSource("web-asg"));
+  h.tick();
+  group.instances[0].lifecycleState = "Terminating";
+  h.aws.putGroup(group);
+  h.clock.advance(seconds(60));
+  h.inventory.refreshDue();
+  ASSERT_EQ(h.view("ns/asg", InstanceIdKind::kIpv4).leaving.size(), 1u);
+
+  h.aws.removeInstance(iid(0));
+  h.aws.putInstance(fakeInstance(iid(9), ip(0)));  // the same address, a new instance
+  group.instances = {{iid(1), "InService", "Healthy", "a"}, {iid(9), "InService", "Healthy", "a"}};
+  h.aws.putGroup(group);
+  h.clock.advance(seconds(60));
+  h.inventory.refreshDue();
+  const auto v = h.view("ns/asg", InstanceIdKind::kIpv4);
+  EXPECT_EQ(v.ids, (std::vector<std::string>{ip(0), ip(1)}));
+  EXPECT_TRUE(v.leaving.empty()) << v.leaving.front().id;
+  EXPECT_EQ(h.view("ns/asg").leaving.size(), 1u) << "the old instance id still leaves";
+}
+
+TEST(InstanceInventory, AnEventNeverClearsAFailingFleet) {
+  // Old: an event naming a spot instance without a fleet tag re-read every answered fleet
+  // without checking its state, so a cancelled fleet's failure was cleared by a short listing.
+  Harness h;
+  h.aws.putInstance(fakeInstance(iid(1), ip(1)));
+  h.aws.putInstance(fakeInstance(iid(2), ip(2)));
+  h.aws.putFleet(kFleet, {"active", {iid(1), iid(2)}});
+  h.inventory.subscribe("ns/fleet", fleetSource());
+  h.tick();
+  h.aws.putFleet(kFleet, {"cancelled_running", {iid(1)}});
+  h.clock.advance(seconds(60));
+  h.inventory.refreshDue();
+  ASSERT_TRUE(h.view("ns/fleet").failing);
+  auto spot = fakeInstance(iid(3), ip(3));
+  spot.lifecycle = "spot";
+  h.aws.putInstance(spot);
+  h.clock.advance(seconds(5));
+  h.inventory.refreshInstances({InstanceEvent{{iid(3)}, "", false}});
+  const auto v = h.view("ns/fleet");
+  EXPECT_TRUE(v.failing);
+  EXPECT_EQ(v.ids, (std::vector<std::string>{iid(1), iid(2)})) << "the last good listing stands";
+}
+
 TEST(InstanceInventory, FailedDescribeFreezesTheLastGoodListingAndRetriesSooner) {
   Harness h;
   h.aws.putInstance(fakeInstance(iid(1), ip(1), {{"role", "web"}}));
