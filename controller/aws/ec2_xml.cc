@@ -5,32 +5,10 @@
 #include <algorithm>
 #include <pugixml.hpp>
 
+#include "controller/aws/query_xml.h"
+
 namespace endpointbinder::aws {
 namespace {
-
-std::unexpected<core::Error> malformed(std::string_view action, std::string_view what) {
-  return core::makeError(core::ErrorKind::kRetryable, fmt::format("{} response: {}", action, what),
-                         "MalformedResponse");
-}
-
-// Parses the document and returns its root, which must be <{action}Response>.
-core::Result<pugi::xml_node> rootNode(pugi::xml_document& doc, std::string_view xml,
-                                      std::string_view action) {
-  const pugi::xml_parse_result parsed =
-      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
-  if (!parsed) {
-    return malformed(action, fmt::format("not well-formed XML ({} at offset {})",
-                                         parsed.description(), parsed.offset));
-  }
-  const pugi::xml_node root = doc.document_element();
-  const std::string expectedRoot = fmt::format("{}Response", action);
-  if (expectedRoot != root.name()) {
-    return malformed(action,
-                     fmt::format("root element is <{}>, expected <{}>",
-                                 std::string_view(root.name()).substr(0, 64), expectedRoot));
-  }
-  return root;
-}
 
 std::string trimmed(std::string_view text) {
   const auto blank = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
@@ -69,7 +47,7 @@ std::vector<std::string> interfaceIpv6(const pugi::xml_node& interface) {
 core::Result<InstancesPage> parseDescribeInstances(std::string_view xml) {
   constexpr std::string_view kAction = "DescribeInstances";
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, kAction);
+  auto root = responseRoot(doc, xml, kAction);
   if (!root) return std::unexpected(std::move(root.error()));
 
   InstancesPage page;
@@ -80,12 +58,12 @@ core::Result<InstancesPage> parseDescribeInstances(std::string_view xml) {
       core::Instance instance;
       instance.id = text(item, "instanceId");
       if (instance.id.empty()) {
-        return malformed(kAction, fmt::format("instance {} has no instanceId", index));
+        return malformedResponse(kAction, fmt::format("instance {} has no instanceId", index));
       }
       instance.state = text(item.child("instanceState"), "name");
       if (instance.state.empty()) {
-        return malformed(kAction, fmt::format("instance {} ({}) has no instanceState/name", index,
-                                              instance.id.substr(0, 32)));
+        return malformedResponse(kAction, fmt::format("instance {} ({}) has no instanceState/name",
+                                                      index, instance.id.substr(0, 32)));
       }
       instance.instanceType = text(item, "instanceType");
       instance.vpcId = text(item, "vpcId");
@@ -125,14 +103,15 @@ core::Result<InstancesPage> parseDescribeInstances(std::string_view xml) {
 core::Result<SpotFleetInstancesPage> parseDescribeSpotFleetInstances(std::string_view xml) {
   constexpr std::string_view kAction = "DescribeSpotFleetInstances";
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, kAction);
+  auto root = responseRoot(doc, xml, kAction);
   if (!root) return std::unexpected(std::move(root.error()));
   SpotFleetInstancesPage page;
   int index = 0;
   for (const pugi::xml_node item : root->child("activeInstanceSet").children("item")) {
     ++index;
     std::string id = text(item, "instanceId");
-    if (id.empty()) return malformed(kAction, fmt::format("instance {} has no instanceId", index));
+    if (id.empty())
+      return malformedResponse(kAction, fmt::format("instance {} has no instanceId", index));
     page.instanceIds.push_back(std::move(id));
   }
   page.nextToken = text(*root, "nextToken");
@@ -142,7 +121,7 @@ core::Result<SpotFleetInstancesPage> parseDescribeSpotFleetInstances(std::string
 core::Result<SpotFleetRequestsPage> parseDescribeSpotFleetRequests(std::string_view xml) {
   constexpr std::string_view kAction = "DescribeSpotFleetRequests";
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, kAction);
+  auto root = responseRoot(doc, xml, kAction);
   if (!root) return std::unexpected(std::move(root.error()));
   SpotFleetRequestsPage page;
   int index = 0;
@@ -153,9 +132,9 @@ core::Result<SpotFleetRequestsPage> parseDescribeSpotFleetRequests(std::string_v
     info.state = text(item, "spotFleetRequestState");
     info.activityStatus = text(item, "activityStatus");
     if (info.id.empty() || info.state.empty()) {
-      return malformed(kAction, fmt::format("request {} has no spotFleetRequestId or "
-                                            "spotFleetRequestState",
-                                            index));
+      return malformedResponse(kAction, fmt::format("request {} has no spotFleetRequestId or "
+                                                    "spotFleetRequestState",
+                                                    index));
     }
     page.requests.push_back(std::move(info));
   }
@@ -166,10 +145,10 @@ core::Result<SpotFleetRequestsPage> parseDescribeSpotFleetRequests(std::string_v
 core::Result<AutoScalingGroupsPage> parseDescribeAutoScalingGroups(std::string_view xml) {
   constexpr std::string_view kAction = "DescribeAutoScalingGroups";
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, kAction);
+  auto root = responseRoot(doc, xml, kAction);
   if (!root) return std::unexpected(std::move(root.error()));
   const pugi::xml_node result = root->child("DescribeAutoScalingGroupsResult");
-  if (!result) return malformed(kAction, "no <DescribeAutoScalingGroupsResult> element");
+  if (!result) return malformedResponse(kAction, "no <DescribeAutoScalingGroupsResult> element");
   AutoScalingGroupsPage page;
   int index = 0;
   for (const pugi::xml_node member : result.child("AutoScalingGroups").children("member")) {
@@ -177,7 +156,7 @@ core::Result<AutoScalingGroupsPage> parseDescribeAutoScalingGroups(std::string_v
     AutoScalingGroupInfo group;
     group.name = text(member, "AutoScalingGroupName");
     if (group.name.empty()) {
-      return malformed(kAction, fmt::format("group {} has no AutoScalingGroupName", index));
+      return malformedResponse(kAction, fmt::format("group {} has no AutoScalingGroupName", index));
     }
     group.status = text(member, "Status");
     int instanceIndex = 0;
@@ -189,9 +168,9 @@ core::Result<AutoScalingGroupsPage> parseDescribeAutoScalingGroups(std::string_v
       instance.healthStatus = text(i, "HealthStatus");
       instance.availabilityZone = text(i, "AvailabilityZone");
       if (instance.id.empty() || instance.lifecycleState.empty()) {
-        return malformed(kAction, fmt::format("group {} instance {} has no InstanceId or "
-                                              "LifecycleState",
-                                              index, instanceIndex));
+        return malformedResponse(kAction, fmt::format("group {} instance {} has no InstanceId or "
+                                                      "LifecycleState",
+                                                      index, instanceIndex));
       }
       group.instances.push_back(std::move(instance));
     }

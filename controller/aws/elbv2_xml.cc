@@ -6,33 +6,20 @@
 #include <optional>
 #include <pugixml.hpp>
 
+#include "controller/aws/query_xml.h"
+
 namespace endpointbinder::aws {
 namespace {
-
-std::unexpected<core::Error> malformed(std::string_view action, std::string_view what) {
-  return core::makeError(core::ErrorKind::kRetryable, fmt::format("{} response: {}", action, what),
-                         "MalformedResponse");
-}
 
 // Parses the document and returns <{action}Result> under <{action}Response>.
 core::Result<pugi::xml_node> resultNode(pugi::xml_document& doc, std::string_view xml,
                                         std::string_view action, bool requireResult) {
-  const pugi::xml_parse_result parsed =
-      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
-  if (!parsed) {
-    return malformed(action, fmt::format("not well-formed XML ({} at offset {})",
-                                         parsed.description(), parsed.offset));
-  }
-  const pugi::xml_node root = doc.document_element();
-  const std::string expectedRoot = fmt::format("{}Response", action);
-  if (expectedRoot != root.name()) {
-    return malformed(action,
-                     fmt::format("root element is <{}>, expected <{}>",
-                                 std::string_view(root.name()).substr(0, 64), expectedRoot));
-  }
+  auto parsedRoot = responseRoot(doc, xml, action);
+  if (!parsedRoot) return parsedRoot;
+  const pugi::xml_node root = *parsedRoot;
   const pugi::xml_node result = root.child(fmt::format("{}Result", action).c_str());
   if (!result && requireResult) {
-    return malformed(action, fmt::format("no <{}Result> element", action));
+    return malformedResponse(action, fmt::format("no <{}Result> element", action));
   }
   return result;
 }
@@ -79,7 +66,8 @@ core::Result<TargetGroupsPage> parseDescribeTargetGroups(std::string_view xml) {
     TargetGroupInfo info;
     std::optional<std::string> arn = childText(member, "TargetGroupArn");
     if (!arn || arn->empty()) {
-      return malformed(kAction, fmt::format("target group {} has no TargetGroupArn", index));
+      return malformedResponse(kAction,
+                               fmt::format("target group {} has no TargetGroupArn", index));
     }
     info.arn = std::move(*arn);
     info.name = member.child_value("TargetGroupName");
@@ -90,7 +78,8 @@ core::Result<TargetGroupsPage> parseDescribeTargetGroups(std::string_view xml) {
       info.ipAddressType = type;
     }
     const std::optional<int> port = parsePort(member);
-    if (!port) return malformed(kAction, fmt::format("target group {} has a bad Port", index));
+    if (!port)
+      return malformedResponse(kAction, fmt::format("target group {} has a bad Port", index));
     info.port = *port;
     for (const pugi::xml_node lb : member.child("LoadBalancerArns").children("member")) {
       info.loadBalancerArns.emplace_back(lb.child_value());
@@ -114,12 +103,13 @@ core::Result<std::vector<core::ObservedTarget>> parseDescribeTargetHealth(std::s
     const pugi::xml_node target = member.child("Target");
     std::optional<std::string> id = childText(target, "Id");
     if (!target || !id || id->empty()) {
-      return malformed(kAction, fmt::format("description {} has no Target/Id", index));
+      return malformedResponse(kAction, fmt::format("description {} has no Target/Id", index));
     }
     core::ObservedTarget observed;
     observed.target.id = std::move(*id);
     const std::optional<int> port = parsePort(target);
-    if (!port) return malformed(kAction, fmt::format("description {} has a bad Port", index));
+    if (!port)
+      return malformedResponse(kAction, fmt::format("description {} has a bad Port", index));
     observed.target.port = *port;
     if (std::optional<std::string> az = childText(target, "AvailabilityZone"); az && !az->empty()) {
       observed.target.availabilityZone = std::move(*az);
@@ -127,7 +117,8 @@ core::Result<std::vector<core::ObservedTarget>> parseDescribeTargetHealth(std::s
     const pugi::xml_node health = member.child("TargetHealth");
     const std::optional<std::string> state = childText(health, "State");
     if (!health || !state) {
-      return malformed(kAction, fmt::format("description {} has no TargetHealth/State", index));
+      return malformedResponse(kAction,
+                               fmt::format("description {} has no TargetHealth/State", index));
     }
     observed.state = core::parseTargetState(*state);
     observed.reason = health.child_value("Reason");
@@ -149,13 +140,15 @@ core::Result<std::map<std::string, Tags>> parseDescribeTags(std::string_view xml
     ++index;
     std::optional<std::string> arn = childText(member, "ResourceArn");
     if (!arn || arn->empty()) {
-      return malformed(kAction, fmt::format("tag description {} has no ResourceArn", index));
+      return malformedResponse(kAction,
+                               fmt::format("tag description {} has no ResourceArn", index));
     }
     Tags& tags = tagsByArn[*arn];
     for (const pugi::xml_node tag : member.child("Tags").children("member")) {
       std::optional<std::string> key = childText(tag, "Key");
       if (!key)
-        return malformed(kAction, fmt::format("tag description {} has a tag without Key", index));
+        return malformedResponse(kAction,
+                                 fmt::format("tag description {} has a tag without Key", index));
       tags.insert_or_assign(std::move(*key), std::string(tag.child_value("Value")));
     }
   }

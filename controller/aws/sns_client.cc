@@ -4,30 +4,10 @@
 
 #include <pugixml.hpp>
 
+#include "controller/aws/query_xml.h"
+
 namespace endpointbinder::aws {
 namespace {
-
-std::unexpected<core::Error> malformed(std::string_view action, std::string_view what) {
-  return core::makeError(core::ErrorKind::kRetryable, fmt::format("{} response: {}", action, what),
-                         "MalformedResponse");
-}
-
-core::Result<pugi::xml_node> rootNode(pugi::xml_document& doc, std::string_view xml,
-                                      std::string_view action) {
-  const pugi::xml_parse_result parsed =
-      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
-  if (!parsed) {
-    return malformed(action, fmt::format("not well-formed XML ({} at offset {})",
-                                         parsed.description(), parsed.offset));
-  }
-  const pugi::xml_node root = doc.document_element();
-  const std::string expected = fmt::format("{}Response", action);
-  if (expected != root.name()) {
-    return malformed(action, fmt::format("root element is <{}>, expected <{}>",
-                                         std::string_view(root.name()).substr(0, 64), expected));
-  }
-  return root;
-}
 
 core::Error withResponse(core::Error error, const QueryResponse& response) {
   error.requestId = response.requestId;
@@ -69,16 +49,16 @@ QueryParams publishParams(const SnsPublishRequest& request) {
 
 core::Result<std::string> parsePublish(std::string_view xml) {
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, "Publish");
+  auto root = responseRoot(doc, xml, "Publish");
   if (!root) return std::unexpected(std::move(root.error()));
   std::string id = root->child("PublishResult").child_value("MessageId");
-  if (id.empty()) return malformed("Publish", "no MessageId");
+  if (id.empty()) return malformedResponse("Publish", "no MessageId");
   return id;
 }
 
 core::Result<std::map<std::string, std::string>> parseGetTopicAttributes(std::string_view xml) {
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, "GetTopicAttributes");
+  auto root = responseRoot(doc, xml, "GetTopicAttributes");
   if (!root) return std::unexpected(std::move(root.error()));
   std::map<std::string, std::string> out;
   for (const pugi::xml_node entry :

@@ -6,31 +6,10 @@
 #include <charconv>
 #include <pugixml.hpp>
 
+#include "controller/aws/query_xml.h"
+
 namespace endpointbinder::aws {
 namespace {
-
-std::unexpected<core::Error> malformed(std::string_view action, std::string_view what) {
-  return core::makeError(core::ErrorKind::kRetryable, fmt::format("{} response: {}", action, what),
-                         "MalformedResponse");
-}
-
-core::Result<pugi::xml_node> rootNode(pugi::xml_document& doc, std::string_view xml,
-                                      std::string_view action) {
-  const pugi::xml_parse_result parsed =
-      doc.load_buffer(xml.data(), xml.size(), pugi::parse_default);
-  if (!parsed) {
-    return malformed(action, fmt::format("not well-formed XML ({} at offset {})",
-                                         parsed.description(), parsed.offset));
-  }
-  const pugi::xml_node root = doc.document_element();
-  const std::string expectedRoot = fmt::format("{}Response", action);
-  if (expectedRoot != root.name()) {
-    return malformed(action,
-                     fmt::format("root element is <{}>, expected <{}>",
-                                 std::string_view(root.name()).substr(0, 64), expectedRoot));
-  }
-  return root;
-}
 
 core::Error withRequestId(core::Error error, const QueryResponse& response) {
   error.requestId = response.requestId;
@@ -65,7 +44,7 @@ RateLimitOptions sqsRateLimits() {
 core::Result<std::vector<QueueMessage>> parseReceiveMessage(std::string_view xml) {
   constexpr std::string_view kAction = "ReceiveMessage";
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, kAction);
+  auto root = responseRoot(doc, xml, kAction);
   if (!root) return std::unexpected(std::move(root.error()));
   std::vector<QueueMessage> messages;
   int index = 0;
@@ -76,7 +55,8 @@ core::Result<std::vector<QueueMessage>> parseReceiveMessage(std::string_view xml
     message.receiptHandle = m.child_value("ReceiptHandle");
     message.body = m.child_value("Body");
     if (message.messageId.empty() || message.receiptHandle.empty()) {
-      return malformed(kAction, fmt::format("message {} has no MessageId or ReceiptHandle", index));
+      return malformedResponse(kAction,
+                               fmt::format("message {} has no MessageId or ReceiptHandle", index));
     }
     for (const pugi::xml_node a : m.children("Attribute")) {
       if (std::string_view(a.child_value("Name")) != "ApproximateReceiveCount") continue;
@@ -93,7 +73,7 @@ core::Result<std::vector<QueueMessage>> parseReceiveMessage(std::string_view xml
 core::Result<std::map<std::string, std::string>> parseGetQueueAttributes(std::string_view xml) {
   constexpr std::string_view kAction = "GetQueueAttributes";
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, kAction);
+  auto root = responseRoot(doc, xml, kAction);
   if (!root) return std::unexpected(std::move(root.error()));
   std::map<std::string, std::string> attributes;
   for (const pugi::xml_node a : root->child("GetQueueAttributesResult").children("Attribute")) {
@@ -105,7 +85,7 @@ core::Result<std::map<std::string, std::string>> parseGetQueueAttributes(std::st
 
 core::Result<void> parseDeleteMessage(std::string_view xml) {
   pugi::xml_document doc;
-  auto root = rootNode(doc, xml, "DeleteMessage");
+  auto root = responseRoot(doc, xml, "DeleteMessage");
   if (!root) return std::unexpected(std::move(root.error()));
   return {};
 }
