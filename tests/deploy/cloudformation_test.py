@@ -1,9 +1,14 @@
 """Structural checks of deploy/cloudformation/endpoint-binder.yaml: every reference resolves,
 every parameter and condition is used, IAM actions exist in the AWS service models (botocore)
 and are least-privilege, and the ECS settings run two non-root, read-only replicas that elect
-one writer through the DynamoDB lease table."""
+one writer through the DynamoDB lease table. The instance-source resources (IAM, the events
+queue and its EventBridge rules) exist only when asked for, grant what `iam-policy` grants, and
+the rules' event patterns (evaluated here as EventBridge evaluates them) route exactly the event
+types the controller acts on, as the emulator emits them."""
 import os
 import re
+import sys
+import types
 import unittest
 
 import botocore.session
@@ -11,14 +16,22 @@ import yaml
 
 ROOT = os.environ.get("EB_SOURCE_DIR") or os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 TEMPLATE = os.path.join(ROOT, "deploy", "cloudformation", "endpoint-binder.yaml")
+IAM_POLICY_CC = os.path.join(ROOT, "controller", "main", "cmd_iam_policy.cc")
+INSTANCE_EVENTS_CC = os.path.join(ROOT, "controller", "runtime", "instance_events.cc")
+sys.path.insert(0, os.path.join(ROOT, "tests", "emulator"))
+from awsemu import events as emulator_events  # noqa: E402
 PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "AWS::StackId",
           "AWS::NoValue", "AWS::URLSuffix"}
 # IAM service prefix -> botocore service model name
 IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "logs": "logs", "ecr": "ecr",
-                "dynamodb": "dynamodb", "ssm": "ssm", "kms": "kms", "sns": "sns"}
+                "dynamodb": "dynamodb", "ssm": "ssm", "kms": "kms", "sns": "sns", "ec2": "ec2",
+                "autoscaling": "autoscaling", "sqs": "sqs"}
 GETATT = {"AWS::IAM::Role": {"Arn", "RoleId"}, "AWS::Logs::LogGroup": {"Arn"},
           "AWS::ECS::Service": {"Name", "ServiceArn"}, "AWS::EC2::SecurityGroup": {"GroupId", "VpcId"},
-          "AWS::DynamoDB::Table": {"Arn", "StreamArn"}}
+          "AWS::DynamoDB::Table": {"Arn", "StreamArn"}, "AWS::SQS::Queue": {"Arn", "QueueName", "QueueUrl"},
+          "AWS::Events::Rule": {"Arn"}}
+INSTANCE_SOURCE_CONDITIONS = {"HasInstanceSources", "HasInstanceEvents", "MakeInstanceSourceEndpoints",
+                              "MakeInstanceEventsEndpoint"}
 
 
 class Tag:
@@ -201,7 +214,7 @@ class CloudFormationTemplate(unittest.TestCase):
                              if not r["Properties"]["ServiceName"].value.endswith(("ecr.api", "ecr.dkr"))
                              else ".".join(r["Properties"]["ServiceName"].value.rsplit(".", 2)[-2:]))
         self.assertEqual({"elasticloadbalancing", "sts", "logs", "ecr.api", "ecr.dkr", "s3", "dynamodb",
-                          "ssm", "sns", "kms"}, services)
+                          "ssm", "sns", "kms", "ec2", "autoscaling", "sqs"}, services)
         # The notification endpoints only when asked for.
         for name in ("SsmEndpoint", "SnsEndpoint", "KmsEndpoint"):
             self.assertEqual("MakeNotificationEndpoints", self.resources[name]["Condition"])
@@ -237,6 +250,321 @@ class CloudFormationTemplate(unittest.TestCase):
                self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
         self.assertEqual(("Ref", "HttpsProxy"), (env["HTTPS_PROXY"].name, env["HTTPS_PROXY"].value))
         self.assertIn(".amazonaws.com", env["NO_PROXY"].split(","))
+
+
+# ---- EventBridge event patterns ------------------------------------------------------------------
+
+def pattern_matches(pattern, event):
+    """Whether an EventBridge event pattern matches `event`, for the subset of the pattern
+    language a rule here may use: nested objects, lists of exact values (strings, numbers,
+    null), {"prefix": ...}, {"anything-but": value or [values]} and {"exists": bool}. Every
+    field of the pattern must match; a list matches when any of its values matches the event's
+    value (or, for an array in the event, any of its elements). Anything else is an error."""
+    if not isinstance(pattern, dict) or not pattern:
+        raise ValueError(f"a pattern (or nested pattern) must be a non-empty object: {pattern!r}")
+    for key, want in pattern.items():
+        present = isinstance(event, dict) and key in event
+        value = event.get(key) if present else None
+        if isinstance(want, dict):
+            if not isinstance(value, dict) or not pattern_matches(want, value):
+                return False
+        elif isinstance(want, list):
+            if not want:
+                raise ValueError(f"empty value list for {key!r}")
+            if not _field_matches(want, present, value):
+                return False
+        else:
+            raise ValueError(f"{key!r}: a leaf of a pattern must be a list, not {want!r}")
+    return True
+
+
+def _field_matches(want, present, value):
+    values = value if isinstance(value, list) else [value]
+    for w in want:
+        if isinstance(w, dict):
+            if len(w) != 1:
+                raise ValueError(f"one operator per matcher: {w!r}")
+            (op, arg), = w.items()
+            if op == "exists":
+                if present == arg:
+                    return True
+            elif op == "prefix":
+                if present and any(isinstance(v, str) and v.startswith(arg) for v in values):
+                    return True
+            elif op == "anything-but":
+                banned = arg if isinstance(arg, list) else [arg]
+                if present and any(v not in banned for v in values):
+                    return True
+            else:
+                raise ValueError(f"unsupported EventBridge operator {op!r}")
+        elif isinstance(w, (str, int, float)) or w is None:
+            if present and any(v == w and type(v) is type(w) for v in values):
+                return True
+        else:
+            raise ValueError(f"unsupported pattern value {w!r}")
+    return False
+
+
+def controller_event_types():
+    """{(source, detail-type)} the controller acts on (controller/runtime/instance_events.cc)."""
+    with open(INSTANCE_EVENTS_CC) as f:
+        text = f.read()
+    out = set()
+    for array, source in (("kEc2Types", "aws.ec2"), ("kAutoScalingTypes", "aws.autoscaling")):
+        m = re.search(array + r"\s*=\s*\{(.*?)\};", text, re.S)
+        if not m:
+            raise AssertionError(f"{array} not found in {INSTANCE_EVENTS_CC}")
+        out |= {(source, t) for t in re.findall(r'"([^"]+)"', m.group(1))}
+    return out
+
+
+def emulator_sample_events():
+    """One event of each kind the emulator emits (built by tests/emulator/awsemu/events.py),
+    plus the two Auto Scaling failures the emulator never emits, shaped like AWS's examples."""
+    account, when = "123456789012", 1767225600
+    instance = types.SimpleNamespace(id="i-0123456789abcdef0", region="ap-northeast-1",
+                                     az="ap-northeast-1a", subnet_id="subnet-0123")
+    group = types.SimpleNamespace(name="web-asg", region="ap-northeast-1",
+                                  arn="arn:aws:autoscaling:ap-northeast-1:123456789012:autoScalingGroup:"
+                                      "0b6e4b7c-1111-2222-3333-444455556666:autoScalingGroupName/web-asg")
+    out = [emulator_events.state_change(account, instance, state, when)
+           for state in ("pending", "running", "stopping", "stopped", "shutting-down", "terminated")]
+    out.append(emulator_events.spot_warning(account, instance, "terminate", when))
+    out.append(emulator_events.rebalance(account, instance, when))
+    for transition in ("autoscaling:EC2_INSTANCE_LAUNCHING", "autoscaling:EC2_INSTANCE_TERMINATING"):
+        hook = types.SimpleNamespace(name="drain", transition=transition, notification_metadata=None)
+        out.append(emulator_events.lifecycle_action(account, group, hook, instance.id, "token", when))
+    for launching in (True, False):
+        out.append(emulator_events.scaling_result(account, group, instance, launching, when - 30, when, "test"))
+    for verb in ("Launch", "Terminate"):
+        out.append(emulator_events.envelope(
+            f"EC2 Instance {verb} Unsuccessful", "aws.autoscaling", account, group.region, when, [group.arn],
+            {"StatusCode": "Failed", "AutoScalingGroupName": group.name, "EC2InstanceId": instance.id,
+             "StatusMessage": "injected"}))
+    return out
+
+
+class EventPatternMatcher(unittest.TestCase):
+    """The matcher the rule tests rely on, against EventBridge's documented semantics."""
+
+    def test_semantics(self):
+        event = {"source": "aws.ec2", "detail-type": "X", "resources": ["arn:a", "arn:b"],
+                 "detail": {"state": "running", "n": 5}}
+        self.assertTrue(pattern_matches({"source": ["aws.ec2"]}, event))
+        self.assertFalse(pattern_matches({"source": ["aws.autoscaling"]}, event))
+        self.assertTrue(pattern_matches({"source": ["x", "aws.ec2"], "detail-type": ["X"]}, event))
+        self.assertFalse(pattern_matches({"source": ["aws.ec2"], "detail-type": ["Y"]}, event), "every field")
+        self.assertTrue(pattern_matches({"detail": {"state": ["running"]}}, event))
+        self.assertFalse(pattern_matches({"detail": {"state": ["stopped"]}}, event))
+        self.assertFalse(pattern_matches({"detail": {"missing": ["running"]}}, event))
+        self.assertFalse(pattern_matches({"source": {"state": ["running"]}}, event), "an object is not a string")
+        self.assertTrue(pattern_matches({"resources": ["arn:b"]}, event), "any element of an array")
+        self.assertTrue(pattern_matches({"detail": {"n": [5]}}, event))
+        self.assertFalse(pattern_matches({"detail": {"n": ["5"]}}, event), "a number is not a string")
+        self.assertTrue(pattern_matches({"source": [{"prefix": "aws."}]}, event))
+        self.assertFalse(pattern_matches({"source": [{"prefix": "ec2"}]}, event))
+        self.assertTrue(pattern_matches({"detail": {"state": [{"anything-but": ["stopped"]}]}}, event))
+        self.assertFalse(pattern_matches({"detail": {"state": [{"anything-but": "running"}]}}, event))
+        self.assertTrue(pattern_matches({"detail": {"gone": [{"exists": False}]}}, event))
+        self.assertFalse(pattern_matches({"detail": {"state": [{"exists": False}]}}, event))
+        for bad in ({"source": "aws.ec2"}, {"source": []}, {"source": [{"suffix": "ec2"}]}, {}):
+            with self.assertRaises(ValueError, msg=bad):
+                pattern_matches(bad, event)
+
+
+class InstanceSourceResources(unittest.TestCase):
+    """InstanceSources / InstanceEvents: what they create, what they grant, what they route."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(TEMPLATE) as f:
+            cls.t = yaml.load(f, Loader=Loader)
+        cls.resources = cls.t["Resources"]
+        cls.rules = {n: r for n, r in cls.resources.items() if r["Type"] == "AWS::Events::Rule"}
+
+    def test_off_by_default_and_resources_exist_only_when_enabled(self):
+        params = self.t["Parameters"]
+        for name in ("InstanceSources", "InstanceEvents"):
+            self.assertEqual("false", params[name]["Default"], name)
+            self.assertEqual(["true", "false"], params[name]["AllowedValues"], name)
+        conditions = self.t["Conditions"]
+        self.assertEqual(("Equals", [("Ref", "InstanceSources"), "true"]),
+                         (conditions["HasInstanceSources"].name,
+                          [(v.name, v.value) if isinstance(v, Tag) else v
+                           for v in conditions["HasInstanceSources"].value]))
+        # Events need instance sources; the endpoints need CreateVpcEndpoints too.
+        def anded(name):
+            tag = conditions[name]
+            self.assertEqual("And", tag.name, name)
+            return [(v.name, v.value if v.name == "Condition" else [(x.name, x.value) if isinstance(x, Tag) else x
+                                                                     for x in v.value]) for v in tag.value]
+        self.assertEqual([("Condition", "HasInstanceSources"), ("Equals", [("Ref", "InstanceEvents"), "true"])],
+                         anded("HasInstanceEvents"))
+        self.assertEqual([("Condition", "MakeEndpoints"), ("Condition", "HasInstanceSources")],
+                         anded("MakeInstanceSourceEndpoints"))
+        self.assertEqual([("Condition", "MakeEndpoints"), ("Condition", "HasInstanceEvents")],
+                         anded("MakeInstanceEventsEndpoint"))
+        expected = {"InstanceSourcesPolicy": "HasInstanceSources",
+                    "Ec2Endpoint": "MakeInstanceSourceEndpoints", "AutoScalingEndpoint": "MakeInstanceSourceEndpoints",
+                    "SqsEndpoint": "MakeInstanceEventsEndpoint", "InstanceEventsPolicy": "HasInstanceEvents",
+                    "InstanceEventsQueue": "HasInstanceEvents", "InstanceEventsDeadLetterQueue": "HasInstanceEvents",
+                    "InstanceEventsQueuePolicy": "HasInstanceEvents"}
+        expected.update({name: "HasInstanceEvents" for name in self.rules})
+        got = {n: r.get("Condition") for n, r in self.resources.items()
+               if r.get("Condition") in INSTANCE_SOURCE_CONDITIONS or n in expected}
+        self.assertEqual(expected, got)
+        # Nothing unconditional refers to a conditional resource except through !If.
+        conditional = set(expected)
+        for name, resource in self.resources.items():
+            if name in conditional:
+                continue
+            refs = []
+
+            def visit(node, inside_if=False):
+                if isinstance(node, Tag):
+                    if node.name == "If":
+                        return
+                    if node.name == "Ref":
+                        refs.append(node.value)
+                    elif node.name == "GetAtt":
+                        refs.append(node.value.split(".")[0] if isinstance(node.value, str) else node.value[0])
+                    visit(node.value)
+                elif isinstance(node, dict):
+                    for v in node.values():
+                        visit(v)
+                elif isinstance(node, list):
+                    for v in node:
+                        visit(v)
+            visit(resource)
+            self.assertEqual(set(), set(refs) & conditional, f"{name} refers to a conditional resource")
+        for name, output in self.t["Outputs"].items():
+            if name.startswith("InstanceEvents"):
+                self.assertEqual("HasInstanceEvents", output.get("Condition"), name)
+
+    def test_queue_has_a_dead_letter_queue_sse_and_short_retention(self):
+        queue = self.resources["InstanceEventsQueue"]["Properties"]
+        dlq = self.resources["InstanceEventsDeadLetterQueue"]["Properties"]
+        self.assertTrue(queue["SqsManagedSseEnabled"])
+        self.assertTrue(dlq["SqsManagedSseEnabled"])
+        # Older than a few poll intervals an event is worthless (polling has caught up).
+        self.assertLessEqual(queue["MessageRetentionPeriod"], 3600)
+        self.assertGreaterEqual(queue["MessageRetentionPeriod"], 300)
+        self.assertEqual(1209600, dlq["MessageRetentionPeriod"], "14 days to inspect what failed")
+        redrive = queue["RedrivePolicy"]
+        self.assertEqual(("GetAtt", "InstanceEventsDeadLetterQueue.Arn"),
+                         (redrive["deadLetterTargetArn"].name, redrive["deadLetterTargetArn"].value))
+        self.assertTrue(3 <= redrive["maxReceiveCount"] <= 10)
+        self.assertEqual(20, queue["ReceiveMessageWaitTimeSeconds"], "long polling")
+
+    def test_queue_policy_lets_only_the_rules_send(self):
+        policy = self.resources["InstanceEventsQueuePolicy"]["Properties"]
+        self.assertEqual([("Ref", "InstanceEventsQueue")], [(q.name, q.value) for q in policy["Queues"]])
+        statements = policy["PolicyDocument"]["Statement"]
+        self.assertEqual(1, len(statements))
+        st = statements[0]
+        self.assertEqual("Allow", st["Effect"])
+        self.assertEqual({"Service": "events.amazonaws.com"}, st["Principal"])
+        self.assertEqual("sqs:SendMessage", st["Action"])
+        self.assertEqual(("GetAtt", "InstanceEventsQueue.Arn"), (st["Resource"].name, st["Resource"].value))
+        arns = st["Condition"]["ArnEquals"]["aws:SourceArn"]
+        self.assertEqual({f"{name}.Arn" for name in self.rules}, {a.value for a in arns})
+        self.assertEqual({"GetAtt"}, {a.name for a in arns})
+        self.assertEqual(["ArnEquals"], list(st["Condition"]))
+
+    def test_rules_target_the_queue(self):
+        self.assertTrue(self.rules)
+        for name, rule in self.rules.items():
+            with self.subTest(rule=name):
+                props = rule["Properties"]
+                self.assertEqual("ENABLED", props["State"])
+                self.assertEqual(1, len(props["Targets"]))
+                target = props["Targets"][0]
+                self.assertEqual(("GetAtt", "InstanceEventsQueue.Arn"), (target["Arn"].name, target["Arn"].value))
+                self.assertTrue(target["Id"])
+                self.assertNotIn("EventBusName", props, "EC2 and Auto Scaling events are on the default bus")
+
+    def patterns(self):
+        return {name: rule["Properties"]["EventPattern"] for name, rule in self.rules.items()}
+
+    def routed(self, event):
+        return [name for name, pattern in self.patterns().items() if pattern_matches(pattern, event)]
+
+    def test_rules_route_every_event_the_emulator_emits(self):
+        samples = emulator_sample_events()
+        self.assertEqual(set(emulator_events.DETAIL_TYPES) | {"EC2 Instance Launch Unsuccessful",
+                                                              "EC2 Instance Terminate Unsuccessful"},
+                         {e["detail-type"] for e in samples}, "a sample of every type the emulator emits")
+        for event in samples:
+            with self.subTest(event=(event["detail-type"], event["detail"].get("state"))):
+                self.assertEqual(1, len(self.routed(event)), "exactly one rule, so the queue gets it once")
+
+    def test_rules_route_exactly_what_the_controller_acts_on(self):
+        accepted = controller_event_types()
+        self.assertEqual(9, len(accepted), accepted)
+        routed = set()
+        for pattern in self.patterns().values():
+            # Which (source, detail-type) pairs can this pattern route? Its lists are exact values.
+            for source in pattern["source"]:
+                for detail_type in pattern["detail-type"]:
+                    self.assertIsInstance(source, str)
+                    self.assertIsInstance(detail_type, str)
+                    routed.add((source, detail_type))
+        self.assertEqual(accepted, routed)
+        # And events the controller ignores reach no rule (they would only be counted as foreign).
+        base = emulator_sample_events()[1]
+        for source, detail_type in (("aws.ec2", "EBS Volume Notification"),
+                                    ("aws.ec2", "EC2 Instance Launch Successful"),
+                                    ("aws.autoscaling", "EC2 Instance State-change Notification"),
+                                    ("aws.health", "AWS Health Event"), ("my.app", "EC2 Spot Instance Interruption Warning")):
+            with self.subTest(source=source, detail_type=detail_type):
+                self.assertEqual([], self.routed(dict(base, source=source, **{"detail-type": detail_type})))
+
+    def statement(self, resource, sid):
+        for st in self.resources[resource]["Properties"]["PolicyDocument"]["Statement"]:
+            if st["Sid"] == sid:
+                return st
+        raise AssertionError(f"{resource} has no statement {sid}")
+
+    def test_task_role_statements_match_iam_policy(self):
+        """The actions are those `endpoint-binder iam-policy` grants (controller/main/cmd_iam_policy.cc)
+        for ec2, spotFleet and autoScalingGroup sources and an events queue."""
+        with open(IAM_POLICY_CC) as f:
+            text = f.read()
+        m = re.search(r"void addSourceActions\(.*?\n\}", text, re.S)
+        self.assertIsNotNone(m)
+        source_actions = set(re.findall(r'actions\.insert\("([a-z0-9]+:[A-Za-z]+)"\)', m.group(0)))
+        self.assertIn("ec2:DescribeInstances", source_actions)
+        m = re.search(r'\{"ReadInstanceEvents",\s*\{([^}]*)\}', text)
+        self.assertIsNotNone(m, "the ReadInstanceEvents statement of iam-policy")
+        queue_actions = set(re.findall(r'"([a-z0-9]+:[A-Za-z]+)"', m.group(1)))
+        self.assertEqual({"sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"}, queue_actions)
+
+        describe = self.statement("InstanceSourcesPolicy", "DescribeInstanceSources")
+        self.assertEqual(source_actions, set(describe["Action"]))
+        self.assertEqual("*", describe["Resource"], "no resource-level permissions exist for these")
+        read = self.statement("InstanceEventsPolicy", "ReadInstanceEvents")
+        self.assertEqual(queue_actions, set(read["Action"]))
+        self.assertEqual(("GetAtt", "InstanceEventsQueue.Arn"), (read["Resource"].name, read["Resource"].value))
+        session = botocore.session.get_session()
+        for resource in ("InstanceSourcesPolicy", "InstanceEventsPolicy"):
+            props = self.resources[resource]["Properties"]
+            self.assertEqual([("Ref", "TaskRole")], [(r.name, r.value) for r in props["Roles"]])
+            for st in props["PolicyDocument"]["Statement"]:
+                self.assertEqual("Allow", st["Effect"])
+                for action in st["Action"]:
+                    prefix, op = action.split(":")
+                    self.assertIn(op, session.get_service_model(IAM_SERVICES[prefix]).operation_names, action)
+                    self.assertTrue(op.startswith("Describe") or st["Resource"] != "*", action)
+
+    def test_task_gets_the_queue_url_only_with_events(self):
+        env = {e["Name"]: e["Value"] for e in
+               self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
+        value = env["ENDPOINT_BINDER_EVENTS_QUEUE_URL"]
+        self.assertEqual("If", value.name)
+        condition, enabled, disabled = value.value
+        self.assertEqual("HasInstanceEvents", condition)
+        self.assertEqual(("Ref", "InstanceEventsQueue"), (enabled.name, enabled.value), "!Ref of a queue is its URL")
+        self.assertEqual("", disabled, "empty: no queue, polling only")
 
 
 if __name__ == "__main__":

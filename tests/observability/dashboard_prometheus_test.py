@@ -11,7 +11,12 @@ tests/integration/harness.py; six manifests in namespace "obs":
 - conflicted: its target group carries another owner's tag (Conflict=True);
 - denied: its target group is not yet claimed and every AddTags call is refused with
   AccessDenied (a task role without that permission), so it never syncs;
-- broken.yaml: a manifest with a typo (manifest_errors = 1).
+- broken.yaml: a manifest with a typo (manifest_errors = 1);
+- instances (ec2 filter) and asg (Auto Scaling group): instance target groups fed by the
+  shared instance inventory (polled every 1s) and by an events queue the emulator delivers
+  EC2 and Auto Scaling events to; one instance is launched once the controller runs, so a
+  state-change event is handled. The first DescribeInstances attempt is throttled (retried),
+  so the instance-source throttle panel has a series.
 The other target groups carry this controller's owner tag already, so AddTags is only ever
 called for denied. Two DescribeTargetHealth attempts are throttled (the client's retries
 absorb them), so the throttle and retry series exist.
@@ -73,6 +78,10 @@ EXPECTED_QUIET = {
     "EndpointBinderDown", "EndpointBinderAbsent", "EndpointBinderSyncStale",
     "EndpointBinderTargetsUnexpected", "EndpointBinderAwsThrottling",
     "EndpointBinderNotificationsFailing",  # no binding here has notifications: all at zero
+    # Instance sources: rounds every second, the queue reads fine, no foreign message, no
+    # interruption (the series exist: the sources and the queue are configured).
+    "EndpointBinderInstanceInventoryStalled", "EndpointBinderEventQueueFailing",
+    "EndpointBinderEventQueueUnusableMessages", "EndpointBinderSpotInterruptions",
 }
 OWNER_TAG = "endpointbinder.io/owner"
 CONTROLLER_ID = "endpoint-binder"  # the run command's default --controller-id
@@ -164,6 +173,14 @@ class Prometheus:
         self.log.close()
 
 
+def instance_binding(name, arn, source_lines):
+    """A TargetGroupBinding (YAML text) of instance targets whose source is `source_lines`."""
+    return "\n".join([
+        "apiVersion: endpointbinder.io/v1alpha1", "kind: TargetGroupBinding", "metadata:",
+        f"  name: {name}", f"  namespace: {NS}", "spec:", f"  targetGroupARN: {arn}",
+        "  targetType: instance", "  source:", *source_lines]) + "\n"
+
+
 def binding_keys(result):
     return {(labels.get("namespace"), labels.get("name")) for labels, _ in result}
 
@@ -222,12 +239,35 @@ class DashboardAgainstPrometheus(unittest.TestCase):
         write("denied", harness.tg_binding("denied", denied, namespace=NS, static=["10.0.5.1"]))
         write("broken", harness.tg_binding("broken", steady, "x.obs.test", namespace=NS).replace("hostname:", "hostnme:"))
 
-        cls.controller = harness.Controller(manifests, emu, cls.dns)
+        # Instance sources with the events queue.
+        def instance_group(name):
+            return emu.create_target_group("obs-" + name, port=80, target_type="instance", protocol="HTTP",
+                                           tags={OWNER_TAG: f"{CONTROLLER_ID}/{NS}/{name}"})
+
+        instances, asg = instance_group("instances"), instance_group("asg")
+        cls.web_ids = emu.control("POST", "instances/launch", {"count": 2, "tags": {"role": "obs-web"}})["ids"]
+        cls.asg_ids = emu.control("POST", "autoscaling-groups", {"name": "obs-asg", "desiredCapacity": 2,
+                                                                 "maxSize": 4})["ids"]
+        queue = emu.control("POST", "queues", {"name": "obs-events", "events": True})
+        emu.control("POST", "faults", {"service": "ec2", "action": "DescribeInstances", "throttleRate": 1,
+                                       "remaining": 1})
+        write("instances", instance_binding("instances", instances, [
+            "    ec2:", "      filters:", '        - name: "tag:role"', "          values: [obs-web]"]))
+        write("asg", instance_binding("asg", asg, ["    autoScalingGroup:", "      name: obs-asg"]))
+
+        cls.controller = harness.Controller(manifests, emu, cls.dns, extra_args=(
+            "--instance-poll-interval", "1s", "--events-queue-url", queue["url"]))
         cls.cleanups.append(cls.controller.stop)
         cls.prom = Prometheus(cls.tmp.name, cls.controller.metrics_port)
         cls.cleanups.append(cls.prom.stop)
 
         p = cls.prom
+        handled = 'endpointbinder_event_queue_messages_total{outcome="handled"}'
+        harness.wait_for(lambda: emu.registered(instances) == set(cls.web_ids), 60, what="ec2 instances registered")
+        before = harness.wait_for(lambda: p.value(handled) is not None and (p.value(handled),), 30,
+                                  what="events queue scraped")[0]
+        # A launch once Prometheus scrapes: its state-change events go through the queue.
+        cls.web_ids += emu.control("POST", "instances/launch", {"count": 1, "tags": {"role": "obs-web"}})["ids"]
         drift = f'endpointbinder_binding_drift_targets{{namespace="{NS}", name="drifting"'
         expectations = {
             "drifting missing = 1": lambda: p.value(drift + ', type="missing"}') == 1,
@@ -245,6 +285,15 @@ class DashboardAgainstPrometheus(unittest.TestCase):
                 'sum(endpointbinder_aws_requests_total{operation="AddTags", outcome!="success"})') or 0) >= 1,
             "denied reconciles fail": lambda: (p.value(
                 'endpointbinder_reconcile_total{name="denied", result="error"}') or 0) >= 1,
+            "instance targets registered": lambda: emu.registered(instances) == set(cls.web_ids)
+                and emu.registered(asg) == set(cls.asg_ids),
+            "instance inventory": lambda: p.value("endpointbinder_instance_inventory_sources") == 2
+                and (p.value("endpointbinder_instance_inventory_instances") or 0) >= 5
+                and (p.value("endpointbinder_instance_inventory_rounds_total") or 0) >= 2,
+            "the launch's events handled": lambda: (p.value(handled) or 0) > before,
+            "EC2 and Auto Scaling calls": lambda: (p.value(
+                'sum(endpointbinder_aws_requests_total{service="autoscaling", outcome="success"})') or 0) >= 1
+                and (p.value('endpointbinder_aws_throttles_total{operation="DescribeInstances"}') or 0) >= 1,
             "held WithinGracePeriod and NotAllowed": lambda: p.value(
                 'endpointbinder_plan_held_operations{name="drifting", reason="WithinGracePeriod"}') == 1
                 and p.value('endpointbinder_plan_held_operations{name="drifting", reason="NotAllowed"}') == 1,
@@ -308,6 +357,26 @@ class DashboardAgainstPrometheus(unittest.TestCase):
         self.assertEqual(0, self.prom.value(stat_steady), "or vector(0) shows 0, not 'No data'")
         sys.stderr.write(f"drift seen for {NS}/drifting: missing={seen['missing']:g} unexpected={seen['unexpected']:g}\n")
 
+    def test_instance_source_panels_show_the_inventory_and_the_queue(self):
+        dashboard = obs.load_dashboard()
+        by_title = {p["title"]: p for p in obs.panels(dashboard)}
+
+        def stat(title):
+            return self.prom.value(obs.substitute(by_title[title]["targets"][0]["expr"], ALL))
+
+        self.assertEqual(2, stat("Instance sources"), "the ec2 filter and the Auto Scaling group")
+        self.assertGreaterEqual(stat("Instances held"), len(self.web_ids) + len(self.asg_ids))
+        self.assertEqual(0, stat("Interrupted instances"))
+        self.assertGreaterEqual(stat("Inventory rounds (1h)"), 2)
+        self.assertGreaterEqual(stat("Events handled (1h)"), 1)
+        calls = obs.substitute(by_title["EC2 and Auto Scaling calls"]["targets"][0]["expr"], ALL)
+        operations = {(l["service"], l["operation"]) for l, _ in self.prom.query(calls)}
+        self.assertTrue({("ec2", "DescribeInstances"), ("autoscaling", "DescribeAutoScalingGroups")} <= operations,
+                        operations)
+        rounds = obs.substitute(by_title["Inventory refreshes"]["targets"][0]["expr"], ALL)
+        self.assertTrue(any(v > 0 for _, values in self.prom.query_range(rounds, self.prom.started, self.end)
+                            for v in values), "rounds every second")
+
     def test_variable_queries_list_the_bindings(self):
         dashboard = obs.load_dashboard()
         found = {}
@@ -320,7 +389,8 @@ class DashboardAgainstPrometheus(unittest.TestCase):
             found[name] = set(values)
         self.assertEqual({"endpoint-binder"}, found["job"])
         self.assertIn(NS, found["namespace"])
-        self.assertTrue({"drifting", "steady", "failing", "conflicted"} <= found["binding"], found["binding"])
+        self.assertTrue({"drifting", "steady", "failing", "conflicted", "instances", "asg"} <= found["binding"],
+                        found["binding"])
 
     def test_matched_labels_exist_on_the_scraped_series(self):
         dashboard = obs.load_dashboard()
