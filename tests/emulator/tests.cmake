@@ -12,3 +12,6 @@ eb_script_test(emulator_sigv4_corpus
 eb_script_test(emulator_compute_conformance
   COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/compute_conformance_test.py
   LABELS python TIMEOUT 300)
+eb_script_test(emulator_route53_conformance
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/route53_conformance_test.py
+  LABELS python TIMEOUT 120)

@@ -57,6 +57,8 @@ DEFAULTS = {
     "transitionSeconds": 0,
     "spotWarningSeconds": 120,
     "eventDelayMs": 0,
+    "route53PropagationSeconds": 1.0,
+    "route53ChangeBatchErrorFormat": "messages",
 }
 
 
@@ -197,12 +199,22 @@ def load(argv):
         raise ConfigError("healthyAfter and deregistrationDelay must be >= 0")
     if not (0 <= int(config["deregistrationDelay"]) <= 3600):
         raise ConfigError("deregistrationDelay must be within 0..3600 seconds")
-    for key in ("transitionSeconds", "spotWarningSeconds", "eventDelayMs"):
+    for key in ("transitionSeconds", "spotWarningSeconds", "eventDelayMs",
+                "route53PropagationSeconds"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a number >= 0")
     if not isinstance(config["queues"], list):
         raise ConfigError("queues must be a list of queue specs")
     return config
+
+
+def _error_format(value):
+    """How Route 53 words InvalidChangeBatch: "messages" (<InvalidChangeBatch><Messages>, what
+    AWS answers today) or "errorResponse" (<ErrorResponse>, older answers)."""
+    if value not in ("messages", "errorResponse"):
+        raise ConfigError(f"route53ChangeBatchErrorFormat must be 'messages' or "
+                          f"'errorResponse', not {value!r}")
+    return value
 
 
 class Settings:
@@ -223,6 +235,9 @@ class Settings:
         self.transition_seconds = float(config["transitionSeconds"])
         self.spot_warning_seconds = float(config["spotWarningSeconds"])
         self.event_delay_ms = float(config["eventDelayMs"])
+        self.route53_propagation_seconds = float(config["route53PropagationSeconds"])
+        self.route53_change_batch_error_format = _error_format(
+            config["route53ChangeBatchErrorFormat"])
 
     FIELDS = {
         "healthyAfter": ("healthy_after", float),
@@ -236,6 +251,9 @@ class Settings:
         "transitionSeconds": ("transition_seconds", float),
         "spotWarningSeconds": ("spot_warning_seconds", float),
         "eventDelayMs": ("event_delay_ms", float),
+        "route53PropagationSeconds": ("route53_propagation_seconds", float),
+        "route53ChangeBatchErrorFormat": ("route53_change_batch_error_format",
+                                          lambda v: _error_format(v)),
     }
 
     def describe(self):
@@ -253,10 +271,11 @@ class Settings:
             parsed[attr] = convert(value)
         if parsed.get("healthy_after", 0) < 0 or parsed.get("describe_lag_ms", 0) < 0:
             raise ValueError("healthyAfter and describeLagMs must be >= 0")
-        for key in ("transition_seconds", "spot_warning_seconds", "event_delay_ms"):
+        for key in ("transition_seconds", "spot_warning_seconds", "event_delay_ms",
+                    "route53_propagation_seconds"):
             if parsed.get(key, 0) < 0:
-                raise ValueError("transitionSeconds, spotWarningSeconds and eventDelayMs must "
-                                 "be >= 0")
+                raise ValueError("transitionSeconds, spotWarningSeconds, eventDelayMs and "
+                                 "route53PropagationSeconds must be >= 0")
         if not 0 <= parsed.get("deregistration_delay", 0) <= 3600:
             raise ValueError("deregistrationDelay must be within 0..3600")
         for attr, value in parsed.items():

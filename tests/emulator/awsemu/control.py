@@ -98,6 +98,7 @@ class ControlApi:
         }
         self.routes.update(emulator.ssm.control_routes())
         self.routes.update(emulator.sns.control_routes())
+        self.routes.update(emulator.route53.control_routes())
 
     def handle(self, method, path, query, body):
         """(status, JSON-able dict) for one control call."""
@@ -153,6 +154,7 @@ class ControlApi:
         out["spotFleets"] = self.get_fleets({}, {})["spotFleets"]
         out["autoScalingGroups"] = self.get_groups({}, {})["autoScalingGroups"]
         out["queues"] = self.get_queues({}, {})["queues"]
+        out["route53Zones"] = emulator.route53.control_zones({}, {})["zones"]
         return out
 
     def get_settings(self, body, params):

@@ -4,7 +4,8 @@ A request under /_emulator/ goes to the control API. Any other request is an AWS
 its service is the SigV4 credential scope's service name (a regional Host such as
 `sts.us-east-1.amazonaws.com` must agree with it); an unsigned call is routed by Host, or by
 an action a service accepts unsigned (STS AssumeRoleWithWebIdentity). Query-protocol calls
-name their action in `Action`; AWS JSON 1.0 calls (SQS) in `X-Amz-Target`. The pipeline per
+name their action in `Action`; AWS JSON 1.0 calls (SQS) in `X-Amz-Target`; REST-XML calls (Route
+53, signed for its global endpoint's us-east-1) by method and path. The pipeline per
 call: parse -> authenticate -> fault rules (delay, throttle, 5xx, reset) -> token bucket ->
 the action -> (afterApply faults) -> log. Each service words its own errors (EC2's
 `<Response><Errors>`, SQS JSON's `__type`) and throttles (`RequestLimitExceeded` on EC2).
@@ -46,6 +47,7 @@ from .events import EventBus
 from .faults import FaultInjector
 from .query import RequestContext
 from .requestlog import RequestLog
+from .route53 import Route53Service
 from .scheduler import Scheduler
 from .sigv4 import Verifier, parse_signature
 from .sns import SnsService
@@ -116,9 +118,10 @@ class Emulator:
         self.autoscaling = AutoScalingService(self.session, self)
         self.ssm = SsmService(self.session, self)
         self.sns = SnsService(self.session, self)
+        self.route53 = Route53Service(self.session, self)
         self.services = {s.signing_name: s for s in (self.elbv2, self.sts, self.ec2,
                                                      self.autoscaling, self.sqs, self.ssm,
-                                                     self.sns)}
+                                                     self.sns, self.route53)}
         self.control = ControlApi(self)
         self.verbose = bool(config["verbose"])
         self.log_stream = sys.stderr
@@ -157,6 +160,7 @@ class Emulator:
             self.sqs.reset()
             self.ssm.reset()
             self.sns.reset()
+            self.route53.reset()
             self.events.reset()
             self.compute.reset()
             self.changed.notify_all()  # long polls on dropped queues end
@@ -234,8 +238,12 @@ class Emulator:
             call.service = service.signing_name
             call.region = region
             call.access_key = credential.access_key if credential else None
+            if getattr(service, "rest_protocol", False):  # Route 53: method + path name it
+                call.protocol = "rest-xml"
+                call.action, params = service.route(method, path, query_pairs)
             ctx = RequestContext(request_id, region, self.settings.account, now, credential,
                                  service.signing_name, path)
+            ctx.body = body
             response = self._run(service, ctx, call, params)
         except AwsError as error:
             response = self._error(service, error, request_id, call.protocol)
@@ -307,7 +315,9 @@ class Emulator:
             raise AwsError("SignatureDoesNotMatch", "Credential should be scoped to correct "
                            f"service: the emulator serves {sorted(self.services)}, not "
                            f"'{signed.service}'. ", 403)
-        if not REGION.match(signed.region) or (host_region and signed.region != host_region):
+        fixed_region = getattr(service, "signing_region", None)  # global endpoints
+        if not REGION.match(signed.region) or (host_region and signed.region != host_region) \
+                or (fixed_region and signed.region != fixed_region):
             raise AwsError("SignatureDoesNotMatch", "Credential should be scoped to a valid "
                            f"region, not '{signed.region}'. ", 403)
         result = self.verifier.verify(method, path, query_pairs, headers, body, now, signed)
@@ -330,16 +340,19 @@ class Emulator:
             call.throttled = True
             raise service.throttling_error()
         content_type = "text/xml"
+        status, extra_headers = 200, []
         with self.lock:
             if call.protocol == "json":
                 body = service.dispatch_json(ctx, call.action, params)
                 content_type = "application/x-amz-json-1.0"
             else:
                 body = service.dispatch(ctx, call.action, params)
+            if isinstance(body, tuple):  # REST services answer (status, body, headers)
+                status, body, extra_headers = body
         if decision.after_apply:
             return self._fault_response(service, decision, call, ctx)
-        return HttpResponse(200, body, content_type,
-                            headers=[("x-amzn-RequestId", ctx.request_id)])
+        return HttpResponse(status, body, content_type,
+                            headers=[("x-amzn-RequestId", ctx.request_id)] + extra_headers)
 
     def _fault_response(self, service, decision, call, ctx):
         if decision.kind == "reset":

@@ -4,7 +4,8 @@ Quotas map an action pattern to {"rate": tokens per second, "burst": bucket size
 may name its service ("ec2:Describe*", "sqs:*", by SigV4 signing name) or not ("Describe*").
 The most specific pattern wins: the exact "service:Action", the exact action name, then the
 longest glob, then "*". A quota of None means unlimited. Buckets are per service, Region and
-action. Thread-safety: Throttler has its own lock.
+action, except for SHARED_SERVICES (Route 53), whose actions share the bucket of their
+pattern. Thread-safety: Throttler has its own lock.
 """
 
 import fnmatch
@@ -13,15 +14,22 @@ import threading
 # AWS-NOTES.md: Register/DeregisterTargets 4 rps burst 20; Describe* 10 rps burst 40 (older
 # documented numbers; aws-load-balancer-controller now assumes 50/200); the rest 10/40.
 # EC2 publishes its defaults: non-mutating (Describe*) actions refill 20/s, bucket 100. SQS
-# standard queues have no per-account API rate limit worth modelling.
+# standard queues have no per-account API rate limit worth modelling. Route 53: 5 requests/s
+# per account (all actions together, see SHARED_SERVICES).
 DEFAULT_QUOTAS = {
     "RegisterTargets": {"rate": 4.0, "burst": 20.0},
     "DeregisterTargets": {"rate": 4.0, "burst": 20.0},
     "Describe*": {"rate": 10.0, "burst": 40.0},
     "ec2:Describe*": {"rate": 20.0, "burst": 100.0},
     "sqs:*": None,
+    "route53:*": {"rate": 5.0, "burst": 5.0},
     "*": {"rate": 10.0, "burst": 40.0},
 }
+
+# Services whose quota is one bucket per account rather than per action: Route 53 allows
+# five requests per second per account across all its actions. Their buckets are keyed by
+# the quota pattern that applies, so actions sharing a pattern share its tokens.
+SHARED_SERVICES = frozenset({"route53"})
 
 
 def normalize_quota(value):
@@ -74,12 +82,13 @@ class Throttler:
         with self._lock:
             return dict(self._quotas)
 
-    def _quota_for(self, service, action):
+    def _pattern_for(self, service, action):
+        """The quota pattern that applies to an action (None when none does)."""
         qualified = f"{service}:{action}"
         if qualified in self._quotas:
-            return self._quotas[qualified]
+            return qualified
         if action in self._quotas:
-            return self._quotas[action]
+            return action
         best = None
         for pattern in self._quotas:
             subject = qualified if ":" in pattern else action
@@ -88,18 +97,19 @@ class Throttler:
                 if best is None or len(pattern) > len(best):
                     best = pattern
         if best is not None:
-            return self._quotas[best]
-        return self._quotas.get("*")
+            return best
+        return "*" if "*" in self._quotas else None
 
     def take(self, scope, action, now):
         """True when the call may proceed; `scope` is (service, Region)."""
         if not self.enabled:
             return True
         with self._lock:
-            quota = self._quota_for(scope[0], action)
+            pattern = self._pattern_for(scope[0], action)
+            quota = self._quotas.get(pattern)
             if quota is None:
                 return True
-            key = (scope, action)
+            key = (scope, pattern if scope[0] in SHARED_SERVICES else action)
             bucket = self._buckets.get(key)
             if bucket is None:
                 bucket = self._buckets[key] = TokenBucket(quota["rate"], quota["burst"], now)
