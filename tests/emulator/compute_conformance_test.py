@@ -210,6 +210,10 @@ class DescribeInstancesTest(EmulatorTestCase):
         self.assertEqual(ids(("private-ip-address", ["10.0.64.7?"])), set(bare))
         self.assertEqual(ids(("availability-zone", [REGION + "b"])), set(bare))
         self.assertEqual(ids(("instance-id", [web[0]])), {web[0]})
+        image = self.ec2.describe_instances(InstanceIds=[web[0]])["Reservations"][0]["Instances"][0]["ImageId"]
+        self.assertEqual(ids(("image-id", [image])), set(web + batch + bare + stopped))
+        self.assertEqual(ids(("image-id", ["ami-*0"])), set(web + batch + bare + stopped))
+        self.assertEqual(ids(("image-id", ["ami-00000000000000000"])), set())
         self.assertEqual(ids(("instance-state-name", ["running"]), ("tag:Name", ["web-*"])),
                          set(web))  # filters AND
         self.assertEqual(ids(("instance-state-code", ["80"])), set(stopped))

@@ -159,14 +159,15 @@ class DnsServer(_Process):
 class Controller:
     """The real endpoint-binder binary in `run` mode, configured through flags like a user."""
 
-    def __init__(self, manifests_dir, emulator, dns, extra_args=(), env_extra=None, resync="30s"):
+    def __init__(self, manifests_dir, emulator, dns, extra_args=(), env_extra=None, resync="30s",
+                 log_level="debug"):
         self.metrics_port = free_port()
         self.health_port = free_port()
         self.manifests_dir = manifests_dir
         args = [BINARY, "run", "--manifests", manifests_dir,
                 "--metrics-addr", f"127.0.0.1:{self.metrics_port}",
                 "--health-addr", f"127.0.0.1:{self.health_port}",
-                "--dns-server", dns.dns, "--resync-period", resync, "--log-level", "debug",
+                "--dns-server", dns.dns, "--resync-period", resync, "--log-level", log_level,
                 *extra_args]
         env = dict(os.environ)
         env.update({

@@ -30,6 +30,7 @@ IMAGE_ID = "ami-0abcdef1234567890"
 SIMPLE_FILTERS = {
     "instance-id": lambda i: [i.id],
     "instance-type": lambda i: [i.instance_type],
+    "image-id": lambda i: [IMAGE_ID],  # every emulated instance runs the one image
     "instance-state-name": lambda i: [i.state],
     "instance-state-code": lambda i: [str(STATE_CODES[i.state])],
     "vpc-id": lambda i: [] if i.state == "terminated" else [i.vpc_id],
