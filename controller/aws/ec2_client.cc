@@ -10,12 +10,6 @@
 namespace endpointbinder::aws {
 namespace {
 
-core::Error withRequestId(core::Error error, const QueryResponse& response) {
-  error.requestId = response.requestId;
-  error.httpStatus = response.httpStatus;
-  return error;
-}
-
 std::unexpected<core::Error> pagingError(std::string_view action, std::string what) {
   return core::makeError(core::ErrorKind::kRetryable, fmt::format("{}: {}", action, what),
                          "MalformedResponse");

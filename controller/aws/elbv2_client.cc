@@ -8,16 +8,6 @@
 #include "controller/aws/elbv2_xml.h"
 
 namespace endpointbinder::aws {
-namespace {
-
-// Parser errors carry the request id of the response they came from, for support cases.
-core::Error withRequestId(core::Error error, const QueryResponse& response) {
-  error.requestId = response.requestId;
-  error.httpStatus = response.httpStatus;
-  return error;
-}
-
-}  // namespace
 
 QueryServiceOptions elbv2ServiceOptions(std::string region, std::string endpoint,
                                         RetryOptions retry) {

@@ -1,11 +1,12 @@
 // JsonClient: one AWS JSON-protocol service (SSM speaks AWS JSON 1.1) over an HttpTransport.
 // A call POSTs the operation's JSON input to "/" with `X-Amz-Target: <prefix>.<Operation>` and
-// `Content-Type: application/x-amz-json-<version>`, signs each attempt with SigV4 using
-// credentials fetched afresh for that attempt, and retries in standard mode (retry.h) with the
-// injected sleep. 2xx answers come back as the raw JSON body for an operation-specific parser;
-// anything else becomes a core::Error whose kind says what the caller should do (the same
-// classification as the Query protocol: errorKindForAwsError), with the AWS code, message,
-// request id and HTTP status. Every attempt and call is reported to the AwsCallObserver.
+// `Content-Type: application/x-amz-json-<version>` through its SignedSender (signed_sender.h),
+// which signs each attempt with SigV4 using credentials fetched afresh for that attempt and
+// retries in standard mode (retry.h) with the injected sleep. 2xx answers come back as the raw
+// JSON body for an operation-specific parser; anything else becomes a core::Error whose kind
+// says what the caller should do (the same classification as the Query protocol:
+// errorKindForAwsError), with the AWS code, message, request id and HTTP status. Every attempt
+// and call is reported to the AwsCallObserver.
 //
 // Error bodies: {"__type": "com.amazonaws.ssm#ParameterNotFound", "message": "..."} (the code
 // is what follows '#', up to a ':'), or the x-amzn-ErrorType header; "Message" is accepted too.
@@ -27,6 +28,7 @@
 #include "controller/aws/http.h"
 #include "controller/aws/query_client.h"
 #include "controller/aws/retry.h"
+#include "controller/aws/signed_sender.h"
 #include "controller/core/clock.h"
 #include "controller/core/error.h"
 
@@ -47,12 +49,8 @@ struct JsonServiceOptions {
 // prefixes the message. Pure.
 core::Error parseJsonError(const HttpResponse& response, std::string_view operation);
 
-struct JsonResponse {
-  std::string body;  // the JSON of a 2xx response
-  std::string requestId;
-  int httpStatus = 0;
-  int attempts = 0;
-};
+// The JSON of a 2xx response, its request id, HTTP status and attempts.
+using JsonResponse = BodyResponse;
 
 class JsonClient {
  public:
@@ -70,11 +68,7 @@ class JsonClient {
 
  private:
   const JsonServiceOptions options_;
-  HttpTransport& transport_;
-  CredentialsProvider& credentials_;
-  const core::Clock& clock_;
-  QueryClientHooks hooks_;
-  RetryPolicy retry_;
+  SignedSender sender_;
 };
 
 }  // namespace endpointbinder::aws

@@ -1,41 +1,32 @@
 // QueryClient: one AWS Query-protocol service (ELBv2, STS, EC2, Auto Scaling) over an
-// HttpTransport. A call encodes `Action=…&Version=…&…` as a form body, waits for the per-action
-// client-side token bucket, signs each attempt with SigV4 using credentials fetched afresh for
-// that attempt, sends it, and retries in standard (or adaptive) mode. Responses with 2xx come
-// back as the raw XML body for an operation-specific parser; anything else becomes a
-// core::Error whose kind says what the caller should do, with the AWS code, message, request id
-// and HTTP status. Every attempt and every call is reported to the AwsCallObserver.
+// HttpTransport. A call encodes `Action=…&Version=…&…` as a form body and hands it to its
+// SignedSender (signed_sender.h), which waits for the per-action client-side token bucket,
+// signs each attempt with SigV4 using credentials fetched afresh for that attempt, sends it,
+// and retries in standard (or adaptive) mode. Responses with 2xx come back as the raw XML body
+// for an operation-specific parser; anything else becomes a core::Error (parseQueryError)
+// whose kind says what the caller should do, with the AWS code, message, request id and HTTP
+// status. Every attempt and every call is reported to the AwsCallObserver.
 //
-// Clock skew (as the Java and C++ SDKs correct it): when AWS refuses an attempt as signed at
-// the wrong time (isClockSkewError in retry.h) and the response's Date header shows the
-// attempt's signing time was at least kClockSkewThreshold off, the client keeps
-// offset = server Date - local time, signs this and every later attempt at local time +
-// offset, and retries at once. At most one such retry per call; it counts as an attempt but
-// needs no retry quota and may go past maxAttempts (a fixed clock is not a retry storm).
+// Clock skew is corrected as SignedSender describes (at most one immediate retry per call,
+// signed at local time + the learnt offset).
 //
 // Errors never carry credentials, signatures or the request body.
 // Thread-safety: call() may run concurrently on any number of threads. The transport,
 // credentials provider, clock, rate limiter, observer and logger must outlive the client.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <cstdint>
-#include <functional>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "controller/aws/call_observer.h"
 #include "controller/aws/credentials.h"
 #include "controller/aws/http.h"
-#include "controller/aws/rate_limiter.h"
 #include "controller/aws/retry.h"
+#include "controller/aws/signed_sender.h"
 #include "controller/core/clock.h"
 #include "controller/core/error.h"
-#include "controller/core/log.h"
 
 namespace endpointbinder::aws {
 
@@ -73,25 +64,12 @@ struct QueryServiceOptions {
   RetryOptions retry;
 };
 
-// Optional collaborators. Null pointers mean "none"; empty functions get real defaults
-// (defaultRandom(), std::this_thread::sleep_for).
-struct QueryClientHooks {
-  RateLimiter* rateLimiter = nullptr;  // per-action buckets, shared by all clients of a service
-  AwsCallObserver* observer = nullptr;
-  core::Logger* logger = nullptr;
-  RandomFn random;  // backoff jitter
-  SleepFn sleep;    // backoff waits (and adaptive-mode waits)
-  // Asked right before each attempt is sent (after any rate-limit wait and backoff); an error
-  // ends the call with it, unsent. Leader election fences every write attempt this way.
-  std::function<core::Result<void>(std::string_view action)> beforeSend = nullptr;
-};
+// The XML of a 2xx response, its request id, HTTP status and attempts.
+using QueryResponse = BodyResponse;
 
-struct QueryResponse {
-  std::string body;  // the XML of a 2xx response
-  std::string requestId;
-  int httpStatus = 0;
-  int attempts = 0;
-};
+// A parser's Error about a 2xx answer, with that answer's request id and HTTP status: support
+// cases need the request id of the response that could not be read.
+core::Error withRequestId(core::Error error, const QueryResponse& response);
 
 class QueryClient {
  public:
@@ -108,32 +86,19 @@ class QueryClient {
   // kRetryable "ClientRateLimited"). Retries only what standard mode retries.
   core::Result<QueryResponse> call(std::string_view action, const QueryParams& params);
 
-  // Skews smaller than this are not corrected: AWS accepts 5 minutes either way, so a smaller
-  // one cannot be why an attempt was refused. (The SDKs use the same 4 minutes.)
-  static constexpr std::chrono::minutes kClockSkewThreshold{4};
+  static constexpr std::chrono::minutes kClockSkewThreshold = SignedSender::kClockSkewThreshold;
 
   // The current correction: server time - local time, as last learnt; zero until then.
-  std::chrono::nanoseconds clockOffset() const {
-    return std::chrono::nanoseconds(clockOffsetNanos_.load());
-  }
+  std::chrono::nanoseconds clockOffset() const { return sender_.clockOffset(); }
 
   const QueryServiceOptions& options() const { return options_; }
-  const RetryPolicy& retryPolicy() const { return retry_; }
+  const RetryPolicy& retryPolicy() const { return sender_.retryPolicy(); }
   // Present only in adaptive mode.
-  const AdaptiveRateLimiter* adaptiveLimiter() const { return adaptive_.get(); }
+  const AdaptiveRateLimiter* adaptiveLimiter() const { return sender_.adaptiveLimiter(); }
 
  private:
-  HttpRequest buildRequest(const std::string& body) const;
-  void finish(CallRecord& record, core::MonoTime start) const;
-
   const QueryServiceOptions options_;
-  HttpTransport& transport_;
-  CredentialsProvider& credentials_;
-  const core::Clock& clock_;
-  QueryClientHooks hooks_;
-  RetryPolicy retry_;
-  std::unique_ptr<AdaptiveRateLimiter> adaptive_;
-  std::atomic<std::int64_t> clockOffsetNanos_{0};
+  SignedSender sender_;
 };
 
 }  // namespace endpointbinder::aws

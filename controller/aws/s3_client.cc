@@ -5,14 +5,11 @@
 #include <algorithm>
 #include <charconv>
 #include <pugixml.hpp>
-#include <thread>
 
 #include "controller/aws/sigv4.h"
 
 namespace endpointbinder::aws {
 namespace {
-
-using std::chrono::nanoseconds;
 
 std::string sanitize(std::string_view text, std::size_t limit) {
   std::string out;
@@ -31,29 +28,14 @@ bool validBucket(std::string_view bucket) {
   return std::ranges::all_of(bucket, [&](char c) { return alnum(c) || c == '-' || c == '.'; });
 }
 
-CallOutcome outcomeFor(const core::Error& error, FailureClass failure) {
-  switch (failure) {
-    case FailureClass::kThrottling:
-      return CallOutcome::kThrottled;
-    case FailureClass::kTransient:
-    case FailureClass::kTimeout:
-      return CallOutcome::kTransient;
-    case FailureClass::kNotRetryable:
-      break;
-  }
-  switch (error.kind) {
-    case core::ErrorKind::kRetryable:
-      return CallOutcome::kTransient;
-    case core::ErrorKind::kAuth:
-      return CallOutcome::kAuth;
-    case core::ErrorKind::kNotFound:
-      return CallOutcome::kNotFound;
-    case core::ErrorKind::kConflict:
-      return CallOutcome::kConflict;
-    case core::ErrorKind::kTerminal:
-      break;
-  }
-  return CallOutcome::kTerminal;
+SignedServiceOptions senderOptions(const S3ServiceOptions& options) {
+  SignedServiceOptions sender;
+  sender.service = "s3";
+  sender.region = options.region;
+  sender.retry = options.retry;
+  sender.normalizePath = false;
+  sender.signBody = true;
+  return sender;
 }
 
 }  // namespace
@@ -158,84 +140,17 @@ S3Client::S3Client(S3ServiceOptions options, HttpTransport& transport,
                    CredentialsProvider& credentials, const core::Clock& clock,
                    QueryClientHooks hooks)
     : options_(std::move(options)),
-      transport_(transport),
-      credentials_(credentials),
-      clock_(clock),
-      hooks_(std::move(hooks)),
-      retry_(options_.retry, hooks_.random ? hooks_.random : defaultRandom()) {
-  if (!hooks_.sleep) hooks_.sleep = [](nanoseconds d) { std::this_thread::sleep_for(d); };
-}
+      sender_(senderOptions(options_), parseS3Error, transport, credentials, clock,
+              std::move(hooks)) {}
 
 core::Result<HttpResponse> S3Client::get(std::string_view operation, const std::string& url) {
-  const core::MonoTime start = clock_.now();
-  CallRecord record;
-  record.service = "s3";
-  record.operation = std::string(operation);
-  RetryPolicy::CallState state;
-  const auto finish = [&](CallOutcome outcome, int status) {
-    record.outcome = outcome;
-    record.httpStatus = status;
-    record.latency = std::chrono::duration_cast<nanoseconds>(clock_.now() - start);
-    if (hooks_.observer) hooks_.observer->onCall(record);
-  };
-  for (;;) {
-    auto credentials = credentials_.credentials();
-    if (!credentials) {
-      finish(CallOutcome::kAuth, 0);
-      return std::unexpected(std::move(credentials.error()));
-    }
-    HttpRequest request;
-    request.method = "GET";
-    request.url = url;
-    request.timeout = options_.attemptTimeout;
-    SigningParams signing;
-    signing.region = options_.region;
-    signing.service = "s3";
-    signing.time = clock_.wallNow();
-    signing.normalizePath = false;
-    signing.signBody = true;
-    signRequest(request, *credentials, signing);
-
-    const core::MonoTime attemptStart = clock_.now();
-    auto response = transport_.send(request);
-    record.attempts = state.attempt;
-    AttemptRecord attempt;
-    attempt.service = "s3";
-    attempt.operation = record.operation;
-    attempt.attempt = state.attempt;
-    attempt.latency = std::chrono::duration_cast<nanoseconds>(clock_.now() - attemptStart);
-    if (response && response->status >= 200 && response->status < 300) {
-      attempt.httpStatus = response->status;
-      if (hooks_.observer) hooks_.observer->onAttempt(attempt);
-      retry_.onCallSucceeded(state);
-      finish(CallOutcome::kSuccess, response->status);
-      return std::move(*response);
-    }
-    core::Error error;
-    if (response) {
-      error = parseS3Error(*response, operation);
-    } else {
-      error = std::move(response.error());
-      error.httpStatus = 0;
-      error.kind = core::ErrorKind::kRetryable;
-      error.message = fmt::format("{}: {}", operation, error.message);
-    }
-    const auto decision = retry_.onAttemptFailed(state, error);
-    attempt.outcome = outcomeFor(error, decision.failure);
-    attempt.httpStatus = error.httpStatus;
-    attempt.errorCode = error.code;
-    if (hooks_.observer) hooks_.observer->onAttempt(attempt);
-    if (!decision.retry) {
-      record.errorCode = error.code;
-      record.requestId = error.requestId;
-      finish(outcomeFor(error, decision.failure), error.httpStatus);
-      if (record.attempts > 1) {
-        error.message += fmt::format(" (gave up after {} attempts)", record.attempts);
-      }
-      return std::unexpected(std::move(error));
-    }
-    hooks_.sleep(decision.delay);
-  }
+  HttpRequest request;
+  request.method = "GET";
+  request.url = url;
+  request.timeout = options_.attemptTimeout;
+  auto sent = sender_.send(operation, request);
+  if (!sent) return std::unexpected(std::move(sent.error()));
+  return std::move(sent->response);
 }
 
 core::Result<std::vector<S3Object>> S3Client::listObjects(const std::string& bucket,

@@ -4,7 +4,8 @@
 // virtual-hosted addressing (https://<bucket>.s3.<region>.amazonaws.com/<key>) on AWS's
 // endpoints, path-style (<endpoint>/<bucket>/<key>) on a configured one (AWS_ENDPOINT_URL_S3,
 // an emulator) and for bucket names with dots (TLS wildcard certificates do not cover them).
-// Standard-mode retries as every client (retry.h): throttling (SlowDown, 503) and 5xx.
+// Standard-mode retries as every client (SignedSender, retry.h): throttling (SlowDown, 503)
+// and 5xx.
 // Errors: <Error><Code/><Message/><RequestId/></Error>; NoSuchBucket and NoSuchKey are
 // kNotFound, AccessDenied kAuth.
 //
@@ -24,6 +25,7 @@
 #include "controller/aws/http.h"
 #include "controller/aws/query_client.h"
 #include "controller/aws/retry.h"
+#include "controller/aws/signed_sender.h"
 #include "controller/core/clock.h"
 #include "controller/core/error.h"
 
@@ -100,11 +102,7 @@ class S3Client final : public S3Api {
   core::Result<HttpResponse> get(std::string_view operation, const std::string& url);
 
   const S3ServiceOptions options_;
-  HttpTransport& transport_;
-  CredentialsProvider& credentials_;
-  const core::Clock& clock_;
-  QueryClientHooks hooks_;
-  RetryPolicy retry_;
+  SignedSender sender_;
 };
 
 }  // namespace endpointbinder::aws

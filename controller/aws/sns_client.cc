@@ -7,15 +7,6 @@
 #include "controller/aws/query_xml.h"
 
 namespace endpointbinder::aws {
-namespace {
-
-core::Error withResponse(core::Error error, const QueryResponse& response) {
-  error.requestId = response.requestId;
-  error.httpStatus = response.httpStatus;
-  return error;
-}
-
-}  // namespace
 
 QueryServiceOptions snsServiceOptions(std::string region, std::string endpoint,
                                       RetryOptions retry) {
@@ -91,7 +82,7 @@ core::Result<std::string> SnsClient::publish(const SnsPublishRequest& request) {
   auto response = query_.call("Publish", publishParams(request));
   if (!response) return std::unexpected(std::move(response.error()));
   auto parsed = parsePublish(response->body);
-  if (!parsed) return std::unexpected(withResponse(std::move(parsed.error()), *response));
+  if (!parsed) return std::unexpected(withRequestId(std::move(parsed.error()), *response));
   return std::move(*parsed);
 }
 
@@ -100,7 +91,7 @@ core::Result<std::map<std::string, std::string>> SnsClient::getTopicAttributes(
   auto response = query_.call("GetTopicAttributes", {{"TopicArn", topicArn}});
   if (!response) return std::unexpected(std::move(response.error()));
   auto parsed = parseGetTopicAttributes(response->body);
-  if (!parsed) return std::unexpected(withResponse(std::move(parsed.error()), *response));
+  if (!parsed) return std::unexpected(withRequestId(std::move(parsed.error()), *response));
   return std::move(*parsed);
 }
 

@@ -9,15 +9,6 @@
 #include "controller/aws/query_xml.h"
 
 namespace endpointbinder::aws {
-namespace {
-
-core::Error withRequestId(core::Error error, const QueryResponse& response) {
-  error.requestId = response.requestId;
-  error.httpStatus = response.httpStatus;
-  return error;
-}
-
-}  // namespace
 
 QueryServiceOptions sqsServiceOptions(std::string region, std::string endpoint,
                                       RetryOptions retry) {

@@ -48,9 +48,14 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   auto service = aws::elbv2ServiceOptions(setup->config.region, setup->elbv2Endpoint.url, retry);
   service.attemptTimeout = flags.attemptTimeout;
   aws::QueryClientHooks hooks;
-  hooks.rateLimiter = setup->rateLimiter.get();
   hooks.observer = observer;
   hooks.logger = &log;
+  setup->clock = &clock;
+  setup->hooks = hooks;
+  setup->hooks.beforeSend = flags.route53BeforeSend;
+  setup->retry = retry;
+  setup->attemptTimeout = flags.attemptTimeout;
+  hooks.rateLimiter = setup->rateLimiter.get();
   aws::QueryClientHooks elbv2Hooks = hooks;
   elbv2Hooks.beforeSend = flags.elbv2BeforeSend;  // leader election fences every write attempt
   setup->elbv2 = std::make_unique<aws::Elbv2Client>(std::move(service), *setup->transport,
@@ -133,6 +138,27 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
       std::make_unique<aws::DynamoDbClient>(std::move(dynamoDbService), *setup->dynamoDbTransport,
                                             *setup->credentials, clock, dynamoDbHooks);
   return setup;
+}
+
+core::Result<aws::Route53Client*> AwsSetup::route53() {
+  std::lock_guard lock(route53Mu_);
+  if (route53_) return route53_.get();
+  auto endpoint = aws::route53Endpoint(config);
+  if (!endpoint) return std::unexpected(endpoint.error());
+  auto options = aws::route53ServiceOptions(endpoint->url, endpoint->signingRegion, retry);
+  options.attemptTimeout = attemptTimeout;
+  route53RateLimiter_ = std::make_unique<aws::RateLimiter>(aws::route53RateLimits(), *clock);
+  aws::QueryClientHooks route53Hooks = hooks;
+  route53Hooks.rateLimiter = route53RateLimiter_.get();
+  route53_ = std::make_unique<aws::Route53Client>(std::move(options), *transport, *credentials,
+                                                  *clock, route53Hooks);
+  route53Endpoint_ = *endpoint;
+  return route53_.get();
+}
+
+aws::ResolvedEndpoint AwsSetup::route53Endpoint() const {
+  std::lock_guard lock(route53Mu_);
+  return route53Endpoint_;
 }
 
 }  // namespace endpointbinder::cli

@@ -1,15 +1,17 @@
 // AwsSetup: the AWS client stack every command that talks to AWS builds the same way —
 // environment snapshot, region and endpoints, HTTPS transport, credentials chain, per-action
 // rate limiters and the clients (ELBv2; EC2 and Auto Scaling for instance sources; SQS for the
-// events queue) — from the flags a user gave. Each service has its own rate limiter (action
-// names are per service; EC2's and Auto Scaling's buckets are ec2RateLimits() and
-// autoScalingRateLimits(), --aws-rate-limits tunes ELBv2's). SQS has its own transport, so the
+// events queue; Route 53 for record bindings, built on first use by route53()) — from the
+// flags a user gave. Each service has its own rate limiter (action names are per service;
+// EC2's, Auto Scaling's and Route 53's buckets are ec2RateLimits(), autoScalingRateLimits() and
+// route53RateLimits(), --aws-rate-limits tunes ELBv2's). SQS has its own transport, so the
 // event reader's 20 s long poll can be cut short at shutdown without touching other requests.
-// Thread-safety: build once; the clients inside are safe for concurrent use.
+// Thread-safety: build once; the clients inside (and route53()) are safe for concurrent use.
 #pragma once
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
@@ -22,6 +24,7 @@
 #include "controller/aws/elbv2_client.h"
 #include "controller/aws/environment.h"
 #include "controller/aws/rate_limiter.h"
+#include "controller/aws/route53_client.h"
 #include "controller/aws/sqs_client.h"
 #include "controller/core/clock.h"
 #include "controller/core/log.h"
@@ -38,6 +41,8 @@ struct AwsFlags {
   // ELBv2 client's per-attempt write fencing (QueryClientHooks::beforeSend; empty: none).
   std::chrono::milliseconds dynamoDbAttemptTimeout{0};
   std::function<core::Result<void>(std::string_view action)> elbv2BeforeSend;
+  // The same for the Route 53 client (ChangeResourceRecordSets is its one write; empty: none).
+  std::function<core::Result<void>(std::string_view action)> route53BeforeSend;
 };
 
 struct AwsSetup {
@@ -65,6 +70,26 @@ struct AwsSetup {
   std::unique_ptr<aws::CpprestTransport> dynamoDbTransport;
   std::unique_ptr<aws::DynamoDbClient> dynamoDb;
   aws::ResolvedEndpoint dynamoDbEndpoint;
+
+  // Route 53 (record bindings), on the shared transport with its own account-wide budget
+  // (route53RateLimits()). Built on the first call, so commands that never read a hosted zone
+  // build nothing for it; later calls return the same client. Safe to call from any thread.
+  core::Result<aws::Route53Client*> route53();
+  // Its endpoint (AWS_ENDPOINT_URL_ROUTE_53, AWS_ENDPOINT_URL, else the global one); empty
+  // until route53() has succeeded.
+  aws::ResolvedEndpoint route53Endpoint() const;
+
+  // What route53() builds with, kept by buildAwsSetup.
+  core::Clock* clock = nullptr;
+  aws::QueryClientHooks hooks;  // observer, logger and AwsFlags::route53BeforeSend
+  aws::RetryOptions retry;
+  std::chrono::milliseconds attemptTimeout{10'000};
+
+ private:
+  mutable std::mutex route53Mu_;
+  std::unique_ptr<aws::RateLimiter> route53RateLimiter_;  // guarded by route53Mu_
+  std::unique_ptr<aws::Route53Client> route53_;           // guarded by route53Mu_
+  aws::ResolvedEndpoint route53Endpoint_;                 // guarded by route53Mu_
 };
 
 // Builds the stack. Fails with a message a user can act on (no region, bad endpoint URL,

@@ -5,3 +5,8 @@ eb_test(integration_elbv2_emulator_test
   DEPS eb_aws eb_testing
   LABELS integration
   TIMEOUT 300)
+eb_test(integration_route53_emulator_test
+  SOURCES ${CMAKE_CURRENT_LIST_DIR}/route53_emulator_test.cc
+  DEPS eb_aws eb_testing
+  LABELS integration
+  TIMEOUT 300)
