@@ -974,12 +974,18 @@ class DocumentDecoder {
   // ---- DNSRecordBinding ----
 
   std::optional<DnsRecordBindingSpec> decodeDnsRecordBindingSpec(const Field& field) {
-    const Mapping m(d_, field, {"hostedZoneId", "source", "record", "policy"});
+    const Mapping m(d_, field,
+                    {"hostedZoneId", "reverseHostedZoneId", "source", "record", "policy"});
     if (!m.valid()) return std::nullopt;
     const size_t errorsBefore = d_.errorCount();
     DnsRecordBindingSpec spec;
     if (const Field f = m.required("hostedZoneId")) {
       readChecked(f, checkHostedZoneId, spec.hostedZoneId);
+    }
+    if (const Field f = m.get("reverseHostedZoneId")) {
+      std::string zone;
+      readChecked(f, checkHostedZoneId, zone);
+      spec.reverseHostedZoneId = zone;
     }
     std::optional<Source> source;
     if (const Field f = m.required("source")) source = decodeSource(f, /*instancesOnly=*/true);
@@ -1002,7 +1008,9 @@ class DocumentDecoder {
       }
     }
     if (const Field f = m.get("policy")) {
-      const Mapping policy(d_, f, {"deregistrationGracePeriod", "prune"});
+      const Mapping policy(d_, f,
+                           {"deregistrationGracePeriod", "prune", "minRecords",
+                            "maxDeletionsPerSync", "deletionPolicy"});
       if (policy.valid()) {
         if (const Field grace = policy.get("deregistrationGracePeriod")) {
           if (auto value = d_.readDuration(grace, Duration::zero(), kDay)) {
@@ -1011,6 +1019,20 @@ class DocumentDecoder {
         }
         if (const Field prune = policy.get("prune")) {
           if (auto value = d_.readBool(prune)) spec.policy.prune = *value;
+        }
+        if (const Field min = policy.get("minRecords")) {
+          if (auto value = d_.readInt(min, 0, kInt32Max)) {
+            spec.policy.minRecords = static_cast<int>(*value);
+          }
+        }
+        if (const Field cap = policy.get("maxDeletionsPerSync")) {
+          if (auto value = readCountOrPercent(cap)) spec.policy.maxDeletionsPerSync = *value;
+        }
+        if (const Field deletion = policy.get("deletionPolicy")) {
+          if (auto value = d_.readEnum(deletion, {"Retain", "Delete"})) {
+            spec.policy.deletionPolicy =
+                *value == "Retain" ? DeletionPolicy::kRetain : DeletionPolicy::kDeregister;
+          }
         }
       }
     }
@@ -1318,6 +1340,18 @@ void readManifestFile(Run& run, const fs::path& path, const fs::path& shown) {
 ManifestSet decodeManifests(std::string_view text, const std::string& fileName) {
   Run run;
   run.decodeText(text, fileName);
+  return run.finish();
+}
+
+ManifestSet decodeManifestTexts(const std::vector<ManifestText>& texts) {
+  Run run;
+  for (const auto& text : texts) {
+    if (text.readError) {
+      run.reportFile(text.file, *text.readError);
+    } else {
+      run.decodeText(text.text, text.file);
+    }
+  }
   return run.finish();
 }
 

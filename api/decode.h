@@ -15,6 +15,7 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,18 @@ struct ManifestSet {
 // Decodes every YAML document of one file's text. `fileName` is used in diagnostics only.
 // Cross-object checks (duplicates) apply within this text only.
 ManifestSet decodeManifests(std::string_view text, const std::string& fileName);
+
+// One manifest file whose text the caller fetched itself (an S3 object): its text, or why it
+// could not be read.
+struct ManifestText {
+  std::string file;  // the name in origins and diagnostics, e.g. "s3://bucket/key"
+  std::string text;
+  std::optional<std::string> readError;  // set: reported at line 0, as an unreadable file is
+};
+
+// Decodes the texts, in order, as loadManifests decodes the files it reads (a readError is a
+// diagnostic at line 0 of that file), then applies the cross-object checks over them all.
+ManifestSet decodeManifestTexts(const std::vector<ManifestText>& texts);
 
 // Reads files and directories (walked recursively for *.yaml / *.yml in sorted order;
 // hidden files and directories skipped; symlinks followed) and decodes them all, then

@@ -185,6 +185,14 @@ std::string canonicalSpec(const DnsRecordBindingSpec& spec) {
   w.putInt("record.ttl", int64_t{spec.record.ttl});
   w.putDuration("policy.deregistrationGracePeriod", spec.policy.deregistrationGracePeriod);
   w.putBool("policy.prune", spec.policy.prune);
+  // Fields added later are written only when not the default: existing generations stay.
+  if (spec.reverseHostedZoneId) w.put("reverseHostedZoneId", *spec.reverseHostedZoneId);
+  if (spec.policy.minRecords != 1) w.putInt("policy.minRecords", int64_t{spec.policy.minRecords});
+  if (spec.policy.maxDeletionsPerSync.toString() != "50%") {
+    w.put("policy.maxDeletionsPerSync", spec.policy.maxDeletionsPerSync.toString());
+  }
+  if (spec.policy.deletionPolicy != DeletionPolicy::kRetain)
+    w.put("policy.deletionPolicy", "Delete");
   return w.take();
 }
 

@@ -164,11 +164,18 @@ struct DnsRecordSpec {
 struct DnsRecordPolicy {
   Duration deregistrationGracePeriod = std::chrono::minutes(3);
   bool prune = true;
+  int minRecords = 1;  // deletions never leave fewer of the binding's records (floor)
+  CountOrPercent maxDeletionsPerSync{true, 50};  // of the binding's records, per sync
+  // What a deleted binding does with its records: kRetain leaves them (and their ownership
+  // records, for a successor to adopt); kDeregister deletes them.
+  DeletionPolicy deletionPolicy = DeletionPolicy::kRetain;
 };
 
 struct DnsRecordBindingSpec {
   std::string hostedZoneId;  // Z + 1..32 upper-case alphanumerics
-  Source source;             // ec2, spotFleet or autoScalingGroup (instances with names)
+  // Optional: a reverse zone (in-addr.arpa / ip6.arpa) for PTR records of the same instances.
+  std::optional<std::string> reverseHostedZoneId;
+  Source source;  // ec2, spotFleet or autoScalingGroup (instances with names)
   DnsRecordSpec record;
   DnsRecordPolicy policy;
 };

@@ -3,7 +3,10 @@
 // always means a missing VPC endpoint, so the message says so. Instance sources (ec2,
 // spotFleet, autoScalingGroup) are read once each, as the controller reads them, after checking
 // the EC2 (and Auto Scaling) endpoints; --events-queue-url checks SQS and reads the queue's
-// attributes. Exit 1 when any check fails.
+// attributes. Every DNSRecordBinding's hosted zones (forward and reverse) must exist, be private
+// and be associated with at least one VPC (GetHostedZone; the VPCs are listed). Exit 1 when any
+// check fails.
+#include <map>
 #include <pugixml.hpp>
 #include <set>
 #include <stop_token>
@@ -95,8 +98,16 @@ void checkInstanceSources(Checklist& check, AwsSetup& aws, const api::ManifestSe
   bool ec2Checked = false;
   bool autoScalingChecked = false;
   const auto& region = aws.config.region;
+  // Both kinds read instance sources: (source, binding key), target group bindings first.
+  std::vector<std::pair<const api::Source*, std::string>> sources;
   for (const auto& b : manifests.targetGroupBindings) {
-    const auto& source = b.spec.source;
+    sources.emplace_back(&b.spec.source, b.metadata.key());
+  }
+  for (const auto& b : manifests.dnsRecordBindings) {
+    sources.emplace_back(&b.spec.source, b.metadata.key());
+  }
+  for (const auto& [sourcePtr, bindingKey] : sources) {
+    const auto& source = *sourcePtr;
     const bool ec2 = std::holds_alternative<api::Ec2Source>(source);
     const bool fleet = std::holds_alternative<api::SpotFleetSource>(source);
     const bool group = std::holds_alternative<api::AutoScalingGroupSource>(source);
@@ -115,7 +126,7 @@ void checkInstanceSources(Checklist& check, AwsSetup& aws, const api::ManifestSe
         text += (text.empty() ? "" : ", ") + f.name + "=";
         for (size_t i = 0; i < f.values.size(); ++i) text += (i ? "|" : "") + f.values[i];
       }
-      const std::string who = "ec2 source " + text + " (" + b.metadata.key() + ")";
+      const std::string who = "ec2 source " + text + " (" + bindingKey + ")";
       if (!seen.insert(who).second) continue;
       auto all = filters->filters;
       all.push_back(api::Ec2Filter{"instance-state-name", filters->states});
@@ -127,7 +138,7 @@ void checkInstanceSources(Checklist& check, AwsSetup& aws, const api::ManifestSe
                    readHint(found.error(), "ec2:DescribeInstances", "ec2", region));
       }
     } else if (const auto* spot = std::get_if<api::SpotFleetSource>(&source)) {
-      const std::string who = "Spot Fleet " + spot->requestId + " (" + b.metadata.key() + ")";
+      const std::string who = "Spot Fleet " + spot->requestId + " (" + bindingKey + ")";
       if (!seen.insert(who).second) continue;
       auto state = aws.ec2->describeSpotFleetRequests({spot->requestId});
       if (!state) {
@@ -153,7 +164,7 @@ void checkInstanceSources(Checklist& check, AwsSetup& aws, const api::ManifestSe
                    readHint(ids.error(), "ec2:DescribeSpotFleetInstances", "ec2", region));
       }
     } else if (const auto* asg = std::get_if<api::AutoScalingGroupSource>(&source)) {
-      const std::string who = "Auto Scaling group " + asg->name + " (" + b.metadata.key() + ")";
+      const std::string who = "Auto Scaling group " + asg->name + " (" + bindingKey + ")";
       if (!seen.insert(who).second) continue;
       auto groups = aws.autoScaling->describeAutoScalingGroups({asg->name});
       if (!groups) {
@@ -168,6 +179,81 @@ void checkInstanceSources(Checklist& check, AwsSetup& aws, const api::ManifestSe
           inService += i.lifecycleState == "InService";
         check.ok(who + ": " + std::to_string(inService) + " of " +
                  std::to_string(groups->front().instances.size()) + " instances InService");
+      }
+    }
+  }
+}
+
+// DNSRecordBindings: each hosted zone (forward and reverse) exists, is private and is associated
+// with at least one VPC, as the record reconciler requires before it writes anything. Each zone
+// is read once (GetHostedZone), whatever the number of bindings naming it.
+void checkHostedZones(Checklist& check, AwsSetup& aws, aws::Route53Api& route53,
+                      const api::ManifestSet& manifests) {
+  struct ZoneUse {
+    std::vector<std::string> bindings;   // "ns/name"
+    bool reverse = false;                // named as a reverseHostedZoneId
+    std::set<std::string> reverseTypes;  // A / AAAA of the bindings naming it as reverse zone
+  };
+  std::map<std::string, ZoneUse> zones;
+  for (const auto& b : manifests.dnsRecordBindings) {
+    zones[b.spec.hostedZoneId].bindings.push_back(b.metadata.key());
+    if (b.spec.reverseHostedZoneId) {
+      auto& use = zones[*b.spec.reverseHostedZoneId];
+      use.bindings.push_back(b.metadata.key() + " reverse");
+      use.reverse = true;
+      use.reverseTypes.insert(b.spec.record.type == api::RecordType::kA ? "A" : "AAAA");
+    }
+  }
+  for (const auto& [id, use] : zones) {
+    std::string bindings;
+    for (const auto& b : use.bindings) bindings += (bindings.empty() ? "" : ", ") + b;
+    const std::string who = "hosted zone " + id + " (" + bindings + ")";
+    auto zone = route53.getHostedZone(id);
+    if (!zone) {
+      const auto& error = zone.error();
+      std::string hint;
+      if (error.kind == core::ErrorKind::kNotFound) {
+        hint = "check the id (without /hostedzone/) and that the zone is in this account";
+      } else if (error.kind == core::ErrorKind::kAuth) {
+        hint = "the task role needs route53:GetHostedZone on hostedzone/" + id +
+               " (`endpoint-binder iam-policy` prints the statement)";
+      } else if (error.kind == core::ErrorKind::kRetryable && error.httpStatus == 0) {
+        hint = "no answer from " + aws.route53Endpoint().url +
+               ": Route 53's API is global and has no interface VPC endpoint in most partitions; "
+               "from a private subnet reach it through the HTTPS proxy (route53.amazonaws.com "
+               "must not be in NO_PROXY) or a NAT gateway";
+      }
+      check.fail(who + ": " + error.toString(), hint);
+      continue;
+    }
+    const std::string named = "hosted zone " + zone->name + " " + id + " (" + bindings + ")";
+    if (!zone->privateZone) {
+      check.fail(named + ": is public",
+                 "a DNSRecordBinding writes private hosted zones only (instance addresses are "
+                 "private); nothing is written to this zone");
+      continue;
+    }
+    if (zone->vpcs.empty()) {
+      check.fail(named + ": private but associated with no VPC, so its names resolve nowhere",
+                 "associate the VPCs of the instances with the zone "
+                 "(aws route53 associate-vpc-with-hosted-zone)");
+      continue;
+    }
+    std::string vpcs;
+    for (const auto& vpc : zone->vpcs) {
+      vpcs += (vpcs.empty() ? "" : ", ") + vpc.vpcId + " (" + vpc.region + ")";
+    }
+    check.ok(named + ": private, associated with " + std::to_string(zone->vpcs.size()) +
+             (zone->vpcs.size() == 1 ? " VPC: " : " VPCs: ") + vpcs +
+             "; instances in other VPCs get no record");
+    if (use.reverse) {
+      for (const auto& type : use.reverseTypes) {
+        const std::string suffix = type == "A" ? "in-addr.arpa." : "ip6.arpa.";
+        if (!zone->name.ends_with(suffix)) {
+          check.warn(named + ": is named as a reverse zone for " + type +
+                     " records but is not under " + suffix +
+                     ": no PTR record can be written to it");
+        }
       }
     }
   }
@@ -202,8 +288,13 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
     std::vector<std::filesystem::path> paths(flags.manifests.begin(), flags.manifests.end());
     manifests = api::loadManifests(paths);
     if (manifests.errors.empty()) {
-      check.ok("manifests: " + std::to_string(manifests.targetGroupBindings.size()) +
-               " target group bindings valid");
+      std::string counted =
+          std::to_string(manifests.targetGroupBindings.size()) + " target group bindings";
+      if (!manifests.dnsRecordBindings.empty()) {
+        counted +=
+            " and " + std::to_string(manifests.dnsRecordBindings.size()) + " DNS record bindings";
+      }
+      check.ok("manifests: " + counted + " valid");
     } else {
       for (const auto& e : manifests.errors) check.fail("manifest: " + e.toString());
     }
@@ -292,6 +383,16 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
 
   checkInstanceSources(check, aws, manifests, timeout);
   if (!flags.eventsQueueUrl.empty()) checkEventsQueue(check, aws, flags.eventsQueueUrl, timeout);
+  if (!manifests.dnsRecordBindings.empty()) {
+    auto route53 = aws.route53();
+    if (!route53) {
+      check.fail("Route 53 client: " + route53.error().message);
+    } else {
+      checkEndpoint(check, *aws.transport, "route53", aws.route53Endpoint(), aws.config.region,
+                    timeout);
+      checkHostedZones(check, aws, **route53, manifests);
+    }
+  }
 
   for (const auto& b : manifests.targetGroupBindings) {
     const auto& arn = b.spec.targetGroupArn.text;

@@ -14,13 +14,18 @@
 //   instances; all on "*" (no resource-level permissions either).
 // - With --events-queue-url: sqs:{ReceiveMessage,DeleteMessage,GetQueueAttributes} on exactly
 //   that queue (the events reader; doctor reads its attributes).
-// - route53:{Change,List}ResourceRecordSets on exactly the DNSRecordBindings' hosted zones,
-//   and route53:GetChange on change/* (to wait for a change to reach INSYNC).
+// - route53:GetHostedZone (is the zone private, which VPCs see it) and
+//   route53:{Change,List}ResourceRecordSets on exactly the DNSRecordBindings' hosted zones,
+//   forward and reverse (reverseHostedZoneId), and route53:GetChange on change/* (to wait for
+//   a change to reach INSYNC; changes have no per-zone ARN).
 // - With --leader-election-table: dynamodb:{GetItem,PutItem,UpdateItem} on exactly that table
 //   (the lease; in the Region and account of the target groups when they all share one).
 // - Notifications: ssm:GetParameter on exactly the Slack webhook parameters, kms:Decrypt on
 //   keys of those accounts and Regions only when used through SSM (kms:ViaService), and
 //   sns:Publish (plus sns:GetTopicAttributes for `doctor`) on exactly the topics.
+// - With --manifests s3://bucket/prefix/ (as given to `run`): s3:ListBucket on the bucket when
+//   listing exactly that prefix (StringEquals s3:prefix; the controller lists with no other)
+//   and s3:GetObject on bucket/prefix*.
 // - sts:GetCallerIdentity, which `doctor` calls to show whose credentials are in use.
 // Thread-safety: single-threaded, like every command.
 #include <fmt/format.h>
@@ -38,6 +43,7 @@
 #include <vector>
 
 #include "api/decode.h"
+#include "controller/aws/s3_client.h"
 #include "controller/main/cli.h"
 #include "controller/main/json_text.h"
 #include "controller/runtime/reconciler.h"
@@ -51,6 +57,8 @@ struct IamPolicyOptions {
   std::string partition;            // empty: from the target group ARNs, else "aws"
   std::string eventsQueueUrl;       // --events-queue-url, as given to `run`
   std::string leaderElectionTable;  // --leader-election-table, as given to `run`
+  // --manifests s3://bucket/prefix/, as given to `run`
+  std::vector<std::string> s3Manifests;
 };
 
 // The queue's ARN from its URL: https://sqs.<region>.amazonaws.com[.cn]/<account>/<name> (or
@@ -180,6 +188,10 @@ std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::strin
   for (const auto& b : set.dnsRecordBindings) {
     hostedZones.insert(
         fmt::format("arn:{}:route53:::hostedzone/{}", partition, b.spec.hostedZoneId));
+    if (b.spec.reverseHostedZoneId) {
+      hostedZones.insert(
+          fmt::format("arn:{}:route53:::hostedzone/{}", partition, *b.spec.reverseHostedZoneId));
+    }
     addSourceActions(b.spec.source, sourceActions);
   }
 
@@ -212,7 +224,8 @@ std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::strin
   }
   if (!hostedZones.empty()) {
     statements.push_back({"ChangeBoundRecords",
-                          {"route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"},
+                          {"route53:ChangeResourceRecordSets", "route53:GetHostedZone",
+                           "route53:ListResourceRecordSets"},
                           hostedZones,
                           {}});
     statements.push_back({"WaitForRecordChanges",
@@ -292,6 +305,30 @@ Statement leaderElectionStatement(const api::ManifestSet& set, const std::string
           {}};
 }
 
+// Reading manifests from S3 (`run --manifests s3://bucket/prefix/`): per bucket, ListBucket
+// for exactly the prefixes listed (none: the whole bucket), and GetObject under them.
+std::vector<Statement> s3ManifestStatements(const std::vector<aws::S3Location>& locations,
+                                            const std::string& partition) {
+  std::map<std::string, std::set<std::string>> prefixes;  // by bucket
+  std::set<std::string> objects;
+  for (const auto& l : locations) {
+    prefixes[l.bucket].insert(l.prefix);
+    objects.insert(fmt::format("arn:{}:s3:::{}/{}*", partition, l.bucket, l.prefix));
+  }
+  std::vector<Statement> statements;
+  for (const auto& [bucket, bucketPrefixes] : prefixes) {
+    Statement list{prefixes.size() == 1 ? "ManifestsList"
+                                        : fmt::format("ManifestsList{}", statements.size() + 1),
+                   {"s3:ListBucket"},
+                   {fmt::format("arn:{}:s3:::{}", partition, bucket)},
+                   {}};
+    if (!bucketPrefixes.contains("")) list.stringEquals["s3:prefix"] = bucketPrefixes;
+    statements.push_back(std::move(list));
+  }
+  statements.push_back({"ManifestsRead", {"s3:GetObject"}, std::move(objects), {}});
+  return statements;
+}
+
 int runIamPolicy(const IamPolicyOptions& options, CliContext& context) {
   std::vector<std::filesystem::path> paths(options.paths.begin(), options.paths.end());
   const api::ManifestSet set = api::loadManifests(paths);
@@ -316,9 +353,25 @@ int runIamPolicy(const IamPolicyOptions& options, CliContext& context) {
       return kExitUsage;
     }
   }
+  std::vector<aws::S3Location> s3Locations;
+  for (const auto& url : options.s3Manifests) {
+    auto location = aws::parseS3Url(url);
+    if (!location) {
+      context.err << "iam-policy: --manifests: \"" << url
+                  << "\" is not an S3 location like s3://bucket/prefix/ (manifest files are "
+                     "given as arguments); no policy printed\n";
+      return kExitUsage;
+    }
+    s3Locations.push_back(std::move(*location));
+  }
   const std::string partition =
       options.partition.empty() ? defaultPartition(set) : options.partition;
   auto statements = buildPolicy(set, partition, eventsQueue);
+  if (!s3Locations.empty()) {
+    // Before CallerIdentity, which stays last.
+    auto s3 = s3ManifestStatements(s3Locations, partition);
+    statements.insert(statements.end() - 1, s3.begin(), s3.end());
+  }
   if (!options.leaderElectionTable.empty()) {
     // Before CallerIdentity, which stays last.
     statements.insert(statements.end() - 1,
@@ -373,6 +426,11 @@ void registerIamPolicyCommand(CLI::App& app, CliContext& context) {
         return ok ? std::string() : "must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ - .)";
       })
       ->type_name("TABLE");
+  command
+      ->add_option("--manifests", options->s3Manifests,
+                   "The S3 locations `run --manifests s3://bucket/prefix/` reads (repeatable): "
+                   "adds s3:ListBucket for that prefix and s3:GetObject under it")
+      ->type_name("S3URL");
   command->callback([options, &context] { context.exitCode = runIamPolicy(*options, context); });
 }
 

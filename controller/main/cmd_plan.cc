@@ -1,7 +1,8 @@
-// `plan`: one shot, read-only. Resolves every binding's source, reads its target group and
-// prints what the controller would do, like a diff:
-//   + registered now          - deregistered once absent for the grace period
-//   ! held back (and why)     = unchanged
+// `plan`: one shot, read-only. Resolves every binding's source (DNS, static, or instances
+// through one inventory round shared by all bindings), reads its target group or hosted zone
+// and prints what the controller would do, like a diff:
+//   + registered / written now   - deregistered / deleted once absent for the grace period
+//   ! held back (and why)        = unchanged
 // Exit 0 when nothing would change, 2 when something would, 1 on any error.
 #include <iostream>
 #include <set>
@@ -11,11 +12,14 @@
 #include "api/syntax.h"
 #include "controller/core/endpoint_tracker.h"
 #include "controller/core/planner.h"
+#include "controller/core/record_plan.h"
 #include "controller/dns/ares_resolver.h"
 #include "controller/main/aws_setup.h"
 #include "controller/main/cli.h"
+#include "controller/runtime/instance_inventory.h"
 #include "controller/runtime/json_logger.h"
 #include "controller/runtime/reconciler.h"
+#include "controller/runtime/record_reconciler.h"
 
 namespace endpointbinder::cli {
 
@@ -35,10 +39,25 @@ struct SourceListing {
   std::string error;  // empty when the source answered
 };
 
-SourceListing listSource(const api::TargetGroupBinding& binding, dns::Resolver& resolver) {
+SourceListing listSource(const api::TargetGroupBinding& binding, dns::Resolver& resolver,
+                         runtime::InstanceInventory& inventory, const std::string& ipAddressType) {
   SourceListing out;
   if (const auto* fixed = std::get_if<api::StaticSource>(&binding.spec.source)) {
     for (const auto& a : fixed->addresses) out.ids.push_back(a.toString());
+    return out;
+  }
+  if (runtime::isInstanceSource(binding.spec.source)) {
+    const auto kind = binding.spec.targetType == api::TargetType::kInstance
+                          ? runtime::InstanceIdKind::kInstanceId
+                      : ipAddressType == "ipv6" ? runtime::InstanceIdKind::kIpv6
+                                                : runtime::InstanceIdKind::kIpv4;
+    auto view = inventory.view(binding.metadata.key(), kind,
+                               api::deregistersOnSpotInterruption(binding.spec));
+    if (!view || !view->hasAnswer || view->failing) {
+      out.error = view && !view->failureReason.empty() ? view->failureReason : "no listing";
+      return out;
+    }
+    out.ids = view->ids;
     return out;
   }
   const auto* source = std::get_if<api::DnsSource>(&binding.spec.source);
@@ -65,7 +84,8 @@ SourceListing listSource(const api::TargetGroupBinding& binding, dns::Resolver& 
 
 // Plans one binding; prints it; returns kExitOk, kExitChanges or kExitFailure.
 int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::TargetGroupApi& api,
-                dns::Resolver& resolver, const std::string& controllerId) {
+                dns::Resolver& resolver, runtime::InstanceInventory& inventory,
+                const std::string& controllerId) {
   const auto& spec = binding.spec;
   const auto key = binding.metadata.key();
   ctx.out << "TargetGroupBinding " << key << " -> " << spec.targetGroupArn.name << " ("
@@ -93,10 +113,11 @@ int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::Ta
     ctx.out << "  error: " << observed.error().toString() << "\n\n";
     return kExitFailure;
   }
-  const auto listing = listSource(binding, resolver);
+  const auto listing = listSource(binding, resolver, inventory, groups->front().ipAddressType);
   ctx.out << "  source " << api::sourceKindName(spec.source) << ": ";
   if (listing.error.empty()) {
-    ctx.out << listing.ids.size() << " addresses\n";
+    ctx.out << listing.ids.size()
+            << (spec.targetType == api::TargetType::kInstance ? " instances\n" : " addresses\n");
   } else {
     ctx.out << "FAILING (" << listing.error << "): deregistrations would be frozen\n";
   }
@@ -138,6 +159,123 @@ int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::Ta
   }
   ctx.out << "  = " << unchanged << " registered targets unchanged\n\n";
   return plan.hasWrites() || pending > 0 ? kExitChanges : kExitOk;
+}
+
+// Plans one zone of a record binding: prints the changes; returns whether any would be made.
+bool planZone(CliContext& ctx, const aws::HostedZoneInfo& zone, const std::string& type,
+              const std::vector<core::RecordCandidate>& candidates,
+              const runtime::InventoryView& view, const api::DnsRecordBinding& binding,
+              aws::Route53Api& route53, const std::string& controllerId, bool& failed,
+              std::vector<core::RecordConflict>* conflicts = nullptr) {
+  auto sets = route53.listResourceRecordSets(zone.id);
+  if (!sets) {
+    ctx.out << "  error: ListResourceRecordSets " << zone.id << ": " << sets.error().toString()
+            << "\n";
+    failed = true;
+    return false;
+  }
+  core::RecordPlanInput in;
+  in.zoneName = zone.name;
+  in.type = type;
+  in.ttl = binding.spec.record.ttl;
+  in.controllerId = controllerId;
+  in.binding = binding.metadata.key();
+  in.candidates = candidates;
+  for (const auto& l : view.leaving) in.leaving.insert(l.id);
+  in.sourceUsable = view.hasAnswer && !view.failing;
+  in.prune = binding.spec.policy.prune;
+  in.grace = binding.spec.policy.deregistrationGracePeriod;
+  in.minRecords = binding.spec.policy.minRecords;
+  in.maxDeletions = 1 << 30;  // a one-shot plan shows every deletion; the cap paces them
+  for (const auto& set : *sets) {
+    in.zone.push_back({set.name, set.type, set.ttl, set.values, set.special});
+  }
+  // A one-shot plan has no memory: unwanted records show as deleted after the grace period.
+  in.now = core::MonoTime{} + std::chrono::hours(24);
+  const auto plan = core::planRecords(in, {});
+  if (conflicts) *conflicts = plan.conflicts;
+  for (const auto& c : plan.changes) {
+    if (c.set.type == "TXT" && c.set.name.starts_with("_eb-")) continue;  // companions
+    ctx.out << "  " << (c.action == core::RecordAction::kDelete ? "- " : "+ ")
+            << core::recordActionName(c.action) << " " << c.set.name << " " << c.set.type << " "
+            << (c.set.values.empty() ? "" : c.set.values.front()) << "\n";
+  }
+  int pending = 0;
+  for (const auto& h : plan.held) {
+    if (h.hold == core::RecordHold::kWithinGracePeriod) {
+      ctx.out << "  - DELETE " << h.name << " " << type << "  (after "
+              << api::formatDuration(binding.spec.policy.deregistrationGracePeriod)
+              << " grace if still unwanted)\n";
+      ++pending;
+    } else {
+      ctx.out << "  ! " << h.name << "  held: " << core::recordHoldName(h.hold) << "\n";
+    }
+  }
+  for (const auto& c : plan.conflicts) {
+    ctx.out << "  ! " << c.name << " for " << c.instanceId << ": "
+            << core::recordConflictReasonName(c.reason) << " (" << c.detail << ")\n";
+  }
+  ctx.out << "  = " << plan.present << " " << type << " records unchanged\n";
+  return !plan.changes.empty() || pending > 0;
+}
+
+int planRecordBinding(CliContext& ctx, const api::DnsRecordBinding& binding,
+                      aws::Route53Api* route53, runtime::InstanceInventory& inventory,
+                      const std::string& controllerId) {
+  const auto& spec = binding.spec;
+  ctx.out << "DNSRecordBinding " << binding.metadata.key() << " -> hosted zone "
+          << spec.hostedZoneId << "\n";
+  if (!route53) {
+    ctx.out << "  error: no Route 53 client\n\n";
+    return kExitFailure;
+  }
+  auto zone = route53->getHostedZone(spec.hostedZoneId);
+  if (!zone) {
+    ctx.out << "  error: GetHostedZone: " << zone.error().toString() << "\n\n";
+    return kExitFailure;
+  }
+  if (!zone->privateZone) {
+    ctx.out << "  error: " << zone->name << " is a public zone; DNSRecordBindings write private "
+            << "zones only\n\n";
+    return kExitFailure;
+  }
+  auto listing = inventory.instances(runtime::recordKey(binding.metadata.key()), false);
+  ctx.out << "  source " << api::sourceKindName(spec.source) << ": ";
+  if (!listing || !listing->view.hasAnswer || listing->view.failing) {
+    ctx.out << "FAILING ("
+            << (listing && !listing->view.failureReason.empty() ? listing->view.failureReason
+                                                                : "no listing")
+            << "): deletions would be frozen\n";
+  } else {
+    ctx.out << listing->instances.size() << " instances\n";
+  }
+  const runtime::InventoryInstances none;
+  const auto& have = listing ? *listing : none;
+  const auto forward = runtime::recordCandidates(binding, *zone, have.instances);
+  for (const auto& id : forward.unnamed) ctx.out << "  ! " << id << ": no usable name\n";
+  for (const auto& id : forward.noAddress) ctx.out << "  ! " << id << ": no address\n";
+  for (const auto& [vpc, ids] : forward.otherVpc) {
+    ctx.out << "  ! " << ids.size() << " instances in " << vpc << ": zone not associated\n";
+  }
+  bool failed = false;
+  std::vector<core::RecordConflict> conflicts;
+  bool changes = planZone(ctx, *zone, runtime::recordTypeName(binding), forward.candidates,
+                          have.view, binding, *route53, controllerId, failed, &conflicts);
+  if (spec.reverseHostedZoneId) {
+    auto reverse = route53->getHostedZone(*spec.reverseHostedZoneId);
+    if (!reverse) {
+      ctx.out << "  error: GetHostedZone " << *spec.reverseHostedZoneId << ": "
+              << reverse.error().toString() << "\n";
+      failed = true;
+    } else {
+      changes |= planZone(ctx, *reverse, "PTR",
+                          runtime::reverseCandidates(forward.candidates, conflicts, reverse->name),
+                          have.view, binding, *route53, controllerId, failed);
+    }
+  }
+  ctx.out << "\n";
+  if (failed) return kExitFailure;
+  return changes ? kExitChanges : kExitOk;
 }
 
 }  // namespace
@@ -189,10 +327,38 @@ void registerPlanCommand(CLI::App& app, CliContext& ctx) {
       ctx.exitCode = kExitFailure;
       return;
     }
-    int result = set.errors.empty() ? kExitOk : kExitFailure;
+    // Instance sources: one inventory round for every binding, as the controller reads them.
+    runtime::InstanceInventory inventory(runtime::InstanceInventory::Deps{
+        *(*aws)->ec2, *(*aws)->autoScaling, clock, log, [](const std::vector<std::string>&) {}});
+    bool anyInstances = false;
     for (const auto& binding : set.targetGroupBindings) {
-      const int r = planBinding(ctx, binding, *(*aws)->elbv2, **resolver, flags->controllerId);
+      if (!runtime::isInstanceSource(binding.spec.source)) continue;
+      inventory.subscribe(binding.metadata.key(), binding.spec.source);
+      anyInstances = true;
+    }
+    for (const auto& binding : set.dnsRecordBindings) {
+      inventory.subscribe(runtime::recordKey(binding.metadata.key()), binding.spec.source);
+      anyInstances = true;
+    }
+    if (anyInstances) inventory.refreshDue(true);
+    aws::Route53Api* route53 = nullptr;
+    if (!set.dnsRecordBindings.empty()) {
+      auto client = (*aws)->route53();
+      if (client) {
+        route53 = *client;
+      } else {
+        ctx.err << "error: Route 53: " << client.error().toString() << "\n";
+      }
+    }
+    int result = set.errors.empty() ? kExitOk : kExitFailure;
+    auto merge = [&](int r) {
       if (r == kExitFailure || (r == kExitChanges && result == kExitOk)) result = r;
+    };
+    for (const auto& binding : set.targetGroupBindings) {
+      merge(planBinding(ctx, binding, *(*aws)->elbv2, **resolver, inventory, flags->controllerId));
+    }
+    for (const auto& binding : set.dnsRecordBindings) {
+      merge(planRecordBinding(ctx, binding, route53, inventory, flags->controllerId));
     }
     ctx.exitCode = result;
   });

@@ -9,11 +9,13 @@
 
 #include "api/syntax.h"
 #include "controller/aws/cpprest_transport.h"
+#include "controller/core/record_plan.h"
 #include "controller/dns/ares_resolver.h"
 #include "controller/main/aws_setup.h"
 #include "controller/main/cli.h"
 #include "controller/main/leader_setup.h"
 #include "controller/main/notify_setup.h"
+#include "controller/main/s3_setup.h"
 #include "controller/runtime/controller.h"
 #include "controller/runtime/json_logger.h"
 #include "controller/runtime/metrics.h"
@@ -46,6 +48,7 @@ struct RunFlags {
   std::string logFormat = "json";
   std::string logLevel = "info";
   std::string manifestRescan = "30s";
+  std::string s3PollInterval = "30s";
   std::string manifestDeletionSettle = "5s";
   std::string shutdownGrace = "8s";
   std::string instancePollInterval = "60s";
@@ -146,6 +149,15 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   }
   const auto leaderSettings = parseLeaderFlags(ctx, flags.leader, flags.controllerId, *attempt);
   if (!leaderSettings) return kExitUsage;
+  // Manifests from S3 (s3_setup.h): every --manifests is then an s3:// location.
+  const bool s3 = isS3Manifest(flags.manifests.front());
+  if (auto problem = checkS3Manifests(flags.manifests); !problem.empty()) {
+    ctx.err << "error: --manifests: " << problem << "\n";
+    return kExitUsage;
+  }
+  const auto s3Poll =
+      durationFlag(ctx, "--s3-poll-interval", flags.s3PollInterval, std::chrono::seconds(1));
+  if (!s3Poll) return kExitUsage;
 
   // Signals are taken by the main thread only: block them before any thread starts.
   sigset_t signals;
@@ -172,10 +184,12 @@ int runController(CliContext& ctx, const RunFlags& flags) {
 
   auto awsFlags = flags.aws;
   awsFlags.attemptTimeout = std::chrono::duration_cast<std::chrono::milliseconds>(*attempt);
-  // With leader election every ELBv2 write attempt asks the election first (leader_setup.h).
+  // With leader election every ELBv2 and Route 53 write attempt asks the election first
+  // (leader_setup.h).
   auto electionSlot = std::make_shared<std::atomic<runtime::LeaderElection*>>(nullptr);
   if (leaderSettings->enabled) {
     awsFlags.elbv2BeforeSend = leaderWriteFence(electionSlot);
+    awsFlags.route53BeforeSend = leaderWriteFence(electionSlot);
     awsFlags.dynamoDbAttemptTimeout = leaderSettings->attemptTimeout;
   }
   auto aws = buildAwsSetup(awsFlags, clock, log, &metrics);
@@ -264,6 +278,28 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.manifestStore.deletionSettle =
       std::chrono::duration_cast<std::chrono::milliseconds>(*settle);
   options.instances.pollInterval = *instancePoll;
+  // S3 manifests: polled by the watcher's rescan (no inotify, no disk fingerprint), read
+  // through the loader, which GETs only objects whose ETag changed.
+  std::unique_ptr<S3Manifests> s3Manifests;
+  if (s3) {
+    auto built = buildS3Manifests(**aws);
+    if (!built) {
+      log.log(LogLevel::kError, "cannot set up S3 for the manifests",
+              {core::field("error", built.error().message)});
+      return kExitFailure;
+    }
+    s3Manifests = std::move(*built);
+    options.manifestStore.remoteLoader = s3Manifests->loader->asLoader();
+    options.manifestWatcher.useInotify = false;
+    options.manifestWatcher.fingerprintRescans = false;
+    options.manifestWatcher.rescanInterval =
+        std::chrono::duration_cast<std::chrono::milliseconds>(*s3Poll);
+    log.log(LogLevel::kInfo, "reading manifests from S3",
+            {core::field("s3Endpoint", s3Manifests->endpoint.url),
+             core::field("pollSeconds",
+                         static_cast<long long>(
+                             std::chrono::duration_cast<std::chrono::seconds>(*s3Poll).count()))});
+  }
   options.events.queueUrl = flags.eventsQueueUrl;
   auto& sqsTransport = *(*aws)->sqsTransport;
   std::unique_ptr<LeaderSetup> leader;
@@ -271,11 +307,19 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     leader = std::make_unique<LeaderSetup>(*leaderSettings, **aws, clock, log, &metrics, *attempt);
     electionSlot->store(&leader->election());
   }
+  // Route 53 for DNSRecordBindings: without it (no endpoint for the partition) they are only
+  // validated, and said so in the log.
+  auto route53 = (*aws)->route53();
+  if (!route53) {
+    log.log(LogLevel::kWarn, "Route 53 unavailable: DNSRecordBindings will not be reconciled",
+            {core::field("error", route53.error().toString())});
+  }
   runtime::Controller controller(
       runtime::Controller::Deps{clock, log, *(*aws)->elbv2, **resolver, random, &metrics,
                                 (*aws)->ec2.get(), (*aws)->autoScaling.get(), (*aws)->sqs.get(),
                                 [&sqsTransport] { sqsTransport.shutDown(); }, &notifier,
-                                leader ? &leader->election() : nullptr},
+                                leader ? &leader->election() : nullptr,
+                                route53 ? *route53 : nullptr},
       options);
 
   auto metricsServer = server::MetricsServer::start(
@@ -390,7 +434,7 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
   auto* cmd = app.add_subcommand(
       "run", "Run the controller: keep target groups in step with their sources");
   flag(cmd, "--manifests", flags->manifests,
-       "Manifest file or directory (repeatable; env: comma-separated)")
+       "Manifest file or directory, or s3://bucket/prefix/ (repeatable; env: comma-separated)")
       ->delimiter(',');
   cmd->add_flag("--dry-run", flags->dryRun, "Plan and report, never write to AWS")
       ->envname("ENDPOINT_BINDER_DRY_RUN");
@@ -405,12 +449,23 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
        "DNS server HOST[:PORT] (repeatable; default /etc/resolv.conf)")
       ->delimiter(',');
   flag(cmd, "--dns-timeout", flags->dnsTimeout, "Timeout of one DNS query try");
-  flag(cmd, "--controller-id", flags->controllerId, "Owner id written to target group tags");
+  flag(cmd, "--controller-id", flags->controllerId,
+       "Owner id written to target group tags and Route 53 ownership records")
+      ->check([](const std::string& id) -> std::string {
+        // It is written into TXT ownership values, where these characters would let one
+        // controller's records parse as another's.
+        return core::validOwnerText(id) ? std::string()
+                                        : "must be printable ASCII without blanks, ',', '=', "
+                                          "'\"' or '\\'";
+      });
   flag(cmd, "--log-format", flags->logFormat, "json | text")
       ->check(CLI::IsMember({"json", "text"}));
   flag(cmd, "--log-level", flags->logLevel, "debug | info | warn | error");
   flag(cmd, "--manifest-rescan-period", flags->manifestRescan,
        "Re-read manifests this often besides inotify (0 = never)");
+  flag(cmd, "--s3-poll-interval", flags->s3PollInterval,
+       "With --manifests s3://...: list the prefix this often (objects are read only when their "
+       "ETag changed)");
   flag(cmd, "--manifest-deletion-settle", flags->manifestDeletionSettle,
        "A binding gone from the manifests is deleted once a second clean read this much later "
        "agrees");

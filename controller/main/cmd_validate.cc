@@ -44,10 +44,13 @@ std::string summary(const api::TargetGroupBinding& b) {
 }
 
 std::string summary(const api::DnsRecordBinding& b) {
-  return fmt::format("DNSRecordBinding {}: {} -> hosted zone {} ({} from {}), generation {} ({})",
+  // "...(A from tag:Name; PTR in Z...)" with a reverse zone.
+  return fmt::format("DNSRecordBinding {}: {} -> hosted zone {} ({} from {}{}), generation {} ({})",
                      b.metadata.key(), describeSource(b.spec.source), b.spec.hostedZoneId,
                      b.spec.record.type == api::RecordType::kA ? "A" : "AAAA",
-                     b.spec.record.nameFrom, b.generation, b.origin.file);
+                     b.spec.record.nameFrom,
+                     b.spec.reverseHostedZoneId ? "; PTR in " + *b.spec.reverseHostedZoneId : "",
+                     b.generation, b.origin.file);
 }
 
 template <typename Binding>

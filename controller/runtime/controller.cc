@@ -97,7 +97,37 @@ Controller::Controller(Deps deps, ControllerOptions options)
                            deps.api, observed_, status_, deps.clock, deps.log, deps.metrics,
                            [this](const std::string& arn) { return bindingsNaming(arn); },
                            [this] { return store_.settled(); }, deps.observer, deps.writeGate},
-          options_.reconciler) {}
+          options_.reconciler) {
+  if (deps.route53) {
+    RecordReconciler::Options recordOptions;
+    recordOptions.controllerId = options_.reconciler.controllerId;
+    recordOptions.dryRun = options_.reconciler.dryRun;
+    recordOptions.resyncPeriod = options_.reconciler.resyncPeriod;
+    recordReconciler_ = std::make_unique<RecordReconciler>(
+        RecordReconciler::Deps{
+            [this](const std::string& key) -> std::optional<api::DnsRecordBinding> {
+              auto stored = store_.getDnsRecordBinding(key);
+              if (!stored) return std::nullopt;
+              return stored->binding;
+            },
+            *deps.route53, inventory_.get(), status_, deps.clock, deps.log,
+            [this](const std::string& key) {
+              return store_.settled() && !store_.getDnsRecordBinding(key);
+            },
+            deps.writeGate,
+            [this](const std::string& zoneId) {
+              std::vector<std::string> keys;
+              for (const auto& [key, stored] : store_.dnsRecordBindings()) {
+                const auto& spec = stored.binding.spec;
+                if (spec.hostedZoneId == zoneId || spec.reverseHostedZoneId == zoneId) {
+                  keys.push_back(recordKey(key));
+                }
+              }
+              return keys;
+            }},
+        recordOptions);
+  }
+}
 
 Controller::~Controller() { stop(std::chrono::seconds(0)); }
 
@@ -179,6 +209,10 @@ bool Controller::stop(std::chrono::nanoseconds drain, const std::function<void()
 
 void Controller::resyncAll() {
   std::set<std::string> keys;
+  if (recordReconciler_) {
+    for (const auto& [key, stored] : store_.dnsRecordBindings()) keys.insert(recordKey(key));
+    for (const auto& key : recordReconciler_->knownKeys()) keys.insert(key);
+  }
   for (const auto& [key, stored] : store_.targetGroupBindings()) {
     observed_.expire(stored.binding.spec.targetGroupArn.text);
     keys.insert(key);
@@ -208,10 +242,23 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
     }
     if (diff.errors.empty()) deps_.log.log(LogLevel::kInfo, "manifests valid again", {});
   }
-  for (const auto& key : diff.dnsRecordBindings.added) {
-    deps_.log.log(LogLevel::kWarn,
-                  "DNSRecordBinding is validated but not reconciled by this version",
-                  {core::field("binding", key)});
+  const auto& records = diff.dnsRecordBindings;
+  if (recordReconciler_) {
+    for (const auto* keys : {&records.added, &records.updated}) {
+      for (const auto& key : *keys) {
+        if (auto stored = store_.getDnsRecordBinding(key); stored && inventory_) {
+          inventory_->subscribe(recordKey(key), stored->binding.spec.source);
+        }
+        queue_.add(recordKey(key));
+      }
+    }
+    for (const auto& key : records.removed) queue_.add(recordKey(key));
+  } else {
+    for (const auto& key : records.added) {
+      deps_.log.log(LogLevel::kWarn,
+                    "DNSRecordBinding is validated but not reconciled: no Route 53 client",
+                    {core::field("binding", key)});
+    }
   }
   const auto stats = store_.stats();
   if (deps_.metrics) {
@@ -234,7 +281,10 @@ void Controller::workerLoop() {
       std::lock_guard lock(runningMu_);
       running_[*key] = start;
     }
-    auto result = reconciler_.reconcile(*key);
+    auto result = isRecordKey(*key)
+                      ? (recordReconciler_ ? recordReconciler_->reconcile(*key)
+                                           : core::Result<ReconcileResult>(ReconcileResult{}))
+                      : reconciler_.reconcile(*key);
     {
       std::lock_guard lock(runningMu_);
       running_.erase(*key);
@@ -252,7 +302,14 @@ void Controller::workerLoop() {
       }
     }
     queue_.done(*key);
-    if (deps_.metrics && store_.get(*key)) {
+    if (deps_.metrics && isRecordKey(*key)) {
+      if (auto status = status_.get(*key)) {
+        deps_.metrics->observeRecordStatus(*status);
+      } else {
+        const auto [ns, name] = splitKey(bindingKeyOfRecordKey(*key));
+        deps_.metrics->forgetRecordBinding(ns, name);
+      }
+    } else if (deps_.metrics && store_.get(*key)) {
       const auto [ns, name] = splitKey(*key);
       deps_.metrics->reconcileFinished(ns, name, outcome, deps_.clock.now() - start);
       if (auto status = status_.get(*key)) deps_.metrics->observeStatus(*status);
@@ -285,9 +342,20 @@ void Controller::tickLoop() {
     const auto due = pacer.due(now, [this] {
       std::vector<std::string> keys;
       for (const auto& [key, stored] : store_.targetGroupBindings()) keys.push_back(key);
+      if (recordReconciler_) {
+        for (const auto& [key, stored] : store_.dnsRecordBindings()) {
+          keys.push_back(recordKey(key));
+        }
+      }
       return keys;
     });
     for (const auto& key : due) {
+      if (isRecordKey(key)) {
+        if (store_.getDnsRecordBinding(bindingKeyOfRecordKey(key))) {
+          queue_.add(key, Priority::kResync);
+        }
+        continue;
+      }
       auto stored = store_.get(key);
       if (!stored) continue;  // deleted during the round
       observed_.expire(stored->binding.spec.targetGroupArn.text);

@@ -6,6 +6,8 @@
 //   InstanceInventory (EC2/ASG polls) ──┼─▶ WorkQueue ─▶ N workers ─▶ Reconciler
 //     ▲ EventQueueReader (SQS events)   │
 //   resync (each binding once a round) ─┘  (ResyncPacer; behind event keys in the queue)
+// DNSRecordBindings share the queue and the workers under keys "records:<ns>/<name>" and are
+// reconciled by the RecordReconciler (Route 53) instead of the Reconciler (ELBv2).
 // The inventory exists when the EC2 and Auto Scaling clients are given, the event reader when
 // a queue client and ControllerOptions::events.queueUrl are.
 // The AWS client, DNS resolver, metrics and logger are injected; the HTTP servers live in the
@@ -43,6 +45,7 @@
 #include "controller/runtime/manifest_watcher.h"
 #include "controller/runtime/observed_cache.h"
 #include "controller/runtime/reconciler.h"
+#include "controller/runtime/record_reconciler.h"
 #include "controller/runtime/work_queue.h"
 #include "controller/runtime/write_gate.h"
 
@@ -101,6 +104,8 @@ class Controller {
     ReconcileObserver* observer = nullptr;
     // Leader election (optional): without it this replica always writes.
     const WriteGate* writeGate = nullptr;
+    // Route 53 (DNSRecordBindings). Optional: without it such bindings are only validated.
+    aws::Route53Api* route53 = nullptr;
   };
 
   Controller(Deps deps, ControllerOptions options);
@@ -151,6 +156,7 @@ class Controller {
   BindingSources sources_;
   ObservedCache observed_;
   Reconciler reconciler_;
+  std::unique_ptr<RecordReconciler> recordReconciler_;  // null without Route 53 access
   std::unique_ptr<ManifestWatcher> manifestWatcher_;
 
   std::vector<std::thread> workers_;

@@ -398,6 +398,29 @@ std::optional<InventoryView> InstanceInventory::view(const std::string& bindingK
                                                      InstanceIdKind kind,
                                                      bool deregisterOnInterruption) const {
   std::lock_guard lock(mu_);
+  return viewLocked(bindingKey, kind, deregisterOnInterruption);
+}
+
+std::optional<InventoryInstances> InstanceInventory::instances(
+    const std::string& bindingKey, bool deregisterOnInterruption) const {
+  std::lock_guard lock(mu_);
+  auto view = viewLocked(bindingKey, InstanceIdKind::kInstanceId, deregisterOnInterruption);
+  if (!view) return std::nullopt;
+  InventoryInstances out;
+  const Source& source = *sources_.at(bindings_.at(bindingKey));
+  const std::set<std::string> listed(view->ids.begin(), view->ids.end());
+  for (const auto& member : source.members) {
+    if (listed.contains(member.id)) out.instances.push_back(member);
+  }
+  std::sort(out.instances.begin(), out.instances.end(),
+            [](const auto& a, const auto& b) { return a.id < b.id; });
+  out.view = std::move(*view);
+  return out;
+}
+
+std::optional<InventoryView> InstanceInventory::viewLocked(const std::string& bindingKey,
+                                                           InstanceIdKind kind,
+                                                           bool deregisterOnInterruption) const {
   const auto binding = bindings_.find(bindingKey);
   if (binding == bindings_.end()) return std::nullopt;
   const auto found = sources_.find(binding->second);

@@ -116,6 +116,13 @@ struct InventoryView {
 };
 
 // What an EC2 or Auto Scaling event says (see runtime/instance_events.h for the parsing).
+// A binding's listing with the listed instances' details (DNSRecordBinding names and
+// addresses come from them).
+struct InventoryInstances {
+  InventoryView view;                     // in instance ids
+  std::vector<core::Instance> instances;  // the listed ones (view.ids), sorted by id
+};
+
 struct InstanceEvent {
   std::vector<std::string> instanceIds;
   std::string autoScalingGroupName;  // when the event names one
@@ -168,6 +175,10 @@ class InstanceInventory {
   std::optional<InventoryView> view(const std::string& bindingKey, InstanceIdKind kind,
                                     bool deregisterOnInterruption) const;
 
+  // view() in instance ids, with the listed instances' details, read under one lock.
+  std::optional<InventoryInstances> instances(const std::string& bindingKey,
+                                              bool deregisterOnInterruption) const;
+
   // Refreshes every source due at the clock's now (all of them with `all`). Returns when the
   // round is done. The thread calls it; tests call it directly with a ManualClock.
   void refreshDue(bool all = false);
@@ -195,6 +206,8 @@ class InstanceInventory {
   // what they see changed.
   void applyOutcome(Source& source, InventoryOutcome& outcome, core::MonoTime at,
                     std::vector<std::string>& toNotify);
+  std::optional<InventoryView> viewLocked(const std::string& bindingKey, InstanceIdKind kind,
+                                          bool deregisterOnInterruption) const;  // REQUIRES mu_
   void threadLoop();
   void notify(const std::vector<std::string>& keys);
 

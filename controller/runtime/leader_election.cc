@@ -47,7 +47,7 @@ std::string secondsText(nanoseconds d) {
 
 bool isWriteAction(std::string_view action) {
   return action == "RegisterTargets" || action == "DeregisterTargets" || action == "AddTags" ||
-         action == "RemoveTags";
+         action == "RemoveTags" || action == "ChangeResourceRecordSets";
 }
 
 const char* stepName(core::LeaseElector::StepKind kind) {

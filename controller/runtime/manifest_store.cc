@@ -61,7 +61,11 @@ std::vector<std::string> toStrings(const api::Diagnostics& diagnostics) {
 // stop a binding that came from `file` from being removed?
 class ReloadProblems {
  public:
-  ReloadProblems(const api::ManifestSet& set, const std::vector<api::Diagnostic>& unreadableRoots) {
+  // `onDisk` false: the paths are remote (ManifestStoreOptions::remoteLoader) and a file the
+  // loader did not list is gone; nothing is looked up on disk.
+  ReloadProblems(const api::ManifestSet& set, const std::vector<api::Diagnostic>& unreadableRoots,
+                 bool onDisk)
+      : onDisk_(onDisk) {
     for (const auto& file : set.files) filesRead_.insert(normalPath(file));
     for (const auto& d : set.errors) {
       // Line 0: the file or directory itself could not be read; it covers everything in it.
@@ -83,7 +87,7 @@ class ReloadProblems {
     for (const auto& [scope, d] : unreadable_) {
       if (isAtOrUnder(file, scope)) out.push_back(d);
     }
-    if (out.empty() && !filesRead_.contains(file) && mayStillExist(originFile)) {
+    if (out.empty() && onDisk_ && !filesRead_.contains(file) && mayStillExist(originFile)) {
       // The walk missed a file that is there (it changed under us): not a deletion.
       auto d = pathDiagnostic(originFile,
                               "exists but was not read (changed during the reload?); keeping "
@@ -107,6 +111,7 @@ class ReloadProblems {
     return fs::is_regular_file(status);
   }
 
+  bool onDisk_;
   std::set<std::string> filesRead_;
   std::map<std::string, api::Diagnostics> byFile_;
   std::vector<std::pair<std::string, api::Diagnostic>> unreadable_;
@@ -235,13 +240,17 @@ std::size_t countStale(const std::map<std::string, StoredBinding<T>>& stored) {
 
 ManifestStore::ManifestStore(std::vector<fs::path> paths, Loader loader,
                              ManifestStoreOptions options)
-    : paths_(std::move(paths)), loader_(std::move(loader)), options_(options) {}
+    : paths_(std::move(paths)),
+      loader_(options.remoteLoader ? options.remoteLoader : std::move(loader)),
+      options_(std::move(options)) {}
 
 ManifestDiff ManifestStore::reload(core::MonoTime now) {
   std::lock_guard reloadLock(reloadMu_);
 
+  const bool onDisk = !options_.remoteLoader;
   std::vector<api::Diagnostic> unreadableRoots;
   for (const auto& path : paths_) {
+    if (!onDisk) break;
     if (auto problem = checkReadable(path)) unreadableRoots.push_back(std::move(*problem));
   }
   api::ManifestSet set;
@@ -265,7 +274,7 @@ ManifestDiff ManifestStore::reload(core::MonoTime now) {
     }
   }
 
-  ReloadProblems problems(set, unreadableRoots);
+  ReloadProblems problems(set, unreadableRoots, onDisk);
   // Only reload() writes the maps and reloads are serialised, so reading them here without
   // mu_ is safe; mu_ is taken only to publish, keeping readers clear of the file checks.
   examineAbsent(targetGroupBindings_, set.targetGroupBindings, problems);

@@ -28,6 +28,7 @@
 //     least `deletionSettle` after the first complete one has happened; before that, a binding
 //     the store does not know proves nothing. ManifestDiff::settleCheckAt says when to reload.
 // The loader is injectable (api::loadManifests by default) so tests can feed exact sets.
+// ManifestStoreOptions::remoteLoader reads paths that are not files (s3://, S3ManifestLoader).
 //
 // Thread-safety: every method is thread-safe. reload() calls are serialised with each other;
 // readers are never blocked by the file I/O of a reload.
@@ -119,15 +120,24 @@ struct ManifestStoreStats {
   std::size_t pendingDeletions = 0;  // of both kinds
 };
 
+using ManifestLoader = std::function<api::ManifestSet(const std::vector<std::filesystem::path>&)>;
+
 struct ManifestStoreOptions {
   // A deletion is confirmed by a complete reload at least this long after the first complete
   // reload that lacked the binding: longer than any writer takes to rewrite a file in place.
   std::chrono::milliseconds deletionSettle{5000};
+  // For paths that are not on this disk (s3://bucket/prefix/, S3ManifestLoader): when set it
+  // is used instead of the constructor's loader, and the store looks at no path on disk. The
+  // loader must then report a path it could not read (a failed listing) as a line-0
+  // diagnostic whose file is that path exactly as configured, and one object it could not
+  // read as a line-0 diagnostic of that object: the same rules as unreadable directories and
+  // files then apply (nothing under them is taken as deleted).
+  ManifestLoader remoteLoader = {};
 };
 
 class ManifestStore {
  public:
-  using Loader = std::function<api::ManifestSet(const std::vector<std::filesystem::path>&)>;
+  using Loader = ManifestLoader;
 
   // `paths`: manifest files and directories, as given on the command line. Loads nothing
   // until reload().

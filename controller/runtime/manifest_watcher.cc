@@ -262,14 +262,16 @@ ManifestWatcherStats ManifestWatcher::stats() const {
 }
 
 void ManifestWatcher::reloadNow(bool rescan) {
-  // Taken before reading, so a change made while reading shows at the next rescan.
-  const std::uint64_t fingerprint = api::manifestTreeFingerprint(store_.paths());
-  if (rescan && lastFingerprint_ == fingerprint) {
-    std::lock_guard lock(statsMu_);
-    ++stats_.rescansUnchanged;
-    return;
+  if (options_.fingerprintRescans) {
+    // Taken before reading, so a change made while reading shows at the next rescan.
+    const std::uint64_t fingerprint = api::manifestTreeFingerprint(store_.paths());
+    if (rescan && lastFingerprint_ == fingerprint) {
+      std::lock_guard lock(statsMu_);
+      ++stats_.rescansUnchanged;
+      return;
+    }
+    lastFingerprint_ = fingerprint;
   }
-  lastFingerprint_ = fingerprint;
   const core::MonoTime started = clock_.now();
   ManifestDiff diff = store_.reload(started);
   confirmAt_ = diff.confirmDeletionsAt;

@@ -49,6 +49,9 @@ struct ManifestWatcherOptions {
   std::chrono::milliseconds rescanInterval{30000};  // periodic reload; zero disables it
   bool useInotify = true;                           // false: periodic rescans only
   std::size_t maxWatches = 8192;                    // directories watched at most
+  // false: every periodic rescan reloads, without api::manifestTreeFingerprint (paths that
+  // are not files, e.g. s3://, whose loader has a cheap change check of its own: ETags).
+  bool fingerprintRescans = true;
 };
 
 struct ManifestWatcherStats {

@@ -351,7 +351,14 @@ ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> regis
                                         "Events-queue messages by outcome: received, handled, "
                                         "deleted, foreign, malformed, failed.")),
       eventQueueErrors_(counterFamily(*registry_, "endpointbinder_event_queue_errors_total",
-                                      "Events-queue calls that failed, by operation.")) {
+                                      "Events-queue calls that failed, by operation.")),
+      recordCounts_(gaugeFamily(*registry_, "endpointbinder_record_binding_records",
+                                "A DNSRecordBinding's names by state: desired (listed instances' "
+                                "names), present (held with the right value), missing, "
+                                "unexpected (owned, no longer wanted).")),
+      recordConditions_(gaugeFamily(*registry_, "endpointbinder_record_binding_condition",
+                                    "A DNSRecordBinding's conditions: 1 for the current status "
+                                    "(true, false, unknown), 0 for the others.")) {
   for (const char* outcome : {"received", "handled", "deleted", "foreign", "malformed", "failed"}) {
     eventQueueMessages_.Add({{"outcome", outcome}});
   }
@@ -574,6 +581,55 @@ void ControllerMetrics::observeEventQueue(const EventReaderStats& stats) {
   advance(eventQueueErrors_.Add({{"operation", "delete"}}), lastEvents_.deleteErrors,
           stats.deleteErrors);
   lastEvents_ = stats;
+}
+
+void ControllerMetrics::observeRecordStatus(const BindingStatus& status) {
+  std::lock_guard lock(mu_);
+  const std::map<std::string, std::string> base = {{"namespace", status.ns}, {"name", status.name}};
+  auto labels = [&](const char* key, const std::string& value) {
+    auto out = base;
+    out[key] = value;
+    return out;
+  };
+  recordCounts_.Add(labels("state", "desired")).Set(status.counts.desired);
+  recordCounts_.Add(labels("state", "present")).Set(status.counts.registered);
+  recordCounts_.Add(labels("state", "missing")).Set(status.counts.missing);
+  recordCounts_.Add(labels("state", "unexpected")).Set(status.counts.unexpected);
+  for (const char* type : {"Ready", "Synced", "SourceResolved", "Conflict", "InSync"}) {
+    const auto* condition = status.condition(type);
+    const auto current = condition ? condition->status : ConditionStatus::kUnknown;
+    for (const auto value :
+         {ConditionStatus::kTrue, ConditionStatus::kFalse, ConditionStatus::kUnknown}) {
+      auto l = labels("condition", type);
+      std::string name = conditionStatusName(value);
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      l["status"] = name;
+      recordConditions_.Add(l).Set(value == current ? 1 : 0);
+    }
+  }
+}
+
+void ControllerMetrics::forgetRecordBinding(std::string_view ns, std::string_view name) {
+  std::lock_guard lock(mu_);
+  for (auto* family : {&recordCounts_, &recordConditions_}) {
+    // prometheus-cpp has no "remove by partial labels": collect the matching metrics first.
+    std::vector<prometheus::Gauge*> matching;
+    for (const char* state : {"desired", "present", "missing", "unexpected"}) {
+      const std::map<std::string, std::string> l = {
+          {"namespace", std::string(ns)}, {"name", std::string(name)}, {"state", state}};
+      if (family == &recordCounts_ && family->Has(l)) matching.push_back(&family->Add(l));
+    }
+    for (const char* type : {"Ready", "Synced", "SourceResolved", "Conflict", "InSync"}) {
+      for (const char* value : {"true", "false", "unknown"}) {
+        const std::map<std::string, std::string> l = {{"namespace", std::string(ns)},
+                                                      {"name", std::string(name)},
+                                                      {"condition", type},
+                                                      {"status", value}};
+        if (family == &recordConditions_ && family->Has(l)) matching.push_back(&family->Add(l));
+      }
+    }
+    for (auto* metric : matching) family->Remove(metric);
+  }
 }
 
 void ControllerMetrics::queueRetry() { queueRetries_.Increment(); }

@@ -180,6 +180,16 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   // endpointbinder_event_queue_errors_total{operation} for receive and delete.
   void observeEventQueue(const EventReaderStats& stats);
 
+  // --- DNSRecordBindings.
+
+  // A record binding's status: endpointbinder_record_binding_records{namespace,name,state} for
+  // desired, present, missing and unexpected names, and
+  // endpointbinder_record_binding_condition{namespace,name,condition,status} (1 for the
+  // current status, 0 for the other two) for Ready, Synced, SourceResolved, Conflict, InSync.
+  void observeRecordStatus(const BindingStatus& status);
+  // Removes a deleted record binding's series.
+  void forgetRecordBinding(std::string_view ns, std::string_view name);
+
  private:
   class BindingCollector;
 
@@ -208,6 +218,8 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   prometheus::Counter& inventoryEventRefreshes_;
   prometheus::Family<prometheus::Counter>& eventQueueMessages_;
   prometheus::Family<prometheus::Counter>& eventQueueErrors_;
+  prometheus::Family<prometheus::Gauge>& recordCounts_;
+  prometheus::Family<prometheus::Gauge>& recordConditions_;
 
   std::mutex mu_;  // guards lastQueueStats_, lastInventory_, lastEvents_
   WorkQueueStats lastQueueStats_;

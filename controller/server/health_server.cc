@@ -5,6 +5,7 @@
 #include <exception>
 #include <utility>
 
+#include "controller/runtime/record_reconciler.h"
 #include "controller/server/status_json.h"
 
 namespace endpointbinder::server {
@@ -183,7 +184,9 @@ HttpResponse HealthRoutes::bindings(std::string_view kind, std::string_view reso
                                     const std::vector<std::string_view>& rest) const {
   if (rest.size() == 2) {
     const std::string key = std::string(rest[0]) + "/" + std::string(rest[1]);
-    auto status = deps_.status.get(key);
+    // DNSRecordBindings are kept under "records:<ns>/<name>" (runtime/record_reconciler.h).
+    auto status =
+        deps_.status.get(kind == api::kKindDnsRecordBinding ? runtime::recordKey(key) : key);
     if (!status || status->kind != kind) {
       return errorResponse(404,
                            std::string(resource) + "." + kApiGroup + " \"" + key + "\" not found");

@@ -244,7 +244,12 @@ web::json::value bindingToJson(const BindingStatus& status) {
     auto parsed = value::parse(status.specJson, error);
     if (!error && parsed.is_object()) spec = std::move(parsed);
   }
-  if (!spec.has_field("targetGroupARN") && !status.targetGroupArn.empty()) {
+  const bool records = isRecordBinding(status);
+  if (records) {
+    if (!spec.has_field("hostedZoneId") && !status.targetGroupArn.empty()) {
+      spec["hostedZoneId"] = value::string(hostedZoneIdOf(status));
+    }
+  } else if (!spec.has_field("targetGroupARN") && !status.targetGroupArn.empty()) {
     spec["targetGroupARN"] = value::string(status.targetGroupArn);
   }
   out["spec"] = spec;
@@ -264,6 +269,15 @@ web::json::value bindingToJson(const BindingStatus& status) {
   }
   st["conditions"] = conditions;
 
+  if (records) {
+    // Counts of names: present is what BindingStatus keeps as registered.
+    auto counts = objectInOrder();
+    counts["desired"] = value::number(status.counts.desired);
+    counts["present"] = value::number(status.counts.registered);
+    counts["missing"] = value::number(status.counts.missing);
+    counts["unexpected"] = value::number(status.counts.unexpected);
+    st["records"] = counts;
+  }
   auto targets = objectInOrder();
   targets["desired"] = value::number(status.counts.desired);
   targets["registered"] = value::number(status.counts.registered);
@@ -273,7 +287,7 @@ web::json::value bindingToJson(const BindingStatus& status) {
   targets["initial"] = value::number(status.counts.initial);
   targets["missing"] = value::number(status.counts.missing);
   targets["unexpected"] = value::number(status.counts.unexpected);
-  st["targets"] = targets;
+  if (!records) st["targets"] = targets;
 
   if (status.lastPlan) {
     const auto& p = *status.lastPlan;
@@ -355,7 +369,12 @@ core::Result<BindingStatus> bindingFromJson(const web::json::value& json) {
   if (const value* spec = root.object("spec")) {
     status.specJson = spec->serialize();
     FieldReader specReader(*spec, "spec");
-    status.targetGroupArn = specReader.string("targetGroupARN");
+    if (isRecordBinding(status)) {
+      const std::string zone = specReader.string("hostedZoneId");
+      if (!zone.empty()) status.targetGroupArn = std::string(kHostedZonePrefix) + zone;
+    } else {
+      status.targetGroupArn = specReader.string("targetGroupARN");
+    }
     if (specReader.error) return std::unexpected(*specReader.error);
   }
   if (root.error) return std::unexpected(*root.error);
@@ -393,6 +412,14 @@ core::Result<BindingStatus> bindingFromJson(const web::json::value& json) {
     status.counts.missing = t.integer("missing");
     status.counts.unexpected = t.integer("unexpected");
     if (t.error) return std::unexpected(*t.error);
+  }
+  if (const value* records = s.object("records")) {
+    FieldReader r(*records, s.path("records"));
+    status.counts.desired = r.integer("desired");
+    status.counts.registered = r.integer("present");
+    status.counts.missing = r.integer("missing");
+    status.counts.unexpected = r.integer("unexpected");
+    if (r.error) return std::unexpected(*r.error);
   }
   if (const value* plan = s.object("lastPlan")) {
     FieldReader p(*plan, s.path("lastPlan"));

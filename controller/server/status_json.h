@@ -9,6 +9,9 @@
 //             initial, missing, unexpected}, lastPlan: {toRegister, toDeregister, held, applied,
 //             time}, lastError, lastSyncTime, lastAttemptTime, events: [{type, reason, message,
 //             count, lastTimestamp}]}}
+// A DNSRecordBinding (kind "DNSRecordBinding") has records: {desired, present, missing,
+// unexpected} (counts of names) instead of targets, and its spec names the zone as
+// hostedZoneId (from BindingStatus.targetGroupArn "hostedzone/<id>") instead of targetGroupARN.
 // A list: {apiVersion, kind: "<Kind>List", metadata: {}, items: [...]}.
 // Errors: a Kubernetes `Status` object {kind: "Status", apiVersion: "v1", status: "Failure",
 // message, reason, code}.
@@ -34,6 +37,19 @@ namespace endpointbinder::server {
 
 inline constexpr const char* kApiGroup = "endpointbinder.io";
 inline constexpr const char* kApiVersion = "endpointbinder.io/v1alpha1";
+inline constexpr const char* kRecordBindingKind = "DNSRecordBinding";
+inline constexpr std::string_view kHostedZonePrefix = "hostedzone/";
+
+inline bool isRecordBinding(const runtime::BindingStatus& status) {
+  return status.kind == kRecordBindingKind;
+}
+// The hosted zone id of a record binding ("Z..." from targetGroupArn "hostedzone/Z..."); the
+// text as it is when it lacks the prefix.
+inline std::string hostedZoneIdOf(const runtime::BindingStatus& status) {
+  const std::string_view text = status.targetGroupArn;
+  return std::string(text.starts_with(kHostedZonePrefix) ? text.substr(kHostedZonePrefix.size())
+                                                         : text);
+}
 
 // "2023-11-14T22:13:20Z" (seconds truncated toward the past).
 std::string formatRfc3339(core::WallTime time);
@@ -42,7 +58,8 @@ std::string formatRfc3339(core::WallTime time);
 core::Result<core::WallTime> parseRfc3339(std::string_view text);
 
 // One binding as an API object. A specJson that is empty or does not parse is served as {};
-// spec.targetGroupARN is filled from BindingStatus.targetGroupArn when the spec lacks it.
+// spec.targetGroupARN (a record binding: spec.hostedZoneId) is filled from
+// BindingStatus.targetGroupArn when the spec lacks it.
 web::json::value bindingToJson(const runtime::BindingStatus& status);
 // A list object of kind `listKind` ("TargetGroupBindingList") holding `statuses` in order.
 web::json::value bindingListToJson(const std::vector<runtime::BindingStatus>& statuses,
@@ -53,7 +70,7 @@ web::json::value bindingListToJson(const std::vector<runtime::BindingStatus>& st
 web::json::value errorStatusJson(int code, std::string_view message);
 
 // The inverse of bindingToJson: specJson becomes the compact serialisation of `spec` and
-// targetGroupArn its targetGroupARN. Missing
+// targetGroupArn its targetGroupARN (a record binding: "hostedzone/" + its hostedZoneId). Missing
 // optional fields take their defaults. On failure (not an object, no metadata.name, a field of
 // the wrong type, a bad time): kTerminal naming the field.
 core::Result<runtime::BindingStatus> bindingFromJson(const web::json::value& json);

@@ -179,23 +179,67 @@ std::string shortHumanDuration(std::chrono::nanoseconds duration) {
   return std::to_string(hours / 24 / 365) + "y";
 }
 
-std::string renderTable(const std::vector<BindingStatus>& statuses, core::WallTime now) {
-  if (statuses.empty()) return "No resources found.\n";
+namespace {
+
+std::string conditionText(const BindingStatus& s, const char* type) {
+  const auto* c = s.condition(type);
+  return runtime::conditionStatusName(c ? c->status : runtime::ConditionStatus::kUnknown);
+}
+
+std::string driftText(const BindingStatus& s) {
+  const int drift = s.counts.missing + s.counts.unexpected;
+  return drift == 0 ? std::string("-") : std::to_string(drift);
+}
+
+// DNSRecordBindings: NAMES present/desired, the zone, drift and whether Route 53 has
+// propagated the binding's changes (INSYNC: "-" before its first write).
+std::string renderRecordTable(const std::vector<const BindingStatus*>& statuses,
+                              core::WallTime now) {
   TabWriter w(/*minWidth=*/6, /*padding=*/3);
-  w.line("NAMESPACE\tNAME\tREADY\tTARGETS\tHEALTHY\tDRIFT\tLAST-SYNC\tAGE");
-  for (const auto& s : statuses) {
-    const auto* ready = s.condition("Ready");
-    const int drift = s.counts.missing + s.counts.unexpected;
-    w.line(
-        s.ns + "\t" + s.name + "\t" +
-        runtime::conditionStatusName(ready ? ready->status : runtime::ConditionStatus::kUnknown) +
-        "\t" + std::to_string(s.counts.registered) + "/" + std::to_string(s.counts.desired) + "\t" +
-        std::to_string(s.counts.healthy) + "\t" +
-        (drift == 0 ? std::string("-") : std::to_string(drift)) + "\t" +
-        (s.lastSyncTime ? age(*s.lastSyncTime, now) : std::string("<none>")) + "\t" +
-        age(s.creationTime, now));
+  w.line("NAMESPACE\tNAME\tREADY\tNAMES\tZONE\tDRIFT\tINSYNC\tCONFLICT\tLAST-SYNC\tAGE");
+  for (const auto* s : statuses) {
+    const auto* inSync = s->condition("InSync");
+    w.line(s->ns + "\t" + s->name + "\t" + conditionText(*s, "Ready") + "\t" +
+           std::to_string(s->counts.registered) + "/" + std::to_string(s->counts.desired) + "\t" +
+           orNone(hostedZoneIdOf(*s)) + "\t" + driftText(*s) + "\t" +
+           (inSync ? runtime::conditionStatusName(inSync->status) : "-") + "\t" +
+           conditionText(*s, "Conflict") + "\t" +
+           (s->lastSyncTime ? age(*s->lastSyncTime, now) : std::string("<none>")) + "\t" +
+           age(s->creationTime, now));
   }
   return w.str();
+}
+
+std::string renderTargetTable(const std::vector<const BindingStatus*>& statuses,
+                              core::WallTime now) {
+  TabWriter w(/*minWidth=*/6, /*padding=*/3);
+  w.line("NAMESPACE\tNAME\tREADY\tTARGETS\tHEALTHY\tDRIFT\tLAST-SYNC\tAGE");
+  for (const auto* s : statuses) {
+    w.line(s->ns + "\t" + s->name + "\t" + conditionText(*s, "Ready") + "\t" +
+           std::to_string(s->counts.registered) + "/" + std::to_string(s->counts.desired) + "\t" +
+           std::to_string(s->counts.healthy) + "\t" + driftText(*s) + "\t" +
+           (s->lastSyncTime ? age(*s->lastSyncTime, now) : std::string("<none>")) + "\t" +
+           age(s->creationTime, now));
+  }
+  return w.str();
+}
+
+}  // namespace
+
+std::string renderTable(const std::vector<BindingStatus>& statuses, core::WallTime now) {
+  if (statuses.empty()) return "No resources found.\n";
+  std::vector<const BindingStatus*> targetBindings;
+  std::vector<const BindingStatus*> recordBindings;
+  for (const auto& s : statuses) {
+    (isRecordBinding(s) ? recordBindings : targetBindings).push_back(&s);
+  }
+  std::string out;
+  if (!targetBindings.empty()) out = renderTargetTable(targetBindings, now);
+  if (!recordBindings.empty()) {
+    if (!out.empty()) out += "\n";
+    out += renderRecordTable(recordBindings, now);
+  }
+  return out;
 }
 
 std::string renderDescribe(const BindingStatus& s, core::WallTime now) {
@@ -213,8 +257,13 @@ std::string renderDescribe(const BindingStatus& s, core::WallTime now) {
     auto parsed = web::json::value::parse(s.specJson, error);
     if (!error && parsed.is_object()) spec = std::move(parsed);
   }
+  const bool records = isRecordBinding(s);
   if (spec.size() == 0 && !s.targetGroupArn.empty()) {
-    spec["targetGroupARN"] = web::json::value::string(s.targetGroupArn);
+    if (records) {
+      spec["hostedZoneId"] = web::json::value::string(hostedZoneIdOf(s));
+    } else {
+      spec["targetGroupARN"] = web::json::value::string(s.targetGroupArn);
+    }
   }
   if (spec.size() == 0) {
     w.line("Spec:\t<none>");
@@ -241,15 +290,24 @@ std::string renderDescribe(const BindingStatus& s, core::WallTime now) {
              orNone(c.reason) + "\t" + age(c.lastTransitionTime, now) + "\t" + c.message);
     }
   }
-  w.line("  Targets:");
-  w.line("    Desired:\t" + std::to_string(s.counts.desired));
-  w.line("    Registered:\t" + std::to_string(s.counts.registered));
-  w.line("    Healthy:\t" + std::to_string(s.counts.healthy));
-  w.line("    Unhealthy:\t" + std::to_string(s.counts.unhealthy));
-  w.line("    Draining:\t" + std::to_string(s.counts.draining));
-  w.line("    Initial:\t" + std::to_string(s.counts.initial));
-  w.line("    Missing:\t" + std::to_string(s.counts.missing));
-  w.line("    Unexpected:\t" + std::to_string(s.counts.unexpected));
+  if (records) {
+    // Counts of names (ownership records not counted).
+    w.line("  Records:");
+    w.line("    Desired:\t" + std::to_string(s.counts.desired));
+    w.line("    Present:\t" + std::to_string(s.counts.registered));
+    w.line("    Missing:\t" + std::to_string(s.counts.missing));
+    w.line("    Unexpected:\t" + std::to_string(s.counts.unexpected));
+  } else {
+    w.line("  Targets:");
+    w.line("    Desired:\t" + std::to_string(s.counts.desired));
+    w.line("    Registered:\t" + std::to_string(s.counts.registered));
+    w.line("    Healthy:\t" + std::to_string(s.counts.healthy));
+    w.line("    Unhealthy:\t" + std::to_string(s.counts.unhealthy));
+    w.line("    Draining:\t" + std::to_string(s.counts.draining));
+    w.line("    Initial:\t" + std::to_string(s.counts.initial));
+    w.line("    Missing:\t" + std::to_string(s.counts.missing));
+    w.line("    Unexpected:\t" + std::to_string(s.counts.unexpected));
+  }
   if (!s.lastPlan) {
     w.line("  Last Plan:\t<none>");
   } else {

@@ -24,11 +24,18 @@ std::string shortHumanDuration(std::chrono::nanoseconds duration);
 // ("<none>" if never), AGE the age of creationTime. Columns are left-aligned, each at least 6
 // wide and 3 spaces wider than its longest cell; the last column is not padded. An empty
 // `statuses` gives "No resources found.\n".
+// DNSRecordBindings (kind "DNSRecordBinding") get a table of their own after the target group
+// bindings' (separated by an empty line; alone when there are only record bindings):
+//   NAMESPACE   NAME   READY   NAMES   ZONE   DRIFT   INSYNC   CONFLICT   LAST-SYNC   AGE
+// NAMES present/desired (counts of names), ZONE the hosted zone id, INSYNC the InSync
+// condition's status ("-" before the binding's first write), CONFLICT the Conflict condition's.
 std::string renderTable(const std::vector<runtime::BindingStatus>& statuses, core::WallTime now);
 
 // kubectl-describe-style text: metadata, the spec (every field of specJson, keys turned into
 // "Title Case" labels), status (observed generation, last sync, last error, a conditions table,
-// target counts, the last plan as "+ key"/"- key" lines plus held changes) and an events table.
+// target counts — for a DNSRecordBinding, record counts (desired, present, missing, unexpected)
+// and its hostedZoneId when the spec is unknown — the last plan as "+ key"/"- key" lines plus
+// held changes) and an events table.
 // Values in one run of "Label:" lines are aligned 2 spaces after the longest label.
 std::string renderDescribe(const runtime::BindingStatus& status, core::WallTime now);
 

@@ -25,7 +25,7 @@ PSEUDO = {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName", "
 # IAM service prefix -> botocore service model name
 IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "logs": "logs", "ecr": "ecr",
                 "dynamodb": "dynamodb", "ssm": "ssm", "kms": "kms", "sns": "sns", "ec2": "ec2",
-                "autoscaling": "autoscaling", "sqs": "sqs"}
+                "autoscaling": "autoscaling", "sqs": "sqs", "route53": "route53"}
 GETATT = {"AWS::IAM::Role": {"Arn", "RoleId"}, "AWS::Logs::LogGroup": {"Arn"},
           "AWS::ECS::Service": {"Name", "ServiceArn"}, "AWS::EC2::SecurityGroup": {"GroupId", "VpcId"},
           "AWS::DynamoDB::Table": {"Arn", "StreamArn"}, "AWS::SQS::Queue": {"Arn", "QueueName", "QueueUrl"},
@@ -89,8 +89,8 @@ class CloudFormationTemplate(unittest.TestCase):
             if tag.name == "Ref":
                 out.append(tag.value)
             elif tag.name == "Sub":
-                text = tag.value if isinstance(tag.value, str) else tag.value[0]
-                out += [v.split(".")[0] for v in re.findall(r"\$\{([^}!]+)\}", text)]
+                text, local = (tag.value, {}) if isinstance(tag.value, str) else tag.value
+                out += [v.split(".")[0] for v in re.findall(r"\$\{([^}!]+)\}", text) if v not in local]
         return out
 
     def test_every_ref_and_sub_variable_resolves(self):
@@ -249,7 +249,144 @@ class CloudFormationTemplate(unittest.TestCase):
         env = {e["Name"]: e["Value"] for e in
                self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
         self.assertEqual(("Ref", "HttpsProxy"), (env["HTTPS_PROXY"].name, env["HTTPS_PROXY"].value))
-        self.assertIn(".amazonaws.com", env["NO_PROXY"].split(","))
+        # The Region's endpoints bypass the proxy (checked with the controller's rules below).
+        self.assertIn(".${AWS::Region}.${AWS::URLSuffix}", env["NO_PROXY"].value.split(","))
+
+    def statement(self, resource, sid):
+        for st in self.resources[resource]["Properties"]["PolicyDocument"]["Statement"]:
+            if st["Sid"] == sid:
+                return st
+        raise AssertionError(f"{resource} has no statement {sid}")
+
+    def test_record_zones_are_scoped_optional_and_reach_route53_through_the_proxy(self):
+        params = self.t["Parameters"]
+        self.assertEqual("CommaDelimitedList", params["RecordHostedZoneIds"]["Type"])
+        self.assertEqual("", params["RecordHostedZoneIds"]["Default"], "off by default")
+        policy = self.resources["RecordZonesPolicy"]
+        self.assertEqual("HasRecordZones", policy["Condition"])
+        self.assertEqual([("Ref", "TaskRole")], [(r.name, r.value) for r in policy["Properties"]["Roles"]])
+        change = self.statement("RecordZonesPolicy", "ChangeBoundRecords")
+        wait = self.statement("RecordZonesPolicy", "WaitForRecordChanges")
+
+        # The same actions as `iam-policy` prints for DNSRecordBindings.
+        with open(IAM_POLICY_CC) as f:
+            text = f.read()
+        m = re.search(r'\{"ChangeBoundRecords",\s*\{([^}]*)\}', text)
+        self.assertIsNotNone(m, "the ChangeBoundRecords statement of iam-policy")
+        self.assertEqual(set(re.findall(r'"([a-z0-9]+:[A-Za-z]+)"', m.group(1))), set(change["Action"]))
+        self.assertIn("route53:GetHostedZone", change["Action"])
+        self.assertEqual(["route53:GetChange"], wait["Action"])
+        self.assertIn('"arn:{}:route53:::change/*"', text)
+        for st in (change, wait):
+            for action in st["Action"]:
+                prefix, op = action.split(":")
+                self.assertIn(op, self.session.get_service_model(IAM_SERVICES[prefix]).operation_names, action)
+
+        # Evaluate the resources as CloudFormation would: one ARN per zone, nothing else.
+        def evaluate(node, values):
+            if isinstance(node, str):
+                return node
+            if isinstance(node, list):
+                return [evaluate(n, values) for n in node]
+            if node.name == "Ref":
+                return values[node.value]
+            if node.name == "Join":
+                sep, items = evaluate(node.value[0], values), evaluate(node.value[1], values)
+                return sep.join(items)
+            if node.name == "Split":
+                return evaluate(node.value[1], values).split(evaluate(node.value[0], values))
+            if node.name == "If":
+                # Only partition conditions here: !Equals [!Ref AWS::Partition, <partition>].
+                name, then, otherwise = node.value
+                condition = self.t["Conditions"][name]
+                self.assertEqual("Equals", condition.name)
+                self.assertEqual(("Ref", "AWS::Partition"), (condition.value[0].name, condition.value[0].value))
+                holds = values["AWS::Partition"] == condition.value[1]
+                return evaluate(then if holds else otherwise, values)
+            if node.name == "Sub":
+                text, variables = (node.value, {}) if isinstance(node.value, str) else node.value
+                env = dict(values, **{k: evaluate(v, values) for k, v in variables.items()})
+                return re.sub(r"\$\{([^}]+)\}", lambda v: env[v.group(1)], text)
+            raise AssertionError(f"unexpected !{node.name}")
+        for partition, zones in (("aws", ["Z04517273P2QJMRVBE6KD", "Z07615331DW2RVXN8PQ4K"]),
+                                 ("aws-cn", ["ZONLYONE"]), ("aws-us-gov", ["ZA", "ZB", "ZC"])):
+            values = {"AWS::Partition": partition, "RecordHostedZoneIds": zones}
+            self.assertEqual([f"arn:{partition}:route53:::hostedzone/{z}" for z in zones],
+                             evaluate(change["Resource"], values))
+            self.assertEqual(f"arn:{partition}:route53:::change/*", evaluate(wait["Resource"], values))
+
+        # Route 53 is global with no VPC endpoint: the proxy must carry route53.amazonaws.com while
+        # the Region's endpoints (VPC endpoints) stay direct. NO_PROXY matched as controller/aws/proxy.h
+        # says: an entry matches the host and its subdomains.
+        env = {e["Name"]: e["Value"] for e in
+               self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
+        def bypasses(no_proxy, host):
+            for entry in (e.strip().lower() for e in no_proxy.split(",")):
+                domain = entry.lstrip("*").lstrip(".")
+                if entry and (host == domain or host.endswith("." + domain)):
+                    return True
+            return False
+        for region, suffix, route53 in (("ap-northeast-1", "amazonaws.com", "route53.amazonaws.com"),
+                                        ("cn-north-1", "amazonaws.com.cn", "route53.amazonaws.com.cn")):
+            no_proxy = evaluate(env["NO_PROXY"], {"AWS::Region": region, "AWS::URLSuffix": suffix})
+            self.assertFalse(bypasses(no_proxy, route53), f"{route53} must go through the proxy: {no_proxy}")
+            for service in ("elasticloadbalancing", "sts", "ec2", "autoscaling", "sqs", "dynamodb", "ssm",
+                            "sns", "kms"):
+                self.assertTrue(bypasses(no_proxy, f"{service}.{region}.{suffix}"), service)
+            self.assertTrue(bypasses(no_proxy, "169.254.170.2"), "the ECS credentials endpoint")
+        # The old list would have sent Route 53 direct (and so into a timeout).
+        self.assertTrue(bypasses(".amazonaws.com,169.254.170.2", "route53.amazonaws.com"))
+
+        # Asking for zones without instance sources or a way out is refused at stack creation.
+        rule = self.t["Rules"]["RecordZonesNeedInstanceSourcesAndEgress"]
+        self.assertEqual("Not", rule["RuleCondition"].name)
+        asserted = [a["Assert"] for a in rule["Assertions"]]
+        self.assertIn("InstanceSources", repr(asserted[0]))
+        self.assertIn("WebhookEgressCidr", repr(asserted[1]))
+        for a in rule["Assertions"]:
+            self.assertIn("RecordHostedZoneIds", a["AssertDescription"])
+
+    def test_manifests_from_s3_are_scoped_optional_and_go_through_the_gateway(self):
+        params = self.t["Parameters"]
+        self.assertEqual("", params["ManifestsBucket"]["Default"], "off by default")
+        self.assertRegex("endpoint-binder/prod/", params["ManifestsPrefix"]["AllowedPattern"])
+        self.assertNotRegex("prod", params["ManifestsPrefix"]["AllowedPattern"], "ends in /")
+        policy = self.resources["ManifestsPolicy"]
+        self.assertEqual("HasManifestsBucket", policy["Condition"])
+        self.assertEqual([("Ref", "TaskRole")], [(r.name, r.value) for r in policy["Properties"]["Roles"]])
+        listing = self.statement("ManifestsPolicy", "ManifestsList")
+        reading = self.statement("ManifestsPolicy", "ManifestsRead")
+        self.assertEqual(["s3:ListBucket"], listing["Action"])
+        self.assertEqual("arn:${AWS::Partition}:s3:::${ManifestsBucket}", listing["Resource"].value)
+        prefix = listing["Condition"]["StringEquals"]["s3:prefix"]
+        self.assertEqual([("Ref", "ManifestsPrefix")], [(p.name, p.value) for p in prefix])
+        self.assertEqual(["s3:GetObject"], reading["Action"])
+        self.assertEqual("arn:${AWS::Partition}:s3:::${ManifestsBucket}/${ManifestsPrefix}*",
+                         reading["Resource"].value)
+        # The same actions as `iam-policy --manifests s3://...`; ListBucket allows ListObjectsV2.
+        with open(IAM_POLICY_CC) as f:
+            text = f.read()
+        self.assertIn('{"s3:ListBucket"}', text)
+        self.assertIn('{"s3:GetObject"}', text)
+        s3 = self.session.get_service_model("s3").operation_names
+        self.assertIn("ListObjectsV2", s3)
+        self.assertIn("GetObject", s3)
+        # The tasks read s3://bucket/prefix when a bucket is given, the image's files otherwise.
+        env = {e["Name"]: e["Value"] for e in
+               self.resources["TaskDefinition"]["Properties"]["ContainerDefinitions"][0]["Environment"]}
+        manifests = env["ENDPOINT_BINDER_MANIFESTS"]
+        self.assertEqual("If", manifests.name)
+        self.assertEqual("HasManifestsBucket", manifests.value[0])
+        self.assertEqual("s3://${ManifestsBucket}/${ManifestsPrefix}", manifests.value[1].value)
+        self.assertEqual("/etc/endpoint-binder/manifests", manifests.value[2])
+        # S3 through the gateway endpoint: a bucket without a prefix or the S3 prefix list (the
+        # task's egress to the gateway) is refused at stack creation.
+        self.assertEqual("HasS3PrefixList", self.resources["TaskS3Egress"]["Condition"])
+        self.assertEqual("Gateway", self.resources["S3GatewayEndpoint"]["Properties"]["VpcEndpointType"])
+        rule = self.t["Rules"]["ManifestsBucketNeedsPrefixAndS3Route"]
+        asserted = [repr(a["Assert"]) for a in rule["Assertions"]]
+        self.assertIn("ManifestsPrefix", asserted[0])
+        self.assertIn("S3PrefixListId", asserted[1])
 
 
 # ---- EventBridge event patterns ------------------------------------------------------------------

@@ -15,3 +15,6 @@ eb_script_test(emulator_compute_conformance
 eb_script_test(emulator_route53_conformance
   COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/route53_conformance_test.py
   LABELS python TIMEOUT 120)
+eb_script_test(emulator_s3_conformance
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/s3_conformance_test.py
+  LABELS python TIMEOUT 120)

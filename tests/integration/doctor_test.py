@@ -70,6 +70,48 @@ class Doctor(ScenarioTest):
         out, _ = self.doctor("--events-queue-url", queue["url"].rsplit("/", 1)[0] + "/nope")
         self.assertRegex(out.stdout, r"\[FAIL\] events queue .*/nope: .*NonExistentQueue")
 
+    def test_record_binding_zones_exist_are_private_and_associated(self):
+        vpc = {"region": REGION, "vpcId": "vpc-0123456789abcdef0"}
+        other = {"region": "eu-west-1", "vpcId": "vpc-0fedcba9876543210"}
+        self.emulator.control("POST", "route53/zones", {"name": "corp.internal", "id": "ZCORP1", "vpcs": [vpc, other]})
+        self.emulator.control("POST", "route53/zones", {"name": "10.in-addr.arpa", "id": "ZREV10", "vpcs": [vpc]})
+        self.emulator.control("POST", "route53/zones", {"name": "pub.example", "id": "ZPUBLIC", "private": False})
+        self.emulator.control("POST", "route53/zones", {"name": "flat.internal", "id": "ZFLAT", "vpcs": [vpc]})
+        self.emulator.control("POST", "instances/launch", {"count": 2, "tags": {"dns": "true"}})
+        def binding(name, zone, reverse=None):
+            text = (f"apiVersion: endpointbinder.io/v1alpha1\nkind: DNSRecordBinding\nmetadata: {{name: {name}}}\n"
+                    f"spec:\n  hostedZoneId: {zone}\n  source: {{ec2: {{filters: [{{name: 'tag:dns', values: ['true']}}]}}}}\n")
+            return text + (f"  reverseHostedZoneId: {reverse}\n" if reverse else "")
+        self.write_manifest("names.yaml", binding("names", "ZCORP1", reverse="ZREV10"))
+        self.write_manifest("more.yaml", binding("more", "ZCORP1"))
+        out, _ = self.doctor()
+        print(out.stdout)
+        self.assertEqual(0, out.returncode, out.stdout + out.stderr)
+        for line in ("[ OK ] manifests: 0 target group bindings and 2 DNS record bindings valid",
+                     "[ OK ] ec2 source tag:dns=true (default/more): 2 instances match",
+                     "[ OK ] route53 endpoint",
+                     # One read per zone, naming every binding that uses it.
+                     "[ OK ] hosted zone corp.internal. ZCORP1 (default/more, default/names): private, "
+                     "associated with 2 VPCs: vpc-0123456789abcdef0 (ap-northeast-1), vpc-0fedcba9876543210 (eu-west-1)",
+                     "[ OK ] hosted zone 10.in-addr.arpa. ZREV10 (default/names reverse): private, "
+                     "associated with 1 VPC: vpc-0123456789abcdef0 (ap-northeast-1)", "all checks passed"):
+            self.assertIn(line, out.stdout)
+        self.assertEqual(1, out.stdout.count("hosted zone corp.internal."))
+
+        # A public zone, a missing zone, and a "reverse" zone that is not under in-addr.arpa.
+        self.write_manifest("names.yaml", binding("names", "ZPUBLIC", reverse="ZFLAT"))
+        self.write_manifest("more.yaml", binding("more", "ZNOSUCHZONE"))
+        out, _ = self.doctor()
+        print(out.stdout)
+        self.assertEqual(1, out.returncode)
+        self.assertIn("[FAIL] hosted zone pub.example. ZPUBLIC (default/names): is public\n"
+                      "       a DNSRecordBinding writes private hosted zones only", out.stdout)
+        self.assertRegex(out.stdout, r"\[FAIL\] hosted zone ZNOSUCHZONE \(default/more\): .*NoSuchHostedZone.*\n"
+                                     r"       check the id \(without /hostedzone/\)")
+        self.assertIn("[WARN] hosted zone flat.internal. ZFLAT (default/names reverse): is named as a reverse zone "
+                      "for A records but is not under in-addr.arpa.: no PTR record can be written to it", out.stdout)
+        self.assertIn("2 checks failed", out.stdout)
+
     def test_endpoint_that_never_answers_is_reported_as_missing_vpc_endpoint(self):
         # Accepts TCP connections (the kernel completes them from the backlog) but never answers.
         silent = socket.socket()

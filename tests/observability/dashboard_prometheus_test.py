@@ -2,7 +2,7 @@
 controller while it reconciles against the AWS emulator with induced drift and failures.
 
 Set-up (one per run, shared by the tests): the emulator and the DNS server from
-tests/integration/harness.py; six manifests in namespace "obs":
+tests/integration/harness.py; seven manifests in namespace "obs":
 - drifting: DNS answers 10.0.1.5, 10.0.1.6 and 10.0.2.7 with allowedCIDRs [10.0.1.0/24], so
   10.0.2.7 is held as NotAllowed forever (missing = 1); 10.0.1.99 was registered by hand and a
   1h grace period keeps it (unexpected = 1, held WithinGracePeriod);
@@ -12,6 +12,8 @@ tests/integration/harness.py; six manifests in namespace "obs":
 - denied: its target group is not yet claimed and every AddTags call is refused with
   AccessDenied (a task role without that permission), so it never syncs;
 - broken.yaml: a manifest with a typo (manifest_errors = 1);
+- names: a DNSRecordBinding naming the ec2 filter's instances in a private Route 53 zone (one
+  throttled zone read, so the Route 53 throttle panel has a series);
 - instances (ec2 filter) and asg (Auto Scaling group): instance target groups fed by the
   shared instance inventory (polled every 1s) and by an events queue the emulator delivers
   EC2 and Auto Scaling events to; one instance is launched once the controller runs, so a
@@ -82,6 +84,8 @@ EXPECTED_QUIET = {
     # interruption (the series exist: the sources and the queue are configured).
     "EndpointBinderInstanceInventoryStalled", "EndpointBinderEventQueueFailing",
     "EndpointBinderEventQueueUnusableMessages", "EndpointBinderSpotInterruptions",
+    # DNS records: every name written and in sync, no conflict.
+    "EndpointBinderRecordsMissing", "EndpointBinderRecordConflict", "EndpointBinderRecordsNotInSync",
 }
 OWNER_TAG = "endpointbinder.io/owner"
 CONTROLLER_ID = "endpoint-binder"  # the run command's default --controller-id
@@ -254,6 +258,16 @@ class DashboardAgainstPrometheus(unittest.TestCase):
         write("instances", instance_binding("instances", instances, [
             "    ec2:", "      filters:", '        - name: "tag:role"', "          values: [obs-web]"]))
         write("asg", instance_binding("asg", asg, ["    autoScalingGroup:", "      name: obs-asg"]))
+        # Names for the same instances in a private Route 53 zone (one throttled read).
+        emu.control("POST", "route53/zones", {"name": "obs.internal", "id": "ZOBS1", "vpcs": [
+            {"region": harness.REGION, "vpcId": "vpc-0123456789abcdef0"}]})
+        emu.control("POST", "faults", {"service": "route53", "action": "ListResourceRecordSets",
+                                       "throttleRate": 1, "remaining": 1})
+        write("names", "\n".join([
+            "apiVersion: endpointbinder.io/v1alpha1", "kind: DNSRecordBinding",
+            "metadata:", "  name: names", f"  namespace: {NS}", "spec:", "  hostedZoneId: ZOBS1",
+            "  source:", "    ec2:", "      filters:", '        - name: "tag:role"',
+            "          values: [obs-web]", "  record:", "    nameFrom: instance-id"]) + "\n")
 
         cls.controller = harness.Controller(manifests, emu, cls.dns, extra_args=(
             "--instance-poll-interval", "1s", "--events-queue-url", queue["url"]))
@@ -291,6 +305,11 @@ class DashboardAgainstPrometheus(unittest.TestCase):
                 and (p.value("endpointbinder_instance_inventory_instances") or 0) >= 5
                 and (p.value("endpointbinder_instance_inventory_rounds_total") or 0) >= 2,
             "the launch's events handled": lambda: (p.value(handled) or 0) > before,
+            "record names present": lambda: p.value(
+                f'endpointbinder_record_binding_records{{namespace="{NS}", name="names", state="present"}}')
+                == len(cls.web_ids)
+                and (p.value('sum(endpointbinder_aws_throttles_total{operation="ListResourceRecordSets"})')
+                     or 0) >= 1,
             "EC2 and Auto Scaling calls": lambda: (p.value(
                 'sum(endpointbinder_aws_requests_total{service="autoscaling", outcome="success"})') or 0) >= 1
                 and (p.value('endpointbinder_aws_throttles_total{operation="DescribeInstances"}') or 0) >= 1,

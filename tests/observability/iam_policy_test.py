@@ -21,7 +21,10 @@ BINARY = os.path.join(BIN_DIR, "endpoint-binder")
 EXAMPLES = os.path.join(ROOT, "manifests", "examples")
 # IAM service prefix -> botocore service model.
 IAM_SERVICES = {"elasticloadbalancing": "elbv2", "sts": "sts", "ec2": "ec2", "autoscaling": "autoscaling",
-                "route53": "route53", "sqs": "sqs", "ssm": "ssm", "kms": "kms", "sns": "sns"}
+                "route53": "route53", "sqs": "sqs", "ssm": "ssm", "kms": "kms", "sns": "sns",
+                "s3": "s3"}
+# IAM actions named differently from the API operation they allow.
+IAM_ACTION_OPERATIONS = {"s3:ListBucket": "ListObjectsV2"}
 TG = "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:targetgroup/"
 
 DESCRIBE_TARGET_GROUPS = {
@@ -51,7 +54,8 @@ def sources(actions):
 
 def records(zones, partition="aws"):
     return [{"Sid": "ChangeBoundRecords", "Effect": "Allow",
-             "Action": ["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets"],
+             "Action": ["route53:ChangeResourceRecordSets", "route53:GetHostedZone",
+                        "route53:ListResourceRecordSets"],
              "Resource": [f"arn:{partition}:route53:::hostedzone/{z}" for z in zones]},
             {"Sid": "WaitForRecordChanges", "Effect": "Allow", "Action": ["route53:GetChange"],
              "Resource": [f"arn:{partition}:route53:::change/*"]}]
@@ -92,7 +96,7 @@ def tgb(name, arn, source, namespace="default", target_type="ip"):
         """)
 
 
-def dnsrb(name, zone, source):
+def dnsrb(name, zone, source, reverse=None):
     return textwrap.dedent(f"""\
         apiVersion: endpointbinder.io/v1alpha1
         kind: DNSRecordBinding
@@ -100,7 +104,7 @@ def dnsrb(name, zone, source):
         spec:
           hostedZoneId: {zone}
           source: {source}
-        """)
+        """) + (f"  reverseHostedZoneId: {reverse}\n" if reverse else "")
 
 
 class IamPolicy(unittest.TestCase):
@@ -145,12 +149,13 @@ class IamPolicy(unittest.TestCase):
             self.assertEqual(sorted(set(s["Action"])), s["Action"], "sorted, no duplicates")
             for action in s["Action"]:
                 prefix, _, operation = action.partition(":")
+                operation = IAM_ACTION_OPERATIONS.get(action, operation)
                 self.assertIn(prefix, self.operations, action)
                 self.assertIn(operation, self.operations[prefix], f"{action} is not an AWS action")
             resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
             self.assertEqual(sorted(set(resources)), resources)
             for resource in resources:
-                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53|sqs|ssm|kms|sns):[^*]*(\*)?)$")
+                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53|sqs|ssm|kms|sns|s3):[^*]*(\*)?)$")
 
     def test_examples(self):
         expected = policy(
@@ -162,7 +167,8 @@ class IamPolicy(unittest.TestCase):
             # spotFleet (api-spot-fleet) and ec2 (the DNSRecordBinding internal-names).
             sources(["ec2:DescribeInstances", "ec2:DescribeSpotFleetInstances",
                      "ec2:DescribeSpotFleetRequests"]),
-            records(["Z04517273P2QJMRVBE6KD"]),
+            # The forward and the reverse zone of internal-names.
+            records(["Z04517273P2QJMRVBE6KD", "Z07615331DW2RVXN8PQ4K"]),
             notifications(["/endpoint-binder/slack-webhook"],
                           ["arn:aws:sns:ap-northeast-1:123456789012:web-ops-alerts"]),
             CALLER_IDENTITY)
@@ -216,6 +222,23 @@ class IamPolicy(unittest.TestCase):
         r = self.run_cli(path, "--partition", "AWS CN")
         self.assertEqual(2, r.returncode)
 
+    def test_reverse_zones_are_granted_like_forward_zones(self):
+        # Two bindings share a reverse zone; one reverse zone is another binding's forward zone.
+        ec2 = "{ec2: {filters: [{name: 'tag:dns', values: ['true']}]}}"
+        path = self.write("ptr.yaml",
+                          dnsrb("a", "ZC0000000000000000003", ec2, reverse="ZR0000000000000000009"),
+                          dnsrb("b", "ZA0000000000000000001", "{autoScalingGroup: {name: web}}",
+                                reverse="ZR0000000000000000009"),
+                          dnsrb("c", "ZR0000000000000000009", ec2))
+        expected = policy(sources(["autoscaling:DescribeAutoScalingGroups", "ec2:DescribeInstances"]),
+                          records(["ZA0000000000000000001", "ZC0000000000000000003", "ZR0000000000000000009"]),
+                          CALLER_IDENTITY)
+        self.assert_policy(expected, path)
+        doc = json.loads(self.run_cli(path, "--partition", "aws-us-gov").stdout)
+        zones = next(s for s in doc["Statement"] if s["Sid"] == "ChangeBoundRecords")
+        self.assertIn("route53:GetHostedZone", zones["Action"], "doctor and the reconciler read the zone")
+        self.assertIn("arn:aws-us-gov:route53:::hostedzone/ZR0000000000000000009", zones["Resource"])
+
     def test_events_queue_is_granted_on_that_queue_only(self):
         path = self.write("asg.yaml", tgb("asg", TG + "asg/0000000000000001", "{autoScalingGroup: {name: web}}",
                                           target_type="instance"))
@@ -237,6 +260,33 @@ class IamPolicy(unittest.TestCase):
             self.assertEqual(2, r.returncode, bad)
             self.assertEqual("", r.stdout)
             self.assertIn("is not an SQS queue URL", r.stderr)
+
+    def test_s3_manifests_are_granted_on_their_prefix_only(self):
+        path = self.write("a.yaml", tgb("a", TG + "a/0000000000000001", "{dns: {hostname: a.local}}"))
+        arns = [TG + "a/0000000000000001"]
+        listing = {"Sid": "ManifestsList", "Effect": "Allow", "Action": ["s3:ListBucket"],
+                   "Resource": ["arn:aws:s3:::eb-manifests"],
+                   "Condition": {"StringEquals": {"s3:prefix": ["prod/"]}}}
+        reading = {"Sid": "ManifestsRead", "Effect": "Allow", "Action": ["s3:GetObject"],
+                   "Resource": ["arn:aws:s3:::eb-manifests/prod/*"]}
+        self.assert_policy(policy(DESCRIBE_TARGET_GROUPS, change_targets(arns), claim(arns), listing, reading,
+                                  CALLER_IDENTITY),
+                           path, "--manifests", "s3://eb-manifests/prod/")
+        # Two prefixes of one bucket, and a whole bucket (no prefix: no condition).
+        doc = json.loads(self.run_cli(path, "--manifests", "s3://eb-manifests/prod/", "--manifests",
+                                      "s3://eb-manifests/shared/", "--manifests", "s3://other-bucket").stdout)
+        self.check_policy_is_valid(doc)
+        by_sid = {s["Sid"]: s for s in doc["Statement"]}
+        self.assertEqual({"StringEquals": {"s3:prefix": ["prod/", "shared/"]}}, by_sid["ManifestsList1"]["Condition"])
+        self.assertEqual(["arn:aws:s3:::other-bucket"], by_sid["ManifestsList2"]["Resource"])
+        self.assertNotIn("Condition", by_sid["ManifestsList2"])
+        self.assertEqual(["arn:aws:s3:::eb-manifests/prod/*", "arn:aws:s3:::eb-manifests/shared/*",
+                          "arn:aws:s3:::other-bucket/*"], by_sid["ManifestsRead"]["Resource"])
+        for bad in ("manifests/", "s3://Bad_Bucket/x/", "https://eb-manifests.s3.amazonaws.com/prod/"):
+            r = self.run_cli(path, "--manifests", bad)
+            self.assertEqual(2, r.returncode, bad)
+            self.assertEqual("", r.stdout)
+            self.assertIn("is not an S3 location", r.stderr)
 
     def test_notifications_are_scoped_to_their_parameters_keys_and_topics(self):
         def with_notifications(name, arn, entries):

@@ -32,6 +32,8 @@ BINDING_FAMILIES = {
     "endpointbinder_binding_drift_targets", "endpointbinder_plan_operations_total",
     "endpointbinder_plan_held_operations", "endpointbinder_binding_last_successful_sync_timestamp_seconds",
     "endpointbinder_binding_condition",
+    # DNSRecordBindings: per binding as well, so filtered and named the same way.
+    "endpointbinder_record_binding_records", "endpointbinder_record_binding_condition",
 }
 
 

@@ -99,6 +99,7 @@ class ControlApi:
         self.routes.update(emulator.ssm.control_routes())
         self.routes.update(emulator.sns.control_routes())
         self.routes.update(emulator.route53.control_routes())
+        self.routes.update(emulator.s3.control_routes())
 
     def handle(self, method, path, query, body):
         """(status, JSON-able dict) for one control call."""

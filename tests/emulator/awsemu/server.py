@@ -5,7 +5,7 @@ its service is the SigV4 credential scope's service name (a regional Host such a
 `sts.us-east-1.amazonaws.com` must agree with it); an unsigned call is routed by Host, or by
 an action a service accepts unsigned (STS AssumeRoleWithWebIdentity). Query-protocol calls
 name their action in `Action`; AWS JSON 1.0 calls (SQS) in `X-Amz-Target`; REST-XML calls (Route
-53, signed for its global endpoint's us-east-1) by method and path. The pipeline per
+53, signed for its global endpoint's us-east-1; S3, path-style) by method and path. The pipeline per
 call: parse -> authenticate -> fault rules (delay, throttle, 5xx, reset) -> token bucket ->
 the action -> (afterApply faults) -> log. Each service words its own errors (EC2's
 `<Response><Errors>`, SQS JSON's `__type`) and throttles (`RequestLimitExceeded` on EC2).
@@ -48,6 +48,7 @@ from .faults import FaultInjector
 from .query import RequestContext
 from .requestlog import RequestLog
 from .route53 import Route53Service
+from .s3 import S3Service
 from .scheduler import Scheduler
 from .sigv4 import Verifier, parse_signature
 from .sns import SnsService
@@ -119,9 +120,10 @@ class Emulator:
         self.ssm = SsmService(self.session, self)
         self.sns = SnsService(self.session, self)
         self.route53 = Route53Service(self.session, self)
+        self.s3 = S3Service(self.session, self)
         self.services = {s.signing_name: s for s in (self.elbv2, self.sts, self.ec2,
                                                      self.autoscaling, self.sqs, self.ssm,
-                                                     self.sns, self.route53)}
+                                                     self.sns, self.route53, self.s3)}
         self.control = ControlApi(self)
         self.verbose = bool(config["verbose"])
         self.log_stream = sys.stderr
@@ -161,6 +163,7 @@ class Emulator:
             self.ssm.reset()
             self.sns.reset()
             self.route53.reset()
+            self.s3.reset()
             self.events.reset()
             self.compute.reset()
             self.changed.notify_all()  # long polls on dropped queues end

@@ -252,6 +252,13 @@ class Verifier:
                             f" ({now_dt.strftime(fmt)} - {signed.expires} sec.)")
         headers = _HeaderView(headers_pairs)
         declared = headers.get("x-amz-content-sha256")
+        if signed.service == "s3" and not signed.presigned:
+            # S3 requires the header on header-signed calls, and accepts an unsigned payload.
+            if declared is None:
+                raise AwsError("InvalidRequest", "Missing required header for this request: "
+                               "x-amz-content-sha256", 400)
+            if declared == "UNSIGNED-PAYLOAD":
+                declared = None
         if declared is not None and declared != hashlib.sha256(body or b"").hexdigest():
             raise _mismatch("The provided 'x-amz-content-sha256' header does not match what "
                             "was computed.")

@@ -23,6 +23,7 @@ DEFAULT_QUOTAS = {
     "ec2:Describe*": {"rate": 20.0, "burst": 100.0},
     "sqs:*": None,
     "route53:*": {"rate": 5.0, "burst": 5.0},
+    "s3:*": {"rate": 5500.0, "burst": 5500.0},  # S3: 5,500 GET/s per prefix
     "*": {"rate": 10.0, "burst": 40.0},
 }
 

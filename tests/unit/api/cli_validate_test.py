@@ -45,7 +45,7 @@ class Validate(unittest.TestCase):
                       "vpc-f-iot-dashboards-7kq2xw5nbc3hmf4tyr6ludvpaa.ap-northeast-1.es.amazonaws.com"
                       " -> targetgroup/f-iot-dashboards-tg (ip, port 443), generation ", result.stdout)
         self.assertIn("DNSRecordBinding platform/internal-names: ec2 1 filter -> hosted zone "
-                      "Z04517273P2QJMRVBE6KD (A from tag:Name)", result.stdout)
+                      "Z04517273P2QJMRVBE6KD (A from tag:Name; PTR in Z07615331DW2RVXN8PQ4K)", result.stdout)
 
     def test_an_invalid_file_exits_1_with_the_diagnostic_on_stderr(self):
         path = os.path.join(INVALID, "percent-over-100.yaml")

@@ -214,7 +214,68 @@ spec:
   EXPECT_EQ(b.spec.record.ttl, 60);
   EXPECT_EQ(b.spec.policy.deregistrationGracePeriod, minutes(3));
   EXPECT_TRUE(b.spec.policy.prune);
+  EXPECT_FALSE(b.spec.reverseHostedZoneId.has_value());
+  EXPECT_EQ(b.spec.policy.minRecords, 1);
+  EXPECT_EQ(b.spec.policy.maxDeletionsPerSync.toString(), "50%");
+  EXPECT_EQ(b.spec.policy.deletionPolicy, DeletionPolicy::kRetain);
   EXPECT_THAT(b.generation, testing::MatchesRegex("[0-9a-f]{16}"));
+}
+
+TEST(DecodeManifests, ReadsDnsRecordBindingReverseZoneAndSafetyFields) {
+  const ManifestSet set = decodeManifests(R"(apiVersion: endpointbinder.io/v1alpha1
+kind: DNSRecordBinding
+metadata: {name: names}
+spec:
+  hostedZoneId: Z123
+  reverseHostedZoneId: Z0REVERSE10
+  source: {ec2: {filters: [{name: "tag:dns", values: ["true"]}]}}
+  policy: {minRecords: 0, maxDeletionsPerSync: 3, deletionPolicy: Delete}
+---
+apiVersion: endpointbinder.io/v1alpha1
+kind: DNSRecordBinding
+metadata: {name: percent}
+spec:
+  hostedZoneId: Z124
+  source: {ec2: {filters: [{name: "tag:dns", values: ["true"]}]}}
+  policy: {minRecords: 5, maxDeletionsPerSync: "10%", deletionPolicy: Retain}
+)",
+                                          "r.yaml");
+  ASSERT_TRUE(set.ok()) << testing::PrintToString(lines(set.errors));
+  ASSERT_EQ(set.dnsRecordBindings.size(), 2u);
+  const DnsRecordBindingSpec& a = set.dnsRecordBindings[0].spec;
+  EXPECT_EQ(a.reverseHostedZoneId, std::optional<std::string>("Z0REVERSE10"));
+  EXPECT_EQ(a.policy.minRecords, 0);
+  EXPECT_EQ(a.policy.maxDeletionsPerSync.toString(), "3");
+  EXPECT_EQ(a.policy.deletionPolicy, DeletionPolicy::kDeregister);
+  const DnsRecordBindingSpec& b = set.dnsRecordBindings[1].spec;
+  EXPECT_FALSE(b.reverseHostedZoneId.has_value());
+  EXPECT_EQ(b.policy.minRecords, 5);
+  EXPECT_EQ(b.policy.maxDeletionsPerSync.toString(), "10%");
+  EXPECT_EQ(b.policy.deletionPolicy, DeletionPolicy::kRetain);
+}
+
+TEST(DecodeManifests, ReportsBadDnsRecordBindingReverseZoneAndSafetyFields) {
+  const ManifestSet set = decodeManifests(R"(apiVersion: endpointbinder.io/v1alpha1
+kind: DNSRecordBinding
+metadata: {name: names}
+spec:
+  hostedZoneId: Z123
+  reverseHostedZoneId: /hostedzone/Z456
+  source: {ec2: {filters: [{name: "tag:dns", values: ["true"]}]}}
+  policy: {minRecords: -1, maxDeletionsPerSync: "150%", deletionPolicy: Deregister, minTargets: 1}
+)",
+                                          "bad.yaml");
+  EXPECT_TRUE(set.dnsRecordBindings.empty());
+  EXPECT_THAT(
+      lines(set.errors),
+      ElementsAre(HasSubstr("bad.yaml:6:24: spec.reverseHostedZoneId: \"/hostedzone/Z456\" "
+                            "is not a hosted zone id"),
+                  HasSubstr("bad.yaml:8:24: spec.policy.minRecords: -1 is below the minimum 0"),
+                  HasSubstr("bad.yaml:8:49: spec.policy.maxDeletionsPerSync: \"150%\" "
+                            "exceeds 100%"),
+                  HasSubstr("bad.yaml:8:73: spec.policy.deletionPolicy: \"Deregister\" is not "
+                            "one of Retain, Delete"),
+                  HasSubstr("bad.yaml:8:85: spec.policy.minTargets: unknown field")));
 }
 
 TEST(DecodeManifests, ReportsEveryErrorOfADocumentNotOnlyTheFirst) {

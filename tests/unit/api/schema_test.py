@@ -269,6 +269,31 @@ spec:
   source: {{autoScalingGroup: {{name: web}}}}
 """, ["Z1", "Z0123456789ABCDEFGHIJ", "Z" + "A" * 32, "Z" + "A" * 33, "Z", "z1", "Z1a",
       "/hostedzone/Z1", ""]),
+    "reverseHostedZoneId": ("""apiVersion: endpointbinder.io/v1alpha1
+kind: DNSRecordBinding
+metadata: {{name: "n{index}"}}
+spec:
+  hostedZoneId: Z1
+  reverseHostedZoneId: {value}
+  source: {{autoScalingGroup: {{name: web}}}}
+""", ["Z1", "Z0REVERSE10IN", "Z" + "A" * 32, "Z" + "A" * 33, "Z", "z1", "/hostedzone/Z1", "",
+      Raw("null"), Raw("1")]),
+    "record policy": ("""apiVersion: endpointbinder.io/v1alpha1
+kind: DNSRecordBinding
+metadata: {{name: "n{index}"}}
+spec:
+  hostedZoneId: Z1
+  source: {{autoScalingGroup: {{name: web}}}}
+  policy: {value}
+""", [Raw("{minRecords: 0}"), Raw("{minRecords: 2147483647}"), Raw("{minRecords: 2147483648}"),
+      Raw("{minRecords: -1}"), Raw("{minRecords: '1'}"), Raw("{minRecords: 1.5}"),
+      Raw("{maxDeletionsPerSync: 0}"), Raw("{maxDeletionsPerSync: 7}"),
+      Raw("{maxDeletionsPerSync: '0%'}"), Raw("{maxDeletionsPerSync: '100%'}"),
+      Raw("{maxDeletionsPerSync: '101%'}"), Raw("{maxDeletionsPerSync: '5'}"),
+      Raw("{maxDeletionsPerSync: -1}"), Raw("{deletionPolicy: Retain}"),
+      Raw("{deletionPolicy: Delete}"), Raw("{deletionPolicy: Deregister}"),
+      Raw("{deletionPolicy: delete}"), Raw("{minTargets: 1}"),
+      Raw("{maxDeregistrationsPerSync: 1}")]),
     "nameFrom": ("""apiVersion: endpointbinder.io/v1alpha1
 kind: DNSRecordBinding
 metadata: {{name: "n{index}"}}

@@ -64,10 +64,12 @@ TEST(LeaderElection, TheGateOpensForTheLeaderOnly) {
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().kind, core::ErrorKind::kRetryable);
   EXPECT_EQ(refused.error().message, "this replica does not lead (a leads (term 1))");
-  for (const char* write : {"RegisterTargets", "DeregisterTargets", "AddTags", "RemoveTags"}) {
+  for (const char* write : {"RegisterTargets", "DeregisterTargets", "AddTags", "RemoveTags",
+                            "ChangeResourceRecordSets"}) {
     EXPECT_FALSE(b.election.admitAttempt(write)) << write;
   }
-  for (const char* read : {"DescribeTargetHealth", "DescribeTags", "DescribeTargetGroups"}) {
+  for (const char* read : {"DescribeTargetHealth", "DescribeTags", "DescribeTargetGroups",
+                           "ListResourceRecordSets", "GetChange"}) {
     EXPECT_TRUE(b.election.admitAttempt(read)) << read;
   }
   const auto status = b.election.status();

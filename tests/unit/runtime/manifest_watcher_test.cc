@@ -384,6 +384,36 @@ TEST_F(ManifestWatcherTest, RescansDecodeOnlyWhenAFileChanged) {
   EXPECT_EQ(watcher->stats().rescans, 1u);
 }
 
+// Remote manifests (s3://): nothing on disk to fingerprint, so every rescan reloads and the
+// loader's own change check (ETags) decides what to read.
+TEST_F(ManifestWatcherTest, RemoteManifestsReloadOnEveryRescan) {
+  std::atomic<int> loads{0};
+  std::atomic<int> version{1};
+  ManifestStoreOptions storeOptions;
+  storeOptions.remoteLoader = [&](const std::vector<fs::path>& paths) {
+    ++loads;
+    EXPECT_EQ(paths, std::vector<fs::path>{"s3://manifests/prod/"});
+    return api::decodeManifests(
+        targetGroupBinding("a", version.load() == 1 ? "10.0.0.1" : "10.0.0.9"),
+        "s3://manifests/prod/a.yaml");
+  };
+  ManifestStore store({"s3://manifests/prod/"}, {}, storeOptions);
+  auto options = fastOptions();
+  options.useInotify = false;
+  options.fingerprintRescans = false;
+  options.rescanInterval = milliseconds(50);
+  auto watcher = startWatcher(store, options);
+  ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
+  ASSERT_TRUE(eventually([&] { return watcher->stats().rescans >= 3; }));
+  EXPECT_EQ(watcher->stats().rescansUnchanged, 0u);
+  EXPECT_TRUE(store.errors().empty()) << "no path is looked up on disk";
+  version = 2;
+  ASSERT_GE(diffs_.waitFor(
+                1, [](const auto& d) { return has(d.targetGroupBindings.updated, "default/a"); }),
+            1);
+  EXPECT_GE(loads.load(), 4);
+}
+
 TEST_F(ManifestWatcherTest, DebounceMakesOneReloadOfABurst) {
   fs::path dir = temp_.path() / "manifests";
   writeFile(dir / "seed.yaml", targetGroupBinding("seed", "10.0.0.1"));

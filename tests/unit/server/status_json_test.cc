@@ -243,6 +243,50 @@ TEST(StatusJsonTest, BadJsonNamesTheField) {
   EXPECT_THAT(list.error().message, HasSubstr("items[1]: status JSON: metadata.name"));
 }
 
+TEST(StatusJsonTest, RecordBindingHasRecordCountsAndItsZoneAndRoundTrips) {
+  BindingStatus s;
+  s.kind = "DNSRecordBinding";
+  s.ns = "platform";
+  s.name = "internal-names";
+  s.generation = "0123456789abcdef";
+  s.targetGroupArn = "hostedzone/Z04517273P2QJMRVBE6KD";
+  s.creationTime = at(1'700'000'000);
+  s.conditions = {{"InSync", ConditionStatus::kFalse, "PENDING",
+                   "Route 53 is propagating the last change", at(1'700'000'000)}};
+  s.counts.desired = 4;
+  s.counts.registered = 3;
+  s.counts.missing = 1;
+  s.counts.unexpected = 2;
+  const auto json = bindingToJson(s);
+  EXPECT_EQ(json.at("kind").as_string(), "DNSRecordBinding");
+  EXPECT_EQ(json.at("spec").serialize(), R"({"hostedZoneId":"Z04517273P2QJMRVBE6KD"})");
+  EXPECT_EQ(json.at("status").at("records").serialize(),
+            R"({"desired":4,"present":3,"missing":1,"unexpected":2})");
+  EXPECT_FALSE(json.at("status").has_field("targets")) << "no target counts for records";
+
+  auto back = bindingFromJson(json);
+  ASSERT_TRUE(back.has_value()) << back.error().message;
+  EXPECT_EQ(back->kind, "DNSRecordBinding");
+  EXPECT_EQ(back->targetGroupArn, s.targetGroupArn);
+  EXPECT_EQ(back->counts.desired, 4);
+  EXPECT_EQ(back->counts.registered, 3);
+  EXPECT_EQ(back->counts.missing, 1);
+  EXPECT_EQ(back->counts.unexpected, 2);
+  ASSERT_EQ(back->conditions.size(), 1u);
+  EXPECT_EQ(back->conditions[0].type, "InSync");
+
+  // A spec the controller knows is served as it is, with its own hostedZoneId.
+  s.specJson = R"({"hostedZoneId":"ZOTHER","reverseHostedZoneId":"ZREV"})";
+  EXPECT_EQ(bindingToJson(s).at("spec").at("hostedZoneId").as_string(), "ZOTHER");
+  EXPECT_EQ(bindingFromJson(bindingToJson(s))->targetGroupArn, "hostedzone/ZOTHER");
+
+  auto bad = bindingToJson(s);
+  bad["status"]["records"]["present"] = web::json::value::string("3");
+  auto error = bindingFromJson(bad);
+  ASSERT_FALSE(error.has_value());
+  EXPECT_THAT(error.error().message, HasSubstr("status.records.present"));
+}
+
 TEST(StatusJsonTest, ErrorStatusObjects) {
   EXPECT_EQ(
       errorStatusJson(404, "targetgroupbindings.endpointbinder.io \"a/b\" not found").serialize(),

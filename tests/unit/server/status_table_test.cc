@@ -184,7 +184,6 @@ TEST(RenderDescribeTest, BareStatusAndUnappliedEmptyPlan) {
   BindingStatus s;
   s.ns = "default";
   s.name = "bare";
-  s.kind = "DNSRecordBinding";
   s.creationTime = kNow;
   s.targetGroupArn = "arn:tg";  // no specJson yet: the ARN is all the spec we know
   s.lastError = "AccessDenied: not authorized";
@@ -195,7 +194,7 @@ TEST(RenderDescribeTest, BareStatusAndUnappliedEmptyPlan) {
   EXPECT_EQ(renderDescribe(s, kNow),
             R"(Name:                bare
 Namespace:           default
-Kind:                DNSRecordBinding
+Kind:                TargetGroupBinding
 API Version:         endpointbinder.io/v1alpha1
 Generation:          <none>
 Creation Timestamp:  2023-11-16T02:00:00Z (0s ago)
@@ -218,6 +217,110 @@ Status:
     Unexpected:  0
   Last Plan:     Not applied, 2023-11-16T01:58:00Z (2m ago)
     (no changes)
+Events:  <none>
+)");
+}
+
+BindingStatus recordStatus(std::string ns, std::string name) {
+  BindingStatus s;
+  s.kind = "DNSRecordBinding";
+  s.ns = std::move(ns);
+  s.name = std::move(name);
+  s.targetGroupArn = "hostedzone/Z04517273P2QJMRVBE6KD";
+  return s;
+}
+
+TEST(RenderTableTest, RecordBindingsGetTheirOwnTableAfterTheTargetGroupBindings) {
+  BindingStatus tgb;
+  tgb.ns = "default";
+  tgb.name = "web";
+  tgb.conditions = {{"Ready", ConditionStatus::kTrue, "Converged", "", {}}};
+  tgb.counts.desired = 2;
+  tgb.counts.registered = 2;
+  tgb.counts.healthy = 2;
+  tgb.lastSyncTime = kNow - 5s;
+  tgb.creationTime = kNow - 1h;
+
+  BindingStatus names = recordStatus("platform", "internal-names");
+  names.conditions = {{"Ready", ConditionStatus::kFalse, "Converging", "", {}},
+                      {"Conflict", ConditionStatus::kTrue, "SharedName", "", {}},
+                      {"InSync", ConditionStatus::kFalse, "PENDING", "", {}}};
+  names.counts.desired = 12;
+  names.counts.registered = 10;
+  names.counts.missing = 2;
+  names.counts.unexpected = 1;
+  names.lastSyncTime = kNow - 30s;
+  names.creationTime = kNow - 24h * 3;
+
+  BindingStatus fresh = recordStatus("default", "new");  // before its first write: no InSync
+  fresh.creationTime = kNow - 10s;
+
+  const std::string records =
+      "NAMESPACE   NAME             READY     NAMES   ZONE                    DRIFT   INSYNC   "
+      "CONFLICT   LAST-SYNC   AGE\n"
+      "platform    internal-names   False     10/12   Z04517273P2QJMRVBE6KD   3       False    "
+      "True       30s         3d\n"
+      "default     new              Unknown   0/0     Z04517273P2QJMRVBE6KD   -       -        "
+      "Unknown    <none>      10s\n";
+  // Mixed, in any order: the target group bindings' table unchanged, then the records'.
+  EXPECT_EQ(renderTable({names, tgb, fresh}, kNow),
+            "NAMESPACE   NAME   READY   TARGETS   HEALTHY   DRIFT   LAST-SYNC   AGE\n"
+            "default     web    True    2/2       2         -       5s          1h\n"
+            "\n" +
+                records);
+  // Only record bindings: their table alone.
+  EXPECT_EQ(renderTable({names, fresh}, kNow), records);
+}
+
+TEST(RenderDescribeTest, RecordBindingShowsItsZoneRecordCountsAndInSync) {
+  BindingStatus s = recordStatus("platform", "internal-names");
+  s.generation = "0123456789abcdef";
+  s.observedGeneration = "0123456789abcdef";
+  s.creationTime = kNow - 2h;
+  s.lastSyncTime = kNow - 10s;
+  s.conditions = {
+      {"Ready", ConditionStatus::kTrue, "Converged", "every listed instance has its record",
+       kNow - 10s},
+      {"InSync", ConditionStatus::kTrue, "INSYNC",
+       "Route 53 has propagated every change: the names resolve", kNow - 10s},
+  };
+  s.counts.desired = 3;
+  s.counts.registered = 3;
+  s.counts.unexpected = 1;
+  runtime::PlanSummary plan;
+  plan.toRegister = {"web-1.corp.internal. A 10.0.1.5"};
+  plan.held = {"old.corp.internal.: WithinGracePeriod"};
+  plan.applied = true;
+  plan.time = kNow - 10s;
+  s.lastPlan = plan;
+  EXPECT_EQ(renderDescribe(s, kNow),
+            R"(Name:                internal-names
+Namespace:           platform
+Kind:                DNSRecordBinding
+API Version:         endpointbinder.io/v1alpha1
+Generation:          0123456789abcdef
+Creation Timestamp:  2023-11-16T00:00:00Z (2h ago)
+Spec:
+  Hosted Zone Id:  Z04517273P2QJMRVBE6KD
+Status:
+  Observed Generation:  0123456789abcdef
+  Last Sync Time:       2023-11-16T01:59:50Z (10s ago)
+  Last Attempt Time:    <none>
+  Last Error:           <none>
+  Conditions:
+    Type    Status  Reason     Age  Message
+    ----    ------  ------     ---  -------
+    Ready   True    Converged  10s  every listed instance has its record
+    InSync  True    INSYNC     10s  Route 53 has propagated every change: the names resolve
+  Records:
+    Desired:     3
+    Present:     3
+    Missing:     0
+    Unexpected:  1
+  Last Plan:     Applied, 2023-11-16T01:59:50Z (10s ago)
+    + web-1.corp.internal. A 10.0.1.5
+    Held:
+      old.corp.internal.: WithinGracePeriod
 Events:  <none>
 )");
 }

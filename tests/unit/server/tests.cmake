@@ -11,3 +11,9 @@ eb_script_test(server_metrics_promtool
           $<TARGET_FILE:eb_metrics_dump> ${EB_PROMTOOL}
   LABELS unit promtool
   TIMEOUT 120)
+
+# `get` and `describe` of the real binary against a stand-in status API: both kinds of binding.
+eb_script_test(server_cli_get_test
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/cli_get_test.py
+  LABELS python server
+  TIMEOUT 120)
