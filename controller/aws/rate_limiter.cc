@@ -47,6 +47,37 @@ std::unexpected<core::Error> rateLimitedError(std::string_view what) {
 
 }  // namespace
 
+core::Result<std::map<std::string, std::string, std::less<>>> splitRateLimitSpecByService(
+    std::string_view spec) {
+  std::map<std::string, std::string, std::less<>> out;
+  for (const auto service : kRateLimitedServices) out.emplace(std::string(service), "");
+  while (!spec.empty()) {
+    const size_t comma = spec.find(',');
+    const std::string_view item = trim(spec.substr(0, comma));
+    spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
+    if (item.empty()) continue;
+    std::string_view service = "elasticloadbalancing";
+    std::string_view rest = item;
+    const size_t eq = item.find('=');
+    const size_t colon = item.find(':');
+    if (colon != std::string_view::npos && (eq == std::string_view::npos || colon < eq)) {
+      service = trim(item.substr(0, colon));
+      rest = trim(item.substr(colon + 1));
+      if (!out.contains(service)) {
+        std::string known;
+        for (const auto s : kRateLimitedServices)
+          known += (known.empty() ? "" : ", ") + std::string(s);
+        return specError(item,
+                         "unknown service \"" + std::string(service) + "\" (one of " + known + ")");
+      }
+    }
+    auto& target = out.find(service)->second;
+    if (!target.empty()) target += ',';
+    target += rest;
+  }
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // TokenBucket
 

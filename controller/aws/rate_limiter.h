@@ -92,6 +92,18 @@ struct RateLimitOptions {
 core::Result<RateLimitOptions> parseRateLimitSpec(std::string_view spec,
                                                   RateLimitOptions base = {});
 
+// The services whose client-side limits --aws-rate-limits may tune, by SigV4 signing name.
+inline constexpr std::string_view kRateLimitedServices[] = {"elasticloadbalancing", "ec2",
+                                                            "autoscaling", "sqs", "route53"};
+
+// Splits a --aws-rate-limits spec by service: an item "SERVICE:KEY=RATE:BURST" (SERVICE one of
+// kRateLimitedServices, e.g. "ec2:DescribeInstances=20:100", "route53:*=2:5") belongs to that
+// service; an item without a prefix to ELBv2 ("elasticloadbalancing"), as before services
+// were added. Returns each service's items (prefix removed) as a spec for
+// parseRateLimitSpec, "" for a service not mentioned. Only the prefixes are checked here.
+core::Result<std::map<std::string, std::string, std::less<>>> splitRateLimitSpecByService(
+    std::string_view spec);
+
 // How a limiter waits. The default waits on a condition variable in real time (so other
 // threads can wake it); tests with a ManualClock pass a function that advances the clock.
 using SleepFn = std::function<void(std::chrono::nanoseconds)>;

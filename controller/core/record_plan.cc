@@ -397,11 +397,6 @@ RecordPlan planRecords(const RecordPlanInput& in, const RecordMemory& memory) {
     }
     // The holder wants this name no more: it passes on once the holder's grace is over.
     ++plan.missing;
-    if (in.listedWithoutRecord.contains(current.owner.instanceId)) {
-      plan.held.push_back({name, RecordHold::kInstanceStillListed, {}});
-      sharedWith(nullptr, "held by " + current.owner.instanceId + ", still listed");
-      continue;
-    }
     const auto since = unwantedSince(name, current.owner.instanceId);
     const bool due = in.leaving.contains(current.owner.instanceId) || in.now - since >= in.grace;
     if (due && in.sourceUsable) {

@@ -151,7 +151,8 @@ struct RecordPlanInput {
   std::set<std::string> leaving;            // instance ids going now
   std::map<std::string, MonoTime> instanceGoneSince;
   // Listed instances that give no candidate (no usable name or address, a VPC the zone does
-  // not serve): their names are held, never deleted (a disallowed picture is no departure).
+  // not serve): their names are never deleted (a disallowed picture is no departure); another
+  // instance wanting the name still takes it over after the grace period.
   std::set<std::string> listedWithoutRecord;
   bool sourceUsable = false;  // a good listing, not failing
   bool prune = true;

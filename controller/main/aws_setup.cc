@@ -38,8 +38,24 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   chain.stsEndpoint = setup->stsEndpoint.url;
   setup->credentials = aws::makeDefaultCredentialsChain(chain);
 
-  auto limits = aws::parseRateLimitSpec(flags.rateLimits);
+  auto byService = aws::splitRateLimitSpecByService(flags.rateLimits);
+  if (!byService) return std::unexpected(byService.error());
+  setup->rateLimitSpecs = *byService;
+  auto limits = aws::parseRateLimitSpec(setup->rateLimitSpecs["elasticloadbalancing"]);
   if (!limits) return std::unexpected(limits.error());
+  auto ec2Limits = aws::parseRateLimitSpec(setup->rateLimitSpecs["ec2"], aws::ec2RateLimits());
+  if (!ec2Limits) return std::unexpected(ec2Limits.error());
+  auto autoScalingLimits =
+      aws::parseRateLimitSpec(setup->rateLimitSpecs["autoscaling"], aws::autoScalingRateLimits());
+  if (!autoScalingLimits) return std::unexpected(autoScalingLimits.error());
+  auto sqsLimits = aws::parseRateLimitSpec(setup->rateLimitSpecs["sqs"], aws::sqsRateLimits());
+  if (!sqsLimits) return std::unexpected(sqsLimits.error());
+  // Route 53's client is built later (route53()), but a bad spec fails here, at start.
+  if (auto route53Limits =
+          aws::parseRateLimitSpec(setup->rateLimitSpecs["route53"], aws::route53RateLimits());
+      !route53Limits) {
+    return std::unexpected(route53Limits.error());
+  }
   setup->rateLimiter = std::make_unique<aws::RateLimiter>(*limits, clock);
 
   const aws::RetryOptions retry{
@@ -72,7 +88,7 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   if (!sqs) return std::unexpected(sqs.error());
   setup->sqsEndpoint = *sqs;
 
-  setup->ec2RateLimiter = std::make_unique<aws::RateLimiter>(aws::ec2RateLimits(), clock);
+  setup->ec2RateLimiter = std::make_unique<aws::RateLimiter>(*ec2Limits, clock);
   auto ec2Service = aws::ec2ServiceOptions(setup->config.region, setup->ec2Endpoint.url, retry);
   ec2Service.region = setup->ec2Endpoint.signingRegion.empty() ? setup->config.region
                                                                : setup->ec2Endpoint.signingRegion;
@@ -82,8 +98,7 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   setup->ec2 = std::make_unique<aws::Ec2Client>(std::move(ec2Service), *setup->transport,
                                                 *setup->credentials, clock, ec2Hooks);
 
-  setup->autoScalingRateLimiter =
-      std::make_unique<aws::RateLimiter>(aws::autoScalingRateLimits(), clock);
+  setup->autoScalingRateLimiter = std::make_unique<aws::RateLimiter>(*autoScalingLimits, clock);
   auto asService =
       aws::autoScalingServiceOptions(setup->config.region, setup->autoScalingEndpoint.url, retry);
   asService.region = setup->autoScalingEndpoint.signingRegion.empty()
@@ -100,7 +115,7 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   auto sqsTransport = aws::CpprestTransport::create(std::move(sqsTransportOptions));
   if (!sqsTransport) return std::unexpected(sqsTransport.error());
   setup->sqsTransport = std::move(*sqsTransport);
-  setup->sqsRateLimiter = std::make_unique<aws::RateLimiter>(aws::sqsRateLimits(), clock);
+  setup->sqsRateLimiter = std::make_unique<aws::RateLimiter>(*sqsLimits, clock);
   auto sqsService = aws::sqsServiceOptions(setup->config.region, setup->sqsEndpoint.url, retry);
   sqsService.region = setup->sqsEndpoint.signingRegion.empty() ? setup->config.region
                                                                : setup->sqsEndpoint.signingRegion;
@@ -147,7 +162,9 @@ core::Result<aws::Route53Client*> AwsSetup::route53() {
   if (!endpoint) return std::unexpected(endpoint.error());
   auto options = aws::route53ServiceOptions(endpoint->url, endpoint->signingRegion, retry);
   options.attemptTimeout = attemptTimeout;
-  route53RateLimiter_ = std::make_unique<aws::RateLimiter>(aws::route53RateLimits(), *clock);
+  auto limits = aws::parseRateLimitSpec(rateLimitSpecs["route53"], aws::route53RateLimits());
+  if (!limits) return std::unexpected(limits.error());  // checked by buildAwsSetup already
+  route53RateLimiter_ = std::make_unique<aws::RateLimiter>(*limits, *clock);
   aws::QueryClientHooks route53Hooks = hooks;
   route53Hooks.rateLimiter = route53RateLimiter_.get();
   route53_ = std::make_unique<aws::Route53Client>(std::move(options), *transport, *credentials,

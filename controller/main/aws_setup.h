@@ -3,10 +3,12 @@
 // rate limiters and the clients (ELBv2; EC2 and Auto Scaling for instance sources; SQS for the
 // events queue; Route 53 for record bindings, built on first use by route53()) — from the
 // flags a user gave. Each service has its own rate limiter (action names are per service;
-// EC2's, Auto Scaling's and Route 53's buckets are ec2RateLimits(), autoScalingRateLimits() and
-// route53RateLimits(), --aws-rate-limits tunes ELBv2's). SQS has its own transport, so the
-// event reader's 20 s long poll can be cut short at shutdown without touching other requests.
-// Thread-safety: build once; the clients inside (and route53()) are safe for concurrent use.
+// EC2's, Auto Scaling's and Route 53's buckets default to ec2RateLimits(),
+// autoScalingRateLimits() and route53RateLimits(); --aws-rate-limits tunes ELBv2's, and any
+// service's with a "service:" prefix, e.g. "ec2:DescribeInstances=10:50"). SQS has its own
+// transport, so the event reader's 20 s long poll can be cut short at shutdown without touching
+// other requests. Thread-safety: build once; the clients inside (and route53()) are safe for
+// concurrent use.
 #pragma once
 
 #include <functional>
@@ -34,7 +36,8 @@ namespace endpointbinder::cli {
 struct AwsFlags {
   std::string region;       // --aws-region (else AWS_REGION, AWS_DEFAULT_REGION, profile)
   std::string endpointUrl;  // --aws-endpoint-url (else AWS_ENDPOINT_URL[_<SERVICE>])
-  std::string rateLimits;   // --aws-rate-limits "RegisterTargets=4:20,Describe*=10:40"
+  // --aws-rate-limits "RegisterTargets=4:20,Describe*=10:40,ec2:Describe*=10:50,route53:*=2:5"
+  std::string rateLimits;
   std::chrono::milliseconds attemptTimeout{10'000};
   std::optional<int> maxAttempts;  // overrides AWS_MAX_ATTEMPTS (doctor: 1, to fail fast)
   // Not flags. One DynamoDB attempt (the leader-election lease; 0: attemptTimeout), and the
@@ -78,6 +81,9 @@ struct AwsSetup {
   // Its endpoint (AWS_ENDPOINT_URL_ROUTE_53, AWS_ENDPOINT_URL, else the global one); empty
   // until route53() has succeeded.
   aws::ResolvedEndpoint route53Endpoint() const;
+
+  // --aws-rate-limits split by service (aws::splitRateLimitSpecByService).
+  std::map<std::string, std::string, std::less<>> rateLimitSpecs;
 
   // What route53() builds with, kept by buildAwsSetup.
   core::Clock* clock = nullptr;

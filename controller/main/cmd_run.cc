@@ -476,7 +476,8 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
   flag(cmd, "--aws-endpoint-url", flags->aws.endpointUrl,
        "Endpoint URL for every AWS service (default: AWS_ENDPOINT_URL*)");
   flag(cmd, "--aws-rate-limits", flags->aws.rateLimits,
-       "Client-side limits, e.g. RegisterTargets=4:20,DescribeTargetHealth=10:40");
+       "Client-side limits, ACTION=RATE:BURST for ELBv2 (RegisterTargets=4:20,Describe*=10:40), "
+       "SERVICE:ACTION=RATE:BURST for ec2, autoscaling, sqs, route53 (ec2:Describe*=10:50)");
   flag(cmd, "--aws-attempt-timeout", flags->awsAttemptTimeout, "Timeout of one AWS HTTP attempt");
   addLeaderElectionFlags(cmd, flags->leader);
   flag(cmd, "--notify-coalesce-window", flags->notify.coalesceWindow,

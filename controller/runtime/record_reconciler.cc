@@ -190,8 +190,8 @@ void ZoneRecordCache::apply(const std::string& zoneId,
   }
 }
 
-std::unique_lock<std::mutex> ZoneRecordCache::lockWrites(const std::string& zoneId) {
-  return std::unique_lock<std::mutex>(zone(zoneId).writeMu);
+std::unique_lock<std::mutex> ZoneRecordCache::tryLockWrites(const std::string& zoneId) {
+  return std::unique_lock<std::mutex>(zone(zoneId).writeMu, std::try_to_lock);
 }
 
 void ZoneRecordCache::expire(const std::string& zoneId) {
@@ -207,11 +207,19 @@ int ZoneRecordCache::reads() const {
 
 // ---------------------------------------------------------------- RecordReconciler
 
+namespace {
+// A binding whose zone another binding is writing comes back after this long.
+constexpr auto kZoneBusyRetry = std::chrono::milliseconds(500);
+}  // namespace
+
 struct RecordReconciler::ZoneOutcome {
   core::RecordPlan plan;
-  std::optional<core::MonoTime> capEndsAt;  // deletions held by the cap may go then
-  bool applied = false;                     // the changes were written
-  bool standby = false;                     // not the leader: planned only
+  std::vector<core::RecordChange> accepted;  // what Route 53 took
+  int refusals = 0;                          // batches (or halves) Route 53 refused
+  bool busy = false;                         // another binding is writing the zone
+  std::optional<core::MonoTime> capEndsAt;   // deletions held by the cap may go then
+  bool applied = false;                      // the changes were written
+  bool standby = false;                      // not the leader: planned only
   int batches = 0;
 };
 
@@ -264,7 +272,13 @@ core::Result<RecordReconciler::ZoneOutcome> RecordReconciler::syncZone(
     ZoneState& state, bool deleting) {
   // One plan-and-write at a time per zone: bindings of one zone never plan from a copy that
   // another's accepted batch has already changed.
-  auto zoneLock = zones_.lockWrites(zone.id);
+  ZoneOutcome out;
+  auto zoneLock = zones_.tryLockWrites(zone.id);
+  if (!zoneLock.owns_lock()) {
+    out.busy = true;  // another binding of the zone is writing: come back in a moment
+    return out;
+  }
+  state.type = type;
   auto sets = zones_.get(zone.id, options_.resyncPeriod);
   if (!sets) return std::unexpected(sets.error());
   const auto bindingKey = bindingKeyOfRecordKey(key);
@@ -298,11 +312,16 @@ core::Result<RecordReconciler::ZoneOutcome> RecordReconciler::syncZone(
     in.prune = true;
   } else {
     in.candidates = std::move(candidates);
+    in.listedWithoutRecord = listedWithoutRecord;
     for (const auto& [name, refusal] : state.refused) {
       if (refusal.times < 2) continue;  // once may be a race with another writer: try again
-      std::erase_if(in.candidates, [&](const auto& c) { return c.name == name; });
+      // Left out of the plan, but its instance is listed: whatever it holds stays.
+      std::erase_if(in.candidates, [&](const auto& c) {
+        if (c.name != name) return false;
+        in.listedWithoutRecord.insert(c.instanceId);
+        return true;
+      });
     }
-    in.listedWithoutRecord = listedWithoutRecord;
     for (const auto& leaving : listing.view.leaving) in.leaving.insert(leaving.id);
     for (const auto& departed : listing.view.departed) {
       in.instanceGoneSince[departed.id] = departed.goneSince;
@@ -325,15 +344,14 @@ core::Result<RecordReconciler::ZoneOutcome> RecordReconciler::syncZone(
     }
   }
 
-  ZoneOutcome out;
   out.plan = core::planRecords(in, state.memory);
   state.memory = out.plan.memory;
+  const bool capZero = policy.maxDeletionsPerSync.resolve(owned + deletedInWindow) == 0;
   for (const auto& h : out.plan.held) {
-    if (h.hold == core::RecordHold::kMaxDeletions && !state.deletions.empty()) {
-      out.capEndsAt = state.deletions.front() + options_.deletionWindow;
-    } else if (h.hold == core::RecordHold::kMaxDeletions) {
-      out.capEndsAt = now + options_.deletionWindow;
-    }
+    // A cap of 0 never lets anything go: no point in waking up for it.
+    if (h.hold != core::RecordHold::kMaxDeletions || capZero) continue;
+    out.capEndsAt = state.deletions.empty() ? now + options_.deletionWindow
+                                            : state.deletions.front() + options_.deletionWindow;
   }
   if (out.plan.changes.empty() || options_.dryRun) return out;
 
@@ -377,8 +395,15 @@ core::Result<void> RecordReconciler::sendBatch(const aws::HostedZoneInfo& zone,
     if (change.error().code != "InvalidChangeBatch") return std::unexpected(change.error());
     const auto units = core::changeUnits(batch);
     if (units.size() == 1 || callsLeft <= 0) {
+      ++out.refusals;
       if (units.size() == 1) {
-        auto& refusal = state.refused[units.front().front().set.name];
+        // Kept under the managed name (a unit of a companion alone is an adoption).
+        std::string name = units.front().front().set.name;
+        const auto prefix = core::companionName("", state.type);
+        if (units.front().front().set.type == "TXT" && name.starts_with(prefix)) {
+          name = name.substr(prefix.size());
+        }
+        auto& refusal = state.refused[name];
         refusal = {deps_.clock.now(), change.error().message, refusal.times + 1};
       }
       return std::unexpected(change.error());
@@ -395,6 +420,7 @@ core::Result<void> RecordReconciler::sendBatch(const aws::HostedZoneInfo& zone,
   }
   zones_.apply(zone.id, batch);
   for (const auto& c : batch) state.refused.erase(c.set.name);
+  out.accepted.insert(out.accepted.end(), batch.begin(), batch.end());
   ++out.batches;
   state.everWritten = true;
   state.inSyncSince.reset();
@@ -521,6 +547,7 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
          forward.error().toString());
     return std::unexpected(forward.error());
   }
+  if (forward->busy) return ReconcileResult{kZoneBusyRetry, {}};
 
   // The reverse zone: PTR records for the instances that hold their forward name.
   std::optional<ZoneOutcome> reverse;
@@ -563,6 +590,7 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
       fail("Synced", "Route53Error", outcome.error().toString());
       return std::unexpected(outcome.error());
     }
+    if (outcome->busy) return ReconcileResult{kZoneBusyRetry, {}};
     reverse = std::move(*outcome);
   }
 
@@ -572,6 +600,7 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
 
   // Status.
   const auto& plan = forward->plan;
+  const int refusedNow = forward->refusals + (reverse ? reverse->refusals : 0);
   const bool failing = listing->view.failing;
   deps_.status.update(key, [&](BindingStatus& s) {
     s.counts = TargetCounts{};
@@ -644,6 +673,13 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
     if (!otherVpc.empty() || !reverseUnassociated.empty()) {
       StatusStore::setCondition(s, condition("Synced", ConditionStatus::kFalse, "ZoneNotAssociated",
                                              problems.front(), wallNow));
+    } else if (refusedNow > 0) {
+      StatusStore::setCondition(
+          s, condition("Synced", ConditionStatus::kFalse, "ChangeRefused",
+                       std::to_string(refusedNow) +
+                           " changes Route 53 refused; the zone is read again and they are "
+                           "planned again",
+                       wallNow));
     } else if (!refusals.empty()) {
       StatusStore::setCondition(
           s, condition("Synced", ConditionStatus::kFalse, "RejectedByRoute53",
@@ -688,7 +724,8 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
                               : "Route 53 is propagating the last change",
                        wallNow));
     }
-    const bool ready = !failing && plan.missing == 0 && inSync && refusals.empty();
+    const bool ready =
+        !failing && plan.missing == 0 && inSync && refusals.empty() && refusedNow == 0;
     StatusStore::setCondition(
         s, condition("Ready", ready ? ConditionStatus::kTrue : ConditionStatus::kFalse,
                      ready ? "Converged"
@@ -700,9 +737,9 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
                                  " names missing or pending",
                      wallNow));
     for (const auto* outcome : {&*forward, reverse ? &*reverse : nullptr}) {
-      if (!outcome || !outcome->applied) continue;
+      if (!outcome || outcome->accepted.empty()) continue;
       StatusStore::addEvent(s, Event{wallNow, EventType::kNormal, "RecordsChanged",
-                                     changeSummary(outcome->plan.changes)});
+                                     changeSummary(outcome->accepted)});
     }
   });
 
@@ -720,7 +757,8 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
   if (next)
     result.requeueAfter =
         std::max<std::chrono::nanoseconds>(*next - now, std::chrono::milliseconds(100));
-  if (!inSync && (!result.requeueAfter || *result.requeueAfter > options_.changePoll)) {
+  if ((!inSync || refusedNow > 0) &&
+      (!result.requeueAfter || *result.requeueAfter > options_.changePoll)) {
     result.requeueAfter = options_.changePoll;
   }
   return result;
@@ -749,19 +787,36 @@ core::Result<ReconcileResult> RecordReconciler::reconcileDeleted(const std::stri
     }
     ReconcileResult result;
     std::optional<core::MonoTime> capEndsAt;
+    bool waiting = false;  // for a successor, or for Route 53 to take a refused change
     for (const auto& z : zones) {
-      // A zone another live binding names is handed over untouched: its records stay for
-      // that binding to adopt (a rename or a move between files must not be an outage).
+      // A zone another live binding names: that binding adopts the names it wants (they are
+      // this binding's, confirmed gone). Wake it, wait until it has synced since, then delete
+      // only what still carries this binding's companion — never a name it took over.
       std::vector<std::string> successors;
       if (deps_.bindingsNamingZone) successors = deps_.bindingsNamingZone(z.id);
       std::erase(successors, key);
       if (!successors.empty()) {
-        deps_.log.log(
-            LogLevel::kInfo, "binding deleted: records handed over, not deleted",
-            {core::field("binding", bindingKeyOfRecordKey(key)), core::field("zone", z.id),
-             core::field("to", bindingKeyOfRecordKey(successors.front()))});
-        result.wake.insert(result.wake.end(), successors.begin(), successors.end());
-        continue;
+        if (!state->handoverSince) {
+          state->handoverSince = deps_.clock.wallNow();
+          deps_.log.log(
+              LogLevel::kInfo,
+              "binding deleted: waiting for the zone's bindings to "
+              "adopt the names they want before deleting the rest",
+              {core::field("binding", bindingKeyOfRecordKey(key)), core::field("zone", z.id),
+               core::field("bindings", static_cast<long long>(successors.size()))});
+        }
+        bool synced = true;
+        for (const auto& successor : successors) {
+          auto status = deps_.status.get(successor);
+          if (!status || !status->lastSyncTime || *status->lastSyncTime <= *state->handoverSince) {
+            synced = false;
+          }
+        }
+        if (!synced) {
+          result.wake.insert(result.wake.end(), successors.begin(), successors.end());
+          waiting = true;
+          continue;
+        }
       }
       auto zone = zoneInfo(z.id);
       if (!zone) {
@@ -772,9 +827,14 @@ core::Result<ReconcileResult> RecordReconciler::reconcileDeleted(const std::stri
       if (!outcome) return std::unexpected(outcome.error());
       if (outcome->standby)
         return ReconcileResult{options_.resyncPeriod, {}};  // the leader does it
+      if (outcome->busy || outcome->refusals > 0) waiting = true;
       if (outcome->capEndsAt && (!capEndsAt || *outcome->capEndsAt < *capEndsAt)) {
         capEndsAt = outcome->capEndsAt;
       }
+    }
+    if (waiting) {
+      result.requeueAfter = options_.changePoll;
+      return result;
     }
     if (capEndsAt) {
       // maxDeletionsPerSync paces a deletion too: the rest goes in later windows.

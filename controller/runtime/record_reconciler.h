@@ -97,8 +97,9 @@ class ZoneRecordCache {
   // Forgets the zone: the next get() reads it.
   void expire(const std::string& zoneId);
   // Held by a binding from its read of the zone to its last write: one plan-and-write per
-  // zone at a time.
-  std::unique_lock<std::mutex> lockWrites(const std::string& zoneId);
+  // zone at a time. Never waits (a worker must not sit behind another binding's Route 53
+  // calls): a lock not owned means "busy, come back shortly".
+  std::unique_lock<std::mutex> tryLockWrites(const std::string& zoneId);
   // ListResourceRecordSets reads made (for tests and metrics).
   int reads() const;
 
@@ -170,6 +171,7 @@ class RecordReconciler {
     int times = 0;  // refused this often in a row; left out of plans from the second time
   };
   struct ZoneState {
+    std::string type;  // A, AAAA or PTR: what this binding manages in the zone
     core::RecordMemory memory;
     std::deque<core::MonoTime> deletions;     // within the deletion window, oldest first
     std::map<std::string, Refusal> refused;   // names Route 53 refused, by name
@@ -179,6 +181,9 @@ class RecordReconciler {
   };
   struct BindingState {
     api::DnsRecordBinding lastSpec;
+    // Deleted with deletionPolicy Delete in a zone other bindings name: when they were woken
+    // to adopt what they want.
+    std::optional<core::WallTime> handoverSince;
     ZoneState forward;
     ZoneState reverse;
   };

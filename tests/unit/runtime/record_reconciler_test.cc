@@ -41,7 +41,8 @@ class FakeRoute53 final : public aws::Route53Api {
   int lists = 0;
   int changes = 0;
   int refuseNext = 0;
-  std::set<std::string> refuseNames;  // a batch touching one of these is refused
+  std::set<std::string> refuseNames;   // a batch touching one of these is refused
+  std::set<std::string> refuseWrites;  // a batch creating or upserting one of these is refused
 
   core::Result<aws::HostedZoneInfo> getHostedZone(const std::string& zoneId) override {
     auto it = zones_.find(zoneId);
@@ -64,6 +65,9 @@ class FakeRoute53 final : public aws::Route53Api {
                              "Tried to create ... but it already exists", "InvalidChangeBatch");
     }
     for (const auto& change : batch) {
+      if (refuseWrites.contains(change.set.name) && change.action != aws::ChangeAction::kDelete) {
+        return core::makeError(core::ErrorKind::kTerminal, "refused write", "InvalidChangeBatch");
+      }
       if (refuseNames.contains(change.set.name)) {
         return core::makeError(core::ErrorKind::kTerminal,
                                "RRSet with DNS name " + change.set.name + " is not permitted",
@@ -416,6 +420,77 @@ TEST_F(RecordReconcilerTest, ARefusedNameDoesNotBlockTheOthers) {
   EXPECT_EQ(synced->reason, "RejectedByRoute53");
   EXPECT_NE(synced->message.find("web-3.corp.internal."), std::string::npos);
   EXPECT_EQ(condition("names", "Ready")->status, ConditionStatus::kFalse);
+}
+
+// Second review (each failed on the version after the first review's fixes).
+
+TEST_F(RecordReconcilerTest, DeleteInAZoneShardWithAnUnrelatedBindingStillDeletesItsNames) {
+  ec2_.putInstance(named("i-1", "10.0.1.1", "web-1"));
+  ec2_.putInstance(named("i-2", "10.0.1.2", "db-1", "db"));
+  specs_["default/web"] = binding("web");
+  specs_["default/web"].spec.policy.deletionPolicy = api::DeletionPolicy::kDeregister;
+  specs_["default/db"] = binding("db", "ZCORP", "db");
+  ASSERT_TRUE(run("web"));
+  ASSERT_TRUE(run("db"));
+  specs_.erase("default/web");
+  auto result = reconciler().reconcile(recordKey("default/web"));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->wake, std::vector<std::string>{recordKey("default/db")});
+  EXPECT_TRUE(route53_.find("ZCORP", "web-1.corp.internal.", "A")) << "waits for db first";
+  clock_.advance(2s);
+  ASSERT_TRUE(run("db"));  // db does not want web-1: it adopts nothing
+  result = reconciler().reconcile(recordKey("default/web"));
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(route53_.find("ZCORP", "web-1.corp.internal.", "A")) << "Delete deletes it";
+  EXPECT_TRUE(route53_.find("ZCORP", "db-1.corp.internal.", "A"));
+}
+
+TEST_F(RecordReconcilerTest, APartlyRefusedDeletionIsRetriedNotForgotten) {
+  ec2_.putInstance(named("i-1", "10.0.1.1", "web-1"));
+  ec2_.putInstance(named("i-2", "10.0.1.2", "web-2"));
+  specs_["default/web"] = binding("web");
+  specs_["default/web"].spec.policy.deletionPolicy = api::DeletionPolicy::kDeregister;
+  specs_["default/web"].spec.policy.maxDeletionsPerSync = api::CountOrPercent{false, 100};
+  ASSERT_TRUE(run("web"));
+  specs_.erase("default/web");
+  route53_.refuseNames = {"web-2.corp.internal."};
+  auto result = reconciler().reconcile(recordKey("default/web"));
+  ASSERT_TRUE(result);
+  EXPECT_TRUE(result->requeueAfter) << "comes back for web-2";
+  route53_.refuseNames.clear();
+  result = reconciler().reconcile(recordKey("default/web"));
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(route53_.find("ZCORP", "web-2.corp.internal.", "A"));
+  EXPECT_TRUE(reconciler().knownKeys().empty()) << "done once everything is gone";
+}
+
+TEST_F(RecordReconcilerTest, ATwiceRefusedUpsertNeverDeletesAListedInstancesName) {
+  ec2_.putInstance(named("i-1", "10.0.1.1", "web-1"));
+  ec2_.putInstance(named("i-2", "10.0.1.2", "web-2"));
+  specs_["default/web"] = binding("web");
+  ASSERT_TRUE(run("web"));
+  specs_["default/web"].spec.record.ttl = 300;  // UPSERTs of both
+  route53_.refuseWrites = {"web-2.corp.internal."};
+  for (int i = 0; i < 6; ++i) {
+    (void)run("web");
+    clock_.advance(30s);
+  }
+  EXPECT_TRUE(route53_.find("ZCORP", "web-2.corp.internal.", "A"))
+      << "i-2 is listed and running: a refused change must not turn into a deletion";
+}
+
+TEST_F(RecordReconcilerTest, AnUnnamedHolderLetsTheNameGoToTheNewHolderAfterTheGrace) {
+  ec2_.putInstance(named("i-1", "10.0.1.1", "web"));
+  specs_["default/web"] = binding("web");
+  ASSERT_TRUE(run("web"));
+  ec2_.putInstance(named("i-1", "10.0.1.1", ""));  // the tag moved to i-2
+  ec2_.putInstance(named("i-2", "10.0.1.2", "web"));
+  for (int i = 0; i < 3; ++i) {
+    clock_.advance(1min);
+    ASSERT_TRUE(run("web"));
+  }
+  EXPECT_EQ(route53_.find("ZCORP", "web.corp.internal.", "A")->values,
+            std::vector<std::string>{"10.0.1.2"});
 }
 
 TEST_F(RecordReconcilerTest, StandbyPlansButNeverWrites) {
