@@ -7,6 +7,9 @@
 #include <thread>
 #include <vector>
 
+#include "controller/aws/ec2_client.h"
+#include "controller/aws/route53_client.h"
+
 namespace endpointbinder::aws {
 namespace {
 
@@ -64,6 +67,28 @@ TEST(RateLimitSpecTest, DefaultsMatchTheDesign) {
   EXPECT_TRUE(isReadAction("GetCallerIdentity"));
   EXPECT_FALSE(isReadAction("RegisterTargets"));
   EXPECT_FALSE(isReadAction("ChangeResourceRecordSets"));
+}
+
+TEST(RateLimitSpecTest, SplitsByServicePrefixWithUnprefixedItemsForElbv2) {
+  auto split = splitRateLimitSpecByService(
+      "RegisterTargets=2:10, ec2:DescribeInstances=5:20,ec2:Describe*=8:30,route53:*=1:2");
+  ASSERT_TRUE(split) << split.error().toString();
+  EXPECT_EQ(split->at("elasticloadbalancing"), "RegisterTargets=2:10");
+  EXPECT_EQ(split->at("ec2"), "DescribeInstances=5:20,Describe*=8:30");
+  EXPECT_EQ(split->at("route53"), "*=1:2");
+  EXPECT_EQ(split->at("autoscaling"), "");
+  auto ec2 = parseRateLimitSpec(split->at("ec2"), ec2RateLimits());
+  ASSERT_TRUE(ec2);
+  EXPECT_EQ(ec2->forAction("DescribeInstances"), (BucketSpec{5.0, 20.0}));
+  EXPECT_EQ(ec2->forAction("DescribeSpotFleetInstances"), (BucketSpec{8.0, 30.0}));
+  auto route53 = parseRateLimitSpec(split->at("route53"), route53RateLimits());
+  ASSERT_TRUE(route53);
+  EXPECT_EQ(route53->forAction("ChangeResourceRecordSets"), (BucketSpec{1.0, 2.0}));
+
+  auto bad = splitRateLimitSpecByService("ecs:Describe*=1:2");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("unknown service \"ecs\""), std::string::npos);
+  EXPECT_TRUE(splitRateLimitSpecByService("RegisterTargets=4:20"));  // as before
 }
 
 TEST(RateLimitSpecTest, ParsesActionsWildcardsAndGlobal) {
