@@ -603,11 +603,18 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
   const int refusedNow = forward->refusals + (reverse ? reverse->refusals : 0);
   const bool failing = listing->view.failing;
   deps_.status.update(key, [&](BindingStatus& s) {
+    // Counts after this sync's accepted writes (the plan's are from before them).
+    int written = 0;
+    int deleted = 0;
+    for (const auto& c : forward->accepted) {
+      if (c.set.type != type) continue;
+      (c.action == core::RecordAction::kDelete ? deleted : written) += 1;
+    }
     s.counts = TargetCounts{};
     s.counts.desired = plan.desired;
-    s.counts.registered = plan.present;
-    s.counts.missing = plan.missing;
-    s.counts.unexpected = plan.unexpected;
+    s.counts.registered = plan.present + written;
+    s.counts.missing = std::max(0, plan.missing - written);
+    s.counts.unexpected = std::max(0, plan.unexpected - deleted);
     s.observedGeneration = desired->generation;
     s.lastError.clear();
     if (!options_.dryRun && !forward->standby) s.lastSyncTime = wallNow;
@@ -725,7 +732,7 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
                        wallNow));
     }
     const bool ready =
-        !failing && plan.missing == 0 && inSync && refusals.empty() && refusedNow == 0;
+        !failing && s.counts.missing == 0 && inSync && refusals.empty() && refusedNow == 0;
     StatusStore::setCondition(
         s, condition("Ready", ready ? ConditionStatus::kTrue : ConditionStatus::kFalse,
                      ready ? "Converged"
@@ -733,8 +740,10 @@ core::Result<ReconcileResult> RecordReconciler::reconcile(const std::string& key
                               : !refusals.empty() ? "RejectedByRoute53"
                                                   : "Converging"),
                      ready ? "every listed instance has its record"
-                           : std::to_string(plan.missing + static_cast<int>(refusals.size())) +
-                                 " names missing or pending",
+                     : s.counts.missing + static_cast<int>(refusals.size()) > 0
+                         ? std::to_string(s.counts.missing + static_cast<int>(refusals.size())) +
+                               " names missing or refused"
+                         : "Route 53 is propagating the last change",
                      wallNow));
     for (const auto* outcome : {&*forward, reverse ? &*reverse : nullptr}) {
       if (!outcome || outcome->accepted.empty()) continue;
