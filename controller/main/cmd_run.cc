@@ -294,11 +294,21 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     options.manifestWatcher.fingerprintRescans = false;
     options.manifestWatcher.rescanInterval =
         std::chrono::duration_cast<std::chrono::milliseconds>(*s3Poll);
+    // A deploy rewrites a prefix object by object over seconds (`aws s3 sync`, rm then cp):
+    // a deletion is confirmed only by a read at least two polls after the first that lacked
+    // the binding, whatever --manifest-deletion-settle says.
+    options.manifestStore.deletionSettle =
+        std::max(options.manifestStore.deletionSettle,
+                 std::chrono::duration_cast<std::chrono::milliseconds>(2 * *s3Poll));
     log.log(LogLevel::kInfo, "reading manifests from S3",
             {core::field("s3Endpoint", s3Manifests->endpoint.url),
              core::field("pollSeconds",
                          static_cast<long long>(
-                             std::chrono::duration_cast<std::chrono::seconds>(*s3Poll).count()))});
+                             std::chrono::duration_cast<std::chrono::seconds>(*s3Poll).count())),
+             core::field("deletionSettleSeconds",
+                         static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(
+                                                    options.manifestStore.deletionSettle)
+                                                    .count()))});
   }
   options.events.queueUrl = flags.eventsQueueUrl;
   auto& sqsTransport = *(*aws)->sqsTransport;

@@ -12,20 +12,21 @@ namespace {
 // True for the keys read as manifests: *.yaml / *.yml, no hidden segment below the prefix.
 bool isManifestKey(std::string_view key, std::string_view prefix) {
   if (!key.ends_with(".yaml") && !key.ends_with(".yml")) return false;
-  std::string_view rest = key.substr(std::min(prefix.size(), key.size()));
-  // A prefix without a trailing '/' may end inside a segment: look from that segment's start.
-  if (!prefix.empty() && !prefix.ends_with('/')) {
-    const auto slash = prefix.rfind('/');
-    rest = key.substr(slash == std::string_view::npos ? 0 : slash + 1);
-  }
+  // Only what lies below the configured prefix counts: a hidden prefix the user named
+  // (".manifests") is read. A prefix without a trailing '/' may end inside a segment: the rest
+  // of that segment continues a name the user gave, so it is not checked either.
+  const std::string_view rest = key.substr(std::min(prefix.size(), key.size()));
   std::size_t start = 0;
-  while (start < rest.size()) {
+  bool first = true;
+  while (start <= rest.size()) {
     const auto end = rest.find('/', start);
     const std::string_view segment =
         rest.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
-    if (segment.starts_with('.')) return false;
+    const bool continuesPrefix = first && !prefix.empty() && !prefix.ends_with('/');
+    if (!continuesPrefix && segment.starts_with('.')) return false;
     if (end == std::string_view::npos) break;
     start = end + 1;
+    first = false;
   }
   return true;
 }
@@ -60,6 +61,7 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
     std::string bucket;
     std::string key;
     std::string etag;
+    std::int64_t size = 0;
     std::optional<std::string> error;  // known before any GET
   };
   std::vector<Entry> entries;
@@ -67,6 +69,7 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
   std::set<std::string> seen;
   std::string listing;
   bool listFailed = false;
+  bool uncacheable = false;  // an object without an ETag: every load reads it again
   for (const auto& location : locations) {
     const std::string configured = location.string();
     const auto parsed = aws::parseS3Url(configured);
@@ -75,6 +78,7 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
                          {},
                          {},
                          {},
+                         0,
                          "not an S3 location: expected s3://bucket/prefix/ (bucket: 3-63 of a-z "
                          "0-9 . -)"});
       listFailed = true;
@@ -86,15 +90,19 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
       ++delta.listFailures;
       listFailed = true;
       failedScopes.push_back("s3://" + parsed->bucket + "/" + parsed->prefix);
-      entries.push_back({configured, {}, {}, {}, "cannot list: " + objects.error().toString()});
+      entries.push_back({configured, {}, {}, {}, 0, "cannot list: " + objects.error().toString()});
       continue;
     }
+    std::size_t manifests = 0;
     for (const auto& object : *objects) {
       if (!isManifestKey(object.key, parsed->prefix)) continue;
+      ++manifests;
       std::string name = "s3://" + parsed->bucket + "/" + printable(object.key);
       if (!seen.insert(name).second) continue;  // listed by two overlapping locations
-      listing += name + '\n' + object.etag + '\n';
-      Entry entry{std::move(name), parsed->bucket, object.key, object.etag, std::nullopt};
+      listing += name + '\n' + object.etag + '\n' + std::to_string(object.size) + '\n';
+      if (object.etag.empty()) uncacheable = true;  // S3-compatible stores may omit it
+      Entry entry{std::move(name), parsed->bucket, object.key,
+                  object.etag,     object.size,    std::nullopt};
       if (!aws::isPlainS3Key(object.key)) {
         entry.error =
             "object key holds characters other than A-Z a-z 0-9 - _ . ~ /; rename the object";
@@ -104,10 +112,29 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
       }
       entries.push_back(std::move(entry));
     }
+    // A location that held manifests and now lists none is far more often a deploy caught
+    // between "rm" and "cp" (or a wrong prefix) than a wish to delete every binding: it is an
+    // unreadable location until it lists one again. To delete everything it defined, leave
+    // one empty .yaml object there.
+    auto& had = hadManifests_[configured];
+    if (manifests == 0 && had) {
+      listFailed = true;
+      failedScopes.push_back("s3://" + parsed->bucket + "/" + parsed->prefix);
+      entries.push_back({configured,
+                         {},
+                         {},
+                         {},
+                         0,
+                         "lists no manifests any more (it had some): nothing it defined is "
+                         "deleted until it lists one again; to delete them all, leave an empty "
+                         ".yaml object there"});
+      continue;
+    }
+    if (manifests > 0) had = true;
   }
 
   api::ManifestSet set;
-  if (!listFailed && lastListing_ == listing) {
+  if (!listFailed && !uncacheable && lastListing_ == listing) {
     set = lastSet_;  // nothing changed since a load that read everything
   } else {
     std::vector<api::ManifestText> texts;
@@ -117,18 +144,29 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
       api::ManifestText text{entry.name, {}, entry.error};
       if (!entry.error) {
         auto cached = cache_.find(entry.name);
-        if (cached != cache_.end() && cached->second.etag == entry.etag) {
+        if (cached != cache_.end() && !entry.etag.empty() && cached->second.etag == entry.etag) {
           text.text = cached->second.text;
           nextCache.insert(*cached);
         } else {
           ++delta.gets;
           auto body = s3_.getObject(entry.bucket, entry.key, options_.maxObjectBytes);
+          // The object as listed must come back whole: a short body under the listed ETag
+          // would otherwise be cached and decoded again by every later load (a binding
+          // missing from it would then be confirmed deleted).
+          if (body && (body->etag.empty() || body->etag == entry.etag) &&
+              static_cast<std::int64_t>(body->body.size()) != entry.size) {
+            body = core::makeError(
+                core::ErrorKind::kRetryable,
+                fmt::format("read {} bytes, the listing says {}", body->body.size(), entry.size),
+                "IncompleteBody");
+          }
           if (body) {
             // The GET's ETag describes the body read (the object may have changed since the
-            // listing): the next listing then shows whether it changed again.
+            // listing): the next listing then shows whether it changed again. Without an ETag
+            // nothing is cached (an edit could not be told apart).
             Cached fresh{body->etag.empty() ? entry.etag : body->etag, body->body};
             text.text = fresh.text;
-            nextCache[entry.name] = std::move(fresh);
+            if (!fresh.etag.empty()) nextCache[entry.name] = std::move(fresh);
           } else {
             ++delta.getFailures;
             getFailed = true;

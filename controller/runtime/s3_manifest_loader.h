@@ -18,8 +18,15 @@
 //   - an object over `maxObjectBytes` (16 MiB, as files) or whose key holds characters other
 //     than A-Z a-z 0-9 - _ . ~ / (aws::isPlainS3Key) is a line-0 diagnostic of that object,
 //     and is not fetched.
-// A load whose listings all succeeded and whose (key, ETag) list equals the previous load's,
-// with no GET having failed then, returns the previous result without decoding again.
+//   - a GET whose body is not the listed size (for the listed ETag) is a failed GET: a short
+//     body is never cached, so a later load reads the object again;
+//   - a location that listed manifests once and lists none now is a failed listing (a deploy
+//     caught between "aws s3 rm" and "aws s3 cp", or a wrong prefix, must not delete every
+//     binding); to delete all it defined, leave one empty .yaml object there.
+// Hidden segments count only below the configured prefix (a prefix ".manifests/" is read).
+// Objects without an ETag (some S3-compatible stores) are never cached: every load reads them.
+// A load whose listings all succeeded and whose (key, ETag, size) list equals the previous
+// load's, with no GET having failed then, returns the previous result without decoding again.
 //
 // Thread-safety: load() calls are serialised internally; stats() may be called any time.
 #pragma once
@@ -85,6 +92,8 @@ class S3ManifestLoader {
   // The last load's (key, ETag) listing and result, when it may be reused (loadMu_).
   std::optional<std::string> lastListing_;
   api::ManifestSet lastSet_;
+  // Locations that listed at least one manifest once: listing none later is refused.
+  std::map<std::string, bool> hadManifests_;  // guarded by loadMu_
 
   mutable std::mutex statsMu_;
   S3ManifestLoaderStats stats_;

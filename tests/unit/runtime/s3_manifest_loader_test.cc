@@ -24,7 +24,7 @@ using ::testing::StartsWith;
 class FakeS3 final : public aws::S3Api {
  public:
   void put(const std::string& key, const std::string& text) {
-    objects_[key] = {text, fmt::format("\"etag-{}\"", ++version_)};
+    objects_[key] = {text, emptyEtags ? "" : fmt::format("\"etag-{}\"", ++version_)};
   }
   void putSized(const std::string& key, std::int64_t size) {
     put(key, "");
@@ -67,6 +67,10 @@ class FakeS3 final : public aws::S3Api {
     if (failGet.contains(key)) {
       return core::makeError(core::ErrorKind::kAuth, "Access Denied", "AccessDenied");
     }
+    if (truncateOnce.erase(key)) {  // a short body under the listed ETag
+      return aws::S3ObjectBody{it->second.text.substr(0, it->second.text.find("---")),
+                               it->second.etag};
+    }
     return aws::S3ObjectBody{it->second.text, it->second.etag};
   }
 
@@ -76,6 +80,8 @@ class FakeS3 final : public aws::S3Api {
   bool failList = false;
   std::set<std::string> failGet;
   std::set<std::string> grownPastLimit;  // listed small, too large by the time of the GET
+  std::set<std::string> truncateOnce;    // the next GET of these returns a short body
+  bool emptyEtags = false;               // an S3-compatible store without ETags
 
  private:
   struct Object {
@@ -180,6 +186,62 @@ TEST_F(S3ManifestLoaderTest, DeletedObjectDeletesItsBindingAfterTheSettle) {
   EXPECT_THAT(confirmed.targetGroupBindings.removed, ElementsAre("prod/api"));
   EXPECT_FALSE(store_.get("prod/api"));
   EXPECT_TRUE(store_.get("prod/web"));
+}
+
+// Review findings (each failed on the first version of the loader).
+
+TEST_F(S3ManifestLoaderTest, AShortBodyIsNeverCachedSoNoDeletionIsConfirmedFromIt) {
+  s3_.put("prod/all.yaml", binding("web", "10.0.0.1") + "---\n" + binding("api", "10.0.0.2"));
+  reload();
+  ASSERT_TRUE(store_.get("prod/api"));
+  s3_.put("prod/all.yaml", binding("web", "10.0.0.9") + "---\n" + binding("api", "10.0.0.2"));
+  s3_.truncateOnce = {"prod/all.yaml"};
+  auto first = reload();
+  EXPECT_FALSE(first.complete) << "a short body is a failed read";
+  reload(seconds(6));
+  reload(seconds(6));
+  EXPECT_TRUE(store_.get("prod/api")) << "read whole again, never deleted";
+  EXPECT_EQ(address("prod/web"), "10.0.0.9");
+}
+
+TEST_F(S3ManifestLoaderTest, ObjectsWithoutAnEtagAreReadEveryTime) {
+  s3_.emptyEtags = true;
+  s3_.put("prod/web.yaml", binding("web", "10.0.0.1"));
+  reload();
+  s3_.put("prod/web.yaml", binding("web", "10.0.0.9"));  // same size, no ETag to tell
+  reload();
+  EXPECT_EQ(address("prod/web"), "10.0.0.9");
+}
+
+TEST_F(S3ManifestLoaderTest, ALocationEmptiedByADeployDeletesNothing) {
+  s3_.put("prod/web.yaml", binding("web", "10.0.0.1"));
+  s3_.put("prod/api.yaml", binding("api", "10.0.0.2"));
+  reload();
+  s3_.remove("prod/web.yaml");  // `aws s3 rm --recursive` before `aws s3 cp`
+  s3_.remove("prod/api.yaml");
+  auto emptied = reload();
+  EXPECT_FALSE(emptied.complete);
+  reload(seconds(6));
+  reload(seconds(60));
+  EXPECT_TRUE(store_.get("prod/web"));
+  EXPECT_TRUE(store_.get("prod/api"));
+  // An empty manifest left there is the way to delete everything.
+  s3_.put("prod/empty.yaml", "");
+  reload();
+  reload(seconds(6));
+  EXPECT_FALSE(store_.get("prod/web"));
+}
+
+TEST(S3ManifestLoaderKeys, AHiddenPrefixTheUserNamedIsRead) {
+  FakeS3 s3;
+  s3.put(".manifests/web.yaml", binding("web", "10.0.0.1"));
+  s3.put(".manifests/.drafts/x.yaml", binding("x", "10.0.0.2"));
+  S3ManifestLoader loader(s3);
+  for (const char* location : {"s3://manifests/.manifests", "s3://manifests/.manifests/"}) {
+    const auto set = loader.load({location});
+    ASSERT_EQ(set.targetGroupBindings.size(), 1u) << location;
+    EXPECT_EQ(set.targetGroupBindings[0].metadata.name, "web");
+  }
 }
 
 TEST_F(S3ManifestLoaderTest, ListFailureKeepsEverythingAndDeletesNothing) {
