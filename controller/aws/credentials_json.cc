@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <system_error>
 
+#include "controller/aws/json_limits.h"
+
 namespace endpointbinder::aws {
 namespace {
 
@@ -29,32 +31,6 @@ bool readNumber(std::string_view text, std::size_t& pos, int digits, int& out) {
 bool expect(std::string_view text, std::size_t& pos, char c) {
   if (pos >= text.size() || text[pos] != c) return false;
   ++pos;
-  return true;
-}
-
-// Rejects documents nested deeper than kMaxNesting before handing them to cpprest's recursive
-// parser (a deep "[[[[..." must not exhaust the stack).
-bool nestingWithinLimit(std::string_view body) {
-  int depth = 0;
-  bool inString = false;
-  for (std::size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (inString) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        inString = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      inString = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxNesting) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
   return true;
 }
 
@@ -146,7 +122,8 @@ std::string formatIso8601(core::WallTime time) {
 core::Result<Credentials> parseCredentialsJson(std::string_view body,
                                                std::string_view providerName) {
   if (body.size() > kMaxDocumentBytes) return invalid(providerName, "document too large");
-  if (!nestingWithinLimit(body)) return invalid(providerName, "document nested too deeply");
+  if (!aws::jsonNestingWithinLimit(body, kMaxNesting))
+    return invalid(providerName, "document nested too deeply");
   web::json::value document;
   try {
     std::error_code ec;

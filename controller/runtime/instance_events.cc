@@ -6,6 +6,8 @@
 #include <array>
 #include <optional>
 
+#include "controller/aws/json_limits.h"
+
 namespace endpointbinder::runtime {
 
 namespace {
@@ -24,31 +26,6 @@ constexpr std::array<std::string_view, 6> kAutoScalingTypes = {
     "EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action",
 };
 
-// Rejects documents nested deeper than kMaxNesting before cpprest's recursive parser sees them.
-bool nestingWithinLimit(std::string_view body) {
-  int depth = 0;
-  bool inString = false;
-  for (size_t i = 0; i < body.size(); ++i) {
-    const char c = body[i];
-    if (inString) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        inString = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      inString = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxNesting) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
-}
-
 std::string printable(std::string_view text, size_t limit = 100) {
   std::string out;
   for (char c : text.substr(0, limit)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
@@ -63,7 +40,8 @@ std::optional<std::string> stringField(const web::json::value& object, const cha
 }
 
 std::optional<web::json::value> parseJson(std::string_view body) {
-  if (body.size() > kMaxBodyBytes || !nestingWithinLimit(body)) return std::nullopt;
+  if (body.size() > kMaxBodyBytes || !aws::jsonNestingWithinLimit(body, kMaxNesting))
+    return std::nullopt;
   std::error_code error;
   auto value = web::json::value::parse(std::string(body), error);
   if (error) return std::nullopt;
