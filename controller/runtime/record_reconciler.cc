@@ -64,22 +64,33 @@ std::string changeSummary(const std::vector<core::RecordChange>& changes) {
   return joinLimited(parts);
 }
 
-// The binding's own sets in the zone: companions of this controller naming this binding.
-int ownedCount(const std::vector<core::RecordSet>& sets, const std::string& type,
-               const std::string& controllerId, const std::string& binding) {
+// Who this controller's companions in the zone name, read in one pass: how many of the
+// binding's own sets there are (the cap's base) and which other bindings own the rest (the
+// candidates for adoption).
+struct ZoneOwners {
+  int mine = 0;
+  std::set<std::string> otherBindings;
+};
+
+ZoneOwners ownersIn(const std::vector<core::RecordSet>& sets, const std::string& type,
+                    const std::string& controllerId, const std::string& binding) {
   const auto prefix = core::companionName("", type);
-  int count = 0;
+  ZoneOwners out;
   for (const auto& set : sets) {
     if (set.type != "TXT" || !set.name.starts_with(prefix)) continue;
+    bool counted = false;
     for (const auto& value : set.values) {
       auto owner = core::parseOwnerTxt(value);
-      if (owner && owner->controllerId == controllerId && owner->binding == binding) {
-        ++count;
-        break;
+      if (!owner || owner->controllerId != controllerId) continue;
+      if (owner->binding != binding) {
+        out.otherBindings.insert(owner->binding);
+      } else if (!counted) {
+        ++out.mine;
+        counted = true;
       }
     }
   }
-  return count;
+  return out;
 }
 
 }  // namespace
@@ -302,7 +313,8 @@ core::Result<RecordReconciler::ZoneOutcome> RecordReconciler::syncZone(
   in.now = now;
   in.zone = std::move(*sets);
   in.prune = policy.prune;
-  const int owned = ownedCount(in.zone, type, options_.controllerId, bindingKey);
+  const auto owners = ownersIn(in.zone, type, options_.controllerId, bindingKey);
+  const int owned = owners.mine;
   in.maxDeletions =
       std::max(0, policy.maxDeletionsPerSync.resolve(owned + deletedInWindow) - deletedInWindow);
   if (deleting) {
@@ -330,16 +342,8 @@ core::Result<RecordReconciler::ZoneOutcome> RecordReconciler::syncZone(
     in.grace = policy.deregistrationGracePeriod;
     in.minRecords = policy.minRecords;
     if (deps_.bindingGone) {
-      const auto prefix = core::companionName("", type);
-      for (const auto& set : in.zone) {
-        if (set.type != "TXT" || !set.name.starts_with(prefix)) continue;
-        for (const auto& value : set.values) {
-          auto owner = core::parseOwnerTxt(value);
-          if (owner && owner->controllerId == options_.controllerId &&
-              owner->binding != bindingKey && deps_.bindingGone(owner->binding)) {
-            in.adoptableBindings.insert(owner->binding);
-          }
-        }
+      for (const auto& other : owners.otherBindings) {
+        if (deps_.bindingGone(other)) in.adoptableBindings.insert(other);
       }
     }
   }
