@@ -535,7 +535,7 @@ class DocumentDecoder {
   std::optional<TargetGroupBindingSpec> decodeTargetGroupBindingSpec(const Field& field) {
     const Mapping m(d_, field,
                     {"targetGroupARN", "targetType", "port", "availabilityZone", "source", "policy",
-                     "notifications"});
+                     "notifications", "assumeRoleARN", "externalId"});
     if (!m.valid()) return std::nullopt;
     const size_t errorsBefore = d_.errorCount();
     TargetGroupBindingSpec spec;
@@ -584,7 +584,35 @@ class DocumentDecoder {
       }
     }
 
+    const Field roleField = m.get("assumeRoleARN");
+    std::optional<RoleArn> role;
+    if (roleField) {
+      if (auto text = d_.readString(roleField)) {
+        if (auto parsed = parseRoleArn(*text)) {
+          role = std::move(*parsed);
+        } else {
+          d_.report(roleField, parsed.error());
+        }
+      }
+    }
+    const Field externalIdField = m.get("externalId");
+    std::string externalId;
+    const bool externalIdOk =
+        externalIdField && readChecked(externalIdField, checkExternalId, externalId);
+    if (role) spec.assumeRole = AssumeRole{*role, externalIdOk ? externalId : ""};
+
     // Cross-field rules, checked only over fields that decoded cleanly.
+    if (externalIdField && !roleField) {
+      d_.report(externalIdField, "externalId is sent to STS AssumeRole: it needs assumeRoleARN");
+    }
+    // ELBv2 has no resource policies: only the target group's own account may change it, so
+    // the role must be of that account (and partition).
+    if (role && arn && (role->account != arn->account || role->partition != arn->partition)) {
+      d_.report(roleField, "the role is in account " + role->account + " (" + role->partition +
+                               ") but the target group in account " + arn->account + " (" +
+                               arn->partition +
+                               "): only a role of the target group's own account can change it");
+    }
     if (source && targetTypeOk && spec.targetType == TargetType::kInstance &&
         (std::holds_alternative<DnsSource>(*source) ||
          std::holds_alternative<StaticSource>(*source))) {

@@ -135,6 +135,11 @@ std::string canonicalSpec(const TargetGroupBindingSpec& spec) {
     w.absent("availabilityZone");
   }
   writeSource(w, spec.source);
+  // Written only when set, so the generations of bindings without a role stay what they were.
+  if (spec.assumeRole) {
+    w.put("assumeRoleARN", spec.assumeRole->role.text);
+    w.put("externalId", spec.assumeRole->externalId);
+  }
   const Policy& policy = spec.policy;
   w.putDuration("policy.deregistrationGracePeriod", policy.deregistrationGracePeriod);
   w.putDuration("policy.unhealthyGracePeriod", policy.unhealthyGracePeriod);

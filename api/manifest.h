@@ -50,6 +50,21 @@ struct TargetGroupArn {
   std::string id;
 };
 
+// An IAM role (spec.assumeRoleARN): the partition and account it lives in.
+struct RoleArn {
+  std::string text;  // as written (validated)
+  std::string partition;
+  std::string account;
+  std::string name;  // the last path segment
+};
+
+// How to reach a target group in another account: assume `role` (with `externalId` when the
+// role's trust policy asks for one) and call ELBv2 with those credentials.
+struct AssumeRole {
+  RoleArn role;
+  std::string externalId;  // empty: none sent
+};
+
 enum class TargetType { kIp, kInstance };
 
 // A count ("5") or a percentage ("50%") of the currently registered targets.
@@ -139,6 +154,9 @@ struct TargetGroupBindingSpec {
   Source source;
   Policy policy;
   std::vector<Notification> notifications;
+  // Target groups of another account (spec.assumeRoleARN, spec.externalId); nullopt: the
+  // controller's own credentials.
+  std::optional<AssumeRole> assumeRole;
 };
 
 // policy.deregisterOnSpotInterruption with its default applied: on for spotFleet sources.

@@ -168,6 +168,12 @@ std::string specToJson(const TargetGroupBindingSpec& spec) {
       .str("targetType", spec.targetType == TargetType::kIp ? "ip" : "instance");
   if (spec.port) out.num("port", *spec.port);
   if (spec.availabilityZone) out.str("availabilityZone", *spec.availabilityZone);
+  if (spec.assumeRole) {
+    out.str("assumeRoleARN", spec.assumeRole->role.text);
+    // An external id is not a secret (AWS: it guards against the confused deputy, not
+    // against someone who reads it), but there is no need to print it: say whether one is set.
+    if (!spec.assumeRole->externalId.empty()) out.str("externalId", "(set)");
+  }
   out.raw("source", sourceJson(spec.source)).raw("policy", policy.done());
   return out.done();
 }

@@ -38,6 +38,12 @@ std::expected<TargetGroupArn, std::string> parseTargetGroupArn(std::string_view 
 // optional ".fifo" suffix.
 Check checkSnsTopicArn(std::string_view text);
 
+// arn:<partition>:iam::<account>:role/[<path>/]<name>: an IAM role to assume. Path segments and
+// the name are 1..64 of [A-Za-z0-9_+=,.@-] (name ≤ 64, whole ARN ≤ 2048, IAM's limits).
+std::expected<RoleArn, std::string> parseRoleArn(std::string_view text);
+// An sts:AssumeRole ExternalId: 2..1224 of [A-Za-z0-9_+=,.@:/-] (STS's pattern).
+Check checkExternalId(std::string_view text);
+
 // RFC 1123 host name: labels of letters, digits and hyphens (1..63, no leading or trailing
 // hyphen), 253 characters at most, last label not all digits (so "10.0.0.1" is rejected, with
 // a hint to use a static source). One trailing dot is allowed and stripped; the result is

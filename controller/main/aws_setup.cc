@@ -74,8 +74,24 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   hooks.rateLimiter = setup->rateLimiter.get();
   aws::QueryClientHooks elbv2Hooks = hooks;
   elbv2Hooks.beforeSend = flags.elbv2BeforeSend;  // leader election fences every write attempt
+  aws::AssumeRoleApisOptions accountOptions;
+  accountOptions.sts = aws::QueryServiceOptions{"sts",
+                                                setup->stsEndpoint.signingRegion.empty()
+                                                    ? setup->config.region
+                                                    : setup->stsEndpoint.signingRegion,
+                                                setup->stsEndpoint.url,
+                                                "2011-06-15",
+                                                flags.attemptTimeout,
+                                                std::chrono::milliseconds(60'000),
+                                                retry};
+  accountOptions.elbv2 = service;
+  accountOptions.rateLimits = *limits;
+  accountOptions.roleSessionName = flags.roleSessionName;
   setup->elbv2 = std::make_unique<aws::Elbv2Client>(std::move(service), *setup->transport,
                                                     *setup->credentials, clock, elbv2Hooks);
+  setup->accounts = std::make_unique<aws::AssumeRoleApis>(
+      std::move(accountOptions), *setup->transport, *setup->credentials, clock, elbv2Hooks,
+      setup->rateLimiter.get());
 
   // EC2 and Auto Scaling (instance sources). Signed for the region the endpoint resolved to.
   auto ec2 = setup->config.endpoint(aws::AwsService::kEc2);

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "controller/aws/account_apis.h"
 #include "controller/aws/call_observer.h"
 #include "controller/aws/config.h"
 #include "controller/aws/cpprest_transport.h"
@@ -46,6 +47,8 @@ struct AwsFlags {
   std::function<core::Result<void>(std::string_view action)> elbv2BeforeSend;
   // The same for the Route 53 client (ChangeResourceRecordSets is its one write; empty: none).
   std::function<core::Result<void>(std::string_view action)> route53BeforeSend;
+  // Not a flag: the RoleSessionName of assumed roles (aws::roleSessionNameFor(controller id)).
+  std::string roleSessionName = "endpoint-binder";
 };
 
 struct AwsSetup {
@@ -57,6 +60,9 @@ struct AwsSetup {
   std::unique_ptr<aws::Elbv2Client> elbv2;
   aws::ResolvedEndpoint elbv2Endpoint;
   aws::ResolvedEndpoint stsEndpoint;
+  // ELBv2 in other accounts (spec.assumeRoleARN): STS AssumeRole with `credentials`, one
+  // client per role, one rate limiter per account. Calls nothing until a binding needs it.
+  std::unique_ptr<aws::AssumeRoleApis> accounts;
 
   std::unique_ptr<aws::RateLimiter> ec2RateLimiter;
   std::unique_ptr<aws::Ec2Client> ec2;

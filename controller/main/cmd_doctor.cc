@@ -397,17 +397,36 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
   for (const auto& b : manifests.targetGroupBindings) {
     const auto& arn = b.spec.targetGroupArn.text;
     const auto who = "target group " + b.spec.targetGroupArn.name + " (" + b.metadata.key() + ")";
-    auto groups = aws.elbv2->describeTargetGroups({arn});
+    // A group of another account is checked through the binding's role, as the controller
+    // reaches it.
+    auto access =
+        runtime::groupAccessFor(*aws.elbv2, aws.accounts.get(), flags.controllerId, b.spec);
+    if (!access) {
+      check.fail(who + ": " + access.error().toString(),
+                 access.error().code == "AccessDenied"
+                     ? "the role's trust policy must name this controller's role (and the "
+                       "externalId, when set), and the task role needs sts:AssumeRole on it: "
+                       "see `endpoint-binder iam-policy`"
+                     : "");
+      continue;
+    }
+    aws::TargetGroupApi& elbv2 = *access->api;
+    auto groups = elbv2.describeTargetGroups({arn});
     if (!groups || groups->empty()) {
       const auto error = groups ? std::string("not found") : groups.error().toString();
+      const bool roleRefused = !groups && groups.error().message.starts_with("sts:AssumeRole");
       check.fail(who + ": " + error,
-                 groups && groups->empty()
+                 roleRefused ? "the role's trust policy must name this controller's role (and "
+                               "the externalId, when set), and the task role needs "
+                               "sts:AssumeRole on it: see `endpoint-binder iam-policy`"
+                 : groups && groups->empty()
                      ? "check the ARN, the account and the region"
                      : (groups.error().kind == core::ErrorKind::kNotFound
                             ? "check the ARN, the account and the region"
-                            : "the task role needs elasticloadbalancing:DescribeTargetGroups"));
+                            : "the role needs elasticloadbalancing:DescribeTargetGroups"));
       continue;
     }
+    if (b.spec.assumeRole) check.ok(who + ": reached as " + b.spec.assumeRole->role.text);
     const auto& info = groups->front();
     const std::string want = b.spec.targetType == api::TargetType::kIp ? "ip" : "instance";
     if (info.targetType != want) {
@@ -416,14 +435,14 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
     }
     check.ok(who + ": exists, TargetType " + info.targetType + ", port " +
              std::to_string(b.spec.port.value_or(info.port)));
-    auto tags = aws.elbv2->describeTags({arn});
+    auto tags = elbv2.describeTags({arn});
     if (!tags) {
       check.fail(who + ": DescribeTags: " + tags.error().toString(),
                  "the task role needs elasticloadbalancing:DescribeTags");
     } else {
       const auto& groupTags = (*tags)[arn];
       auto owner = groupTags.find(runtime::kOwnerTagKey);
-      const auto mine = flags.controllerId + "/" + b.metadata.key();
+      const auto mine = access->ownerValue(b.metadata.key());
       if (owner == groupTags.end()) {
         check.ok(who + ": not claimed yet (the controller will tag it " + runtime::kOwnerTagKey +
                  "=" + mine + ")");
@@ -434,7 +453,7 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
                    "another controller or binding owns it; the controller will not write to it");
       }
     }
-    auto health = aws.elbv2->describeTargetHealth(arn);
+    auto health = elbv2.describeTargetHealth(arn);
     if (health) {
       check.ok(who + ": DescribeTargetHealth allowed (" + std::to_string(health->size()) +
                " targets)");
@@ -468,6 +487,7 @@ void registerDoctorCommand(CLI::App& app, CliContext& ctx) {
       ->envname("ENDPOINT_BINDER_DNS_SERVER")
       ->delimiter(',');
   cmd->add_option("--controller-id", flags->controllerId, "Owner id the controller writes")
+      ->check(runtime::controllerIdProblem)
       ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
       ->capture_default_str();
   cmd->add_option("--timeout", flags->timeoutSeconds, "Seconds per check")->capture_default_str();

@@ -26,7 +26,12 @@
 // - With --manifests s3://bucket/prefix/ (as given to `run`): s3:ListBucket on the bucket when
 //   listing exactly that prefix (StringEquals s3:prefix; the controller lists with no other)
 //   and s3:GetObject on bucket/prefix*.
-// - sts:GetCallerIdentity, which `doctor` calls to show whose credentials are in use.
+// - sts:GetCallerIdentity, which `doctor` calls to show whose credentials are in use, and the
+//   controller asks once to name its account in the claims on other accounts' groups.
+// - Target groups of other accounts (spec.assumeRoleARN) are not in the task role's policy:
+//   it gets sts:AssumeRole on exactly those roles instead. `--role-policies` prints, per
+//   role, the trust policy (the controller's role may assume it, with the bindings' external
+//   ids) and the permission policy (the ELBv2 statements above, for that role's groups).
 // Thread-safety: single-threaded, like every command.
 #include <fmt/format.h>
 
@@ -43,6 +48,7 @@
 #include <vector>
 
 #include "api/decode.h"
+#include "api/syntax.h"
 #include "controller/aws/s3_client.h"
 #include "controller/main/cli.h"
 #include "controller/main/json_text.h"
@@ -59,6 +65,10 @@ struct IamPolicyOptions {
   std::string leaderElectionTable;  // --leader-election-table, as given to `run`
   // --manifests s3://bucket/prefix/, as given to `run`
   std::vector<std::string> s3Manifests;
+  // --role-policies: print each assumed role's trust and permission policies instead, with
+  // --controller-role-arn as the trusted principal.
+  bool rolePolicies = false;
+  std::string controllerRoleArn;
 };
 
 // The queue's ARN from its URL: https://sqs.<region>.amazonaws.com[.cn]/<account>/<name> (or
@@ -176,13 +186,37 @@ std::string defaultPartition(const api::ManifestSet& set) {
   return partitions.size() == 1 ? *partitions.begin() : "aws";
 }
 
+// The ELBv2 statements for binding `targetGroups` (read anything, change their targets, claim
+// them with the owner tag only).
+std::vector<Statement> targetGroupStatements(const std::set<std::string>& targetGroups) {
+  return {{"DescribeTargetGroups",
+           {"elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
+            "elasticloadbalancing:DescribeTargetHealth"},
+           {"*"},
+           {}},
+          {"ChangeBoundTargets",
+           {"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"},
+           targetGroups,
+           {}},
+          {"ClaimBoundTargetGroups",
+           {"elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"},
+           targetGroups,
+           {runtime::kOwnerTagKey}}};
+}
+
 std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::string& partition,
                                    const std::optional<std::string>& eventsQueueArn) {
   std::set<std::string> targetGroups;
+  std::set<std::string> roles;
   std::set<std::string> hostedZones;
   std::set<std::string> sourceActions;
   for (const auto& b : set.targetGroupBindings) {
-    targetGroups.insert(b.spec.targetGroupArn.text);
+    // A group reached through a role is that role's business, not the task role's.
+    if (b.spec.assumeRole) {
+      roles.insert(b.spec.assumeRole->role.text);
+    } else {
+      targetGroups.insert(b.spec.targetGroupArn.text);
+    }
     addSourceActions(b.spec.source, sourceActions);
   }
   for (const auto& b : set.dnsRecordBindings) {
@@ -196,22 +230,9 @@ std::vector<Statement> buildPolicy(const api::ManifestSet& set, const std::strin
   }
 
   std::vector<Statement> statements;
-  if (!targetGroups.empty()) {
-    statements.push_back(
-        {"DescribeTargetGroups",
-         {"elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetGroups",
-          "elasticloadbalancing:DescribeTargetHealth"},
-         {"*"},
-         {}});
-    statements.push_back(
-        {"ChangeBoundTargets",
-         {"elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:RegisterTargets"},
-         targetGroups,
-         {}});
-    statements.push_back({"ClaimBoundTargetGroups",
-                          {"elasticloadbalancing:AddTags", "elasticloadbalancing:RemoveTags"},
-                          targetGroups,
-                          {runtime::kOwnerTagKey}});
+  if (!targetGroups.empty()) statements = targetGroupStatements(targetGroups);
+  if (!roles.empty()) {
+    statements.push_back({"AssumeTargetAccountRoles", {"sts:AssumeRole"}, roles, {}});
   }
   if (!sourceActions.empty()) {
     statements.push_back({"DescribeInstanceSources", sourceActions, {"*"}, {}});
@@ -294,6 +315,7 @@ Statement leaderElectionStatement(const api::ManifestSet& set, const std::string
   std::set<std::string> regions;
   std::set<std::string> accounts;
   for (const auto& b : set.targetGroupBindings) {
+    if (b.spec.assumeRole) continue;  // another account's group says nothing of ours
     regions.insert(b.spec.targetGroupArn.region);
     accounts.insert(b.spec.targetGroupArn.account);
   }
@@ -329,6 +351,89 @@ std::vector<Statement> s3ManifestStatements(const std::vector<aws::S3Location>& 
   return statements;
 }
 
+// The trust policy of a role bindings assume: `controllerRoleArn` may assume it, with one of
+// `externalIds` when any binding sends one (a binding without one cannot then use the role:
+// every binding of a role should agree).
+std::string renderTrustPolicy(const std::string& controllerRoleArn,
+                              const std::set<std::string>& externalIds) {
+  std::string text = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n";
+  text += "      \"Sid\": \"EndpointBinderController\",\n      \"Effect\": \"Allow\",\n";
+  text +=
+      "      \"Principal\": {\n        \"AWS\": " + jsonString(controllerRoleArn) + "\n      },\n";
+  text += "      \"Action\": \"sts:AssumeRole\"";
+  if (!externalIds.empty()) {
+    text += ",\n      \"Condition\": {\n        \"StringEquals\": {\n";
+    text += "          \"sts:ExternalId\": " + jsonArray(externalIds, "          ") + "\n";
+    text += "        }\n      }";
+  }
+  return text + "\n    }\n  ]\n}\n";
+}
+
+// `document` (a rendered policy ending in a newline) indented by `indent` after its first line.
+std::string nested(const std::string& document, const std::string& indent) {
+  std::string out;
+  for (size_t i = 0; i + 1 < document.size(); ++i) {
+    out += document[i];
+    if (document[i] == '\n') out += indent;
+  }
+  return out;
+}
+
+// --role-policies: {"<role ARN>": {"TrustPolicy": {...}, "PermissionPolicy": {...}}, ...}, for
+// `aws iam create-role --assume-role-policy-document` and `put-role-policy` in each account.
+int printRolePolicies(const IamPolicyOptions& options, const api::ManifestSet& set,
+                      CliContext& context) {
+  if (options.controllerRoleArn.empty()) {
+    context.err << "iam-policy: --role-policies needs --controller-role-arn (the task role the "
+                   "controller runs as, which the roles' trust policies name)\n";
+    return kExitUsage;
+  }
+  if (auto role = api::parseRoleArn(options.controllerRoleArn); !role) {
+    context.err << "iam-policy: --controller-role-arn: " << role.error() << "\n";
+    return kExitUsage;
+  }
+  struct RoleUse {
+    std::set<std::string> targetGroups;
+    std::set<std::string> externalIds;
+  };
+  std::map<std::string, RoleUse> roles;
+  for (const auto& b : set.targetGroupBindings) {
+    if (!b.spec.assumeRole) continue;
+    auto& use = roles[b.spec.assumeRole->role.text];
+    use.targetGroups.insert(b.spec.targetGroupArn.text);
+    if (!b.spec.assumeRole->externalId.empty()) {
+      use.externalIds.insert(b.spec.assumeRole->externalId);
+    }
+  }
+  if (roles.empty()) {
+    context.err << "iam-policy: no binding names spec.assumeRoleARN; nothing to print\n";
+    return kExitFailure;
+  }
+  // A trust policy that asks for an external id refuses the bindings that send none.
+  for (const auto& b : set.targetGroupBindings) {
+    if (b.spec.assumeRole && b.spec.assumeRole->externalId.empty() &&
+        !roles[b.spec.assumeRole->role.text].externalIds.empty()) {
+      context.err << "iam-policy: warning: binding " << b.metadata.key() << " assumes "
+                  << b.spec.assumeRole->role.text
+                  << " without an externalId, but other bindings send one: its trust policy "
+                     "requires one, so this binding would be refused\n";
+    }
+  }
+  std::string text = "{";
+  const char* separator = "\n";
+  for (const auto& [role, use] : roles) {
+    text += separator;
+    separator = ",\n";
+    text += "  " + jsonString(role) + ": {\n";
+    text += "    \"TrustPolicy\": " +
+            nested(renderTrustPolicy(options.controllerRoleArn, use.externalIds), "    ") + ",\n";
+    text += "    \"PermissionPolicy\": " +
+            nested(renderPolicy(targetGroupStatements(use.targetGroups)), "    ") + "\n  }";
+  }
+  context.out << text << "\n}\n";
+  return kExitOk;
+}
+
 int runIamPolicy(const IamPolicyOptions& options, CliContext& context) {
   std::vector<std::filesystem::path> paths(options.paths.begin(), options.paths.end());
   const api::ManifestSet set = api::loadManifests(paths);
@@ -343,6 +448,7 @@ int runIamPolicy(const IamPolicyOptions& options, CliContext& context) {
                                set.files.size(), set.files.size() == 1 ? "" : "s");
     return kExitFailure;
   }
+  if (options.rolePolicies) return printRolePolicies(options, set, context);
   std::optional<std::string> eventsQueue;
   if (!options.eventsQueueUrl.empty()) {
     eventsQueue = queueArn(options.eventsQueueUrl);
@@ -431,6 +537,15 @@ void registerIamPolicyCommand(CLI::App& app, CliContext& context) {
                    "The S3 locations `run --manifests s3://bucket/prefix/` reads (repeatable): "
                    "adds s3:ListBucket for that prefix and s3:GetObject under it")
       ->type_name("S3URL");
+  command->add_flag("--role-policies", options->rolePolicies,
+                    "Print instead, for each role the bindings assume (spec.assumeRoleARN), its "
+                    "trust policy and permission policy: {\"<role ARN>\": {\"TrustPolicy\": "
+                    "…, \"PermissionPolicy\": …}}");
+  command
+      ->add_option("--controller-role-arn", options->controllerRoleArn,
+                   "With --role-policies: the role the controller runs as (its ECS task role), "
+                   "named as the principal of each trust policy")
+      ->type_name("ARN");
   command->callback([options, &context] { context.exitCode = runIamPolicy(*options, context); });
 }
 

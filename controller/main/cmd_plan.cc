@@ -83,13 +83,21 @@ SourceListing listSource(const api::TargetGroupBinding& binding, dns::Resolver& 
 }
 
 // Plans one binding; prints it; returns kExitOk, kExitChanges or kExitFailure.
-int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::TargetGroupApi& api,
-                dns::Resolver& resolver, runtime::InstanceInventory& inventory,
-                const std::string& controllerId) {
+int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::TargetGroupApi& home,
+                aws::AccountApis& accounts, dns::Resolver& resolver,
+                runtime::InstanceInventory& inventory, const std::string& controllerId) {
   const auto& spec = binding.spec;
   const auto key = binding.metadata.key();
   ctx.out << "TargetGroupBinding " << key << " -> " << spec.targetGroupArn.name << " ("
           << spec.targetGroupArn.text << ")\n";
+  // The group's account: the role's credentials and the claim the controller would write there.
+  auto access = runtime::groupAccessFor(home, &accounts, controllerId, spec);
+  if (!access) {
+    ctx.out << "  error: " << access.error().toString() << "\n\n";
+    return kExitFailure;
+  }
+  if (spec.assumeRole) ctx.out << "  as role " << spec.assumeRole->role.text << "\n";
+  aws::TargetGroupApi& api = *access->api;
   auto groups = api.describeTargetGroups({spec.targetGroupArn.text});
   if (!groups || groups->empty()) {
     ctx.out << "  error: " << (groups ? "target group not found" : groups.error().toString())
@@ -101,7 +109,7 @@ int planBinding(CliContext& ctx, const api::TargetGroupBinding& binding, aws::Ta
   if (tags) {
     const auto& groupTags = (*tags)[spec.targetGroupArn.text];
     auto owner = groupTags.find(runtime::kOwnerTagKey);
-    const auto mine = controllerId + "/" + key;
+    const auto mine = access->ownerValue(key);
     if (owner != groupTags.end() && owner->second != mine) {
       ctx.out << "  conflict: the target group is owned by " << owner->second
               << "; the controller will not write to it\n\n";
@@ -292,6 +300,7 @@ void registerPlanCommand(CLI::App& app, CliContext& ctx) {
       ->envname("ENDPOINT_BINDER_DNS_SERVER")
       ->delimiter(',');
   cmd->add_option("--controller-id", flags->controllerId, "Owner id the controller writes")
+      ->check(runtime::controllerIdProblem)
       ->envname("ENDPOINT_BINDER_CONTROLLER_ID")
       ->capture_default_str();
   cmd->add_option("--aws-region", flags->aws.region, "AWS Region")
@@ -355,7 +364,8 @@ void registerPlanCommand(CLI::App& app, CliContext& ctx) {
       if (r == kExitFailure || (r == kExitChanges && result == kExitOk)) result = r;
     };
     for (const auto& binding : set.targetGroupBindings) {
-      merge(planBinding(ctx, binding, *(*aws)->elbv2, **resolver, inventory, flags->controllerId));
+      merge(planBinding(ctx, binding, *(*aws)->elbv2, *(*aws)->accounts, **resolver, inventory,
+                        flags->controllerId));
     }
     for (const auto& binding : set.dnsRecordBindings) {
       merge(planRecordBinding(ctx, binding, route53, inventory, flags->controllerId));

@@ -192,6 +192,7 @@ int runController(CliContext& ctx, const RunFlags& flags) {
     awsFlags.route53BeforeSend = leaderWriteFence(electionSlot);
     awsFlags.dynamoDbAttemptTimeout = leaderSettings->attemptTimeout;
   }
+  awsFlags.roleSessionName = aws::roleSessionNameFor(flags.controllerId);
   auto aws = buildAwsSetup(awsFlags, clock, log, &metrics);
   if (!aws) {
     log.log(LogLevel::kError, "cannot set up AWS access",
@@ -329,7 +330,7 @@ int runController(CliContext& ctx, const RunFlags& flags) {
                                 (*aws)->ec2.get(), (*aws)->autoScaling.get(), (*aws)->sqs.get(),
                                 [&sqsTransport] { sqsTransport.shutDown(); }, &notifier,
                                 leader ? &leader->election() : nullptr,
-                                route53 ? *route53 : nullptr},
+                                route53 ? *route53 : nullptr, (*aws)->accounts.get()},
       options);
 
   auto metricsServer = server::MetricsServer::start(
@@ -461,13 +462,7 @@ void registerRunCommand(CLI::App& app, CliContext& ctx) {
   flag(cmd, "--dns-timeout", flags->dnsTimeout, "Timeout of one DNS query try");
   flag(cmd, "--controller-id", flags->controllerId,
        "Owner id written to target group tags and Route 53 ownership records")
-      ->check([](const std::string& id) -> std::string {
-        // It is written into TXT ownership values, where these characters would let one
-        // controller's records parse as another's.
-        return core::validOwnerText(id) ? std::string()
-                                        : "must be printable ASCII without blanks, ',', '=', "
-                                          "'\"' or '\\'";
-      });
+      ->check(runtime::controllerIdProblem);
   flag(cmd, "--log-format", flags->logFormat, "json | text")
       ->check(CLI::IsMember({"json", "text"}));
   flag(cmd, "--log-level", flags->logLevel, "debug | info | warn | error");

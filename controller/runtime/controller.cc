@@ -96,7 +96,8 @@ Controller::Controller(Deps deps, ControllerOptions options)
           Reconciler::Deps{[this](const std::string& key) { return desired(key); }, sources_,
                            deps.api, observed_, status_, deps.clock, deps.log, deps.metrics,
                            [this](const std::string& arn) { return bindingsNaming(arn); },
-                           [this] { return store_.settled(); }, deps.observer, deps.writeGate},
+                           [this] { return store_.settled(); }, deps.observer, deps.writeGate,
+                           deps.accounts},
           options_.reconciler) {
   if (deps.route53) {
     RecordReconciler::Options recordOptions;

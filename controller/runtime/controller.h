@@ -106,6 +106,9 @@ class Controller {
     const WriteGate* writeGate = nullptr;
     // Route 53 (DNSRecordBindings). Optional: without it such bindings are only validated.
     aws::Route53Api* route53 = nullptr;
+    // Target groups of other accounts (spec.assumeRoleARN). Optional: without it such
+    // bindings fail.
+    aws::AccountApis* accounts = nullptr;
   };
 
   Controller(Deps deps, ControllerOptions options);

@@ -8,7 +8,8 @@ ObservedCache::ObservedCache(aws::TargetGroupApi& api, const core::Clock& clock,
     : api_(api), clock_(clock), options_(options) {}
 
 core::Result<ObservedCache::Snapshot> ObservedCache::targets(
-    const std::string& arn, bool forceRefresh, std::optional<std::chrono::nanoseconds> maxAge) {
+    const std::string& arn, bool forceRefresh, std::optional<std::chrono::nanoseconds> maxAge,
+    aws::TargetGroupApi* via) {
   const auto now = clock_.now();
   const auto age = maxAge.value_or(options_.maxAge);
   {
@@ -22,7 +23,7 @@ core::Result<ObservedCache::Snapshot> ObservedCache::targets(
     }
   }
   // The AWS call happens outside the lock: other groups must not wait on this one.
-  auto fresh = api_.describeTargetHealth(arn);
+  auto fresh = (via != nullptr ? *via : api_).describeTargetHealth(arn);
   if (!fresh) return std::unexpected(fresh.error());
   std::lock_guard lock(mu_);
   auto& entry = entries_[arn];

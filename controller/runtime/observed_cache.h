@@ -46,9 +46,11 @@ class ObservedCache {
   // The group's targets. Calls DescribeTargetHealth only when the cached read is older than
   // `maxAge` (default: options.maxAge), absent, or forceRefresh is set. On an AWS error the
   // error is returned and the previous snapshot is kept (callers must not plan removals from
-  // a failed read).
+  // a failed read). `via` reads a group of another account (the binding's assumed role);
+  // null: the API the cache was built with.
   core::Result<Snapshot> targets(const std::string& arn, bool forceRefresh = false,
-                                 std::optional<std::chrono::nanoseconds> maxAge = std::nullopt);
+                                 std::optional<std::chrono::nanoseconds> maxAge = std::nullopt,
+                                 aws::TargetGroupApi* via = nullptr);
 
   // Records writes we just made so the next snapshots reflect them before AWS does.
   void expectRegistered(const std::string& arn, const std::vector<core::Target>& targets);

@@ -6,6 +6,7 @@
 #include "api/net.h"
 #include "api/spec_json.h"
 #include "controller/core/address_family.h"
+#include "controller/core/record_plan.h"
 #include "controller/runtime/json_logger.h"
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/target_registration.h"
@@ -85,6 +86,43 @@ TargetCounts countTargets(const std::vector<core::Target>& desired,
 
 }  // namespace
 
+core::Result<GroupAccess> groupAccessFor(aws::TargetGroupApi& home, aws::AccountApis* accounts,
+                                         const std::string& controllerId,
+                                         const api::TargetGroupBindingSpec& spec) {
+  const auto& role = spec.assumeRole;
+  if (!role) return GroupAccess{&home, controllerId};
+  if (accounts == nullptr) {
+    return core::makeError(core::ErrorKind::kTerminal,
+                           "spec.assumeRoleARN is set, but this controller was started without "
+                           "STS access to assume roles",
+                           "AssumeRoleUnavailable");
+  }
+  auto api =
+      accounts->forRole(aws::RoleToAssume{role->role.text, role->role.account, role->externalId});
+  if (!api) return std::unexpected(api.error());
+  auto homeAccount = accounts->homeAccount();
+  if (!homeAccount) return std::unexpected(homeAccount.error());
+  // A role of the controller's own account reaches the same groups as its own credentials:
+  // the same claim, so switching a binding to such a role (or back) is no conflict.
+  return GroupAccess{*api, spec.targetGroupArn.account == *homeAccount
+                               ? controllerId
+                               : controllerId + "/" + *homeAccount};
+}
+
+std::string controllerIdProblem(std::string_view id) {
+  if (!core::validOwnerText(id)) {
+    return "must be printable ASCII without blanks, ',', '=', '\"' or '\\'";
+  }
+  if (id.size() > 100) return "must be at most 100 characters (owner tags hold 256)";
+  const auto last = id.substr(id.rfind('/') == std::string_view::npos ? 0 : id.rfind('/') + 1);
+  if (last.size() == 12 &&
+      std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return "must not end in a 12-digit part: claims on other accounts' target groups put the "
+           "controller's account there";
+  }
+  return "";
+}
+
 std::optional<OwnerClaim> parseOwnerValue(const std::string& value) {
   const auto last = value.rfind('/');
   if (last == std::string::npos || last == 0) return std::nullopt;
@@ -103,10 +141,6 @@ struct Reconciler::SourceView {
 
 Reconciler::Reconciler(Deps deps, ReconcilerOptions options)
     : deps_(std::move(deps)), options_(std::move(options)) {}
-
-std::string Reconciler::ownerValue(const std::string& key) const {
-  return options_.controllerId + "/" + key;
-}
 
 std::vector<std::string> Reconciler::knownKeys() const {
   std::lock_guard lock(mu_);
@@ -210,7 +244,9 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
 
   // 2. The group: a binding pointed at another group first gives the old one back.
   if (!state.ownedArn.empty() && state.ownedArn != arn) {
-    if (auto released = releaseClaim(key, state.ownedArn); !released) return fail(released.error());
+    if (auto released = releaseClaim(key, state.ownedArn, state.ownedAccess); !released) {
+      return fail(released.error());
+    }
     state.wakeAfter = successorsOf(key, state.ownedArn);  // a binding waiting for that group
     state.ownedArn.clear();
   }
@@ -227,6 +263,10 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   if (state.ownedArn == arn && (spec.port || state.checkedArn == arn)) {
     source = readSource(key, binding, state, *group, now);
   }
+  // The account's API (after the listing is recorded: assuming a role may fail).
+  auto access = groupAccessFor(deps_.api, deps_.accounts, options_.controllerId, spec);
+  if (!access) return fail(access.error());
+  state.access = std::move(*access);
   if (auto facts = readGroupFacts(desired, state); !facts) return fail(facts.error());
 
   // 3. Ownership. The Conflict condition is restated only when the tag was read this time.
@@ -235,14 +275,14 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   auto ownership = establishOwnership(key, desired, state, holder);
   if (!ownership) return fail(ownership.error());
   if (*ownership == Ownership::kConflict) {
-    reportConflict(key, binding, holder);
+    reportConflict(key, binding, state.access, holder);
     const auto claim = parseOwnerValue(holder);
     ReconcileResult result;
     // A binding of ours that is missing from the manifests holds it: its confirmed deletion
     // hands the group over (and wakes this one); look again soon in case nothing wakes it. A
     // live holder or another controller's claim changes only by someone's edit: the resync
     // looks again, and the holder's deletion wakes this binding.
-    if (claim && claim->controllerId == options_.controllerId) {
+    if (claim && claim->controllerId == state.access.ownerPrefix) {
       const auto holderBinding = deps_.desired(claim->bindingKey);
       if (!holderBinding || holderBinding->pendingDeletion) {
         result.requeueAfter = options_.claimRecheck;
@@ -263,7 +303,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
         maxAge, std::max<nanoseconds>(kMinHealthRefresh, spec.policy.unhealthyGracePeriod / 2));
   }
   const bool refreshDue = group->refreshDueAt && now >= *group->refreshDueAt;
-  auto observed = deps_.observed.targets(arn, refreshDue, maxAge);
+  auto observed = deps_.observed.targets(arn, refreshDue, maxAge, state.access.api);
   if (!observed) return fail(observed.error());
   if (refreshDue) group->refreshDueAt.reset();
   group->tracker.recordObserved(observed->targets, now);
@@ -280,7 +320,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   bool applied = false;
   if (plan.hasWrites() && !writesOff(state)) {
     if (observed->fromCache) {
-      observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
+      observed = deps_.observed.targets(arn, /*forceRefresh=*/true, std::nullopt, state.access.api);
       if (!observed) return fail(observed.error());
       group->tracker.recordObserved(observed->targets, now);
       plan = core::computePlan(desiredState, observed->targets, group->tracker, spec.policy, now,
@@ -288,14 +328,14 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     }
   }
   if (plan.hasWrites() && !writesOff(state)) {
-    auto owner = readOwner(arn);
+    auto owner = readOwner(state.access, arn);
     if (!owner) return fail(owner.error());
-    if (owner->value_or("") != ownerValue(key)) {
+    if (owner->value_or("") != state.access.ownerValue(key)) {
       state.ownedArn.clear();
       deps_.log.log(LogLevel::kWarn, "owner tag changed; not writing",
                     {core::field("binding", key), core::field("targetGroup", arn),
                      core::field("owner", owner->value_or("(none)"))});
-      reportConflict(key, binding, owner->value_or(""));
+      reportConflict(key, binding, state.access, owner->value_or(""));
       ReconcileResult result;
       result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
       return result;
@@ -306,13 +346,16 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
         std::any_of(observed->targets.begin(), observed->targets.end(), [&](const auto& o) {
           return core::isRegistered(o) && listedKeys.contains(o.target.key());
         });
-    if (auto written = applyPlan(key, arn, plan, *group, now, listedRegistered); !written) {
+    if (auto written = applyPlan(key, arn, state.access, plan, *group, now, listedRegistered);
+        !written) {
       return fail(written.error());
     }
     ownershipVerified = true;
     applied = true;
     group->refreshDueAt = now + kRefreshAfterWrite;
-    if (auto after = deps_.observed.targets(arn); after) observed = std::move(after);
+    if (auto after = deps_.observed.targets(arn, false, std::nullopt, state.access.api); after) {
+      observed = std::move(after);
+    }
   }
 
   // 8. Report: status, events and metrics describe the group as it now stands.
@@ -369,11 +412,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     // Said only from a fresh read of the tag, with when: between reads it is the last word.
     const auto* conflict = s.condition("Conflict");
     if (ownershipVerified || !conflict || conflict->status != ConditionStatus::kFalse) {
-      StatusStore::setCondition(s,
-                                makeCondition("Conflict", ConditionStatus::kFalse, "Owned",
-                                              "owned by " + ownerValue(key) + " (owner tag read " +
-                                                  formatRfc3339(wallNow, false) + ")",
-                                              wallNow));
+      StatusStore::setCondition(
+          s, makeCondition("Conflict", ConditionStatus::kFalse, "Owned",
+                           "owned by " + state.access.ownerValue(key) + " (owner tag read " +
+                               formatRfc3339(wallNow, false) + ")",
+                           wallNow));
     }
     const bool ready = !source->failing && counts.missing == 0;
     StatusStore::setCondition(
@@ -441,7 +484,7 @@ core::Result<void> Reconciler::readGroupFacts(const DesiredBinding& desired, Bin
   const auto& binding = desired.binding;
   const auto& arn = binding.spec.targetGroupArn.text;
   if (state.checkedGeneration == binding.generation && state.checkedArn == arn) return {};
-  auto groups = deps_.api.describeTargetGroups({arn});
+  auto groups = state.access.api->describeTargetGroups({arn});
   if (!groups) return std::unexpected(groups.error());
   if (groups->empty()) {
     return core::makeError(core::ErrorKind::kNotFound, "target group " + arn + " not found",
@@ -467,8 +510,9 @@ core::Result<void> Reconciler::readGroupFacts(const DesiredBinding& desired, Bin
   return {};
 }
 
-core::Result<std::optional<std::string>> Reconciler::readOwner(const std::string& arn) {
-  auto tags = deps_.api.describeTags({arn});
+core::Result<std::optional<std::string>> Reconciler::readOwner(const GroupAccess& access,
+                                                               const std::string& arn) {
+  auto tags = access.api->describeTags({arn});
   if (!tags) return std::unexpected(tags.error());
   if (auto it = tags->find(arn); it != tags->end()) {
     if (auto t = it->second.find(kOwnerTagKey); t != it->second.end()) {
@@ -483,13 +527,18 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
                                                                    BindingState& state,
                                                                    std::string& conflictHolder) {
   const auto& arn = desired.binding.spec.targetGroupArn.text;
+  const auto& access = state.access;
   // Checked once per group; before every batch of writes the tag is read again (step 7).
-  if (state.ownedArn == arn) return Ownership::kOwned;
-  const auto mine = ownerValue(key);
-  auto owner = readOwner(arn);
+  if (state.ownedArn == arn) {
+    state.ownedAccess = access;  // the spec's role may have changed: release goes the new way
+    return Ownership::kOwned;
+  }
+  const auto mine = access.ownerValue(key);
+  auto owner = readOwner(access, arn);
   if (!owner) return std::unexpected(owner.error());
   if (*owner == mine) {
     state.ownedArn = arn;
+    state.ownedAccess = access;
     return Ownership::kOwned;
   }
 
@@ -505,8 +554,7 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
     // A holder that is live but now names another group (retargeted while no controller ran,
     // so its release never happened) has let go of this one: adoptable too.
     const auto claim = parseOwnerValue(**owner);
-    bool adoptable =
-        claim && claim->controllerId == options_.controllerId && claim->bindingKey != key;
+    bool adoptable = claim && claim->controllerId == access.ownerPrefix && claim->bindingKey != key;
     if (adoptable) {
       const auto holder = deps_.desired(claim->bindingKey);
       if (!holder) {
@@ -530,16 +578,17 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
   // Would claim; --dry-run and a standby write nothing.
   if (writesOff(state)) return Ownership::kOwned;
 
-  auto added = writerFor(state).addTags(arn, {{kOwnerTagKey, mine}});
+  auto added = writerFor(state, access).addTags(arn, {{kOwnerTagKey, mine}});
   if (!added) return std::unexpected(added.error());
   // Check-then-act is not a claim: read it back, so two claimants never both write.
-  auto confirmed = readOwner(arn);
+  auto confirmed = readOwner(access, arn);
   if (!confirmed) return std::unexpected(confirmed.error());
   if (*confirmed != mine) {
     conflictHolder = confirmed->value_or("");
     return Ownership::kConflict;
   }
   state.ownedArn = arn;
+  state.ownedAccess = access;
   deps_.log.log(LogLevel::kInfo,
                 eventReason == "Adopted" ? "adopted target group" : "claimed target group",
                 {core::field("binding", key), core::field("targetGroup", arn),
@@ -646,9 +695,10 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
 }
 
 core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
-                                         core::Plan& plan, GroupMemory& group, core::MonoTime now,
+                                         const GroupAccess& access, core::Plan& plan,
+                                         GroupMemory& group, core::MonoTime now,
                                          bool listedRegistered) {
-  auto api = writerFor(stateFor(key));
+  auto api = writerFor(stateFor(key), access);
   if (!plan.toRegister.empty()) {
     auto report = registerReportingRejections(api, arn, plan.toRegister);
     if (!report) {
@@ -709,20 +759,36 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
   return {};
 }
 
-core::Result<void> Reconciler::releaseClaim(const std::string& key, const std::string& arn) {
+core::Result<void> Reconciler::releaseClaim(const std::string& key, const std::string& arn,
+                                            const GroupAccess& access) {
   const auto& state = stateFor(key);
   if (writesOff(state)) return {};
   const auto group = groupFor(arn);
   std::lock_guard groupLock(group->mu);
-  auto owner = readOwner(arn);
+  // A role that no longer lets us in (its account decommissioned, the trust policy changed)
+  // cannot take the claim off; it is left, and adoptable: its holder is gone or names another
+  // group. Waiting for the role would block the retarget or the deletion for good, and
+  // releasing touches no target.
+  const auto leftBehind = [&](const core::Error& error) {
+    if (access.api == &deps_.api || error.kind != core::ErrorKind::kAuth) return false;
+    deps_.log.log(LogLevel::kWarn, "cannot release the target group through its role; claim left",
+                  {core::field("binding", key), core::field("targetGroup", arn),
+                   core::field("error", error.toString())});
+    addEvent(key, EventType::kWarning, "ClaimLeft",
+             "could not remove " + std::string(kOwnerTagKey) + " from target group " + arn + " (" +
+                 error.toString() + "); it stays, adoptable by any binding of this controller");
+    return true;
+  };
+  auto owner = readOwner(access, arn);
   if (!owner) {
     // A group deleted meanwhile holds no claim.
-    if (owner.error().kind == core::ErrorKind::kNotFound) return {};
+    if (owner.error().kind == core::ErrorKind::kNotFound || leftBehind(owner.error())) return {};
     return std::unexpected(owner.error());
   }
-  if (owner->value_or("") != ownerValue(key)) return {};  // someone else's now (adopted)
-  auto removed = writerFor(state).removeTags(arn, {kOwnerTagKey});
+  if (owner->value_or("") != access.ownerValue(key)) return {};  // someone else's (adopted)
+  auto removed = writerFor(state, access).removeTags(arn, {kOwnerTagKey});
   if (!removed && removed.error().kind != core::ErrorKind::kNotFound) {
+    if (leftBehind(removed.error())) return {};
     return std::unexpected(removed.error());
   }
   deps_.log.log(LogLevel::kInfo, "released target group",
@@ -763,8 +829,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   if (state.standby && owned && !handOver) {
     // The leader carries the deletion out; a standby forgets the binding only once the claim
     // is gone, so that a takeover before then finishes it.
-    auto owner = readOwner(arn);
-    const bool claimed = owner ? owner->value_or("") == ownerValue(key)
+    auto owner = readOwner(state.ownedAccess, arn);
+    const bool claimed = owner ? owner->value_or("") == state.ownedAccess.ownerValue(key)
                                : owner.error().kind != core::ErrorKind::kNotFound;
     if (claimed) {
       deps_.status.update(key, [&](BindingStatus& s) {
@@ -792,7 +858,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     std::unique_lock groupLock(group->mu);
     const auto now = deps_.clock.now();
     group->lastUsed = now;
-    auto observed = deps_.observed.targets(arn, /*forceRefresh=*/true);
+    auto observed =
+        deps_.observed.targets(arn, /*forceRefresh=*/true, std::nullopt, state.ownedAccess.api);
     const bool groupGone = !observed && observed.error().kind == core::ErrorKind::kNotFound;
     if (!observed && !groupGone) return fail(observed.error());
     core::Plan plan;
@@ -801,11 +868,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
                                        factsFor(state));
     }
     if (!plan.toDeregister.empty()) {
-      auto owner = readOwner(arn);
+      auto owner = readOwner(state.ownedAccess, arn);
       if (!owner) return fail(owner.error());
-      if (owner->value_or("") != ownerValue(key)) {
+      if (owner->value_or("") != state.ownedAccess.ownerValue(key)) {
         plan = core::Plan{};  // no longer ours: leave its targets alone
-      } else if (auto r = applyPlan(key, arn, plan, *group, now); !r) {
+      } else if (auto r = applyPlan(key, arn, state.ownedAccess, plan, *group, now); !r) {
         return fail(r.error());
       }
     }
@@ -840,7 +907,9 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
                   {core::field("binding", key), core::field("targetGroup", arn)});
   }
   if (owned && !handOver) {
-    if (auto released = releaseClaim(key, arn); !released) return fail(released.error());
+    if (auto released = releaseClaim(key, arn, state.ownedAccess); !released) {
+      return fail(released.error());
+    }
   }
 
   // The manifest may have come back while this ran: stop tracking its source only if it is
@@ -882,11 +951,11 @@ std::vector<std::string> Reconciler::successorsOf(const std::string& key,
 // ---- reporting ------------------------------------------------------------------------------
 
 void Reconciler::reportConflict(const std::string& key, const api::TargetGroupBinding& binding,
-                                const std::string& holder) {
+                                const GroupAccess& access, const std::string& holder) {
   const auto wallNow = deps_.clock.wallNow();
   const auto& arn = binding.spec.targetGroupArn.text;
   const auto claim = parseOwnerValue(holder);
-  const bool ours = claim && claim->controllerId == options_.controllerId;
+  const bool ours = claim && claim->controllerId == access.ownerPrefix;
   const std::string reason = ours ? "ClaimedByBinding" : "OwnedByOther";
   std::string message = holder.empty()
                             ? "the owner tag " + std::string(kOwnerTagKey) +

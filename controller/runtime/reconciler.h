@@ -24,6 +24,12 @@
 // Memory that belongs to a target group (when each target was last listed, refused targets,
 // recent deregistrations) is keyed by the group's ARN, not the binding's name: a group is
 // bound by at most one binding, so it survives a rename or a move between files.
+// Other accounts: a binding with spec.assumeRoleARN makes every ELBv2 call on its group with
+// that role (Deps::accounts). Its owner tag names this controller's account too,
+// "<controllerId>/<account>/<namespace>/<name>", whenever the group is in another account:
+// a controller of that account with the same --controller-id must never take this claim for
+// its own, nor this controller its. A role that cannot be assumed (or an unknown own account)
+// is a failed reconcile: nothing is written, nothing deregistered.
 // Returns an Error for failures worth retrying with backoff, else an optional requeue delay
 // (the next deadline), never both.
 // Thread-safety: reconcile() may run concurrently for different keys, never for one key
@@ -41,6 +47,7 @@
 #include <vector>
 
 #include "api/manifest.h"
+#include "controller/aws/account_apis.h"
 #include "controller/aws/elbv2.h"
 #include "controller/core/clock.h"
 #include "controller/core/endpoint_tracker.h"
@@ -89,12 +96,38 @@ inline constexpr const char* kOwnerTagKey = "endpointbinder.io/owner";
 
 // An owner tag value split into the controller id and the binding key ("ns/name"). The key
 // is the last two '/'-separated parts (namespaces and names hold no '/'), so a controller id
-// may contain '/'. nullopt for a value of fewer than three parts.
+// may contain '/' (and the claims on groups of other accounts read as
+// "<controllerId>/<account>"). nullopt for a value of fewer than three parts.
 struct OwnerClaim {
   std::string controllerId;
   std::string bindingKey;
 };
 std::optional<OwnerClaim> parseOwnerValue(const std::string& value);
+
+// Why `id` cannot be a --controller-id ("" when it can): it must be valid owner text
+// (core::validOwnerText: also written into Route 53 ownership records), at most 100
+// characters (the longest owner tag value, with an account, namespace and name, stays within
+// ELBv2's 256), and its last '/'-separated part must not be 12 digits: that place holds the
+// account in claims on other accounts' groups ("<id>/<account>/<ns>/<name>"), so such an id
+// would read as another controller's cross-account claim.
+std::string controllerIdProblem(std::string_view id);
+
+// How a binding reaches its group: the API (its role's, or the controller's own) and the
+// owner tag prefix there ("<controllerId>", or "<controllerId>/<account>" for a group in
+// another account than the controller's).
+struct GroupAccess {
+  aws::TargetGroupApi* api = nullptr;
+  std::string ownerPrefix;
+  std::string ownerValue(const std::string& key) const { return ownerPrefix + "/" + key; }
+};
+
+// The access for `spec`'s group: `home` without spec.assumeRoleARN, else the role's API from
+// `accounts` (null: fails "AssumeRoleUnavailable"). Asks STS for the controller's account the
+// first time a role is used (AccountApis remembers it). Used by the reconciler, `plan` and
+// `doctor`, so all three read the same claim.
+core::Result<GroupAccess> groupAccessFor(aws::TargetGroupApi& home, aws::AccountApis* accounts,
+                                         const std::string& controllerId,
+                                         const api::TargetGroupBindingSpec& spec);
 
 struct ReconcileResult {
   std::optional<std::chrono::nanoseconds> requeueAfter;
@@ -124,14 +157,14 @@ class Reconciler {
     // Optional: leader election. A reconcile takes the term when it starts (none: standby,
     // no writes) and asks the gate again right before each write (write_gate.h).
     const WriteGate* writeGate = nullptr;
+    // Optional: the APIs of other accounts (spec.assumeRoleARN). Without it such bindings
+    // fail with "AssumeRoleUnavailable".
+    aws::AccountApis* accounts = nullptr;
   };
 
   Reconciler(Deps deps, ReconcilerOptions options);
 
   core::Result<ReconcileResult> reconcile(const std::string& key);
-
-  // The owner tag value this controller writes for a binding key ("ns/name").
-  std::string ownerValue(const std::string& key) const;
 
   // Keys of every binding this reconciler remembers, deletions in progress included (a new
   // leader looks at all of them).
@@ -153,6 +186,10 @@ class Reconciler {
     int targetGroupPort = 0;
     std::string ipAddressType = "ipv4";
     std::string ownedArn;  // the group whose owner tag names this binding ("" none)
+    // How ownedArn was claimed: releasing it after a retarget, or deleting the binding, goes
+    // the same way (the spec may name another role or group by then).
+    GroupAccess ownedAccess;
+    GroupAccess access;  // for lastSpec's group, set by every reconcile of a desired binding
     bool deleting = false;
     // Bindings to wake after this reconcile: those naming a group this binding let go of.
     std::vector<std::string> wakeAfter;
@@ -173,19 +210,22 @@ class Reconciler {
                                              BindingState& state, std::string& conflictHolder);
   SourceView readSource(const std::string& key, const api::TargetGroupBinding& binding,
                         const BindingState& state, GroupMemory& group, core::MonoTime now);
-  core::Result<std::optional<std::string>> readOwner(const std::string& arn);
-  core::Result<void> releaseClaim(const std::string& key, const std::string& arn);
+  core::Result<std::optional<std::string>> readOwner(const GroupAccess& access,
+                                                     const std::string& arn);
+  // Removes this binding's owner tag from `arn`, reached through `access`.
+  core::Result<void> releaseClaim(const std::string& key, const std::string& arn,
+                                  const GroupAccess& access);
   // `listedRegistered`: some target the source lists is registered already; when none is and
   // AWS refuses every registration, the plan's deregistrations are held (they would empty
   // the group of everything the source stands for).
-  core::Result<void> applyPlan(const std::string& key, const std::string& arn, core::Plan& plan,
-                               GroupMemory& group, core::MonoTime now,
-                               bool listedRegistered = true);
+  core::Result<void> applyPlan(const std::string& key, const std::string& arn,
+                               const GroupAccess& access, core::Plan& plan, GroupMemory& group,
+                               core::MonoTime now, bool listedRegistered = true);
   // Live bindings (not pending deletion) other than `key` that name `arn`.
   std::vector<std::string> successorsOf(const std::string& key, const std::string& arn) const;
 
   void reportConflict(const std::string& key, const api::TargetGroupBinding& binding,
-                      const std::string& holder);
+                      const GroupAccess& access, const std::string& holder);
   void recordFailure(const std::string& key, const std::string& generation,
                      const core::Error& error);
   void addEvent(const std::string& key, EventType type, std::string reason, std::string message);
@@ -195,9 +235,9 @@ class Reconciler {
   void beginTerm(BindingState& state) const;
   // No AWS writes in this reconcile: --dry-run, or a standby.
   bool writesOff(const BindingState& state) const { return options_.dryRun || state.standby; }
-  // The API for this reconcile's writes, fenced by its term.
-  FencedTargetGroupApi writerFor(const BindingState& state) const {
-    return FencedTargetGroupApi(deps_.api, deps_.writeGate, state.term);
+  // The API for this reconcile's writes through `access`, fenced by its term.
+  FencedTargetGroupApi writerFor(const BindingState& state, const GroupAccess& access) const {
+    return FencedTargetGroupApi(*access.api, deps_.writeGate, state.term);
   }
   std::shared_ptr<GroupMemory> groupFor(const std::string& arn);
   core::GroupFacts factsFor(const BindingState& state) const;

@@ -481,6 +481,92 @@ def emulator_sample_events():
     return out
 
 
+class TargetAccountRole(unittest.TestCase):
+    """deploy/cloudformation/target-account-role.yaml: the role a binding assumes in another
+    account grants exactly what `endpoint-binder iam-policy --role-policies` prints for it, and
+    its trust policy names the controller's role with the external id when one is given."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(os.path.join(ROOT, "deploy", "cloudformation", "target-account-role.yaml")) as f:
+            cls.t = yaml.load(f, Loader=Loader)
+        cls.tags = []
+        walk(cls.t, lambda n: cls.tags.append(n) if isinstance(n, Tag) else None)
+        cls.role = cls.t["Resources"]["TargetRole"]["Properties"]
+
+    def test_references_resolve_and_parameters_are_used(self):
+        params = set(self.t["Parameters"])
+        refs = {t.value for t in self.tags if t.name == "Ref"}
+        for name in refs:
+            self.assertTrue(name in params or name in self.t["Resources"] or name in PSEUDO, name)
+        self.assertEqual(params, refs & params, "every parameter is used")
+
+    def test_trust_policy_names_the_controller_and_the_external_id(self):
+        (statement,) = self.role["AssumeRolePolicyDocument"]["Statement"]
+        self.assertEqual("sts:AssumeRole", statement["Action"])
+        self.assertEqual(("Ref", "ControllerRoleArn"),
+                         (statement["Principal"]["AWS"].name, statement["Principal"]["AWS"].value))
+        condition = statement["Condition"]
+        self.assertEqual("If", condition.name)
+        self.assertEqual("HasExternalId", condition.value[0])
+        self.assertEqual(("Ref", "ExternalId"),
+                         (condition.value[1]["StringEquals"]["sts:ExternalId"].name,
+                          condition.value[1]["StringEquals"]["sts:ExternalId"].value))
+        # The session the controller asks for (3600 s) must be allowed.
+        self.assertGreaterEqual(self.role["MaxSessionDuration"], 3600)
+
+    def test_permissions_are_what_iam_policy_prints_for_a_role(self):
+        binary = os.path.join(os.environ.get("EB_BIN_DIR") or os.path.join(ROOT, "build", "bin"),
+                              "endpoint-binder")
+        if not os.path.exists(binary):
+            self.fail(f"{binary} not built")
+        import json
+        import subprocess
+        import tempfile
+        arn = "arn:aws:elasticloadbalancing:ap-northeast-1:222233334444:targetgroup/web/0123456789abcdef"
+        role = "arn:aws:iam::222233334444:role/endpoint-binder-target"
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml") as f:
+            f.write("apiVersion: endpointbinder.io/v1alpha1\nkind: TargetGroupBinding\n"
+                    f"metadata: {{name: web}}\nspec:\n  targetGroupARN: {arn}\n"
+                    f"  assumeRoleARN: {role}\n  externalId: prod-1\n"
+                    "  source: {static: {addresses: [10.0.0.1]}}\n")
+            f.flush()
+            printed = json.loads(subprocess.run(
+                [binary, "iam-policy", "--role-policies", "--controller-role-arn",
+                 "arn:aws:iam::123456789012:role/eb-task", f.name],
+                capture_output=True, text=True, check=True, timeout=30).stdout)
+        expected = printed[role]["PermissionPolicy"]["Statement"]
+        (policy,) = self.role["Policies"]
+        actual = policy["PolicyDocument"]["Statement"]
+        self.assertEqual([(s["Sid"], sorted(s["Action"])) for s in expected],
+                         [(s["Sid"], sorted(s["Action"])) for s in actual])
+        for want, got in zip(expected, actual):
+            if want["Resource"] == "*":
+                self.assertEqual("*", got["Resource"])
+            else:
+                self.assertEqual(("Ref", "TargetGroupArns"), (got["Resource"].name, got["Resource"].value))
+            self.assertEqual(want.get("Condition"), got.get("Condition"))
+        session = botocore.session.get_session()
+        for st in actual:
+            for action in st["Action"]:
+                prefix, op = action.split(":")
+                self.assertIn(op, session.get_service_model(IAM_SERVICES[prefix]).operation_names)
+        trust = printed[role]["TrustPolicy"]["Statement"][0]
+        self.assertEqual({"StringEquals": {"sts:ExternalId": ["prod-1"]}}, trust["Condition"])
+
+    def test_controller_stack_may_assume_exactly_the_listed_roles(self):
+        with open(TEMPLATE) as f:
+            controller = yaml.load(f, Loader=Loader)
+        policy = controller["Resources"]["TargetAccountRolesPolicy"]
+        self.assertEqual("HasTargetAccountRoles", policy["Condition"])
+        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        self.assertEqual("sts:AssumeRole", statement["Action"])
+        self.assertEqual(("Ref", "TargetAccountRoleArns"),
+                         (statement["Resource"].name, statement["Resource"].value))
+        self.assertEqual("", controller["Parameters"]["TargetAccountRoleArns"]["Default"])
+        self.assertIn("StsEndpoint", controller["Resources"], "AssumeRole goes through the sts endpoint")
+
+
 class EventPatternMatcher(unittest.TestCase):
     """The matcher the rule tests rely on, against EventBridge's documented semantics."""
 

@@ -18,3 +18,6 @@ eb_script_test(emulator_route53_conformance
 eb_script_test(emulator_s3_conformance
   COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/s3_conformance_test.py
   LABELS python TIMEOUT 120)
+eb_script_test(emulator_accounts_conformance
+  COMMAND /usr/bin/python3 ${PROJECT_SOURCE_DIR}/tests/emulator/accounts_conformance_test.py
+  LABELS python TIMEOUT 120)

@@ -155,7 +155,7 @@ class IamPolicy(unittest.TestCase):
             resources = [s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"]
             self.assertEqual(sorted(set(resources)), resources)
             for resource in resources:
-                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53|sqs|ssm|kms|sns|s3):[^*]*(\*)?)$")
+                self.assertRegex(resource, r"^(\*|arn:aws[a-z-]*:(elasticloadbalancing|route53|sqs|ssm|kms|sns|s3|iam):[^*]*(\*)?)$")
 
     def test_examples(self):
         expected = policy(
@@ -322,6 +322,78 @@ class IamPolicy(unittest.TestCase):
         plain = self.write("plain.yaml", tgb("p", tokyo, "{static: {addresses: [10.0.0.1]}}"))
         sids = [s["Sid"] for s in json.loads(self.run_cli(plain).stdout)["Statement"]]
         self.assertFalse({"ReadSlackWebhookUrls", "DecryptSlackWebhookUrls", "PublishNotifications"} & set(sids))
+
+    def test_roles_of_other_accounts(self):
+        """Groups reached through spec.assumeRoleARN: the task role may assume exactly those
+        roles (and needs no ELBv2 permission for them); --role-policies prints each role's
+        trust policy (the controller's role, the bindings' external ids) and permissions."""
+        other = "arn:aws:elasticloadbalancing:ap-northeast-1:222233334444:targetgroup/"
+        role = "arn:aws:iam::222233334444:role/eb-target"
+        role2 = "arn:aws:iam::555566667777:role/eb"
+        other2 = "arn:aws:elasticloadbalancing:ap-northeast-1:555566667777:targetgroup/"
+        static = "{static: {addresses: [10.0.0.1]}}"
+        path = self.write(
+            "m.yaml", tgb("own", TG + "own/0000000000000001", static),
+            tgb("a", other + "a/0000000000000002", static)
+            + f"  assumeRoleARN: {role}\n  externalId: team-a\n",
+            tgb("b", other + "b/0000000000000003", static)
+            + f"  assumeRoleARN: {role}\n  externalId: team-b\n",
+            tgb("c", other2 + "c/0000000000000004", static) + f"  assumeRoleARN: {role2}\n")
+        own = [TG + "own/0000000000000001"]
+        self.assert_policy(policy(DESCRIBE_TARGET_GROUPS, change_targets(own), claim(own),
+                                  {"Sid": "AssumeTargetAccountRoles", "Effect": "Allow",
+                                   "Action": ["sts:AssumeRole"], "Resource": [role, role2]},
+                                  CALLER_IDENTITY), path)
+        controller = "arn:aws:iam::123456789012:role/eb-task"
+        r = self.run_cli("--role-policies", "--controller-role-arn", controller, path)
+        self.assertEqual(0, r.returncode, r.stderr)
+        printed = json.loads(r.stdout)
+        self.assertEqual(json.dumps(printed, indent=2) + "\n", r.stdout)
+
+        def trust(external_ids):
+            statement = {"Sid": "EndpointBinderController", "Effect": "Allow",
+                         "Principal": {"AWS": controller}, "Action": "sts:AssumeRole"}
+            if external_ids:
+                statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_ids}}
+            return {"Version": "2012-10-17", "Statement": [statement]}
+
+        groups_a = [other + "a/0000000000000002", other + "b/0000000000000003"]
+        groups_c = [other2 + "c/0000000000000004"]
+        self.assertEqual({
+            role: {"TrustPolicy": trust(["team-a", "team-b"]),
+                   "PermissionPolicy": policy(DESCRIBE_TARGET_GROUPS, change_targets(groups_a),
+                                              claim(groups_a))},
+            role2: {"TrustPolicy": trust([]),
+                    "PermissionPolicy": policy(DESCRIBE_TARGET_GROUPS, change_targets(groups_c),
+                                               claim(groups_c))},
+        }, printed)
+        for documents in printed.values():
+            self.check_policy_is_valid(documents["PermissionPolicy"])
+
+        r = self.run_cli("--role-policies", path)
+        self.assertEqual(2, r.returncode)
+        self.assertIn("--controller-role-arn", r.stderr)
+        r = self.run_cli("--role-policies", "--controller-role-arn", "arn:aws:iam::1:user/x", path)
+        self.assertEqual(2, r.returncode)
+        self.assertIn("--controller-role-arn", r.stderr)
+        r = self.run_cli("--role-policies", "--controller-role-arn", controller,
+                         self.write("plain.yaml", tgb("own", TG + "own/0000000000000001", static)))
+        self.assertEqual(1, r.returncode)
+        self.assertIn("no binding names spec.assumeRoleARN", r.stderr)
+
+    def test_role_policies_warn_when_a_binding_of_a_role_sends_no_external_id(self):
+        other = "arn:aws:elasticloadbalancing:ap-northeast-1:222233334444:targetgroup/"
+        role = "arn:aws:iam::222233334444:role/eb-target"
+        static = "{static: {addresses: [10.0.0.1]}}"
+        path = self.write(
+            "m.yaml",
+            tgb("a", other + "a/0000000000000002", static) + f"  assumeRoleARN: {role}\n  externalId: x-1\n",
+            tgb("b", other + "b/0000000000000003", static) + f"  assumeRoleARN: {role}\n")
+        r = self.run_cli("--role-policies", "--controller-role-arn",
+                         "arn:aws:iam::123456789012:role/eb-task", path)
+        self.assertEqual(0, r.returncode, r.stderr)
+        self.assertIn("binding default/b assumes " + role + " without an externalId", r.stderr)
+        self.assertNotIn("default/a", r.stderr)
 
     def test_invalid_manifests_print_diagnostics_and_no_policy(self):
         good = self.write("good.yaml", tgb("ok", TG + "ok/0000000000000001", "{static: {addresses: [10.0.0.1]}}"))

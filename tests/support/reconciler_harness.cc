@@ -185,6 +185,25 @@ ReconcilerHarness::~ReconcilerHarness() = default;
 
 void ReconcilerHarness::build() {
   reconciler_.reset();
+  // A new process assumes its roles again (and asks STS who it is).
+  aws::RetryOptions retry;
+  retry.maxAttempts = 2;
+  retry.baseDelay = std::chrono::milliseconds(5);
+  retry.maxBackoff = std::chrono::milliseconds(20);
+  aws::AssumeRoleApisOptions accountOptions;
+  accountOptions.sts = aws::QueryServiceOptions{"sts",
+                                                "us-east-1",
+                                                emulator_->url(),
+                                                "2011-06-15",
+                                                std::chrono::seconds(10),
+                                                std::chrono::seconds(60),
+                                                retry};
+  accountOptions.elbv2 = aws::elbv2ServiceOptions("us-east-1", emulator_->url(), retry);
+  accountOptions.caching.retryAfterFailure = std::chrono::seconds(1);  // tests wait it out
+  aws::QueryClientHooks accountHooks;
+  accountHooks.random = [] { return 0.5; };
+  accounts_ = std::make_unique<aws::AssumeRoleApis>(
+      std::move(accountOptions), *transport_, credentials_, signingClock_, accountHooks, nullptr);
   observed_ = std::make_unique<runtime::ObservedCache>(
       *api, clock, runtime::ObservedCache::Options{options_.resyncPeriod, std::chrono::minutes(2)});
   reconciler_ = std::make_unique<runtime::Reconciler>(
@@ -202,7 +221,7 @@ void ReconcilerHarness::build() {
             }
             return keys;
           },
-          [this] { return manifestsSettled; }, observer, writeGate},
+          [this] { return manifestsSettled; }, observer, writeGate, accounts_.get()},
       options_);
 }
 
@@ -214,8 +233,15 @@ void ReconcilerHarness::restart() {
 std::string ReconcilerHarness::createGroup(const std::string& name,
                                            std::map<std::string, std::string> tags,
                                            const std::string& ipAddressType) {
+  return createGroupIn("", name, std::move(tags), ipAddressType);
+}
+
+std::string ReconcilerHarness::createGroupIn(const std::string& account, const std::string& name,
+                                             std::map<std::string, std::string> tags,
+                                             const std::string& ipAddressType) {
   value spec = value::object();
   spec["name"] = value::string(name);
+  if (!account.empty()) spec["account"] = value::string(account);
   spec["protocol"] = value::string("HTTPS");
   spec["port"] = value::number(443);
   spec["targetType"] = value::string("ip");
@@ -227,6 +253,54 @@ std::string ReconcilerHarness::createGroup(const std::string& name,
   auto arn = emulator_->createTargetGroup(spec);
   EXPECT_TRUE(arn.has_value()) << arn.error().toString();
   return arn.value_or("");
+}
+
+void ReconcilerHarness::putRole(const std::string& roleArn, const std::string& externalId,
+                                const std::vector<std::string>& trusted) {
+  value role = value::object();
+  role["arn"] = value::string(roleArn);
+  if (!externalId.empty()) role["externalId"] = value::string(externalId);
+  value list = value::array();
+  for (size_t i = 0; i < trusted.size(); ++i) list[i] = value::string(trusted[i]);
+  role["trusted"] = list;
+  auto put = emulator_->control("POST", "roles", role);
+  EXPECT_TRUE(put.has_value()) << put.error().toString();
+}
+
+void ReconcilerHarness::deleteRole(const std::string& roleArn) {
+  auto removed = emulator_->control("DELETE", "roles?arn=" + web::uri::encode_data_string(roleArn));
+  EXPECT_TRUE(removed.has_value()) << removed.error().toString();
+}
+
+std::vector<RecordingApi::Write> ReconcilerHarness::loggedDeregistrations(const std::string& arn,
+                                                                          long long& since) {
+  std::vector<RecordingApi::Write> out;
+  auto log = emulator_->control("GET", "requests?since=" + std::to_string(since));
+  EXPECT_TRUE(log.has_value()) << log.error().toString();
+  if (!log) return out;
+  for (const value& entry : log->at("requests").as_array()) {
+    since = std::max<long long>(since, entry.at("seq").as_number().to_int64());
+    if (entry.at("action").as_string() != "DeregisterTargets" ||
+        entry.at("status").as_integer() != 200 || !entry.at("params").is_object()) {
+      continue;
+    }
+    const value& params = entry.at("params");
+    if (!params.has_string_field("TargetGroupArn") ||
+        params.at("TargetGroupArn").as_string() != arn) {
+      continue;
+    }
+    RecordingApi::Write write{"DeregisterTargets", arn, {}, clock.now()};
+    for (int i = 1;; ++i) {
+      const std::string prefix = "Targets.member." + std::to_string(i) + ".";
+      if (!params.has_string_field(prefix + "Id")) break;
+      const std::string port = params.has_string_field(prefix + "Port")
+                                   ? params.at(prefix + "Port").as_string()
+                                   : std::string("?");
+      write.keys.push_back(params.at(prefix + "Id").as_string() + ":" + port);
+    }
+    out.push_back(std::move(write));
+  }
+  return out;
 }
 
 std::string ReconcilerHarness::apply(const std::string& yaml) {

@@ -5,6 +5,7 @@
 // Test-only. Thread-safety: none (one test thread).
 #pragma once
 
+#include <cpprest/base_uri.h>
 #include <cpprest/json.h>
 
 #include <map>
@@ -101,6 +102,20 @@ class ReconcilerHarness {
   // Creates an ip target group (port 443) and returns its ARN.
   std::string createGroup(const std::string& name, std::map<std::string, std::string> tags = {},
                           const std::string& ipAddressType = "ipv4");
+  // The same in another account ("": the emulator's own, kHomeAccount).
+  std::string createGroupIn(const std::string& account, const std::string& name,
+                            std::map<std::string, std::string> tags = {},
+                            const std::string& ipAddressType = "ipv4");
+  // An IAM role the emulator lets `trusted` (account ids or ARNs) assume, with an external id
+  // ("" none); replaces one of the same ARN.
+  void putRole(const std::string& roleArn, const std::string& externalId,
+               const std::vector<std::string>& trusted = {kHomeAccount});
+  void deleteRole(const std::string& roleArn);
+  // Successful DeregisterTargets on `arn` the emulator logged after sequence number `since`
+  // (advanced past them), whichever credentials made them: writes through an assumed role
+  // never pass `api`.
+  std::vector<RecordingApi::Write> loggedDeregistrations(const std::string& arn, long long& since);
+  static constexpr const char* kHomeAccount = "123456789012";
   // Puts a binding in the manifest set from YAML of one TargetGroupBinding (fails the test on
   // a decode error); returns its key.
   std::string apply(const std::string& yaml);
@@ -148,6 +163,8 @@ class ReconcilerHarness {
   FakeCredentialsProvider credentials_;
   core::RealClock signingClock_;
   std::unique_ptr<aws::Elbv2Client> client_;
+  // Other accounts (spec.assumeRoleARN): real STS AssumeRole against the emulator.
+  std::unique_ptr<aws::AssumeRoleApis> accounts_;
   std::map<std::string, runtime::DesiredBinding> desired_;
   std::unique_ptr<runtime::StatusStore> status_ = std::make_unique<runtime::StatusStore>();
   core::NullLogger log_;

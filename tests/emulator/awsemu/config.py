@@ -52,6 +52,7 @@ DEFAULTS = {
     "vpcs": [DEFAULT_VPC],
     "instances": [],
     "targetGroups": [],
+    "roles": [],
     "faults": [],
     "queues": [],
     "transitionSeconds": 0,
@@ -203,8 +204,9 @@ def load(argv):
                 "route53PropagationSeconds"):
         if not isinstance(config[key], (int, float)) or config[key] < 0:
             raise ConfigError(f"{key} must be a number >= 0")
-    if not isinstance(config["queues"], list):
-        raise ConfigError("queues must be a list of queue specs")
+    for key in ("queues", "targetGroups", "roles"):
+        if not isinstance(config[key], list):
+            raise ConfigError(f"{key} must be a list")
     return config
 
 

@@ -1,6 +1,7 @@
 """The control API under /_emulator/: plain JSON, unsigned, for tests and benchmarks.
 
-It seeds and inspects state (target groups, targets, instances), drives instance lifecycles,
+It seeds and inspects state (target groups and targets of any account, instances, the roles
+STS AssumeRole may assume, credentials), drives instance lifecycles,
 Spot Fleet requests and Auto Scaling groups (which emit EventBridge events into queues),
 creates SQS queues and pushes messages, injects faults, sets quotas, lag and dead targets, and
 reads the request log, emitted events and process stats. The contract is documented in
@@ -11,6 +12,7 @@ Thread-safety: every handler takes the emulator lock.
 
 import ipaddress
 import json
+import re
 import threading
 import time
 import urllib.parse
@@ -23,6 +25,7 @@ from .errors import AwsError
 from .events import EventRule
 from .query import RequestContext
 
+ACCOUNT_ID = re.compile(r"^\d{12}$")
 UNHEALTHY_REASONS = ("Target.Timeout", "Target.FailedHealthChecks",
                      "Target.ResponseCodeMismatch", "Elb.InternalError")
 
@@ -94,6 +97,9 @@ class ControlApi:
             ("GET", "settings"): self.get_settings,
             ("POST", "settings"): self.set_settings,
             ("POST", "credentials"): self.add_credentials,
+            ("GET", "roles"): self.get_roles,
+            ("POST", "roles"): self.put_role,
+            ("DELETE", "roles"): self.delete_role,
             ("POST", "shutdown"): self.shutdown,
         }
         self.routes.update(emulator.ssm.control_routes())
@@ -175,18 +181,43 @@ class ControlApi:
         expires_at = body.get("expiresAt")
         if body.get("expiresIn") is not None:
             expires_at = time.time() + float(body["expiresIn"])
-        settings = self.emulator.settings
+        account = self._account(body.get("account"))
         self.emulator.credentials.add(Credential(
             access_key, secret, body.get("sessionToken"),
-            None if expires_at is None else float(expires_at), settings.account,
+            None if expires_at is None else float(expires_at), account,
             body.get("arn"), kind="temporary" if body.get("sessionToken") else "static"))
-        return {"accessKeyId": access_key, "expiresAt": expires_at}
+        return {"accessKeyId": access_key, "expiresAt": expires_at, "account": account}
+
+    def _account(self, value):
+        """A body's optional "account" (12 digits), else the emulator's account."""
+        if value is None:
+            return self.emulator.settings.account
+        if not isinstance(value, str) or not ACCOUNT_ID.match(value):
+            raise ControlError(400, f"'account' must be a 12-digit account id: {value!r}")
+        return value
+
+    # ------------------------------------------------------------------ roles
+
+    def get_roles(self, body, params):
+        roles = self.emulator.sts.roles.values()
+        return {"roles": [role.describe() for role in sorted(roles, key=lambda r: r.arn)]}
+
+    def put_role(self, body, params):
+        """Adds or replaces (by ARN) a role AssumeRole may assume."""
+        return {"role": self.emulator.sts.put_role(body).describe()}
+
+    def delete_role(self, body, params):
+        arn = params.get("arn")
+        if not arn:
+            raise ControlError(400, "missing query parameter 'arn'")
+        if self.emulator.sts.roles.pop(arn, None) is None:
+            raise ControlError(404, f"no role {arn}")
+        return {"ok": True}
 
     # ------------------------------------------------------------ ELBv2 state
 
-    def _context(self, region):
-        settings = self.emulator.settings
-        return RequestContext(str(uuid.uuid4()), region, settings.account, time.time())
+    def _context(self, region, account):
+        return RequestContext(str(uuid.uuid4()), region, account, time.time())
 
     def create_target_group(self, body, params):
         settings = self.emulator.settings
@@ -194,15 +225,16 @@ class ControlApi:
         arn = body.get("arn")
         name = body.get("name")
         region = body.get("region") or settings.region
+        account = self._account(body.get("account"))
         if arn is not None:
             parsed = parse_arn(arn)
             if parsed is None or not parsed[2].startswith("targetgroup/") or \
                     len(parsed[2].split("/")) != 3:
                 raise ControlError(400, f"not a target group ARN: {arn}")
+            if body.get("account") is not None and body["account"] != parsed[1]:
+                raise ControlError(400, f"'account' {body['account']} differs from the ARN's "
+                                   f"{parsed[1]}")
             region, account, resource = parsed
-            if account != settings.account:
-                raise ControlError(400, f"the ARN's account {account} is not the emulator's "
-                                   f"account {settings.account}")
             arn_name = resource.split("/")[1]
             if name is not None and name != arn_name:
                 raise ControlError(400, f"name '{name}' differs from the ARN's '{arn_name}'")
@@ -211,8 +243,10 @@ class ControlApi:
                 raise ControlError(409, f"target group {arn} exists")
         if not name:
             raise ControlError(400, "missing 'name'")
-        if any(g.name == name and g.region == region for g in elbv2.target_groups.values()):
-            raise ControlError(409, f"a target group named {name} exists in {region}")
+        if any(g.name == name and g.region == region and g.account == account
+               for g in elbv2.target_groups.values()):
+            raise ControlError(409, f"a target group named {name} exists in account "
+                               f"{account}, {region}")
         target_type = body.get("targetType", "ip")
         args = {"Name": name, "TargetType": target_type}
         if target_type != "lambda":
@@ -231,7 +265,7 @@ class ControlApi:
         if not isinstance(tags, dict):
             raise ControlError(400, "'tags' must be an object")
         args["Tags"] = [{"Key": str(k), "Value": str(v)} for k, v in tags.items()]
-        ctx = self._context(region)
+        ctx = self._context(region, account)
         self._check_settings(body)
         group = elbv2.create_target_group(ctx, args, arn=arn)
         lb_arn = None
@@ -293,7 +327,7 @@ class ControlApi:
 
     def update_target_group(self, body, params):
         group = self._group(_require(body, "arn", str))
-        ctx = self._context(group.region)
+        ctx = self._context(group.region, group.account)
         self._apply_group_settings(ctx, group, body)
         lb_arn = None
         if body.get("attachLoadBalancer"):
@@ -316,7 +350,7 @@ class ControlApi:
             if item.get("availabilityZone") is not None:
                 description["AvailabilityZone"] = item["availabilityZone"]
             descriptions.append(description)
-        ctx = self._context(group.region)
+        ctx = self._context(group.region, group.account)
         elbv2 = self.emulator.elbv2
         checked = elbv2._check_targets(ctx, group, descriptions, registering=True)
         elbv2.register(ctx, group, checked, ctx.now,

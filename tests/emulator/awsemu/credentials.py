@@ -1,8 +1,9 @@
 """Credentials the emulator accepts: static keys from flags/config and temporary keys it issues.
 
-Temporary credentials come from STS (AssumeRoleWithWebIdentity) or the control API; they carry
-a session token and an expiry. Thread-safety: CredentialStore has its own lock; Credential is
-immutable once stored.
+Temporary credentials come from STS (AssumeRole, AssumeRoleWithWebIdentity) or the control
+API; they carry a session token and an expiry. A credential belongs to one account, and the
+calls it signs act in that account.
+Thread-safety: CredentialStore has its own lock; Credential is immutable once stored.
 """
 
 import secrets

@@ -11,6 +11,13 @@ Target lifecycle (computed from timestamps, so reads at any time are consistent)
   (Target.NotInUse), as on AWS; by default groups behave as if attached.
 Every write keeps a snapshot of the group's targets so DescribeTargetHealth can answer with
 the state of describeLagMs ago (eventual consistency).
+Accounts: every resource belongs to the account in its ARN, and a call acts in its caller
+credential's account (ctx.account; AssumeRole credentials act in the role's account). Names
+are unique per (account, Region). A resource ARN of another account is answered as AWS does
+without a resource-based policy (ELBv2 has none): actions IAM authorises per resource
+(RESOURCE_ACTIONS) are denied, 403 AccessDenied "User: <caller> is not authorized to perform:
+elasticloadbalancing:<Action> on resource: <arn>"; Describe* actions, which IAM authorises on
+"*" only, look in the caller's account and answer TargetGroupNotFound/LoadBalancerNotFound.
 Thread-safety: every op_* and control method runs under the emulator lock (the caller's).
 """
 
@@ -33,6 +40,12 @@ NLB_PROTOCOLS = ("TCP", "TLS", "UDP", "TCP_UDP")
 TAGS_PER_RESOURCE = 50
 DESCRIBE_TAGS_MAX = 20
 SNAPSHOT_SECONDS = 120.0
+# Actions whose IAM authorisation names the resource ARN (the Service Authorization
+# Reference lists a resource type for them); ELBv2's Describe* actions only support "*".
+RESOURCE_ACTIONS = frozenset({
+    "RegisterTargets", "DeregisterTargets", "ModifyTargetGroup", "ModifyTargetGroupAttributes",
+    "DeleteTargetGroup", "AddTags", "RemoveTags", "DeleteLoadBalancer", "CreateListener",
+    "DeleteListener"})
 
 DESCRIPTIONS = {
     "Elb.RegistrationInProgress": "Target registration is in progress",
@@ -99,10 +112,11 @@ class Target:
 
 
 class TargetGroup:
-    def __init__(self, arn, name, region, seq, now, spec, attributes):
+    def __init__(self, arn, name, region, seq, now, spec, attributes, account):
         self.arn = arn
         self.name = name
         self.region = region
+        self.account = account
         self.seq = seq
         self.created_at = now
         self.spec = spec  # the describable settings (TargetGroup shape members, minus ARNs)
@@ -147,10 +161,11 @@ class TargetGroup:
 
 class LoadBalancer:
     def __init__(self, arn, name, region, seq, now, lb_type, scheme, vpc_id, subnets,
-                 security_groups, ip_address_type, dns_name):
+                 security_groups, ip_address_type, dns_name, account):
         self.arn = arn
         self.name = name
         self.region = region
+        self.account = account
         self.seq = seq
         self.created_at = now
         self.type = lb_type
@@ -165,10 +180,11 @@ class LoadBalancer:
 
 class Listener:
     def __init__(self, arn, lb_arn, region, seq, protocol, port, actions, certificates,
-                 ssl_policy, alpn):
+                 ssl_policy, alpn, account):
         self.arn = arn
         self.lb_arn = lb_arn
         self.region = region
+        self.account = account
         self.seq = seq
         self.protocol = protocol
         self.port = port
@@ -322,6 +338,23 @@ class Elbv2Service(QueryService):
             raise validation_error(f"'{arn}' is not a valid {label} ARN")
         return parsed
 
+    @staticmethod
+    def _visible(resource, ctx):
+        """True when the resource is in the caller's Region and account."""
+        return resource.region == ctx.region and resource.account == ctx.account
+
+    def authorize(self, ctx, action, arns):
+        """AccessDenied, as IAM answers, for a resource ARN in another account."""
+        if action not in RESOURCE_ACTIONS:
+            return
+        for arn in arns:
+            parsed = parse_arn(arn)
+            if parsed is not None and parsed[1] != ctx.account:
+                caller = ctx.credential.arn if ctx.credential is not None else \
+                    f"arn:aws:iam::{ctx.account}:root"
+                raise AwsError("AccessDenied", f"User: {caller} is not authorized to perform: "
+                               f"elasticloadbalancing:{action} on resource: {arn}", 403)
+
     def _target_group(self, ctx, arn):
         region, account, _ = self._arn_of(arn, "targetgroup", ctx)
         group = self.target_groups.get(arn)
@@ -348,7 +381,7 @@ class Elbv2Service(QueryService):
             return self._load_balancer(ctx, arn)
         if kind == "listener":
             listener = self.listeners.get(arn)
-            if listener is None or listener.region != ctx.region:
+            if listener is None or not self._visible(listener, ctx):
                 raise self.error("ListenerNotFound", f"Listener '{arn}' not found")
             return listener
         if kind == "listener-rule":
@@ -356,7 +389,7 @@ class Elbv2Service(QueryService):
         raise validation_error(f"'{arn}' is not a valid resource ARN")
 
     def _region_groups(self, ctx):
-        return [g for g in self.target_groups.values() if g.region == ctx.region]
+        return [g for g in self.target_groups.values() if self._visible(g, ctx)]
 
     def load_balancer_arns(self, group):
         arns = {listener.lb_arn for listener in self.listeners.values()
@@ -655,7 +688,8 @@ class Elbv2Service(QueryService):
         if "deregistration_delay.timeout_seconds" in attributes:
             attributes["deregistration_delay.timeout_seconds"] = str(
                 int(self.settings.deregistration_delay))
-        group = TargetGroup(arn, name, ctx.region, self._next_seq(), now, spec, attributes)
+        group = TargetGroup(arn, name, ctx.region, self._next_seq(), now, spec, attributes,
+                            ctx.account)
         group.tags = self._apply_tags(group, args.get("Tags") or [], "target group")
         self.target_groups[arn] = group
         return group
@@ -667,8 +701,9 @@ class Elbv2Service(QueryService):
     def op_DeleteTargetGroup(self, ctx, args):
         arn = args["TargetGroupArn"]
         self._arn_of(arn, "targetgroup", ctx)
+        self.authorize(ctx, "DeleteTargetGroup", [arn])
         group = self.target_groups.get(arn)
-        if group is None or group.region != ctx.region:
+        if group is None or not self._visible(group, ctx):
             return {}  # deleting what is not there succeeds, as on AWS
         if self.load_balancer_arns(group):
             raise self.error("ResourceInUse", f"Target group '{arn}' is currently in use by a "
@@ -705,12 +740,14 @@ class Elbv2Service(QueryService):
         return out
 
     def op_RegisterTargets(self, ctx, args):
+        self.authorize(ctx, "RegisterTargets", [args["TargetGroupArn"]])
         group = self._target_group(ctx, args["TargetGroupArn"])
         checked = self._check_targets(ctx, group, args["Targets"], registering=True)
         self.register(ctx, group, checked, ctx.now)
         return {}
 
     def op_DeregisterTargets(self, ctx, args):
+        self.authorize(ctx, "DeregisterTargets", [args["TargetGroupArn"]])
         group = self._target_group(ctx, args["TargetGroupArn"])
         checked = self._check_targets(ctx, group, args["Targets"], registering=False)
         self.deregister(group, checked, ctx.now)
@@ -771,6 +808,7 @@ class Elbv2Service(QueryService):
         return {"Attributes": [{"Key": k, "Value": v} for k, v in group.attributes.items()]}
 
     def op_ModifyTargetGroupAttributes(self, ctx, args):
+        self.authorize(ctx, "ModifyTargetGroupAttributes", [args["TargetGroupArn"]])
         group = self._target_group(ctx, args["TargetGroupArn"])
         updated = dict(group.attributes)
         for attribute in args["Attributes"]:
@@ -804,6 +842,7 @@ class Elbv2Service(QueryService):
              "Tags": [{"Key": k, "Value": v} for k, v in r.tags.items()]} for r in resources]}
 
     def op_AddTags(self, ctx, args):
+        self.authorize(ctx, "AddTags", args["ResourceArns"])
         resources = [self._resource(ctx, arn) for arn in args["ResourceArns"]]
         merged = [self._apply_tags(r, args["Tags"], self._label(r)) for r in resources]
         for resource, tags in zip(resources, merged):
@@ -811,6 +850,7 @@ class Elbv2Service(QueryService):
         return {}
 
     def op_RemoveTags(self, ctx, args):
+        self.authorize(ctx, "RemoveTags", args["ResourceArns"])
         resources = [self._resource(ctx, arn) for arn in args["ResourceArns"]]
         for resource in resources:
             resource.tags = collections.OrderedDict(
@@ -879,7 +919,7 @@ class Elbv2Service(QueryService):
         security_groups = args.get("SecurityGroups") or (
             [vpc.security_group] if lb_type == "application" else [])
         for lb in self.load_balancers.values():
-            if lb.region == ctx.region and lb.name == name:
+            if self._visible(lb, ctx) and lb.name == name:
                 if lb.type == lb_type and lb.scheme == scheme and \
                         [s for s, _ in lb.subnets] == [s.id for s in subnets]:
                     return lb
@@ -898,7 +938,7 @@ class Elbv2Service(QueryService):
         lb = LoadBalancer(arn, name, ctx.region, self._next_seq(),
                           ctx.now if now is None else now, lb_type, scheme, vpc.id,
                           [(s.id, s.az(ctx.region)) for s in subnets], security_groups,
-                          args.get("IpAddressType", "ipv4"), dns)
+                          args.get("IpAddressType", "ipv4"), dns, ctx.account)
         lb.tags = self._apply_tags(lb, args.get("Tags") or [], "load balancer")
         self.load_balancers[arn] = lb
         return lb
@@ -910,7 +950,7 @@ class Elbv2Service(QueryService):
         if args.get("LoadBalancerArns") and args.get("Names"):
             raise validation_error("Load balancer names and load balancer ARNs cannot be "
                                    "specified at the same time")
-        lbs = [lb for lb in self.load_balancers.values() if lb.region == ctx.region]
+        lbs = [lb for lb in self.load_balancers.values() if self._visible(lb, ctx)]
         if args.get("LoadBalancerArns"):
             for arn in args["LoadBalancerArns"]:
                 self._arn_of(arn, "loadbalancer", ctx)
@@ -934,6 +974,7 @@ class Elbv2Service(QueryService):
     def op_DeleteLoadBalancer(self, ctx, args):
         arn = args["LoadBalancerArn"]
         self._arn_of(arn, "loadbalancer", ctx)
+        self.authorize(ctx, "DeleteLoadBalancer", [arn])
         lb = self.load_balancers.pop(arn, None)
         if lb is not None:
             for listener_arn in [l.arn for l in self.listeners.values() if l.lb_arn == arn]:
@@ -1017,20 +1058,22 @@ class Elbv2Service(QueryService):
         if protocol in ("HTTPS", "TLS") and ssl_policy is None:
             ssl_policy = "ELBSecurityPolicy-2016-08"
         listener = Listener(arn, lb.arn, ctx.region, self._next_seq(), protocol, port, actions,
-                            args.get("Certificates"), ssl_policy, args.get("AlpnPolicy"))
+                            args.get("Certificates"), ssl_policy, args.get("AlpnPolicy"),
+                            ctx.account)
         listener.tags = self._apply_tags(listener, args.get("Tags") or [], "listener")
         self.listeners[arn] = listener
         self._refresh_attachments(ctx.now if now is None else now)
         return listener
 
     def op_CreateListener(self, ctx, args):
+        self.authorize(ctx, "CreateListener", [args["LoadBalancerArn"]])
         return {"Listeners": [self._describe_listener(self.create_listener(ctx, args))]}
 
     def op_DescribeListeners(self, ctx, args):
         if not args.get("LoadBalancerArn") and not args.get("ListenerArns"):
             raise validation_error("You must specify either listener ARNs or a load balancer "
                                    "ARN")
-        listeners = [l for l in self.listeners.values() if l.region == ctx.region]
+        listeners = [l for l in self.listeners.values() if self._visible(l, ctx)]
         if args.get("LoadBalancerArn"):
             lb = self._load_balancer(ctx, args["LoadBalancerArn"])
             listeners = [l for l in listeners if l.lb_arn == lb.arn]
@@ -1048,8 +1091,9 @@ class Elbv2Service(QueryService):
 
     def op_DeleteListener(self, ctx, args):
         arn = args["ListenerArn"]
+        self.authorize(ctx, "DeleteListener", [arn])
         listener = self.listeners.get(arn)
-        if listener is None or listener.region != ctx.region:
+        if listener is None or not self._visible(listener, ctx):
             raise self.error("ListenerNotFound", f"Listener '{arn}' not found")
         del self.listeners[arn]
         self._refresh_attachments(ctx.now)
@@ -1070,13 +1114,15 @@ class Elbv2Service(QueryService):
                                 "reason": state[1]})
             groups.append({
                 "arn": group.arn, "name": group.name, "region": group.region,
+                "account": group.account,
                 "port": group.port, "protocol": group.spec.get("Protocol"),
                 "targetType": group.target_type, "vpcId": group.spec.get("VpcId"),
                 "ipAddressType": group.ip_address_type,
                 "tags": dict(group.tags), "deregistrationDelay": group.deregistration_delay(),
                 "healthyAfter": self.healthy_after(group),
                 "loadBalancerArns": self.load_balancer_arns(group), "targets": targets})
-        lbs = [{"arn": lb.arn, "name": lb.name, "region": lb.region, "type": lb.type,
+        lbs = [{"arn": lb.arn, "name": lb.name, "region": lb.region, "account": lb.account,
+                "type": lb.type,
                 "dnsName": lb.dns_name, "tags": dict(lb.tags)}
                for lb in sorted(self.load_balancers.values(), key=lambda x: x.seq)]
         listeners = [{"arn": l.arn, "loadBalancerArn": l.lb_arn, "protocol": l.protocol,

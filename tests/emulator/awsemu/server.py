@@ -83,6 +83,7 @@ class _Call:
         self.action = None
         self.region = None
         self.access_key = None
+        self.account = None  # the caller credential's account (None when unsigned)
         self.throttled = False
         self.fault = None
         self.protocol = "query"
@@ -135,7 +136,7 @@ class Emulator:
         return quotas
 
     def _seed(self):
-        """Applies the config file's instances, queues, target groups and fault rules."""
+        """Applies the config file's instances, queues, target groups, roles and faults."""
         if self.config["instances"]:
             self.world.upsert_instances(self.config["instances"])
         for spec in self.config["queues"]:
@@ -148,6 +149,11 @@ class Emulator:
                                                  json.dumps(spec).encode())
             if status != 200:
                 raise config_module.ConfigError(f"config targetGroups: {result['error']}")
+        for spec in self.config["roles"]:
+            status, result = self.control.handle("POST", "/_emulator/roles", "",
+                                                 json.dumps(spec).encode())
+            if status != 200:
+                raise config_module.ConfigError(f"config roles: {result['error']}")
         for rule in self.config["faults"]:
             self.faults.add(rule)
 
@@ -241,11 +247,14 @@ class Emulator:
             call.service = service.signing_name
             call.region = region
             call.access_key = credential.access_key if credential else None
+            call.account = credential.account if credential else None
             if getattr(service, "rest_protocol", False):  # Route 53: method + path name it
                 call.protocol = "rest-xml"
                 call.action, params = service.route(method, path, query_pairs)
-            ctx = RequestContext(request_id, region, self.settings.account, now, credential,
-                                 service.signing_name, path)
+            # A call acts in its credential's account (AssumeRole credentials are another
+            # account's); unsigned calls in the emulator's.
+            ctx = RequestContext(request_id, region, call.account or self.settings.account,
+                                 now, credential, service.signing_name, path)
             ctx.body = body
             response = self._run(service, ctx, call, params)
         except AwsError as error:
@@ -338,8 +347,8 @@ class Emulator:
             raise service.throttling_error()
         if decision.kind in ("error", "reset") and not decision.after_apply:
             return self._fault_response(service, decision, call, ctx)
-        if not self.throttler.take((service.signing_name, ctx.region), call.action or "",
-                                   ctx.now):
+        if not self.throttler.take((service.signing_name, ctx.region, ctx.account),
+                                   call.action or "", ctx.now):
             call.throttled = True
             raise service.throttling_error()
         content_type = "text/xml"
@@ -394,7 +403,7 @@ class Emulator:
         entry = {"seq": None, "time": call.start, "service": call.service,
                  "action": call.action, "status": status, "errorCode": error_code,
                  "throttled": call.throttled, "fault": call.fault, "region": call.region,
-                 "accessKeyId": call.access_key, "params": params,
+                 "account": call.account, "accessKeyId": call.access_key, "params": params,
                  "durationMs": round(duration_ms, 3)}
         self.log.add(entry)
         self.write_log(json.dumps({k: v for k, v in entry.items() if k != "params"}))

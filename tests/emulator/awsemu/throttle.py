@@ -3,9 +3,11 @@
 Quotas map an action pattern to {"rate": tokens per second, "burst": bucket size}; a pattern
 may name its service ("ec2:Describe*", "sqs:*", by SigV4 signing name) or not ("Describe*").
 The most specific pattern wins: the exact "service:Action", the exact action name, then the
-longest glob, then "*". A quota of None means unlimited. Buckets are per service, Region and
-action, except for SHARED_SERVICES (Route 53), whose actions share the bucket of their
-pattern. Thread-safety: Throttler has its own lock.
+longest glob, then "*". A quota of None means unlimited. Buckets are per service, Region,
+account and action, except for SHARED_SERVICES (Route 53), whose actions share the bucket of
+their pattern. AWS's API quotas are per account per Region, so a caller acting in another
+account (AssumeRole credentials) draws on that account's buckets, not the default's.
+Thread-safety: Throttler has its own lock.
 """
 
 import fnmatch
@@ -102,7 +104,7 @@ class Throttler:
         return "*" if "*" in self._quotas else None
 
     def take(self, scope, action, now):
-        """True when the call may proceed; `scope` is (service, Region)."""
+        """True when the call may proceed; `scope` is (service, Region, account)."""
         if not self.enabled:
             return True
         with self._lock:

@@ -43,6 +43,7 @@ DECODER_ONLY = {
     "cidr-host-bits": "bit arithmetic on the address and prefix",
     "static-outside-allowed-cidrs": "containment of one field's addresses in another's CIDRs",
     "availability-zone-other-region": "compares the zone with the region inside the ARN",
+    "assume-role-other-account": "compares the account inside two ARNs",
 }
 
 
@@ -318,6 +319,19 @@ spec:
         "arn:aws:sns:ap-northeast-1:123456789012:" + "t" * 257, "arn:aws:sns:ap-northeast-1:123456789012:a.b",
         "arn:aws:sns:ap-northeast-1:123456789012:.fifo", "arn:aws:sqs:ap-northeast-1:123456789012:ops",
         "arn:aws:sns:ap-northeast-1:1234:ops", "ops", ""]),
+    # Candidates stay in the template's account and partition (that rule is decoder-only).
+    "assumeRoleARN": (HEAD + DNS_SOURCE + "  assumeRoleARN: {value}\n", [
+        "arn:aws:iam::123456789012:role/eb", "arn:aws:iam::123456789012:role/a/b/c-d_e+f=g,h.i@j",
+        "arn:aws:iam::123456789012:role/" + "r" * 64, "arn:aws:iam::123456789012:role/" + "r" * 65,
+        "arn:aws:iam::123456789012:role/", "arn:aws:iam::123456789012:role//eb",
+        "arn:aws:iam::123456789012:user/eb", "arn:aws:iam:ap-northeast-1:123456789012:role/eb",
+        "arn:aws:sts::123456789012:role/eb", "arn:aws:iam::1234:role/eb",
+        "arn:aws:iam::123456789012:role/e b", "arn:aws:iam::123456789012:role/eb/",
+        "arn:aws:iam::123456789012:role/" + "p/" * 1010 + "eb", "eb", ""]),
+    "externalId": (HEAD + DNS_SOURCE +
+                   "  assumeRoleARN: arn:aws:iam::123456789012:role/eb\n  externalId: {value}\n", [
+        "ab", "prod-7f3a", "a_b+c=d,e.f@g:h/i-j", "x" * 1224, "x" * 1225, "a", "",
+        "with space", "tab\tin", "ümlaut"]),
 }
 
 

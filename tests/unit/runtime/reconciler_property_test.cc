@@ -14,6 +14,10 @@
 //  * a deleted binding deregisters nothing with Retain, and with Deregister only targets
 //    its spec listed (no grace, no floor: the user removed it).
 // An independent model keeps, per target key, the last moment the spec in force listed it.
+// The same properties hold for a group of another account reached through spec.assumeRoleARN,
+// where the role is also refused now and then (a wrong externalId, the trust policy dropping
+// the controller while a restart needs a new session): deregistrations are then read from the
+// emulator's request log, since they never pass the harness's recording API.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -55,7 +59,12 @@ struct Spec {
   std::vector<std::string> addresses = {"10.0.1.1", "10.0.1.2", "10.0.1.3"};
   bool requireHealthy = true;
   bool deregisterOnDelete = false;
+  bool role = false;  // the group is in kOtherAccount, reached through kRole
+  std::string externalId = "ext-ok";
 };
+
+constexpr const char* kOtherAccount = "222233334444";
+constexpr const char* kRole = "arn:aws:iam::222233334444:role/eb-prop";
 
 std::string yamlOf(const Spec& s, const std::string& arn) {
   std::string list;
@@ -64,7 +73,10 @@ std::string yamlOf(const Spec& s, const std::string& arn) {
       s.dns ? "dns: {hostname: " + s.hostname + "}" : "static: {addresses: [" + list + "]}";
   return "apiVersion: endpointbinder.io/v1alpha1\nkind: TargetGroupBinding\nmetadata:\n  name: " +
          s.name + "\n  namespace: " + s.ns + "\nspec:\n  targetGroupARN: " + arn +
-         "\n  targetType: ip\n  port: " + std::to_string(s.port) + "\n  source:\n    " + source +
+         "\n  targetType: ip\n  port: " + std::to_string(s.port) +
+         (s.role ? "\n  assumeRoleARN: " + std::string(kRole) + "\n  externalId: " + s.externalId
+                 : "") +
+         "\n  source:\n    " + source +
          "\n  policy: {deregistrationGracePeriod: 3m, minTargets: " + std::to_string(kMinTargets) +
          ", maxDeregistrationsPerSync: " + std::to_string(kCap) +
          ", requireHealthyReplacements: " + (s.requireHealthy ? "true" : "false") +
@@ -74,11 +86,18 @@ std::string yamlOf(const Spec& s, const std::string& arn) {
 
 class Sequence {
  public:
-  Sequence(ReconcilerHarness& h, uint32_t seed) : h_(h), rng_(seed), seed_(seed) {}
+  Sequence(ReconcilerHarness& h, uint32_t seed, bool remote = false)
+      : h_(h), rng_(seed), seed_(seed), remote_(remote) {}
 
   void run(int steps) {
     h_.restart();
-    arn_ = h_.createGroup("prop-" + std::to_string(seed_));
+    if (remote_) {
+      h_.putRole(kRole, "ext-ok");
+      arn_ = h_.createGroupIn(kOtherAccount, "prop-r-" + std::to_string(seed_));
+      spec_.role = true;
+    } else {
+      arn_ = h_.createGroup("prop-" + std::to_string(seed_));
+    }
     spec_.requireHealthy = chance(0.7);
     spec_.deregisterOnDelete = chance(0.5);
     h_.source.answer("h1.local", pick(), h_.clock.now());
@@ -199,7 +218,12 @@ class Sequence {
       case 5:  // port change
         spec_.port = spec_.port == 443 ? 8443 : 443;
         break;
-      case 6: {  // an AWS call fails
+      case 6: {         // an AWS call fails
+        if (remote_) {  // the role is refused: a wrong external id, or a right one again
+          spec_.externalId = chance(0.5) ? "ext-wrong" : "ext-ok";
+          trace_ += " externalId=" + spec_.externalId;
+          break;
+        }
         static const std::vector<std::string> actions = {
             "DescribeTargetHealth", "RegisterTargets", "DeregisterTargets",
             "DescribeTags",         "AddTags",         "RemoveTags",
@@ -214,6 +238,17 @@ class Sequence {
       case 8:
         h_.restart();
         windowed_.clear();  // the rate cap is memory of this process, like grace periods
+        break;
+      case 9:
+        if (remote_ && chance(0.3)) {  // the trust policy drops us (sessions held stay valid)
+          roleTrusted_ = !roleTrusted_;
+          trace_ += roleTrusted_ ? " trust" : " distrust";
+          if (roleTrusted_) {
+            h_.putRole(kRole, "ext-ok");
+          } else {
+            h_.deleteRole(kRole);
+          }
+        }
         break;
       default:
         break;  // time passes
@@ -230,7 +265,7 @@ class Sequence {
       h_.expireAll();
       const auto before = h_.targets(arn_);
       const size_t writesBefore = h_.api->writes.size();
-      auto result = h_.reconcile(k);  // errors are allowed: injected failures
+      auto result = h_.reconcile(k);  // errors are allowed: injected failures, refused roles
       if (!result) trace_ += " E(" + k + ": " + result.error().code + ")";
       if (auto s = h_.status(k); s && s->lastPlan && !s->lastPlan->toDeregister.empty()) {
         trace_ += " D(" + k + ")";
@@ -240,16 +275,25 @@ class Sequence {
     std::erase_if(oldKeys_, [&](const std::string& k) { return !h_.status(k).has_value(); });
   }
 
+  // The deregistrations the last reconcile made, through whichever account.
+  std::vector<testing::RecordingApi::Write> deregistrationsSince(size_t writesBefore) {
+    if (remote_) return h_.loggedDeregistrations(arn_, logSeq_);
+    std::vector<testing::RecordingApi::Write> out;
+    for (size_t i = writesBefore; i < h_.api->writes.size(); ++i) {
+      if (h_.api->writes[i].action == "DeregisterTargets") out.push_back(h_.api->writes[i]);
+    }
+    return out;
+  }
+
   void check(const std::map<std::string, std::string>& before, size_t writesBefore,
              const std::string& key) {
     const auto now = h_.clock.now();
+    const auto deregistered = deregistrationsSince(writesBefore);
     // The deleted binding's own deletion: Deregister takes what its spec listed, at once.
     // (Every name of it is gone: a rename's old name pending until this step included.)
     const bool deletion = deleted_ && removed_.contains(key);
     if (deletion) {
-      for (size_t i = writesBefore; i < h_.api->writes.size(); ++i) {
-        const auto& w = h_.api->writes[i];
-        if (w.action != "DeregisterTargets") continue;
+      for (const auto& w : deregistered) {
         EXPECT_TRUE(spec_.deregisterOnDelete) << where() << " deleted with Retain, deregistered";
         EXPECT_LE(static_cast<int>(w.keys.size()), kCap) << where();
         windowed_.push_back({now, static_cast<int>(w.keys.size())});
@@ -264,9 +308,7 @@ class Sequence {
     int servingBefore = 0;
     for (const auto& [k, state] : before) servingBefore += state == "healthy" ? 1 : 0;
     int servingRemoved = 0;
-    for (size_t i = writesBefore; i < h_.api->writes.size(); ++i) {
-      const auto& w = h_.api->writes[i];
-      if (w.action != "DeregisterTargets") continue;
+    for (const auto& w : deregistered) {
       EXPECT_LE(static_cast<int>(w.keys.size()), kCap) << where();
       windowed_.push_back({now, static_cast<int>(w.keys.size())});
       for (const auto& k : w.keys) {
@@ -302,6 +344,9 @@ class Sequence {
   ReconcilerHarness& h_;
   std::mt19937 rng_;
   uint32_t seed_;
+  bool remote_ = false;
+  bool roleTrusted_ = true;
+  long long logSeq_ = 0;  // the emulator's request log read up to here (remote)
   int step_ = 0;
   Spec spec_;
   std::string arn_;
@@ -332,6 +377,22 @@ TEST(ReconcilerProperty, RandomEditsRenamesAnswersAndErrorsNeverRemoveWhatTheSpe
   }
   // The sequences did exercise removals (a property over nothing would prove nothing).
   EXPECT_GT(deregistrations, 16);
+}
+
+TEST(ReconcilerProperty, TheSameHoldsForAGroupOfAnotherAccountReachedThroughARole) {
+  ReconcilerHarness h;
+  ASSERT_TRUE(h.ok()) << h.error();
+  int deregistrations = 0;
+  const char* wanted = std::getenv("EB_RECONCILER_PROPERTY_SEEDS");
+  const uint32_t seeds = wanted ? static_cast<uint32_t>(std::max(1, std::atoi(wanted))) : 8;
+  const uint32_t first =
+      std::getenv("EB_SEED") ? static_cast<uint32_t>(std::atoi(std::getenv("EB_SEED"))) : 1;
+  for (uint32_t seed = first; seed < first + seeds && !::testing::Test::HasFailure(); ++seed) {
+    Sequence sequence(h, seed, /*remote=*/true);
+    sequence.run(30);
+    deregistrations += sequence.deregistrations;
+  }
+  EXPECT_GT(deregistrations, 8);
 }
 
 }  // namespace
