@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <fstream>
 #include <functional>
 #include <optional>
@@ -156,7 +158,7 @@ struct BindingValues {
 };
 }  // namespace
 
-class ControllerMetrics::BindingCollector final : public prometheus::Collectable {
+class ControllerMetrics::BindingCollector final : public TextCollectable {
  public:
   // Runs `update` on the binding's values (created, counters at zero, if new) under the lock.
   template <typename F>
@@ -171,8 +173,14 @@ class ControllerMetrics::BindingCollector final : public prometheus::Collectable
   }
 
   std::vector<prometheus::MetricFamily> Collect() const override;
+  std::size_t textSize() const override;
+  void appendText(std::string& out) const override;
 
  private:
+  // Writes the text of every non-empty family into `sink` (ExpositionWriter below). REQUIRES mu_.
+  template <typename Sink>
+  void writeTextLocked(Sink& sink) const;
+
   static std::string key(std::string_view ns, std::string_view name) {
     std::string k;
     k.reserve(ns.size() + name.size() + 1);
@@ -278,6 +286,173 @@ std::vector<prometheus::MetricFamily> ControllerMetrics::BindingCollector::Colle
     if (!family->metric.empty()) out.push_back(std::move(*family));
   }
   return out;
+}
+
+namespace {
+
+// Text sinks of BindingCollector::writeTextLocked: one counts the bytes (to reserve the output
+// once), the other appends them.
+struct CountingSink {
+  std::size_t bytes = 0;
+  void put(std::string_view text) { bytes += text.size(); }
+  void put(char) { ++bytes; }
+};
+struct StringSink {
+  std::string& out;
+  void put(std::string_view text) { out.append(text); }
+  void put(char c) { out.push_back(c); }
+};
+
+// The text exposition format exactly as prometheus-cpp 1.0's TextSerializer writes it: label
+// values escape \, " and newline; doubles print as printf("%.16g") in the C locale, NaN as
+// "Nan" and infinities as "+Inf"/"-Inf"; no timestamps.
+template <typename Sink>
+class ExpositionWriter {
+ public:
+  explicit ExpositionWriter(Sink& sink) : sink_(sink) {}
+
+  void header(std::string_view name, std::string_view help, prometheus::MetricType type) {
+    put("# HELP ");
+    put(name);
+    put(' ');
+    put(help);
+    put("\n# TYPE ");
+    put(name);
+    put(type == prometheus::MetricType::Counter ? " counter\n" : " gauge\n");
+  }
+
+  // `name{` ... `} value\n`, the labels in between written by label() in name order.
+  void open(std::string_view name) {
+    put(name);
+    separator_ = '{';
+  }
+  void label(std::string_view name, std::string_view value) {
+    put(separator_);
+    put(name);
+    put("=\"");
+    separator_ = ',';
+    for (char c : value) {
+      if (c == '\n') {
+        put("\\n");
+      } else {
+        if (c == '\\' || c == '"') put('\\');
+        put(c);
+      }
+    }
+    put('"');
+  }
+  void close(double value) {
+    if (separator_ == ',') put('}');
+    put(' ');
+    if (std::isnan(value)) {
+      put("Nan");
+    } else if (std::isinf(value)) {
+      put(value < 0 ? "-Inf" : "+Inf");
+    } else {
+      std::array<char, 64> buffer;
+      // std::to_chars with a precision is specified as printf's %.16g (C locale).
+      const auto end = std::to_chars(buffer.data(), buffer.data() + buffer.size(), value,
+                                     std::chars_format::general, 16)
+                           .ptr;
+      put(std::string_view(buffer.data(), static_cast<std::size_t>(end - buffer.data())));
+    }
+    put('\n');
+  }
+
+ private:
+  void put(std::string_view text) { sink_.put(text); }
+  void put(char c) { sink_.put(c); }
+
+  Sink& sink_;
+  char separator_ = '{';
+};
+
+}  // namespace
+
+// The same families, in the same order, as Collect() then TextSerializer: family by family, each
+// over every binding in key order, labels sorted by name (the unit test compares the two).
+template <typename Sink>
+void ControllerMetrics::BindingCollector::writeTextLocked(Sink& sink) const {
+  using prometheus::MetricType;
+  ExpositionWriter<Sink> w(sink);
+  // One family: its header once its first sample shows up, then `samples(binding, sample)` for
+  // each binding, where sample(value, extra labels...) writes one line.
+  const auto family = [&](const char* name, const char* help, MetricType type, auto&& samples) {
+    bool any = false;
+    for (const auto& [key, b] : bindings_) {
+      samples(b, [&](double value,
+                     std::initializer_list<std::pair<const char*, std::string_view>> labels) {
+        if (!any) w.header(name, help, type);
+        any = true;
+        w.open(name);
+        // Labels in name order: those before "name" (only "condition"), name, namespace, rest.
+        for (const auto& [label, text] : labels) {
+          if (std::string_view(label) < "name") w.label(label, text);
+        }
+        w.label("name", b.name);
+        w.label("namespace", b.ns);
+        for (const auto& [label, text] : labels) {
+          if (std::string_view(label) > "namespace") w.label(label, text);
+        }
+        w.close(value);
+      });
+    }
+  };
+  family(kReconcileTotalName, kReconcileTotalHelp, MetricType::Counter,
+         [](const BindingValues& b, auto&& sample) {
+           for (std::size_t i = 0; i < kReconcileOutcomes.size(); ++i) {
+             sample(b.reconciles[i], {{"result", reconcileOutcomeName(kReconcileOutcomes[i])}});
+           }
+         });
+  family(kReconcileErrorsName, kReconcileErrorsHelp, MetricType::Counter,
+         [](const BindingValues& b, auto&& sample) { sample(b.reconcileErrors, {}); });
+  family(kTargetsName, kTargetsHelp, MetricType::Gauge, [](const BindingValues& b, auto&& sample) {
+    if (!b.targets) return;
+    for (std::size_t i = 0; i < kTargetStates.size(); ++i) {
+      sample((*b.targets)[i], {{"state", kTargetStates[i]}});
+    }
+  });
+  family(kDriftName, kDriftHelp, MetricType::Gauge, [](const BindingValues& b, auto&& sample) {
+    if (!b.drift) return;
+    sample((*b.drift)[0], {{"type", "missing"}});
+    sample((*b.drift)[1], {{"type", "unexpected"}});
+  });
+  family(kPlanOperationsName, kPlanOperationsHelp, MetricType::Counter,
+         [](const BindingValues& b, auto&& sample) {
+           for (std::size_t i = 0; i < kPlanOperations.size(); ++i) {
+             sample(b.operations[i], {{"operation", planOperationName(kPlanOperations[i])}});
+           }
+         });
+  family(kHeldOperationsName, kHeldOperationsHelp, MetricType::Gauge,
+         [](const BindingValues& b, auto&& sample) {
+           for (const auto& [reason, n] : b.held) sample(n, {{"reason", reason}});
+         });
+  family(kLastSyncName, kLastSyncHelp, MetricType::Gauge,
+         [](const BindingValues& b, auto&& sample) {
+           if (b.lastSync) sample(*b.lastSync, {});
+         });
+  family(kConditionName, kConditionHelp, MetricType::Gauge,
+         [](const BindingValues& b, auto&& sample) {
+           for (const auto& [type, status] : b.conditions) {
+             for (auto candidate : kConditionStatuses) {
+               sample(candidate == status ? 1 : 0,
+                      {{"condition", type}, {"status", conditionLabel(candidate)}});
+             }
+           }
+         });
+}
+
+std::size_t ControllerMetrics::BindingCollector::textSize() const {
+  CountingSink sink;
+  std::lock_guard lock(mu_);
+  writeTextLocked(sink);
+  return sink.bytes;
+}
+
+void ControllerMetrics::BindingCollector::appendText(std::string& out) const {
+  StringSink sink{out};
+  std::lock_guard lock(mu_);
+  writeTextLocked(sink);
 }
 
 ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> registry,
@@ -778,16 +953,42 @@ std::vector<prometheus::MetricFamily> ProcessCollector::Collect() const {
   return out;
 }
 
+void appendMetricsText(const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables,
+                       std::string& out) {
+  // First the text of the plain collectables (small: the registry's families, process_*) and the
+  // size of the others, then one reservation and everything in order. (A binding added between
+  // textSize() and appendText() costs one reallocation, nothing worse.)
+  std::vector<std::string> serialized(collectables.size());
+  std::vector<const TextCollectable*> direct(collectables.size(), nullptr);
+  std::size_t total = out.size();
+  for (std::size_t i = 0; i < collectables.size(); ++i) {
+    if (!collectables[i]) continue;
+    if (const auto* text = dynamic_cast<const TextCollectable*>(collectables[i].get())) {
+      direct[i] = text;
+      total += text->textSize();
+    } else {
+      std::ostringstream stream;
+      prometheus::TextSerializer().Serialize(stream, collectables[i]->Collect());
+      serialized[i] = std::move(stream).str();
+      total += serialized[i].size();
+    }
+  }
+  out.reserve(total);
+  for (std::size_t i = 0; i < collectables.size(); ++i) {
+    if (direct[i] != nullptr) {
+      direct[i]->appendText(out);
+    } else {
+      out.append(serialized[i]);
+      std::string().swap(serialized[i]);
+    }
+  }
+}
+
 std::string renderMetricsText(
     const std::vector<std::shared_ptr<prometheus::Collectable>>& collectables) {
-  std::vector<prometheus::MetricFamily> families;
-  for (const auto& collectable : collectables) {
-    if (!collectable) continue;
-    auto collected = collectable->Collect();
-    families.insert(families.end(), std::make_move_iterator(collected.begin()),
-                    std::make_move_iterator(collected.end()));
-  }
-  return prometheus::TextSerializer().Serialize(families);
+  std::string out;
+  appendMetricsText(collectables, out);
+  return out;
 }
 
 }  // namespace endpointbinder::runtime

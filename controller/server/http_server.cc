@@ -254,6 +254,9 @@ bool HttpServer::State::writeAll(int fd, std::string_view data, Clock::time_poin
   return true;
 }
 
+// Bodies up to this size are appended to the head and sent in one call.
+constexpr std::size_t kCopyBodyBelow = 64 * 1024;
+
 void HttpServer::State::answer(int fd, const HttpResponse& response, bool withBody) const {
   std::string head = "HTTP/1.1 " + std::to_string(response.status) + " " +
                      std::string(httpReasonPhrase(response.status)) + "\r\n";
@@ -262,8 +265,14 @@ void HttpServer::State::answer(int fd, const HttpResponse& response, bool withBo
   if (!response.allow.empty()) head += "Allow: " + response.allow + "\r\n";
   head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
   const auto deadline = Clock::now() + options.writeTimeout;
-  if (withBody) head += response.body;
-  writeAll(fd, head, deadline);
+  // Small bodies go out with the head in one send; a large one (a /metrics exposition of
+  // megabytes) is sent from where it is, not copied behind the head.
+  if (withBody && response.body.size() <= kCopyBodyBelow) {
+    head += response.body;
+    writeAll(fd, head, deadline);
+    return;
+  }
+  if (writeAll(fd, head, deadline) && withBody) writeAll(fd, response.body, deadline);
 }
 
 void HttpServer::State::lingeringClose(int fd) const {

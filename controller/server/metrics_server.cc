@@ -1,10 +1,9 @@
 #include "controller/server/metrics_server.h"
 
-#include <prometheus/text_serializer.h>
-
 #include <exception>
-#include <sstream>
 #include <utility>
+
+#include "controller/runtime/metrics.h"
 
 namespace endpointbinder::server {
 
@@ -42,16 +41,10 @@ core::Result<std::unique_ptr<MetricsServer>> MetricsServer::start(
       response.body = "method " + request.method + " is not allowed\n";
       return response;
     }
-    std::vector<prometheus::MetricFamily> families;
-    for (const auto& collectable : self->collectables_) {
-      auto collected = collectable->Collect();
-      families.insert(families.end(), std::make_move_iterator(collected.begin()),
-                      std::make_move_iterator(collected.end()));
-    }
-    std::ostringstream out;
-    prometheus::TextSerializer().Serialize(out, families);
     response.contentType = "text/plain; version=0.0.4; charset=utf-8";
-    response.body = std::move(out).str();
+    // Straight into the body, reserved once: no family objects for the per-binding series and
+    // no stream buffer to copy (runtime::appendMetricsText).
+    runtime::appendMetricsText(self->collectables_, response.body);
     return response;
   });
   if (!started) {

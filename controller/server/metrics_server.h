@@ -5,8 +5,10 @@
 // HEAD of the path are served: other paths get 404, other methods 405. Responses are not
 // compressed.
 // Thread-safety: construction and destruction from one thread; port() and url() from any.
-// Scrapes run on the server's threads and call Collect() on the collectables, which must be
-// thread-safe (prometheus::Registry and runtime::ProcessCollector are).
+// Scrapes run on the server's threads and render the collectables with
+// runtime::appendMetricsText (Collect(), or appendText() for a runtime::TextCollectable), which
+// must be thread-safe (prometheus::Registry, runtime::ProcessCollector and the collectables of
+// runtime::ControllerMetrics are).
 #pragma once
 
 #include <prometheus/collectable.h>

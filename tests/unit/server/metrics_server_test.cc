@@ -1,10 +1,11 @@
 // MetricsServer on an ephemeral loopback port, scraped over real HTTP, with its request size
-// limits.
+// limits, and its body byte-identical to prometheus-cpp's TextSerializer over Collect().
 #include "controller/server/metrics_server.h"
 
 #include <cpprest/http_client.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include "controller/runtime/metrics.h"
 
@@ -56,6 +57,38 @@ TEST(MetricsServerTest, ServesControllerAndProcessMetricsOnAnEphemeralPort) {
   auto second = scrape(baseUrl(**server), "/metrics");
   EXPECT_THAT(second.body, HasSubstr("endpointbinder_reconcile_total{name=\"web\",namespace="
                                      "\"prod\",result=\"success\"} 1\n"));
+}
+
+// The body is written straight from the per-binding values (runtime::appendMetricsText): over
+// HTTP it must be byte for byte what prometheus-cpp serialized from Collect() before.
+TEST(MetricsServerTest, ServesExactlyWhatTextSerializerWritesForManyBindings) {
+  auto registry = std::make_shared<prometheus::Registry>();
+  runtime::ControllerMetrics metrics(registry, {"0.1.0", "deadbeef"});
+  for (int i = 0; i < 1000; ++i) {
+    const std::string name =
+        (i % 10 == 0 ? "odd\"name\\with\nnewline-" : "web-") + std::to_string(i);
+    const std::string ns = "team-" + std::to_string(i % 13);
+    metrics.reconcileFinished(ns, name, runtime::ReconcileOutcome::kSuccess,
+                              std::chrono::milliseconds(i));
+    metrics.setTargets(ns, name, runtime::TargetCounts{i % 9, i % 8, i % 7, 1, 0, 0, 0, 0});
+    metrics.setHeldOperations(ns, name, {{"MinTargets", i % 3}});
+    metrics.setLastSuccessfulSync(ns, name, 1.7e9 + i / 7.0);
+    metrics.setCondition(ns, name, "Ready", runtime::ConditionStatus::kTrue);
+  }
+  auto collectables = metrics.collectables();
+  auto server = MetricsServer::start({"127.0.0.1:0", "/metrics", 1}, collectables);
+  ASSERT_TRUE(server) << server.error().message;
+
+  std::vector<prometheus::MetricFamily> families;
+  for (const auto& collectable : collectables) {
+    for (auto& family : collectable->Collect()) families.push_back(std::move(family));
+  }
+  const auto expected = prometheus::TextSerializer().Serialize(families);
+  const auto served = scrape(baseUrl(**server), "/metrics");
+  EXPECT_EQ(served.status, 200);
+  ASSERT_EQ(served.body.size(), expected.size());
+  EXPECT_TRUE(served.body == expected) << "the served exposition differs from TextSerializer's";
+  EXPECT_THAT(served.body, HasSubstr("name=\"odd\\\"name\\\\with\\nnewline-0\""));
 }
 
 TEST(MetricsServerTest, CustomPath) {
