@@ -10,12 +10,19 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <system_error>
+#include <thread>
+#include <utility>
 
 #include "controller/dns/answer_parser.h"
 
@@ -43,6 +50,11 @@ class Channel {
 
   ares_channel* out() { return &channel_; }
   ares_channel get() const { return channel_; }
+  // Destroys the channel now (its pending queries are called back with ARES_EDESTRUCTION).
+  void destroy() {
+    if (channel_ != nullptr) ares_destroy(channel_);
+    channel_ = nullptr;
+  }
 
  private:
   ares_channel channel_ = nullptr;
@@ -65,15 +77,24 @@ class Descriptor {
 
 // Builds a channel for `options` that asks `servers` (when given; else options.servers, else
 // resolv.conf's nameservers). On failure returns the c-ares status.
+// `onSocket` (with `data`), when given, hears of every socket the channel opens, closes or
+// wants written (ARES_OPT_SOCK_STATE_CB).
 int initChannel(const AresResolverOptions& options, const std::vector<ServerAddress>* servers,
-                Channel& channel) {
+                Channel& channel, ares_sock_state_cb onSocket = nullptr, void* data = nullptr) {
   ares_options init{};
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   // NOSEARCH: absolute names only (ares_query never searches; the flag states the intent).
   // NOCHECKRESP: hand SERVFAIL and REFUSED answers to the callback. Without it c-ares 1.18
   // moves on to the next server by itself, but when every server fails reports only "could
-  // not contact DNS servers", losing the reason; resolve() moves on itself instead.
-  init.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP;
+  // not contact DNS servers", losing the reason; the loop moves on itself instead.
+  // STAYOPEN: keep the sockets when no query is pending. Without it c-ares 1.18 closes them
+  // after every answer, and each lookup paid socket(), connect() and close().
+  init.flags = ARES_FLAG_NOSEARCH | ARES_FLAG_NOCHECKRESP | ARES_FLAG_STAYOPEN;
+  if (onSocket != nullptr) {
+    mask |= ARES_OPT_SOCK_STATE_CB;
+    init.sock_state_cb = onSocket;
+    init.sock_state_cb_data = data;
+  }
   init.timeout = static_cast<int>(options.timeout.count());
   init.tries = options.tries;
   std::string path = options.resolvConfPath;
@@ -161,18 +182,6 @@ int serverOfSocket(int fd, const std::vector<ServerAddress>& servers) {
   return -1;
 }
 
-// One query in flight, for one family, on one of a call's channels.
-struct Query {
-  api::AddressFamily family = api::AddressFamily::kIPv4;
-  bool done = false;
-  ResolveOutcome outcome;
-  const int* answering = nullptr;       // the server whose socket is being read, -1 when unknown
-  int channel = 0;                      // the channel it was sent on: servers[channel..]
-  int answeredBy = -1;                  // the server that answered, when outcome is its answer
-  bool serverFailed = false;            // a server answered SERVFAIL, REFUSED or NOTIMP
-  std::vector<ResolveOutcome> earlier;  // failures of servers asked before, in order
-};
-
 const char* typeName(api::AddressFamily family) {
   return family == api::AddressFamily::kIPv4 ? "A" : "AAAA";
 }
@@ -194,47 +203,6 @@ ResolveOutcome statusOutcome(int status, const char* type) {
     default:
       return ResolveOutcome::failure(ResolveStatus::kError, ares_strerror(status) + suffix);
   }
-}
-
-void onAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf, int alen) {
-  auto* query = static_cast<Query*>(arg);
-  if (query->done) return;  // a result set by the deadline or a cancel already
-  query->done = true;
-  query->answeredBy = query->answering != nullptr ? *query->answering : -1;
-  const char* type = typeName(query->family);
-  if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
-    query->outcome =
-        ResolveOutcome::failure(ResolveStatus::kTimeout, std::string("cancelled (") + type + ")");
-    return;
-  }
-  if ((status == ARES_SUCCESS || status == ARES_ENODATA) && abuf != nullptr && alen > 0) {
-    query->outcome = parseAddressAnswer(std::span<const uint8_t>(abuf, static_cast<size_t>(alen)),
-                                        query->family);
-    if (!query->outcome.ok() && !query->outcome.message.empty()) {
-      query->outcome.message += std::string(" (") + type + ")";
-    }
-    return;
-  }
-  query->serverFailed = abuf != nullptr && (status == ARES_ESERVFAIL || status == ARES_EREFUSED ||
-                                            status == ARES_ENOTIMP);
-  query->outcome = statusOutcome(status, type);
-}
-
-// A query's outcome after failing over: an answer (addresses, NXDOMAIN, NODATA) from the last
-// server stands; when no server answered, the first failure is the status (a server that
-// said SERVFAIL or REFUSED says more than a later timeout) and the message names every one.
-ResolveOutcome withEarlierFailures(const Query& query) {
-  const ResolveStatus last = query.outcome.status;
-  if (query.earlier.empty() || last == ResolveStatus::kOk || last == ResolveStatus::kNxDomain ||
-      last == ResolveStatus::kNoData) {
-    return query.outcome;
-  }
-  ResolveOutcome outcome = query.earlier.front();
-  for (size_t i = 1; i < query.earlier.size(); ++i) {
-    outcome.message += "; " + query.earlier[i].message;
-  }
-  outcome.message += "; " + query.outcome.message;
-  return outcome;
 }
 
 }  // namespace
@@ -287,52 +255,554 @@ core::Result<ServerAddress> parseServerAddress(std::string_view text) {
   return server;
 }
 
-struct AresResolver::PooledChannel {
-  // channels[k] asks servers[k..]: channels[0] every server; the others are built when a
-  // failover first needs them (AresResolver's header).
-  std::vector<std::unique_ptr<Channel>> channels;
-  std::vector<ServerAddress> servers;                         // those of channels[0], in order
-  Descriptor wake{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};  // written when a call is stopped
-  core::MonoTime created{};
-  int lookups = 0;
+// ---------------------------------------------------------------------------------------------
+// The event loop. Everything below the submission queue is touched by the loop thread only.
+
+class AresResolver::Loop {
+ public:
+  Loop(const AresResolverOptions& options, const core::Clock& clock)
+      : options_(options), clock_(clock) {
+    if (ready()) thread_ = std::thread([this] { run(); });
+  }
+  ~Loop() {
+    {
+      std::lock_guard lock(submitMutex_);
+      stopping_ = true;
+    }
+    if (!thread_.joinable()) return;
+    wake();
+    thread_.join();
+  }
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+
+  bool ready() const { return wake_.get() >= 0; }
+  uint64_t channelSetsBuilt() const { return setsBuilt_.load(); }
+
+  void submit(std::string name, AddressFamilies families, std::stop_token stop, Done done);
+
+ private:
+  struct Lookup;
+  struct Generation;
+
+  // Names one channel of a generation to the socket-state callback.
+  struct ChannelTag {
+    Loop* loop = nullptr;
+    Generation* generation = nullptr;
+    size_t index = 0;
+  };
+  struct TaggedChannel {
+    ChannelTag tag;
+    int pending = 0;  // c-ares queries not yet called back
+    Channel channel;  // last: destroying it calls back into `tag` and `pending`
+  };
+  // One channel set: channels[k] asks servers[k..]; channels[0] every server, the others
+  // built when a failover first needs them.
+  struct Generation {
+    std::vector<std::unique_ptr<TaggedChannel>> channels;
+    std::vector<ServerAddress> servers;
+    core::MonoTime created{};
+    int lookups = 0;
+    int pending = 0;  // over every channel
+  };
+  // One c-ares query. Owned by c-ares (freed in its callback, whatever the status); `lookup`
+  // is cleared when the lookup completed without it (deadline, cancel).
+  struct Query {
+    Loop* loop = nullptr;
+    Lookup* lookup = nullptr;
+    size_t slot = 0;  // 0 A, 1 AAAA
+    std::shared_ptr<Generation> generation;
+    size_t channel = 0;
+  };
+  // One family of a lookup.
+  struct FamilyState {
+    bool done = true;
+    ResolveOutcome outcome;
+    Query* inFlight = nullptr;
+    size_t channel = 0;                   // the channel it was last sent on: servers[channel..]
+    int answeredBy = -1;                  // the server that answered, when outcome is its answer
+    bool serverFailed = false;            // a server answered SERVFAIL, REFUSED or NOTIMP
+    std::vector<ResolveOutcome> earlier;  // failures of servers asked before, in order
+  };
+  // Runs on the thread that requests stop: asks the loop to cancel lookup `id`.
+  struct StopPoster {
+    Loop* loop;
+    uint64_t id;
+    void operator()() const noexcept { loop->postCancel(id); }
+  };
+  struct Lookup {
+    uint64_t id = 0;
+    std::string name;
+    AddressFamilies families;
+    core::MonoTime deadline{};
+    Done done;
+    std::stop_token stop;
+    std::array<FamilyState, 2> family;
+    std::shared_ptr<Generation> generation;
+    std::optional<std::stop_callback<StopPoster>> onStop;
+  };
+  struct Socket {
+    ChannelTag* tag = nullptr;
+    bool read = false;
+    bool write = false;
+    int server = -2;  // index in the generation's servers; -2 not looked up yet, -1 unknown
+  };
+
+  static void onSocketState(void* data, ares_socket_t fd, int readable, int writable);
+  static void onAnswer(void* arg, int status, int timeouts, unsigned char* abuf, int alen);
+
+  void wake();
+  void postCancel(uint64_t id);
+  void run();
+  // Takes what the other threads queued; false once the resolver is being destroyed.
+  bool drain(std::vector<std::unique_ptr<Lookup>>& started, std::vector<uint64_t>& cancelled);
+  void start(std::unique_ptr<Lookup> lookup);
+  std::shared_ptr<Generation> currentGeneration(core::MonoTime now, int& status);
+  bool readyChannel(Generation& generation, size_t first);
+  void send(Lookup& lookup, size_t slot, size_t channel);
+  // Fails over or completes the lookups whose queries were answered.
+  void settleTouched();
+  void failOver(Lookup& lookup, FamilyState& state);
+  // Ends every family still pending with `why`, then completes the lookup.
+  void abandon(uint64_t id, const char* why);
+  void complete(uint64_t id);
+  void retireIdleGenerations();
+  int pollTimeoutMs(core::MonoTime now);
+  void processEvents(const std::vector<pollfd>& fds, size_t socketCount);
+
+  const AresResolverOptions& options_;
+  const core::Clock& clock_;
+  Descriptor wake_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+  std::atomic<uint64_t> setsBuilt_{0};
+
+  std::mutex submitMutex_;
+  std::vector<std::unique_ptr<Lookup>> submitted_;  // guarded by submitMutex_
+  std::vector<uint64_t> cancelled_;                 // guarded by submitMutex_
+  bool sleeping_ = false;  // guarded by submitMutex_; the loop is (about to be) in poll()
+  bool stopping_ = false;  // guarded by submitMutex_
+  std::atomic<uint64_t> nextId_{1};
+
+  // Loop thread only.
+  std::map<uint64_t, std::unique_ptr<Lookup>> lookups_;
+  std::shared_ptr<Generation> current_;
+  std::vector<std::shared_ptr<Generation>> retired_;  // ending their last queries
+  std::map<int, Socket> sockets_;
+  std::vector<uint64_t> touched_;  // lookups with a family answered since the last settle
+  int answering_ = -1;             // the server whose socket ares_process_fd is reading
+
+  std::thread thread_;
 };
+
+void AresResolver::Loop::wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] auto written = ::write(wake_.get(), &one, sizeof one);
+}
+
+void AresResolver::Loop::postCancel(uint64_t id) {
+  bool wakeLoop = false;
+  {
+    std::lock_guard lock(submitMutex_);
+    cancelled_.push_back(id);
+    wakeLoop = std::exchange(sleeping_, false);
+  }
+  if (wakeLoop) wake();
+}
+
+void AresResolver::Loop::submit(std::string name, AddressFamilies families, std::stop_token stop,
+                                Done done) {
+  auto lookup = std::make_unique<Lookup>();
+  lookup->id = nextId_++;
+  lookup->name = std::move(name);
+  lookup->families = families;
+  lookup->deadline = clock_.now() + options_.deadline;
+  lookup->done = std::move(done);
+  // A stop requested from here on posts the id; one that comes before the loop has started the
+  // lookup (its post then finds nothing) is seen by start() through the token.
+  lookup->stop = stop;
+  if (stop.stop_possible()) lookup->onStop.emplace(stop, StopPoster{this, lookup->id});
+  bool wakeLoop = false;
+  {
+    std::lock_guard lock(submitMutex_);
+    submitted_.push_back(std::move(lookup));
+    wakeLoop = std::exchange(sleeping_, false);
+  }
+  if (wakeLoop) wake();
+}
+
+bool AresResolver::Loop::drain(std::vector<std::unique_ptr<Lookup>>& started,
+                               std::vector<uint64_t>& cancelled) {
+  std::lock_guard lock(submitMutex_);
+  sleeping_ = false;
+  started.swap(submitted_);
+  cancelled.swap(cancelled_);
+  return !stopping_;
+}
+
+void AresResolver::Loop::onSocketState(void* data, ares_socket_t fd, int readable, int writable) {
+  auto* tag = static_cast<ChannelTag*>(data);
+  auto& sockets = tag->loop->sockets_;
+  if (readable == 0 && writable == 0) {
+    if (auto it = sockets.find(fd); it != sockets.end() && it->second.tag == tag) {
+      sockets.erase(it);
+    }
+    return;
+  }
+  Socket& socket = sockets[fd];
+  if (socket.tag != tag) socket = Socket{tag};
+  socket.read = readable != 0;
+  socket.write = writable != 0;
+}
+
+std::shared_ptr<AresResolver::Loop::Generation> AresResolver::Loop::currentGeneration(
+    core::MonoTime now, int& status) {
+  if (current_ && current_->lookups < kChannelMaxLookups &&
+      now - current_->created < kChannelMaxAge) {
+    return current_;
+  }
+  auto fresh = std::make_shared<Generation>();
+  fresh->created = now;
+  auto first = std::make_unique<TaggedChannel>();
+  first->tag = ChannelTag{this, fresh.get(), 0};
+  status = initChannel(options_, nullptr, first->channel, onSocketState, &first->tag);
+  if (status != ARES_SUCCESS) return nullptr;
+  fresh->servers = channelServers(first->channel, options_.resolvConfPort);
+  fresh->channels.resize(std::max<size_t>(fresh->servers.size(), 1));
+  fresh->channels[0] = std::move(first);
+  setsBuilt_++;
+  if (current_) retired_.push_back(std::move(current_));
+  current_ = fresh;
+  return fresh;
+}
+
+bool AresResolver::Loop::readyChannel(Generation& generation, size_t first) {
+  if (first >= generation.servers.size() && first > 0) return false;
+  if (first >= generation.channels.size()) return false;
+  auto& slot = generation.channels[first];
+  if (!slot) {
+    auto channel = std::make_unique<TaggedChannel>();
+    channel->tag = ChannelTag{this, &generation, first};
+    const std::vector<ServerAddress> rest(generation.servers.begin() + static_cast<long>(first),
+                                          generation.servers.end());
+    if (initChannel(options_, &rest, channel->channel, onSocketState, &channel->tag) !=
+        ARES_SUCCESS) {
+      return false;
+    }
+    slot = std::move(channel);
+  }
+  return true;
+}
+
+void AresResolver::Loop::send(Lookup& lookup, size_t slot, size_t channel) {
+  FamilyState& state = lookup.family[slot];
+  auto* query = new Query{this, &lookup, slot, lookup.generation, channel};
+  state.done = false;
+  state.channel = channel;
+  state.inFlight = query;
+  TaggedChannel& tagged = *lookup.generation->channels[channel];
+  tagged.pending++;
+  lookup.generation->pending++;
+  ares_query(tagged.channel.get(), lookup.name.c_str(), kClassIn, slot == 0 ? kTypeA : kTypeAaaa,
+             onAnswer, query);
+}
+
+void AresResolver::Loop::start(std::unique_ptr<Lookup> lookup) {
+  int status = ARES_SUCCESS;
+  auto generation = currentGeneration(clock_.now(), status);
+  Lookup& ref = *lookup;
+  lookups_.emplace(ref.id, std::move(lookup));
+  if (!generation) {
+    const ResolveOutcome failure = ResolveOutcome::failure(
+        ResolveStatus::kError, std::string("c-ares channel: ") + ares_strerror(status));
+    for (size_t slot = 0; slot < 2; ++slot) ref.family[slot].outcome = failure;
+    complete(ref.id);
+    return;
+  }
+  generation->lookups++;
+  ref.generation = std::move(generation);
+  if (ref.stop.stop_requested()) {
+    ref.family[0].done = !ref.families.ipv4;
+    ref.family[1].done = !ref.families.ipv6;
+    abandon(ref.id, "cancelled");
+    return;
+  }
+  if (ref.families.ipv4) send(ref, 0, 0);
+  if (ref.families.ipv6) send(ref, 1, 0);
+}
+
+void AresResolver::Loop::onAnswer(void* arg, int status, int /*timeouts*/, unsigned char* abuf,
+                                  int alen) {
+  std::unique_ptr<Query> query(static_cast<Query*>(arg));
+  Loop& loop = *query->loop;
+  query->generation->channels[query->channel]->pending--;
+  query->generation->pending--;
+  Lookup* lookup = query->lookup;
+  if (lookup == nullptr) return;  // completed without it (deadline, cancel): nobody waits
+  FamilyState& state = lookup->family[query->slot];
+  state.inFlight = nullptr;
+  state.done = true;
+  state.answeredBy = loop.answering_;
+  loop.touched_.push_back(lookup->id);
+  const char* type =
+      typeName(query->slot == 0 ? api::AddressFamily::kIPv4 : api::AddressFamily::kIPv6);
+  if (status == ARES_ECANCELLED || status == ARES_EDESTRUCTION) {
+    state.outcome =
+        ResolveOutcome::failure(ResolveStatus::kTimeout, std::string("cancelled (") + type + ")");
+    return;
+  }
+  if ((status == ARES_SUCCESS || status == ARES_ENODATA) && abuf != nullptr && alen > 0) {
+    state.outcome = parseAddressAnswer(
+        std::span<const uint8_t>(abuf, static_cast<size_t>(alen)),
+        query->slot == 0 ? api::AddressFamily::kIPv4 : api::AddressFamily::kIPv6);
+    if (!state.outcome.ok() && !state.outcome.message.empty()) {
+      state.outcome.message += std::string(" (") + type + ")";
+    }
+    return;
+  }
+  state.serverFailed = abuf != nullptr && (status == ARES_ESERVFAIL || status == ARES_EREFUSED ||
+                                           status == ARES_ENOTIMP);
+  state.outcome = statusOutcome(status, type);
+}
+
+// A server that answered SERVFAIL, REFUSED or NOTIMP: name it in the message and ask the
+// servers after it, as glibc and c-ares' default do (c-ares' own timeouts and tries already
+// move on from a server that does not answer).
+void AresResolver::Loop::failOver(Lookup& lookup, FamilyState& state) {
+  if (!state.done || !state.serverFailed) return;
+  state.serverFailed = false;
+  Generation& generation = *lookup.generation;
+  // The channel asks servers[channel..]: the answering server is at or after it (a server
+  // listed twice matches its first place too), and the next channel is strictly later, so
+  // failover ends after at most one channel per server.
+  const size_t server = std::max(static_cast<size_t>(std::max(state.answeredBy, 0)), state.channel);
+  if (server < generation.servers.size()) {
+    const std::string from = " from " + generation.servers[server].toString();
+    auto& message = state.outcome.message;
+    const auto paren = message.rfind(" (");
+    message.insert(paren == std::string::npos ? message.size() : paren, from);
+  }
+  if (server + 1 >= generation.servers.size() || !readyChannel(generation, server + 1)) return;
+  state.earlier.push_back(std::move(state.outcome));
+  state.outcome = {};
+  send(lookup, static_cast<size_t>(&state - lookup.family.data()), server + 1);
+}
+
+void AresResolver::Loop::settleTouched() {
+  while (!touched_.empty()) {
+    std::vector<uint64_t> ids;
+    ids.swap(touched_);
+    for (const uint64_t id : ids) {
+      auto it = lookups_.find(id);
+      if (it == lookups_.end()) continue;  // completed already (listed twice)
+      Lookup& lookup = *it->second;
+      for (auto& state : lookup.family) failOver(lookup, state);
+      if (lookup.family[0].done && lookup.family[1].done) complete(id);
+    }
+  }
+}
+
+void AresResolver::Loop::abandon(uint64_t id, const char* why) {
+  auto it = lookups_.find(id);
+  if (it == lookups_.end()) return;
+  Lookup& lookup = *it->second;
+  for (size_t slot = 0; slot < 2; ++slot) {
+    FamilyState& state = lookup.family[slot];
+    if (state.done) continue;
+    state.done = true;
+    state.outcome = ResolveOutcome::failure(
+        ResolveStatus::kTimeout, std::string(why) + " (" + (slot == 0 ? "A" : "AAAA") + ")");
+  }
+  complete(id);
+}
+
+// A family's outcome after failing over: an answer (addresses, NXDOMAIN, NODATA) from the last
+// server stands; when no server answered, the first failure is the status (a server that
+// said SERVFAIL or REFUSED says more than a later timeout) and the message names every one.
+static ResolveOutcome withEarlierFailures(ResolveOutcome last,
+                                          const std::vector<ResolveOutcome>& earlier) {
+  const ResolveStatus status = last.status;
+  if (earlier.empty() || status == ResolveStatus::kOk || status == ResolveStatus::kNxDomain ||
+      status == ResolveStatus::kNoData) {
+    return last;
+  }
+  ResolveOutcome outcome = earlier.front();
+  for (size_t i = 1; i < earlier.size(); ++i) outcome.message += "; " + earlier[i].message;
+  outcome.message += "; " + last.message;
+  return outcome;
+}
+
+void AresResolver::Loop::complete(uint64_t id) {
+  auto node = lookups_.extract(id);
+  if (node.empty()) return;
+  std::unique_ptr<Lookup> lookup = std::move(node.mapped());
+  for (auto& state : lookup->family) {
+    if (state.inFlight != nullptr) state.inFlight->lookup = nullptr;  // left to end by itself
+  }
+  ResolveOutcome a =
+      withEarlierFailures(std::move(lookup->family[0].outcome), lookup->family[0].earlier);
+  ResolveOutcome aaaa =
+      withEarlierFailures(std::move(lookup->family[1].outcome), lookup->family[1].earlier);
+  ResolveOutcome outcome;
+  if (lookup->families.ipv4 && lookup->families.ipv6) {
+    outcome = combineOutcomes(std::move(a), std::move(aaaa));
+  } else {
+    outcome = lookup->families.ipv4 ? std::move(a) : std::move(aaaa);
+  }
+  Done done = std::move(lookup->done);
+  // The stop callback goes first (its destructor waits for a concurrent run of it, which takes
+  // submitMutex_, never held here), so it never outlives the lookup it names.
+  lookup.reset();
+  done(std::move(outcome));
+}
+
+void AresResolver::Loop::retireIdleGenerations() {
+  std::erase_if(retired_, [](const std::shared_ptr<Generation>& generation) {
+    // Lookups and queries hold shared_ptrs too; pending counts the queries.
+    return generation->pending == 0 && generation.use_count() == 1;
+  });
+}
+
+int AresResolver::Loop::pollTimeoutMs(core::MonoTime now) {
+  std::optional<core::MonoTime> until;
+  for (const auto& [id, lookup] : lookups_) {
+    if (!until || lookup->deadline < *until) until = lookup->deadline;
+  }
+  long long waitMs = -1;
+  if (until) {
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(*until - now);
+    waitMs = std::max<long long>(left.count(), 0);
+  }
+  auto aresTimeout = [&](const Generation& generation) {
+    for (const auto& tagged : generation.channels) {
+      if (!tagged || tagged->pending == 0) continue;
+      timeval buffer{};
+      const timeval* next = ares_timeout(tagged->channel.get(), nullptr, &buffer);
+      if (next == nullptr) continue;
+      // Round up so a sub-millisecond remainder does not spin.
+      const long long ms = next->tv_sec * 1000LL + (next->tv_usec + 999) / 1000;
+      waitMs = waitMs < 0 ? ms : std::min(waitMs, ms);
+    }
+  };
+  if (current_) aresTimeout(*current_);
+  for (const auto& generation : retired_) aresTimeout(*generation);
+  return static_cast<int>(std::min<long long>(waitMs, 60'000));
+}
+
+void AresResolver::Loop::processEvents(const std::vector<pollfd>& fds, size_t socketCount) {
+  std::vector<TaggedChannel*> processed;
+  for (size_t i = 0; i < socketCount; ++i) {
+    const short got = fds[i].revents;
+    if (got == 0) continue;
+    auto it = sockets_.find(fds[i].fd);
+    if (it == sockets_.end()) continue;  // closed while an earlier one was processed
+    Socket& socket = it->second;
+    ChannelTag* tag = socket.tag;
+    TaggedChannel& tagged = *tag->generation->channels[tag->index];
+    if (socket.server == -2) {
+      socket.server = serverOfSocket(fds[i].fd, tag->generation->servers);
+    }
+    const bool readable = (got & (POLLIN | POLLERR | POLLHUP)) != 0;
+    const bool writable = (got & (POLLOUT | POLLERR | POLLHUP)) != 0;
+    // An answer read now comes from this socket's server: the callback records it.
+    answering_ = socket.server;
+    ares_process_fd(tagged.channel.get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
+                    writable ? fds[i].fd : ARES_SOCKET_BAD);
+    answering_ = -1;
+    processed.push_back(&tagged);
+  }
+  // Timeouts are handled by every ares_process_fd call; a channel with queries pending and no
+  // socket event gets one with no descriptors for exactly that.
+  auto timeouts = [&](Generation& generation) {
+    for (auto& tagged : generation.channels) {
+      if (!tagged || tagged->pending == 0) continue;
+      if (std::find(processed.begin(), processed.end(), tagged.get()) != processed.end()) continue;
+      ares_process_fd(tagged->channel.get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+    }
+  };
+  if (current_) timeouts(*current_);
+  // By index: a callback may not add generations, but be safe against reallocation anyway.
+  for (size_t i = 0; i < retired_.size(); ++i) timeouts(*retired_[i]);
+}
+
+void AresResolver::Loop::run() {
+  std::vector<std::unique_ptr<Lookup>> started;
+  std::vector<uint64_t> cancelled;
+  std::vector<pollfd> fds;
+  while (true) {
+    const bool running = drain(started, cancelled);
+    for (auto& lookup : started) start(std::move(lookup));
+    started.clear();
+    for (const uint64_t id : cancelled) abandon(id, "cancelled");
+    cancelled.clear();
+    if (!running) break;
+    settleTouched();
+    const core::MonoTime now = clock_.now();
+    std::vector<uint64_t> late;
+    for (const auto& [id, lookup] : lookups_) {
+      if (lookup->deadline <= now) late.push_back(id);
+    }
+    for (const uint64_t id : late) abandon(id, "deadline exceeded");
+    retireIdleGenerations();
+
+    fds.clear();
+    for (const auto& [fd, socket] : sockets_) {
+      short events = 0;
+      if (socket.read) events |= POLLIN;
+      if (socket.write) events |= POLLOUT;
+      fds.push_back(pollfd{fd, events, 0});
+    }
+    const size_t socketCount = fds.size();
+    fds.push_back(pollfd{wake_.get(), POLLIN, 0});
+    int timeoutMs = pollTimeoutMs(now);
+    {
+      // Sleep only when nothing was queued meanwhile; from here submit() writes the eventfd.
+      std::lock_guard lock(submitMutex_);
+      if (!submitted_.empty() || !cancelled_.empty() || stopping_) {
+        timeoutMs = 0;
+      } else {
+        sleeping_ = true;
+      }
+    }
+    const int ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeoutMs);
+    if (ready < 0 && errno != EINTR) {
+      // Cannot wait: fail what is in flight rather than spin (never seen; EBADF, ENOMEM).
+      std::vector<uint64_t> ids;
+      for (const auto& [id, lookup] : lookups_) ids.push_back(id);
+      for (const uint64_t id : ids) abandon(id, "poll failed");
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      continue;
+    }
+    if (fds.back().revents != 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] auto got = ::read(wake_.get(), &count, sizeof count);
+    }
+    processEvents(fds, socketCount);
+    settleTouched();
+  }
+  // Stopping: every lookup in flight ends as cancelled, then the channels go (their pending
+  // queries are called back with ARES_EDESTRUCTION and freed).
+  std::vector<uint64_t> ids;
+  for (const auto& [id, lookup] : lookups_) ids.push_back(id);
+  for (const uint64_t id : ids) abandon(id, "cancelled");
+  std::vector<std::shared_ptr<Generation>> all = std::move(retired_);
+  if (current_) all.push_back(std::move(current_));
+  for (auto& generation : all) {
+    for (auto& tagged : generation->channels) {
+      if (tagged) tagged->channel.destroy();  // in place: the callbacks still reach `pending`
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 AresResolver::AresResolver(AresResolverOptions options, const core::Clock& clock)
     : options_(std::move(options)), clock_(clock) {}
 
 AresResolver::~AresResolver() {
-  idle_.clear();  // every channel goes before the library does
+  loop_.reset();  // every channel goes before the library does
   ares_library_cleanup();
 }
 
-std::unique_ptr<AresResolver::PooledChannel> AresResolver::takeChannel(int& aresStatus) {
-  const core::MonoTime now = clock_.now();
-  std::vector<std::unique_ptr<PooledChannel>> retired;  // destroyed after the lock is released
-  {
-    std::lock_guard lock(poolMutex_);
-    while (!idle_.empty()) {
-      auto pooled = std::move(idle_.back());
-      idle_.pop_back();
-      if (pooled->lookups < kChannelMaxLookups && now - pooled->created < kChannelMaxAge) {
-        return pooled;
-      }
-      retired.push_back(std::move(pooled));
-    }
-  }
-  auto fresh = std::make_unique<PooledChannel>();
-  fresh->channels.push_back(std::make_unique<Channel>());
-  aresStatus = initChannel(options_, nullptr, *fresh->channels[0]);
-  if (aresStatus != ARES_SUCCESS) return nullptr;
-  fresh->servers = channelServers(*fresh->channels[0], options_.resolvConfPort);
-  fresh->channels.resize(std::max<size_t>(fresh->servers.size(), 1));
-  fresh->created = now;
-  return fresh;
-}
-
-void AresResolver::giveBack(std::unique_ptr<PooledChannel> channel) {
-  std::lock_guard lock(poolMutex_);
-  idle_.push_back(std::move(channel));
-}
+uint64_t AresResolver::channelSetsBuilt() const { return loop_->channelSetsBuilt(); }
 
 core::Result<std::unique_ptr<AresResolver>> AresResolver::create(AresResolverOptions options,
                                                                  const core::Clock& clock) {
@@ -352,190 +822,57 @@ core::Result<std::unique_ptr<AresResolver>> AresResolver::create(AresResolverOpt
   }
   // From here the destructor balances ares_library_init.
   std::unique_ptr<AresResolver> resolver(new AresResolver(std::move(options), clock));
-  Channel probe;
-  if (const int status = initChannel(resolver->options_, nullptr, probe); status != ARES_SUCCESS) {
-    return std::unexpected(terminal(std::string("c-ares channel: ") + ares_strerror(status)));
+  {
+    Channel probe;
+    if (const int status = initChannel(resolver->options_, nullptr, probe);
+        status != ARES_SUCCESS) {
+      return std::unexpected(terminal(std::string("c-ares channel: ") + ares_strerror(status)));
+    }
+  }
+  try {
+    resolver->loop_ = std::make_unique<Loop>(resolver->options_, resolver->clock_);
+  } catch (const std::system_error& e) {
+    return std::unexpected(terminal(std::string("DNS resolver thread: ") + e.what()));
+  }
+  if (!resolver->loop_->ready()) {
+    return std::unexpected(terminal(std::string("DNS resolver eventfd: ") + std::strerror(errno)));
   }
   return resolver;
 }
 
-bool AresResolver::readyFailoverChannel(PooledChannel& pooled, size_t first) {
-  if (first >= pooled.servers.size()) return false;
-  auto& slot = pooled.channels[first];
-  if (!slot) {
-    auto channel = std::make_unique<Channel>();
-    const std::vector<ServerAddress> rest(pooled.servers.begin() + static_cast<long>(first),
-                                          pooled.servers.end());
-    if (initChannel(options_, &rest, *channel) != ARES_SUCCESS) return false;
-    slot = std::move(channel);
+void AresResolver::resolveAsync(std::string_view hostname, AddressFamilies families,
+                                std::stop_token stop, Done done) {
+  if (!families.ipv4 && !families.ipv6) families.ipv4 = true;
+  if (hostname.empty() || hostname.size() > 254) {
+    done(ResolveOutcome::failure(ResolveStatus::kError, "bad hostname"));
+    return;
   }
-  return true;
+  if (stop.stop_requested()) {
+    done(ResolveOutcome::failure(ResolveStatus::kTimeout,
+                                 families.ipv4 ? "cancelled (A)" : "cancelled (AAAA)"));
+    return;
+  }
+  loop_->submit(std::string(hostname), families, std::move(stop), std::move(done));
 }
 
 ResolveOutcome AresResolver::resolve(std::string_view hostname, AddressFamilies families,
                                      std::stop_token stop) {
-  const core::MonoTime deadline = clock_.now() + options_.deadline;
-  if (!families.ipv4 && !families.ipv6) families.ipv4 = true;
-  if (hostname.empty() || hostname.size() > 254) {
-    return ResolveOutcome::failure(ResolveStatus::kError, "bad hostname");
-  }
-  const std::string name(hostname);
-
-  // Queries before the channels: a dropped channel's destructor may still call back into them.
-  int answering = -1;  // the server whose socket ares_process_fd is reading
-  std::array<Query, 2> queries;
-  queries[0].family = api::AddressFamily::kIPv4;
-  queries[1].family = api::AddressFamily::kIPv6;
-  queries[0].done = !families.ipv4;
-  queries[1].done = !families.ipv6;
-  for (auto& query : queries) query.answering = &answering;
-
-  int initStatus = ARES_SUCCESS;
-  std::unique_ptr<PooledChannel> pooled = takeChannel(initStatus);
-  if (!pooled) {
-    return ResolveOutcome::failure(ResolveStatus::kError,
-                                   std::string("c-ares channel: ") + ares_strerror(initStatus));
-  }
-  pooled->lookups++;
-  std::vector<bool> used(pooled->channels.size(), false);  // channels queried by this call
-  bool reusable = true;  // false once the call was cancelled or ran out of time
-
-  // Wakes poll() when the caller asks to stop.
-  const Descriptor* wake = nullptr;
-  std::optional<std::stop_callback<std::function<void()>>> onStop;
-  if (stop.stop_possible() && pooled->wake.get() >= 0) {
-    wake = &pooled->wake;
-    const int fd = pooled->wake.get();
-    onStop.emplace(stop, std::function<void()>([fd] {
-                     const uint64_t one = 1;
-                     [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);
-                   }));
-  }
-
-  auto send = [&](Query& query, size_t channel) {
-    query.channel = static_cast<int>(channel);
-    used[channel] = true;
-    ares_query(pooled->channels[channel]->get(), name.c_str(), kClassIn,
-               query.family == api::AddressFamily::kIPv4 ? kTypeA : kTypeAaaa, onAnswer, &query);
+  struct Waiter {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+    ResolveOutcome outcome;
   };
-  for (auto& query : queries) {
-    if (!query.done) send(query, 0);
-  }
-
-  // A server that answered SERVFAIL, REFUSED or NOTIMP: name it in the message and ask the
-  // servers after it, as glibc and c-ares' default do (c-ares' own timeouts and tries already
-  // move on from a server that does not answer).
-  auto failOver = [&](Query& query) {
-    if (!query.done || !query.serverFailed) return;
-    query.serverFailed = false;
-    // The channel asks servers[channel..]: the answering server is at or after it (a server
-    // listed twice matches its first place too), and the next channel is strictly later, so
-    // failover ends after at most one channel per server.
-    const int server = std::max(query.answeredBy, query.channel);
-    if (static_cast<size_t>(server) < pooled->servers.size()) {
-      const std::string from = " from " + pooled->servers[static_cast<size_t>(server)].toString();
-      auto& message = query.outcome.message;
-      const auto paren = message.rfind(" (");
-      message.insert(paren == std::string::npos ? message.size() : paren, from);
-    }
-    if (!readyFailoverChannel(*pooled, static_cast<size_t>(server) + 1)) return;
-    query.earlier.push_back(std::move(query.outcome));
-    query.outcome = {};
-    query.done = false;
-    send(query, static_cast<size_t>(server) + 1);
-  };
-
-  auto pending = [&] { return !queries[0].done || !queries[1].done; };
-  // Cancelling runs every pending callback with ARES_ECANCELLED; afterwards the reason is
-  // written over the generic "cancelled" message.
-  auto cancel = [&](const char* why) {
-    reusable = false;
-    std::array<bool, 2> wasPending{!queries[0].done, !queries[1].done};
-    for (size_t k = 0; k < used.size(); ++k) {
-      if (used[k]) ares_cancel(pooled->channels[k]->get());
-    }
-    for (size_t i = 0; i < queries.size(); ++i) {
-      if (!wasPending[i]) continue;
-      queries[i].done = true;
-      queries[i].outcome = ResolveOutcome::failure(
-          ResolveStatus::kTimeout, std::string(why) + " (" + typeName(queries[i].family) + ")");
-    }
-  };
-
-  while (pending()) {
-    if (stop.stop_requested()) {
-      cancel("cancelled");
-      break;
-    }
-    const core::MonoTime now = clock_.now();
-    if (now >= deadline) {
-      cancel("deadline exceeded");
-      break;
-    }
-    // Every socket of every channel in use, each with the channel it belongs to.
-    std::vector<pollfd> fds;
-    std::vector<size_t> owners;
-    const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - now);
-    timeval wait{static_cast<time_t>(left.count() / 1'000'000),
-                 static_cast<suseconds_t>(left.count() % 1'000'000)};
-    for (size_t k = 0; k < used.size(); ++k) {
-      if (!used[k]) continue;
-      const ares_channel channel = pooled->channels[k]->get();
-      std::array<ares_socket_t, ARES_GETSOCK_MAXNUM> sockets{};
-      const int bits = ares_getsock(channel, sockets.data(), ARES_GETSOCK_MAXNUM);
-      for (int i = 0; i < ARES_GETSOCK_MAXNUM; ++i) {
-        short events = 0;
-        if (ARES_GETSOCK_READABLE(bits, i)) events |= POLLIN;
-        if (ARES_GETSOCK_WRITABLE(bits, i)) events |= POLLOUT;
-        if (events == 0) continue;
-        fds.push_back(pollfd{sockets[static_cast<size_t>(i)], events, 0});
-        owners.push_back(k);
-      }
-      timeval buffer{};
-      timeval limit = wait;
-      wait = *ares_timeout(channel, &limit, &buffer);
-    }
-    const size_t socketCount = fds.size();
-    if (wake && wake->get() >= 0) fds.push_back(pollfd{wake->get(), POLLIN, 0});
-
-    // Round up so a sub-millisecond remainder does not spin.
-    const long long waitMs = wait.tv_sec * 1000LL + (wait.tv_usec + 999) / 1000;
-    const int ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()),
-                             static_cast<int>(std::clamp(waitMs, 0LL, 60'000LL)));
-    if (ready < 0 && errno != EINTR) {
-      cancel("poll failed");
-      break;
-    }
-    std::vector<bool> processed(used.size(), false);
-    for (size_t i = 0; ready > 0 && i < socketCount; ++i) {
-      const short got = fds[i].revents;
-      if (got == 0) continue;
-      const bool readable = (got & (POLLIN | POLLERR | POLLHUP)) != 0;
-      const bool writable = (got & (POLLOUT | POLLERR | POLLHUP)) != 0;
-      // An answer read now comes from this socket's server: the callback records it.
-      answering = serverOfSocket(fds[i].fd, pooled->servers);
-      ares_process_fd(pooled->channels[owners[i]]->get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
-                      writable ? fds[i].fd : ARES_SOCKET_BAD);
-      answering = -1;
-      processed[owners[i]] = true;
-    }
-    // Timeouts are handled by every ares_process_fd call; a channel with no socket event gets
-    // one with no descriptors for exactly that.
-    for (size_t k = 0; k < used.size(); ++k) {
-      if (used[k] && !processed[k]) {
-        ares_process_fd(pooled->channels[k]->get(), ARES_SOCKET_BAD, ARES_SOCKET_BAD);
-      }
-    }
-    for (auto& query : queries) failOver(query);
-  }
-  // Unregister the stop callback before the channel (and its eventfd) can serve another call.
-  onStop.reset();
-  if (reusable && !stop.stop_requested()) giveBack(std::move(pooled));
-
-  const ResolveOutcome a = withEarlierFailures(queries[0]);
-  const ResolveOutcome aaaa = withEarlierFailures(queries[1]);
-  if (families.ipv4 && families.ipv6) return combineOutcomes(a, aaaa);
-  return families.ipv4 ? a : aaaa;
+  auto waiter = std::make_shared<Waiter>();
+  resolveAsync(hostname, families, std::move(stop), [waiter](ResolveOutcome outcome) {
+    std::lock_guard lock(waiter->mutex);
+    waiter->outcome = std::move(outcome);
+    waiter->done = true;
+    waiter->cv.notify_one();
+  });
+  std::unique_lock lock(waiter->mutex);
+  waiter->cv.wait(lock, [&] { return waiter->done; });
+  return std::move(waiter->outcome);
 }
 
 }  // namespace endpointbinder::dns

@@ -1,15 +1,23 @@
 // AresResolver: the Resolver on c-ares (Debian's libc-ares 1.18).
 //
-// Every resolve() call takes a c-ares channel (set) of its own from a small pool, sends the A
-// and/or AAAA queries on it, runs the channels' event loop with poll() until both are
-// answered, the deadline passes or the caller's stop_token fires, and gives the channel back.
-// A channel is never shared by two calls at once, so concurrent calls need no locking on it.
-// Channels are rebuilt after kChannelMaxLookups lookups or kChannelMaxAge, whichever comes
-// first: the first gives queries a fresh random UDP source port regularly (c-ares 1.18 keeps
-// one socket per channel and has no option for this), the second makes a changed
-// /etc/resolv.conf apply within a minute without a restart. A channel whose call was cancelled
-// or ran out of time is dropped, not reused. (Building a channel per call cost more CPU than the
-// lookup itself at 1,000 names with a 5 s TTL; see bench/README.md.)
+// One event-loop thread owns every c-ares channel and multiplexes every lookup: resolve() and
+// resolveAsync() hand the lookup to it (a queue and, when the loop sleeps, an eventfd), the
+// loop sends the A and/or AAAA queries, runs one poll() over the sockets of all channels and
+// calls back when both are answered, the deadline passes or the caller's stop_token fires.
+// resolve() waits for that callback; resolveAsync() returns at once (asynchronous() is true),
+// so the DNS watcher keeps its lookups in flight without a thread each. (Before, each call ran
+// its own poll loop on its own channel: at 1,000 names with a 5 s TTL, 200 lookups a second,
+// that was a socket set up and torn down per lookup and several thread hand-overs;
+// bench/README.md has the profiles.)
+//
+// Channels keep their sockets open between queries (ARES_FLAG_STAYOPEN), and the loop builds a
+// new channel set after kChannelMaxLookups lookups or kChannelMaxAge, whichever comes first:
+// the first gives queries a fresh random UDP source port regularly (c-ares 1.18 keeps one
+// socket per server and channel and has no option for this), the second makes a changed
+// /etc/resolv.conf apply within a minute without a restart. The old set lives on until its
+// last query ends. c-ares 1.18 cannot cancel one query of a shared channel, so a lookup that
+// is cancelled or runs out of time completes at once and its queries are left to end on their
+// own (within c-ares' timeouts and tries), their answers ignored.
 //
 // c-ares itself retries a query `tries` times per server when it gets no answer (timeout,
 // unreachable server), moving to the next server each time and doubling the per-try timeout
@@ -21,7 +29,7 @@
 // do that itself (ARES_FLAG_NOCHECKRESP hands such answers to us) because c-ares 1.18 then
 // reports only "could not contact DNS servers" when every server fails. Instead the answer's
 // server is known (the socket being read is connected to it), and the query is sent again on
-// a channel of the pooled set that asks only the servers after it (built on first need). The
+// a channel of the set that asks only the servers after it (built on first need). The
 // message names each server's failure ("REFUSED from 10.0.0.2:53 (A); SERVFAIL from
 // 10.0.0.3:53 (A)"); when no server answers with data or NXDOMAIN/NODATA, the status is the
 // first failure's, which says more than a later timeout.
@@ -29,14 +37,15 @@
 // Both families are asked at once; the outcome combines them (Resolver::resolve) and keeps
 // each one's own outcome in perFamily, so a timed-out AAAA query does not hide the A answer.
 //
-// Thread-safety: resolve() is safe to call concurrently from any threads. create() and the
-// destructor call ares_library_init / ares_library_cleanup, which are not thread-safe in
-// c-ares 1.18: create and destroy resolvers from one thread (normally main).
+// Thread-safety: resolve() and resolveAsync() are safe to call concurrently from any threads
+// (resolveAsync() also from a `done` callback; resolve() never from one: it would wait for the
+// loop it blocks). create() and the destructor call ares_library_init / ares_library_cleanup,
+// which are not thread-safe in c-ares 1.18: create and destroy resolvers from one thread
+// (normally main). The destructor completes lookups still in flight as cancelled.
 #pragma once
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,26 +103,26 @@ class AresResolver final : public Resolver {
   // decides when to look again.
   ResolveOutcome resolve(std::string_view hostname, AddressFamilies families,
                          std::stop_token stop) override;
+  bool asynchronous() const override { return true; }
+  void resolveAsync(std::string_view hostname, AddressFamilies families, std::stop_token stop,
+                    Done done) override;
 
   const AresResolverOptions& options() const { return options_; }
+
+  // Channel sets built so far (the first one at the first lookup): for tests of the rotation.
+  uint64_t channelSetsBuilt() const;
 
  private:
   AresResolver(AresResolverOptions options, const core::Clock& clock);
 
-  struct PooledChannel;  // channels, their servers, a stop-wake eventfd, age and use count
-  std::unique_ptr<PooledChannel> takeChannel(int& aresStatus);
-  // Makes sure `pooled` has the channel that asks servers[first..] (built on first use);
-  // false when there is no such server or the channel cannot be built.
-  bool readyFailoverChannel(PooledChannel& pooled, size_t first);
-  void giveBack(std::unique_ptr<PooledChannel> channel);
+  class Loop;  // the event-loop thread and everything it owns (ares_resolver.cc)
 
   AresResolverOptions options_;
   const core::Clock& clock_;
-  std::mutex poolMutex_;
-  std::vector<std::unique_ptr<PooledChannel>> idle_;  // guarded by poolMutex_
+  std::unique_ptr<Loop> loop_;
 };
 
-inline constexpr int kChannelMaxLookups = 64;
+inline constexpr int kChannelMaxLookups = 256;
 inline constexpr std::chrono::seconds kChannelMaxAge{60};
 
 }  // namespace endpointbinder::dns

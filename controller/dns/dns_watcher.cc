@@ -29,7 +29,15 @@ DnsWatcher::DnsWatcher(Resolver& resolver, const core::Clock& clock, Random& ran
       options_(options),
       logger_(logger != nullptr ? *logger : nullLogger_),
       observer_(observer),
-      schedule_(random, options.schedule) {}
+      schedule_(random, options.schedule),
+      async_(resolver.asynchronous()) {}
+
+struct DnsWatcher::AsyncRefresh {
+  explicit AsyncRefresh(RefreshTicket t) : ticket(std::move(t)) {}
+  RefreshTicket ticket;
+  std::vector<LookupResult> lookups;
+  core::MonoTime started{};  // of the lookup in flight
+};
 
 DnsWatcher::~DnsWatcher() { stop(); }
 
@@ -38,7 +46,8 @@ void DnsWatcher::start() {
   if (started_) return;
   started_ = true;
   const int count =
-      std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes));
+      async_ ? 1
+             : std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes));
   for (int i = 0; i < count; ++i) spawnWorkerLocked();
 }
 
@@ -74,14 +83,23 @@ void DnsWatcher::stop() {
     finished.swap(finished_);
   }
   for (auto& [id, worker] : workers) worker.request_stop();
+  // The resolver calls back every asynchronous lookup promptly once cancelled.
+  asyncStop_.request_stop();
   // jthread's destructor joins; waits on timer_ and idle_ end through the stop_token.
   workers.clear();
   finished.clear();
+  std::unique_lock lock(mutex_);
+  asyncDrained_.wait(lock, [&] { return asyncInFlight_ == 0; });
 }
 
 size_t DnsWatcher::workerCount() const {
   std::lock_guard lock(mutex_);
   return workers_.size();
+}
+
+size_t DnsWatcher::asyncRefreshesInFlight() const {
+  std::lock_guard lock(mutex_);
+  return asyncInFlight_;
 }
 
 bool DnsWatcher::subscribe(const std::string& bindingKey, const api::DnsSource& source) {
@@ -126,6 +144,10 @@ WatcherStats DnsWatcher::stats() const {
 }
 
 void DnsWatcher::work(std::stop_token stop, uint64_t id) {
+  if (async_) {
+    dispatch(stop);
+    return;
+  }
   const size_t keep = static_cast<size_t>(
       std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes)));
   std::unique_lock lock(mutex_);
@@ -191,27 +213,99 @@ void DnsWatcher::work(std::stop_token stop, uint64_t id) {
       lookups.push_back(LookupResult{std::move(outcome), latency});
     }
     if (stop.stop_requested()) return;  // cancelled lookups are not evidence of anything
-
-    lock.lock();
-    const RefreshUpdate update = schedule_.onResult(ticket, lookups, clock_.now());
-    if (timerWaiter_ && update.applied && update.nextRefresh < timerWakeAt_) {
-      // The timer waiter chose its sleep before this refresh was rescheduled.
-      timerSequence_++;
-      timer_.notify_one();
-    }
-    std::optional<HostSnapshot> after;
-    if (update.applied && update.notify()) after = schedule_.snapshot(ticket.hostname);
-    lock.unlock();
-
-    if (update.applied) {
-      if (observer_ != nullptr) observer_->onRefresh(ticket.hostname, update);
-      if (after) logUpdate(ticket.hostname, update, *after);
-      if (!update.affectedBindingKeys.empty() && onChange_) {
-        onChange_(ticket.hostname, update.affectedBindingKeys);
-      }
-    }
+    fold(ticket, lookups);
     lock.lock();
   }
+}
+
+void DnsWatcher::fold(const RefreshTicket& ticket, const std::vector<LookupResult>& lookups) {
+  std::unique_lock lock(mutex_);
+  const RefreshUpdate update = schedule_.onResult(ticket, lookups, clock_.now());
+  if (timerWaiter_ && update.applied && update.nextRefresh < timerWakeAt_) {
+    // The timer waiter chose its sleep before this refresh was rescheduled.
+    timerSequence_++;
+    timer_.notify_one();
+  }
+  std::optional<HostSnapshot> after;
+  if (update.applied && update.notify()) after = schedule_.snapshot(ticket.hostname);
+  lock.unlock();
+
+  if (update.applied) {
+    if (observer_ != nullptr) observer_->onRefresh(ticket.hostname, update);
+    if (after) logUpdate(ticket.hostname, update, *after);
+    if (!update.affectedBindingKeys.empty() && onChange_) {
+      onChange_(ticket.hostname, update.affectedBindingKeys);
+    }
+  }
+}
+
+void DnsWatcher::dispatch(std::stop_token stop) {
+  const size_t limit = static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes));
+  std::unique_lock lock(mutex_);
+  while (!stop.stop_requested()) {
+    const core::MonoTime now = clock_.now();
+    std::vector<RefreshTicket> tickets;
+    if (asyncInFlight_ < limit) tickets = schedule_.takeDue(now, limit - asyncInFlight_);
+    if (tickets.empty()) {
+      // Until the next refresh is due (and timerSlack more, to start the ones due meanwhile
+      // with it), a subscription changes, or, at the limit, a refresh ends.
+      auto sleep = std::chrono::duration_cast<std::chrono::nanoseconds>(kMaxSleep);
+      if (asyncInFlight_ < limit) {
+        if (auto next = schedule_.nextDue()) {
+          sleep = std::clamp(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 *next - now + options_.timerSlack),
+                             std::chrono::nanoseconds::zero(), sleep);
+        }
+      }
+      const uint64_t seen = changeSequence_;
+      const uint64_t timerSeen = timerSequence_;
+      timerWaiter_ = true;
+      timerWakeAt_ = now + sleep;
+      timer_.wait_for(lock, stop, sleep,
+                      [&] { return changeSequence_ != seen || timerSequence_ != timerSeen; });
+      timerWaiter_ = false;
+      continue;
+    }
+    asyncInFlight_ += tickets.size();
+    lock.unlock();
+    for (auto& ticket : tickets) startLookup(std::make_shared<AsyncRefresh>(std::move(ticket)));
+    lock.lock();
+  }
+}
+
+void DnsWatcher::startLookup(std::shared_ptr<AsyncRefresh> refresh) {
+  refresh->started = clock_.now();
+  AsyncRefresh& ref = *refresh;
+  resolver_.resolveAsync(ref.ticket.hostname, ref.ticket.families, asyncStop_.get_token(),
+                         [this, refresh = std::move(refresh)](ResolveOutcome outcome) {
+                           onAsyncLookup(refresh, std::move(outcome));
+                         });
+}
+
+// On the resolver's thread (or the caller's, for an outcome known at once).
+void DnsWatcher::onAsyncLookup(const std::shared_ptr<AsyncRefresh>& refresh,
+                               ResolveOutcome outcome) {
+  const auto latency = clock_.now() - refresh->started;
+  const bool stopping = asyncStop_.stop_requested();
+  if (!stopping) {
+    if (observer_ != nullptr)
+      observer_->onLookup(refresh->ticket.hostname, outcome.status, latency);
+    refresh->lookups.push_back(LookupResult{std::move(outcome), latency});
+    // lookupsPerRefresh lookups, and more while an answer looks cut short at 8 addresses.
+    if (wantsAnotherLookup(refresh->ticket, refresh->lookups, options_.schedule)) {
+      startLookup(refresh);
+      return;
+    }
+    fold(refresh->ticket, refresh->lookups);
+  }
+  // Cancelled lookups are not evidence of anything: a stopped refresh is dropped.
+  std::lock_guard lock(mutex_);
+  const size_t limit = static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes));
+  if (asyncInFlight_-- == limit) {
+    timerSequence_++;  // room for another refresh
+    timer_.notify_one();
+  }
+  if (asyncInFlight_ == 0) asyncDrained_.notify_all();
 }
 
 void DnsWatcher::logUpdate(const std::string& hostname, const RefreshUpdate& update,

@@ -7,12 +7,23 @@
 // few to complete 8-address answers, and none after a failure while nothing has answered),
 // report the outcomes to the schedule, and otherwise sleep until the next refresh is due or a
 // subscription changes.
-// A refresh holds its worker until its lookups end, and a lookup of a dead name takes the
-// resolver's whole deadline. So that no name's refresh waits behind another's, a worker that
-// takes a refresh while no other is idle starts another worker first; at most
-// maxConcurrentRefreshes run (so at most that many refreshes, and lookups, are in flight),
-// and those beyond idleWorkers end after idleWorkerLinger without work. A hostname has at
-// most one refresh in flight, so k dead names hold at most k workers (issue 16 item 3).
+//
+// With an asynchronous() resolver (AresResolver) one worker does it all: it takes every due
+// refresh (up to maxConcurrentRefreshes in flight) and starts its first lookup with
+// resolveAsync(); the resolver's thread calls back, starts the refresh's next lookup or folds
+// the refresh into the schedule and calls the ChangeCallback. Nothing waits for a lookup, so no
+// refresh waits behind another's, and refreshes due within timerSlack of each other start from
+// one wake-up. (With one thread per refresh in flight, 1,000 names at a 5 s TTL kept 64
+// workers alive and paid thread hand-overs on every lookup; bench/README.md.) stop() cancels
+// the lookups in flight and waits for their callbacks.
+//
+// With a blocking resolver (FakeResolver in tests) a refresh holds its worker until its
+// lookups end, and a lookup of a dead name takes the resolver's whole deadline. So that no name's
+// refresh waits behind another's, a worker that takes a refresh while no other is idle starts
+// another worker first; at most maxConcurrentRefreshes run (so at most that many refreshes, and
+// lookups, are in flight), and those beyond idleWorkers end after idleWorkerLinger without work. A
+// hostname has at most one refresh in flight, so k dead names hold at most k workers (issue 16 item
+// 3).
 //
 // The controller's side: subscribe() a binding when its manifest names a dns source (again
 // whenever the source changes), unsubscribe() it when the binding goes, read snapshot() while
@@ -21,14 +32,15 @@
 // a binding whose manifest changed anyway.
 //
 // Thread-safety: every public method is safe to call from any thread, including from the
-// ChangeCallback. The ChangeCallback and the observer are called on worker threads with no
-// lock held, possibly concurrently for different hostnames; they must be quick (enqueue,
-// count) and must not call stop().
+// ChangeCallback. The ChangeCallback and the observer are called on worker threads (or the
+// asynchronous resolver's thread) with no lock held, possibly concurrently for different hostnames;
+// they must be quick (enqueue, count) and must not call stop().
 #pragma once
 
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -47,12 +59,15 @@ namespace endpointbinder::dns {
 
 struct DnsWatcherOptions {
   WatchScheduleOptions schedule;
-  // The most worker threads, hence refreshes in flight at once. At least 1.
+  // The most refreshes in flight at once (with a blocking resolver, worker threads). At least 1.
   int maxConcurrentRefreshes = 64;
   // Worker threads started by start() and kept while idle (at most maxConcurrentRefreshes,
-  // at least 1); the others end after idleWorkerLinger without work.
+  // at least 1); the others end after idleWorkerLinger without work. Blocking resolvers only.
   int idleWorkers = 4;
   std::chrono::milliseconds idleWorkerLinger{std::chrono::seconds(30)};
+  // With an asynchronous resolver: the worker wakes this long after the next due time, so the
+  // refreshes due meanwhile start together. At most this late; never early.
+  std::chrono::milliseconds timerSlack{20};
 };
 
 // Per-lookup and per-refresh events for the metrics layer (a histogram of lookup latency,
@@ -104,11 +119,22 @@ class DnsWatcher {
   // The snapshot of the hostname `bindingKey` is subscribed to; nullopt when not subscribed.
   std::optional<HostSnapshot> snapshotForBinding(const std::string& bindingKey) const;
   WatcherStats stats() const;
-  // Worker threads running now (for tests and diagnostics).
+  // Worker threads running now (for tests and diagnostics); 1 with an asynchronous resolver.
   size_t workerCount() const;
+  // Refreshes in flight on an asynchronous resolver (for tests).
+  size_t asyncRefreshesInFlight() const;
 
  private:
+  struct AsyncRefresh;  // one refresh's ticket and lookups so far, on an asynchronous resolver
+
   void work(std::stop_token stop, uint64_t id);
+  // The one worker with an asynchronous resolver: starts due refreshes, sleeps until the next.
+  void dispatch(std::stop_token stop);
+  void startLookup(std::shared_ptr<AsyncRefresh> refresh);
+  void onAsyncLookup(const std::shared_ptr<AsyncRefresh>& refresh, ResolveOutcome outcome);
+  // Folds one refresh's lookups into the schedule and tells the observer, the log and the
+  // ChangeCallback. REQUIRES: mutex_ not held.
+  void fold(const RefreshTicket& ticket, const std::vector<LookupResult>& lookups);
   // Starts a worker unless stopping or at maxConcurrentRefreshes. REQUIRES: mutex_ held.
   void spawnWorkerLocked();
   // Logs what `update` changed for each family of `hostname` (`after` is its new state).
@@ -137,6 +163,10 @@ class DnsWatcher {
   uint64_t nextWorkerId_ = 0;     // guarded by mutex_
   std::map<uint64_t, std::jthread> workers_;  // guarded by mutex_; running, by id
   std::vector<std::jthread> finished_;        // guarded by mutex_; ended workers, to join
+  const bool async_;                          // resolver_.asynchronous()
+  std::stop_source asyncStop_;                // cancels the asynchronous lookups in flight
+  size_t asyncInFlight_ = 0;                  // guarded by mutex_; refreshes started, not ended
+  std::condition_variable_any asyncDrained_;  // asyncInFlight_ reached 0
 };
 
 }  // namespace endpointbinder::dns

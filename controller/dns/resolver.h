@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -116,6 +117,23 @@ class Resolver {
   // REQUIRES: families.ipv4 || families.ipv6.
   virtual ResolveOutcome resolve(std::string_view hostname, AddressFamilies families,
                                  std::stop_token stop) = 0;
+
+  // Called exactly once with the outcome of a resolveAsync() lookup.
+  using Done = std::function<void(ResolveOutcome)>;
+
+  // True when resolveAsync() returns before the lookup ends (the outcome arrives on a thread
+  // of the resolver's), so one caller thread can keep many lookups in flight. The default
+  // resolveAsync() is resolve() and then `done` on the calling thread.
+  virtual bool asynchronous() const { return false; }
+
+  // The lookup resolve() makes, with the same outcome, handed to `done` instead of returned.
+  // An asynchronous() resolver calls `done` on its own thread, which must not block (no
+  // resolve() from it; resolveAsync() is fine), or on the calling thread before returning when
+  // the outcome is known at once (a bad name, `stop` already requested).
+  virtual void resolveAsync(std::string_view hostname, AddressFamilies families,
+                            std::stop_token stop, Done done) {
+    done(resolve(hostname, families, std::move(stop)));
+  }
 };
 
 }  // namespace endpointbinder::dns

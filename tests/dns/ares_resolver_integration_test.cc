@@ -1,13 +1,20 @@
 // AresResolver against the scriptable DNS server (tests/dns/dns_server.py) on loopback:
 // every answer kind and failure mode, CNAME TTLs, rotation, truncation to TCP, timeouts
-// bounded by the options, cancellation, resolv.conf and concurrent use.
+// bounded by the options, cancellation, resolv.conf and concurrent use; the event loop:
+// sockets kept and rotated, many lookups multiplexed, one cancelled or failing over while
+// others are in flight, destruction with lookups in flight.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -26,6 +33,56 @@ std::vector<std::string> texts(const Answer& answer) {
   for (const auto& address : answer.addresses) out.push_back(address.toString());
   return out;
 }
+
+// Distinct UDP source ports the server saw queries from since its log was cleared; -1 when
+// the control API did not say.
+int udpClientPorts(DnsTestServer& server) {
+  const auto reply = server.request("GET", "/queries");
+  std::smatch match;
+  static const std::regex field(R"re("udpClientPorts":\s*(\d+))re");
+  if (reply.status != 200 || !std::regex_search(reply.body, match, field)) return -1;
+  return std::stoi(match[1].str());
+}
+
+// Collects resolveAsync() outcomes by index and waits for them.
+class Outcomes {
+ public:
+  explicit Outcomes(size_t count) : outcomes_(count), seen_(count, false) {}
+  Resolver::Done slot(size_t i) {
+    return [this, i](ResolveOutcome outcome) {
+      std::lock_guard lock(mutex_);
+      outcomes_[i] = std::move(outcome);
+      seen_[i] = true;
+      threads_.insert(std::this_thread::get_id());
+      cv_.notify_all();
+    };
+  }
+  bool waitAll(std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] {
+      return std::all_of(seen_.begin(), seen_.end(), [](bool s) { return s; });
+    });
+  }
+  bool wait(size_t i, std::chrono::milliseconds limit) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, limit, [&] { return static_cast<bool>(seen_[i]); });
+  }
+  ResolveOutcome at(size_t i) {
+    std::lock_guard lock(mutex_);
+    return outcomes_.at(i);
+  }
+  std::set<std::thread::id> threads() {
+    std::lock_guard lock(mutex_);
+    return threads_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<ResolveOutcome> outcomes_;
+  std::vector<bool> seen_;
+  std::set<std::thread::id> threads_;
+};
 
 class AresResolverIntegrationTest : public ::testing::Test {
  protected:
@@ -413,6 +470,167 @@ TEST_F(AresResolverIntegrationTest, ConcurrentCallsFromManyThreads) {
   }
   for (auto& thread : threads) thread.join();
   EXPECT_EQ(ok.load(), 80);
+}
+
+// The event loop keeps its sockets between lookups (the old per-call channels let c-ares close
+// the socket after every answer: one socket, hence one source port, per lookup) and moves to a
+// fresh channel set, with fresh source ports, after kChannelMaxLookups lookups.
+TEST_F(AresResolverIntegrationTest, SocketsAreKeptUntilTheChannelSetRotates) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"]})"));
+  auto resolver = makeResolver();
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(resolver->resolve("db.test", {true, false}, {}).ok());
+  EXPECT_EQ(udpClientPorts(*server_), 1);
+  EXPECT_EQ(resolver->channelSetsBuilt(), 1u);
+  for (int i = 20; i < kChannelMaxLookups + 1; ++i) {
+    ASSERT_TRUE(resolver->resolve("db.test", {true, false}, {}).ok());
+  }
+  EXPECT_EQ(resolver->channelSetsBuilt(), 2u);
+  EXPECT_EQ(udpClientPorts(*server_), 2);
+}
+
+// Many lookups in flight at once from one thread, as the DNS watcher makes them: every one
+// gets its own name's answer, on the resolver's thread, over one socket.
+TEST_F(AresResolverIntegrationTest, ManyLookupsInFlightAreMultiplexedOnOneChannel) {
+  constexpr int kNames = 50;
+  for (int i = 0; i < kNames; ++i) {
+    ASSERT_TRUE(server_->putRecord("n" + std::to_string(i) + ".test",
+                                   R"({"a":["10.9.0.)" + std::to_string(i) +
+                                       R"("],"aaaa":["fd00::)" + std::to_string(i + 1) + R"("]})"));
+  }
+  auto resolver = makeResolver();
+  constexpr size_t kLookups = 200;
+  Outcomes outcomes(kLookups);
+  for (size_t i = 0; i < kLookups; ++i) {
+    const AddressFamilies families{true, i % 2 == 1};
+    resolver->resolveAsync("n" + std::to_string(i % kNames) + ".test", families, {},
+                           outcomes.slot(i));
+  }
+  ASSERT_TRUE(outcomes.waitAll(10s));
+  for (size_t i = 0; i < kLookups; ++i) {
+    SCOPED_TRACE(i);
+    const auto outcome = outcomes.at(i);
+    ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+    std::vector<std::string> expected{"10.9.0." + std::to_string(i % kNames)};
+    if (i % 2 == 1) expected.push_back("fd00::" + std::to_string(i % kNames + 1));
+    EXPECT_EQ(texts(outcome.answer), expected);
+  }
+  EXPECT_EQ(server_->queryCount(), static_cast<int>(kLookups + kLookups / 2));
+  EXPECT_EQ(udpClientPorts(*server_), 1);
+  EXPECT_EQ(outcomes.threads().size(), 1u);
+  EXPECT_FALSE(outcomes.threads().contains(std::this_thread::get_id()));
+}
+
+// A callback, on the loop's thread, may start the next lookup (the DNS watcher does, for a
+// refresh's further lookups): every link of the chain ends.
+TEST_F(AresResolverIntegrationTest, ALookupStartedFromACallbackRuns) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"]})"));
+  auto resolver = makeResolver();
+  constexpr size_t kChain = 20;
+  Outcomes outcomes(kChain);
+  std::function<void(size_t)> next = [&](size_t i) {
+    resolver->resolveAsync("db.test", {true, false}, {}, [&, i](ResolveOutcome outcome) {
+      outcomes.slot(i)(std::move(outcome));
+      if (i + 1 < kChain) next(i + 1);
+    });
+  };
+  next(0);
+  ASSERT_TRUE(outcomes.waitAll(5s));
+  for (size_t i = 0; i < kChain; ++i) EXPECT_TRUE(outcomes.at(i).ok()) << outcomes.at(i).message;
+  EXPECT_EQ(server_->nameCount("db.test"), static_cast<int>(kChain));
+}
+
+// c-ares 1.18 cancels only a whole channel: cancelling one lookup must not end the others
+// sharing it, and they are not held up by the dead one.
+TEST_F(AresResolverIntegrationTest, CancellingOneLookupLeavesTheOthersInFlight) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.2"]})"));
+  Outcomes outcomes(3);  // outlives the resolver, which calls back the last lookup at its end
+  auto resolver = makeResolver(2s, 2, 10s);
+  std::stop_source stopSlow;
+  resolver->resolveAsync("slow.test", {true, false}, stopSlow.get_token(), outcomes.slot(0));
+  resolver->resolveAsync("slow.test", {true, false}, {}, outcomes.slot(1));
+  for (int i = 0; i < 500 && server_->nameCount("slow.test") < 2; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  stopSlow.request_stop();
+  ASSERT_TRUE(outcomes.wait(0, 1s));
+  EXPECT_EQ(outcomes.at(0).status, ResolveStatus::kTimeout);
+  EXPECT_EQ(outcomes.at(0).message, "cancelled (A)");
+  // The same channel answers other names meanwhile; the other slow lookup is still waiting.
+  resolver->resolveAsync("db.test", {true, false}, {}, outcomes.slot(2));
+  ASSERT_TRUE(outcomes.wait(2, 1s));
+  EXPECT_TRUE(outcomes.at(2).ok()) << outcomes.at(2).message;
+  EXPECT_FALSE(outcomes.wait(1, 50ms));
+  // A token stopped before the call: cancelled at once, nothing sent.
+  std::stop_source stopped;
+  stopped.request_stop();
+  const int before = server_->nameCount("db.test");
+  auto cancelled = resolver->resolve("db.test", {true, false}, stopped.get_token());
+  EXPECT_EQ(cancelled.status, ResolveStatus::kTimeout);
+  EXPECT_EQ(server_->nameCount("db.test"), before);
+}
+
+// Destroying the resolver completes what is in flight as cancelled instead of leaving callers
+// waiting for ever.
+TEST_F(AresResolverIntegrationTest, DestroyingTheResolverCancelsLookupsInFlight) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  auto resolver = makeResolver(2s, 3, 30s);
+  Outcomes outcomes(1);
+  resolver->resolveAsync("slow.test", {true, true}, {}, outcomes.slot(0));
+  for (int i = 0; i < 500 && server_->nameCount("slow.test") < 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  resolver.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  ASSERT_TRUE(outcomes.wait(0, 1s));
+  EXPECT_EQ(outcomes.at(0).status, ResolveStatus::kTimeout);
+  EXPECT_NE(outcomes.at(0).message.find("cancelled"), std::string::npos) << outcomes.at(0).message;
+}
+
+// A lookup past its deadline ends alone; lookups started later on the same channel answer.
+TEST_F(AresResolverIntegrationTest, ALookupPastItsDeadlineEndsAlone) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.2"]})"));
+  auto resolver = makeResolver(2s, 2, 700ms);
+  Outcomes outcomes(1);
+  resolver->resolveAsync("slow.test", {true, false}, {}, outcomes.slot(0));
+  for (int i = 0; i < 5; ++i) {
+    auto outcome = resolver->resolve("db.test", {true, false}, {});
+    EXPECT_TRUE(outcome.ok()) << outcome.message;
+  }
+  ASSERT_TRUE(outcomes.wait(0, 2s));
+  EXPECT_EQ(outcomes.at(0).message, "deadline exceeded (A)");
+  // The abandoned query still occupies the channel until c-ares gives up on it; new lookups
+  // do not wait for that.
+  auto outcome = resolver->resolve("db.test", {true, false}, {});
+  EXPECT_TRUE(outcome.ok()) << outcome.message;
+}
+
+// Lookups in flight together on one channel: those the first server refuses fail over to the
+// second on their own, the others stay answered by the first.
+TEST_F(AresFailoverTest, AServerFailingSomeLookupsWhileOthersAreInFlight) {
+  ASSERT_TRUE(server_->putRecord("bad.test", R"({"a":["10.0.0.1"],"mode":"refused"})"));
+  ASSERT_TRUE(server_->putRecord("good.test", R"({"a":["10.0.0.1"]})"));
+  ASSERT_TRUE(second_->putRecord("bad.test", R"({"a":["10.0.0.2"]})"));
+  ASSERT_TRUE(second_->putRecord("good.test", R"({"a":["10.0.0.2"]})"));
+  auto resolver = bothServers();
+  constexpr size_t kLookups = 40;
+  Outcomes outcomes(kLookups);
+  for (size_t i = 0; i < kLookups; ++i) {
+    resolver->resolveAsync(i % 2 == 0 ? "good.test" : "bad.test", {true, false}, {},
+                           outcomes.slot(i));
+  }
+  ASSERT_TRUE(outcomes.waitAll(5s));
+  for (size_t i = 0; i < kLookups; ++i) {
+    SCOPED_TRACE(i);
+    const auto outcome = outcomes.at(i);
+    ASSERT_TRUE(outcome.ok()) << outcome.message;
+    EXPECT_EQ(texts(outcome.answer),
+              (std::vector<std::string>{i % 2 == 0 ? "10.0.0.1" : "10.0.0.2"}));
+  }
+  EXPECT_EQ(second_->nameCount("bad.test"), static_cast<int>(kLookups / 2));
+  EXPECT_EQ(second_->nameCount("good.test"), 0);
 }
 
 }  // namespace

@@ -129,7 +129,14 @@ class State:
 
     def clear_queries(self):
         self.queries = {"count": 0, "byName": {}, "byTransport": {"udp": 0, "tcp": 0},
-                        "byType": {}, "malformed": 0}
+                        "byType": {}, "malformed": 0, "udpClientPorts": 0}
+        self.udp_ports = set()
+
+    def log_udp_client(self, port):
+        """Counts the distinct UDP source ports queries came from (a resolver's sockets)."""
+        with self.lock:
+            self.udp_ports.add(port)
+            self.queries["udpClientPorts"] = len(self.udp_ports)
 
     def reset(self):
         with self.lock:
@@ -284,6 +291,7 @@ def serve_udp(sock, state, stop):
         except OSError:
             return
         try:
+            state.log_udp_client(peer[1])
             wire = respond(state, data, "udp")
             if wire is not None:
                 sock.sendto(wire, peer)

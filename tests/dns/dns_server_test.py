@@ -225,6 +225,7 @@ class AnswerTest(unittest.TestCase):
         self.assertEqual(log["byName"], {"a.test": 2, "b.test": 1})
         self.assertEqual(log["byTransport"], {"udp": 2, "tcp": 1})
         self.assertEqual(log["byType"], {"A": 2, "AAAA": 1})
+        self.assertEqual(log["udpClientPorts"], 2)  # one socket per UDP query here
         self.assertEqual(self.server.call("DELETE", "/queries")[0], 200)
         self.assertEqual(self.server.call("GET", "/queries")[1]["count"], 0)
 

@@ -241,5 +241,48 @@ TEST_F(DnsWatcherIntegrationTest, AFailingNameKeepsItsAnswerUntilItRecovers) {
   EXPECT_EQ(log_.at(*recovered).consecutiveFailures, 0);
 }
 
+// With the event-loop resolver one worker serves every name: a dead name's lookups are in
+// flight alongside the others' without holding them up, and stop() cancels what is in flight
+// at once rather than after the DNS timeout.
+TEST_F(DnsWatcherIntegrationTest, OneWorkerServesEveryNameAndADeadOneHoldsNobodyUp) {
+  AresResolverOptions options;
+  options.servers = {server_->serverAddress()};
+  options.timeout = 2s;
+  options.deadline = 6s;
+  auto slowResolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(slowResolver.has_value()) << slowResolver.error().message;
+  ChangeLog log;
+  DnsWatcherOptions watcherOptions;
+  watcherOptions.maxConcurrentRefreshes = 8;
+  DnsWatcher watcher(**slowResolver, clock_, random_, log.callback(), watcherOptions);
+  log.attach(&watcher);
+  ASSERT_TRUE(server_->putRecord("dead.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  watcher.subscribe("ns/dead", source("dead.test", 1, 1s, 60s));
+  constexpr int kNames = 20;  // more than maxConcurrentRefreshes: refreshes end and others start
+  for (int i = 0; i < kNames; ++i) {
+    const std::string name = "live" + std::to_string(i) + ".test";
+    ASSERT_TRUE(server_->putRecord(name, R"({"a":["10.1.0.)" + std::to_string(i) + R"("]})"));
+    watcher.subscribe("ns/live" + std::to_string(i), source(name, 1, 1s, 60s));
+  }
+  watcher.start();
+  ASSERT_TRUE(eventually([&] {
+    for (int i = 0; i < kNames; ++i) {
+      auto snapshot = watcher.snapshot("live" + std::to_string(i) + ".test");
+      if (!snapshot || !snapshot->hasAnswer) return false;
+    }
+    return true;
+  }));
+  EXPECT_EQ(watcher.workerCount(), 1u);
+  EXPECT_EQ(watcher.asyncRefreshesInFlight(), 1u);  // the dead name's, for seconds yet
+  EXPECT_FALSE(watcher.snapshot("dead.test")->hasAnswer);
+  const auto started = std::chrono::steady_clock::now();
+  watcher.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_EQ(watcher.asyncRefreshesInFlight(), 0u);
+  EXPECT_EQ(watcher.workerCount(), 0u);
+  // Stopping marked nothing failing: the cancelled refresh was dropped.
+  EXPECT_FALSE(watcher.snapshot("dead.test")->failing);
+}
+
 }  // namespace
 }  // namespace endpointbinder::dns

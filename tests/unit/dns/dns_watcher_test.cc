@@ -1,5 +1,6 @@
 // DnsWatcher's threaded shell with a FakeResolver: lookups start on subscribe, the change
-// callback fires, stop() cancels a blocked lookup quickly, and concurrency is bounded. The
+// callback fires, stop() cancels a blocked lookup quickly, and concurrency is bounded; the same
+// with the FakeResolver made asynchronous (one worker, lookups called back from elsewhere). The
 // scheduling rules themselves are tested in watch_schedule_test.cc; these tests wait for
 // events (condition variables with generous limits), never for fixed times.
 #include "controller/dns/dns_watcher.h"
@@ -8,6 +9,7 @@
 
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "tests/support/dns_fake_resolver.h"
 
@@ -406,6 +408,110 @@ TEST(DnsWatcherTest, UnsubscribeDropsTheTargetAndSubscribeAfterStartWakesAWorker
   EXPECT_FALSE(watcher.unsubscribe("ns/a"));
   EXPECT_FALSE(watcher.snapshot("late.test").has_value());
   EXPECT_EQ(watcher.stats().hostnames, 0u);
+}
+
+// A FakeResolver made asynchronous(): each lookup runs on a thread of its own and calls back
+// from there, as AresResolver's event loop does, so the watcher's one-worker path runs with
+// scripted outcomes and blocking names. Joins its threads on destruction.
+class AsyncFakeResolver final : public Resolver {
+ public:
+  explicit AsyncFakeResolver(FakeResolver& inner) : inner_(inner) {}
+  ResolveOutcome resolve(std::string_view hostname, AddressFamilies families,
+                         std::stop_token stop) override {
+    return inner_.resolve(hostname, families, std::move(stop));
+  }
+  bool asynchronous() const override { return true; }
+  void resolveAsync(std::string_view hostname, AddressFamilies families, std::stop_token stop,
+                    Done done) override {
+    std::lock_guard lock(mutex_);
+    threads_.emplace_back([this, name = std::string(hostname), families, stop,
+                           done = std::move(done)] { done(inner_.resolve(name, families, stop)); });
+  }
+
+ private:
+  FakeResolver& inner_;
+  std::mutex mutex_;
+  std::vector<std::jthread> threads_;
+};
+
+TEST(DnsWatcherAsyncTest, OneWorkerKeepsRefreshesInFlightUpToTheBound) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver fake;
+  AsyncFakeResolver resolver(fake);
+  const std::vector<std::string> names = {"a.test", "b.test", "c.test", "d.test", "e.test"};
+  for (const auto& name : names) {
+    fake.setBlocking(name, true);
+    fake.setOutcome(name, answerOf({"10.0.0.1"}, 60));
+  }
+  Changes changes;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(2));
+  for (size_t i = 0; i < names.size(); ++i) {
+    watcher.subscribe("ns/b" + std::to_string(i), source(names[i], 30s, 60s));
+  }
+  watcher.start();
+  ASSERT_TRUE(eventually([&] { return fake.inProgress() == 2; }));
+  EXPECT_EQ(watcher.asyncRefreshesInFlight(), 2u);
+  EXPECT_EQ(watcher.workerCount(), 1u);  // no worker per lookup
+  EXPECT_EQ(fake.calls().size(), 2u);
+
+  for (const auto& name : names) fake.setBlocking(name, false);
+  ASSERT_TRUE(changes.waitForCount(names.size()));
+  EXPECT_EQ(fake.maxConcurrent(), 2);
+  for (const auto& name : names) EXPECT_TRUE(watcher.snapshot(name)->hasAnswer) << name;
+  EXPECT_TRUE(eventually([&] { return watcher.asyncRefreshesInFlight() == 0; }));
+}
+
+TEST(DnsWatcherAsyncTest, StopCancelsLookupsInFlightWithoutMarkingThemFailing) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver fake;
+  AsyncFakeResolver resolver(fake);
+  fake.setBlocking("slow.test", true);
+  Changes changes;
+  CountingObserver observer;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(), nullptr,
+                     &observer);
+  watcher.subscribe("ns/a", source("slow.test"));
+  watcher.start();
+  ASSERT_TRUE(eventually([&] { return fake.inProgress() == 1; }));
+
+  const auto started = std::chrono::steady_clock::now();
+  watcher.stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_EQ(fake.inProgress(), 0);  // stop() waited for the cancelled lookup's callback
+  EXPECT_EQ(watcher.asyncRefreshesInFlight(), 0u);
+  EXPECT_TRUE(changes.events().empty());
+  EXPECT_FALSE(watcher.snapshot("slow.test")->failing);
+  EXPECT_EQ(watcher.stats().totalLookups(), 0u);
+  EXPECT_EQ(observer.refreshes(), 0);
+  watcher.stop();  // idempotent
+}
+
+TEST(DnsWatcherAsyncTest, ARefreshMakesItsLookupsOneAfterAnother) {
+  core::RealClock clock;
+  FakeRandom random;
+  FakeResolver fake;
+  AsyncFakeResolver resolver(fake);
+  fake.queueOutcome("alb.test", answerOf({"10.0.0.1"}, 60));
+  fake.queueOutcome("alb.test", answerOf({"10.0.0.2"}, 60));
+  fake.queueOutcome("alb.test", failureOf(ResolveStatus::kTimeout));
+  fake.setOutcome("alb.test", answerOf({"10.0.0.3"}, 60));
+  Changes changes;
+  CountingObserver observer;
+  DnsWatcher watcher(resolver, clock, random, changes.callback(), fastOptions(), nullptr,
+                     &observer);
+  watcher.subscribe("ns/a", source("alb.test", 30s, 60s, 4));
+  watcher.start();
+  ASSERT_TRUE(changes.waitForCount(1));
+  watcher.stop();
+  auto snapshot = watcher.snapshot("alb.test");
+  ASSERT_EQ(snapshot->addresses.size(), 3u);
+  EXPECT_EQ(fake.callCount("alb.test"), 4);
+  EXPECT_EQ(fake.maxConcurrent(), 1);
+  EXPECT_EQ(observer.lookups(ResolveStatus::kOk), 3);
+  EXPECT_EQ(observer.lookups(ResolveStatus::kTimeout), 1);
+  EXPECT_EQ(observer.refreshes(), 1);
 }
 
 }  // namespace
