@@ -264,7 +264,10 @@ class AresResolver::Loop {
       : options_(options), clock_(clock) {
     if (ready()) thread_ = std::thread([this] { run(); });
   }
-  ~Loop() {
+  ~Loop() { stop(); }
+  // Ends every lookup in flight as cancelled and joins the thread; from here submit() cancels
+  // at once. Idempotent. The callbacks of those lookups may call submit() (chain another).
+  void stop() {
     {
       std::lock_guard lock(submitMutex_);
       stopping_ = true;
@@ -423,8 +426,19 @@ void AresResolver::Loop::submit(std::string name, AddressFamilies families, std:
   bool wakeLoop = false;
   {
     std::lock_guard lock(submitMutex_);
-    submitted_.push_back(std::move(lookup));
-    wakeLoop = std::exchange(sleeping_, false);
+    if (!stopping_) {
+      submitted_.push_back(std::move(lookup));
+      wakeLoop = std::exchange(sleeping_, false);
+    }
+  }
+  // Stopping (the resolver is being destroyed; perhaps this is a callback of a cancelled
+  // lookup chaining another): nothing would ever run it, so it ends now, exactly once.
+  if (lookup) {
+    lookup->onStop.reset();
+    auto finish = std::move(lookup->done);
+    finish(ResolveOutcome::failure(ResolveStatus::kTimeout,
+                                   families.ipv4 ? "cancelled (A)" : "cancelled (AAAA)"));
+    return;
   }
   if (wakeLoop) wake();
 }
@@ -798,6 +812,9 @@ AresResolver::AresResolver(AresResolverOptions options, const core::Clock& clock
     : options_(std::move(options)), clock_(clock) {}
 
 AresResolver::~AresResolver() {
+  // Stopped while loop_ is still set: the cancelled lookups' callbacks may call resolveAsync(),
+  // which then ends at once (reset() would null loop_ before ~Loop runs them).
+  if (loop_) loop_->stop();
   loop_.reset();  // every channel goes before the library does
   ares_library_cleanup();
 }

@@ -14,10 +14,17 @@
 // new channel set after kChannelMaxLookups lookups or kChannelMaxAge, whichever comes first:
 // the first gives queries a fresh random UDP source port regularly (c-ares 1.18 keeps one
 // socket per server and channel and has no option for this), the second makes a changed
-// /etc/resolv.conf apply within a minute without a restart. The old set lives on until its
-// last query ends. c-ares 1.18 cannot cancel one query of a shared channel, so a lookup that
-// is cancelled or runs out of time completes at once and its queries are left to end on their
-// own (within c-ares' timeouts and tries), their answers ignored.
+// /etc/resolv.conf apply within seconds without a restart. The old set lives on until its
+// last query ends. The trade-off, deliberate: a source port serves up to 256 lookups or 10 s
+// (before, a port per lookup), so an off-path spoofer has only the 16-bit query id to guess
+// within that time. Answers must still match name, type and id, the VPC resolver is reached
+// inside the VPC (whose network drops spoofed sources), and an address outside allowedCIDRs is
+// never registered; a port per lookup cost more CPU than the lookup itself at this rate.
+// Kept-open TCP connections (after a truncated answer) that the server closes while idle make
+// c-ares 1.18 move that server's in-flight queries to the next server: nothing is lost.
+// c-ares 1.18 cannot cancel one query of a shared channel, so a lookup that is cancelled or
+// runs out of time completes at once and its queries are left to end on their own (within
+// c-ares' timeouts and tries), their answers ignored.
 //
 // c-ares itself retries a query `tries` times per server when it gets no answer (timeout,
 // unreachable server), moving to the next server each time and doubling the per-try timeout
@@ -123,6 +130,6 @@ class AresResolver final : public Resolver {
 };
 
 inline constexpr int kChannelMaxLookups = 256;
-inline constexpr std::chrono::seconds kChannelMaxAge{60};
+inline constexpr std::chrono::seconds kChannelMaxAge{10};
 
 }  // namespace endpointbinder::dns

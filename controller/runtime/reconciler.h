@@ -247,6 +247,7 @@ class Reconciler {
   mutable std::mutex mu_;                                        // guards the maps, not the entries
   std::map<std::string, std::unique_ptr<BindingState>> states_;  // by binding key
   std::map<std::string, std::shared_ptr<GroupMemory>> groups_;   // by target group ARN
+  core::MonoTime lastGroupSweep_{};                              // guarded by mu_
 };
 
 }  // namespace endpointbinder::runtime

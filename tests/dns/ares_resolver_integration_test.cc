@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
@@ -586,6 +587,31 @@ TEST_F(AresResolverIntegrationTest, DestroyingTheResolverCancelsLookupsInFlight)
   ASSERT_TRUE(outcomes.wait(0, 1s));
   EXPECT_EQ(outcomes.at(0).status, ResolveStatus::kTimeout);
   EXPECT_NE(outcomes.at(0).message.find("cancelled"), std::string::npos) << outcomes.at(0).message;
+}
+
+// A cancelled lookup's callback may chain another (the header allows it): while the resolver is
+// being destroyed, that one ends at once as cancelled, exactly once. (Found in review: it
+// called into a resolver whose loop was already gone — a crash — and, had the loop still been
+// there, the chained lookup's callback would never have run.)
+TEST_F(AresResolverIntegrationTest, ALookupChainedFromACancellationDuringDestructionEndsOnce) {
+  ASSERT_TRUE(server_->putRecord("slow.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
+  auto resolver = makeResolver(2s, 2, 10s);
+  Outcomes outcomes(2);
+  std::atomic<int> chained{0};
+  AresResolver* raw = resolver.get();
+  raw->resolveAsync("slow.test", {true, false}, {}, [&, raw](ResolveOutcome outcome) {
+    outcomes.slot(0)(std::move(outcome));
+    ++chained;
+    raw->resolveAsync("slow.test", {true, false}, {}, outcomes.slot(1));
+  });
+  for (int i = 0; i < 500 && server_->nameCount("slow.test") < 1; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  resolver.reset();
+  ASSERT_TRUE(outcomes.waitAll(2s));
+  EXPECT_EQ(chained.load(), 1);
+  EXPECT_EQ(outcomes.at(1).status, ResolveStatus::kTimeout);
+  EXPECT_NE(outcomes.at(1).message.find("cancelled"), std::string::npos) << outcomes.at(1).message;
 }
 
 // A lookup past its deadline ends alone; lookups started later on the same channel answer.
