@@ -361,38 +361,34 @@ class Sequence {
   std::string trace_;  // the operations so far, for a failure's message
 };
 
-TEST(ReconcilerProperty, RandomEditsRenamesAnswersAndErrorsNeverRemoveWhatTheSpecListed) {
+// Runs `seeds` sequences (EB_RECONCILER_PROPERTY_SEEDS overrides, EB_SEED picks the first) of
+// 30 steps each; returns the deregistrations they made.
+int runSequences(bool remote, uint32_t seeds) {
   ReconcilerHarness h;
-  ASSERT_TRUE(h.ok()) << h.error();
-  int deregistrations = 0;
-  // EB_RECONCILER_PROPERTY_SEEDS=N runs more sequences (the suite runs 16, about 6 s).
-  const char* wanted = std::getenv("EB_RECONCILER_PROPERTY_SEEDS");
-  const uint32_t seeds = wanted ? static_cast<uint32_t>(std::max(1, std::atoi(wanted))) : 16;
+  EXPECT_TRUE(h.ok()) << h.error();
+  if (!h.ok()) return 0;
+  if (const char* wanted = std::getenv("EB_RECONCILER_PROPERTY_SEEDS")) {
+    seeds = static_cast<uint32_t>(std::max(1, std::atoi(wanted)));
+  }
   const uint32_t first =
       std::getenv("EB_SEED") ? static_cast<uint32_t>(std::atoi(std::getenv("EB_SEED"))) : 1;
+  int deregistrations = 0;
   for (uint32_t seed = first; seed < first + seeds && !::testing::Test::HasFailure(); ++seed) {
-    Sequence sequence(h, seed);
+    Sequence sequence(h, seed, remote);
     sequence.run(30);
     deregistrations += sequence.deregistrations;
   }
-  // The sequences did exercise removals (a property over nothing would prove nothing).
-  EXPECT_GT(deregistrations, 16);
+  return deregistrations;
+}
+
+TEST(ReconcilerProperty, RandomEditsRenamesAnswersAndErrorsNeverRemoveWhatTheSpecListed) {
+  // 16 sequences, about 6 s. The sequences did exercise removals (a property over nothing
+  // would prove nothing).
+  EXPECT_GT(runSequences(/*remote=*/false, 16), 16);
 }
 
 TEST(ReconcilerProperty, TheSameHoldsForAGroupOfAnotherAccountReachedThroughARole) {
-  ReconcilerHarness h;
-  ASSERT_TRUE(h.ok()) << h.error();
-  int deregistrations = 0;
-  const char* wanted = std::getenv("EB_RECONCILER_PROPERTY_SEEDS");
-  const uint32_t seeds = wanted ? static_cast<uint32_t>(std::max(1, std::atoi(wanted))) : 8;
-  const uint32_t first =
-      std::getenv("EB_SEED") ? static_cast<uint32_t>(std::atoi(std::getenv("EB_SEED"))) : 1;
-  for (uint32_t seed = first; seed < first + seeds && !::testing::Test::HasFailure(); ++seed) {
-    Sequence sequence(h, seed, /*remote=*/true);
-    sequence.run(30);
-    deregistrations += sequence.deregistrations;
-  }
-  EXPECT_GT(deregistrations, 8);
+  EXPECT_GT(runSequences(/*remote=*/true, 8), 8);
 }
 
 }  // namespace
