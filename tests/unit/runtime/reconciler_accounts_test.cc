@@ -50,15 +50,16 @@ class ReconcilerAccountsTest : public ::testing::Test {
     auto r = sync(key);
     ASSERT_TRUE(r.has_value()) << r.error().toString();
   }
-  // Sessions of `seconds` (the emulator refuses them after that), then the trust policy drops
+  // Short sessions (the emulator refuses them after that), then the trust policy drops
   // the controller and the session runs out: the role is refused from then on, as on AWS.
   void revokeRoleAfterShortSession(const std::string& key) {
     web::json::value settings = web::json::value::object();
-    settings["stsDurationSeconds"] = web::json::value::number(2);
+    // 5 s: the first reconcile must finish inside the session even on a loaded machine.
+    settings["stsDurationSeconds"] = web::json::value::number(5);
     ASSERT_TRUE(h.emulator().control("POST", "settings", settings).has_value());
-    mustSync(key);  // a 2 s session
+    mustSync(key);  // a 5 s session
     h.deleteRole(kRole);
-    std::this_thread::sleep_for(std::chrono::milliseconds(2600));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5600));
   }
   // ELBv2 calls of `action` the emulator saw, by the calling credential's account.
   std::map<std::string, int> callsByAccount(const std::string& action) {
