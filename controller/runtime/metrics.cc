@@ -177,9 +177,11 @@ class ControllerMetrics::BindingCollector final : public TextCollectable {
   void appendText(std::string& out) const override;
 
  private:
-  // Writes the text of every non-empty family into `sink` (ExpositionWriter below). REQUIRES mu_.
-  template <typename Sink>
-  void writeTextLocked(Sink& sink) const;
+  // Hands every sample of every family to `visitor.sample(family, binding, value, labels)`, family
+  // by family in exposition order, each over the bindings in key order: the one list of the
+  // per-binding families, which Collect() and the text exposition both read. REQUIRES mu_.
+  template <typename Visitor>
+  void visitSamplesLocked(Visitor& visitor) const;
 
   static std::string key(std::string_view ns, std::string_view name) {
     std::string k;
@@ -237,61 +239,30 @@ prometheus::MetricFamily emptyFamily(const char* name, const char* help,
   return family;
 }
 
-}  // namespace
+// A per-binding family as visitSamplesLocked names it to its visitors.
+struct FamilyInfo {
+  const char* name;
+  const char* help;
+  prometheus::MetricType type;
+};
+// The labels of a sample besides name and namespace, in name order.
+using ExtraLabels = std::initializer_list<std::pair<const char*, std::string_view>>;
 
-std::vector<prometheus::MetricFamily> ControllerMetrics::BindingCollector::Collect() const {
-  using prometheus::MetricType;
-  auto reconciles = emptyFamily(kReconcileTotalName, kReconcileTotalHelp, MetricType::Counter);
-  auto errors = emptyFamily(kReconcileErrorsName, kReconcileErrorsHelp, MetricType::Counter);
-  auto targets = emptyFamily(kTargetsName, kTargetsHelp, MetricType::Gauge);
-  auto drift = emptyFamily(kDriftName, kDriftHelp, MetricType::Gauge);
-  auto operations = emptyFamily(kPlanOperationsName, kPlanOperationsHelp, MetricType::Counter);
-  auto held = emptyFamily(kHeldOperationsName, kHeldOperationsHelp, MetricType::Gauge);
-  auto lastSync = emptyFamily(kLastSyncName, kLastSyncHelp, MetricType::Gauge);
-  auto conditions = emptyFamily(kConditionName, kConditionHelp, MetricType::Gauge);
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [key, b] : bindings_) {
-      for (std::size_t i = 0; i < kReconcileOutcomes.size(); ++i) {
-        addSample(reconciles, b, b.reconciles[i],
-                  {{"result", reconcileOutcomeName(kReconcileOutcomes[i])}});
-      }
-      addSample(errors, b, b.reconcileErrors);
-      for (std::size_t i = 0; i < kPlanOperations.size(); ++i) {
-        addSample(operations, b, b.operations[i],
-                  {{"operation", planOperationName(kPlanOperations[i])}});
-      }
-      if (b.targets) {
-        for (std::size_t i = 0; i < kTargetStates.size(); ++i) {
-          addSample(targets, b, (*b.targets)[i], {{"state", kTargetStates[i]}});
-        }
-      }
-      if (b.drift) {
-        addSample(drift, b, (*b.drift)[0], {{"type", "missing"}});
-        addSample(drift, b, (*b.drift)[1], {{"type", "unexpected"}});
-      }
-      for (const auto& [reason, n] : b.held) addSample(held, b, n, {{"reason", reason}});
-      if (b.lastSync) addSample(lastSync, b, *b.lastSync);
-      for (const auto& [type, status] : b.conditions) {
-        for (auto candidate : kConditionStatuses) {
-          addSample(conditions, b, candidate == status ? 1 : 0,
-                    {{"condition", type}, {"status", conditionLabel(candidate)}});
-        }
-      }
+// Builds Collect()'s families: a family is started by its first sample, so empty ones are left
+// out.
+struct FamilyBuilder {
+  std::vector<prometheus::MetricFamily> families;
+  void sample(const FamilyInfo& family, const BindingValues& binding, double value,
+              ExtraLabels labels) {
+    if (families.empty() || families.back().name != family.name) {
+      families.push_back(emptyFamily(family.name, family.help, family.type));
     }
+    addSample(families.back(), binding, value, labels);
   }
-  std::vector<prometheus::MetricFamily> out;
-  for (auto* family :
-       {&reconciles, &errors, &targets, &drift, &operations, &held, &lastSync, &conditions}) {
-    if (!family->metric.empty()) out.push_back(std::move(*family));
-  }
-  return out;
-}
+};
 
-namespace {
-
-// Text sinks of BindingCollector::writeTextLocked: one counts the bytes (to reserve the output
-// once), the other appends them.
+// Text sinks of the exposition: one counts the bytes (to reserve the output once), the other
+// appends them.
 struct CountingSink {
   std::size_t bytes = 0;
   void put(std::string_view text) { bytes += text.size(); }
@@ -367,35 +338,46 @@ class ExpositionWriter {
   char separator_ = '{';
 };
 
+// Writes the text exposition of the samples: a family's HELP and TYPE before its first sample,
+// labels in name order (those before "name" — only "condition" — then name, namespace, the rest).
+template <typename Sink>
+class TextVisitor {
+ public:
+  explicit TextVisitor(Sink& sink) : writer_(sink) {}
+  void sample(const FamilyInfo& family, const BindingValues& binding, double value,
+              ExtraLabels labels) {
+    if (current_ != family.name) {
+      writer_.header(family.name, family.help, family.type);
+      current_ = family.name;
+    }
+    writer_.open(family.name);
+    for (const auto& [label, text] : labels) {
+      if (std::string_view(label) < "name") writer_.label(label, text);
+    }
+    writer_.label("name", binding.name);
+    writer_.label("namespace", binding.ns);
+    for (const auto& [label, text] : labels) {
+      if (std::string_view(label) > "namespace") writer_.label(label, text);
+    }
+    writer_.close(value);
+  }
+
+ private:
+  ExpositionWriter<Sink> writer_;
+  std::string_view current_;
+};
+
 }  // namespace
 
-// The same families, in the same order, as Collect() then TextSerializer: family by family, each
-// over every binding in key order, labels sorted by name (the unit test compares the two).
-template <typename Sink>
-void ControllerMetrics::BindingCollector::writeTextLocked(Sink& sink) const {
+template <typename Visitor>
+void ControllerMetrics::BindingCollector::visitSamplesLocked(Visitor& visitor) const {
   using prometheus::MetricType;
-  ExpositionWriter<Sink> w(sink);
-  // One family: its header once its first sample shows up, then `samples(binding, sample)` for
-  // each binding, where sample(value, extra labels...) writes one line.
+  // One family: `samples(binding, sample)` for each binding, where sample(value, extra labels)
+  // hands one sample to the visitor.
   const auto family = [&](const char* name, const char* help, MetricType type, auto&& samples) {
-    bool any = false;
+    const FamilyInfo info{name, help, type};
     for (const auto& [key, b] : bindings_) {
-      samples(b, [&](double value,
-                     std::initializer_list<std::pair<const char*, std::string_view>> labels) {
-        if (!any) w.header(name, help, type);
-        any = true;
-        w.open(name);
-        // Labels in name order: those before "name" (only "condition"), name, namespace, rest.
-        for (const auto& [label, text] : labels) {
-          if (std::string_view(label) < "name") w.label(label, text);
-        }
-        w.label("name", b.name);
-        w.label("namespace", b.ns);
-        for (const auto& [label, text] : labels) {
-          if (std::string_view(label) > "namespace") w.label(label, text);
-        }
-        w.close(value);
-      });
+      samples(b, [&](double value, ExtraLabels labels) { visitor.sample(info, b, value, labels); });
     }
   };
   family(kReconcileTotalName, kReconcileTotalHelp, MetricType::Counter,
@@ -442,17 +424,26 @@ void ControllerMetrics::BindingCollector::writeTextLocked(Sink& sink) const {
          });
 }
 
+std::vector<prometheus::MetricFamily> ControllerMetrics::BindingCollector::Collect() const {
+  FamilyBuilder builder;
+  std::lock_guard lock(mu_);
+  visitSamplesLocked(builder);
+  return std::move(builder.families);
+}
+
 std::size_t ControllerMetrics::BindingCollector::textSize() const {
   CountingSink sink;
+  TextVisitor<CountingSink> visitor(sink);
   std::lock_guard lock(mu_);
-  writeTextLocked(sink);
+  visitSamplesLocked(visitor);
   return sink.bytes;
 }
 
 void ControllerMetrics::BindingCollector::appendText(std::string& out) const {
   StringSink sink{out};
+  TextVisitor<StringSink> visitor(sink);
   std::lock_guard lock(mu_);
-  writeTextLocked(sink);
+  visitSamplesLocked(visitor);
 }
 
 ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> registry,
