@@ -90,7 +90,7 @@ Controller::Controller(Deps deps, ControllerOptions options)
                     options_.events)
               : nullptr),
       sources_(dnsWatcher_, inventory_.get()),
-      observed_(deps.api, deps.clock,
+      observed_(deps.clock,
                 ObservedCache::Options{options_.reconciler.resyncPeriod, std::chrono::minutes(2)}),
       reconciler_(
           Reconciler::Deps{[this](const std::string& key) { return desired(key); }, sources_,

@@ -4,12 +4,12 @@
 
 namespace endpointbinder::runtime {
 
-ObservedCache::ObservedCache(aws::TargetGroupApi& api, const core::Clock& clock, Options options)
-    : api_(api), clock_(clock), options_(options) {}
+ObservedCache::ObservedCache(const core::Clock& clock, Options options)
+    : clock_(clock), options_(options) {}
 
 core::Result<ObservedCache::Snapshot> ObservedCache::targets(
-    const std::string& arn, bool forceRefresh, std::optional<std::chrono::nanoseconds> maxAge,
-    aws::TargetGroupApi* via) {
+    aws::TargetGroupApi& api, const std::string& arn, bool forceRefresh,
+    std::optional<std::chrono::nanoseconds> maxAge) {
   const auto now = clock_.now();
   const auto age = maxAge.value_or(options_.maxAge);
   {
@@ -23,7 +23,7 @@ core::Result<ObservedCache::Snapshot> ObservedCache::targets(
     }
   }
   // The AWS call happens outside the lock: other groups must not wait on this one.
-  auto fresh = (via != nullptr ? *via : api_).describeTargetHealth(arn);
+  auto fresh = api.describeTargetHealth(arn);
   if (!fresh) return std::unexpected(fresh.error());
   std::lock_guard lock(mu_);
   auto& entry = entries_[arn];

@@ -41,16 +41,16 @@ class ObservedCache {
     size_t pendingExpectations = 0;
   };
 
-  ObservedCache(aws::TargetGroupApi& api, const core::Clock& clock, Options options);
+  ObservedCache(const core::Clock& clock, Options options);
 
-  // The group's targets. Calls DescribeTargetHealth only when the cached read is older than
+  // The group's targets, read through `api` (the binding's: its assumed role's for a group of
+  // another account). Calls DescribeTargetHealth only when the cached read is older than
   // `maxAge` (default: options.maxAge), absent, or forceRefresh is set. On an AWS error the
   // error is returned and the previous snapshot is kept (callers must not plan removals from
-  // a failed read). `via` reads a group of another account (the binding's assumed role);
-  // null: the API the cache was built with.
-  core::Result<Snapshot> targets(const std::string& arn, bool forceRefresh = false,
-                                 std::optional<std::chrono::nanoseconds> maxAge = std::nullopt,
-                                 aws::TargetGroupApi* via = nullptr);
+  // a failed read).
+  core::Result<Snapshot> targets(aws::TargetGroupApi& api, const std::string& arn,
+                                 bool forceRefresh = false,
+                                 std::optional<std::chrono::nanoseconds> maxAge = std::nullopt);
 
   // Records writes we just made so the next snapshots reflect them before AWS does.
   void expectRegistered(const std::string& arn, const std::vector<core::Target>& targets);
@@ -79,7 +79,6 @@ class ObservedCache {
   Snapshot patched(Entry& entry, core::MonoTime now) const;
   void settleExpectations(Entry& entry, core::MonoTime now);
 
-  aws::TargetGroupApi& api_;
   const core::Clock& clock_;
   Options options_;
   std::mutex mu_;

@@ -309,7 +309,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
         maxAge, std::max<nanoseconds>(kMinHealthRefresh, spec.policy.unhealthyGracePeriod / 2));
   }
   const bool refreshDue = group->refreshDueAt && now >= *group->refreshDueAt;
-  auto observed = deps_.observed.targets(arn, refreshDue, maxAge, state.access.api);
+  auto observed = deps_.observed.targets(*state.access.api, arn, refreshDue, maxAge);
   if (!observed) return fail(observed.error());
   if (refreshDue) group->refreshDueAt.reset();
   group->tracker.recordObserved(observed->targets, now);
@@ -326,7 +326,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   bool applied = false;
   if (plan.hasWrites() && !writesOff(state)) {
     if (observed->fromCache) {
-      observed = deps_.observed.targets(arn, /*forceRefresh=*/true, std::nullopt, state.access.api);
+      observed = deps_.observed.targets(*state.access.api, arn, /*forceRefresh=*/true);
       if (!observed) return fail(observed.error());
       group->tracker.recordObserved(observed->targets, now);
       plan = core::computePlan(desiredState, observed->targets, group->tracker, spec.policy, now,
@@ -359,7 +359,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     ownershipVerified = true;
     applied = true;
     group->refreshDueAt = now + kRefreshAfterWrite;
-    if (auto after = deps_.observed.targets(arn, false, std::nullopt, state.access.api); after) {
+    if (auto after = deps_.observed.targets(*state.access.api, arn); after) {
       observed = std::move(after);
     }
   }
@@ -864,8 +864,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     std::unique_lock groupLock(group->mu);
     const auto now = deps_.clock.now();
     group->lastUsed = now;
-    auto observed =
-        deps_.observed.targets(arn, /*forceRefresh=*/true, std::nullopt, state.ownedAccess.api);
+    auto observed = deps_.observed.targets(*state.ownedAccess.api, arn, /*forceRefresh=*/true);
     const bool groupGone = !observed && observed.error().kind == core::ErrorKind::kNotFound;
     if (!observed && !groupGone) return fail(observed.error());
     core::Plan plan;

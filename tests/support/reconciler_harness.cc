@@ -205,7 +205,7 @@ void ReconcilerHarness::build() {
   accounts_ = std::make_unique<aws::AssumeRoleApis>(
       std::move(accountOptions), *transport_, credentials_, signingClock_, accountHooks, nullptr);
   observed_ = std::make_unique<runtime::ObservedCache>(
-      *api, clock, runtime::ObservedCache::Options{options_.resyncPeriod, std::chrono::minutes(2)});
+      clock, runtime::ObservedCache::Options{options_.resyncPeriod, std::chrono::minutes(2)});
   reconciler_ = std::make_unique<runtime::Reconciler>(
       runtime::Reconciler::Deps{
           [this](const std::string& key) -> std::optional<runtime::DesiredBinding> {

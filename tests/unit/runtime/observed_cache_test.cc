@@ -68,7 +68,7 @@ core::Target ip(const std::string& address) { return core::Target{address, 443, 
 
 class ObservedCacheTest : public ::testing::Test {
  protected:
-  ObservedCacheTest() : cache_(api_, clock_, ObservedCache::Options{5min, 2min}) {
+  ObservedCacheTest() : cache_(clock_, ObservedCache::Options{5min, 2min}) {
     api_.groups[kArn] = {core::ObservedTarget{ip("10.0.0.1"), core::TargetState::kHealthy, "", ""}};
   }
 
@@ -78,23 +78,23 @@ class ObservedCacheTest : public ::testing::Test {
 };
 
 TEST_F(ObservedCacheTest, ServesTheCachedReadUntilItIsOlderThanMaxAge) {
-  auto first = cache_.targets(kArn);
+  auto first = cache_.targets(api_, kArn);
   ASSERT_TRUE(first.has_value());
   EXPECT_FALSE(first->fromCache);
   EXPECT_EQ(api_.reads, 1);
 
   clock_.advance(4min);
-  auto cached = cache_.targets(kArn);
+  auto cached = cache_.targets(api_, kArn);
   ASSERT_TRUE(cached.has_value());
   EXPECT_TRUE(cached->fromCache);
   EXPECT_EQ(cached->targets.size(), 1u);
   EXPECT_EQ(api_.reads, 1);
 
   clock_.advance(1min);
-  EXPECT_FALSE(cache_.targets(kArn)->fromCache);
+  EXPECT_FALSE(cache_.targets(api_, kArn)->fromCache);
   EXPECT_EQ(api_.reads, 2);
-  EXPECT_TRUE(cache_.targets(kArn, /*forceRefresh=*/false, 10s)->fromCache);
-  EXPECT_FALSE(cache_.targets(kArn, /*forceRefresh=*/true)->fromCache);
+  EXPECT_TRUE(cache_.targets(api_, kArn, /*forceRefresh=*/false, 10s)->fromCache);
+  EXPECT_FALSE(cache_.targets(api_, kArn, /*forceRefresh=*/true)->fromCache);
   EXPECT_EQ(api_.reads, 3);
 }
 
@@ -104,33 +104,33 @@ TEST_F(ObservedCacheTest, ServesTheCachedReadUntilItIsOlderThanMaxAge) {
 // never be seen.
 TEST_F(ObservedCacheTest, ExpireMakesTheGroupsReadStaleOnce) {
   clock_.advance(20s);  // read late in round one
-  ASSERT_TRUE(cache_.targets(kArn).has_value());
+  ASSERT_TRUE(cache_.targets(api_, kArn).has_value());
   clock_.advance(5min - 20s);  // round two reaches this group early
   cache_.expire(kArn);
   clock_.advance(1s);
-  EXPECT_FALSE(cache_.targets(kArn)->fromCache);
+  EXPECT_FALSE(cache_.targets(api_, kArn)->fromCache);
   EXPECT_EQ(api_.reads, 2);
-  EXPECT_TRUE(cache_.targets(kArn)->fromCache) << "one read per round, not one per reconcile";
+  EXPECT_TRUE(cache_.targets(api_, kArn)->fromCache) << "one read per round, not one per reconcile";
   EXPECT_EQ(api_.reads, 2);
 }
 
 TEST_F(ObservedCacheTest, AFailedReadReturnsTheErrorAndKeepsThePreviousSnapshot) {
-  ASSERT_TRUE(cache_.targets(kArn).has_value());
+  ASSERT_TRUE(cache_.targets(api_, kArn).has_value());
   api_.failNext = true;
-  auto failed = cache_.targets(kArn, /*forceRefresh=*/true);
+  auto failed = cache_.targets(api_, kArn, /*forceRefresh=*/true);
   ASSERT_FALSE(failed.has_value());
   EXPECT_EQ(failed.error().code, "Throttling");
-  auto kept = cache_.targets(kArn);
+  auto kept = cache_.targets(api_, kArn);
   ASSERT_TRUE(kept.has_value());
   EXPECT_TRUE(kept->fromCache);
   EXPECT_EQ(kept->targets.size(), 1u);
 }
 
 TEST_F(ObservedCacheTest, ExpectationsPatchTheSnapshotUntilAwsShowsTheWrite) {
-  ASSERT_TRUE(cache_.targets(kArn).has_value());
+  ASSERT_TRUE(cache_.targets(api_, kArn).has_value());
   cache_.expectRegistered(kArn, {ip("10.0.0.2")});
   cache_.expectDeregistered(kArn, {ip("10.0.0.1")});
-  auto patched = cache_.targets(kArn, /*forceRefresh=*/true);  // AWS does not show them yet
+  auto patched = cache_.targets(api_, kArn, /*forceRefresh=*/true);  // AWS does not show them yet
   ASSERT_TRUE(patched.has_value());
   ASSERT_EQ(patched->targets.size(), 2u);
   EXPECT_EQ(patched->pendingExpectations, 2u);
@@ -141,7 +141,7 @@ TEST_F(ObservedCacheTest, ExpectationsPatchTheSnapshotUntilAwsShowsTheWrite) {
   }
   cache_.expire(kArn);  // expiring the read keeps expectations
   clock_.advance(1s);
-  EXPECT_EQ(cache_.targets(kArn)->pendingExpectations, 2u);
+  EXPECT_EQ(cache_.targets(api_, kArn)->pendingExpectations, 2u);
 }
 
 }  // namespace
