@@ -304,6 +304,11 @@ std::expected<TargetGroupArn, std::string> parseTargetGroupArn(std::string_view 
   return arn;
 }
 
+bool isIamNameChar(char c) {
+  return isAlnum(c) || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' ||
+         c == '-';
+}
+
 std::expected<RoleArn, std::string> parseRoleArn(std::string_view text) {
   constexpr std::string_view kShape = "arn:<partition>:iam::<account-id>:role/<name>";
   const auto parts = split(text, ':');
@@ -315,9 +320,7 @@ std::expected<RoleArn, std::string> parseRoleArn(std::string_view text) {
     return std::unexpected(partition.error());
   }
   if (parts[2] != "iam") return fail("service " + quoteForMessage(parts[2]) + " is not iam");
-  if (!parts[3].empty()) {
-    return fail("an IAM role ARN has no region (arn:<partition>:iam::<account-id>:role/<name>)");
-  }
+  if (!parts[3].empty()) return fail("an IAM role ARN has no region (" + std::string(kShape) + ")");
   if (!isAccount(parts[4])) {
     return fail("account " + quoteForMessage(parts[4]) + " is not 12 digits");
   }
@@ -325,13 +328,9 @@ std::expected<RoleArn, std::string> parseRoleArn(std::string_view text) {
   if (resource.size() < 2 || resource[0] != "role") {
     return fail("resource " + quoteForMessage(parts[5]) + " is not a role (role/<name>)");
   }
-  const auto roleChar = [](char c) {
-    return isAlnum(c) || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' ||
-           c == '-';
-  };
   for (size_t i = 1; i < resource.size(); ++i) {
     const std::string_view segment = resource[i];
-    if (segment.empty() || segment.size() > 64 || !allOf(segment, roleChar)) {
+    if (segment.empty() || segment.size() > 64 || !allOf(segment, isIamNameChar)) {
       return fail("role name or path segment " + quoteForMessage(segment) +
                   " must be 1 to 64 of letters, digits and _+=,.@-");
     }
@@ -348,11 +347,7 @@ Check checkExternalId(std::string_view text) {
   if (text.size() < 2 || text.size() > 1224) {
     return fail("an external id is 2 to 1224 characters, not " + std::to_string(text.size()));
   }
-  const auto allowed = [](char c) {
-    return isAlnum(c) || c == '_' || c == '+' || c == '=' || c == ',' || c == '.' || c == '@' ||
-           c == ':' || c == '/' || c == '-';
-  };
-  if (!allOf(text, allowed)) {
+  if (!allOf(text, [](char c) { return isIamNameChar(c) || c == ':' || c == '/'; })) {
     return fail("an external id may contain only letters, digits and _+=,.@:/-");
   }
   return {};

@@ -43,6 +43,8 @@ Check checkSnsTopicArn(std::string_view text);
 std::expected<RoleArn, std::string> parseRoleArn(std::string_view text);
 // An sts:AssumeRole ExternalId: 2..1224 of [A-Za-z0-9_+=,.@:/-] (STS's pattern).
 Check checkExternalId(std::string_view text);
+// The characters of IAM names (roles, path segments, role session names): [A-Za-z0-9_+=,.@-].
+bool isIamNameChar(char c);
 
 // RFC 1123 host name: labels of letters, digits and hyphens (1..63, no leading or trailing
 // hyphen), 253 characters at most, last label not all digits (so "10.0.0.1" is rejected, with

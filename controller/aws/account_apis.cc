@@ -2,6 +2,7 @@
 
 #include <pugixml.hpp>
 
+#include "api/syntax.h"
 #include "controller/aws/credentials_assume_role.h"
 #include "controller/aws/credentials_chain.h"
 #include "controller/aws/elbv2_client.h"
@@ -11,10 +12,7 @@ namespace endpointbinder::aws {
 std::string roleSessionNameFor(const std::string& controllerId) {
   std::string name;
   for (char c : controllerId) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '_' || c == '+' || c == '=' || c == ',' ||
-                         c == '.' || c == '@' || c == '-';
-    name += allowed ? c : '-';
+    name += api::isIamNameChar(c) ? c : '-';
     if (name.size() == 64) break;
   }
   // STS wants at least two characters.
