@@ -37,6 +37,13 @@ core::Error terminal(std::string message) {
   return core::Error{core::ErrorKind::kTerminal, std::move(message), {}, {}, 0};
 }
 
+// The outcome of a lookup cancelled before a query was sent: the contract's kTimeout
+// "cancelled", named after the first family asked.
+ResolveOutcome cancelledBeforeSending(AddressFamilies families) {
+  return ResolveOutcome::failure(ResolveStatus::kTimeout,
+                                 families.ipv4 ? "cancelled (A)" : "cancelled (AAAA)");
+}
+
 // Owns one c-ares channel. Destroying the channel runs the callbacks of queries still
 // pending (with ARES_EDESTRUCTION), so it must die before the query states it points at.
 class Channel {
@@ -436,8 +443,7 @@ void AresResolver::Loop::submit(std::string name, AddressFamilies families, std:
   if (lookup) {
     lookup->onStop.reset();
     auto finish = std::move(lookup->done);
-    finish(ResolveOutcome::failure(ResolveStatus::kTimeout,
-                                   families.ipv4 ? "cancelled (A)" : "cancelled (AAAA)"));
+    finish(cancelledBeforeSending(families));
     return;
   }
   if (wakeLoop) wake();
@@ -865,8 +871,7 @@ void AresResolver::resolveAsync(std::string_view hostname, AddressFamilies famil
     return;
   }
   if (stop.stop_requested()) {
-    done(ResolveOutcome::failure(ResolveStatus::kTimeout,
-                                 families.ipv4 ? "cancelled (A)" : "cancelled (AAAA)"));
+    done(cancelledBeforeSending(families));
     return;
   }
   loop_->submit(std::string(hostname), families, std::move(stop), std::move(done));

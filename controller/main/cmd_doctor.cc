@@ -402,6 +402,7 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
     auto access =
         runtime::groupAccessFor(*aws.elbv2, aws.accounts.get(), flags.controllerId, b.spec);
     if (!access) {
+      // The role's session is had (or refused) here, before any ELBv2 call through it.
       check.fail(who + ": " + access.error().toString(),
                  access.error().code == "AccessDenied"
                      ? "the role's trust policy must name this controller's role (and the "
@@ -414,12 +415,8 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
     auto groups = elbv2.describeTargetGroups({arn});
     if (!groups || groups->empty()) {
       const auto error = groups ? std::string("not found") : groups.error().toString();
-      const bool roleRefused = !groups && groups.error().message.starts_with("sts:AssumeRole");
       check.fail(who + ": " + error,
-                 roleRefused ? "the role's trust policy must name this controller's role (and "
-                               "the externalId, when set), and the task role needs "
-                               "sts:AssumeRole on it: see `endpoint-binder iam-policy`"
-                 : groups && groups->empty()
+                 groups && groups->empty()
                      ? "check the ARN, the account and the region"
                      : (groups.error().kind == core::ErrorKind::kNotFound
                             ? "check the ARN, the account and the region"
