@@ -45,17 +45,21 @@ void DnsWatcher::start() {
   std::lock_guard lock(mutex_);
   if (started_) return;
   started_ = true;
-  const int count =
-      async_ ? 1
-             : std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes));
-  for (int i = 0; i < count; ++i) spawnWorkerLocked();
+  const size_t count = async_ ? 1 : workersKept();
+  for (size_t i = 0; i < count; ++i) spawnWorkerLocked();
+}
+
+size_t DnsWatcher::refreshLimit() const {
+  return static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes));
+}
+
+size_t DnsWatcher::workersKept() const {
+  return std::clamp(static_cast<size_t>(std::max(1, options_.idleWorkers)), size_t{1},
+                    refreshLimit());
 }
 
 void DnsWatcher::spawnWorkerLocked() {
-  if (stopping_ ||
-      workers_.size() >= static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes))) {
-    return;
-  }
+  if (stopping_ || workers_.size() >= refreshLimit()) return;
   const uint64_t id = nextWorkerId_++;
   // The new thread blocks on mutex_ (held here) until it is in workers_. The slot is made
   // first, so no allocation can fail between starting the thread and keeping it (a dropped
@@ -148,8 +152,7 @@ void DnsWatcher::work(std::stop_token stop, uint64_t id) {
     dispatch(stop);
     return;
   }
-  const size_t keep = static_cast<size_t>(
-      std::clamp(options_.idleWorkers, 1, std::max(1, options_.maxConcurrentRefreshes)));
+  const size_t keep = workersKept();
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     const core::MonoTime now = clock_.now();
@@ -240,7 +243,7 @@ void DnsWatcher::fold(const RefreshTicket& ticket, const std::vector<LookupResul
 }
 
 void DnsWatcher::dispatch(std::stop_token stop) {
-  const size_t limit = static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes));
+  const size_t limit = refreshLimit();
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     const core::MonoTime now = clock_.now();
@@ -300,8 +303,7 @@ void DnsWatcher::onAsyncLookup(const std::shared_ptr<AsyncRefresh>& refresh,
   }
   // Cancelled lookups are not evidence of anything: a stopped refresh is dropped.
   std::lock_guard lock(mutex_);
-  const size_t limit = static_cast<size_t>(std::max(1, options_.maxConcurrentRefreshes));
-  if (asyncInFlight_-- == limit) {
+  if (asyncInFlight_-- == refreshLimit()) {
     timerSequence_++;  // room for another refresh
     timer_.notify_one();
   }

@@ -127,6 +127,12 @@ class DnsWatcher {
  private:
   struct AsyncRefresh;  // one refresh's ticket and lookups so far, on an asynchronous resolver
 
+  // options_.maxConcurrentRefreshes (at least 1): workers, or refreshes in flight with an
+  // asynchronous resolver.
+  size_t refreshLimit() const;
+  // options_.idleWorkers within 1..refreshLimit(): the workers kept waiting.
+  size_t workersKept() const;
+
   void work(std::stop_token stop, uint64_t id);
   // The one worker with an asynchronous resolver: starts due refreshes, sleeps until the next.
   void dispatch(std::stop_token stop);
