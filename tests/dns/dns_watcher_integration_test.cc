@@ -105,18 +105,24 @@ class DnsWatcherIntegrationTest : public ::testing::Test {
     std::string error;
     server_ = DnsTestServer::start({"--seed", "3"}, &error);
     ASSERT_NE(server_, nullptr) << error;
-    AresResolverOptions options;
-    options.servers = {server_->serverAddress()};
-    options.timeout = 300ms;
-    options.deadline = 2s;
-    auto resolver = AresResolver::create(options, clock_);
-    ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
-    resolver_ = std::move(*resolver);
+    resolver_ = makeResolver(300ms, 2s);
+    ASSERT_NE(resolver_, nullptr);
     watcher_ = std::make_unique<DnsWatcher>(*resolver_, clock_, random_, log_.callback());
     log_.attach(watcher_.get());
   }
   void TearDown() override {
     if (watcher_) watcher_->stop();
+  }
+  // A resolver asking the test server only (null, with a failure, when it cannot be made).
+  std::unique_ptr<AresResolver> makeResolver(std::chrono::milliseconds timeout,
+                                             std::chrono::milliseconds deadline) {
+    AresResolverOptions options;
+    options.servers = {server_->serverAddress()};
+    options.timeout = timeout;
+    options.deadline = deadline;
+    auto resolver = AresResolver::create(options, clock_);
+    EXPECT_TRUE(resolver.has_value()) << resolver.error().message;
+    return resolver ? std::move(*resolver) : nullptr;
   }
 
   core::RealClock clock_;
@@ -245,16 +251,12 @@ TEST_F(DnsWatcherIntegrationTest, AFailingNameKeepsItsAnswerUntilItRecovers) {
 // flight alongside the others' without holding them up, and stop() cancels what is in flight
 // at once rather than after the DNS timeout.
 TEST_F(DnsWatcherIntegrationTest, OneWorkerServesEveryNameAndADeadOneHoldsNobodyUp) {
-  AresResolverOptions options;
-  options.servers = {server_->serverAddress()};
-  options.timeout = 2s;
-  options.deadline = 6s;
-  auto slowResolver = AresResolver::create(options, clock_);
-  ASSERT_TRUE(slowResolver.has_value()) << slowResolver.error().message;
+  auto slowResolver = makeResolver(2s, 6s);
+  ASSERT_NE(slowResolver, nullptr);
   ChangeLog log;
   DnsWatcherOptions watcherOptions;
   watcherOptions.maxConcurrentRefreshes = 8;
-  DnsWatcher watcher(**slowResolver, clock_, random_, log.callback(), watcherOptions);
+  DnsWatcher watcher(*slowResolver, clock_, random_, log.callback(), watcherOptions);
   log.attach(&watcher);
   ASSERT_TRUE(server_->putRecord("dead.test", R"({"a":["10.0.0.1"],"mode":"timeout"})"));
   watcher.subscribe("ns/dead", source("dead.test", 1, 1s, 60s));

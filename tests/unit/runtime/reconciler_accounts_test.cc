@@ -22,6 +22,9 @@ using testing::ReconcilerHarness;
 constexpr const char* kTargetAccount = "222233334444";
 constexpr const char* kRole = "arn:aws:iam::222233334444:role/eb-target";
 constexpr const char* kHome = ReconcilerHarness::kHomeAccount;
+// A deleted binding takes all its targets at once.
+constexpr const char* kDeregisterAll =
+    "deregistrationGracePeriod: 3m, deletionPolicy: Deregister, maxDeregistrationsPerSync: 100%";
 
 std::string manifest(const std::string& name, const std::string& arn, const std::string& addresses,
                      const std::string& role = "", const std::string& externalId = "",
@@ -188,9 +191,8 @@ TEST_F(ReconcilerAccountsTest, RetargetingToAnotherAccountReleasesTheOldGroupWit
 }
 
 TEST_F(ReconcilerAccountsTest, DeletionWithDeregisterGoesThroughTheRoleItWasClaimedWith) {
-  const auto key = h.apply(manifest("web", remote, "10.0.1.1, 10.0.1.2", kRole, "ext-7f3a",
-                                    "deregistrationGracePeriod: 3m, deletionPolicy: Deregister, "
-                                    "maxDeregistrationsPerSync: 100%"));
+  const auto key =
+      h.apply(manifest("web", remote, "10.0.1.1, 10.0.1.2", kRole, "ext-7f3a", kDeregisterAll));
   mustSync(key);
   h.remove(key);
   mustSync(key);
@@ -254,9 +256,7 @@ TEST_F(ReconcilerAccountsTest, DeletingARetainBindingWhoseRoleWasRevokedComplete
 
 TEST_F(ReconcilerAccountsTest, DeletingADeregisterBindingWaitsForItsRoleInsteadOfSkipping) {
   // Deregister must deregister: a refused role fails the deletion (retried), never skips it.
-  const auto key = h.apply(manifest("web", remote, "10.0.1.1", kRole, "ext-7f3a",
-                                    "deregistrationGracePeriod: 3m, deletionPolicy: Deregister, "
-                                    "maxDeregistrationsPerSync: 100%"));
+  const auto key = h.apply(manifest("web", remote, "10.0.1.1", kRole, "ext-7f3a", kDeregisterAll));
   revokeRoleAfterShortSession(key);
   h.remove(key);
   EXPECT_FALSE(sync(key).has_value());
@@ -271,13 +271,10 @@ TEST_F(ReconcilerAccountsTest, DeletingADeregisterBindingWaitsForItsRoleInsteadO
 
 TEST_F(ReconcilerAccountsTest, DeletionAfterTheRoleWasDroppedFromTheSpecUsesTheClaimingRole) {
   // The home credentials would see TargetGroupNotFound, which reads as "group gone".
-  const auto key = h.apply(manifest("web", remote, "10.0.1.1, 10.0.1.2", kRole, "ext-7f3a",
-                                    "deregistrationGracePeriod: 3m, deletionPolicy: Deregister, "
-                                    "maxDeregistrationsPerSync: 100%"));
+  const auto key =
+      h.apply(manifest("web", remote, "10.0.1.1, 10.0.1.2", kRole, "ext-7f3a", kDeregisterAll));
   mustSync(key);
-  h.apply(manifest("web", remote, "10.0.1.1, 10.0.1.2", "", "",
-                   "deregistrationGracePeriod: 3m, deletionPolicy: Deregister, "
-                   "maxDeregistrationsPerSync: 100%"));
+  h.apply(manifest("web", remote, "10.0.1.1, 10.0.1.2", "", "", kDeregisterAll));
   EXPECT_FALSE(sync(key).has_value());
   h.remove(key);
   mustSync(key);
