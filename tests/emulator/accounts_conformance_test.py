@@ -27,7 +27,7 @@ import botocore.exceptions  # noqa: E402
 from botocore import UNSIGNED  # noqa: E402
 from botocore.config import Config  # noqa: E402
 
-from awsemu.harness import EMULATOR, ControlError, EmulatorProcess  # noqa: E402
+from awsemu.harness import EMULATOR, AwsErrorAssertions, ControlError, EmulatorProcess  # noqa: E402
 from conformance_test import signed_request  # noqa: E402
 
 REGION = "eu-west-1"
@@ -69,7 +69,7 @@ def denied(role_arn, caller=CALLER):
     return f"User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"
 
 
-class AccountsTestCase(unittest.TestCase):
+class AccountsTestCase(AwsErrorAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.emu = EMU
@@ -80,17 +80,6 @@ class AccountsTestCase(unittest.TestCase):
     def setUp(self):
         self.emu.reset()
 
-    def assertAwsError(self, code, status, call, *args, message=None, contains=None, **kwargs):
-        with self.assertRaises(botocore.exceptions.ClientError) as caught:
-            call(*args, **kwargs)
-        error = caught.exception.response["Error"]
-        self.assertEqual(error["Code"], code, error)
-        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
-        if message is not None:
-            self.assertEqual(error["Message"], message)
-        if contains is not None:
-            self.assertIn(contains, error["Message"])
-        return error
 
     def assume(self, role=BINDER_ROLE, session="binder", client=None, **extra):
         if role == BINDER_ROLE and "ExternalId" not in extra:

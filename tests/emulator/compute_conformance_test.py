@@ -27,7 +27,7 @@ from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from awsemu.harness import EmulatorProcess  # noqa: E402
+from awsemu.harness import AwsErrorAssertions, EmulatorProcess  # noqa: E402
 
 REGION = "ap-northeast-1"
 VPC = "vpc-0123456789abcdef0"
@@ -77,7 +77,7 @@ def tearDownModule():
     EMULATOR.stop()
 
 
-class EmulatorTestCase(unittest.TestCase):
+class EmulatorTestCase(AwsErrorAssertions, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.emu = EMULATOR
@@ -88,17 +88,6 @@ class EmulatorTestCase(unittest.TestCase):
     def setUp(self):
         self.emu.reset()
 
-    def assertAwsError(self, code, status, call, *args, message=None, contains=None, **kwargs):
-        with self.assertRaises(botocore.exceptions.ClientError) as caught:
-            call(*args, **kwargs)
-        error = caught.exception.response["Error"]
-        self.assertEqual(error["Code"], code, error)
-        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
-        if message is not None:
-            self.assertEqual(error["Message"], message)
-        if contains is not None:
-            self.assertIn(contains, error["Message"])
-        return error
 
     def launch(self, **body):
         return self.emu.post("/_emulator/instances/launch", body)["ids"]

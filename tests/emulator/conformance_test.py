@@ -25,7 +25,7 @@ from botocore.auth import SigV4Auth  # noqa: E402
 from botocore.awsrequest import AWSRequest  # noqa: E402
 from botocore.credentials import Credentials  # noqa: E402
 
-from awsemu.harness import EmulatorProcess  # noqa: E402
+from awsemu.harness import AwsErrorAssertions, EmulatorProcess  # noqa: E402
 
 VPC = "vpc-0123456789abcdef0"
 SUBNETS = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2", "subnet-0123456789abcdef3"]
@@ -83,7 +83,7 @@ def tearDownModule():
     EMULATOR.stop()
 
 
-class EmulatorTestCase(unittest.TestCase):
+class EmulatorTestCase(AwsErrorAssertions, unittest.TestCase):
     """One emulator for the module, reset before every test."""
 
     @classmethod
@@ -96,18 +96,6 @@ class EmulatorTestCase(unittest.TestCase):
     def setUp(self):
         self.emu.reset()
 
-    def assertAwsError(self, code, status, call, *args, message=None, contains=None, **kwargs):
-        with self.assertRaises(botocore.exceptions.ClientError) as caught:
-            call(*args, **kwargs)
-        error = caught.exception.response["Error"]
-        self.assertEqual(error["Code"], code, error)
-        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
-        self.assertTrue(caught.exception.response["ResponseMetadata"]["RequestId"])
-        if message is not None:
-            self.assertEqual(error["Message"], message)
-        if contains is not None:
-            self.assertIn(contains, error["Message"])
-        return error
 
     def create_group(self, name="web", protocol="HTTPS", port=443, target_type="ip", **extra):
         result = self.elb.create_target_group(Name=name, Protocol=protocol, Port=port,

@@ -151,3 +151,23 @@ class EmulatorProcess:
                           parameter_validation=validate, connect_timeout=5, read_timeout=30))
         self._clients.append(client)
         return client
+
+
+class AwsErrorAssertions:
+    """unittest.TestCase mixin for conformance tests: an AWS error as botocore parses it."""
+
+    def assertAwsError(self, code, status, call, *args, message=None, contains=None, **kwargs):
+        """`call(*args, **kwargs)` fails with error `code`, HTTP `status` and a request id; the
+        message equals `message` and contains `contains` when given. Returns the error dict."""
+        import botocore.exceptions
+        with self.assertRaises(botocore.exceptions.ClientError) as caught:
+            call(*args, **kwargs)
+        error = caught.exception.response["Error"]
+        self.assertEqual(error["Code"], code, error)
+        self.assertEqual(caught.exception.response["ResponseMetadata"]["HTTPStatusCode"], status)
+        self.assertTrue(caught.exception.response["ResponseMetadata"]["RequestId"])
+        if message is not None:
+            self.assertEqual(error["Message"], message)
+        if contains is not None:
+            self.assertIn(contains, error["Message"])
+        return error
