@@ -9,6 +9,18 @@
 
 namespace endpointbinder::aws {
 
+QueryServiceOptions stsServiceOptions(std::string region, std::string endpoint,
+                                      RetryOptions retry) {
+  QueryServiceOptions options;
+  options.service = "sts";
+  options.apiVersion = "2011-06-15";
+  options.endpoint =
+      endpoint.empty() ? "https://sts." + region + ".amazonaws.com" : std::move(endpoint);
+  options.region = std::move(region);
+  options.retry = retry;
+  return options;
+}
+
 std::string roleSessionNameFor(const std::string& controllerId) {
   std::string name;
   for (char c : controllerId) {

@@ -61,6 +61,11 @@ class AccountApis {
   virtual core::Result<std::string> homeAccount() = 0;
 };
 
+// Service options for STS (Query protocol, 2011-06-15) signed for `region`. An empty `endpoint`
+// means https://sts.<region>.amazonaws.com; callers pass the resolved one (AwsConfig).
+QueryServiceOptions stsServiceOptions(std::string region, std::string endpoint = {},
+                                      RetryOptions retry = {});
+
 // The RoleSessionName for `controllerId`: "endpoint-binder" when that is the id, else the id
 // with every character STS does not allow ([A-Za-z0-9_+=,.@-]) turned into '-', cut to 64.
 // CloudTrail in the target account shows it as the session that made each call.

@@ -75,15 +75,11 @@ core::Result<std::unique_ptr<AwsSetup>> buildAwsSetup(const AwsFlags& flags, cor
   aws::QueryClientHooks elbv2Hooks = hooks;
   elbv2Hooks.beforeSend = flags.elbv2BeforeSend;  // leader election fences every write attempt
   aws::AssumeRoleApisOptions accountOptions;
-  accountOptions.sts = aws::QueryServiceOptions{"sts",
-                                                setup->stsEndpoint.signingRegion.empty()
-                                                    ? setup->config.region
-                                                    : setup->stsEndpoint.signingRegion,
-                                                setup->stsEndpoint.url,
-                                                "2011-06-15",
-                                                flags.attemptTimeout,
-                                                std::chrono::milliseconds(60'000),
-                                                retry};
+  accountOptions.sts = aws::stsServiceOptions(setup->stsEndpoint.signingRegion.empty()
+                                                  ? setup->config.region
+                                                  : setup->stsEndpoint.signingRegion,
+                                              setup->stsEndpoint.url, retry);
+  accountOptions.sts.attemptTimeout = flags.attemptTimeout;
   accountOptions.elbv2 = service;
   accountOptions.rateLimits = *limits;
   accountOptions.roleSessionName = flags.roleSessionName;

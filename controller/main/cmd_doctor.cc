@@ -322,13 +322,10 @@ int runDoctor(CliContext& ctx, DoctorFlags& flags) {
                 timeout);
 
   if (credentials) {
-    aws::QueryServiceOptions sts{"sts",
-                                 aws.stsEndpoint.signingRegion,
-                                 aws.stsEndpoint.url,
-                                 "2011-06-15",
-                                 timeout,
-                                 std::chrono::milliseconds(1000),
-                                 aws::RetryOptions{.maxAttempts = 1}};
+    auto sts = aws::stsServiceOptions(aws.stsEndpoint.signingRegion, aws.stsEndpoint.url,
+                                      aws::RetryOptions{.maxAttempts = 1});
+    sts.attemptTimeout = timeout;
+    sts.rateLimitWait = std::chrono::milliseconds(1000);
     aws::QueryClient stsClient(sts, *aws.transport, *aws.credentials, clock);
     auto identity = stsClient.call("GetCallerIdentity", {});
     if (identity) {

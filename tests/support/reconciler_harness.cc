@@ -146,6 +146,26 @@ std::vector<RecordingApi::Write> RecordingApi::writesOf(const std::string& actio
 
 // ---- ReconcilerHarness ------------------------------------------------------------------------
 
+namespace {
+
+// What the harness's AWS clients retry with (quickly: the emulator is local), and their
+// backoff jitter (fixed: runs repeat).
+aws::RetryOptions clientRetry() {
+  aws::RetryOptions retry;
+  retry.maxAttempts = 2;
+  retry.baseDelay = std::chrono::milliseconds(5);
+  retry.maxBackoff = std::chrono::milliseconds(20);
+  return retry;
+}
+
+aws::QueryClientHooks clientHooks() {
+  aws::QueryClientHooks hooks;
+  hooks.random = [] { return 0.5; };
+  return hooks;
+}
+
+}  // namespace
+
 ReconcilerHarness::ReconcilerHarness(runtime::ReconcilerOptions options)
     : options_(std::move(options)) {
   clock.advance(std::chrono::hours(1000));  // far from the epoch: "never" is distinguishable
@@ -168,15 +188,9 @@ ReconcilerHarness::ReconcilerHarness(runtime::ReconcilerOptions options)
   credentials.secretAccessKey = "test";
   credentials.providerName = "static";
   credentials_.set(std::move(credentials));
-  aws::RetryOptions retry;
-  retry.maxAttempts = 2;
-  retry.baseDelay = std::chrono::milliseconds(5);
-  retry.maxBackoff = std::chrono::milliseconds(20);
-  aws::QueryClientHooks hooks;
-  hooks.random = [] { return 0.5; };
   client_ = std::make_unique<aws::Elbv2Client>(
-      aws::elbv2ServiceOptions("us-east-1", emulator_->url(), retry), *transport_, credentials_,
-      signingClock_, std::move(hooks));
+      aws::elbv2ServiceOptions("us-east-1", emulator_->url(), clientRetry()), *transport_,
+      credentials_, signingClock_, clientHooks());
   api = std::make_unique<RecordingApi>(*client_, clock);
   build();
 }
@@ -186,24 +200,12 @@ ReconcilerHarness::~ReconcilerHarness() = default;
 void ReconcilerHarness::build() {
   reconciler_.reset();
   // A new process assumes its roles again (and asks STS who it is).
-  aws::RetryOptions retry;
-  retry.maxAttempts = 2;
-  retry.baseDelay = std::chrono::milliseconds(5);
-  retry.maxBackoff = std::chrono::milliseconds(20);
   aws::AssumeRoleApisOptions accountOptions;
-  accountOptions.sts = aws::QueryServiceOptions{"sts",
-                                                "us-east-1",
-                                                emulator_->url(),
-                                                "2011-06-15",
-                                                std::chrono::seconds(10),
-                                                std::chrono::seconds(60),
-                                                retry};
-  accountOptions.elbv2 = aws::elbv2ServiceOptions("us-east-1", emulator_->url(), retry);
+  accountOptions.sts = aws::stsServiceOptions("us-east-1", emulator_->url(), clientRetry());
+  accountOptions.elbv2 = aws::elbv2ServiceOptions("us-east-1", emulator_->url(), clientRetry());
   accountOptions.caching.retryAfterFailure = std::chrono::seconds(1);  // tests wait it out
-  aws::QueryClientHooks accountHooks;
-  accountHooks.random = [] { return 0.5; };
   accounts_ = std::make_unique<aws::AssumeRoleApis>(
-      std::move(accountOptions), *transport_, credentials_, signingClock_, accountHooks, nullptr);
+      std::move(accountOptions), *transport_, credentials_, signingClock_, clientHooks(), nullptr);
   observed_ = std::make_unique<runtime::ObservedCache>(
       clock, runtime::ObservedCache::Options{options_.resyncPeriod, std::chrono::minutes(2)});
   reconciler_ = std::make_unique<runtime::Reconciler>(
