@@ -119,6 +119,11 @@ bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupRes
       }
       quiet = added ? 0 : quiet + 1;
     }
+    // Exactly the settled set again: every listed address is live, nothing to complete.
+    const auto& settled = ticket.settled[familyIndex(family)];
+    if (!settled.empty() && std::equal(seen.begin(), seen.end(), settled.begin(), settled.end())) {
+      continue;
+    }
     if (quiet < quietLookupsToStop(seen.size(), options.truncatedMissBound)) return true;
   }
   return false;
@@ -240,10 +245,31 @@ std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t lim
     auto node = due_.extract(due_.begin());
     Target& target = targets_.at(node.value().second);
     target.inFlight = nextTicket_++;
-    tickets.push_back(RefreshTicket{std::move(node.value().second), target.params.families,
-                                    target.params.lookupsPerRefresh, *target.inFlight});
+    RefreshTicket ticket{std::move(node.value().second),
+                         target.params.families,
+                         target.params.lookupsPerRefresh,
+                         *target.inFlight,
+                         {}};
+    if (options_.confirmSettledSets) {
+      for (const auto family : kFamilies) {
+        if (!asks(target.params.families, family) || !isSettled(target, family, now)) continue;
+        ticket.settled[familyIndex(family)] = target.families[familyIndex(family)].addresses;
+      }
+    }
+    tickets.push_back(std::move(ticket));
   }
   return tickets;
+}
+
+bool WatchSchedule::isSettled(const Target& target, api::AddressFamily family,
+                              core::MonoTime now) const {
+  const FamilyState& state = target.families[familyIndex(family)];
+  if (!state.hasAnswer || state.failing() || state.addresses.size() < kRoute53MaxAnswer) {
+    return false;
+  }
+  return std::none_of(target.departed.begin(), target.departed.end(), [&](const auto& entry) {
+    return entry.address.family() == family && now - entry.goneSince <= options_.departedRetention;
+  });
 }
 
 std::optional<core::MonoTime> WatchSchedule::nextDue() const {
