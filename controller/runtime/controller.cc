@@ -297,10 +297,9 @@ void Controller::workerLoop() {
     } else {
       queue_.forget(*key);
       for (const auto& other : result->wake) queue_.add(other);
-      if (result->requeueAfter) {
-        outcome = ReconcileOutcome::kRequeueAfter;
-        queue_.addAfter(*key, *result->requeueAfter);
-      }
+      if (result->requeueAfter) queue_.addAfter(*key, *result->requeueAfter);
+      if (result->recheckAfter) queue_.addAfter(*key, *result->recheckAfter, Priority::kResync);
+      if (result->requeueAfter || result->recheckAfter) outcome = ReconcileOutcome::kRequeueAfter;
     }
     queue_.done(*key);
     if (deps_.metrics && isRecordKey(*key)) {

@@ -359,6 +359,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     ownershipVerified = true;
     applied = true;
     group->refreshDueAt = now + kRefreshAfterWrite;
+    group->refreshIsRecheck = true;
     if (auto after = deps_.observed.targets(*state.access.api, arn); after) {
       observed = std::move(after);
     }
@@ -373,6 +374,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   if (heldByReason.contains(core::HoldReason::kReplacementsNotReady)) {
     const auto at = now + kReplacementHealthRefresh;
     if (!group->refreshDueAt || *group->refreshDueAt > at) group->refreshDueAt = at;
+    group->refreshIsRecheck = false;  // a hold waits for this read
   }
 
   deps_.status.update(key, [&](BindingStatus& s) {
@@ -477,12 +479,15 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   }
 
   ReconcileResult result;
-  auto consider = [&](core::MonoTime at) {
+  auto consider = [&](std::optional<nanoseconds>& after, core::MonoTime at) {
     auto delay = std::max<nanoseconds>(at - now, std::chrono::milliseconds(200));
-    if (!result.requeueAfter || delay < *result.requeueAfter) result.requeueAfter = delay;
+    if (!after || delay < *after) after = delay;
   };
-  if (plan.nextDeadline) consider(*plan.nextDeadline);
-  if (group->refreshDueAt) consider(*group->refreshDueAt);
+  if (plan.nextDeadline) consider(result.requeueAfter, *plan.nextDeadline);
+  if (group->refreshDueAt) {
+    consider(group->refreshIsRecheck ? result.recheckAfter : result.requeueAfter,
+             *group->refreshDueAt);
+  }
   return result;
 }
 

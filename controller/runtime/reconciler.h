@@ -130,10 +130,16 @@ core::Result<GroupAccess> groupAccessFor(aws::TargetGroupApi& home, aws::Account
                                          const api::TargetGroupBindingSpec& spec);
 
 struct ReconcileResult {
+  // Reconcile again after this long: a timer (a grace period ending, a hold to look at again).
   std::optional<std::chrono::nanoseconds> requeueAfter;
   // Other bindings to reconcile now: a deleted binding hands its group to the binding that
   // names it next, which waits in Conflict until then.
   std::vector<std::string> wake;
+  // Look at the binding again after this long only to re-check it (the group's re-read some
+  // seconds after a write, so that health and counts catch up): queued as a resync is, behind
+  // events and within the resync budget. Merged with requeueAfter, the earlier time wins and
+  // the run is an event.
+  std::optional<std::chrono::nanoseconds> recheckAfter{};
 };
 
 class Reconciler {
@@ -176,6 +182,9 @@ class Reconciler {
     std::mutex mu;  // held by the reconcile working on the group
     core::EndpointTracker tracker;
     std::optional<core::MonoTime> refreshDueAt;  // re-read the group (after writes, for health)
+    // refreshDueAt only re-checks (after a write): requeued as ReconcileResult::recheckAfter.
+    // False when a hold waits for it (replacements not ready yet): then it is a timer.
+    bool refreshIsRecheck = false;
     core::MonoTime lastUsed{};
   };
   // What this controller remembers of one binding.

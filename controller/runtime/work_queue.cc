@@ -74,7 +74,7 @@ std::optional<Priority> WorkQueueCore::pendingPriority(const std::string& key) c
 void WorkQueueCore::cancelDelayed(const std::string& key) {
   auto it = delayedByKey_.find(key);
   if (it == delayedByKey_.end()) return;
-  delayed_.erase(it->second);
+  delayed_.erase(it->second.entry);
   delayedByKey_.erase(it);
 }
 
@@ -82,8 +82,10 @@ void WorkQueueCore::promoteDue(core::MonoTime now) {
   while (!delayed_.empty() && std::get<0>(*delayed_.begin()) <= now) {
     auto node = delayed_.extract(delayed_.begin());
     auto& [due, seq, key] = node.value();
-    delayedByKey_.erase(key);
-    if (!shuttingDown_) makePending(key, due, Priority::kEvent);
+    const auto scheduled = delayedByKey_.find(key);
+    const Priority priority = scheduled->second.priority;
+    delayedByKey_.erase(scheduled);
+    if (!shuttingDown_) makePending(key, due, priority);
   }
 }
 
@@ -105,8 +107,8 @@ bool WorkQueueCore::add(const std::string& key, core::MonoTime now, Priority pri
 }
 
 bool WorkQueueCore::addAfter(const std::string& key, std::chrono::nanoseconds delay,
-                             core::MonoTime now) {
-  if (delay <= std::chrono::nanoseconds::zero()) return add(key, now);
+                             core::MonoTime now, Priority priority) {
+  if (delay <= std::chrono::nanoseconds::zero()) return add(key, now, priority);
   promoteDue(now);
   if (shuttingDown_) return false;
   if (pending_.contains(key)) {
@@ -116,12 +118,18 @@ bool WorkQueueCore::addAfter(const std::string& key, std::chrono::nanoseconds de
   core::MonoTime due = now + delay;
   if (auto it = delayedByKey_.find(key); it != delayedByKey_.end()) {
     ++counters_.merged;
-    if (std::get<0>(*it->second) <= due) return false;
-    delayed_.erase(it->second);
+    const core::MonoTime scheduled = std::get<0>(*it->second.entry);
+    const Priority merged = priority == Priority::kEvent || it->second.priority == Priority::kEvent
+                                ? Priority::kEvent
+                                : Priority::kResync;
+    if (scheduled <= due && merged == it->second.priority) return false;
+    due = std::min(due, scheduled);
+    priority = merged;
+    delayed_.erase(it->second.entry);
     delayedByKey_.erase(it);
   }
   auto [pos, inserted] = delayed_.emplace(due, sequence_++, key);
-  delayedByKey_[key] = pos;
+  delayedByKey_[key] = Delayed{pos, priority};
   return inserted;
 }
 
@@ -210,7 +218,13 @@ std::optional<core::MonoTime> WorkQueueCore::nextDelayedTime() const {
 std::optional<core::MonoTime> WorkQueueCore::delayedUntil(const std::string& key) const {
   auto it = delayedByKey_.find(key);
   if (it == delayedByKey_.end()) return std::nullopt;
-  return std::get<0>(*it->second);
+  return std::get<0>(*it->second.entry);
+}
+
+std::optional<Priority> WorkQueueCore::delayedPriority(const std::string& key) const {
+  auto it = delayedByKey_.find(key);
+  if (it == delayedByKey_.end()) return std::nullopt;
+  return it->second.priority;
 }
 
 WorkQueueStats WorkQueueCore::stats(core::MonoTime now) const {
@@ -248,11 +262,12 @@ void WorkQueue::add(const std::string& key, Priority priority) {
   }
 }
 
-void WorkQueue::addAfter(const std::string& key, std::chrono::nanoseconds delay) {
+void WorkQueue::addAfter(const std::string& key, std::chrono::nanoseconds delay,
+                         Priority priority) {
   std::lock_guard lock(mu_);
   auto earliest = core_.nextDelayedTime();
   auto before = core_.len();
-  core_.addAfter(key, delay, clock_.now());
+  core_.addAfter(key, delay, clock_.now(), priority);
   // Getters sleep until the earliest due time; an earlier one (or a ready key) must wake them.
   if (core_.len() != before || core_.nextDelayedTime() != earliest) readyCv_.notify_all();
 }

@@ -17,7 +17,10 @@
 //     busy: re-checking matters less than acting on a change; and they come out at most
 //     resyncPerSecond, so that a backlog of them never takes the whole read quota. (client-go has
 //     one lane; at thousands of bindings a resync round would otherwise stand between a DNS change
-//     and its registration.)
+//     and its registration.) A delayed add may be a re-check too (addAfter with kResync: the
+//     re-read of a group some seconds after writing to it): when due it joins the resync lane,
+//     so after a cold start thousands of such re-reads wait behind DNS changes, not before them.
+//     Merged with a timer of the same key, the run keeps the earlier time and kEvent.
 //   - shutDown() makes get() return nullopt in every waiting and future caller; unlike
 //     client-go, keys still queued are not handed out after shutdown (a stopping controller
 //     starts no new reconcile). shutDownWithDrain() also waits for in-flight keys to be done.
@@ -97,11 +100,14 @@ class WorkQueueCore {
   // scheduled for later is merged into that scheduled run (the timer or backoff stands).
   bool add(const std::string& key, core::MonoTime now, Priority priority = Priority::kEvent);
 
-  // Makes `key` pending at now + delay (as kEvent); a delay <= 0 is add(). If `key` is already
-  // pending now, or scheduled for an earlier or equal time, this is merged (the earliest time
-  // wins); if scheduled later, the time moves earlier. Ignored after shutDown(). Returns true if
-  // this call set or moved the key's time.
-  bool addAfter(const std::string& key, std::chrono::nanoseconds delay, core::MonoTime now);
+  // Makes `key` pending at now + delay with `priority`; a delay <= 0 is add(key, now,
+  // priority). If `key` is already pending now this is merged. If it is scheduled, the two
+  // merge into one run at the earlier time with the higher priority (kEvent over kResync: a
+  // timer must not wait behind the resync budget because a re-check was scheduled sooner).
+  // Ignored after shutDown(). Returns true if this call set the key's time or changed its
+  // time or priority.
+  bool addAfter(const std::string& key, std::chrono::nanoseconds delay, core::MonoTime now,
+                Priority priority = Priority::kEvent);
 
   // addAfter(key, backoff) with the key's next backoff, and counts the failure. Returns the
   // delay used: backoffFor(numRequeues(key)) taken before the call.
@@ -145,6 +151,8 @@ class WorkQueueCore {
   std::optional<Priority> pendingPriority(const std::string& key) const;
   // The due time of `key` if it is scheduled for later.
   std::optional<core::MonoTime> delayedUntil(const std::string& key) const;
+  // The priority `key` is scheduled with, if it is scheduled for later.
+  std::optional<Priority> delayedPriority(const std::string& key) const;
 
   WorkQueueStats stats(core::MonoTime now) const;
 
@@ -180,8 +188,12 @@ class WorkQueueCore {
   std::unordered_map<std::string, Pending> pending_;  // queued, or re-run after done
 
   std::unordered_map<std::string, core::MonoTime> processing_;  // in flight, since
+  struct Delayed {
+    std::set<DelayedEntry>::iterator entry;
+    Priority priority;
+  };
   std::set<DelayedEntry> delayed_;
-  std::unordered_map<std::string, std::set<DelayedEntry>::iterator> delayedByKey_;
+  std::unordered_map<std::string, Delayed> delayedByKey_;
   std::unordered_map<std::string, int> failures_;
   std::uint64_t sequence_ = 0;
   bool shuttingDown_ = false;
@@ -203,7 +215,8 @@ class WorkQueue {
 
   // See WorkQueueCore for the semantics of each.
   void add(const std::string& key, Priority priority = Priority::kEvent);
-  void addAfter(const std::string& key, std::chrono::nanoseconds delay);
+  void addAfter(const std::string& key, std::chrono::nanoseconds delay,
+                Priority priority = Priority::kEvent);
   void addRateLimited(const std::string& key);
   void forget(const std::string& key);
   int numRequeues(const std::string& key) const;

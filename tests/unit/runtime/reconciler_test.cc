@@ -470,6 +470,29 @@ TEST_F(ReconcilerTest, HealthyTargetsStayWhileReplacementsAreUnhealthy) {
   EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.2.1:443", "10.0.2.2:443"}));
 }
 
+// Issue 15: the re-read some seconds after a write only lets status catch up, so it comes
+// back as a re-check (queued like a resync, behind events and within the resync budget);
+// while replacements wait for health, the re-read is what the hold waits for: a timer.
+TEST_F(ReconcilerTest, TheReReadAfterAWriteIsARecheckUnlessAHoldWaitsForIt) {
+  h.source.answer("app.local", {"10.0.1.1", "10.0.1.2"}, h.clock.now());
+  const auto key = h.apply(manifest("web", arn, dnsSource("app.local")));
+  auto r = sync(key);
+  ASSERT_EQ(h.registered(arn).size(), 2u);
+  ASSERT_TRUE(r.recheckAfter.has_value());
+  EXPECT_EQ(*r.recheckAfter, seconds(10));
+  EXPECT_FALSE(r.requeueAfter.has_value()) << "nothing waits on it: not a timer";
+
+  h.setDead({"10.0.2.1", "10.0.2.2"}, true);
+  h.source.answer("app.local", {"10.0.2.1", "10.0.2.2"}, h.clock.now());
+  sync(key);  // registers the replacements
+  h.clock.advance(minutes(5));
+  r = sync(key);
+  ASSERT_EQ(h.held(key, "ReplacementsNotReady").size(), 2u);
+  ASSERT_TRUE(r.requeueAfter.has_value()) << "the hold waits for the next health read";
+  EXPECT_LE(*r.requeueAfter, seconds(10));
+  EXPECT_FALSE(r.recheckAfter.has_value());
+}
+
 TEST_F(ReconcilerTest, ReplacementWaitCanBeTurnedOff) {
   h.source.answer("app.local", {"10.0.1.1"}, h.clock.now());
   const auto key = h.apply(manifest("web", arn, dnsSource("app.local"),

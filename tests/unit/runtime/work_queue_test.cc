@@ -127,6 +127,59 @@ TEST_F(WorkQueueCoreTest, DelayedAndRetriedKeysComeBackAsEvents) {
   EXPECT_EQ(queue_.get(now()), "r");
 }
 
+TEST_F(WorkQueueCoreTest, ADelayedRecheckComesBackAsAResyncBehindEvents) {
+  // Issue 15: the re-read of a group after a write is a re-check. After a cold start of
+  // thousands of bindings, thousands of them fell due as events and stood between a DNS
+  // change and its registration.
+  queue_.addAfter("written", seconds(10), now(), Priority::kResync);
+  EXPECT_EQ(queue_.delayedPriority("written"), Priority::kResync);
+  advance(seconds(10));
+  queue_.add("changed", now());
+  EXPECT_EQ(queue_.get(now()), "changed");
+  EXPECT_EQ(queue_.pendingPriority("written"), Priority::kResync);
+  EXPECT_EQ(queue_.get(now()), "written");
+}
+
+TEST(WorkQueueResyncBudgetTest, DelayedRechecksAreHandedOutWithinTheResyncBudget) {
+  core::ManualClock clock;
+  WorkQueueCore queue(WorkQueueOptions{.resyncPerSecond = 2});
+  for (const char* key : {"w1", "w2", "w3"}) {
+    queue.addAfter(key, seconds(10), clock.now(), Priority::kResync);
+  }
+  clock.advance(seconds(10));
+  EXPECT_EQ(queue.get(clock.now()), "w1");
+  EXPECT_EQ(queue.get(clock.now()), std::nullopt);  // the next one from +500 ms
+  clock.advance(milliseconds(500));
+  EXPECT_EQ(queue.get(clock.now()), "w2");
+}
+
+TEST_F(WorkQueueCoreTest, ARecheckMergedWithATimerRunsAtTheEarlierTimeAsAnEvent) {
+  // A timer later than the re-check: one run, at the re-check's time, as an event (the timer
+  // must not wait behind the resync budget; the run schedules the timer again if needed).
+  queue_.addAfter("a", seconds(10), now(), Priority::kResync);
+  EXPECT_TRUE(queue_.addAfter("a", seconds(30), now()));
+  EXPECT_EQ(queue_.delayedUntil("a"), now() + seconds(10));
+  EXPECT_EQ(queue_.delayedPriority("a"), Priority::kEvent);
+  // A re-check later than a timer changes nothing.
+  queue_.addAfter("b", seconds(10), now());
+  EXPECT_FALSE(queue_.addAfter("b", seconds(30), now(), Priority::kResync));
+  EXPECT_EQ(queue_.delayedUntil("b"), now() + seconds(10));
+  EXPECT_EQ(queue_.delayedPriority("b"), Priority::kEvent);
+  // A re-check sooner than a timer: sooner, still an event.
+  EXPECT_TRUE(queue_.addAfter("b", seconds(5), now(), Priority::kResync));
+  EXPECT_EQ(queue_.delayedUntil("b"), now() + seconds(5));
+  EXPECT_EQ(queue_.delayedPriority("b"), Priority::kEvent);
+  // An immediate event cancels a scheduled re-check.
+  queue_.addAfter("c", seconds(10), now(), Priority::kResync);
+  EXPECT_TRUE(queue_.add("c", now()));
+  EXPECT_EQ(queue_.delayedUntil("c"), std::nullopt);
+  EXPECT_EQ(queue_.pendingPriority("c"), Priority::kEvent);
+  advance(seconds(10));
+  EXPECT_EQ(queue_.get(now()), "c");
+  EXPECT_EQ(queue_.get(now()), "b");
+  EXPECT_EQ(queue_.get(now()), "a");
+}
+
 TEST_F(WorkQueueCoreTest, AResyncOfAKeyWaitingForATimerOrBackoffLeavesItScheduled) {
   queue_.addAfter("timer", seconds(30), now());  // e.g. a grace period ending
   queue_.addRateLimited("failing", now());       // AWS throttled it: 1 s backoff
@@ -481,7 +534,7 @@ TEST(WorkQueueCorePropertyTest, RandomOperationsKeepThePromises) {
 
     for (int step = 0; step < 400; ++step) {
       const std::string& key = keys[pick(static_cast<int>(keys.size()))];
-      switch (pick(6)) {
+      switch (pick(7)) {
         case 0:
           queue.add(key, clock.now());
           request(key, clock.now());
@@ -510,6 +563,12 @@ TEST(WorkQueueCorePropertyTest, RandomOperationsKeepThePromises) {
         case 5:
           clock.advance(milliseconds(pick(700)));
           break;
+        case 6: {  // a re-check: budgeted like a resync once due, but never lost
+          auto delay = milliseconds(pick(3000));
+          queue.addAfter(key, delay, clock.now(), Priority::kResync);
+          request(key, clock.now() + delay);
+          break;
+        }
       }
       if (::testing::Test::HasFatalFailure()) return;
     }
