@@ -85,6 +85,31 @@ int quietLookupsToStop(size_t seen, double missBound) {
   return runs;
 }
 
+namespace {
+
+// Distinct addresses of a family a refresh's lookups brought, and the successful lookups of
+// it since the last one that added some.
+struct QuietRun {
+  std::set<api::IpAddress> seen;
+  int quiet = 0;
+};
+
+QuietRun quietRunOf(const std::vector<LookupResult>& made, api::AddressFamily family) {
+  QuietRun run;
+  for (const auto& lookup : made) {
+    const auto ofFamily = familyOutcome(lookup.outcome, family);
+    if (!ofFamily.ok()) continue;  // no evidence either way
+    bool added = false;
+    for (const auto& address : ofFamily.answer.addresses) {
+      if (run.seen.insert(address).second) added = true;
+    }
+    run.quiet = added ? 0 : run.quiet + 1;
+  }
+  return run;
+}
+
+}  // namespace
+
 bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupResult>& made,
                         const WatchScheduleOptions& options) {
   const size_t minimum = static_cast<size_t>(std::max(ticket.lookups, 1));
@@ -107,26 +132,26 @@ bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupRes
     if (!lastOfFamily.ok() || lastOfFamily.answer.addresses.size() != kRoute53MaxAnswer) {
       continue;  // fewer: that answer was the whole set; more: not cut short by Route 53
     }
-    // Distinct addresses of the family seen, and successful lookups since one added some.
-    std::set<api::IpAddress> seen;
-    int quiet = 0;
-    for (const auto& lookup : made) {
-      const auto ofFamily = familyOutcome(lookup.outcome, family);
-      if (!ofFamily.ok()) continue;  // no evidence either way
-      bool added = false;
-      for (const auto& address : ofFamily.answer.addresses) {
-        if (seen.insert(address).second) added = true;
-      }
-      quiet = added ? 0 : quiet + 1;
-    }
+    const QuietRun run = quietRunOf(made, family);
     // Exactly the settled set again: every listed address is live, nothing to complete.
     const auto& settled = ticket.settled[familyIndex(family)];
-    if (!settled.empty() && std::equal(seen.begin(), seen.end(), settled.begin(), settled.end())) {
+    if (!settled.empty() &&
+        std::equal(run.seen.begin(), run.seen.end(), settled.begin(), settled.end())) {
       continue;
     }
-    if (quiet < quietLookupsToStop(seen.size(), options.truncatedMissBound)) return true;
+    if (run.quiet < quietLookupsToStop(run.seen.size(), options.truncatedMissBound)) return true;
   }
   return false;
+}
+
+bool completedInFull(const std::vector<LookupResult>& made, api::AddressFamily family,
+                     double missBound) {
+  if (made.empty()) return false;
+  const auto last = familyOutcome(made.back().outcome, family);
+  if (!last.ok()) return false;  // ended by a failure: cut short
+  if (last.answer.addresses.size() != kRoute53MaxAnswer) return true;  // the whole set
+  const QuietRun run = quietRunOf(made, family);
+  return run.quiet >= quietLookupsToStop(run.seen.size(), missBound);
 }
 
 uint64_t WatcherStats::totalLookups() const {
@@ -264,7 +289,8 @@ std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t lim
 bool WatchSchedule::isSettled(const Target& target, api::AddressFamily family,
                               core::MonoTime now) const {
   const FamilyState& state = target.families[familyIndex(family)];
-  if (!state.hasAnswer || state.failing() || state.addresses.size() < kRoute53MaxAnswer) {
+  if (!state.hasAnswer || state.failing() || !state.reproduced ||
+      state.addresses.size() < kRoute53MaxAnswer) {
     return false;
   }
   return std::none_of(target.departed.begin(), target.departed.end(), [&](const auto& entry) {
@@ -289,7 +315,7 @@ void WatchSchedule::forgetUnaskedFamilies(Target& target) {
 
 FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family,
                                        const std::vector<LookupResult>& lookups, core::MonoTime now,
-                                       bool otherFamilyAnswered) const {
+                                       bool otherFamilyAnswered, bool wasSettled) const {
   FamilyUpdate update;
   FamilyState& state = target.families[familyIndex(family)];
   std::vector<api::IpAddress> merged;
@@ -313,6 +339,12 @@ FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family
   if (!merged.empty() || answeredEmpty) {
     update.addressesChanged = !state.hasAnswer || merged != state.addresses;
     update.failingChanged = wasFailing;
+    // Settled from here on only if this refresh brought the same set back whole: confirmed
+    // (it was settled) or completed in full. Never on a first answer, which may have missed a
+    // live address that, after a restart, is still registered (issue 15 review).
+    state.reproduced =
+        !update.addressesChanged &&
+        (wasSettled || completedInFull(lookups, family, options_.truncatedMissBound));
     recordDepartures(target, state.addresses, merged, now);
     state.addresses = std::move(merged);
     state.hasAnswer = true;
@@ -326,6 +358,7 @@ FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family
   update.failingChanged = !wasFailing;
   if (!wasFailing) state.failingSince = now;
   state.consecutiveFailures++;
+  state.reproduced = false;
   ResolveStatus status = ResolveStatus::kError;
   std::string reason = std::string("no ") + recordType(family) + " lookup was made";
   if (lastFailure) {
@@ -387,7 +420,8 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
       }
     }
     FamilyUpdate& part = update.families[familyIndex(family)];
-    part = foldFamily(target, family, lookups, now, otherAnswered);
+    part = foldFamily(target, family, lookups, now, otherAnswered,
+                      !ticket.settled[familyIndex(family)].empty());
     const FamilyState& state = target.families[familyIndex(family)];
     update.succeeded = update.succeeded || !state.failing();
     update.addressesChanged = update.addressesChanged || part.addressesChanged;

@@ -92,17 +92,22 @@
 // 5 lookups per refresh, for ever, though its set rarely changes. So a refresh also stops as
 // soon as the distinct addresses its lookups brought of f are exactly f's last good set S,
 // when that set is settled (RefreshTicket::settled): f answered in its last refresh (not
-// failing), S has at least 8 addresses, and no address of f departed within
-// departedRetention. Why this never takes a serving address out: the lookups' union is a
-// subset of the live set T, so union == S means every listed address is live (S ⊆ T), the
-// refresh folds S again and nothing departs. What it can miss is only an address of T \ S
-// that none of the lookups brought (a new one, 1/9 per lookup at N = 9): it is listed a
-// refresh or two later, a registration delay, never a deregistration. Departures only come
-// from refreshes that ran the quiet-run rule above, and after one (a real departure, or the
-// rare refresh that missed a live address) the family is unsettled for departedRetention, so
-// the lookups that would list a wrongly departed address again are the full ones, with the
-// confidence above. A settled 8-address name costs 1 lookup per refresh instead of 5; a
-// settled 12-address one about 3.6 (all 12 seen) instead of 11.5.
+// failing), S has at least 8 addresses, S was brought back whole by a refresh after the one
+// that first found it (FamilyState::reproduced: a refresh completed in full by the rule above
+// found S again, or a confirming one did since), and no address of f departed within
+// departedRetention. The reproduction matters after a restart (or a new hostname, or a family
+// asked for again): the first answer records no departure, and an address it missed may
+// still be registered, its grace counting from the restart, so it must be looked for by two
+// full refreshes (both miss it with p ~ 1e-8), not by confirming ones (1/9 each at N = 9). Why this
+// never takes a serving address out: the lookups' union is a subset of the live set T, so union ==
+// S means every listed address is live (S ⊆ T), the refresh folds S again and nothing departs. What
+// it can miss is only an address of T \ S that none of the lookups brought (a new one, 1/9 per
+// lookup at N = 9): it is listed a refresh or two later, a registration delay, never a
+// deregistration. Departures only come from refreshes that ran the quiet-run rule above, and after
+// one (a real departure, or the rare refresh that missed a live address) the family is unsettled
+// for departedRetention, so the lookups that would list a wrongly departed address again are the
+// full ones, with the confidence above. A settled 8-address name costs 1 lookup per refresh instead
+// of 5; a settled 12-address one about 3.6 (all 12 seen) instead of 11.5.
 //
 // Thread-safety: none; DnsWatcher serialises access with its mutex.
 #pragma once
@@ -206,6 +211,13 @@ struct LookupResult {
 // (maxLookupsPerRefresh still stops the refresh).
 int quietLookupsToStop(size_t seen, double missBound);
 
+// Whether the lookups `made` of a refresh brought `family`'s whole set by the completion rule
+// (above): its last lookup answered for it with other than 8 addresses (the whole set) or
+// ended a quiet run of r(k). False when a failure, maxLookupsPerRefresh, extraLookupBudget or
+// a confirmed settled set ended it.
+bool completedInFull(const std::vector<LookupResult>& made, api::AddressFamily family,
+                     double missBound);
+
 // Whether a refresh that made the lookups `made` (in order) for `ticket` should make another:
 // while fewer than ticket.lookups were made, unless every lookup so far failed for every
 // family (a dead name gets one lookup per refresh); then only to complete an 8-address answer
@@ -254,6 +266,9 @@ struct FamilyState {
   ResolveStatus failureStatus = ResolveStatus::kOk;  // of its latest failed refresh
   std::string failureReason;                         // e.g. "SERVFAIL (AAAA)"; empty when ok
   int consecutiveFailures = 0;
+  // Its last refresh brought `addresses` back whole (completed in full, or confirmed a settled
+  // set) and they equal the refresh's before: one of the conditions of being settled.
+  bool reproduced = false;
 
   bool failing() const { return failingSince.has_value(); }
 };
@@ -396,10 +411,11 @@ class WatchSchedule {
   void setNextRefresh(const std::string& hostname, Target& target, core::MonoTime when);
   // Folds one family's lookups into its state; returns what changed. `otherFamilyAnswered`:
   // another family of this refresh came back with addresses, so this family's NODATA is an
-  // answer (the name exists and has no such records), not a failure.
+  // answer (the name exists and has no such records), not a failure. `wasSettled`: the
+  // ticket carried this family's settled set.
   FamilyUpdate foldFamily(Target& target, api::AddressFamily family,
                           const std::vector<LookupResult>& lookups, core::MonoTime now,
-                          bool otherFamilyAnswered) const;
+                          bool otherFamilyAnswered, bool wasSettled) const;
   // One family's set goes from `previous` to `next` (both sorted): departures (rules above).
   void recordDepartures(Target& target, const std::vector<api::IpAddress>& previous,
                         const std::vector<api::IpAddress>& next, core::MonoTime now) const;

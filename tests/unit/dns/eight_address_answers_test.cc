@@ -282,11 +282,32 @@ class SettledTicketTest : public ::testing::Test {
   WatchSchedule schedule_;
 };
 
-TEST_F(SettledTicketTest, TheLastGoodSetIsSettledOnceItHasAnsweredAndNothingDeparted) {
+TEST_F(SettledTicketTest, TheLastGoodSetIsSettledOnceAFullRefreshFoundItAgain) {
   EXPECT_TRUE(settledV4(refresh(range(1, 8))).empty());  // no answer yet
-  const auto second = refresh(range(1, 8));
-  EXPECT_EQ(settledV4(second), settledRange(1, 8));
-  EXPECT_EQ(schedule_.stats().totalLookups(), 5u + 1u);  // completed once, then confirmed
+  // The first answer is not settled: it may have missed a live address (review of issue 15:
+  // after a restart that address is still registered and its grace counts from the restart).
+  EXPECT_TRUE(settledV4(refresh(range(1, 8))).empty());
+  EXPECT_EQ(settledV4(refresh(range(1, 8))), settledRange(1, 8));
+  EXPECT_EQ(schedule_.stats().totalLookups(), 5u + 5u + 1u);       // two in full, then confirmed
+  EXPECT_EQ(settledV4(refresh(range(1, 8))), settledRange(1, 8));  // confirmed: still settled
+}
+
+TEST_F(SettledTicketTest, ARefreshCutShortUnsettlesTheFamily) {
+  refresh(range(1, 8));
+  refresh(range(1, 8));
+  // The next refresh is a confirming one; make it the settled set's last, then run one whose
+  // first lookup is a different 8 and whose next one fails: not completed, not reproduced.
+  EXPECT_FALSE(settledV4(refresh(range(1, 8))).empty());
+  clock_.advance(*schedule_.nextDue() - clock_.now());
+  auto ticket = schedule_.takeDue(clock_.now(), 1).at(0);
+  ASSERT_FALSE(settledV4(ticket).empty());
+  const auto made = drive(
+      ticket, [](size_t i) { return i == 0 ? range(2, 9) : failureOf(ResolveStatus::kTimeout); });
+  ASSERT_EQ(made.size(), 2u);
+  schedule_.onResult(ticket, made, clock_.now());
+  // 1 departed on that picture; whatever the departure, a cut-short refresh settles nothing.
+  EXPECT_FALSE(schedule_.snapshot("alb.test")->families[0].reproduced);
+  EXPECT_TRUE(settledV4(refresh(range(2, 9))).empty());
 }
 
 TEST_F(SettledTicketTest, FewerThanEightAddressesAreNeverSettled) {
@@ -296,9 +317,10 @@ TEST_F(SettledTicketTest, FewerThanEightAddressesAreNeverSettled) {
 
 TEST_F(SettledTicketTest, AFailingFamilyIsNotSettled) {
   refresh(range(1, 8));
+  refresh(range(1, 8));
   refresh(failureOf(ResolveStatus::kServFail));
   EXPECT_TRUE(settledV4(refresh(range(1, 8))).empty());
-  EXPECT_EQ(settledV4(refresh(range(1, 8))), settledRange(1, 8));  // answered again
+  EXPECT_EQ(settledV4(refresh(range(1, 8))), settledRange(1, 8));  // found whole again
 }
 
 TEST_F(SettledTicketTest, ADepartureUnsettlesTheFamilyForTheRetention) {
@@ -658,6 +680,58 @@ TEST(Route53RotationSimulationTest, ConfirmingSettledSetsUnderChurnNeverDeregist
   EXPECT_NEAR(simulateMany(stable, 5).meanLookups(), 5.0, 0.1);
   stable.confirmSettledSets = true;
   EXPECT_LT(simulateMany(stable, 5).meanLookups(), 1.1);
+}
+
+// After a restart (or a new hostname, or a family asked for again) the group still holds every
+// live address, and the tracker counts the grace of one the source does not list from the
+// restart. The first refresh is rare to miss one (p ~ 1e-4) but may; then confirming refreshes
+// would miss it again with probability 1/9 each at N = 9, and a 3 m grace at a 60 s TTL spans
+// only 3 refreshes. Here the first refresh's answers all lack X, then Route 53 answers from
+// all N: X must be listed again before its grace ends, every time. (Found by an independent
+// review; with the first answer settled at once, N = 9 lost X in 1.2 % of 20,000 runs.)
+TEST(Route53RotationSimulationTest, AnAddressTheFirstAnswerMissedIsFoundBeforeItsGraceEnds) {
+  constexpr int kRuns = 20000;
+  constexpr auto kGrace = 180s;
+  for (const int addresses : {9, 10, 12}) {
+    int secondRefreshMissed = 0;
+    int neverListed = 0;
+    for (int seed = 1; seed <= kRuns; ++seed) {
+      core::ManualClock clock;
+      StdRandom jitter(static_cast<uint64_t>(seed));
+      WatchSchedule schedule(jitter);
+      Route53Alias route53(addresses, static_cast<uint64_t>(seed) * 7919 + 1);
+      Route53Alias withoutX(addresses - 1, static_cast<uint64_t>(seed) * 7919 + 2);
+      const std::string x = route53.pool().back();  // v4(addresses - 1): not in withoutX
+      api::DnsSource source;
+      source.hostname = "alb.test";
+      source.minRefreshInterval = 5s;
+      source.maxRefreshInterval = 60s;
+      schedule.subscribe("ns/a", source, clock.now());
+      const core::MonoTime restart = clock.now();
+      bool listed = false;
+      for (int refresh = 0; !listed; ++refresh) {
+        clock.advance(*schedule.nextDue() - clock.now());
+        if (clock.now() >= restart + kGrace) break;
+        const auto ticket = schedule.takeDue(clock.now(), 1).at(0);
+        std::vector<LookupResult> made;
+        while (wantsAnotherLookup(ticket, made, {})) {
+          made.push_back(LookupResult{(refresh == 0 ? withoutX : route53).query(60), 1ms});
+        }
+        schedule.onResult(ticket, made, clock.now());
+        const auto snapshot = *schedule.snapshot("alb.test");
+        listed = std::any_of(snapshot.addresses.begin(), snapshot.addresses.end(),
+                             [&](const auto& address) { return address.toString() == x; });
+        if (refresh == 1 && !listed) ++secondRefreshMissed;
+      }
+      if (!listed) ++neverListed;
+    }
+    std::printf(
+        "N=%-2d first answer missed X: next refresh missed it too %d/%d, "
+        "never listed within the grace %d/%d\n",
+        addresses, secondRefreshMissed, kRuns, neverListed, kRuns);
+    EXPECT_LE(secondRefreshMissed, kRuns / 1000) << addresses;  // a full refresh: p ~ 1e-4
+    EXPECT_EQ(neverListed, 0) << addresses;
+  }
 }
 
 }  // namespace
