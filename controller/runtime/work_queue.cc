@@ -111,10 +111,16 @@ bool WorkQueueCore::addAfter(const std::string& key, std::chrono::nanoseconds de
   if (delay <= std::chrono::nanoseconds::zero()) return add(key, now, priority);
   promoteDue(now);
   if (shuttingDown_) return false;
-  if (pending_.contains(key)) {
+  if (auto it = pending_.find(key);
+      it != pending_.end() &&
+      (priority == Priority::kResync || it->second.priority == Priority::kEvent)) {
     ++counters_.merged;  // already to run now, which re-checks whatever this add was for
     return false;
   }
+  // A timer for a key pending as a resync is scheduled all the same: that run may wait behind
+  // the resync budget (the periodic resync adds a key while it is in flight, then its
+  // reconcile asks for a timer). Whichever comes first serves both: get() drops the timer of
+  // the key it hands out, and the timer falling due raises the pending run to an event.
   core::MonoTime due = now + delay;
   if (auto it = delayedByKey_.find(key); it != delayedByKey_.end()) {
     ++counters_.merged;
@@ -171,6 +177,7 @@ std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
         continue;
       }
       pending_.erase(ready.key);
+      cancelDelayed(ready.key);  // a timer that waited beside a pending resync: served now
       --readyCount_;
       processing_.emplace(ready.key, now);
       ++counters_.gets;

@@ -180,6 +180,43 @@ TEST_F(WorkQueueCoreTest, ARecheckMergedWithATimerRunsAtTheEarlierTimeAsAnEvent)
   EXPECT_EQ(queue_.get(now()), "a");
 }
 
+TEST_F(WorkQueueCoreTest, ATimerForAKeyAResyncMarkedWhileInFlightIsNotLostBehindTheBudget) {
+  // Found by review: the periodic resync adds a key while it is being reconciled (dirty, as a
+  // resync); the reconcile then asks for a timer (a grace period ends in 30 s). The timer was
+  // merged into the dirty resync run and waited behind the resync budget: here 100 s.
+  WorkQueueCore queue(WorkQueueOptions{.resyncPerSecond = 1});
+  const core::MonoTime start = now();
+  for (int i = 0; i < 100; ++i) queue.add("r" + std::to_string(i), now(), Priority::kResync);
+  queue.add("k", now());
+  ASSERT_EQ(queue.get(now()), "k");
+  queue.add("k", now(), Priority::kResync);
+  EXPECT_TRUE(queue.addAfter("k", seconds(30), now()));
+  EXPECT_EQ(queue.delayedUntil("k"), now() + seconds(30)) << "the timer is kept";
+  EXPECT_EQ(queue.pendingPriority("k"), Priority::kResync);
+  queue.done("k", now());
+  std::optional<core::MonoTime> ranAt;
+  for (int step = 0; step < 2000 && !ranAt; ++step) {
+    while (auto key = queue.get(now())) {
+      if (*key == "k") ranAt = now();
+      queue.done(*key, now());
+    }
+    if (!ranAt) advance(milliseconds(100));
+  }
+  ASSERT_TRUE(ranAt.has_value());
+  EXPECT_EQ(*ranAt - start, seconds(30));  // raised to an event when the timer fell due
+  EXPECT_EQ(queue.delayedUntil("k"), std::nullopt);
+}
+
+TEST_F(WorkQueueCoreTest, AResyncRunHandedOutFirstServesTheTimerBesideIt) {
+  queue_.add("k", now(), Priority::kResync);
+  EXPECT_TRUE(queue_.addAfter("k", seconds(30), now()));
+  EXPECT_EQ(queue_.get(now()), "k");  // no budget: the resync run goes first
+  EXPECT_EQ(queue_.delayedUntil("k"), std::nullopt) << "served: no second run at 30 s";
+  queue_.done("k", now());
+  advance(seconds(30));
+  EXPECT_EQ(queue_.get(now()), std::nullopt);
+}
+
 TEST_F(WorkQueueCoreTest, AResyncOfAKeyWaitingForATimerOrBackoffLeavesItScheduled) {
   queue_.addAfter("timer", seconds(30), now());  // e.g. a grace period ending
   queue_.addRateLimited("failing", now());       // AWS throttled it: 1 s backoff
@@ -193,7 +230,7 @@ TEST_F(WorkQueueCoreTest, AResyncOfAKeyWaitingForATimerOrBackoffLeavesItSchedule
 TEST_F(WorkQueueCoreTest, ALaterAddOfAQueuedResyncKeyDoesNotRaiseIt) {
   queue_.add("r", now(), Priority::kResync);
   queue_.add("r2", now(), Priority::kResync);
-  EXPECT_FALSE(queue_.addAfter("r2", seconds(5), now()));
+  EXPECT_TRUE(queue_.addAfter("r2", seconds(5), now()));  // kept beside it, not raising it now
   EXPECT_FALSE(queue_.addRateLimited("r2", now()) == nanoseconds::zero());
   EXPECT_EQ(queue_.pendingPriority("r2"), Priority::kResync);
   queue_.add("e", now());
