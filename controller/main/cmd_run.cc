@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <thread>
 
@@ -171,7 +172,13 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   // core, one per thread that allocates, and each keeps the pages freed into it: at 1,000
   // bindings 15 arenas held 26-40 MiB for about 15 MB in use. The threads allocate little and
   // seldom at once, so two arenas add no measurable contention (bench/README.md).
-  mallopt(M_ARENA_MAX, 2);
+  // MALLOC_ARENA_MAX in the environment wins (glibc reads it; mallopt would override it).
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+  // Blocks of 256 KiB and more (a /metrics exposition is 3 MB at 1,000 bindings, a large
+  // DescribeTargetHealth answer or manifest file a few hundred kB) get their own mapping and go
+  // back to the kernel when freed. glibc's default threshold rises with every such block freed
+  // (up to 32 MiB), after which they land in the heap and leave holes that stay resident.
+  if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   // cpprest's shared pool defaults to 40 threads. Our workers block on their own requests, so
   // the pool only runs I/O completions: a few threads beyond the workers are plenty, and each
