@@ -12,8 +12,10 @@ emulator's config file). Measured, per N:
                 registered (from the emulator's request log: completion of the RegisterTargets
                 call that registered the last missing address), the AWS calls made by action,
                 throttling errors, and the ratio to the lower bound the emulator's quotas allow;
-  steady state  over --steady-seconds (default two resync periods, so the resync-driven reads
-                of every binding fall inside the window whatever its phase): AWS calls per
+  steady state  from when the work queue is empty (endpointbinder_workqueue_depth 0 at three
+                polls in a row, after --settle-seconds), over --steady-seconds (default two
+                resync periods, so the resync-driven reads of every binding fall inside the
+                window whatever its phase): AWS calls per
                 binding-hour by action, DNS queries per binding-hour, controller CPU seconds per
                 binding-hour and % of one core (from /proc/<pid>/stat), resident memory (VmRSS);
   change        the DNS answers of --change-fraction of the bindings change (--change-ips of
@@ -677,12 +679,43 @@ class Run:
                                f"{len(converged_at)}/{n} bindings")
 
     def settle(self):
-        """Waits --settle-seconds (post-write refreshes finish) while following the log."""
+        """Waits --settle-seconds (post-write refreshes finish), then until the work queue is
+        empty (issue 15: after a long cold start the post-write re-reads and the resync backlog
+        drain for minutes, and a window placed in that drain is not steady state)."""
         end = time.monotonic() + self.args.settle_seconds
         while time.monotonic() < end:
             self.check_alive()
             self.tracker.poll()
             time.sleep(min(self.args.poll_interval * 5, max(0.0, end - time.monotonic())))
+        self.wait_for_empty_queue()
+
+    def wait_for_empty_queue(self):
+        """Polls endpointbinder_workqueue_depth until it reads 0 three times in a row, one
+        --poll-interval apart (a single 0 can fall between two keys). Skipped with --no-scrape."""
+        if not self.args.scrape:
+            return
+        started = time.time()
+        timeout = max(self.args.cold_timeout, 0.5 * self.n)  # a drain at 10 reads/s, twice
+        deadline = time.monotonic() + timeout
+        zeros, depth, peak = 0, None, 0.0
+        while zeros < 3:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the work queue did not empty within {timeout:.0f}s "
+                                   f"(depth {depth})")
+            self.check_alive()
+            self.tracker.poll()
+            depth = self.scrape_metric("endpointbinder_workqueue_depth")
+            peak = max(peak, depth or 0.0)
+            zeros = zeros + 1 if depth == 0 else 0
+            if zeros < 3:
+                time.sleep(self.args.poll_interval)
+        waited = time.time() - started
+        self.result["queueEmpty"] = {
+            "waitedSeconds": round(waited, 1),
+            "afterControllerStartSeconds": round(time.time() - self.t_start, 1),
+            "peakDepthWhileWaiting": peak,
+        }
+        log(f"N={self.n}: work queue empty after {waited:.0f}s more (peak depth {peak:.0f})")
 
     def align_to_resync(self):
         """Waits until halfway between two resync ticks (the controller starts its resync timer at
@@ -690,7 +723,8 @@ class Run:
         resyncs and the read burst of each falls entirely inside it."""
         period = parse_duration(self.args.resync_period)
         since = time.time() - self.t_start
-        k = math.ceil(since / period - 0.5)
+        # Not before the second round: the first starts a period after the controller does.
+        k = max(1, math.ceil(since / period - 0.5))
         start = self.t_start + (k + 0.5) * period
         log(f"N={self.n}: steady window starts {max(0.0, start - time.time()):.0f}s from now, "
             f"halfway between resyncs")
@@ -1002,6 +1036,8 @@ def markdown(report):
     row("cold start: throttling errors", lambda r: r["coldStart"]["throttlingErrors"], "0")
     row("cold start: emulator CPU % of a core",
         lambda r: r["coldStart"]["emulatorCpuPercentOfOneCore"])
+    row("work queue empty, s after the controller started",
+        lambda r: r["queueEmpty"]["afterControllerStartSeconds"])
     row("steady: window (s)", lambda r: r["steady"]["windowSeconds"])
     row("steady: load average (1 min) of the machine", lambda r: r["steady"]["loadAverage"][0])
     row("steady: DescribeTargetHealth / binding-hour",
