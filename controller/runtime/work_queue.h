@@ -103,12 +103,11 @@ class WorkQueueCore {
   // Makes `key` pending at now + delay with `priority`; a delay <= 0 is add(key, now,
   // priority). If `key` is already pending now this is merged, except a kEvent timer for a key
   // pending as kResync: it is scheduled too, and whichever comes first (the resync run handed
-  // out, or the timer falling due and raising that run to kEvent) serves both. If it is
-  // scheduled, the two
-  // merge into one run at the earlier time with the higher priority (kEvent over kResync: a
-  // timer must not wait behind the resync budget because a re-check was scheduled sooner).
-  // Ignored after shutDown(). Returns true if this call set the key's time or changed its
-  // time or priority.
+  // out, or the timer falling due and raising that run to kEvent) serves both. If `key` is
+  // already scheduled, the two merge into one run at the earlier time with the higher priority
+  // (kEvent over kResync: a timer must not wait behind the resync budget because a re-check
+  // was scheduled sooner). Ignored after shutDown(). Returns true if this call set the key's
+  // time or changed its time or priority.
   bool addAfter(const std::string& key, std::chrono::nanoseconds delay, core::MonoTime now,
                 Priority priority = Priority::kEvent);
 
