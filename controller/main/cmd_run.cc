@@ -281,8 +281,9 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   options.reconciler.dryRun = flags.dryRun;
   options.reconciler.resyncPeriod = *resync;
   options.reconciler.deregistrationWindow = *deregistrationWindow;
-  // The resync may queue re-checks at half the DescribeTargetHealth budget (the smaller of its
-  // own and the global bucket), so that reads for changes still find tokens.
+  // Re-checks (the resync round's and the re-reads after writes) come out at half the
+  // DescribeTargetHealth budget at most (the smaller of its own and the global bucket), so that
+  // reads for changes still find tokens; the round takes kRoundShareOfResyncBudget of that.
   const auto& limits = (*aws)->rateLimiter->options();
   double readRate = limits.forAction("DescribeTargetHealth").rate;
   if (limits.global) readRate = std::min(readRate, limits.global->rate);

@@ -318,8 +318,9 @@ void Controller::workerLoop() {
 }
 
 void Controller::tickLoop() {
-  ResyncPacer pacer({options_.reconciler.resyncPeriod, options_.resyncMaxPerSecond},
-                    deps_.clock.now());
+  ResyncPacer pacer(
+      {options_.reconciler.resyncPeriod, options_.resyncMaxPerSecond * kRoundShareOfResyncBudget},
+      deps_.clock.now());
   auto lastRoundLength = options_.reconciler.resyncPeriod;
   std::unique_lock lock(tickMu_);
   while (!stopping_) {
@@ -338,17 +339,21 @@ void Controller::tickLoop() {
     // Level-triggered safety net: look at every binding again once per round, each with one
     // fresh DescribeTargetHealth, so drift made by others shows up within about a round. Expiring
     // the cached read is needed: a group read a little later in the previous round than in
-    // this one would still be fresh by age. Resync keys queue behind event keys.
-    const auto due = pacer.due(now, [this] {
-      std::vector<std::string> keys;
-      for (const auto& [key, stored] : store_.targetGroupBindings()) keys.push_back(key);
-      if (recordReconciler_) {
-        for (const auto& [key, stored] : store_.dnsRecordBindings()) {
-          keys.push_back(recordKey(key));
-        }
-      }
-      return keys;
-    });
+    // this one would still be fresh by age. Resync keys queue behind event keys. The round
+    // waits while the resync lane holds a backlog (post-write re-checks after a cold start).
+    const auto due = pacer.due(
+        now,
+        [this] {
+          std::vector<std::string> keys;
+          for (const auto& [key, stored] : store_.targetGroupBindings()) keys.push_back(key);
+          if (recordReconciler_) {
+            for (const auto& [key, stored] : store_.dnsRecordBindings()) {
+              keys.push_back(recordKey(key));
+            }
+          }
+          return keys;
+        },
+        stats.resyncDepth);
     for (const auto& key : due) {
       if (isRecordKey(key)) {
         if (store_.getDnsRecordBinding(bindingKeyOfRecordKey(key))) {
@@ -377,10 +382,10 @@ void Controller::tickLoop() {
                static_cast<long long>(
                    std::chrono::duration_cast<std::chrono::seconds>(lastRoundLength).count())),
            core::field("bindings", static_cast<long long>(pacer.roundSize())),
-           core::field("reason", stretched
-                                     ? "more bindings than --resync-period allows within half "
-                                       "the DescribeTargetHealth rate limit"
-                                     : "back to --resync-period")});
+           core::field("reason", stretched ? "more bindings than --resync-period allows within "
+                                             "the resync's share of the DescribeTargetHealth rate "
+                                             "limit"
+                                           : "back to --resync-period")});
     }
   }
 }

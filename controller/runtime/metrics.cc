@@ -471,6 +471,11 @@ ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> regis
       queueDepth_(gaugeFamily(*registry_, "endpointbinder_workqueue_depth",
                               "Binding keys waiting in the work queue.")
                       .Add({})),
+      queueResyncDepth_(
+          gaugeFamily(*registry_, "endpointbinder_workqueue_resync_depth",
+                      "Of endpointbinder_workqueue_depth, keys in the resync lane: periodic and "
+                      "post-write re-checks, handed out behind events within the resync budget.")
+              .Add({})),
       queueAdds_(counterFamily(*registry_, "endpointbinder_workqueue_adds_total",
                                "Binding keys added to the work queue.")
                      .Add({})),
@@ -809,6 +814,7 @@ void ControllerMetrics::observeWorkQueue(const WorkQueueStats& stats) {
     queueRetries_.Increment(static_cast<double>(stats.retries - lastQueueStats_.retries));
   }
   queueDepth_.Set(static_cast<double>(stats.depth));
+  queueResyncDepth_.Set(static_cast<double>(stats.resyncDepth));
   queueLongestRunning_.Set(stats.longestRunningSeconds);
   queueUnfinishedWork_.Set(stats.unfinishedWorkSeconds);
   lastQueueStats_ = stats;

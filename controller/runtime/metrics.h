@@ -217,6 +217,7 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   prometheus::Family<prometheus::Counter>& awsThrottles_;
   prometheus::Family<prometheus::Counter>& awsRetries_;
   prometheus::Gauge& queueDepth_;
+  prometheus::Gauge& queueResyncDepth_;
   prometheus::Counter& queueAdds_;
   prometheus::Counter& queueRetries_;
   prometheus::Gauge& queueLongestRunning_;

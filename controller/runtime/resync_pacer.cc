@@ -15,9 +15,24 @@ core::MonoTime ResyncPacer::dueTime(std::size_t index) const {
   return roundStart_ + std::chrono::nanoseconds(static_cast<std::int64_t>(offset));
 }
 
-std::vector<std::string> ResyncPacer::due(
-    core::MonoTime now, const std::function<std::vector<std::string>()>& listKeys) {
+std::optional<std::size_t> ResyncPacer::backlogLimit() const {
+  if (options_.maxPerSecond <= 0) return std::nullopt;
+  const double keys =
+      options_.maxPerSecond * std::chrono::duration<double>(kBacklogSeconds).count();
+  return std::max<std::size_t>(1, static_cast<std::size_t>(std::min(keys, 1e9)));
+}
+
+std::vector<std::string> ResyncPacer::due(core::MonoTime now,
+                                          const std::function<std::vector<std::string>()>& listKeys,
+                                          std::size_t resyncBacklog) {
   std::vector<std::string> out;
+  if (const auto limit = backlogLimit(); limit && resyncBacklog > *limit) {
+    // Paused: the next key stays due now, so the round resumes where it stopped, spread.
+    if (inRound_ && next_ < round_.size() && dueTime(next_) < now) {
+      roundStart_ += now - dueTime(next_);
+    }
+    return out;
+  }
   // Twice at most: the round that ends in this call, and the one that begins right after it.
   for (int pass = 0; pass < 2; ++pass) {
     if (!inRound_) {

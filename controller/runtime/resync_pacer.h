@@ -11,18 +11,31 @@
 // order, so when bindings are added before it its interval can grow towards two rounds once.
 // A caller late by more than kMaxLag (a stalled thread, a suspended process) gets the rest of
 // the round spread from then on, not handed out at once.
+// Backpressure: while the work queue's resync lane holds more than kBacklogSeconds of the
+// budget, the round waits (its schedule slides). Those queued keys are reads at the budget rate
+// already: after a cold start, thousands of post-write re-checks. Handing out more keys at
+// the same rate would keep the lane at that depth for ever (arrivals equal to service), so
+// it would drain only as round keys happened to merge into queued ones; paused, it drains
+// at the budget rate and the round goes on from where it stopped. A round is then longer by
+// the pause; a binding waiting in the lane is read there.
 // Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "controller/core/clock.h"
 
 namespace endpointbinder::runtime {
+
+// The share of the work queue's resync budget a round may take (ResyncPacer's maxPerSecond):
+// the rest is room for post-write re-checks, so that the lane drains instead of standing at
+// whatever depth it reached (a round at the whole budget is a queue with no slack).
+inline constexpr double kRoundShareOfResyncBudget = 0.8;
 
 class ResyncPacer {
  public:
@@ -33,13 +46,21 @@ class ResyncPacer {
 
   static constexpr std::chrono::seconds kMaxLag{5};
   static constexpr std::chrono::hours kMaxRoundLength{24};
+  static constexpr std::chrono::seconds kBacklogSeconds{2};
 
   // The first round begins one period after `start` (everything was just reconciled).
   ResyncPacer(Options options, core::MonoTime start);
 
   // The keys due by `now`, in round order. `listKeys` is called when a round begins.
+  // `resyncBacklog`: keys waiting in the work queue's resync lane now; above backlogLimit()
+  // nothing is handed out and the round waits.
   std::vector<std::string> due(core::MonoTime now,
-                               const std::function<std::vector<std::string>()>& listKeys);
+                               const std::function<std::vector<std::string>()>& listKeys,
+                               std::size_t resyncBacklog = 0);
+
+  // The resync-lane depth above which the round waits: kBacklogSeconds of the budget (at
+  // least one key); none without a budget (the lane then drains at once).
+  std::optional<std::size_t> backlogLimit() const;
 
   // The latest round's length (the period, or longer when stretched) and size.
   std::chrono::nanoseconds roundLength() const { return roundLength_; }

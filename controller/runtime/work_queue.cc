@@ -237,6 +237,7 @@ std::optional<Priority> WorkQueueCore::delayedPriority(const std::string& key) c
 WorkQueueStats WorkQueueCore::stats(core::MonoTime now) const {
   WorkQueueStats s = counters_;
   s.depth = readyCount_;
+  s.resyncDepth = lanes_[static_cast<int>(Priority::kResync)].size() - staleResyncEntries_;
   s.waiting = delayed_.size();
   s.processing = processing_.size();
   s.longestRunningSeconds = 0;

@@ -76,6 +76,7 @@ struct WorkQueueStats {
   std::uint64_t gets = 0;            // keys handed out
   std::uint64_t dones = 0;           // keys finished
   std::size_t depth = 0;             // keys ready to be handed out (== len())
+  std::size_t resyncDepth = 0;       // of those, keys in the resync lane
   std::size_t waiting = 0;           // keys scheduled for later (addAfter / addRateLimited)
   std::size_t processing = 0;        // keys handed out and not yet done
   double queueSecondsSum = 0;        // sum over gets of (handed out - became ready)

@@ -403,6 +403,7 @@ TEST_F(ControllerMetricsTest, WorkQueueAndManifests) {
   stats.adds = 10;
   stats.retries = 3;
   stats.depth = 1;
+  stats.resyncDepth = 1;
   stats.longestRunningSeconds = 2.5;
   stats.unfinishedWorkSeconds = 4;
   metrics_.observeWorkQueue(stats);
@@ -412,6 +413,7 @@ TEST_F(ControllerMetricsTest, WorkQueueAndManifests) {
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_adds_total"), 2 + 15);
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_retries_total"), 1 + 3);
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_depth"), 1);
+  EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_resync_depth"), 1);
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_longest_running_processor_seconds"), 2.5);
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_unfinished_work_seconds"), 4);
 }

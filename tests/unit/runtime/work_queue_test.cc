@@ -534,6 +534,21 @@ TEST_F(WorkQueueCoreTest, StatsReportDepthLatencyAndInFlightAge) {
   EXPECT_DOUBLE_EQ(s.longestRunningSeconds, 1.0);
 }
 
+TEST_F(WorkQueueCoreTest, StatsCountTheResyncLaneApart) {
+  queue_.add("a", now(), Priority::kResync);
+  queue_.add("b", now(), Priority::kResync);
+  queue_.add("c", now());
+  EXPECT_EQ(queue_.stats(now()).depth, 3u);
+  EXPECT_EQ(queue_.stats(now()).resyncDepth, 2u);
+  queue_.add("a", now());  // raised to the event lane: its resync entry is stale now
+  EXPECT_EQ(queue_.stats(now()).depth, 3u);
+  EXPECT_EQ(queue_.stats(now()).resyncDepth, 1u);
+  ASSERT_EQ(queue_.get(now()), "c");
+  ASSERT_EQ(queue_.get(now()), "a");
+  ASSERT_EQ(queue_.get(now()), "b");
+  EXPECT_EQ(queue_.stats(now()).resyncDepth, 0u);
+}
+
 // Randomised property test against a model of what callers are promised:
 //  - a key is handed out only when a request for it is outstanding and due, never while it is
 //    in flight;
@@ -571,11 +586,18 @@ TEST(WorkQueueCorePropertyTest, RandomOperationsKeepThePromises) {
 
     for (int step = 0; step < 400; ++step) {
       const std::string& key = keys[pick(static_cast<int>(keys.size()))];
-      switch (pick(7)) {
+      switch (pick(8)) {
         case 0:
           queue.add(key, clock.now());
           request(key, clock.now());
           break;
+        case 7: {  // a periodic resync: merged into a run scheduled for later, if any
+          const bool pendingNow = queue.pendingPriority(key).has_value();
+          const auto scheduled = queue.delayedUntil(key);
+          queue.add(key, clock.now(), Priority::kResync);
+          request(key, !pendingNow && scheduled ? *scheduled : clock.now());
+          break;
+        }
         case 1: {
           auto delay = milliseconds(pick(3000));
           queue.addAfter(key, delay, clock.now());
@@ -608,6 +630,14 @@ TEST(WorkQueueCorePropertyTest, RandomOperationsKeepThePromises) {
         }
       }
       if (::testing::Test::HasFatalFailure()) return;
+      // The resync lane's depth counts exactly the queued keys pending as re-checks.
+      std::size_t queuedReChecks = 0;
+      for (const auto& k : keys) {
+        queuedReChecks += !queue.isProcessing(k) && queue.pendingPriority(k) == Priority::kResync;
+      }
+      const auto stats = queue.stats(clock.now());
+      ASSERT_EQ(stats.resyncDepth, queuedReChecks) << "step " << step;
+      ASSERT_LE(stats.resyncDepth, stats.depth);
     }
     for (auto& [key, flying] : inFlight) {
       if (flying) queue.done(key, clock.now());

@@ -29,6 +29,7 @@ EXPECTED_FAMILIES = {
     "endpointbinder_aws_throttles_total",
     "endpointbinder_aws_retries_total",
     "endpointbinder_workqueue_depth",
+    "endpointbinder_workqueue_resync_depth",
     "endpointbinder_workqueue_adds_total",
     "endpointbinder_workqueue_retries_total",
     "endpointbinder_workqueue_longest_running_processor_seconds",
