@@ -95,6 +95,10 @@ void EndpointTracker::recordSourceFailure(std::string reason, MonoTime now,
   }
 }
 
+void EndpointTracker::markAllSeen(MonoTime now) {
+  for (auto& [key, entry] : entries_) moveForward(entry.lastSeen, now);
+}
+
 void EndpointTracker::recordObserved(const std::vector<ObservedTarget>& observed, MonoTime now) {
   // Duplicate keys (never sent by AWS) are merged so the result does not depend on their order:
   // registered if any copy is, unhealthy if any copy is.

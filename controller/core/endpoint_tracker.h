@@ -110,6 +110,11 @@ class EndpointTracker {
   // The refusal in force for the target at `now`, if any.
   std::optional<std::string> rejection(const std::string& targetKey, MonoTime now) const;
 
+  // The caller's listings went unrecorded for a while (its binding was in Conflict over the
+  // group, so it could not write the group's memory): every remembered target counts as seen
+  // at `now`, so that no grace period counts across that gap. Only ever more careful.
+  void markAllSeen(MonoTime now);
+
   // Deregistrations we just made, for maxDeregistrationsPerSync's sliding window.
   void recordDeregistered(size_t count, MonoTime now);
   // How many deregistrations were made in (now - window, now], and when the oldest of them

@@ -28,6 +28,13 @@ constexpr auto kReplacementHealthRefresh = std::chrono::seconds(10);
 constexpr auto kMinHealthRefresh = std::chrono::seconds(2);
 // Registrations left unsettled by the refusal search's call budget are tried again this soon.
 constexpr auto kDeferredRegistrationRetry = std::chrono::seconds(1);
+// A claim read as ours this long ago in the same reconcile (just verified, or found on the first
+// look after a restart) is the owner check before its first writes: re-reading it would be a
+// third DescribeTags per binding in a cold start, the call that bounded a 5,000-binding cold
+// start at AWS's quotas. Within these seconds a re-tag is the same race as one between the
+// pre-write read and the write itself, whose token wait at the write quota is as long; a
+// reconcile slowed longer (a throttled or retried DescribeTargetHealth) reads the tag again.
+constexpr auto kOwnerReadCountsForWritesFor = std::chrono::seconds(5);
 // Memory of a target group nobody reconciled for this long is dropped (as the tracker would
 // drop its entries); it only ever makes the next binding of that group more careful.
 constexpr auto kForgetGroupAfter = std::chrono::hours(1);
@@ -278,9 +285,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   // 3. Ownership. The Conflict condition is restated only when the tag was read this time.
   std::string holder;
   const bool ownershipCached = state.ownedArn == arn;
-  auto ownership = establishOwnership(key, desired, state, holder);
+  std::optional<core::MonoTime> ownerReadAt;
+  auto ownership = establishOwnership(key, desired, state, holder, ownerReadAt);
   if (!ownership) return fail(ownership.error());
   if (*ownership == Ownership::kConflict) {
+    state.unrecordedArn = arn;
     reportConflict(key, binding, state.access, holder);
     const auto claim = parseOwnerValue(holder);
     ReconcileResult result;
@@ -298,6 +307,13 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   }
 
   bool ownershipVerified = !ownershipCached;
+  // Owned again after a Conflict (someone else's tag removed, or ours put back): what the spec
+  // listed meanwhile was never recorded, so a target it listed until a moment ago could look
+  // absent since before the Conflict. Count every remembered target as seen now instead.
+  if (state.unrecordedArn == arn) {
+    group->tracker.markAllSeen(now);
+    state.unrecordedArn.clear();
+  }
 
   // 4. Source (unless read above).
   if (!source) source = readSource(key, binding, state, *group, now);
@@ -322,7 +338,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
 
   // 7. Apply. Never write from a cached picture: re-read and plan again first; and never
   // write to a group whose claim changed since we checked it (an operator or another
-  // controller re-tagged it): the owner tag is read again before every batch of writes.
+  // controller re-tagged it): the owner tag is read again before every batch of writes,
+  // unless step 3 read it as ours seconds ago.
   bool applied = false;
   if (plan.hasWrites() && !writesOff(state)) {
     if (observed->fromCache) {
@@ -333,18 +350,23 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
                                facts);
     }
   }
+  const bool ownerJustRead =
+      ownerReadAt && deps_.clock.now() - *ownerReadAt <= kOwnerReadCountsForWritesFor;
   if (plan.hasWrites() && !writesOff(state)) {
-    auto owner = readOwner(state.access, arn);
-    if (!owner) return fail(owner.error());
-    if (owner->value_or("") != state.access.ownerValue(key)) {
-      state.ownedArn.clear();
-      deps_.log.log(LogLevel::kWarn, "owner tag changed; not writing",
-                    {core::field("binding", key), core::field("targetGroup", arn),
-                     core::field("owner", owner->value_or("(none)"))});
-      reportConflict(key, binding, state.access, owner->value_or(""));
-      ReconcileResult result;
-      result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
-      return result;
+    if (!ownerJustRead) {
+      auto owner = readOwner(state.access, arn);
+      if (!owner) return fail(owner.error());
+      if (owner->value_or("") != state.access.ownerValue(key)) {
+        state.ownedArn.clear();
+        state.unrecordedArn = arn;
+        deps_.log.log(LogLevel::kWarn, "owner tag changed; not writing",
+                      {core::field("binding", key), core::field("targetGroup", arn),
+                       core::field("owner", owner->value_or("(none)"))});
+        reportConflict(key, binding, state.access, owner->value_or(""));
+        ReconcileResult result;
+        result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
+        return result;
+      }
     }
     std::set<std::string> listedKeys;
     for (const auto& t : source->targets) listedKeys.insert(t.key());
@@ -533,10 +555,9 @@ core::Result<std::optional<std::string>> Reconciler::readOwner(const GroupAccess
   return std::optional<std::string>();
 }
 
-core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::string& key,
-                                                                   const DesiredBinding& desired,
-                                                                   BindingState& state,
-                                                                   std::string& conflictHolder) {
+core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
+    const std::string& key, const DesiredBinding& desired, BindingState& state,
+    std::string& conflictHolder, std::optional<core::MonoTime>& ownerReadAt) {
   const auto& arn = desired.binding.spec.targetGroupArn.text;
   const auto& access = state.access;
   // Checked once per group; before every batch of writes the tag is read again (step 7).
@@ -545,9 +566,12 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
     return Ownership::kOwned;
   }
   const auto mine = access.ownerValue(key);
+  // Timed from before the call: what it returns may be as old as that.
+  const auto firstReadAt = deps_.clock.now();
   auto owner = readOwner(access, arn);
   if (!owner) return std::unexpected(owner.error());
   if (*owner == mine) {
+    ownerReadAt = firstReadAt;
     state.ownedArn = arn;
     state.ownedAccess = access;
     return Ownership::kOwned;
@@ -592,12 +616,14 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(const std::st
   auto added = writerFor(state, access).addTags(arn, {{kOwnerTagKey, mine}});
   if (!added) return std::unexpected(added.error());
   // Check-then-act is not a claim: read it back, so two claimants never both write.
+  const auto confirmReadAt = deps_.clock.now();
   auto confirmed = readOwner(access, arn);
   if (!confirmed) return std::unexpected(confirmed.error());
   if (*confirmed != mine) {
     conflictHolder = confirmed->value_or("");
     return Ownership::kConflict;
   }
+  ownerReadAt = confirmReadAt;
   state.ownedArn = arn;
   state.ownedAccess = access;
   deps_.log.log(LogLevel::kInfo,

@@ -16,7 +16,8 @@
 //                 answer with no allowed address is a failing source)
 //   5. observed   the group's targets (cached; re-read before any write)
 //   6. plan       computePlan (pure)
-//   7. apply      re-check the owner tag, then Register (refused targets held, the rest
+//   7. apply      re-check the owner tag (unless step 3 read it as ours moments ago), then Register
+//   (refused targets held, the rest
 //                 registered) and Deregister; record what was written. With leader election
 //                 (Deps::writeGate) every write is fenced by the lease term the reconcile
 //                 started in, and a standby plans and reports without writing (as --dry-run)
@@ -195,6 +196,10 @@ class Reconciler {
     int targetGroupPort = 0;
     std::string ipAddressType = "ipv4";
     std::string ownedArn;  // the group whose owner tag names this binding ("" none)
+    // A group this binding was in Conflict over since it last owned it: its listings were not
+    // recorded in the group's memory meanwhile, so a claim back must not trust that memory's
+    // absences ("" none).
+    std::string unrecordedArn;
     // How ownedArn was claimed: releasing it after a retarget, or deleting the binding, goes
     // the same way (the spec may name another role or group by then).
     GroupAccess ownedAccess;
@@ -215,8 +220,11 @@ class Reconciler {
 
   // Steps (see the header comment).
   core::Result<void> readGroupFacts(const DesiredBinding& desired, BindingState& state);
+  // `ownerReadAt`: when the tag was read as ours, if this call read it (a cached claim is not
+  // read).
   core::Result<Ownership> establishOwnership(const std::string& key, const DesiredBinding& desired,
-                                             BindingState& state, std::string& conflictHolder);
+                                             BindingState& state, std::string& conflictHolder,
+                                             std::optional<core::MonoTime>& ownerReadAt);
   SourceView readSource(const std::string& key, const api::TargetGroupBinding& binding,
                         const BindingState& state, GroupMemory& group, core::MonoTime now);
   core::Result<std::optional<std::string>> readOwner(const GroupAccess& access,

@@ -69,6 +69,8 @@ void ScriptedSource::fail(const std::string& hostname, std::string reason) {
 // ---- RecordingApi -------------------------------------------------------------------------------
 
 std::optional<core::Error> RecordingApi::injected(const std::string& action) {
+  ++calls[action];
+  if (beforeCall) beforeCall(action);
   if (!failNext.erase(action)) return std::nullopt;
   return core::makeError(core::ErrorKind::kRetryable, "injected failure of " + action,
                          "ServiceUnavailable")
@@ -390,6 +392,11 @@ void ReconcilerHarness::registerByHand(const std::string& arn,
 void ReconcilerHarness::tag(const std::string& arn, const std::string& key,
                             const std::string& tagValue) {
   auto r = client_->addTags(arn, {{key, tagValue}});
+  EXPECT_TRUE(r.has_value()) << r.error().toString();
+}
+
+void ReconcilerHarness::untag(const std::string& arn, const std::string& key) {
+  auto r = client_->removeTags(arn, {key});
   EXPECT_TRUE(r.has_value()) << r.error().toString();
 }
 

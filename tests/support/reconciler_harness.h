@@ -8,6 +8,7 @@
 #include <cpprest/base_uri.h>
 #include <cpprest/json.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -68,6 +69,10 @@ class RecordingApi final : public aws::TargetGroupApi {
   std::vector<Write> writes;
   // The next call of this action fails with a retryable error (then the entry is erased).
   std::set<std::string> failNext;
+  // Calls made, by action (reads too), and a hook run before each call goes out (a test may
+  // advance the clock or change the emulator's state in it).
+  std::map<std::string, int> calls;
+  std::function<void(const std::string& action)> beforeCall;
 
   core::Result<std::vector<aws::TargetGroupInfo>> describeTargetGroups(
       const std::vector<std::string>& arns) override;
@@ -136,6 +141,7 @@ class ReconcilerHarness {
   void setDead(const std::vector<std::string>& ids, bool dead);
   void registerByHand(const std::string& arn, const std::vector<std::string>& ids);
   void tag(const std::string& arn, const std::string& key, const std::string& value);
+  void untag(const std::string& arn, const std::string& key);
 
   std::optional<runtime::BindingStatus> status(const std::string& key) { return status_->get(key); }
   bool hasEvent(const std::string& key, const std::string& reason);

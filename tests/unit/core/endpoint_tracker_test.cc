@@ -54,6 +54,26 @@ TEST(EndpointTracker, ListingSetsLastSeenAndListed) {
   EXPECT_FALSE(tracker.listedNow(b.key()));
 }
 
+TEST(EndpointTracker, MarkAllSeenMovesEveryAbsenceToNowAndNeverBack) {
+  // A binding in Conflict did not record its listings: claimed back, nothing remembered may
+  // count as absent from before then.
+  EndpointTracker tracker;
+  const auto a = ip("10.0.0.1");
+  const auto b = ip("10.0.0.2");
+  const auto observedOnly = ip("10.0.0.3");
+  tracker.recordListing({a, b}, kT0);
+  tracker.recordListing({a}, kT0 + seconds(10));  // b absent from here
+  tracker.recordObserved({inGroup(a), inGroup(b), inGroup(observedOnly)}, kT0 + seconds(10));
+  tracker.markAllSeen(kT0 + minutes(10));
+  for (const auto& t : {a, b, observedOnly}) {
+    EXPECT_EQ(tracker.lastSeen(t.key()), kT0 + minutes(10)) << t.key();
+  }
+  EXPECT_TRUE(tracker.listedNow(a.key()));
+  EXPECT_FALSE(tracker.listedNow(b.key())) << "seen is not listed";
+  tracker.markAllSeen(kT0 + minutes(5));  // an earlier time moves nothing back
+  EXPECT_EQ(tracker.lastSeen(b.key()), kT0 + minutes(10));
+}
+
 SourceListing listing(std::vector<Target> targets, MonoTime confirmedAt, std::string lineage,
                       std::unordered_map<std::string, MonoTime> departedAt = {}) {
   return SourceListing{std::move(targets), confirmedAt, std::move(lineage), std::move(departedAt),

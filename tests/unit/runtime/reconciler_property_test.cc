@@ -12,7 +12,10 @@
 //    target when it already was below);
 //  * every deregistration batch fits maxDeregistrationsPerSync in its window;
 //  * a deleted binding deregisters nothing with Retain, and with Deregister only targets
-//    its spec listed (no grace, no floor: the user removed it).
+//    its spec listed (no grace, no floor: the user removed it);
+//  * nothing is written (targets or tags) to a group someone else tagged before the reconcile
+//    began, nor more than 5 s after someone else tagged it during the reconcile (while a slow
+//    DescribeTargetHealth let the clock run).
 // An independent model keeps, per target key, the last moment the spec in force listed it.
 // The same properties hold for a group of another account reached through spec.assumeRoleARN,
 // where the role is also refused now and then (a wrong externalId, the trust policy dropping
@@ -23,6 +26,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -104,6 +108,14 @@ class Sequence {
     h_.source.answer("h2.local", pick(), h_.clock.now());
     key_ = h_.apply(yamlOf(spec_, arn_));
     removed_.erase(key_);
+    h_.api->beforeCall = [this](const std::string& action) {
+      if (!foreignArmed_ || action != "DescribeTargetHealth") return;
+      foreignArmed_ = false;
+      h_.tag(arn_, kOwnerTagKey, kForeignOwner);
+      foreignSince_ = h_.clock.now();
+      trace_ += " foreign-tag-during-read+" + std::to_string(foreignDelay_.count()) + "s";
+      h_.clock.advance(foreignDelay_);
+    };
     reconcileAll();
     for (step_ = 0; step_ < steps && !::testing::Test::HasFailure(); ++step_) {
       touch();
@@ -114,6 +126,7 @@ class Sequence {
       touch();
       h_.clock.advance(advance);
     }
+    h_.api->beforeCall = nullptr;
   }
 
   int deregistrations = 0;
@@ -248,6 +261,21 @@ class Sequence {
           } else {
             h_.deleteRole(kRole);
           }
+        } else if (!remote_) {  // someone else tags the group, now or during the next read
+          if (foreignArmed_) {
+            foreignArmed_ = false;
+          } else if (foreignSince_) {
+            trace_ += " foreign-untag";
+            h_.untag(arn_, kOwnerTagKey);  // the binding may claim it again
+            foreignSince_.reset();
+          } else if (chance(0.5)) {
+            trace_ += " foreign-tag";
+            h_.tag(arn_, kOwnerTagKey, kForeignOwner);
+            foreignSince_ = h_.clock.now();
+          } else {
+            foreignArmed_ = true;
+            foreignDelay_ = seconds(uniform(0, 10));
+          }
         }
         break;
       default:
@@ -265,11 +293,13 @@ class Sequence {
       h_.expireAll();
       const auto before = h_.targets(arn_);
       const size_t writesBefore = h_.api->writes.size();
+      const bool foreignBefore = foreignSince_.has_value();
       auto result = h_.reconcile(k);  // errors are allowed: injected failures, refused roles
       if (!result) trace_ += " E(" + k + ": " + result.error().code + ")";
       if (auto s = h_.status(k); s && s->lastPlan && !s->lastPlan->toDeregister.empty()) {
         trace_ += " D(" + k + ")";
       }
+      checkForeignClaim(writesBefore, foreignBefore);
       check(before, writesBefore, k);
     }
     std::erase_if(oldKeys_, [&](const std::string& k) { return !h_.status(k).has_value(); });
@@ -283,6 +313,22 @@ class Sequence {
       if (h_.api->writes[i].action == "DeregisterTargets") out.push_back(h_.api->writes[i]);
     }
     return out;
+  }
+
+  // No write on a group someone else has claimed: tagged before this reconcile began, or more
+  // than the seconds an owner read counts for before the write.
+  void checkForeignClaim(size_t writesBefore, bool foreignBefore) {
+    if (!foreignSince_) return;
+    for (size_t i = writesBefore; i < h_.api->writes.size(); ++i) {
+      const auto& w = h_.api->writes[i];
+      if (w.arn != arn_) continue;
+      EXPECT_FALSE(foreignBefore) << where() << " " << w.action
+                                  << " on a group someone else tagged before the reconcile";
+      EXPECT_LE(w.at - *foreignSince_, seconds(5))
+          << where() << " " << w.action << " "
+          << std::chrono::duration_cast<seconds>(w.at - *foreignSince_).count()
+          << "s after someone else tagged the group";
+    }
   }
 
   void check(const std::map<std::string, std::string>& before, size_t writesBefore,
@@ -359,6 +405,12 @@ class Sequence {
   std::map<std::string, core::MonoTime> lastListed_;
   std::vector<std::pair<core::MonoTime, int>> windowed_;
   std::string trace_;  // the operations so far, for a failure's message
+  // Someone else's claim: since when it stands, or armed to be made during the next
+  // DescribeTargetHealth, which then takes foreignDelay_.
+  static constexpr const char* kForeignOwner = "someone-else/x/y";
+  std::optional<core::MonoTime> foreignSince_;
+  bool foreignArmed_ = false;
+  seconds foreignDelay_{0};
 };
 
 // Runs `seeds` sequences (EB_RECONCILER_PROPERTY_SEEDS overrides, EB_SEED picks the first) of

@@ -332,6 +332,80 @@ TEST_F(ReconcilerTest, RetaggedGroupIsNotWritten) {
   EXPECT_EQ(h.owner(arn), "someone-else/x/y");
 }
 
+TEST_F(ReconcilerTest, AConflictIsNotCountedAsAbsenceWhenTheGroupComesBack) {
+  // Old (found by the property test): while someone else's tag stood, the binding's listings
+  // were not recorded, so when the tag went and the binding claimed the group back, a target
+  // its spec had listed again until a moment before looked absent since before the Conflict
+  // and was deregistered at once.
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2")));
+  sync(key);
+  h.tag(arn, kOwnerTagKey, "someone-else/x/y");
+  // 10.0.1.2 dropped (its absence recorded now); registering 10.0.1.3 finds the tag.
+  h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.3")));
+  sync(key);
+  ASSERT_EQ(h.condition(key, "Conflict"), "True OwnedByOther");
+  h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2, 10.0.1.3")));  // back
+  for (int i = 0; i < 4; ++i) {
+    h.clock.advance(minutes(3));
+    sync(key);
+    ASSERT_EQ(h.condition(key, "Conflict"), "True OwnedByOther");
+  }
+  h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.3")));  // 10.0.1.2 listed until now
+  h.untag(arn, kOwnerTagKey);
+  sync(key);
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web");
+  EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443")) << "deregistered without grace";
+  EXPECT_EQ(h.held(key, "WithinGracePeriod"), std::vector<std::string>{"10.0.1.2:443"});
+  h.clock.advance(minutes(3));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), (std::set<std::string>{"10.0.1.1:443", "10.0.1.3:443"}));
+}
+
+TEST_F(ReconcilerTest, AClaimVerifiedMomentsAgoIsTheOwnerCheckBeforeTheFirstWrites) {
+  // Old: the claim read, its verification, and a third DescribeTags right after it before
+  // writing: at 5,000 bindings and AWS's 10/s that third read made the cold start 20 % longer.
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), std::set<std::string>{"10.0.1.1:443"});
+  EXPECT_EQ(h.owner(arn), "endpoint-binder/ns/web");
+  EXPECT_EQ(h.api->calls["DescribeTags"], 2);  // is it claimed? then: is the claim ours?
+  EXPECT_EQ(h.api->calls["AddTags"], 1);
+  // A later batch of writes reads the tag again first.
+  h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2")));
+  sync(key);
+  EXPECT_EQ(h.api->calls["DescribeTags"], 3);
+  EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443"));
+}
+
+TEST_F(ReconcilerTest, AfterARestartTheClaimFoundOnTheFirstLookIsTheOwnerCheck) {
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  sync(key);
+  h.restart();
+  h.api->calls.clear();
+  h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2")));
+  sync(key);
+  EXPECT_EQ(h.api->calls["DescribeTags"], 1);  // old: 2
+  EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443"));
+}
+
+TEST_F(ReconcilerTest, AClaimVerifiedBeforeASlowReadIsReadAgainBeforeWriting) {
+  // The group's read took longer than a claim check counts for (a throttled, retried
+  // DescribeTargetHealth), and meanwhile someone re-tagged the group: nothing is written.
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  h.api->beforeCall = [&](const std::string& action) {
+    if (action != "DescribeTargetHealth" || !h.owner(arn)) return;
+    h.clock.advance(seconds(6));
+    h.tag(arn, kOwnerTagKey, "someone-else/x/y");
+  };
+  h.expireAll();
+  ASSERT_TRUE(h.reconcile(key).has_value());
+  h.api->beforeCall = nullptr;
+  EXPECT_EQ(h.api->calls["DescribeTags"], 3);
+  EXPECT_TRUE(h.registered(arn).empty()) << "written after the claim changed";
+  EXPECT_EQ(h.condition(key, "Conflict"), "True OwnedByOther");
+  EXPECT_EQ(h.owner(arn), "someone-else/x/y");
+}
+
 // ---- 4. an answer of disallowed addresses is a failing source -----------------------------------
 
 TEST_F(ReconcilerTest, AnswerOfOnlyDisallowedAddressesFreezesDeregistration) {
