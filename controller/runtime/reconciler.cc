@@ -28,12 +28,14 @@ constexpr auto kReplacementHealthRefresh = std::chrono::seconds(10);
 constexpr auto kMinHealthRefresh = std::chrono::seconds(2);
 // Registrations left unsettled by the refusal search's call budget are tried again this soon.
 constexpr auto kDeferredRegistrationRetry = std::chrono::seconds(1);
-// A claim read as ours this long ago in the same reconcile (just verified, or found on the first
-// look after a restart) is the owner check before its first writes: re-reading it would be a
-// third DescribeTags per binding in a cold start, the call that bounded a 5,000-binding cold
-// start at AWS's quotas. Within these seconds a re-tag is the same race as one between the
-// pre-write read and the write itself, whose token wait at the write quota is as long; a
-// reconcile slowed longer (a throttled or retried DescribeTargetHealth) reads the tag again.
+// The owner tag found ours by step 3 this long ago (after a restart: ownership is not cached)
+// stands for the owner check before step 7's writes; so does a read before the deregistrations
+// in the same reconcile. A claim made in step 3 is read back in step 7 instead (one
+// DescribeTags confirms it and checks before writing): two claims, two DescribeTags per
+// binding in a cold start, which a 5,000-binding cold start at AWS's quotas was bound by with
+// three. Within these seconds a re-tag by an operator is the same race as one between the
+// pre-write read and the write, whose wait for a token at the write quota is as long; a
+// reconcile slowed longer (a throttled or retried read, a refusal search) reads again.
 constexpr auto kOwnerReadCountsForWritesFor = std::chrono::seconds(5);
 // Memory of a target group nobody reconciled for this long is dropped (as the tracker would
 // drop its entries); it only ever makes the next binding of that group more careful.
@@ -286,7 +288,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   std::string holder;
   const bool ownershipCached = state.ownedArn == arn;
   std::optional<core::MonoTime> ownerReadAt;
-  auto ownership = establishOwnership(key, desired, state, holder, ownerReadAt);
+  std::optional<PendingClaim> pendingClaim;
+  auto ownership = establishOwnership(key, desired, state, holder, ownerReadAt, pendingClaim);
   if (!ownership) return fail(ownership.error());
   if (*ownership == Ownership::kConflict) {
     state.unrecordedArn = arn;
@@ -339,7 +342,9 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   // 7. Apply. Never write from a cached picture: re-read and plan again first; and never
   // write to a group whose claim changed since we checked it (an operator or another
   // controller re-tagged it): the owner tag is read again before every batch of writes,
-  // unless step 3 read it as ours seconds ago.
+  // unless step 3 found it ours seconds ago. A claim step 3 made is read back here, just
+  // before the writes, whether or not there are any: two controllers claiming one group at
+  // once both tag it, and only the one whose tag stands when it reads back may write.
   bool applied = false;
   if (plan.hasWrites() && !writesOff(state)) {
     if (observed->fromCache) {
@@ -350,31 +355,29 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
                                facts);
     }
   }
+  const bool writes = plan.hasWrites() && !writesOff(state);
   const bool ownerJustRead =
       ownerReadAt && deps_.clock.now() - *ownerReadAt <= kOwnerReadCountsForWritesFor;
-  if (plan.hasWrites() && !writesOff(state)) {
-    if (!ownerJustRead) {
-      auto owner = readOwner(state.access, arn);
-      if (!owner) return fail(owner.error());
-      if (owner->value_or("") != state.access.ownerValue(key)) {
-        state.ownedArn.clear();
-        state.unrecordedArn = arn;
-        deps_.log.log(LogLevel::kWarn, "owner tag changed; not writing",
-                      {core::field("binding", key), core::field("targetGroup", arn),
-                       core::field("owner", owner->value_or("(none)"))});
-        reportConflict(key, binding, state.access, owner->value_or(""));
-        ReconcileResult result;
-        result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
-        return result;
-      }
+  if (pendingClaim || (writes && !ownerJustRead)) {
+    core::MonoTime readAt{};
+    auto ours = confirmOwnerBeforeWriting(key, binding, state, pendingClaim, readAt);
+    if (!ours) return fail(ours.error());
+    if (!*ours) {
+      ReconcileResult result;
+      result.requeueAfter = options_.claimRecheck;  // claim it back if the tag was removed
+      return result;
     }
+    ownerReadAt = readAt;
+  }
+  if (writes) {
     std::set<std::string> listedKeys;
     for (const auto& t : source->targets) listedKeys.insert(t.key());
     const bool listedRegistered =
         std::any_of(observed->targets.begin(), observed->targets.end(), [&](const auto& o) {
           return core::isRegistered(o) && listedKeys.contains(o.target.key());
         });
-    if (auto written = applyPlan(key, arn, state.access, plan, *group, now, listedRegistered);
+    if (auto written =
+            applyPlan(key, arn, state.access, plan, *group, now, *ownerReadAt, listedRegistered);
         !written) {
       return fail(written.error());
     }
@@ -557,7 +560,8 @@ core::Result<std::optional<std::string>> Reconciler::readOwner(const GroupAccess
 
 core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
     const std::string& key, const DesiredBinding& desired, BindingState& state,
-    std::string& conflictHolder, std::optional<core::MonoTime>& ownerReadAt) {
+    std::string& conflictHolder, std::optional<core::MonoTime>& ownerReadAt,
+    std::optional<PendingClaim>& pending) {
   const auto& arn = desired.binding.spec.targetGroupArn.text;
   const auto& access = state.access;
   // Checked once per group; before every batch of writes the tag is read again (step 7).
@@ -615,23 +619,42 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
 
   auto added = writerFor(state, access).addTags(arn, {{kOwnerTagKey, mine}});
   if (!added) return std::unexpected(added.error());
-  // Check-then-act is not a claim: read it back, so two claimants never both write.
-  const auto confirmReadAt = deps_.clock.now();
-  auto confirmed = readOwner(access, arn);
-  if (!confirmed) return std::unexpected(confirmed.error());
-  if (*confirmed != mine) {
-    conflictHolder = confirmed->value_or("");
-    return Ownership::kConflict;
-  }
-  ownerReadAt = confirmReadAt;
-  state.ownedArn = arn;
-  state.ownedAccess = access;
-  deps_.log.log(LogLevel::kInfo,
-                eventReason == "Adopted" ? "adopted target group" : "claimed target group",
-                {core::field("binding", key), core::field("targetGroup", arn),
-                 core::field("previousOwner", owner->value_or(""))});
-  addEvent(key, EventType::kNormal, eventReason, eventMessage);
+  // Check-then-act is not a claim: step 7 reads it back before anything is written.
+  pending = PendingClaim{eventReason, eventMessage, owner->value_or("")};
   return Ownership::kOwned;
+}
+
+core::Result<bool> Reconciler::confirmOwnerBeforeWriting(const std::string& key,
+                                                         const api::TargetGroupBinding& binding,
+                                                         BindingState& state,
+                                                         const std::optional<PendingClaim>& pending,
+                                                         core::MonoTime& readAt) {
+  const auto& arn = binding.spec.targetGroupArn.text;
+  readAt = deps_.clock.now();  // from before the call: what it returns may be as old as that
+  auto owner = readOwner(state.access, arn);
+  if (!owner) return std::unexpected(owner.error());
+  if (owner->value_or("") != state.access.ownerValue(key)) {
+    state.ownedArn.clear();
+    state.unrecordedArn = arn;
+    deps_.log.log(
+        LogLevel::kWarn,
+        pending ? "another claim replaced ours; not writing" : "owner tag changed; not writing",
+        {core::field("binding", key), core::field("targetGroup", arn),
+         core::field("owner", owner->value_or("(none)"))});
+    reportConflict(key, binding, state.access, owner->value_or(""));
+    return false;
+  }
+  if (pending) {
+    state.ownedArn = arn;
+    state.ownedAccess = state.access;
+    deps_.log.log(
+        LogLevel::kInfo,
+        pending->eventReason == "Adopted" ? "adopted target group" : "claimed target group",
+        {core::field("binding", key), core::field("targetGroup", arn),
+         core::field("previousOwner", pending->previousOwner)});
+    addEvent(key, EventType::kNormal, pending->eventReason, pending->eventMessage);
+  }
+  return true;
 }
 
 Reconciler::SourceView Reconciler::readSource(const std::string& key,
@@ -734,7 +757,7 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
 core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
                                          const GroupAccess& access, core::Plan& plan,
                                          GroupMemory& group, core::MonoTime now,
-                                         bool listedRegistered) {
+                                         core::MonoTime ownerReadAt, bool listedRegistered) {
   auto api = writerFor(stateFor(key), access);
   if (!plan.toRegister.empty()) {
     auto report = registerReportingRejections(api, arn, plan.toRegister);
@@ -776,6 +799,19 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
                     {core::field("binding", key), core::field("targetGroup", arn),
                      core::field("count", static_cast<long long>(plan.toRegister.size())),
                      core::field("targets", joinKeys(plan.toRegister))});
+    }
+  }
+  if (!plan.toDeregister.empty() &&
+      deps_.clock.now() - ownerReadAt > kOwnerReadCountsForWritesFor) {
+    // The registrations took a while (a refusal search, throttling): the deregistrations, the
+    // writes that can take a serving target out, wait for a fresh look at the tag.
+    auto owner = readOwner(access, arn);
+    if (!owner) return std::unexpected(owner.error());
+    if (owner->value_or("") != access.ownerValue(key)) {
+      return core::makeError(core::ErrorKind::kConflict,
+                             "the owner tag of " + arn + " changed to \"" + owner->value_or("") +
+                                 "\" while registering; nothing deregistered",
+                             "OwnerTagChanged");
     }
   }
   if (!plan.toDeregister.empty()) {
@@ -904,11 +940,13 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
                                        factsFor(state));
     }
     if (!plan.toDeregister.empty()) {
+      const auto ownerReadAt = deps_.clock.now();
       auto owner = readOwner(state.ownedAccess, arn);
       if (!owner) return fail(owner.error());
       if (owner->value_or("") != state.ownedAccess.ownerValue(key)) {
         plan = core::Plan{};  // no longer ours: leave its targets alone
-      } else if (auto r = applyPlan(key, arn, state.ownedAccess, plan, *group, now); !r) {
+      } else if (auto r = applyPlan(key, arn, state.ownedAccess, plan, *group, now, ownerReadAt);
+                 !r) {
         return fail(r.error());
       }
     }

@@ -16,10 +16,10 @@
 //                 answer with no allowed address is a failing source)
 //   5. observed   the group's targets (cached; re-read before any write)
 //   6. plan       computePlan (pure)
-//   7. apply      re-check the owner tag (unless step 3 read it as ours moments ago), then Register
-//   (refused targets held, the rest
-//                 registered) and Deregister; record what was written. With leader election
-//                 (Deps::writeGate) every write is fenced by the lease term the reconcile
+//   7. apply      re-check the owner tag (a claim made in step 3 is read back here; a tag step 3
+//                 found ours moments ago counts as read), then Register (refused targets held,
+//                 the rest registered) and Deregister; record what was written. With leader
+//                 election (Deps::writeGate) every write is fenced by the lease term the reconcile
 //                 started in, and a standby plans and reports without writing (as --dry-run)
 //   8. report     status conditions, events, metrics; when to look again
 // Memory that belongs to a target group (when each target was last listed, refused targets,
@@ -220,11 +220,27 @@ class Reconciler {
 
   // Steps (see the header comment).
   core::Result<void> readGroupFacts(const DesiredBinding& desired, BindingState& state);
+  // A claim tagged in this reconcile and not read back yet: step 7 reads it back just before
+  // the writes, so that one DescribeTags both confirms it and checks the owner before writing.
+  struct PendingClaim {
+    std::string eventReason;  // Claimed or Adopted
+    std::string eventMessage;
+    std::string previousOwner;
+  };
   // `ownerReadAt`: when the tag was read as ours, if this call read it (a cached claim is not
-  // read).
+  // read). `pending`: set when it tagged the group (then ownedArn is not set yet).
   core::Result<Ownership> establishOwnership(const std::string& key, const DesiredBinding& desired,
                                              BindingState& state, std::string& conflictHolder,
-                                             std::optional<core::MonoTime>& ownerReadAt);
+                                             std::optional<core::MonoTime>& ownerReadAt,
+                                             std::optional<PendingClaim>& pending);
+  // Step 7's owner check: reads the tag; true when it is ours (a pending claim is then
+  // confirmed: ownedArn set, logged, event), false when someone else holds it (Conflict
+  // reported, ownedArn cleared).
+  core::Result<bool> confirmOwnerBeforeWriting(const std::string& key,
+                                               const api::TargetGroupBinding& binding,
+                                               BindingState& state,
+                                               const std::optional<PendingClaim>& pending,
+                                               core::MonoTime& readAt);
   SourceView readSource(const std::string& key, const api::TargetGroupBinding& binding,
                         const BindingState& state, GroupMemory& group, core::MonoTime now);
   core::Result<std::optional<std::string>> readOwner(const GroupAccess& access,
@@ -235,9 +251,13 @@ class Reconciler {
   // `listedRegistered`: some target the source lists is registered already; when none is and
   // AWS refuses every registration, the plan's deregistrations are held (they would empty
   // the group of everything the source stands for).
+  // `ownerReadAt`: when the owner tag was last read as ours; older than
+  // kOwnerReadCountsForWritesFor by the deregistrations (a refusal search can take a while),
+  // it is read again first, and a changed tag stops them.
   core::Result<void> applyPlan(const std::string& key, const std::string& arn,
                                const GroupAccess& access, core::Plan& plan, GroupMemory& group,
-                               core::MonoTime now, bool listedRegistered = true);
+                               core::MonoTime now, core::MonoTime ownerReadAt,
+                               bool listedRegistered = true);
   // Live bindings (not pending deletion) other than `key` that name `arn`.
   std::vector<std::string> successorsOf(const std::string& key, const std::string& arn) const;
 

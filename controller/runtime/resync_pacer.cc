@@ -26,10 +26,17 @@ std::vector<std::string> ResyncPacer::due(core::MonoTime now,
                                           const std::function<std::vector<std::string>()>& listKeys,
                                           std::size_t resyncBacklog) {
   std::vector<std::string> out;
-  if (const auto limit = backlogLimit(); limit && resyncBacklog > *limit) {
-    // Paused: the next key stays due now, so the round resumes where it stopped, spread.
+  if (const auto limit = backlogLimit();
+      limit && resyncBacklog > *limit && pausedThisRound_ < roundLength_) {
+    // Paused: the next key (or the next round's start) stays due now, so the round resumes
+    // where it stopped, spread.
     if (inRound_ && next_ < round_.size() && dueTime(next_) < now) {
-      roundStart_ += now - dueTime(next_);
+      const auto slide = now - dueTime(next_);
+      roundStart_ += slide;
+      pausedThisRound_ += slide;
+    } else if (!inRound_ && nextRoundAt_ < now) {
+      pausedThisRound_ += now - nextRoundAt_;
+      nextRoundAt_ = now;
     }
     return out;
   }
@@ -49,6 +56,7 @@ std::vector<std::string> ResyncPacer::due(core::MonoTime now,
     }
     if (next_ < round_.size()) break;
     inRound_ = false;
+    pausedThisRound_ = std::chrono::nanoseconds::zero();
     nextRoundAt_ = roundStart_ + roundLength_;
     round_ = {};
   }

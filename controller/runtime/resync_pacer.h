@@ -11,13 +11,15 @@
 // order, so when bindings are added before it its interval can grow towards two rounds once.
 // A caller late by more than kMaxLag (a stalled thread, a suspended process) gets the rest of
 // the round spread from then on, not handed out at once.
-// Backpressure: while the work queue's resync lane holds more than kBacklogSeconds of the
-// budget, the round waits (its schedule slides). Those queued keys are reads at the budget rate
-// already: after a cold start, thousands of post-write re-checks. Handing out more keys at
-// the same rate would keep the lane at that depth for ever (arrivals equal to service), so
-// it would drain only as round keys happened to merge into queued ones; paused, it drains
-// at the budget rate and the round goes on from where it stopped. A round is then longer by
-// the pause; a binding waiting in the lane is read there.
+// Backpressure: while the work queue's resync lane holds more than kBacklogSeconds of keys at
+// the round's rate, the round waits (its schedule slides). Those queued keys are reads at the
+// lane's budget already: after a cold start, thousands of post-write re-checks. Handing out
+// more keys at the same rate would keep the lane at that depth for ever (arrivals equal to
+// service), so it would drain only as round keys happened to merge into queued ones; paused,
+// it drains at the budget and the round goes on from where it stopped. The pauses of one
+// round (and the delay of its start) add up to one round length at most: writes that keep the
+// lane full cannot starve the bindings that never write of their re-check, each of which still
+// comes at least once every two rounds.
 // Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 
@@ -58,8 +60,8 @@ class ResyncPacer {
                                const std::function<std::vector<std::string>()>& listKeys,
                                std::size_t resyncBacklog = 0);
 
-  // The resync-lane depth above which the round waits: kBacklogSeconds of the budget (at
-  // least one key); none without a budget (the lane then drains at once).
+  // The resync-lane depth above which the round waits: kBacklogSeconds of keys at
+  // maxPerSecond (at least one); none without a budget (the lane then drains at once).
   std::optional<std::size_t> backlogLimit() const;
 
   // The latest round's length (the period, or longer when stretched) and size.
@@ -78,6 +80,8 @@ class ResyncPacer {
   std::size_t roundSize_ = 0;
   std::vector<std::string> round_;
   std::size_t next_ = 0;  // first key of round_ not handed out yet
+  // Paused so far in the current round, its start's delay included; at most roundLength_.
+  std::chrono::nanoseconds pausedThisRound_{0};
 };
 
 }  // namespace endpointbinder::runtime

@@ -201,6 +201,40 @@ TEST(ResyncPacerTest, WithoutABudgetABacklogPausesNothing) {
             std::vector<std::string>{"ns/b0"});
 }
 
+TEST(ResyncPacerTest, PausesAddUpToOneRoundSoBindingsThatNeverWriteAreStillReChecked) {
+  // Found by review: re-checks after writes arriving at the lane's budget for good would keep
+  // the round paused for good, and a binding that never writes would never be re-checked.
+  ResyncPacer pacer({100s, 5.0}, core::MonoTime(0s));  // 10 keys, 10 s apart
+  std::map<std::string, std::vector<std::chrono::nanoseconds>> handed;
+  for (auto t = 1s; t <= 500s; t += 1s) {
+    for (auto& key : pacer.due(
+             core::MonoTime(t), [] { return keys(10); }, 1000)) {
+      handed[key].push_back(t);
+    }
+  }
+  ASSERT_EQ(handed.size(), 10u);
+  for (const auto& [key, times] : handed) {
+    EXPECT_LE(times.front(), 100s + 2 * 100s) << key;  // the first round, paused 100 s at most
+    for (std::size_t i = 1; i < times.size(); ++i) {
+      EXPECT_LE(times[i] - times[i - 1], 2 * 100s) << key;
+    }
+  }
+}
+
+TEST(ResyncPacerTest, APauseOverARoundsStartDoesNotReleaseTheKeysDueMeanwhileAtOnce) {
+  ResyncPacer pacer({10s, 1.0}, core::MonoTime(0s));  // 10 keys, 1 s apart; limit 2 queued
+  const auto lister = [] { return keys(10); };
+  for (auto t = 10s; t < 20s; t += 1s)
+    ASSERT_EQ(pacer.due(core::MonoTime(t), lister, 0).size(), 1u);
+  for (auto t = 20s; t <= 23s; t += 1s) {
+    EXPECT_TRUE(pacer.due(core::MonoTime(t), lister, 3).empty());  // paused over the start
+  }
+  // Resumed from where the pause left the start (23 s): not the five keys due at 20-24 s.
+  EXPECT_EQ(pacer.due(core::MonoTime(24s), lister, 0),
+            (std::vector<std::string>{"ns/b0", "ns/b1"}));
+  EXPECT_EQ(pacer.due(core::MonoTime(25s), lister, 0), std::vector<std::string>{"ns/b2"});
+}
+
 // The cold start of 5,000 bindings at AWS-like quotas (bench/scale, 2026-12-05): for 1,500 s
 // every worker served events (the writes) and each write scheduled a re-check, so the resync
 // lane then held 5,000 of them, drained at its budget (5/s) while the round, stretched to use
