@@ -257,7 +257,16 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     return std::unexpected(error);
   };
 
-  // 2. The group: a binding pointed at another group first gives the old one back.
+  // 2. The group: a binding pointed at another group first gives the old one back, and takes
+  // off a claim it tagged there but never read back.
+  if (state.pendingClaim && state.pendingClaim->arn != arn) {
+    const auto pending = *state.pendingClaim;
+    if (auto released = releaseClaim(key, pending.arn, pending.access); !released) {
+      return fail(released.error());
+    }
+    state.pendingClaim.reset();
+    state.wakeAfter = successorsOf(key, pending.arn);
+  }
   if (!state.ownedArn.empty() && state.ownedArn != arn) {
     if (auto released = releaseClaim(key, state.ownedArn, state.ownedAccess); !released) {
       return fail(released.error());
@@ -288,12 +297,10 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   std::string holder;
   const bool ownershipCached = state.ownedArn == arn;
   std::optional<core::MonoTime> ownerReadAt;
-  std::optional<PendingClaim> pendingClaim;
-  auto ownership = establishOwnership(key, desired, state, holder, ownerReadAt, pendingClaim);
+  auto ownership = establishOwnership(key, desired, state, holder, ownerReadAt);
   if (!ownership) return fail(ownership.error());
   if (*ownership == Ownership::kConflict) {
-    state.unrecordedArn = arn;
-    reportConflict(key, binding, state.access, holder);
+    loseOwnership(key, binding, state, holder);
     const auto claim = parseOwnerValue(holder);
     ReconcileResult result;
     // A binding of ours that is missing from the manifests holds it: its confirmed deletion
@@ -358,9 +365,9 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   const bool writes = plan.hasWrites() && !writesOff(state);
   const bool ownerJustRead =
       ownerReadAt && deps_.clock.now() - *ownerReadAt <= kOwnerReadCountsForWritesFor;
-  if (pendingClaim || (writes && !ownerJustRead)) {
+  if (state.pendingClaim || (writes && !ownerJustRead)) {
     core::MonoTime readAt{};
-    auto ours = confirmOwnerBeforeWriting(key, binding, state, pendingClaim, readAt);
+    auto ours = confirmOwnerBeforeWriting(key, binding, state, readAt);
     if (!ours) return fail(ours.error());
     if (!*ours) {
       ReconcileResult result;
@@ -376,9 +383,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
         std::any_of(observed->targets.begin(), observed->targets.end(), [&](const auto& o) {
           return core::isRegistered(o) && listedKeys.contains(o.target.key());
         });
-    if (auto written =
-            applyPlan(key, arn, state.access, plan, *group, now, *ownerReadAt, listedRegistered);
+    std::optional<std::string> tagChangedTo;
+    if (auto written = applyPlan(key, arn, state.access, plan, *group, now, *ownerReadAt,
+                                 tagChangedTo, listedRegistered);
         !written) {
+      if (tagChangedTo) loseOwnership(key, binding, state, *tagChangedTo);
       return fail(written.error());
     }
     ownershipVerified = true;
@@ -560,8 +569,7 @@ core::Result<std::optional<std::string>> Reconciler::readOwner(const GroupAccess
 
 core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
     const std::string& key, const DesiredBinding& desired, BindingState& state,
-    std::string& conflictHolder, std::optional<core::MonoTime>& ownerReadAt,
-    std::optional<PendingClaim>& pending) {
+    std::string& conflictHolder, std::optional<core::MonoTime>& ownerReadAt) {
   const auto& arn = desired.binding.spec.targetGroupArn.text;
   const auto& access = state.access;
   // Checked once per group; before every batch of writes the tag is read again (step 7).
@@ -576,8 +584,7 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
   if (!owner) return std::unexpected(owner.error());
   if (*owner == mine) {
     ownerReadAt = firstReadAt;
-    state.ownedArn = arn;
-    state.ownedAccess = access;
+    takeOwnership(key, state, arn);  // a claim an AWS error kept from being read back: confirmed
     return Ownership::kOwned;
   }
 
@@ -620,40 +627,51 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
   auto added = writerFor(state, access).addTags(arn, {{kOwnerTagKey, mine}});
   if (!added) return std::unexpected(added.error());
   // Check-then-act is not a claim: step 7 reads it back before anything is written.
-  pending = PendingClaim{eventReason, eventMessage, owner->value_or("")};
+  state.pendingClaim = PendingClaim{arn, access, eventReason, eventMessage, owner->value_or("")};
   return Ownership::kOwned;
+}
+
+void Reconciler::takeOwnership(const std::string& key, BindingState& state,
+                               const std::string& arn) {
+  state.ownedArn = arn;
+  state.ownedAccess = state.access;
+  if (!state.pendingClaim || state.pendingClaim->arn != arn) return;
+  const auto pending = std::move(*state.pendingClaim);
+  state.pendingClaim.reset();
+  deps_.log.log(LogLevel::kInfo,
+                pending.eventReason == "Adopted" ? "adopted target group" : "claimed target group",
+                {core::field("binding", key), core::field("targetGroup", arn),
+                 core::field("previousOwner", pending.previousOwner)});
+  addEvent(key, EventType::kNormal, pending.eventReason, pending.eventMessage);
+}
+
+void Reconciler::loseOwnership(const std::string& key, const api::TargetGroupBinding& binding,
+                               BindingState& state, const std::string& holder) {
+  const auto& arn = binding.spec.targetGroupArn.text;
+  state.ownedArn.clear();
+  if (state.pendingClaim && state.pendingClaim->arn == arn) state.pendingClaim.reset();
+  state.unrecordedArn = arn;
+  reportConflict(key, binding, state.access, holder);
 }
 
 core::Result<bool> Reconciler::confirmOwnerBeforeWriting(const std::string& key,
                                                          const api::TargetGroupBinding& binding,
                                                          BindingState& state,
-                                                         const std::optional<PendingClaim>& pending,
                                                          core::MonoTime& readAt) {
   const auto& arn = binding.spec.targetGroupArn.text;
   readAt = deps_.clock.now();  // from before the call: what it returns may be as old as that
   auto owner = readOwner(state.access, arn);
   if (!owner) return std::unexpected(owner.error());
   if (owner->value_or("") != state.access.ownerValue(key)) {
-    state.ownedArn.clear();
-    state.unrecordedArn = arn;
-    deps_.log.log(
-        LogLevel::kWarn,
-        pending ? "another claim replaced ours; not writing" : "owner tag changed; not writing",
-        {core::field("binding", key), core::field("targetGroup", arn),
-         core::field("owner", owner->value_or("(none)"))});
-    reportConflict(key, binding, state.access, owner->value_or(""));
+    deps_.log.log(LogLevel::kWarn,
+                  state.pendingClaim ? "another claim replaced ours; not writing"
+                                     : "owner tag changed; not writing",
+                  {core::field("binding", key), core::field("targetGroup", arn),
+                   core::field("owner", owner->value_or("(none)"))});
+    loseOwnership(key, binding, state, owner->value_or(""));
     return false;
   }
-  if (pending) {
-    state.ownedArn = arn;
-    state.ownedAccess = state.access;
-    deps_.log.log(
-        LogLevel::kInfo,
-        pending->eventReason == "Adopted" ? "adopted target group" : "claimed target group",
-        {core::field("binding", key), core::field("targetGroup", arn),
-         core::field("previousOwner", pending->previousOwner)});
-    addEvent(key, EventType::kNormal, pending->eventReason, pending->eventMessage);
-  }
+  takeOwnership(key, state, arn);
   return true;
 }
 
@@ -757,7 +775,9 @@ Reconciler::SourceView Reconciler::readSource(const std::string& key,
 core::Result<void> Reconciler::applyPlan(const std::string& key, const std::string& arn,
                                          const GroupAccess& access, core::Plan& plan,
                                          GroupMemory& group, core::MonoTime now,
-                                         core::MonoTime ownerReadAt, bool listedRegistered) {
+                                         core::MonoTime ownerReadAt,
+                                         std::optional<std::string>& tagChangedTo,
+                                         bool listedRegistered) {
   auto api = writerFor(stateFor(key), access);
   if (!plan.toRegister.empty()) {
     auto report = registerReportingRejections(api, arn, plan.toRegister);
@@ -808,6 +828,7 @@ core::Result<void> Reconciler::applyPlan(const std::string& key, const std::stri
     auto owner = readOwner(access, arn);
     if (!owner) return std::unexpected(owner.error());
     if (owner->value_or("") != access.ownerValue(key)) {
+      tagChangedTo = owner->value_or("");
       return core::makeError(core::ErrorKind::kConflict,
                              "the owner tag of " + arn + " changed to \"" + owner->value_or("") +
                                  "\" while registering; nothing deregistered",
@@ -943,9 +964,11 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
       const auto ownerReadAt = deps_.clock.now();
       auto owner = readOwner(state.ownedAccess, arn);
       if (!owner) return fail(owner.error());
+      std::optional<std::string> tagChangedTo;  // a deletion registers nothing: not set
       if (owner->value_or("") != state.ownedAccess.ownerValue(key)) {
         plan = core::Plan{};  // no longer ours: leave its targets alone
-      } else if (auto r = applyPlan(key, arn, state.ownedAccess, plan, *group, now, ownerReadAt);
+      } else if (auto r = applyPlan(key, arn, state.ownedAccess, plan, *group, now, ownerReadAt,
+                                    tagChangedTo);
                  !r) {
         return fail(r.error());
       }
@@ -984,6 +1007,20 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
     if (auto released = releaseClaim(key, arn, state.ownedAccess); !released) {
       return fail(released.error());
     }
+  }
+  // A claim tagged but never read back (an AWS error came first): taken off like an owned one
+  // (releaseClaim removes the tag only while it is still ours), or left to a binding that names
+  // the group now, which adopts it. Nothing is deregistered for it.
+  if (state.pendingClaim && state.pendingClaim->arn != state.ownedArn) {
+    const auto pending = *state.pendingClaim;
+    auto successors = successorsOf(key, pending.arn);
+    if (successors.empty()) {
+      if (auto released = releaseClaim(key, pending.arn, pending.access); !released) {
+        return fail(released.error());
+      }
+    }
+    done.wake.insert(done.wake.end(), successors.begin(), successors.end());
+    state.pendingClaim.reset();
   }
 
   // The manifest may have come back while this ran: stop tracking its source only if it is

@@ -188,6 +188,17 @@ class Reconciler {
     bool refreshIsRecheck = false;
     core::MonoTime lastUsed{};
   };
+  // A claim tagged and not read back yet. Step 7 reads it back just before the writes, so
+  // that one DescribeTags both confirms it and checks the owner before writing. Kept in the
+  // binding's state until then: an AWS error before step 7 leaves our tag on the group, which
+  // a retarget or a deletion must take off like an owned claim, and the claim's event is owed.
+  struct PendingClaim {
+    std::string arn;
+    GroupAccess access;       // the way it was tagged (the way to take it off)
+    std::string eventReason;  // Claimed or Adopted
+    std::string eventMessage;
+    std::string previousOwner;
+  };
   // What this controller remembers of one binding.
   struct BindingState {
     api::TargetGroupBinding lastSpec;  // for deletionPolicy after the manifest is gone
@@ -200,6 +211,7 @@ class Reconciler {
     // recorded in the group's memory meanwhile, so a claim back must not trust that memory's
     // absences ("" none).
     std::string unrecordedArn;
+    std::optional<PendingClaim> pendingClaim;
     // How ownedArn was claimed: releasing it after a retarget, or deleting the binding, goes
     // the same way (the spec may name another role or group by then).
     GroupAccess ownedAccess;
@@ -220,27 +232,23 @@ class Reconciler {
 
   // Steps (see the header comment).
   core::Result<void> readGroupFacts(const DesiredBinding& desired, BindingState& state);
-  // A claim tagged in this reconcile and not read back yet: step 7 reads it back just before
-  // the writes, so that one DescribeTags both confirms it and checks the owner before writing.
-  struct PendingClaim {
-    std::string eventReason;  // Claimed or Adopted
-    std::string eventMessage;
-    std::string previousOwner;
-  };
   // `ownerReadAt`: when the tag was read as ours, if this call read it (a cached claim is not
-  // read). `pending`: set when it tagged the group (then ownedArn is not set yet).
+  // read). A claim it tags is left in state.pendingClaim (ownedArn is not set yet).
   core::Result<Ownership> establishOwnership(const std::string& key, const DesiredBinding& desired,
                                              BindingState& state, std::string& conflictHolder,
-                                             std::optional<core::MonoTime>& ownerReadAt,
-                                             std::optional<PendingClaim>& pending);
+                                             std::optional<core::MonoTime>& ownerReadAt);
   // Step 7's owner check: reads the tag; true when it is ours (a pending claim is then
   // confirmed: ownedArn set, logged, event), false when someone else holds it (Conflict
-  // reported, ownedArn cleared).
+  // reported, ownedArn and the pending claim cleared).
   core::Result<bool> confirmOwnerBeforeWriting(const std::string& key,
                                                const api::TargetGroupBinding& binding,
-                                               BindingState& state,
-                                               const std::optional<PendingClaim>& pending,
-                                               core::MonoTime& readAt);
+                                               BindingState& state, core::MonoTime& readAt);
+  // The claim is ours: ownedArn set; a pending claim's log line and event.
+  void takeOwnership(const std::string& key, BindingState& state, const std::string& arn);
+  // Someone else's tag stands on `arn`: ownership and a pending claim dropped, Conflict
+  // reported, and the group's memory marked as missing this binding's listings.
+  void loseOwnership(const std::string& key, const api::TargetGroupBinding& binding,
+                     BindingState& state, const std::string& holder);
   SourceView readSource(const std::string& key, const api::TargetGroupBinding& binding,
                         const BindingState& state, GroupMemory& group, core::MonoTime now);
   core::Result<std::optional<std::string>> readOwner(const GroupAccess& access,
@@ -254,9 +262,11 @@ class Reconciler {
   // `ownerReadAt`: when the owner tag was last read as ours; older than
   // kOwnerReadCountsForWritesFor by the deregistrations (a refusal search can take a while),
   // it is read again first, and a changed tag stops them.
+  // `tagChangedTo`: set (with error OwnerTagChanged) when that read found someone else's.
   core::Result<void> applyPlan(const std::string& key, const std::string& arn,
                                const GroupAccess& access, core::Plan& plan, GroupMemory& group,
                                core::MonoTime now, core::MonoTime ownerReadAt,
+                               std::optional<std::string>& tagChangedTo,
                                bool listedRegistered = true);
   // Live bindings (not pending deletion) other than `key` that name `arn`.
   std::vector<std::string> successorsOf(const std::string& key, const std::string& arn) const;

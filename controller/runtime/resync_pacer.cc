@@ -30,15 +30,18 @@ std::vector<std::string> ResyncPacer::due(core::MonoTime now,
       limit && resyncBacklog > *limit && pausedThisRound_ < roundLength_) {
     // Paused: the next key (or the next round's start) stays due now, so the round resumes
     // where it stopped, spread.
+    // Each slide is clamped to what is left of the round's pause, so the cap holds exactly.
+    const auto left = roundLength_ - pausedThisRound_;
     if (inRound_ && next_ < round_.size() && dueTime(next_) < now) {
-      const auto slide = now - dueTime(next_);
+      const auto slide = std::min<std::chrono::nanoseconds>(now - dueTime(next_), left);
       roundStart_ += slide;
       pausedThisRound_ += slide;
     } else if (!inRound_ && nextRoundAt_ < now) {
-      pausedThisRound_ += now - nextRoundAt_;
-      nextRoundAt_ = now;
+      const auto slide = std::min<std::chrono::nanoseconds>(now - nextRoundAt_, left);
+      nextRoundAt_ += slide;
+      pausedThisRound_ += slide;
     }
-    return out;
+    if (pausedThisRound_ < roundLength_) return out;
   }
   // Twice at most: the round that ends in this call, and the one that begins right after it.
   for (int pass = 0; pass < 2; ++pass) {

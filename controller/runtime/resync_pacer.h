@@ -19,7 +19,8 @@
 // it drains at the budget and the round goes on from where it stopped. The pauses of one
 // round (and the delay of its start) add up to one round length at most: writes that keep the
 // lane full cannot starve the bindings that never write of their re-check, each of which still
-// comes at least once every two rounds.
+// comes at least once every three round lengths (the rest of its round paused, the next
+// round's start delayed by its own pause).
 // Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 

@@ -408,6 +408,47 @@ TEST_F(ReconcilerTest, AnotherClaimLandingBeforeOurReadBackIsNeverWrittenInto) {
   EXPECT_EQ(h.owner(arn), "other-controller/ns/web");
 }
 
+// A claim is tagged in step 3 and read back in step 7; an AWS error between them (here the
+// group's read) leaves the tag with the claim unconfirmed. Found by review: the tag then stayed
+// for good on a group the binding was deleted or retargeted from, and the claim's event was
+// never said.
+TEST_F(ReconcilerTest, DeletionWhileAClaimIsUnconfirmedTakesItsTagOff) {
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  h.api->failNext.insert("DescribeTargetHealth");
+  h.expireAll();
+  ASSERT_FALSE(h.reconcile(key).has_value());
+  ASSERT_EQ(h.owner(arn), "endpoint-binder/ns/web");
+  h.remove(key);
+  sync(key);
+  EXPECT_EQ(h.owner(arn), std::nullopt) << "the tag of an unconfirmed claim left behind";
+  EXPECT_TRUE(h.registered(arn).empty());
+}
+
+TEST_F(ReconcilerTest, RetargetWhileAClaimIsUnconfirmedTakesItsTagOff) {
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  h.api->failNext.insert("DescribeTargetHealth");
+  h.expireAll();
+  ASSERT_FALSE(h.reconcile(key).has_value());
+  ASSERT_EQ(h.owner(arn), "endpoint-binder/ns/web");
+  const auto other = h.createGroup("web2");
+  h.apply(manifest("web", other, staticSource("10.0.1.1")));
+  sync(key);
+  EXPECT_EQ(h.owner(other), "endpoint-binder/ns/web");
+  EXPECT_EQ(h.owner(arn), std::nullopt) << "the old group keeps a claim nobody holds";
+}
+
+TEST_F(ReconcilerTest, AClaimConfirmedByTheNextReconcileStillSaysClaimed) {
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  h.api->failNext.insert("DescribeTargetHealth");
+  h.expireAll();
+  ASSERT_FALSE(h.reconcile(key).has_value());
+  EXPECT_FALSE(h.hasEvent(key, "Claimed"));
+  sync(key);
+  EXPECT_EQ(h.registered(arn), std::set<std::string>{"10.0.1.1:443"});
+  EXPECT_TRUE(h.hasEvent(key, "Claimed"));
+  EXPECT_EQ(h.condition(key, "Conflict"), "False Owned");
+}
+
 TEST_F(ReconcilerTest, AfterARestartTheClaimFoundOnTheFirstLookIsTheOwnerCheck) {
   const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
   sync(key);
@@ -463,6 +504,12 @@ TEST_F(ReconcilerTest, DeregistrationsAfterSlowRegistrationsWaitForAFreshLookAtT
   EXPECT_TRUE(h.registered(arn).contains("10.0.1.3:443"));
   EXPECT_TRUE(h.registered(arn).contains("10.0.1.2:443")) << "deregistered after the tag changed";
   EXPECT_TRUE(h.api->writesOf("DeregisterTargets").empty());
+  // Reported as the Conflict it is, and the next reconcile (nothing to write) knows it too.
+  EXPECT_EQ(h.condition(key, "Conflict"), "True OwnedByOther");
+  h.apply(manifest("web", arn, staticSource("10.0.1.1, 10.0.1.2, 10.0.1.3"), policy));
+  sync(key);
+  EXPECT_EQ(h.condition(key, "Conflict"), "True OwnedByOther");
+  EXPECT_NE(h.condition(key, "Synced"), "True Synced");
 }
 
 // ---- 4. an answer of disallowed addresses is a failing source -----------------------------------

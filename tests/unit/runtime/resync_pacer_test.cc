@@ -216,7 +216,28 @@ TEST(ResyncPacerTest, PausesAddUpToOneRoundSoBindingsThatNeverWriteAreStillReChe
   for (const auto& [key, times] : handed) {
     EXPECT_LE(times.front(), 100s + 2 * 100s) << key;  // the first round, paused 100 s at most
     for (std::size_t i = 1; i < times.size(); ++i) {
-      EXPECT_LE(times[i] - times[i - 1], 2 * 100s) << key;
+      EXPECT_LE(times[i] - times[i - 1], 3 * 100s + 1s) << key;
+    }
+  }
+}
+
+TEST(ResyncPacerTest, ABacklogFromTheMiddleOfARoundDelaysAKeyByThreeRoundLengthsAtMost) {
+  // Found by review: b0 out at the round's start, the rest of the round paused a whole round
+  // length, the next round's start delayed by its own: three round lengths between two reads.
+  ResyncPacer pacer({100s, 5.0}, core::MonoTime(0s));  // 10 keys, 10 s apart
+  std::map<std::string, std::vector<std::chrono::nanoseconds>> handed;
+  for (auto t = 1s; t <= 1500s; t += 1s) {
+    const std::size_t backlog = t > 100s ? 1000 : 0;
+    for (auto& key : pacer.due(
+             core::MonoTime(t), [] { return keys(10); }, backlog)) {
+      handed[key].push_back(t);
+    }
+  }
+  ASSERT_EQ(handed.size(), 10u);
+  for (const auto& [key, times] : handed) {
+    ASSERT_GE(times.size(), 3u) << key;
+    for (std::size_t i = 1; i < times.size(); ++i) {
+      EXPECT_LE(times[i] - times[i - 1], 3 * 100s + 1s) << key;
     }
   }
 }
