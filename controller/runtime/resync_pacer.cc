@@ -29,8 +29,8 @@ std::vector<std::string> ResyncPacer::due(core::MonoTime now,
   if (const auto limit = backlogLimit();
       limit && resyncBacklog > *limit && pausedThisRound_ < roundLength_) {
     // Paused: the next key (or the next round's start) stays due now, so the round resumes
-    // where it stopped, spread.
-    // Each slide is clamped to what is left of the round's pause, so the cap holds exactly.
+    // where it stopped, spread. Each slide is clamped to what is left of the round's pause,
+    // so the cap holds exactly; once it is used up, the round goes on below.
     const auto left = roundLength_ - pausedThisRound_;
     if (inRound_ && next_ < round_.size() && dueTime(next_) < now) {
       const auto slide = std::min<std::chrono::nanoseconds>(now - dueTime(next_), left);

@@ -68,7 +68,7 @@ void ScriptedSource::fail(const std::string& hostname, std::string reason) {
 
 // ---- RecordingApi -------------------------------------------------------------------------------
 
-std::optional<core::Error> RecordingApi::injected(const std::string& action) {
+std::optional<core::Error> RecordingApi::beforeSending(const std::string& action) {
   ++calls[action];
   if (beforeCall) beforeCall(action);
   if (!failNext.erase(action)) return std::nullopt;
@@ -79,19 +79,19 @@ std::optional<core::Error> RecordingApi::injected(const std::string& action) {
 
 core::Result<std::vector<aws::TargetGroupInfo>> RecordingApi::describeTargetGroups(
     const std::vector<std::string>& arns) {
-  if (auto e = injected("DescribeTargetGroups")) return std::unexpected(*e);
+  if (auto e = beforeSending("DescribeTargetGroups")) return std::unexpected(*e);
   return inner_.describeTargetGroups(arns);
 }
 
 core::Result<std::vector<core::ObservedTarget>> RecordingApi::describeTargetHealth(
     const std::string& arn) {
-  if (auto e = injected("DescribeTargetHealth")) return std::unexpected(*e);
+  if (auto e = beforeSending("DescribeTargetHealth")) return std::unexpected(*e);
   return inner_.describeTargetHealth(arn);
 }
 
 core::Result<void> RecordingApi::registerTargets(const std::string& arn,
                                                  const std::vector<core::Target>& targets) {
-  if (auto e = injected("RegisterTargets")) return std::unexpected(*e);
+  if (auto e = beforeSending("RegisterTargets")) return std::unexpected(*e);
   auto r = inner_.registerTargets(arn, targets);
   if (r) {
     Write w{"RegisterTargets", arn, {}, clock_.now()};
@@ -103,7 +103,7 @@ core::Result<void> RecordingApi::registerTargets(const std::string& arn,
 
 core::Result<void> RecordingApi::deregisterTargets(const std::string& arn,
                                                    const std::vector<core::Target>& targets) {
-  if (auto e = injected("DeregisterTargets")) return std::unexpected(*e);
+  if (auto e = beforeSending("DeregisterTargets")) return std::unexpected(*e);
   auto r = inner_.deregisterTargets(arn, targets);
   if (r) {
     Write w{"DeregisterTargets", arn, {}, clock_.now()};
@@ -115,12 +115,12 @@ core::Result<void> RecordingApi::deregisterTargets(const std::string& arn,
 
 core::Result<std::map<std::string, aws::Tags>> RecordingApi::describeTags(
     const std::vector<std::string>& arns) {
-  if (auto e = injected("DescribeTags")) return std::unexpected(*e);
+  if (auto e = beforeSending("DescribeTags")) return std::unexpected(*e);
   return inner_.describeTags(arns);
 }
 
 core::Result<void> RecordingApi::addTags(const std::string& arn, const aws::Tags& tags) {
-  if (auto e = injected("AddTags")) return std::unexpected(*e);
+  if (auto e = beforeSending("AddTags")) return std::unexpected(*e);
   auto r = inner_.addTags(arn, tags);
   if (r) {
     Write w{"AddTags", arn, {}, clock_.now()};
@@ -132,7 +132,7 @@ core::Result<void> RecordingApi::addTags(const std::string& arn, const aws::Tags
 
 core::Result<void> RecordingApi::removeTags(const std::string& arn,
                                             const std::vector<std::string>& keys) {
-  if (auto e = injected("RemoveTags")) return std::unexpected(*e);
+  if (auto e = beforeSending("RemoveTags")) return std::unexpected(*e);
   auto r = inner_.removeTags(arn, keys);
   if (r) writes.push_back(Write{"RemoveTags", arn, keys, clock_.now()});
   return r;

@@ -91,7 +91,8 @@ class RecordingApi final : public aws::TargetGroupApi {
   std::vector<Write> writesOf(const std::string& action) const;
 
  private:
-  std::optional<core::Error> injected(const std::string& action);
+  // Counts the call, runs beforeCall, and returns the failure failNext asks for, if any.
+  std::optional<core::Error> beforeSending(const std::string& action);
   aws::TargetGroupApi& inner_;
   const core::Clock& clock_;
 };
