@@ -23,7 +23,8 @@
 // Kept-open TCP connections (after a truncated answer) that the server closes while idle make
 // c-ares 1.18 move that server's in-flight queries to the next server: nothing is lost.
 // c-ares 1.18 cannot cancel one query of a shared channel, so a lookup that is cancelled or
-// runs out of time completes at once and its queries are left to end on their own (within
+// runs out of time completes at once (after the loop's batchPause at most) and its queries
+// are left to end on their own (within
 // c-ares' timeouts and tries), their answers ignored.
 //
 // c-ares itself retries a query `tries` times per server when it gets no answer (timeout,
@@ -40,6 +41,12 @@
 // message names each server's failure ("REFUSED from 10.0.0.2:53 (A); SERVFAIL from
 // 10.0.0.3:53 (A)"); when no server answers with data or NXDOMAIN/NODATA, the status is the
 // first failure's, which says more than a later timeout.
+//
+// Woken from its sleep, the loop pauses batchPause (2 ms) before it handles what woke it: the
+// answers to queries sent together arrive within a few milliseconds of each other, and one
+// poll() then finds them all (c-ares reads every datagram queued on a socket at once). At 1,000
+// names and a 5 s TTL the loop used to wake once per answer, 190 times a second, and those
+// wake-ups were most of its CPU (bench/README.md).
 //
 // Both families are asked at once; the outcome combines them (Resolver::resolve) and keeps
 // each one's own outcome in perFamily, so a timed-out AAAA query does not hide the A answer.
@@ -90,8 +97,14 @@ struct AresResolverOptions {
   std::chrono::milliseconds timeout{2000};
   // Tries per server (c-ares' "tries"), at least 1.
   int tries = 2;
-  // Hard bound on one resolve() call; exceeding it gives kTimeout.
+  // Bound on one resolve() call (overshot by batchPause at most); exceeding it gives kTimeout.
   std::chrono::milliseconds deadline{5000};
+  // How long the loop waits, once woken, before handling what woke it, so that what comes
+  // together (the answers to queries sent together, a refresh round's lookups) is handled in
+  // one pass (see above). Each step of a lookup that wakes the loop (the answer; a TCP connect
+  // and write after a truncated answer; a failover) waits it once. 0 turns it off; the loop
+  // never pauses longer than a quarter of `timeout`.
+  std::chrono::microseconds batchPause{2000};
 };
 
 class AresResolver final : public Resolver {
@@ -118,6 +131,9 @@ class AresResolver final : public Resolver {
 
   // Channel sets built so far (the first one at the first lookup): for tests of the rotation.
   uint64_t channelSetsBuilt() const;
+  // Times the loop was woken from a sleep (by an answer, a submission, a cancellation): for
+  // tests of batchPause.
+  uint64_t wakeUps() const;
 
  private:
   AresResolver(AresResolverOptions options, const core::Clock& clock);

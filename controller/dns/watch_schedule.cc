@@ -265,7 +265,13 @@ void WatchSchedule::setNextRefresh(const std::string& hostname, Target& target,
 }
 
 std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t limit) {
+  // Sized once: grown ticket by ticket, a round of a few dozen refreshes made blocks of a
+  // kilobyte and more, each of which makes glibc's malloc consolidate its free lists (3 % of
+  // the controller's CPU at 1,000 names, bench/README.md).
+  size_t due = 0;
+  for (auto it = due_.begin(); due < limit && it != due_.end() && it->first <= now; ++it) ++due;
   std::vector<RefreshTicket> tickets;
+  tickets.reserve(due);
   while (tickets.size() < limit && !due_.empty() && due_.begin()->first <= now) {
     auto node = due_.extract(due_.begin());
     Target& target = targets_.at(node.value().second);

@@ -29,6 +29,8 @@ namespace endpointbinder::cli {
 namespace {
 
 constexpr auto kMallocTrimPeriod = std::chrono::seconds(60);
+// Threads of cpprest's I/O pool (see where it is set).
+constexpr size_t kCpprestThreads = 2;
 // After SIGTERM the process ends at the latest this long after --shutdown-grace (the promise is
 // grace + 2 s; the rest is for the exit itself).
 constexpr auto kHardStopMargin = std::chrono::milliseconds(1500);
@@ -181,9 +183,11 @@ int runController(CliContext& ctx, const RunFlags& flags) {
   if (std::getenv("MALLOC_MMAP_THRESHOLD_") == nullptr) mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
   // cpprest's shared pool defaults to 40 threads. Our workers block on their own requests, so
-  // the pool only runs I/O completions: a few threads beyond the workers are plenty, and each
-  // thread not started saves its stack and malloc arena (bench/scale: 59 threads, 60 MiB RSS).
-  aws::setCpprestThreads(static_cast<size_t>(flags.workers) + 2);
+  // the pool only runs I/O completions and their short continuations, which two threads keep
+  // up with (thousands a second). More threads cost CPU, not just memory: asio hands each
+  // completion to another idle thread, and at 1,000 bindings those hand-offs (futex wake-ups)
+  // were a tenth of the controller's CPU with 10 threads (bench/README.md).
+  aws::setCpprestThreads(kCpprestThreads);
 
   core::RealClock clock;
   runtime::StreamLogger log(

@@ -521,6 +521,108 @@ TEST_F(AresResolverIntegrationTest, ManyLookupsInFlightAreMultiplexedOnOneChanne
   EXPECT_FALSE(outcomes.threads().contains(std::this_thread::get_id()));
 }
 
+// A DNS server on a loopback UDP socket that collects `count` queries, then answers them one
+// by one `spacing` apart (each with one A record, 10.0.0.1, TTL 5): answers that trickle in,
+// as a resolver's do when many queries were sent together.
+class TricklingServer {
+ public:
+  TricklingServer(size_t count, std::chrono::microseconds spacing) {
+    socket_ = ::socket(AF_INET, SOCK_DGRAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (::bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+      return;
+    }
+    port_ = ntohs(address.sin_port);
+    timeval wait{10, 0};  // a lost query must not hang the test
+    ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
+    thread_ = std::thread([this, count, spacing] { serve(count, spacing); });
+  }
+  ~TricklingServer() {
+    if (thread_.joinable()) thread_.join();
+    ::close(socket_);
+  }
+  int port() const { return port_; }
+
+ private:
+  struct Query {
+    std::vector<uint8_t> bytes;
+    sockaddr_storage from{};
+    socklen_t fromLength = sizeof(sockaddr_storage);
+  };
+  void serve(size_t count, std::chrono::microseconds spacing) {
+    std::vector<Query> queries;
+    while (queries.size() < count) {
+      Query query;
+      query.bytes.resize(512);
+      const ssize_t got = ::recvfrom(socket_, query.bytes.data(), query.bytes.size(), 0,
+                                     reinterpret_cast<sockaddr*>(&query.from), &query.fromLength);
+      if (got <= 0) return;
+      query.bytes.resize(static_cast<size_t>(got));
+      queries.push_back(std::move(query));
+    }
+    for (auto& query : queries) {
+      const std::vector<uint8_t> answer = answerTo(query.bytes);
+      ::sendto(socket_, answer.data(), answer.size(), 0,
+               reinterpret_cast<const sockaddr*>(&query.from), query.fromLength);
+      std::this_thread::sleep_for(spacing);
+    }
+  }
+  // The query's header and question, flagged as a response with one A record after them.
+  static std::vector<uint8_t> answerTo(const std::vector<uint8_t>& query) {
+    size_t end = 12;
+    while (end < query.size() && query[end] != 0) end += query[end] + 1;
+    end += 5;  // the root label, QTYPE, QCLASS
+    std::vector<uint8_t> answer(query.begin(), query.begin() + static_cast<long>(end));
+    answer[2] = 0x81;                // QR, RD
+    answer[3] = 0x80;                // RA, NOERROR
+    answer[6] = 0, answer[7] = 1;    // ANCOUNT 1
+    answer[8] = 0, answer[9] = 0;    // NSCOUNT 0
+    answer[10] = 0, answer[11] = 0;  // ARCOUNT 0 (an EDNS record of the query is dropped)
+    const uint8_t record[] = {0xC0, 12, 0, 1, 0, 1, 0, 0, 0, 5, 0, 4, 10, 0, 0, 1};
+    answer.insert(answer.end(), std::begin(record), std::end(record));
+    return answer;
+  }
+
+  int socket_ = -1;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+// Answers arriving a millisecond apart are handled a batch at a time: the loop, woken by the
+// first, pauses (batchPause) and then finds the others with it, instead of waking once per
+// answer (at 1,000 names and a 5 s TTL those wake-ups were most of the loop's CPU). The pause
+// here is long (80 ms) so that a loaded machine cannot spread 16 answers over more of them.
+TEST_F(AresResolverIntegrationTest, AnswersThatTrickleInAreHandledAFewAtATime) {
+  constexpr size_t kLookups = 16;
+  TricklingServer trickling(kLookups, 1ms);
+  ASSERT_NE(trickling.port(), 0);
+  AresResolverOptions options;
+  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), trickling.port()}};
+  options.timeout = 2s;
+  options.tries = 1;
+  options.batchPause = 80ms;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  Outcomes outcomes(kLookups);
+  for (size_t i = 0; i < kLookups; ++i) {
+    (*resolver)->resolveAsync("n" + std::to_string(i) + ".test", {true, false}, {},
+                              outcomes.slot(i));
+  }
+  ASSERT_TRUE(outcomes.waitAll(10s));
+  for (size_t i = 0; i < kLookups; ++i) {
+    const auto outcome = outcomes.at(i);
+    ASSERT_EQ(outcome.status, ResolveStatus::kOk) << i << ": " << outcome.message;
+    EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1"}));
+  }
+  // One wake-up for the submissions, and the 16 answers (15 ms from first to last) in one or
+  // two more; without the pause, one each (17).
+  EXPECT_LE((*resolver)->wakeUps(), kLookups / 2);
+}
+
 // A callback, on the loop's thread, may start the next lookup (the DNS watcher does, for a
 // refresh's further lookups): every link of the chain ends.
 TEST_F(AresResolverIntegrationTest, ALookupStartedFromACallbackRuns) {

@@ -146,6 +146,12 @@ TEST(AresResolverTest, RejectsBadOptions) {
   AresResolverOptions zeroDeadline;
   zeroDeadline.deadline = std::chrono::milliseconds(0);
   EXPECT_FALSE(AresResolver::create(zeroDeadline, clock).has_value());
+  AresResolverOptions negativePause;
+  negativePause.batchPause = std::chrono::microseconds(-1);
+  EXPECT_FALSE(AresResolver::create(negativePause, clock).has_value());
+  AresResolverOptions pauseLongerThanTheTimeout;  // allowed: the loop pauses timeout / 4
+  pauseLongerThanTheTimeout.batchPause = std::chrono::seconds(10);
+  EXPECT_TRUE(AresResolver::create(pauseLongerThanTheTimeout, clock).has_value());
   AresResolverOptions missingConf;
   missingConf.resolvConfPath = "/nonexistent/resolv.conf";
   auto created = AresResolver::create(missingConf, clock);
