@@ -1,5 +1,7 @@
 #include "controller/runtime/binding_status.h"
 
+#include "api/spec_json.h"
+
 namespace endpointbinder::runtime {
 
 const char* conditionStatusName(ConditionStatus status) {
@@ -24,6 +26,11 @@ const Condition* BindingStatus::condition(const std::string& type) const {
 bool BindingStatus::ready() const {
   const auto* c = condition("Ready");
   return c != nullptr && c->status == ConditionStatus::kTrue;
+}
+
+std::string BindingStatus::specText() const {
+  if (!specJson.empty() || !spec) return specJson;
+  return api::specToJson(*spec);
 }
 
 void StatusStore::setCondition(BindingStatus& status, Condition condition) {

@@ -109,7 +109,7 @@ Controller::Controller(Deps deps, ControllerOptions options)
             [this](const std::string& key) -> std::optional<api::DnsRecordBinding> {
               auto stored = store_.getDnsRecordBinding(key);
               if (!stored) return std::nullopt;
-              return stored->binding;
+              return *stored->binding;
             },
             *deps.route53, inventory_.get(), status_, deps.clock, deps.log,
             [this](const std::string& key) {
@@ -119,7 +119,7 @@ Controller::Controller(Deps deps, ControllerOptions options)
             [this](const std::string& zoneId) {
               std::vector<std::string> keys;
               for (const auto& [key, stored] : store_.dnsRecordBindings()) {
-                const auto& spec = stored.binding.spec;
+                const auto& spec = stored.binding->spec;
                 if (spec.hostedZoneId == zoneId || spec.reverseHostedZoneId == zoneId) {
                   keys.push_back(recordKey(key));
                 }
@@ -215,7 +215,7 @@ void Controller::resyncAll() {
     for (const auto& key : recordReconciler_->knownKeys()) keys.insert(key);
   }
   for (const auto& [key, stored] : store_.targetGroupBindings()) {
-    observed_.expire(stored.binding.spec.targetGroupArn.text);
+    observed_.expire(stored.binding->spec.targetGroupArn.text);
     keys.insert(key);
   }
   for (const auto& key : reconciler_.knownKeys()) keys.insert(key);  // deletions in progress
@@ -227,10 +227,10 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
   for (const auto* keys : {&changes.added, &changes.updated}) {
     for (const auto& key : *keys) {
       if (auto stored = store_.get(key)) {
-        sources_.track(stored->binding);
+        sources_.track(*stored->binding);
         if (deps_.metrics) {
-          deps_.metrics->registerBinding(stored->binding.metadata.ns,
-                                         stored->binding.metadata.name);
+          deps_.metrics->registerBinding(stored->binding->metadata.ns,
+                                         stored->binding->metadata.name);
         }
       }
       queue_.add(key);
@@ -248,7 +248,7 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
     for (const auto* keys : {&records.added, &records.updated}) {
       for (const auto& key : *keys) {
         if (auto stored = store_.getDnsRecordBinding(key); stored && inventory_) {
-          inventory_->subscribe(recordKey(key), stored->binding.spec.source);
+          inventory_->subscribe(recordKey(key), stored->binding->spec.source);
         }
         queue_.add(recordKey(key));
       }
@@ -363,7 +363,7 @@ void Controller::tickLoop() {
       }
       auto stored = store_.get(key);
       if (!stored) continue;  // deleted during the round
-      observed_.expire(stored->binding.spec.targetGroupArn.text);
+      observed_.expire(stored->binding->spec.targetGroupArn.text);
       queue_.add(key, Priority::kResync);
     }
     // Logged when the round starts or stops being stretched, or its length moves by a tenth:

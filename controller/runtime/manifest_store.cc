@@ -154,7 +154,7 @@ void examineAbsent(const std::map<std::string, StoredBinding<T>>& stored,
   std::set<std::string> keys;
   for (const T& binding : produced) keys.insert(binding.metadata.key());
   for (const auto& [key, entry] : stored) {
-    if (!keys.contains(key)) problems.covering(entry.binding.origin.file);
+    if (!keys.contains(key)) problems.covering(entry.binding->origin.file);
   }
 }
 
@@ -172,13 +172,14 @@ std::map<std::string, StoredBinding<T>> mergeKind(
     if (old == stored.end()) {
       changes.added.push_back(key);
     } else {
-      if (old->second.stale || old->second.binding.generation != binding.generation ||
-          normalPath(old->second.binding.origin.file) != normalPath(binding.origin.file)) {
+      if (old->second.stale || old->second.binding->generation != binding.generation ||
+          normalPath(old->second.binding->origin.file) != normalPath(binding.origin.file)) {
         changes.updated.push_back(key);
       }
       if (old->second.pendingDeletionSince) changes.deletionCancelled.push_back(key);
     }
-    next.emplace(std::move(key), StoredBinding<T>{binding, false, {}, std::nullopt});
+    next.emplace(std::move(key),
+                 StoredBinding<T>{std::make_shared<const T>(binding), false, {}, std::nullopt});
   }
   for (const auto& [key, entry] : stored) {
     if (next.contains(key)) continue;
@@ -197,7 +198,7 @@ std::map<std::string, StoredBinding<T>> mergeKind(
     }
     // An incomplete read proves nothing about absence: keep it, stale, and still pending if
     // it was (a later clean read may confirm that).
-    api::Diagnostics errors = context.keptBecause(entry.binding.origin.file);
+    api::Diagnostics errors = context.keptBecause(entry.binding->origin.file);
     if (!entry.stale || toStrings(entry.staleErrors) != toStrings(errors)) {
       changes.updated.push_back(key);
     }
@@ -372,7 +373,7 @@ std::vector<std::string> ManifestStore::targetGroupBindingKeysFor(const std::str
   std::lock_guard lock(mu_);
   std::vector<std::string> keys;
   for (const auto& [key, stored] : targetGroupBindings_) {
-    if (stored.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
+    if (stored.binding->spec.targetGroupArn.text == arn) keys.push_back(key);
   }
   return keys;
 }

@@ -40,6 +40,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -55,7 +56,10 @@ namespace endpointbinder::runtime {
 // One binding as the store holds it.
 template <typename T>
 struct StoredBinding {
-  T binding;           // the last good object: metadata, spec, generation, origin
+  // The last good object: metadata, spec, generation, origin. Immutable and shared: the
+  // reconciler and the status API hold a TargetGroupBinding's very object instead of copies
+  // of it (at 1,000 bindings each copy was about 1 MB). Never null.
+  std::shared_ptr<const T> binding;
   bool stale = false;  // its manifest is currently invalid or unreadable; `binding` is older
   api::Diagnostics staleErrors;  // why it is stale (empty unless stale)
   // Set while the binding is pending deletion: when a complete reload first lacked it.

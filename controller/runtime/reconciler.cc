@@ -4,7 +4,6 @@
 #include <set>
 
 #include "api/net.h"
-#include "api/spec_json.h"
 #include "controller/core/address_family.h"
 #include "controller/core/record_plan.h"
 #include "controller/runtime/json_logger.h"
@@ -222,12 +221,12 @@ core::Result<ReconcileResult> Reconciler::reconcile(const std::string& key) {
 
 core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& key,
                                                            const DesiredBinding& desired) {
-  const auto& binding = desired.binding;
+  const auto& binding = *desired.binding;
   const auto& spec = binding.spec;
   const auto& arn = spec.targetGroupArn.text;
   auto& state = stateFor(key);
   beginTerm(state);
-  state.lastSpec = binding;
+  state.lastSpec = desired.binding;
   state.deleting = false;
   const auto wallNow = deps_.clock.wallNow();
 
@@ -237,9 +236,8 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     s.name = binding.metadata.name;
     s.generation = binding.generation;
     s.targetGroupArn = arn;
-    if (s.specJson.empty() || s.generation != s.observedGeneration) {
-      s.specJson = api::specToJson(spec);
-    }
+    s.spec =
+        std::shared_ptr<const api::TargetGroupBindingSpec>(state.lastSpec, &state.lastSpec->spec);
     s.lastAttemptTime = wallNow;
     if (desired.stale) {
       StatusStore::addEvent(s, Event{wallNow, EventType::kWarning, "InvalidManifest",
@@ -526,7 +524,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
 }
 
 core::Result<void> Reconciler::readGroupFacts(const DesiredBinding& desired, BindingState& state) {
-  const auto& binding = desired.binding;
+  const auto& binding = *desired.binding;
   const auto& arn = binding.spec.targetGroupArn.text;
   if (state.checkedGeneration == binding.generation && state.checkedArn == arn) return {};
   auto groups = state.access.api->describeTargetGroups({arn});
@@ -570,7 +568,7 @@ core::Result<std::optional<std::string>> Reconciler::readOwner(const GroupAccess
 core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
     const std::string& key, const DesiredBinding& desired, BindingState& state,
     std::string& conflictHolder, std::optional<core::MonoTime>& ownerReadAt) {
-  const auto& arn = desired.binding.spec.targetGroupArn.text;
+  const auto& arn = desired.binding->spec.targetGroupArn.text;
   const auto& access = state.access;
   // Checked once per group; before every batch of writes the tag is read again (step 7).
   if (state.ownedArn == arn) {
@@ -609,7 +607,7 @@ core::Result<Reconciler::Ownership> Reconciler::establishOwnership(
         adoptable = !deps_.manifestsSettled || deps_.manifestsSettled();
       } else {
         adoptable = !holder->pendingDeletion && !holder->stale &&
-                    holder->binding.spec.targetGroupArn.text != arn;
+                    holder->binding->spec.targetGroupArn.text != arn;
       }
     }
     if (!adoptable) {
@@ -906,11 +904,12 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   }
   auto& state = *found;
   beginTerm(state);
-  const auto& spec = state.lastSpec.spec;
+  const api::TargetGroupBinding& last = *state.lastSpec;  // set by the first reconcile
+  const auto& spec = last.spec;
   const auto& arn = spec.targetGroupArn.text;
   const bool owned = state.ownedArn == arn && !arn.empty();
   auto fail = [&](const core::Error& error) -> core::Result<ReconcileResult> {
-    recordFailure(key, state.lastSpec.generation, error);
+    recordFailure(key, last.generation, error);
     return std::unexpected(error);
   };
   ReconcileResult done;
@@ -1027,7 +1026,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   // still gone after the subscription is dropped, else keep everything and reconcile it.
   deps_.sources.untrack(key);
   if (auto back = deps_.desired(key)) {
-    deps_.sources.track(back->binding);
+    deps_.sources.track(*back->binding);
     state.ownedArn.clear();
     ReconcileResult result;
     result.requeueAfter = std::chrono::milliseconds(0);
@@ -1036,7 +1035,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   if (!handOver) deps_.observed.forget(arn);  // the successor's cached picture stays
   deps_.status.erase(key);
   if (deps_.metrics) {
-    deps_.metrics->forgetBinding(state.lastSpec.metadata.ns, state.lastSpec.metadata.name);
+    deps_.metrics->forgetBinding(last.metadata.ns, last.metadata.name);
   }
   std::lock_guard lock(mu_);
   states_.erase(key);
@@ -1052,7 +1051,7 @@ std::vector<std::string> Reconciler::successorsOf(const std::string& key,
   for (const auto& other : deps_.bindingsNaming(arn)) {
     if (other == key) continue;
     const auto desired = deps_.desired(other);
-    if (desired && !desired->pendingDeletion && desired->binding.spec.targetGroupArn.text == arn) {
+    if (desired && !desired->pendingDeletion && desired->binding->spec.targetGroupArn.text == arn) {
       out.push_back(other);
     }
   }

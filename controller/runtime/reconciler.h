@@ -68,7 +68,8 @@ class ControllerMetrics;
 // The desired state as the reconciler needs it: the spec, and whether it is a kept last-good
 // spec because the manifest's current version is invalid.
 struct DesiredBinding {
-  api::TargetGroupBinding binding;
+  // Shared with the manifest store (immutable): never null.
+  std::shared_ptr<const api::TargetGroupBinding> binding;
   bool stale = false;
   std::string staleReason;
   // Missing from the latest clean read of the manifests, not yet confirmed deleted: it is
@@ -201,8 +202,10 @@ class Reconciler {
   };
   // What this controller remembers of one binding.
   struct BindingState {
-    api::TargetGroupBinding lastSpec;  // for deletionPolicy after the manifest is gone
-    std::string checkedGeneration;     // group facts read for this generation
+    // The binding as last reconciled: for deletionPolicy after the manifest is gone, and
+    // shared with the status store, which renders its spec on request.
+    std::shared_ptr<const api::TargetGroupBinding> lastSpec;
+    std::string checkedGeneration;  // group facts read for this generation
     std::string checkedArn;
     int targetGroupPort = 0;
     std::string ipAddressType = "ipv4";

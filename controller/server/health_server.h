@@ -1,4 +1,5 @@
-// Health and status server on --health-addr (default 0.0.0.0:8081), a cpprest http_listener:
+// Health and status server on --health-addr (default 0.0.0.0:8081), on HttpServer (its own
+// threads; not cpprest's pool):
 //   GET /healthz   200 "ok" while the control loop beats its Heartbeat; 503 naming how long it
 //                  has been silent once that exceeds heartbeatStaleAfter (default 2 minutes).
 //   GET /readyz    200 "ok" when manifests are loaded, credentials obtained and every binding

@@ -239,9 +239,9 @@ web::json::value bindingToJson(const BindingStatus& status) {
   out["metadata"] = metadata;
 
   value spec = value::object();
-  if (!status.specJson.empty()) {
+  if (const std::string text = status.specText(); !text.empty()) {
     std::error_code error;
-    auto parsed = value::parse(status.specJson, error);
+    auto parsed = value::parse(text, error);
     if (!error && parsed.is_object()) spec = std::move(parsed);
   }
   const bool records = isRecordBinding(status);

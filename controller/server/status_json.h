@@ -3,7 +3,7 @@
 // One object:
 //   {apiVersion: "endpointbinder.io/v1alpha1", kind: "TargetGroupBinding",
 //    metadata: {name, namespace, generation, creationTimestamp},
-//    spec: <BindingStatus.specJson, parsed>,
+//    spec: <BindingStatus::specText(), parsed>,
 //    status: {observedGeneration, conditions: [{type, status, reason, message,
 //             lastTransitionTime}], targets: {desired, registered, healthy, unhealthy, draining,
 //             initial, missing, unexpected}, lastPlan: {toRegister, toDeregister, held, applied,
@@ -57,7 +57,7 @@ std::string formatRfc3339(core::WallTime time);
 // kept to microseconds. On failure: kTerminal with the offending text.
 core::Result<core::WallTime> parseRfc3339(std::string_view text);
 
-// One binding as an API object. A specJson that is empty or does not parse is served as {};
+// One binding as an API object. A specText() that is empty or does not parse is served as {};
 // spec.targetGroupARN (a record binding: spec.hostedZoneId) is filled from
 // BindingStatus.targetGroupArn when the spec lacks it.
 web::json::value bindingToJson(const runtime::BindingStatus& status);

@@ -252,9 +252,9 @@ std::string renderDescribe(const BindingStatus& s, core::WallTime now) {
   w.line("Creation Timestamp:\t" + timeWithAge(s.creationTime, now));
 
   web::json::value spec = web::json::value::object();
-  if (!s.specJson.empty()) {
+  if (const std::string text = s.specText(); !text.empty()) {
     std::error_code error;
-    auto parsed = web::json::value::parse(s.specJson, error);
+    auto parsed = web::json::value::parse(text, error);
     if (!error && parsed.is_object()) spec = std::move(parsed);
   }
   const bool records = isRecordBinding(s);

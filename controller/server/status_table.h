@@ -31,7 +31,7 @@ std::string shortHumanDuration(std::chrono::nanoseconds duration);
 // condition's status ("-" before the binding's first write), CONFLICT the Conflict condition's.
 std::string renderTable(const std::vector<runtime::BindingStatus>& statuses, core::WallTime now);
 
-// kubectl-describe-style text: metadata, the spec (every field of specJson, keys turned into
+// kubectl-describe-style text: metadata, the spec (every field of specText(), keys turned into
 // "Title Case" labels), status (observed generation, last sync, last error, a conditions table,
 // target counts — for a DNSRecordBinding, record counts (desired, present, missing, unexpected)
 // and its hostedZoneId when the spec is unknown — the last plan as "+ key"/"- key" lines plus

@@ -221,7 +221,7 @@ void ReconcilerHarness::build() {
           [this](const std::string& arn) {
             std::vector<std::string> keys;
             for (const auto& [key, d] : desired_) {
-              if (d.binding.spec.targetGroupArn.text == arn) keys.push_back(key);
+              if (d.binding->spec.targetGroupArn.text == arn) keys.push_back(key);
             }
             return keys;
           },
@@ -315,7 +315,8 @@ std::string ReconcilerHarness::apply(const std::string& yaml) {
   auto binding = set.targetGroupBindings.front();
   const auto key = binding.metadata.key();
   source.track(binding);
-  desired_[key] = runtime::DesiredBinding{std::move(binding), false, "", false};
+  desired_[key] = runtime::DesiredBinding{
+      std::make_shared<const api::TargetGroupBinding>(std::move(binding)), false, "", false};
   return key;
 }
 

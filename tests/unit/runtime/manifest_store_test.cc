@@ -124,7 +124,7 @@ class ManifestStoreTest : public ::testing::Test {
   fs::path file(const std::string& name) const { return dir() / name; }
   std::string generationOf(const ManifestStore& store, const std::string& key) {
     auto binding = store.get(key);
-    return binding ? binding->binding.generation : "<absent>";
+    return binding ? binding->binding->generation : "<absent>";
   }
 
   // Reloads `after` the previous reload, on the test's own time line.
@@ -162,8 +162,8 @@ TEST_F(ManifestStoreTest, InitialLoadReadsEveryFileOfADirectory) {
   auto web = store.get("team-a/web");
   ASSERT_TRUE(web.has_value());
   EXPECT_FALSE(web->stale);
-  EXPECT_EQ(web->binding.metadata.name, "web");
-  EXPECT_EQ(web->binding.origin.file, file("a.yaml").string());
+  EXPECT_EQ(web->binding->metadata.name, "web");
+  EXPECT_EQ(web->binding->origin.file, file("a.yaml").string());
   EXPECT_EQ(store.get("team-a/nope"), std::nullopt);
 
   auto stats = store.stats();
@@ -183,7 +183,7 @@ TEST_F(ManifestStoreTest, ReloadWithoutChangesReportsNothing) {
   writeFile(file("a.yaml"), "# a comment\n" + targetGroupBinding("default", "web", "10.0.0.1"));
   diff = reload(store);
   EXPECT_FALSE(diff.changed());
-  EXPECT_EQ(store.get("default/web")->binding.origin.line, 2);  // but the origin is current
+  EXPECT_EQ(store.get("default/web")->binding->origin.line, 2);  // but the origin is current
 }
 
 TEST_F(ManifestStoreTest, AddModifyAndDeleteFiles) {
@@ -256,7 +256,7 @@ TEST_F(ManifestStoreTest, InvalidEditKeepsLastGoodSpecAndPointsAtTheError) {
   auto web = store.get("default/web");
   ASSERT_TRUE(web.has_value());
   EXPECT_TRUE(web->stale);
-  EXPECT_EQ(web->binding.generation, good);  // the last good spec
+  EXPECT_EQ(web->binding->generation, good);  // the last good spec
   ASSERT_FALSE(web->staleErrors.empty());
   bool pointsAtTypo = false;
   for (const auto& error : web->staleErrors) {
@@ -287,7 +287,7 @@ TEST_F(ManifestStoreTest, InvalidEditKeepsLastGoodSpecAndPointsAtTheError) {
   web = store.get("default/web");
   EXPECT_FALSE(web->stale);
   EXPECT_THAT(web->staleErrors, IsEmpty());
-  EXPECT_NE(web->binding.generation, good);
+  EXPECT_NE(web->binding->generation, good);
   EXPECT_EQ(store.stats().staleBindings, 0u);
 }
 
@@ -331,7 +331,7 @@ TEST_F(ManifestStoreTest, BindingMovedBetweenFilesIsAnUpdate) {
   EXPECT_THAT(diff.targetGroupBindings.added, IsEmpty());
   EXPECT_THAT(diff.targetGroupBindings.removed, IsEmpty());
   EXPECT_THAT(diff.targetGroupBindings.updated, ElementsAre("default/web"));
-  EXPECT_EQ(store.get("default/web")->binding.origin.file, file("moved/web.yaml").string());
+  EXPECT_EQ(store.get("default/web")->binding->origin.file, file("moved/web.yaml").string());
 }
 
 TEST_F(ManifestStoreTest, MissingDirectoryKeepsEverything) {
@@ -405,7 +405,7 @@ TEST_F(ManifestStoreTest, DuplicateKeyAcrossFilesKeepsTheLastGoodSpec) {
   auto web = store.get("default/web");
   ASSERT_TRUE(web.has_value());
   EXPECT_TRUE(web->stale);
-  EXPECT_EQ(web->binding.origin.file, file("a.yaml").string());
+  EXPECT_EQ(web->binding->origin.file, file("a.yaml").string());
 }
 
 TEST_F(ManifestStoreTest, KindsAreKeyedSeparately) {
@@ -422,7 +422,7 @@ TEST_F(ManifestStoreTest, KindsAreKeyedSeparately) {
   EXPECT_TRUE(diff.targetGroupBindings.empty());
   EXPECT_THAT(diff.dnsRecordBindings.updated, ElementsAre("team/web"));
   ASSERT_TRUE(store.getDnsRecordBinding("team/web").has_value());
-  EXPECT_EQ(store.getDnsRecordBinding("team/web")->binding.spec.record.ttl, 300);
+  EXPECT_EQ(store.getDnsRecordBinding("team/web")->binding->spec.record.ttl, 300);
   EXPECT_EQ(store.dnsRecordBindings().size(), 1u);
 
   writeFile(file("a.yaml"), targetGroupBinding("team", "web", "10.0.0.1"));
@@ -497,7 +497,7 @@ TEST_F(ManifestStoreTest, DeletionIsConfirmedBySecondCleanReadAfterTheSettle) {
   // Still served exactly as before, so the controller keeps reconciling it.
   auto pending = store.get("default/b");
   ASSERT_TRUE(pending.has_value());
-  EXPECT_EQ(pending->binding.generation, before->binding.generation);
+  EXPECT_EQ(pending->binding->generation, before->binding->generation);
   EXPECT_FALSE(pending->stale);
   EXPECT_EQ(pending->pendingDeletionSince, firstAbsent);
   EXPECT_THAT(keysOf(store.targetGroupBindings()), ElementsAre("default/a", "default/b"));
@@ -596,7 +596,7 @@ TEST_F(ManifestStoreTest, BindingMovedIntoABrokenFileIsNeverDeleted) {
     auto web = store.get("default/web");
     ASSERT_TRUE(web.has_value());
     EXPECT_TRUE(web->stale);
-    EXPECT_EQ(web->binding.generation, good);
+    EXPECT_EQ(web->binding->generation, good);
     EXPECT_EQ(web->pendingDeletionSince, std::nullopt);
     EXPECT_THAT(web->staleReason(), HasSubstr("no longer defined here"));
     EXPECT_THAT(web->staleReason(), HasSubstr("more"));  // and the errors of b.yaml
@@ -613,7 +613,7 @@ TEST_F(ManifestStoreTest, BindingMovedIntoABrokenFileIsNeverDeleted) {
   EXPECT_THAT(diff.targetGroupBindings.updated, ElementsAre("default/web"));
   EXPECT_THAT(diff.targetGroupBindings.removed, IsEmpty());
   EXPECT_FALSE(store.get("default/web")->stale);
-  EXPECT_EQ(store.get("default/web")->binding.origin.file, file("b.yaml").string());
+  EXPECT_EQ(store.get("default/web")->binding->origin.file, file("b.yaml").string());
 }
 
 // A real deletion made while another file is broken waits for every file to read cleanly, and
@@ -742,7 +742,7 @@ TEST_F(ManifestStoreTest, GitSyncSwapsNeverMixRevisions) {
   EXPECT_TRUE(diff.complete) << incomplete;
   EXPECT_THAT(keysOf(store.targetGroupBindings()), ElementsAre("default/api", "default/web"));
   // Origins keep the configured spelling, not the revision directory's.
-  EXPECT_THAT(store.get("default/web")->binding.origin.file, StartsWith(git.link().string()));
+  EXPECT_THAT(store.get("default/web")->binding->origin.file, StartsWith(git.link().string()));
 }
 
 }  // namespace

@@ -115,7 +115,7 @@ bool has(const std::vector<std::string>& keys, const std::string& key) {
 }
 
 std::string addressOf(const StoredTargetGroupBinding& stored) {
-  const auto* source = std::get_if<api::StaticSource>(&stored.binding.spec.source);
+  const auto* source = std::get_if<api::StaticSource>(&stored.binding->spec.source);
   if (stored.stale || source == nullptr || source->addresses.empty()) return "";
   return source->addresses.front().toString();
 }
@@ -231,7 +231,7 @@ TEST_F(ManifestWatcherTest, InvalidEditIsReportedAndKeepsTheLastGoodSpec) {
   ManifestStore store({dir});
   auto watcher = startWatcher(store, fastOptions());
   ASSERT_EQ(diffs_.waitFor(0, [](const auto& d) { return d.changed(); }), 0);
-  std::string good = store.get("default/a")->binding.generation;
+  std::string good = store.get("default/a")->binding->generation;
 
   writeFile(dir / "a.yaml", targetGroupBinding("a", "10.0.0.1.5"));
   int i = diffs_.waitFor(1, [](const auto& d) { return !d.errors.empty(); });
@@ -241,7 +241,7 @@ TEST_F(ManifestWatcherTest, InvalidEditIsReportedAndKeepsTheLastGoodSpec) {
   EXPECT_GT(diff.errors.front().line, 0);
   EXPECT_GT(diff.errors.front().column, 0);
   EXPECT_TRUE(store.get("default/a")->stale);
-  EXPECT_EQ(store.get("default/a")->binding.generation, good);
+  EXPECT_EQ(store.get("default/a")->binding->generation, good);
 }
 
 // git-sync publishes each revision as a new directory and swaps a symlink to it atomically:

@@ -3,6 +3,7 @@
 // the traffic path broke before (issue 10); each states how the old reconciler failed it.
 #include "controller/runtime/reconciler.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -283,6 +284,27 @@ TEST_F(ReconcilerTest, ACleanSyncAddsNoBlockedEvent) {
   sync(key);
   EXPECT_FALSE(h.hasEvent(key, "Blocked"));
   EXPECT_EQ(h.condition(key, "Synced"), "True Synced");
+}
+
+// The status serves the spec being reconciled, shared with the reconciler rather than kept as
+// text: the new one after an edit, and the last one while a deletion is under way.
+TEST_F(ReconcilerTest, TheStatusServesTheSpecBeingReconciled) {
+  const auto key = h.apply(manifest("web", arn, staticSource("10.0.1.1")));
+  sync(key);
+  ASSERT_TRUE(h.status(key).has_value());
+  EXPECT_THAT(h.status(key)->specText(), ::testing::HasSubstr("10.0.1.1"));
+  EXPECT_TRUE(h.status(key)->specJson.empty()) << "rendered on request, not kept as text";
+  h.apply(manifest("web", arn, staticSource("10.0.1.2")));
+  sync(key);
+  EXPECT_THAT(h.status(key)->specText(), ::testing::HasSubstr("10.0.1.2"));
+  EXPECT_THAT(h.status(key)->specText(), ::testing::Not(::testing::HasSubstr("10.0.1.1")));
+  // Deleted, with the group unreadable: the deletion cannot finish, and the status still
+  // shows the last spec.
+  h.remove(key);
+  h.api->failNext = {"DescribeTags", "RemoveTags"};
+  ASSERT_FALSE(h.reconcile(key).has_value());
+  ASSERT_TRUE(h.status(key).has_value());
+  EXPECT_THAT(h.status(key)->specText(), ::testing::HasSubstr("10.0.1.2"));
 }
 
 TEST_F(ReconcilerTest, AnotherControllersClaimStaysAConflict) {

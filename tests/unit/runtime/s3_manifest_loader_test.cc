@@ -126,7 +126,7 @@ class S3ManifestLoaderTest : public ::testing::Test {
   std::string address(const std::string& key) {
     auto stored = store_.get(key);
     if (!stored) return "(absent)";
-    return std::get<api::StaticSource>(stored->binding.spec.source).addresses.front().toString();
+    return std::get<api::StaticSource>(stored->binding->spec.source).addresses.front().toString();
   }
 
   FakeS3 s3_;
@@ -147,7 +147,7 @@ TEST_F(S3ManifestLoaderTest, UnchangedBucketCostsOneListAndNoGet) {
   EXPECT_THAT(first.targetGroupBindings.added, ElementsAre("prod/api", "prod/web"));
   EXPECT_EQ(s3_.lists, 1);
   EXPECT_THAT(s3_.getKeys, ElementsAre("prod/api.yml", "prod/web.yaml"));
-  EXPECT_EQ(store_.get("prod/web")->binding.origin.file, "s3://manifests/prod/web.yaml");
+  EXPECT_EQ(store_.get("prod/web")->binding->origin.file, "s3://manifests/prod/web.yaml");
 
   auto second = reload();
   EXPECT_FALSE(second.changed());

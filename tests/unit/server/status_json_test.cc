@@ -5,6 +5,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
+
+#include "api/spec_json.h"
 
 namespace endpointbinder::server {
 namespace {
@@ -134,6 +137,29 @@ TEST(StatusJsonTest, LeavesOutUnsetOptionalsAndFallsBackForTheSpec) {
   EXPECT_EQ(bindingToJson(s).at("spec").serialize(), "{}");
   s.specJson = "[1,2]";
   EXPECT_EQ(bindingToJson(s).at("spec").serialize(), "{}");
+}
+
+// The controller's own statuses share the reconciler's spec and render it when asked (no
+// JSON text kept per binding): the API serves the same object as for the spec's JSON text.
+TEST(StatusJsonTest, ASharedSpecIsRenderedOnRequest) {
+  auto spec = std::make_shared<api::TargetGroupBindingSpec>();
+  spec->targetGroupArn.text =
+      "arn:aws:elasticloadbalancing:ap-northeast-1:123456789012:"
+      "targetgroup/tg/1";
+  spec->port = 443;
+  BindingStatus shared;
+  shared.name = "web";
+  shared.spec = spec;
+  BindingStatus text = shared;
+  text.spec.reset();
+  text.specJson = api::specToJson(*spec);
+  EXPECT_EQ(shared.specText(), text.specJson);
+  EXPECT_EQ(bindingToJson(shared).at("spec").serialize(),
+            bindingToJson(text).at("spec").serialize());
+  EXPECT_EQ(bindingToJson(shared).at("spec").at("port").as_integer(), 443);
+  // Text, when present (a status read back from the API), is what is served.
+  shared.specJson = R"({"targetGroupARN":"arn:other"})";
+  EXPECT_EQ(bindingToJson(shared).at("spec").at("targetGroupARN").as_string(), "arn:other");
 }
 
 TEST(StatusJsonTest, RoundTripsThroughJson) {
