@@ -268,7 +268,12 @@ core::Result<ServerAddress> parseServerAddress(std::string_view text) {
 class AresResolver::Loop {
  public:
   Loop(const AresResolverOptions& options, const core::Clock& clock)
-      : options_(options), clock_(clock) {
+      : options_(options),
+        clock_(clock),
+        // A quarter of the first try's timeout at most, so the pause never eats into it.
+        batchPause_(std::min<std::chrono::microseconds>(
+            options.batchPause,
+            std::chrono::duration_cast<std::chrono::microseconds>(options.timeout / 4))) {
     if (ready()) thread_ = std::thread([this] { run(); });
   }
   ~Loop() { stop(); }
@@ -383,6 +388,7 @@ class AresResolver::Loop {
 
   const AresResolverOptions& options_;
   const core::Clock& clock_;
+  const std::chrono::microseconds batchPause_;  // options_.batchPause, bounded (constructor)
   Descriptor wake_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   std::atomic<uint64_t> setsBuilt_{0};
   std::atomic<uint64_t> wakeUps_{0};
@@ -785,20 +791,20 @@ void AresResolver::Loop::run() {
       }
     }
     int ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), timeoutMs);
-    if (ready > 0 && timeoutMs != 0) wakeUps_++;
-    if (ready > 0 && timeoutMs != 0 && options_.batchPause.count() > 0) {
+    if (ready > 0 && timeoutMs != 0) {
+      wakeUps_++;
       // Woken from a sleep. What woke the loop seldom comes alone: the answers to queries sent
       // together arrive within a millisecond or two of each other, and a refresh round submits
       // its lookups one after another. Handled as they come, each answer costs a wake-up and a
       // poll() of its own, which at 1,000 names and a 5 s TTL was most of the loop's CPU
       // (bench/README.md); after a short pause one poll() finds them all and c-ares reads every
       // datagram queued on a socket in one go. The pause delays each wake-up's work by
-      // batchPause (a quarter of the first try's timeout at most, so it never eats into it).
-      std::this_thread::sleep_for(std::min<std::chrono::microseconds>(
-          options_.batchPause,
-          std::chrono::duration_cast<std::chrono::microseconds>(options_.timeout / 4)));
-      for (auto& fd : fds) fd.revents = 0;
-      ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), 0);
+      // batchPause_.
+      if (batchPause_.count() > 0) {
+        std::this_thread::sleep_for(batchPause_);
+        for (auto& fd : fds) fd.revents = 0;
+        ready = ::poll(fds.data(), static_cast<nfds_t>(fds.size()), 0);
+      }
     }
     if (ready < 0 && errno != EINTR) {
       // Cannot wait: fail what is in flight rather than spin (never seen; EBADF, ENOMEM).

@@ -24,8 +24,7 @@
 // c-ares 1.18 move that server's in-flight queries to the next server: nothing is lost.
 // c-ares 1.18 cannot cancel one query of a shared channel, so a lookup that is cancelled or
 // runs out of time completes at once (after the loop's batchPause at most) and its queries
-// are left to end on their own (within
-// c-ares' timeouts and tries), their answers ignored.
+// are left to end on their own (within c-ares' timeouts and tries), their answers ignored.
 //
 // c-ares itself retries a query `tries` times per server when it gets no answer (timeout,
 // unreachable server), moving to the next server each time and doubling the per-try timeout

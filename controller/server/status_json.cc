@@ -226,6 +226,14 @@ core::Result<core::WallTime> parseRfc3339(std::string_view text) {
       duration_cast<core::WallTime::duration>((local - offset).time_since_epoch()));
 }
 
+web::json::value specObject(const BindingStatus& status) {
+  const std::string text = status.specText();
+  if (text.empty()) return value::object();
+  std::error_code error;
+  auto parsed = value::parse(text, error);
+  return !error && parsed.is_object() ? parsed : value::object();
+}
+
 web::json::value bindingToJson(const BindingStatus& status) {
   auto out = objectInOrder();
   out["apiVersion"] = value::string(kApiVersion);
@@ -238,12 +246,7 @@ web::json::value bindingToJson(const BindingStatus& status) {
   metadata["creationTimestamp"] = value::string(formatRfc3339(status.creationTime));
   out["metadata"] = metadata;
 
-  value spec = value::object();
-  if (const std::string text = status.specText(); !text.empty()) {
-    std::error_code error;
-    auto parsed = value::parse(text, error);
-    if (!error && parsed.is_object()) spec = std::move(parsed);
-  }
+  value spec = specObject(status);
   const bool records = isRecordBinding(status);
   if (records) {
     if (!spec.has_field("hostedZoneId") && !status.targetGroupArn.empty()) {

@@ -57,6 +57,10 @@ std::string formatRfc3339(core::WallTime time);
 // kept to microseconds. On failure: kTerminal with the offending text.
 core::Result<core::WallTime> parseRfc3339(std::string_view text);
 
+// The binding's spec (BindingStatus::specText()) as a JSON object; {} when it is empty or not
+// an object. Shared by the API object and `describe`.
+web::json::value specObject(const runtime::BindingStatus& status);
+
 // One binding as an API object. A specText() that is empty or does not parse is served as {};
 // spec.targetGroupARN (a record binding: spec.hostedZoneId) is filled from
 // BindingStatus.targetGroupArn when the spec lacks it.

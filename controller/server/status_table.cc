@@ -251,12 +251,7 @@ std::string renderDescribe(const BindingStatus& s, core::WallTime now) {
   w.line("Generation:\t" + orNone(s.generation));
   w.line("Creation Timestamp:\t" + timeWithAge(s.creationTime, now));
 
-  web::json::value spec = web::json::value::object();
-  if (const std::string text = s.specText(); !text.empty()) {
-    std::error_code error;
-    auto parsed = web::json::value::parse(text, error);
-    if (!error && parsed.is_object()) spec = std::move(parsed);
-  }
+  web::json::value spec = specObject(s);
   const bool records = isRecordBinding(s);
   if (spec.size() == 0 && !s.targetGroupArn.empty()) {
     if (records) {

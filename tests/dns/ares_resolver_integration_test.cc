@@ -45,6 +45,26 @@ int udpClientPorts(DnsTestServer& server) {
   return std::stoi(match[1].str());
 }
 
+// A UDP socket bound to 127.0.0.1 on a port the kernel picks, and that port (0 when binding
+// failed; the socket is -1 when it could not be made).
+struct LoopbackUdp {
+  int socket = -1;
+  int port = 0;
+};
+LoopbackUdp loopbackUdpSocket() {
+  LoopbackUdp out;
+  out.socket = ::socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(out.socket, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+      ::getsockname(out.socket, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    out.port = ntohs(address.sin_port);
+  }
+  return out;
+}
+
 // Collects resolveAsync() outcomes by index and waits for them.
 class Outcomes {
  public:
@@ -314,15 +334,10 @@ TEST_F(AresResolverIntegrationTest, ServersComeFromResolvConfByDefault) {
 
 TEST_F(AresResolverIntegrationTest, NoServerListeningIsAFailureNotAHang) {
   // A port that was just free: nothing answers there.
-  const int probe = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const int port = ntohs(address.sin_port);
-  ::close(probe);
+  const auto probe = loopbackUdpSocket();
+  ASSERT_NE(probe.port, 0);
+  const int port = probe.port;
+  ::close(probe.socket);
 
   AresResolverOptions options;
   options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), port}};
@@ -339,23 +354,18 @@ TEST_F(AresResolverIntegrationTest, NoServerListeningIsAFailureNotAHang) {
 TEST_F(AresResolverIntegrationTest, ASilentServerFailsOverToTheNext) {
   ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"]})"));
   // A UDP socket that reads nothing: queries to it time out.
-  const int silent = ::socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  ASSERT_EQ(::bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(::getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const auto silent = loopbackUdpSocket();
+  ASSERT_NE(silent.port, 0);
 
   AresResolverOptions options;
-  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), ntohs(address.sin_port)},
+  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), silent.port},
                      server_->serverAddress()};
   options.timeout = 200ms;
   options.tries = 1;
   auto resolver = AresResolver::create(options, clock_);
   ASSERT_TRUE(resolver.has_value());
   auto outcome = (*resolver)->resolve("db.test", {true, false}, {});
-  ::close(silent);
+  ::close(silent.socket);
   ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
   EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1"}));
 }
@@ -527,16 +537,10 @@ TEST_F(AresResolverIntegrationTest, ManyLookupsInFlightAreMultiplexedOnOneChanne
 class TricklingServer {
  public:
   TricklingServer(size_t count, std::chrono::microseconds spacing) {
-    socket_ = ::socket(AF_INET, SOCK_DGRAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (::bind(socket_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::getsockname(socket_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      return;
-    }
-    port_ = ntohs(address.sin_port);
+    const auto bound = loopbackUdpSocket();
+    socket_ = bound.socket;
+    if (bound.port == 0) return;
+    port_ = bound.port;
     timeval wait{10, 0};  // a lost query must not hang the test
     ::setsockopt(socket_, SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof wait);
     thread_ = std::thread([this, count, spacing] { serve(count, spacing); });
