@@ -85,9 +85,10 @@ class Descriptor {
 // Builds a channel for `options` that asks `servers` (when given; else options.servers, else
 // resolv.conf's nameservers). On failure returns the c-ares status.
 // `onSocket` (with `data`), when given, hears of every socket the channel opens, closes or
-// wants written (ARES_OPT_SOCK_STATE_CB).
+// wants written (ARES_OPT_SOCK_STATE_CB); `sockets`, when given, makes its socket calls.
 int initChannel(const AresResolverOptions& options, const std::vector<ServerAddress>* servers,
-                Channel& channel, ares_sock_state_cb onSocket = nullptr, void* data = nullptr) {
+                Channel& channel, ares_sock_state_cb onSocket = nullptr, void* data = nullptr,
+                BatchedSockets* sockets = nullptr) {
   ares_options init{};
   int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES;
   // NOSEARCH: absolute names only (ares_query never searches; the flag states the intent).
@@ -118,6 +119,10 @@ int initChannel(const AresResolverOptions& options, const std::vector<ServerAddr
   }
   int status = ares_init_options(channel.out(), &init, mask);
   if (status != ARES_SUCCESS) return status;
+  // Before the first query: c-ares opens its sockets when it first sends.
+  if (sockets != nullptr) {
+    ares_set_socket_functions(channel.get(), &BatchedSockets::functions(), sockets);
+  }
   if (servers == nullptr) return ARES_SUCCESS;
 
   std::vector<ares_addr_port_node> nodes(servers->size());
@@ -294,6 +299,7 @@ class AresResolver::Loop {
   bool ready() const { return wake_.get() >= 0; }
   uint64_t channelSetsBuilt() const { return setsBuilt_.load(); }
   uint64_t wakeUps() const { return wakeUps_.load(); }
+  BatchedSockets::Stats datagramStats() const { return datagrams_.stats(); }
 
   void submit(std::string name, AddressFamilies families, std::stop_token stop, Done done);
 
@@ -392,6 +398,9 @@ class AresResolver::Loop {
   Descriptor wake_{::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
   std::atomic<uint64_t> setsBuilt_{0};
   std::atomic<uint64_t> wakeUps_{0};
+  // Every channel's socket calls. Declared before the channels (in lookups_, current_,
+  // retired_), so it outlives them: destroying a channel closes its sockets through it.
+  BatchedSockets datagrams_;
 
   std::mutex submitMutex_;
   std::vector<std::unique_ptr<Lookup>> submitted_;  // guarded by submitMutex_
@@ -491,7 +500,7 @@ std::shared_ptr<AresResolver::Loop::Generation> AresResolver::Loop::currentGener
   fresh->created = now;
   auto first = std::make_unique<TaggedChannel>();
   first->tag = ChannelTag{this, fresh.get(), 0};
-  status = initChannel(options_, nullptr, first->channel, onSocketState, &first->tag);
+  status = initChannel(options_, nullptr, first->channel, onSocketState, &first->tag, &datagrams_);
   if (status != ARES_SUCCESS) return nullptr;
   fresh->servers = channelServers(first->channel, options_.resolvConfPort);
   fresh->channels.resize(std::max<size_t>(fresh->servers.size(), 1));
@@ -511,7 +520,7 @@ bool AresResolver::Loop::readyChannel(Generation& generation, size_t first) {
     channel->tag = ChannelTag{this, &generation, first};
     const std::vector<ServerAddress> rest(generation.servers.begin() + static_cast<long>(first),
                                           generation.servers.end());
-    if (initChannel(options_, &rest, channel->channel, onSocketState, &channel->tag) !=
+    if (initChannel(options_, &rest, channel->channel, onSocketState, &channel->tag, &datagrams_) !=
         ARES_SUCCESS) {
       return false;
     }
@@ -734,6 +743,15 @@ void AresResolver::Loop::processEvents(const std::vector<pollfd>& fds, size_t so
     answering_ = socket.server;
     ares_process_fd(tagged.channel.get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
                     writable ? fds[i].fd : ARES_SOCKET_BAD);
+    // Answers read in the socket's last batch and not handed over yet (c-ares 1.18 reads until
+    // the socket is drained; later versions read one datagram per call when the socket calls
+    // are ours): poll() would not report them, so they are handed over now.
+    for (size_t left = datagrams_.buffered(fds[i].fd); left > 0;) {
+      ares_process_fd(tagged.channel.get(), fds[i].fd, ARES_SOCKET_BAD);
+      const size_t now = datagrams_.buffered(fds[i].fd);
+      if (now >= left) break;  // c-ares did not read it: never loop
+      left = now;
+    }
     answering_ = -1;
     processed.push_back(&tagged);
   }
@@ -781,6 +799,7 @@ void AresResolver::Loop::run() {
     const size_t socketCount = fds.size();
     fds.push_back(pollfd{wake_.get(), POLLIN, 0});
     int timeoutMs = pollTimeoutMs(now);
+    datagrams_.flush();  // the queries this pass wrote, in one call per socket
     {
       // Sleep only when nothing was queued meanwhile; from here submit() writes the eventfd.
       std::lock_guard lock(submitMutex_);
@@ -850,6 +869,7 @@ AresResolver::~AresResolver() {
 
 uint64_t AresResolver::channelSetsBuilt() const { return loop_->channelSetsBuilt(); }
 uint64_t AresResolver::wakeUps() const { return loop_->wakeUps(); }
+BatchedSockets::Stats AresResolver::datagramStats() const { return loop_->datagramStats(); }
 
 core::Result<std::unique_ptr<AresResolver>> AresResolver::create(AresResolverOptions options,
                                                                  const core::Clock& clock) {

@@ -45,7 +45,9 @@
 // answers to queries sent together arrive within a few milliseconds of each other, and one
 // poll() then finds them all (c-ares reads every datagram queued on a socket at once). At 1,000
 // names and a 5 s TTL the loop used to wake once per answer, 190 times a second, and those
-// wake-ups were most of its CPU (bench/README.md).
+// wake-ups were most of its CPU (bench/README.md). The queries a pass of the loop writes, and
+// the answers queued on a socket, cross the kernel together too (BatchedSockets: sendmmsg and
+// recvmmsg instead of a system call per datagram).
 //
 // Both families are asked at once; the outcome combines them (Resolver::resolve) and keeps
 // each one's own outcome in perFamily, so a timed-out AAAA query does not hide the A answer.
@@ -66,6 +68,7 @@
 #include "api/net.h"
 #include "controller/core/clock.h"
 #include "controller/core/error.h"
+#include "controller/dns/batched_sockets.h"
 #include "controller/dns/resolver.h"
 
 namespace endpointbinder::dns {
@@ -133,6 +136,8 @@ class AresResolver final : public Resolver {
   // Times the loop was woken from a sleep (by an answer, a submission, a cancellation): for
   // tests of batchPause.
   uint64_t wakeUps() const;
+  // The loop's UDP traffic: datagrams and the system calls that moved them.
+  BatchedSockets::Stats datagramStats() const;
 
  private:
   AresResolver(AresResolverOptions options, const core::Clock& clock);

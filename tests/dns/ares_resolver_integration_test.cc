@@ -627,6 +627,65 @@ TEST_F(AresResolverIntegrationTest, AnswersThatTrickleInAreHandledAFewAtATime) {
   EXPECT_LE((*resolver)->wakeUps(), kLookups / 2);
 }
 
+// The queries of lookups submitted together leave in one system call, and the answers that
+// arrive together are read a batch per call (BatchedSockets), instead of a sendto() and a
+// recvfrom() per datagram. The pause is long so that the submissions and the answers each
+// arrive within one wake-up even on a loaded machine.
+TEST_F(AresResolverIntegrationTest, QueriesAndAnswersCrossTheKernelInBatches) {
+  constexpr size_t kLookups = 16;
+  TricklingServer server(kLookups, 0ms);  // answers all 16 back to back
+  ASSERT_NE(server.port(), 0);
+  AresResolverOptions options;
+  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), server.port()}};
+  options.timeout = 2s;
+  options.tries = 1;
+  options.batchPause = 80ms;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  Outcomes outcomes(kLookups);
+  for (size_t i = 0; i < kLookups; ++i) {
+    (*resolver)->resolveAsync("n" + std::to_string(i) + ".test", {true, false}, {},
+                              outcomes.slot(i));
+  }
+  ASSERT_TRUE(outcomes.waitAll(10s));
+  for (size_t i = 0; i < kLookups; ++i) {
+    const auto outcome = outcomes.at(i);
+    ASSERT_EQ(outcome.status, ResolveStatus::kOk) << i << ": " << outcome.message;
+    EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1"}));
+  }
+  const auto stats = (*resolver)->datagramStats();
+  EXPECT_EQ(stats.datagramsSent, kLookups);
+  EXPECT_EQ(stats.sendsDropped, 0u);
+  EXPECT_LE(stats.sendCalls, 2u) << "one per socket and pass; 16 with a send() per query";
+  EXPECT_EQ(stats.datagramsReceived, kLookups);
+  // Two full batches of 8 and the call that finds the socket drained; more only if the
+  // answers straddle wake-ups. A recvfrom() per answer would be 17 or more.
+  EXPECT_LE(stats.receiveCalls, 6u);
+}
+
+// A server port that nobody listens on is passed over as soon as the kernel says so (ICMP
+// port unreachable, reported by the socket's next read), not after the query's timeout.
+TEST_F(AresResolverIntegrationTest, APortNobodyListensOnIsPassedOverWithoutWaiting) {
+  ASSERT_TRUE(server_->putRecord("db.test", R"({"a":["10.0.0.1"]})"));
+  const auto probe = loopbackUdpSocket();
+  ASSERT_NE(probe.port, 0);
+  ::close(probe.socket);  // a port that was just free
+  AresResolverOptions options;
+  options.servers = {ServerAddress{*api::IpAddress::parse("127.0.0.1"), probe.port},
+                     server_->serverAddress()};
+  options.timeout = 10s;  // far longer than the test is given
+  options.tries = 1;
+  options.deadline = 20s;
+  auto resolver = AresResolver::create(options, clock_);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  const auto started = std::chrono::steady_clock::now();
+  const auto outcome = (*resolver)->resolve("db.test", {true, false}, {});
+  const auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_EQ(outcome.status, ResolveStatus::kOk) << outcome.message;
+  EXPECT_EQ(texts(outcome.answer), (std::vector<std::string>{"10.0.0.1"}));
+  EXPECT_LT(took, 5s) << "waited for the timeout instead of the port-unreachable";
+}
+
 // A callback, on the loop's thread, may start the next lookup (the DNS watcher does, for a
 // refresh's further lookups): every link of the chain ends.
 TEST_F(AresResolverIntegrationTest, ALookupStartedFromACallbackRuns) {

@@ -1,0 +1,220 @@
+// BatchedSockets against real loopback sockets: what c-ares writes is held until flush() and
+// then sent in one call per socket, in order; what arrives is read a batch per call and
+// handed over one datagram at a time with its sender; closing a socket forgets both; TCP (any
+// socket not opened as UDP) passes straight through.
+#include "controller/dns/batched_sockets.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+namespace endpointbinder::dns {
+namespace {
+
+// A loopback UDP socket bound to a port chosen by the kernel.
+struct Peer {
+  int fd = -1;
+  sockaddr_in address{};
+  Peer() {
+    fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  }
+  ~Peer() { ::close(fd); }
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  // The next datagram, waiting up to a second; empty when none came.
+  std::string receive() const {
+    pollfd ready{fd, POLLIN, 0};
+    if (::poll(&ready, 1, 1000) != 1) return {};
+    char buffer[512];
+    const ssize_t got = ::recv(fd, buffer, sizeof buffer, 0);
+    return got > 0 ? std::string(buffer, static_cast<size_t>(got)) : std::string();
+  }
+  bool nothingWaiting() const {
+    pollfd ready{fd, POLLIN, 0};
+    return ::poll(&ready, 1, 50) == 0;
+  }
+};
+
+class BatchedSocketsTest : public ::testing::Test {
+ protected:
+  // A UDP socket opened and connected to `address` through the functions, as c-ares does.
+  int openConnected(const sockaddr_in& address) {
+    const auto& functions = BatchedSockets::functions();
+    const int fd = functions.asocket(AF_INET, SOCK_DGRAM, 0, &sockets_);
+    EXPECT_GE(fd, 0);
+    EXPECT_EQ(functions.aconnect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address,
+                                 &sockets_),
+              0);
+    return fd;
+  }
+  int openConnected(const Peer& peer) { return openConnected(peer.address); }
+  ares_ssize_t send(int fd, const std::string& text) {
+    // Two pieces, as c-ares may hand a datagram over: they make one datagram.
+    const size_t half = text.size() / 2;
+    iovec pieces[2] = {{const_cast<char*>(text.data()), half},
+                       {const_cast<char*>(text.data()) + half, text.size() - half}};
+    return BatchedSockets::functions().asendv(fd, pieces, 2, &sockets_);
+  }
+  ares_ssize_t receive(int fd, std::string& text, sockaddr_in* from = nullptr) {
+    char buffer[BatchedSockets::kMaxDatagram];
+    sockaddr_in sender{};
+    ares_socklen_t length = sizeof sender;
+    const ares_ssize_t got = BatchedSockets::functions().arecvfrom(
+        fd, buffer, sizeof buffer, 0, reinterpret_cast<sockaddr*>(&sender), &length, &sockets_);
+    if (got >= 0) text.assign(buffer, static_cast<size_t>(got));
+    if (from != nullptr) *from = sender;
+    return got;
+  }
+  // Waits until `peer`'s datagrams have reached `fd`'s receive queue.
+  static void waitReadable(int fd) {
+    pollfd ready{fd, POLLIN, 0};
+    ::poll(&ready, 1, 1000);
+  }
+
+  BatchedSockets sockets_;
+};
+
+TEST_F(BatchedSocketsTest, WritesWaitForTheFlushAndGoInOneCallPerSocketInOrder) {
+  Peer first;
+  Peer second;
+  const int a = openConnected(first);
+  const int b = openConnected(second);
+  EXPECT_EQ(send(a, "query-a1"), 8);
+  EXPECT_EQ(send(b, "query-b1"), 8);
+  EXPECT_EQ(send(a, "query-a2"), 8);
+  EXPECT_EQ(sockets_.unsent(), 3u);
+  EXPECT_TRUE(first.nothingWaiting());  // held until the flush
+
+  sockets_.flush();
+  EXPECT_EQ(sockets_.unsent(), 0u);
+  EXPECT_EQ(first.receive(), "query-a1");
+  EXPECT_EQ(first.receive(), "query-a2");
+  EXPECT_EQ(second.receive(), "query-b1");
+  const auto stats = sockets_.stats();
+  EXPECT_EQ(stats.datagramsSent, 3u);
+  EXPECT_EQ(stats.sendCalls, 2u);  // one per socket
+  EXPECT_EQ(stats.sendsDropped, 0u);
+
+  sockets_.flush();  // nothing more to send: no call
+  EXPECT_EQ(sockets_.stats().sendCalls, 2u);
+  BatchedSockets::functions().aclose(a, &sockets_);
+  BatchedSockets::functions().aclose(b, &sockets_);
+}
+
+TEST_F(BatchedSocketsTest, AnswersAreReadABatchPerCallAndHandedOverOneByOneWithTheirSender) {
+  Peer server;
+  const int fd = openConnected(server);
+  // The socket's own address, for the server to answer to.
+  sockaddr_in local{};
+  socklen_t length = sizeof local;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length), 0);
+  constexpr size_t kAnswers = BatchedSockets::kReceiveBatch + 2;
+  for (size_t i = 0; i < kAnswers; ++i) {
+    const std::string answer = "answer-" + std::to_string(i);
+    ASSERT_EQ(::sendto(server.fd, answer.data(), answer.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&local), sizeof local),
+              static_cast<ssize_t>(answer.size()));
+  }
+  waitReadable(fd);
+
+  for (size_t i = 0; i < kAnswers; ++i) {
+    std::string text;
+    sockaddr_in from{};
+    ASSERT_GT(receive(fd, text, &from), 0) << i << ": errno " << errno;
+    EXPECT_EQ(text, "answer-" + std::to_string(i));
+    EXPECT_EQ(from.sin_port, server.address.sin_port);
+    EXPECT_EQ(from.sin_addr.s_addr, server.address.sin_addr.s_addr);
+    if (i == 0) {
+      EXPECT_EQ(sockets_.buffered(fd), BatchedSockets::kReceiveBatch - 1);
+    }
+  }
+  // A full batch, then the two that were left: the second batch was short, so the socket was
+  // drained then and the read that ends c-ares' loop makes no call.
+  std::string text;
+  EXPECT_EQ(receive(fd, text), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_EQ(sockets_.stats().receiveCalls, 2u);
+  EXPECT_EQ(sockets_.stats().datagramsReceived, kAnswers);
+
+  // After the loop's pass (flush), a read asks the kernel again.
+  sockets_.flush();
+  EXPECT_EQ(receive(fd, text), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  EXPECT_EQ(sockets_.stats().receiveCalls, 3u);
+  BatchedSockets::functions().aclose(fd, &sockets_);
+}
+
+TEST_F(BatchedSocketsTest, ClosingASocketForgetsItsUnsentAndUnreadDatagrams) {
+  Peer server;
+  const int fd = openConnected(server);
+  sockaddr_in local{};
+  socklen_t length = sizeof local;
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length), 0);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(
+        ::sendto(server.fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&local), sizeof local), 1);
+  }
+  waitReadable(fd);
+  std::string text;
+  ASSERT_EQ(receive(fd, text), 1);
+  EXPECT_EQ(sockets_.buffered(fd), 2u);
+  EXPECT_EQ(send(fd, "unsent"), 6);
+
+  EXPECT_EQ(BatchedSockets::functions().aclose(fd, &sockets_), 0);
+  EXPECT_EQ(sockets_.buffered(fd), 0u);
+  EXPECT_EQ(sockets_.unsent(), 0u);
+  sockets_.flush();
+  EXPECT_EQ(sockets_.stats().sendCalls, 0u);
+  EXPECT_TRUE(server.nothingWaiting());
+}
+
+TEST_F(BatchedSocketsTest, AnErrorLeftOnTheSocketReachesTheReader) {
+  // A port nobody listens on: the kernel answers the datagram with ICMP port unreachable,
+  // which the next read reports (c-ares then moves the queries to the next server).
+  sockaddr_in nobody{};
+  {
+    Peer gone;  // a port that was just free
+    nobody = gone.address;
+  }
+  const int fd = openConnected(nobody);
+  EXPECT_EQ(send(fd, "query"), 5);
+  sockets_.flush();
+  waitReadable(fd);
+  std::string text;
+  EXPECT_EQ(receive(fd, text), -1);
+  EXPECT_EQ(errno, ECONNREFUSED);
+  BatchedSockets::functions().aclose(fd, &sockets_);
+}
+
+TEST_F(BatchedSocketsTest, SocketsNotOpenedAsUdpPassStraightThrough) {
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  EXPECT_EQ(send(pair[0], "length-prefixed"), 15);
+  EXPECT_EQ(sockets_.unsent(), 0u);  // written at once, not held
+  char buffer[32];
+  EXPECT_EQ(::recv(pair[1], buffer, sizeof buffer, MSG_DONTWAIT), 15);
+  ASSERT_EQ(::send(pair[1], "reply", 5, 0), 5);
+  char reply[8];
+  EXPECT_EQ(BatchedSockets::functions().arecvfrom(pair[0], reply, sizeof reply, 0, nullptr, nullptr,
+                                                  &sockets_),
+            5);
+  EXPECT_EQ(sockets_.stats().receiveCalls, 0u);
+  ::close(pair[0]);
+  ::close(pair[1]);
+}
+
+}  // namespace
+}  // namespace endpointbinder::dns
