@@ -244,11 +244,12 @@ void DnsWatcher::fold(const RefreshTicket& ticket, const std::vector<LookupResul
 
 void DnsWatcher::dispatch(std::stop_token stop) {
   const size_t limit = refreshLimit();
+  std::vector<RefreshTicket> tickets;  // one for every round: it keeps its capacity
   std::unique_lock lock(mutex_);
   while (!stop.stop_requested()) {
     const core::MonoTime now = clock_.now();
-    std::vector<RefreshTicket> tickets;
-    if (asyncInFlight_ < limit) tickets = schedule_.takeDue(now, limit - asyncInFlight_);
+    tickets.clear();
+    if (asyncInFlight_ < limit) schedule_.takeDue(now, limit - asyncInFlight_, tickets);
     if (tickets.empty()) {
       // Until the next refresh is due (and timerSlack more, to start the ones due meanwhile
       // with it), a subscription changes, or, at the limit, a refresh ends.

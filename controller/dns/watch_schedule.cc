@@ -220,14 +220,14 @@ bool WatchSchedule::subscribe(const std::string& bindingKey, const api::DnsSourc
   target.params = mergeParams(target.subscribers);
   forgetUnaskedFamilies(target);
   if (created) {
-    setNextRefresh(hostname, target, now);
+    setNextRefresh(*it, now);
   } else if (!target.inFlight && target.params != before) {
     const bool familyAdded = (target.params.families.ipv4 && !before.families.ipv4) ||
                              (target.params.families.ipv6 && !before.families.ipv6);
     if (familyAdded) {
-      setNextRefresh(hostname, target, now);
+      setNextRefresh(*it, now);
     } else {
-      setNextRefresh(hostname, target,
+      setNextRefresh(*it,
                      std::min(target.nextRefresh, now + floor(target.params.maxRefreshInterval)));
     }
   }
@@ -244,7 +244,7 @@ bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
   if (target != targets_.end()) {
     target->second.subscribers.erase(bindingKey);
     if (target->second.subscribers.empty()) {
-      if (!target->second.inFlight) due_.erase({target->second.nextRefresh, target->first});
+      if (!target->second.inFlight) due_.erase({target->second.nextRefresh, &target->first});
       targets_.erase(target);
     } else {
       target->second.params = mergeParams(target->second.subscribers);
@@ -256,40 +256,38 @@ bool WatchSchedule::unsubscribe(const std::string& bindingKey) {
   return true;
 }
 
-void WatchSchedule::setNextRefresh(const std::string& hostname, Target& target,
-                                   core::MonoTime when) {
+void WatchSchedule::setNextRefresh(TargetMap::value_type& entry, core::MonoTime when) {
+  auto& [hostname, target] = entry;
   // Only targets with no refresh in flight are indexed (takeDue must not hand them out).
-  if (!target.inFlight) due_.erase({target.nextRefresh, hostname});
+  if (!target.inFlight) due_.erase({target.nextRefresh, &hostname});
   target.nextRefresh = when;
-  if (!target.inFlight) due_.emplace(when, hostname);
+  if (!target.inFlight) due_.insert({when, &hostname});
 }
 
 std::vector<RefreshTicket> WatchSchedule::takeDue(core::MonoTime now, size_t limit) {
-  // Sized once: grown ticket by ticket, a round of a few dozen refreshes made blocks of a
-  // kilobyte and more, each of which makes glibc's malloc consolidate its free lists (3 % of
-  // the controller's CPU at 1,000 names, bench/README.md).
-  size_t due = 0;
-  for (auto it = due_.begin(); due < limit && it != due_.end() && it->first <= now; ++it) ++due;
   std::vector<RefreshTicket> tickets;
-  tickets.reserve(due);
-  while (tickets.size() < limit && !due_.empty() && due_.begin()->first <= now) {
-    auto node = due_.extract(due_.begin());
-    Target& target = targets_.at(node.value().second);
+  takeDue(now, limit, tickets);
+  return tickets;
+}
+
+void WatchSchedule::takeDue(core::MonoTime now, size_t limit, std::vector<RefreshTicket>& out) {
+  size_t taken = 0;
+  while (taken < limit && !due_.empty() && due_.begin()->when <= now) {
+    const std::string& hostname = *due_.begin()->hostname;
+    due_.erase(due_.begin());
+    Target& target = targets_.find(hostname)->second;
     target.inFlight = nextTicket_++;
-    RefreshTicket ticket{std::move(node.value().second),
-                         target.params.families,
-                         target.params.lookupsPerRefresh,
-                         *target.inFlight,
-                         {}};
+    RefreshTicket ticket{
+        hostname, target.params.families, target.params.lookupsPerRefresh, *target.inFlight, {}};
     if (options_.confirmSettledSets) {
       for (const auto family : kFamilies) {
         if (!asks(target.params.families, family) || !isSettled(target, family, now)) continue;
         ticket.settled[familyIndex(family)] = target.families[familyIndex(family)].addresses;
       }
     }
-    tickets.push_back(std::move(ticket));
+    out.push_back(std::move(ticket));
+    ++taken;
   }
-  return tickets;
 }
 
 bool WatchSchedule::isSettled(const Target& target, api::AddressFamily family,
@@ -306,7 +304,7 @@ bool WatchSchedule::isSettled(const Target& target, api::AddressFamily family,
 
 std::optional<core::MonoTime> WatchSchedule::nextDue() const {
   if (due_.empty()) return std::nullopt;
-  return due_.begin()->first;
+  return due_.begin()->when;
 }
 
 void WatchSchedule::forgetUnaskedFamilies(Target& target) {
@@ -463,10 +461,10 @@ RefreshUpdate WatchSchedule::onResult(const RefreshTicket& ticket,
     backoff = std::min(backoff, cap);
     interval = update.succeeded ? std::min(interval, backoff) : backoff;
   }
-  setNextRefresh(ticket.hostname, target, now + withJitter(floor(interval)));
+  setNextRefresh(*it, now + withJitter(floor(interval)));
   forgetUnaskedFamilies(target);  // a family dropped while this refresh was in flight
   // A family added while this refresh was in flight: its answer lacks it, look again now.
-  if (ticket.families != target.params.families) setNextRefresh(ticket.hostname, target, now);
+  if (ticket.families != target.params.families) setNextRefresh(*it, now);
   update.nextRefresh = target.nextRefresh;
   for (const auto& [key, source] : target.subscribers) {
     const AddressFamilies wanted = familiesOf(source);
@@ -612,7 +610,9 @@ std::optional<std::string> WatchSchedule::hostnameOf(const std::string& bindingK
 
 std::vector<std::string> WatchSchedule::hostnames() const {
   std::vector<std::string> names;
+  names.reserve(targets_.size());
   for (const auto& [hostname, target] : targets_) names.push_back(hostname);
+  std::sort(names.begin(), names.end());
   return names;
 }
 

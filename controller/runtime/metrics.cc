@@ -124,6 +124,8 @@ const char* planOperationName(PlanOperation operation) {
   return "register";
 }
 
+static_assert(static_cast<size_t>(LookupOutcome::kError) + 1 == kLookupOutcomeCount);
+
 const char* lookupOutcomeName(LookupOutcome outcome) {
   switch (outcome) {
     case LookupOutcome::kSuccess:
@@ -673,9 +675,27 @@ void ControllerMetrics::forgetBinding(std::string_view ns, std::string_view name
 
 void ControllerMetrics::sourceLookup(std::string_view kind, LookupOutcome outcome,
                                      std::chrono::duration<double> elapsed) {
-  const std::string kindLabel(kind);
-  sourceLookups_.Add({{"kind", kindLabel}, {"outcome", lookupOutcomeName(outcome)}}).Increment();
-  sourceLookupDuration_.Add({{"kind", kindLabel}}, kLookupBuckets).Observe(elapsed.count());
+  prometheus::Counter* lookups = nullptr;
+  prometheus::Histogram* duration = nullptr;
+  {
+    std::lock_guard lock(sourceLookupMu_);
+    auto series = std::find_if(sourceLookupSeries_.begin(), sourceLookupSeries_.end(),
+                               [&](const SourceLookupSeries& s) { return s.kind == kind; });
+    if (series == sourceLookupSeries_.end()) {
+      series = sourceLookupSeries_.insert(sourceLookupSeries_.end(),
+                                          SourceLookupSeries{std::string(kind), {}, nullptr});
+      series->duration = &sourceLookupDuration_.Add({{"kind", series->kind}}, kLookupBuckets);
+    }
+    auto& counter = series->lookups[static_cast<size_t>(outcome)];
+    if (counter == nullptr) {
+      counter =
+          &sourceLookups_.Add({{"kind", series->kind}, {"outcome", lookupOutcomeName(outcome)}});
+    }
+    lookups = counter;
+    duration = series->duration;
+  }
+  lookups->Increment();
+  duration->Observe(elapsed.count());
 }
 
 void ControllerMetrics::awsRequest(std::string_view service, std::string_view operation,

@@ -92,6 +92,32 @@ TEST_F(WatchScheduleTest, NewHostnameIsDueAtOnceAndHandedOutOnlyOnce) {
   EXPECT_FALSE(snapshot->failing);
 }
 
+// Targets live in a hash map (by hostname) and the due index points at their keys: targets due
+// at the same time come out in hostname order, hostnames() is sorted, and a target dropped and
+// subscribed again is indexed afresh (no entry left pointing at the old key).
+TEST_F(WatchScheduleTest, EqualDueTimesComeOutInHostnameOrderAndHostnamesAreSorted) {
+  for (const char* name : {"c.test", "a.test", "d.test", "b.test"}) {
+    schedule_.subscribe(std::string("ns/") + name, source(name), now());
+  }
+  EXPECT_EQ(schedule_.hostnames(),
+            (std::vector<std::string>{"a.test", "b.test", "c.test", "d.test"}));
+  EXPECT_TRUE(schedule_.unsubscribe("ns/b.test"));
+  schedule_.subscribe("ns/b.test", source("b.test"), now());
+  std::vector<RefreshTicket> due;
+  schedule_.takeDue(now(), 3, due);
+  schedule_.takeDue(now(), 3, due);  // appends the rest
+  ASSERT_EQ(due.size(), 4u);
+  std::vector<std::string> order;
+  for (const auto& ticket : due) order.push_back(ticket.hostname);
+  EXPECT_EQ(order, (std::vector<std::string>{"a.test", "b.test", "c.test", "d.test"}));
+  EXPECT_FALSE(schedule_.nextDue().has_value());  // every one in flight
+  for (const auto& ticket : due) {
+    schedule_.onResult(ticket, results({answerOf({"10.0.0.1"}, 5)}), now());
+  }
+  ASSERT_TRUE(schedule_.nextDue().has_value());
+  EXPECT_GT(*schedule_.nextDue(), now());
+}
+
 TEST_F(WatchScheduleTest, NextRefreshIsTheTtlClampedToMinAndMax) {
   schedule_.subscribe("ns/a", source("db.test", 1, 5s, 60s), now());
   struct Case {

@@ -324,7 +324,14 @@ TEST_F(ControllerMetricsTest, SourceLookups) {
   metrics_.sourceLookup("dns", LookupOutcome::kSuccess, std::chrono::milliseconds(2));
   metrics_.sourceLookup("dns", LookupOutcome::kNotFound, std::chrono::milliseconds(30));
   metrics_.sourceLookup("dns", LookupOutcome::kSuccess, std::chrono::milliseconds(4));
+  // Another kind has series of its own (each kind's are found once and kept).
+  metrics_.sourceLookup("ec2", LookupOutcome::kError, std::chrono::milliseconds(300));
   const auto t = text();
+  EXPECT_EQ(sampleValue(t, "endpointbinder_source_lookups_total{kind=\"ec2\",outcome=\"error\"}"),
+            1);
+  EXPECT_EQ(sampleValue(t, "endpointbinder_source_lookup_duration_seconds_count{kind=\"ec2\"}"), 1);
+  EXPECT_THAT(t, Not(HasSubstr("kind=\"ec2\",outcome=\"success\"")));
+  EXPECT_THAT(t, Not(HasSubstr("kind=\"dns\",outcome=\"error\"")));
   EXPECT_EQ(sampleValue(t, "endpointbinder_source_lookups_total{kind=\"dns\",outcome=\"success\"}"),
             2);
   EXPECT_EQ(
