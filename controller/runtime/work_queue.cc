@@ -257,35 +257,61 @@ WorkQueue::WorkQueue(const core::Clock& clock, WorkQueueOptions options)
 
 WorkQueue::~WorkQueue() { shutDown(); }
 
+std::optional<core::MonoTime> WorkQueue::nextDueLocked() const {
+  auto next = core_.nextDelayedTime();
+  if (auto resync = core_.nextResyncTime()) next = next ? std::min(*next, *resync) : *resync;
+  return next;
+}
+
+void WorkQueue::wakeOneLocked() {
+  if (untimedGetters_ > 0) {
+    readyCv_.notify_one();
+  } else if (timerWaiter_) {
+    timerCv_.notify_one();
+  }
+}
+
+void WorkQueue::wakeAllLocked() {
+  readyCv_.notify_all();
+  timerCv_.notify_all();
+}
+
+void WorkQueue::notifyLocked(std::size_t readyBefore) {
+  const std::size_t ready = core_.len();
+  if (ready > readyBefore + 1) {
+    wakeAllLocked();
+    return;
+  }
+  if (ready > readyBefore) wakeOneLocked();
+  const auto due = nextDueLocked();
+  if (!due) return;
+  if (timerWaiter_) {
+    if (*due < timerAlarm_) timerCv_.notify_one();  // it sleeps past the new due time
+  } else if (untimedGetters_ > 0) {
+    readyCv_.notify_one();  // nobody holds the timer: one of them takes it
+  }
+}
+
 void WorkQueue::add(const std::string& key, Priority priority) {
   std::lock_guard lock(mu_);
-  // Promotion inside add() may also make delayed keys ready: wake everyone then.
-  auto before = core_.len();
+  const auto before = core_.len();
   core_.add(key, clock_.now(), priority);
-  auto after = core_.len();
-  if (after > before + 1) {
-    readyCv_.notify_all();
-  } else if (after > before) {
-    readyCv_.notify_one();
-  }
+  notifyLocked(before);
 }
 
 void WorkQueue::addAfter(const std::string& key, std::chrono::nanoseconds delay,
                          Priority priority) {
   std::lock_guard lock(mu_);
-  auto earliest = core_.nextDelayedTime();
-  auto before = core_.len();
+  const auto before = core_.len();
   core_.addAfter(key, delay, clock_.now(), priority);
-  // Getters sleep until the earliest due time; an earlier one (or a ready key) must wake them.
-  if (core_.len() != before || core_.nextDelayedTime() != earliest) readyCv_.notify_all();
+  notifyLocked(before);
 }
 
 void WorkQueue::addRateLimited(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto earliest = core_.nextDelayedTime();
-  auto before = core_.len();
+  const auto before = core_.len();
   core_.addRateLimited(key, clock_.now());
-  if (core_.len() != before || core_.nextDelayedTime() != earliest) readyCv_.notify_all();
+  notifyLocked(before);
 }
 
 void WorkQueue::forget(const std::string& key) {
@@ -302,21 +328,27 @@ std::optional<std::string> WorkQueue::get() {
   std::unique_lock lock(mu_);
   for (;;) {
     if (core_.shuttingDown()) return std::nullopt;
-    auto now = clock_.now();
+    const auto now = clock_.now();
     if (auto key = core_.get(now)) {
-      // More may be ready (several delayed keys due at once): pass the baton.
-      if (core_.len() > 0) readyCv_.notify_one();
+      // More may be ready (several delayed keys due at once): pass the baton. And a key due
+      // later needs a getter on the timer: when this one held it, another takes it over.
+      if (core_.len() > 0 || (!timerWaiter_ && nextDueLocked())) wakeOneLocked();
       return key;
     }
-    auto next = core_.nextDelayedTime();
-    if (auto resync = core_.nextResyncTime()) next = next ? std::min(*next, *resync) : *resync;
-    if (next) {
-      auto remaining =
+    const auto next = nextDueLocked();
+    if (next && !timerWaiter_) {
+      timerWaiter_ = true;
+      timerAlarm_ = *next;
+      const auto remaining =
           std::max<std::chrono::nanoseconds>(*next - now, std::chrono::microseconds(100));
-      readyCv_.wait_for(lock, remaining);
+      timerCv_.wait_for(lock, remaining);
+      timerWaiter_ = false;
     } else {
+      ++untimedGetters_;
       readyCv_.wait(lock);
+      --untimedGetters_;
     }
+    ++getterWakeUps_;
   }
 }
 
@@ -327,22 +359,22 @@ std::optional<std::string> WorkQueue::tryGet() {
 
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mu_);
-  auto before = core_.len();
+  const auto before = core_.len();
   core_.done(key, clock_.now());
-  if (core_.len() > before) readyCv_.notify_all();
+  notifyLocked(before);
   if (core_.processingCount() == 0) drainedCv_.notify_all();
 }
 
 void WorkQueue::shutDown() {
   std::lock_guard lock(mu_);
   core_.shutDown();
-  readyCv_.notify_all();
+  wakeAllLocked();
 }
 
 bool WorkQueue::shutDownWithDrain(std::chrono::nanoseconds timeout) {
   std::unique_lock lock(mu_);
   core_.shutDown();
-  readyCv_.notify_all();
+  wakeAllLocked();
   return drainedCv_.wait_for(lock, timeout, [this] { return core_.processingCount() == 0; });
 }
 
@@ -353,7 +385,7 @@ bool WorkQueue::shuttingDown() const {
 
 void WorkQueue::wake() {
   std::lock_guard lock(mu_);
-  readyCv_.notify_all();
+  wakeAllLocked();
 }
 
 std::size_t WorkQueue::len() const {
@@ -363,7 +395,9 @@ std::size_t WorkQueue::len() const {
 
 WorkQueueStats WorkQueue::stats() const {
   std::lock_guard lock(mu_);
-  return core_.stats(clock_.now());
+  WorkQueueStats stats = core_.stats(clock_.now());
+  stats.getterWakeUps = getterWakeUps_;
+  return stats;
 }
 
 }  // namespace endpointbinder::runtime

@@ -83,6 +83,7 @@ struct WorkQueueStats {
   double workSecondsSum = 0;         // sum over dones of (done - handed out)
   double longestRunningSeconds = 0;  // the oldest in-flight key's age
   double unfinishedWorkSeconds = 0;  // sum of every in-flight key's age
+  std::uint64_t getterWakeUps = 0;   // times a blocked get() woke (WorkQueue only; for tests)
 };
 
 // Pure queue state. Every operation that can move time forward takes `now` (monotonic) and
@@ -206,6 +207,12 @@ class WorkQueueCore {
 // Thread-safe wrapper. Time comes from the injected Clock; blocking waits are real
 // (steady_clock) waits for the remaining time to the next delayed key, so with a ManualClock
 // a blocked get() only sees a delayed key after the clock is advanced and wake() is called.
+//
+// Of the getters blocked with nothing ready, one (the timer waiter) sleeps until the next
+// delayed or resync key is due; the others sleep until a key becomes ready or the timer
+// waiter leaves with a key and hands the timer over. With every idle getter on that timer,
+// each resync key (one every 300 ms at 1,000 bindings and a 5-minute resync) woke all eight
+// workers for one of them to take it (bench/README.md).
 class WorkQueue {
  public:
   // `clock` must outlive the queue.
@@ -246,10 +253,25 @@ class WorkQueue {
   WorkQueueStats stats() const;
 
  private:
+  // When the next delayed or resync key is due, if any.
+  std::optional<core::MonoTime> nextDueLocked() const;
+  // Wakes one blocked getter: an untimed one if any, else the timer waiter.
+  void wakeOneLocked();
+  // After a change: a getter per key that became ready (every getter for several), and the
+  // timer waiter when the next due time now comes before its alarm (or a getter to take the
+  // timer when nobody holds it).
+  void notifyLocked(std::size_t readyBefore);
+  void wakeAllLocked();
+
   const core::Clock& clock_;
   mutable std::mutex mu_;
-  std::condition_variable readyCv_;    // getters wait here
+  std::condition_variable readyCv_;    // getters other than the timer waiter wait here
+  std::condition_variable timerCv_;    // the timer waiter waits here
   std::condition_variable drainedCv_;  // shutDownWithDrain waits here
+  bool timerWaiter_ = false;           // a getter waits on timerCv_ until timerAlarm_
+  core::MonoTime timerAlarm_{};
+  std::size_t untimedGetters_ = 0;  // getters waiting on readyCv_
+  std::uint64_t getterWakeUps_ = 0;
   WorkQueueCore core_;
 };
 

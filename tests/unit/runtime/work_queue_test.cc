@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <condition_variable>
@@ -862,6 +863,148 @@ TEST(WorkQueueTest, StressNeverTwoWorkersOnOneKeyAndNoAddIsLost) {
   EXPECT_EQ(s.gets, s.dones);
   // Merging is the point: far fewer runs than requests.
   EXPECT_LE(s.gets, static_cast<std::uint64_t>(kProducers * kAddsPerProducer));
+}
+
+// Idle getters take turns on the timer instead of all sleeping until the next due key: one
+// wakes for it (and hands the timer to another), not every idle worker. With eight idle
+// workers and six keys due one after another the old scheme woke 8 per key (48).
+TEST(WorkQueueTest, OneIdleGetterWakesForADueKeyNotAllOfThem) {
+  constexpr int kGetters = 8;
+  constexpr int kKeys = 6;
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  for (int i = 0; i < kKeys; ++i)
+    queue.addAfter("k" + std::to_string(i), milliseconds(60 * (i + 1)));
+  std::mutex mu;
+  std::vector<std::string> got;
+  std::vector<std::thread> getters;
+  for (int i = 0; i < kGetters; ++i) {
+    getters.emplace_back([&] {
+      while (auto key = queue.get()) {
+        {
+          std::lock_guard lock(mu);
+          got.push_back(*key);
+        }
+        queue.done(*key);
+      }
+    });
+  }
+  const auto deadline = clock.now() + kBound;
+  while (queue.stats().dones < kKeys && clock.now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  const auto wakeUps = queue.stats().getterWakeUps;
+  queue.shutDown();
+  for (auto& g : getters) g.join();
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, (std::vector<std::string>{"k0", "k1", "k2", "k3", "k4", "k5"}));
+  // The timer waiter, and the getter it hands the timer to: 2 per key; some slack for a
+  // getter that had not started waiting yet when a key came.
+  EXPECT_LE(wakeUps, static_cast<std::uint64_t>(3 * kKeys)) << "every idle getter woke per key";
+}
+
+// The getter on the timer that leaves with a key hands the timer over at once: a key due while
+// that worker is still busy with its own is not held up until the worker is done.
+TEST(WorkQueueTest, TheTimerIsHandedOverWhenItsGetterLeavesWithAKey) {
+  core::RealClock clock;
+  WorkQueue queue(clock);
+  queue.addAfter("first", milliseconds(30));
+  queue.addAfter("second", milliseconds(80));
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::promise<std::string> secondTaken;
+  std::atomic<bool> secondSeen{false};
+  auto worker = [&] {
+    while (auto key = queue.get()) {
+      if (*key == "first") {
+        released.wait();  // busy with it until the test ends
+      } else if (!secondSeen.exchange(true)) {
+        secondTaken.set_value(*key);
+      }
+      queue.done(*key);
+    }
+  };
+  std::thread a(worker);
+  std::thread b(worker);
+  auto second = secondTaken.get_future();
+  const bool inTime = second.wait_for(seconds(3)) == std::future_status::ready;
+  release.set_value();
+  queue.shutDown();
+  a.join();
+  b.join();
+  ASSERT_TRUE(inTime) << "the idle getter slept while the busy one held the timer";
+  EXPECT_EQ(second.get(), "second");
+}
+
+// Liveness with the timer handed from getter to getter: keys of both lanes, added now, later
+// and rate-limited from two threads while workers take them, under a resync budget; every key
+// runs after its last request and the queue drains.
+TEST(WorkQueueTest, StressWithResyncBudgetAndTimersNoKeyIsStranded) {
+  constexpr int kWorkers = 6;
+  constexpr int kKeys = 24;
+  constexpr int kProducers = 2;
+  constexpr int kAddsPerProducer = 1500;
+  core::RealClock clock;
+  WorkQueue queue(clock, WorkQueueOptions{std::chrono::microseconds(200), milliseconds(5),
+                                          /*resyncPerSecond=*/2000});
+  std::array<std::atomic<bool>, kKeys> pending{};
+  std::array<std::atomic<int>, kKeys> runs{};
+  std::vector<std::thread> workers;
+  for (int w = 0; w < kWorkers; ++w) {
+    workers.emplace_back([&] {
+      while (auto key = queue.get()) {
+        const int k = std::stoi(key->substr(key->find('-') + 1));
+        pending[k] = false;
+        ++runs[k];
+        queue.done(*key);
+      }
+    });
+  }
+  std::vector<std::thread> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.emplace_back([&, p] {
+      std::mt19937 random(p + 7);
+      for (int i = 0; i < kAddsPerProducer; ++i) {
+        const int k = static_cast<int>(random() % kKeys);
+        const std::string key = "ns/key-" + std::to_string(k);
+        pending[k] = true;
+        switch (random() % 4) {
+          case 0:
+            queue.add(key);
+            break;
+          case 1:
+            queue.add(key, Priority::kResync);
+            break;
+          case 2:
+            queue.addAfter(key, std::chrono::microseconds(random() % 3000),
+                           random() % 2 == 0 ? Priority::kEvent : Priority::kResync);
+            break;
+          case 3:
+            queue.addRateLimited(key);
+            break;
+        }
+        if (i % 64 == 0) std::this_thread::sleep_for(milliseconds(1));  // let the timers run
+      }
+    });
+  }
+  for (auto& p : producers) p.join();
+  const auto deadline = clock.now() + kBound;
+  auto quiet = [&] {
+    const auto stats = queue.stats();
+    if (stats.depth != 0 || stats.waiting != 0 || stats.processing != 0) return false;
+    for (auto& flag : pending) {
+      if (flag) return false;
+    }
+    return true;
+  };
+  while (!quiet() && clock.now() < deadline) std::this_thread::sleep_for(milliseconds(5));
+  const bool drained = quiet();
+  queue.shutDown();
+  for (auto& w : workers) w.join();
+  EXPECT_TRUE(drained) << "a key stayed queued or scheduled with idle workers";
+  for (int k = 0; k < kKeys; ++k) {
+    EXPECT_FALSE(pending[k]) << "key " << k << " was added but never ran afterwards";
+  }
 }
 
 }  // namespace
