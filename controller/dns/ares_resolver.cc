@@ -391,6 +391,18 @@ class AresResolver::Loop {
   void retireIdleGenerations();
   int pollTimeoutMs(core::MonoTime now);
   void processEvents(const std::vector<pollfd>& fds, size_t socketCount);
+  // Lets c-ares read socket `fd` now (readable: a datagram, or an error, waits for it), the
+  // answer attributed to the socket's server. False when the socket is not the channels' any
+  // more.
+  bool readSocket(int fd);
+  // Hands c-ares the answers read from `fd` in the last batch and not handed over yet (c-ares
+  // 1.18 reads until the socket is drained; later versions read one datagram per call when the
+  // socket calls are ours). poll() would not report them.
+  void handOverBuffered(int fd);
+  // Sends what this pass wrote; errors the sends took from the kernel are read by c-ares now,
+  // and what that moves to other servers is sent too. Then hands over any answer still
+  // buffered: the loop is about to sleep.
+  void flushSends();
 
   const AresResolverOptions& options_;
   const core::Clock& clock_;
@@ -743,16 +755,8 @@ void AresResolver::Loop::processEvents(const std::vector<pollfd>& fds, size_t so
     answering_ = socket.server;
     ares_process_fd(tagged.channel.get(), readable ? fds[i].fd : ARES_SOCKET_BAD,
                     writable ? fds[i].fd : ARES_SOCKET_BAD);
-    // Answers read in the socket's last batch and not handed over yet (c-ares 1.18 reads until
-    // the socket is drained; later versions read one datagram per call when the socket calls
-    // are ours): poll() would not report them, so they are handed over now.
-    for (size_t left = datagrams_.buffered(fds[i].fd); left > 0;) {
-      ares_process_fd(tagged.channel.get(), fds[i].fd, ARES_SOCKET_BAD);
-      const size_t now = datagrams_.buffered(fds[i].fd);
-      if (now >= left) break;  // c-ares did not read it: never loop
-      left = now;
-    }
     answering_ = -1;
+    if (readable) handOverBuffered(fds[i].fd);
     processed.push_back(&tagged);
   }
   // Timeouts are handled by every ares_process_fd call; a channel with queries pending and no
@@ -767,6 +771,45 @@ void AresResolver::Loop::processEvents(const std::vector<pollfd>& fds, size_t so
   if (current_) timeouts(*current_);
   // By index: a callback may not add generations, but be safe against reallocation anyway.
   for (size_t i = 0; i < retired_.size(); ++i) timeouts(*retired_[i]);
+}
+
+bool AresResolver::Loop::readSocket(int fd) {
+  auto it = sockets_.find(fd);
+  if (it == sockets_.end()) return false;
+  Socket& socket = it->second;
+  ChannelTag* tag = socket.tag;
+  if (socket.server == -2) socket.server = serverOfSocket(fd, tag->generation->servers);
+  answering_ = socket.server;
+  ares_process_fd(tag->generation->channels[tag->index]->channel.get(), fd, ARES_SOCKET_BAD);
+  answering_ = -1;
+  return true;
+}
+
+void AresResolver::Loop::handOverBuffered(int fd) {
+  for (size_t left = datagrams_.buffered(fd); left > 0;) {
+    if (!readSocket(fd)) break;
+    const size_t after = datagrams_.buffered(fd);
+    if (after >= left) break;  // c-ares did not read it: never loop
+    left = after;
+  }
+}
+
+void AresResolver::Loop::flushSends() {
+  datagrams_.flush();
+  // Bounded: each round moves queries off a failing server, and c-ares runs out of servers.
+  for (int round = 0; round < 8; ++round) {
+    const std::vector<int> failed = datagrams_.socketsWithErrors();
+    if (failed.empty()) break;
+    for (const int fd : failed) readSocket(fd);
+    settleTouched();
+    datagrams_.flush();
+  }
+  if (const int fd = datagrams_.bufferedSocket(); fd >= 0) {
+    handOverBuffered(fd);
+    settleTouched();
+    datagrams_.discardBuffered();  // c-ares would not read them (never seen): not kept
+    datagrams_.flush();
+  }
 }
 
 void AresResolver::Loop::run() {
@@ -788,6 +831,7 @@ void AresResolver::Loop::run() {
     }
     for (const uint64_t id : late) abandon(id, "deadline exceeded");
     retireIdleGenerations();
+    flushSends();  // the queries this pass wrote, in one call per socket
 
     fds.clear();
     for (const auto& [fd, socket] : sockets_) {
@@ -799,7 +843,6 @@ void AresResolver::Loop::run() {
     const size_t socketCount = fds.size();
     fds.push_back(pollfd{wake_.get(), POLLIN, 0});
     int timeoutMs = pollTimeoutMs(now);
-    datagrams_.flush();  // the queries this pass wrote, in one call per socket
     {
       // Sleep only when nothing was queued meanwhile; from here submit() writes the eventfd.
       std::lock_guard lock(submitMutex_);

@@ -47,7 +47,7 @@ int BatchedSockets::closeSocket(ares_socket_t fd, void* data) {
     sockets.receivedFd_ = -1;
     sockets.receivedCount_ = sockets.receivedNext_ = 0;
   }
-  if (sockets.drainedFd_ == fd) sockets.drainedFd_ = -1;
+  std::erase_if(sockets.errors_, [fd](const auto& error) { return error.first == fd; });
   return ::close(fd);
 }
 
@@ -80,8 +80,6 @@ ares_ssize_t BatchedSockets::sendVector(ares_socket_t fd, const iovec* vector, i
 }
 
 void BatchedSockets::flush() {
-  // Whatever was drained before this pass may have more by the time the loop polls again.
-  drainedFd_ = -1;
   // Socket by socket, in the order each first appears (there are a few), order kept within.
   for (size_t first = 0; first < outgoing_.size(); ++first) {
     const int fd = outgoing_[first].fd;
@@ -115,12 +113,23 @@ void BatchedSockets::sendAll(int fd) {
     const int sent =
         ::sendmmsg(fd, sendHeaders_.data(), static_cast<unsigned int>(chunk), MSG_NOSIGNAL);
     if (sent < 0) {
-      if (errno == EINTR) continue;
-      // The first one was refused (a full send buffer; an error left by an earlier datagram):
-      // it is lost, as on the wire, and c-ares asks again at its timeout. The rest go on.
-      sendsDropped_.fetch_add(1, std::memory_order_relaxed);
-      ++next;
-      continue;
+      const int error = errno;
+      if (error == EINTR) continue;
+      if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
+        // No room: this one is lost, as on the wire (c-ares asks again at its timeout).
+        sendsDropped_.fetch_add(1, std::memory_order_relaxed);
+        ++next;
+        continue;
+      }
+      // An error left on the socket (ICMP port-unreachable for an earlier datagram), taken by
+      // this send: kept for the socket's next read, where c-ares learns of it and moves the
+      // server's queries (these included) to the next server.
+      if (std::none_of(errors_.begin(), errors_.end(),
+                       [fd](const auto& entry) { return entry.first == fd; })) {
+        errors_.emplace_back(fd, error);
+      }
+      sendsDropped_.fetch_add(total - next, std::memory_order_relaxed);
+      return;
     }
     datagramsSent_.fetch_add(static_cast<uint64_t>(sent), std::memory_order_relaxed);
     next += static_cast<size_t>(sent);
@@ -136,18 +145,18 @@ ares_ssize_t BatchedSockets::receiveFrom(ares_socket_t fd, void* buffer, size_t 
 
 ares_ssize_t BatchedSockets::receiveDatagram(int fd, void* buffer, size_t length, sockaddr* from,
                                              ares_socklen_t* fromLength) {
+  if (auto error = std::find_if(errors_.begin(), errors_.end(),
+                                [fd](const auto& entry) { return entry.first == fd; });
+      error != errors_.end()) {
+    errno = error->second;
+    errors_.erase(error);
+    return -1;
+  }
   if (receivedFd_ != fd) {
     if (receivedFd_ >= 0) {
       // Another socket's datagrams are waiting (the loop hands them over before it reads
       // another socket, so this does not happen): read this one without batching.
       return ::recvfrom(fd, buffer, length, 0, from, fromLength);
-    }
-    if (drainedFd_ == fd) {
-      // The last read of this socket in this pass found fewer than a batch: it was drained
-      // then, and poll() will say when more comes. Saves a call that would find nothing.
-      drainedFd_ = -1;
-      errno = EAGAIN;
-      return -1;
     }
     for (size_t i = 0; i < kReceiveBatch; ++i) {
       receiveHeaders_[i] = mmsghdr{};
@@ -180,7 +189,6 @@ ares_ssize_t BatchedSockets::receiveDatagram(int fd, void* buffer, size_t length
     *fromLength = known;
   }
   if (receivedNext_ == receivedCount_) {
-    if (receivedCount_ < kReceiveBatch) drainedFd_ = fd;
     receivedFd_ = -1;
     receivedCount_ = receivedNext_ = 0;
   }
@@ -191,12 +199,25 @@ size_t BatchedSockets::buffered(int fd) const {
   return receivedFd_ == fd ? receivedCount_ - receivedNext_ : 0;
 }
 
+void BatchedSockets::discardBuffered() {
+  receivesDropped_.fetch_add(receivedCount_ - receivedNext_, std::memory_order_relaxed);
+  receivedFd_ = -1;
+  receivedCount_ = receivedNext_ = 0;
+}
+
+std::vector<int> BatchedSockets::socketsWithErrors() const {
+  std::vector<int> fds;
+  for (const auto& [fd, error] : errors_) fds.push_back(fd);
+  return fds;
+}
+
 BatchedSockets::Stats BatchedSockets::stats() const {
   return Stats{datagramsSent_.load(std::memory_order_relaxed),
                sendCalls_.load(std::memory_order_relaxed),
                sendsDropped_.load(std::memory_order_relaxed),
                datagramsReceived_.load(std::memory_order_relaxed),
-               receiveCalls_.load(std::memory_order_relaxed)};
+               receiveCalls_.load(std::memory_order_relaxed),
+               receivesDropped_.load(std::memory_order_relaxed)};
 }
 
 }  // namespace endpointbinder::dns

@@ -10,14 +10,17 @@
 // together (AresResolverOptions::batchPause); this makes that one wake-up a few calls.
 //
 // Semantics c-ares relies on are kept: a send returns the datagram's length (UDP writes are
-// whole or nothing); a read returns one datagram and its sender, or -1 with errno (EAGAIN
-// when the socket is drained, ECONNREFUSED after an ICMP port-unreachable: c-ares handles
-// it as before). A datagram the kernel refuses at flush() is dropped like one lost on the
-// wire: c-ares asks again at its timeout. TCP sockets (c-ares' retry of a truncated answer)
-// pass straight through, unbatched.
+// whole or nothing); a read returns one datagram and its sender, or -1 with errno (EAGAIN when
+// the socket is drained, ECONNREFUSED after an ICMP port-unreachable). A datagram the kernel
+// refuses for want of room (EAGAIN, ENOBUFS) is dropped like one lost on the wire: c-ares asks
+// again at its timeout. Any other error at flush() is an error left on the socket (a
+// port-unreachable for an earlier datagram) that the send consumed: the socket's unsent
+// datagrams are dropped and the error is kept for its next read (socketsWithErrors()), which
+// the loop makes at once, so c-ares moves that server's queries on as when its own send()
+// failed. TCP sockets (c-ares' retry of a truncated answer) pass straight through, unbatched.
 //
-// Datagrams read but not handed over yet belong to one socket (buffered()): the loop hands
-// them to c-ares before it sleeps, since poll() does not know of them.
+// Datagrams read but not handed over yet belong to one socket (bufferedSocket()); poll()
+// does not know of them, so the loop hands them to c-ares before it sleeps.
 //
 // Loop thread only (no locking); stats() may be read from any thread.
 #pragma once
@@ -29,6 +32,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace endpointbinder::dns {
@@ -52,6 +56,12 @@ class BatchedSockets {
   void flush();
   // Datagrams read from `fd` and not handed to c-ares yet.
   size_t buffered(int fd) const;
+  // The socket whose datagrams are buffered, or -1.
+  int bufferedSocket() const { return receivedFd_; }
+  // Drops the buffered datagrams (counted in receivesDropped).
+  void discardBuffered();
+  // Sockets with an error that flush() took from the kernel and their next read reports.
+  std::vector<int> socketsWithErrors() const;
   // Datagrams written and not flushed yet.
   size_t unsent() const { return outgoing_.size(); }
 
@@ -61,6 +71,7 @@ class BatchedSockets {
     uint64_t sendsDropped = 0;
     uint64_t datagramsReceived = 0;
     uint64_t receiveCalls = 0;  // recvmmsg() calls, including the one that finds none
+    uint64_t receivesDropped = 0;
   };
   Stats stats() const;
 
@@ -98,8 +109,8 @@ class BatchedSockets {
   int receivedFd_ = -1;
   size_t receivedCount_ = 0;
   size_t receivedNext_ = 0;
-  // A socket whose last read, in this pass of the loop, found it drained (receiveDatagram).
-  int drainedFd_ = -1;
+  // (fd, errno): errors flush() took from the kernel, for the socket's next read.
+  std::vector<std::pair<int, int>> errors_;
   std::vector<std::array<unsigned char, kMaxDatagram>> receiveBuffers_;
   std::array<sockaddr_storage, kReceiveBatch> receiveFrom_{};
   std::array<iovec, kReceiveBatch> receiveVectors_{};
@@ -110,6 +121,7 @@ class BatchedSockets {
   std::atomic<uint64_t> sendsDropped_{0};
   std::atomic<uint64_t> datagramsReceived_{0};
   std::atomic<uint64_t> receiveCalls_{0};
+  std::atomic<uint64_t> receivesDropped_{0};
 };
 
 }  // namespace endpointbinder::dns

@@ -656,11 +656,13 @@ TEST_F(AresResolverIntegrationTest, QueriesAndAnswersCrossTheKernelInBatches) {
   const auto stats = (*resolver)->datagramStats();
   EXPECT_EQ(stats.datagramsSent, kLookups);
   EXPECT_EQ(stats.sendsDropped, 0u);
-  EXPECT_LE(stats.sendCalls, 2u) << "one per socket and pass; 16 with a send() per query";
+  // One per socket and pass: one when the 16 submissions come in one pass, a few if a busy
+  // machine splits them. A send() per query would be 16.
+  EXPECT_LE(stats.sendCalls, 4u);
   EXPECT_EQ(stats.datagramsReceived, kLookups);
-  // Two full batches of 8 and the call that finds the socket drained; more only if the
-  // answers straddle wake-ups. A recvfrom() per answer would be 17 or more.
-  EXPECT_LE(stats.receiveCalls, 6u);
+  // Two full batches of 8 and the call that finds the socket drained; more if the answers
+  // straddle wake-ups. A recvfrom() per answer would be 17 or more.
+  EXPECT_LE(stats.receiveCalls, 8u);
 }
 
 // A server port that nobody listens on is passed over as soon as the kernel says so (ICMP
