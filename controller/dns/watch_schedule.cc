@@ -1,6 +1,7 @@
 #include "controller/dns/watch_schedule.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cctype>
 #include <limits>
 #include <set>
@@ -32,12 +33,39 @@ const char* recordType(api::AddressFamily family) {
   return family == api::AddressFamily::kIPv4 ? "A" : "AAAA";
 }
 
+// familyOutcome(outcome, family) without the copy, for the paths that run after every lookup
+// (copying each lookup's addresses there was most of the DNS loop's allocations): whether
+// that family's outcome is kOk, and `visit` called with each of its addresses when it is.
+template <typename Visit>
+bool visitFamilyAnswer(const ResolveOutcome& outcome, api::AddressFamily family, Visit&& visit) {
+  const bool v4 = family == api::AddressFamily::kIPv4;
+  if (outcome.perFamily.size() == 2) {
+    const ResolveOutcome& part = outcome.perFamily[v4 ? 0 : 1];
+    if (!part.ok()) return false;
+    for (const auto& address : part.answer.addresses) visit(address);
+    return true;
+  }
+  if (!outcome.ok()) return false;
+  const auto ofFamily = [v4](const api::IpAddress& address) { return address.isV4() == v4; };
+  const auto& addresses = outcome.answer.addresses;
+  if (std::none_of(addresses.begin(), addresses.end(), ofFamily)) return false;  // kNoData
+  for (const auto& address : addresses) {
+    if (ofFamily(address)) visit(address);
+  }
+  return true;
+}
+
+// familyOutcome(outcome, family).ok().
+bool familyAnswered(const ResolveOutcome& outcome, api::AddressFamily family) {
+  return visitFamilyAnswer(outcome, family, [](const api::IpAddress&) {});
+}
+
 // Whether some lookup answered for some family `families` asks for.
 bool anyAnswered(const std::vector<LookupResult>& made, AddressFamilies families) {
   for (const auto& lookup : made) {
     if (lookup.outcome.ok()) return true;
     for (const auto family : kFamilies) {
-      if (asks(families, family) && familyOutcome(lookup.outcome, family).ok()) return true;
+      if (asks(families, family) && familyAnswered(lookup.outcome, family)) return true;
     }
   }
   return false;
@@ -90,22 +118,34 @@ namespace {
 // Distinct addresses of a family a refresh's lookups brought, and the successful lookups of
 // it since the last one that added some.
 struct QuietRun {
-  std::set<api::IpAddress> seen;
+  std::vector<api::IpAddress> seen;  // sorted, distinct
   int quiet = 0;
 };
 
 QuietRun quietRunOf(const std::vector<LookupResult>& made, api::AddressFamily family) {
   QuietRun run;
+  run.seen.reserve(kRoute53MaxAnswer * 2);
   for (const auto& lookup : made) {
-    const auto ofFamily = familyOutcome(lookup.outcome, family);
-    if (!ofFamily.ok()) continue;  // no evidence either way
     bool added = false;
-    for (const auto& address : ofFamily.answer.addresses) {
-      if (run.seen.insert(address).second) added = true;
-    }
+    const bool answered = visitFamilyAnswer(lookup.outcome, family, [&](const auto& address) {
+      const auto at = std::lower_bound(run.seen.begin(), run.seen.end(), address);
+      if (at != run.seen.end() && *at == address) return;
+      run.seen.insert(at, address);
+      added = true;
+    });
+    if (!answered) continue;  // no evidence either way
     run.quiet = added ? 0 : run.quiet + 1;
   }
   return run;
+}
+
+// How many addresses `outcome` lists for `family`, or nullopt when that family did not answer.
+std::optional<size_t> familyAnswerSize(const ResolveOutcome& outcome, api::AddressFamily family) {
+  size_t count = 0;
+  if (!visitFamilyAnswer(outcome, family, [&](const api::IpAddress&) { ++count; })) {
+    return std::nullopt;
+  }
+  return count;
 }
 
 }  // namespace
@@ -128,8 +168,7 @@ bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupRes
   if (spent >= options.extraLookupBudget) return false;
 
   for (const auto family : kFamilies) {
-    const auto lastOfFamily = familyOutcome(last.outcome, family);
-    if (!lastOfFamily.ok() || lastOfFamily.answer.addresses.size() != kRoute53MaxAnswer) {
+    if (familyAnswerSize(last.outcome, family) != kRoute53MaxAnswer) {
       continue;  // fewer: that answer was the whole set; more: not cut short by Route 53
     }
     const QuietRun run = quietRunOf(made, family);
@@ -147,9 +186,9 @@ bool wantsAnotherLookup(const RefreshTicket& ticket, const std::vector<LookupRes
 bool completedInFull(const std::vector<LookupResult>& made, api::AddressFamily family,
                      double missBound) {
   if (made.empty()) return false;
-  const auto last = familyOutcome(made.back().outcome, family);
-  if (!last.ok()) return false;  // ended by a failure: cut short
-  if (last.answer.addresses.size() != kRoute53MaxAnswer) return true;  // the whole set
+  const auto last = familyAnswerSize(made.back().outcome, family);
+  if (!last) return false;                      // ended by a failure: cut short
+  if (*last != kRoute53MaxAnswer) return true;  // the whole set
   const QuietRun run = quietRunOf(made, family);
   return run.quiet >= quietLookupsToStop(run.seen.size(), missBound);
 }
@@ -275,7 +314,9 @@ void WatchSchedule::takeDue(core::MonoTime now, size_t limit, std::vector<Refres
   while (taken < limit && !due_.empty() && due_.begin()->when <= now) {
     const std::string& hostname = *due_.begin()->hostname;
     due_.erase(due_.begin());
-    Target& target = targets_.find(hostname)->second;
+    const auto found = targets_.find(hostname);
+    assert(found != targets_.end());  // due_ indexes only existing targets
+    Target& target = found->second;
     target.inFlight = nextTicket_++;
     RefreshTicket ticket{
         hostname, target.params.families, target.params.lookupsPerRefresh, *target.inFlight, {}};
@@ -326,13 +367,11 @@ FamilyUpdate WatchSchedule::foldFamily(Target& target, api::AddressFamily family
   std::optional<ResolveOutcome> lastFailure;
   bool onlyNoData = true;  // every failed lookup of this family was NODATA
   for (const auto& lookup : lookups) {
-    ResolveOutcome outcome = familyOutcome(lookup.outcome, family);
-    if (!outcome.ok()) {
-      onlyNoData = onlyNoData && outcome.status == ResolveStatus::kNoData;
-      lastFailure = std::move(outcome);
-      continue;
-    }
-    merged.insert(merged.end(), outcome.answer.addresses.begin(), outcome.answer.addresses.end());
+    const auto add = [&](const api::IpAddress& address) { merged.push_back(address); };
+    if (visitFamilyAnswer(lookup.outcome, family, add)) continue;
+    ResolveOutcome outcome = familyOutcome(lookup.outcome, family);  // a failure: its reason
+    onlyNoData = onlyNoData && outcome.status == ResolveStatus::kNoData;
+    lastFailure = std::move(outcome);
   }
   std::sort(merged.begin(), merged.end());
   merged.erase(std::unique(merged.begin(), merged.end()), merged.end());

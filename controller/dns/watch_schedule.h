@@ -356,6 +356,9 @@ class WatchSchedule {
  public:
   // `random` must outlive the schedule.
   explicit WatchSchedule(Random& random, WatchScheduleOptions options = {});
+  // Not copyable: due_ points into targets_.
+  WatchSchedule(const WatchSchedule&) = delete;
+  WatchSchedule& operator=(const WatchSchedule&) = delete;
 
   // Subscribes `bindingKey` to `source.hostname` (lowercased, trailing dot dropped), replacing
   // the binding's earlier subscription, if any (which may name another hostname). A new
