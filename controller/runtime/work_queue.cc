@@ -276,13 +276,17 @@ void WorkQueue::wakeAllLocked() {
   timerCv_.notify_all();
 }
 
-void WorkQueue::notifyLocked(std::size_t readyBefore) {
+void WorkQueue::notifyLocked(std::size_t readyBefore, std::size_t eventsBefore) {
   const std::size_t ready = core_.len();
-  if (ready > readyBefore + 1) {
+  const std::size_t events = core_.readyEvents();
+  if (ready > readyBefore + 1 || events > eventsBefore + 1) {
     wakeAllLocked();
     return;
   }
-  if (ready > readyBefore) wakeOneLocked();
+  // A resync key the budget holds is left to the timer below.
+  if (events > eventsBefore || (ready > readyBefore && core_.hasTakeable(clock_.now()))) {
+    wakeOneLocked();
+  }
   const auto due = nextDueLocked();
   if (!due) return;
   if (timerWaiter_) {
@@ -295,23 +299,26 @@ void WorkQueue::notifyLocked(std::size_t readyBefore) {
 void WorkQueue::add(const std::string& key, Priority priority) {
   std::lock_guard lock(mu_);
   const auto before = core_.len();
+  const auto eventsBefore = core_.readyEvents();
   core_.add(key, clock_.now(), priority);
-  notifyLocked(before);
+  notifyLocked(before, eventsBefore);
 }
 
 void WorkQueue::addAfter(const std::string& key, std::chrono::nanoseconds delay,
                          Priority priority) {
   std::lock_guard lock(mu_);
   const auto before = core_.len();
+  const auto eventsBefore = core_.readyEvents();
   core_.addAfter(key, delay, clock_.now(), priority);
-  notifyLocked(before);
+  notifyLocked(before, eventsBefore);
 }
 
 void WorkQueue::addRateLimited(const std::string& key) {
   std::lock_guard lock(mu_);
   const auto before = core_.len();
+  const auto eventsBefore = core_.readyEvents();
   core_.addRateLimited(key, clock_.now());
-  notifyLocked(before);
+  notifyLocked(before, eventsBefore);
 }
 
 void WorkQueue::forget(const std::string& key) {
@@ -332,7 +339,7 @@ std::optional<std::string> WorkQueue::get() {
     if (auto key = core_.get(now)) {
       // More may be ready (several delayed keys due at once): pass the baton. And a key due
       // later needs a getter on the timer: when this one held it, another takes it over.
-      if (core_.len() > 0 || (!timerWaiter_ && nextDueLocked())) wakeOneLocked();
+      if (core_.hasTakeable(now) || (!timerWaiter_ && nextDueLocked())) wakeOneLocked();
       return key;
     }
     const auto next = nextDueLocked();
@@ -360,8 +367,9 @@ std::optional<std::string> WorkQueue::tryGet() {
 void WorkQueue::done(const std::string& key) {
   std::lock_guard lock(mu_);
   const auto before = core_.len();
+  const auto eventsBefore = core_.readyEvents();
   core_.done(key, clock_.now());
-  notifyLocked(before);
+  notifyLocked(before, eventsBefore);
   if (core_.processingCount() == 0) drainedCv_.notify_all();
 }
 

@@ -31,8 +31,9 @@
 //                  explicit `now` values. Thread-safety: none; tests drive it with a
 //                  ManualClock's time points.
 //   WorkQueue      thin thread-safe wrapper: one mutex around a WorkQueueCore, condition
-//                  variables for blocking get() (woken at the next delayed key's due time)
-//                  and for draining. Thread-safety: every method may be called from any thread.
+//                  variables for blocking get() (one idle getter sleeps until the next
+//                  delayed or resync key is due, the others until a key is ready) and for
+//                  draining. Thread-safety: every method may be called from any thread.
 #pragma once
 
 #include <chrono>
@@ -144,6 +145,13 @@ class WorkQueueCore {
   std::optional<core::MonoTime> nextResyncTime() const;
 
   std::size_t len() const { return readyCount_; }  // ready keys
+  // Ready keys of the event lane (which has no stale entries).
+  std::size_t readyEvents() const { return lanes_[static_cast<int>(Priority::kEvent)].size(); }
+  // Whether get(now) would hand a ready key out (before promoting delayed keys due by now):
+  // an event key, or a resync key the budget lets out at `now`.
+  bool hasTakeable(core::MonoTime now) const {
+    return readyEvents() > 0 || (readyCount_ > readyEvents() && now >= nextResyncAt_);
+  }
   std::size_t processingCount() const { return processing_.size(); }
   bool isProcessing(const std::string& key) const { return processing_.contains(key); }
   bool isDirty(const std::string& key) const { return pending_.contains(key); }
@@ -257,10 +265,12 @@ class WorkQueue {
   std::optional<core::MonoTime> nextDueLocked() const;
   // Wakes one blocked getter: an untimed one if any, else the timer waiter.
   void wakeOneLocked();
-  // After a change: a getter per key that became ready (every getter for several), and the
-  // timer waiter when the next due time now comes before its alarm (or a getter to take the
-  // timer when nobody holds it).
-  void notifyLocked(std::size_t readyBefore);
+  // After a change: a getter for a key that became ready to take (every getter for several),
+  // and the timer waiter when the next due time now comes before its alarm (or a getter to
+  // take the timer when nobody holds it). `readyBefore`, `eventsBefore`: len() and
+  // readyEvents() before the change (a resync key raised to an event one leaves len() as it
+  // was).
+  void notifyLocked(std::size_t readyBefore, std::size_t eventsBefore);
   void wakeAllLocked();
 
   const core::Clock& clock_;

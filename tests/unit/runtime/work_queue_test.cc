@@ -898,9 +898,28 @@ TEST(WorkQueueTest, OneIdleGetterWakesForADueKeyNotAllOfThem) {
   for (auto& g : getters) g.join();
   std::sort(got.begin(), got.end());
   EXPECT_EQ(got, (std::vector<std::string>{"k0", "k1", "k2", "k3", "k4", "k5"}));
-  // The timer waiter, and the getter it hands the timer to: 2 per key; some slack for a
-  // getter that had not started waiting yet when a key came.
+  // The timer waiter, and the getter it hands the timer to: 2 per key; at most one more when
+  // the done() that follows comes before that getter has taken the timer (and wakes another
+  // to take it).
   EXPECT_LE(wakeUps, static_cast<std::uint64_t>(3 * kKeys)) << "every idle getter woke per key";
+}
+
+// A resync key that the budget holds, raised by an event add, is handed out at once: the add
+// leaves len() as it was (the key moves lanes), and the blocked getter used to sleep on until
+// the budget's time.
+TEST(WorkQueueTest, AnEventRaisingAHeldResyncKeyWakesAGetterAtOnce) {
+  core::RealClock clock;
+  WorkQueue queue(clock, WorkQueueOptions{.resyncPerSecond = 0.5});  // one every 2 s
+  queue.add("r1", Priority::kResync);
+  queue.add("r2", Priority::kResync);
+  ASSERT_EQ(queue.get(), "r1");
+  auto got = std::async(std::launch::async, [&] { return queue.get(); });
+  EXPECT_EQ(got.wait_for(milliseconds(100)), std::future_status::timeout);  // held
+  const auto raised = clock.now();
+  queue.add("r2", Priority::kEvent);
+  ASSERT_EQ(got.wait_for(kBound), std::future_status::ready);
+  EXPECT_EQ(got.get(), "r2");
+  EXPECT_LT(clock.now() - raised, milliseconds(1000)) << "waited for the resync budget";
 }
 
 // The getter on the timer that leaves with a key hands the timer over at once: a key due while
