@@ -80,6 +80,15 @@ class BatchedSocketsTest : public ::testing::Test {
     if (from != nullptr) *from = sender;
     return got;
   }
+  // `from` sends `text` to socket `fd` (to its own address: it is connected to `from`).
+  static void deliver(const Peer& from, int fd, const std::string& text) {
+    sockaddr_in local{};
+    socklen_t length = sizeof local;
+    ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length), 0);
+    ASSERT_EQ(::sendto(from.fd, text.data(), text.size(), 0,
+                       reinterpret_cast<const sockaddr*>(&local), sizeof local),
+              static_cast<ssize_t>(text.size()));
+  }
   // Waits until the datagrams sent to `fd` (or the error they caused) have reached it: the
   // first makes it readable, and the pause covers the rest even when the machine is busy.
   static void waitReadable(int fd) {
@@ -121,17 +130,8 @@ TEST_F(BatchedSocketsTest, WritesWaitForTheFlushAndGoInOneCallPerSocketInOrder) 
 TEST_F(BatchedSocketsTest, AnswersAreReadABatchPerCallAndHandedOverOneByOneWithTheirSender) {
   Peer server;
   const int fd = openConnected(server);
-  // The socket's own address, for the server to answer to.
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length), 0);
   constexpr size_t kAnswers = BatchedSockets::kReceiveBatch + 2;
-  for (size_t i = 0; i < kAnswers; ++i) {
-    const std::string answer = "answer-" + std::to_string(i);
-    ASSERT_EQ(::sendto(server.fd, answer.data(), answer.size(), 0,
-                       reinterpret_cast<const sockaddr*>(&local), sizeof local),
-              static_cast<ssize_t>(answer.size()));
-  }
+  for (size_t i = 0; i < kAnswers; ++i) deliver(server, fd, "answer-" + std::to_string(i));
   waitReadable(fd);
 
   for (size_t i = 0; i < kAnswers; ++i) {
@@ -158,13 +158,7 @@ TEST_F(BatchedSocketsTest, AnswersAreReadABatchPerCallAndHandedOverOneByOneWithT
 TEST_F(BatchedSocketsTest, ClosingASocketForgetsItsUnsentAndUnreadDatagrams) {
   Peer server;
   const int fd = openConnected(server);
-  sockaddr_in local{};
-  socklen_t length = sizeof local;
-  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length), 0);
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(
-        ::sendto(server.fd, "x", 1, 0, reinterpret_cast<const sockaddr*>(&local), sizeof local), 1);
-  }
+  for (int i = 0; i < 3; ++i) deliver(server, fd, "x");
   waitReadable(fd);
   std::string text;
   ASSERT_EQ(receive(fd, text), 1);
