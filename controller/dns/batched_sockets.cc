@@ -43,11 +43,9 @@ int BatchedSockets::closeSocket(ares_socket_t fd, void* data) {
   // The descriptor's number may come back for another socket: nothing of this one may stay.
   std::erase(sockets.udp_, fd);
   std::erase_if(sockets.outgoing_, [fd](const Outgoing& datagram) { return datagram.fd == fd; });
-  if (sockets.receivedFd_ == fd) {
-    sockets.receivedFd_ = -1;
-    sockets.receivedCount_ = sockets.receivedNext_ = 0;
-  }
-  std::erase_if(sockets.errors_, [fd](const auto& error) { return error.first == fd; });
+  if (sockets.receivedFd_ == fd) sockets.forgetReceived();
+  if (auto error = sockets.errorOf(fd); error != sockets.errors_.end())
+    sockets.errors_.erase(error);
   return ::close(fd);
 }
 
@@ -58,6 +56,16 @@ int BatchedSockets::connectSocket(ares_socket_t fd, const sockaddr* address, are
 
 bool BatchedSockets::isUdp(int fd) const {
   return std::find(udp_.begin(), udp_.end(), fd) != udp_.end();
+}
+
+std::vector<std::pair<int, int>>::iterator BatchedSockets::errorOf(int fd) {
+  return std::find_if(errors_.begin(), errors_.end(),
+                      [fd](const auto& entry) { return entry.first == fd; });
+}
+
+void BatchedSockets::forgetReceived() {
+  receivedFd_ = -1;
+  receivedCount_ = receivedNext_ = 0;
 }
 
 ares_ssize_t BatchedSockets::sendVector(ares_socket_t fd, const iovec* vector, int count,
@@ -124,10 +132,7 @@ void BatchedSockets::sendAll(int fd) {
       // An error left on the socket (ICMP port-unreachable for an earlier datagram), taken by
       // this send: kept for the socket's next read, where c-ares learns of it and moves the
       // server's queries (these included) to the next server.
-      if (std::none_of(errors_.begin(), errors_.end(),
-                       [fd](const auto& entry) { return entry.first == fd; })) {
-        errors_.emplace_back(fd, error);
-      }
+      if (errorOf(fd) == errors_.end()) errors_.emplace_back(fd, error);
       sendsDropped_.fetch_add(total - next, std::memory_order_relaxed);
       return;
     }
@@ -145,9 +150,7 @@ ares_ssize_t BatchedSockets::receiveFrom(ares_socket_t fd, void* buffer, size_t 
 
 ares_ssize_t BatchedSockets::receiveDatagram(int fd, void* buffer, size_t length, sockaddr* from,
                                              ares_socklen_t* fromLength) {
-  if (auto error = std::find_if(errors_.begin(), errors_.end(),
-                                [fd](const auto& entry) { return entry.first == fd; });
-      error != errors_.end()) {
+  if (auto error = errorOf(fd); error != errors_.end()) {
     errno = error->second;
     errors_.erase(error);
     return -1;
@@ -188,10 +191,7 @@ ares_ssize_t BatchedSockets::receiveDatagram(int fd, void* buffer, size_t length
     std::memcpy(from, &receiveFrom_[index], std::min<socklen_t>(known, *fromLength));
     *fromLength = known;
   }
-  if (receivedNext_ == receivedCount_) {
-    receivedFd_ = -1;
-    receivedCount_ = receivedNext_ = 0;
-  }
+  if (receivedNext_ == receivedCount_) forgetReceived();
   return static_cast<ares_ssize_t>(size);
 }
 
@@ -201,8 +201,7 @@ size_t BatchedSockets::buffered(int fd) const {
 
 void BatchedSockets::discardBuffered() {
   receivesDropped_.fetch_add(receivedCount_ - receivedNext_, std::memory_order_relaxed);
-  receivedFd_ = -1;
-  receivedCount_ = receivedNext_ = 0;
+  forgetReceived();
 }
 
 std::vector<int> BatchedSockets::socketsWithErrors() const {

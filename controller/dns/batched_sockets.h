@@ -85,6 +85,10 @@ class BatchedSockets {
   static ares_ssize_t sendVector(ares_socket_t fd, const iovec* vector, int count, void* self);
 
   bool isUdp(int fd) const;
+  // The error kept for `fd` (errors_), or errors_.end().
+  std::vector<std::pair<int, int>>::iterator errorOf(int fd);
+  // Forgets the last batch's datagrams not handed over yet.
+  void forgetReceived();
   ares_ssize_t receiveDatagram(int fd, void* buffer, size_t length, sockaddr* from,
                                ares_socklen_t* fromLength);
   // Sends sameSocket_'s datagrams on `fd`.

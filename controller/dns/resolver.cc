@@ -72,10 +72,9 @@ ResolveOutcome familyOutcome(const ResolveOutcome& outcome, api::AddressFamily f
     return failed;
   }
   Answer answer;
-  for (const auto& address : outcome.answer.addresses) {
-    if (address.isV4() == v4) answer.addresses.push_back(address);
-  }
-  if (answer.addresses.empty()) {
+  if (!visitFamilyAnswer(outcome, family, [&](const api::IpAddress& address) {
+        answer.addresses.push_back(address);
+      })) {
     return ResolveOutcome::failure(ResolveStatus::kNoData, v4 ? "no A records" : "no AAAA records");
   }
   answer.ttl = outcome.answer.ttl;

@@ -10,6 +10,7 @@
 // any threads.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <stop_token>
@@ -100,6 +101,29 @@ ResolveOutcome combineOutcomes(ResolveOutcome a, ResolveOutcome aaaa);
 // success keeps the family's addresses (with the TTL and CNAME chain), or is kNoData
 // ("no A records") when it has none.
 ResolveOutcome familyOutcome(const ResolveOutcome& outcome, api::AddressFamily family);
+
+// familyOutcome(outcome, family) without the copy, for the watcher's checks after every lookup
+// (copying each lookup's addresses there was most of the DNS loop's allocations): whether that
+// family's outcome is kOk, and `visit` called with each of its addresses when it is.
+// familyOutcome() is built on it, so the two cannot disagree.
+template <typename Visit>
+bool visitFamilyAnswer(const ResolveOutcome& outcome, api::AddressFamily family, Visit&& visit) {
+  const bool v4 = family == api::AddressFamily::kIPv4;
+  if (outcome.perFamily.size() == 2) {
+    const ResolveOutcome& part = outcome.perFamily[v4 ? 0 : 1];
+    if (!part.ok()) return false;
+    for (const auto& address : part.answer.addresses) visit(address);
+    return true;
+  }
+  if (!outcome.ok()) return false;
+  const auto ofFamily = [v4](const api::IpAddress& address) { return address.isV4() == v4; };
+  const auto& addresses = outcome.answer.addresses;
+  if (std::none_of(addresses.begin(), addresses.end(), ofFamily)) return false;  // kNoData
+  for (const auto& address : addresses) {
+    if (ofFamily(address)) visit(address);
+  }
+  return true;
+}
 
 class Resolver {
  public:

@@ -4,7 +4,6 @@
 #include <cassert>
 #include <cctype>
 #include <limits>
-#include <set>
 
 namespace endpointbinder::dns {
 namespace {
@@ -31,28 +30,6 @@ bool asks(AddressFamilies families, api::AddressFamily family) {
 
 const char* recordType(api::AddressFamily family) {
   return family == api::AddressFamily::kIPv4 ? "A" : "AAAA";
-}
-
-// familyOutcome(outcome, family) without the copy, for the paths that run after every lookup
-// (copying each lookup's addresses there was most of the DNS loop's allocations): whether
-// that family's outcome is kOk, and `visit` called with each of its addresses when it is.
-template <typename Visit>
-bool visitFamilyAnswer(const ResolveOutcome& outcome, api::AddressFamily family, Visit&& visit) {
-  const bool v4 = family == api::AddressFamily::kIPv4;
-  if (outcome.perFamily.size() == 2) {
-    const ResolveOutcome& part = outcome.perFamily[v4 ? 0 : 1];
-    if (!part.ok()) return false;
-    for (const auto& address : part.answer.addresses) visit(address);
-    return true;
-  }
-  if (!outcome.ok()) return false;
-  const auto ofFamily = [v4](const api::IpAddress& address) { return address.isV4() == v4; };
-  const auto& addresses = outcome.answer.addresses;
-  if (std::none_of(addresses.begin(), addresses.end(), ofFamily)) return false;  // kNoData
-  for (const auto& address : addresses) {
-    if (ofFamily(address)) visit(address);
-  }
-  return true;
 }
 
 // familyOutcome(outcome, family).ok().
