@@ -14,12 +14,12 @@ namespace {
 
 constexpr std::string_view kStrTag = "tag:yaml.org,2002:str";
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDecimalDigit(char c) { return c >= '0' && c <= '9'; }
 bool isOctal(char c) { return c >= '0' && c <= '7'; }
-bool isHex(char c) { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool isHex(char c) { return isDecimalDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
 
 template <typename Pred>
-bool allOf(std::string_view text, Pred pred) {
+bool nonEmptyAllOf(std::string_view text, Pred pred) {
   if (text.empty()) return false;
   for (char c : text) {
     if (!pred(c)) return false;
@@ -29,10 +29,10 @@ bool allOf(std::string_view text, Pred pred) {
 
 // YAML 1.2 core schema, tag:yaml.org,2002:int.
 bool isCoreInt(std::string_view text) {
-  if (text.starts_with("0o")) return allOf(text.substr(2), isOctal);
-  if (text.starts_with("0x")) return allOf(text.substr(2), isHex);
+  if (text.starts_with("0o")) return nonEmptyAllOf(text.substr(2), isOctal);
+  if (text.starts_with("0x")) return nonEmptyAllOf(text.substr(2), isHex);
   if (!text.empty() && (text[0] == '-' || text[0] == '+')) text.remove_prefix(1);
-  return allOf(text, isDigit);
+  return nonEmptyAllOf(text, isDecimalDigit);
 }
 
 // YAML 1.2 core schema, tag:yaml.org,2002:float:
@@ -44,11 +44,11 @@ bool isCoreFloat(std::string_view text) {
   if (text == ".inf" || text == ".Inf" || text == ".INF") return true;
   size_t i = 0;
   size_t intDigits = 0;
-  while (i < text.size() && isDigit(text[i])) ++i, ++intDigits;
+  while (i < text.size() && isDecimalDigit(text[i])) ++i, ++intDigits;
   if (i < text.size() && text[i] == '.') {
     ++i;
     size_t fracDigits = 0;
-    while (i < text.size() && isDigit(text[i])) ++i, ++fracDigits;
+    while (i < text.size() && isDecimalDigit(text[i])) ++i, ++fracDigits;
     if (intDigits == 0 && fracDigits == 0) return false;
   } else if (intDigits == 0) {
     return false;
@@ -57,7 +57,7 @@ bool isCoreFloat(std::string_view text) {
     ++i;
     if (i < text.size() && (text[i] == '-' || text[i] == '+')) ++i;
     size_t expDigits = 0;
-    while (i < text.size() && isDigit(text[i])) ++i, ++expDigits;
+    while (i < text.size() && isDecimalDigit(text[i])) ++i, ++expDigits;
     if (expDigits == 0) return false;
   }
   return i == text.size();
@@ -120,7 +120,7 @@ std::optional<int64_t> yamlIntegerValue(std::string_view text) {
   const int64_t limit = INT64_MIN;
   for (char c : text) {
     int digit = 0;
-    if (isDigit(c)) {
+    if (isDecimalDigit(c)) {
       digit = c - '0';
     } else if (c >= 'a' && c <= 'f') {
       digit = c - 'a' + 10;

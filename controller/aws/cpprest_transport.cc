@@ -17,6 +17,7 @@
 
 #include "controller/aws/sigv4.h"
 #include "controller/aws/url.h"
+#include "controller/core/text.h"
 
 namespace endpointbinder::aws {
 
@@ -60,15 +61,8 @@ bool isToken(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), isTokenChar);
 }
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 bool containsIgnoreCase(std::string_view haystack, std::string_view needle) {
-  return lower(haystack).find(lower(needle)) != std::string::npos;
+  return core::asciiLower(haystack).find(core::asciiLower(needle)) != std::string::npos;
 }
 
 // Maps a cpprest/boost failure to the transport's error codes. cpprest reports the phase only
@@ -418,10 +412,10 @@ core::Result<HttpResponse> CpprestTransport::sendUnredacted(const HttpRequest& r
           "InvalidHeader", "header " + (isToken(name) ? name : std::string("(invalid name)")) +
                                " contains a line break or NUL, or its name is not a token"));
     }
-    const std::string lowerName = lower(name);
+    const std::string lowerName = core::asciiLower(name);
     // cpprest writes Host itself from the client's base URI, which equals ours; passing our
     // copy would make cpprest verify the certificate against "host:port".
-    if (lowerName == "host" && lower(value) == ownHost) continue;
+    if (lowerName == "host" && core::asciiLower(value) == ownHost) continue;
     if (lowerName == "content-type") {
       contentType = hasContentType ? contentType + "," + value : value;
       hasContentType = true;
@@ -432,7 +426,7 @@ core::Result<HttpResponse> CpprestTransport::sendUnredacted(const HttpRequest& r
       continue;  // framing is cpprest's job; a wrong value would corrupt the stream
     }
     auto it = std::find_if(headers.begin(), headers.end(),
-                           [&](const auto& h) { return lower(h.first) == lowerName; });
+                           [&](const auto& h) { return core::asciiLower(h.first) == lowerName; });
     if (it == headers.end()) {
       headers.emplace_back(name, value);
     } else {

@@ -10,6 +10,7 @@
 #include "controller/aws/retry.h"
 #include "controller/aws/shared_config.h"
 #include "controller/aws/sigv4.h"
+#include "controller/core/text.h"
 
 namespace endpointbinder::aws {
 namespace {
@@ -43,13 +44,6 @@ std::string_view trimWhitespace(std::string_view text) {
   return text;
 }
 
-// Printable, bounded text from a response for error messages.
-std::string sanitize(std::string_view text, std::size_t limit = 256) {
-  std::string out;
-  for (char c : text.substr(0, limit)) out.push_back(c >= 0x20 && c < 0x7f ? c : ' ');
-  return out;
-}
-
 }  // namespace
 
 core::Result<Credentials> parseStsCredentialsResponse(int httpStatus, std::string_view body,
@@ -71,11 +65,13 @@ core::Result<Credentials> parseStsCredentialsResponse(int httpStatus, std::strin
       // STS Query errors:
       // <ErrorResponse><Error><Code/><Message/></Error><RequestId/></ErrorResponse>
       errorNode = childNamed(root, "Error");
-      error.requestId = sanitize(textOf(childNamed(root, "RequestId")), 128);
+      error.requestId = core::printableAscii(textOf(childNamed(root, "RequestId")), 128, ' ');
     }
-    error.code = errorNode ? sanitize(textOf(childNamed(errorNode, "Code")), 128) : "";
+    error.code =
+        errorNode ? core::printableAscii(textOf(childNamed(errorNode, "Code")), 128, ' ') : "";
     if (error.code.empty()) error.code = "HttpStatus" + std::to_string(httpStatus);
-    const std::string message = errorNode ? sanitize(textOf(childNamed(errorNode, "Message"))) : "";
+    const std::string message =
+        errorNode ? core::printableAscii(textOf(childNamed(errorNode, "Message")), 256, ' ') : "";
     error.message = provider + ": STS AssumeRoleWithWebIdentity failed" +
                     (message.empty() ? "" : ": " + message);
     const bool retryable = httpStatus >= 500 || httpStatus == 429 || isThrottlingCode(error.code) ||

@@ -10,7 +10,7 @@ namespace {
 
 using web::json::value;
 
-std::unexpected<core::Error> malformed(std::string what) {
+std::unexpected<core::Error> malformedGetItem(std::string what) {
   return core::makeError(core::ErrorKind::kRetryable, "GetItem response: " + what,
                          "MalformedResponse");
 }
@@ -96,17 +96,17 @@ core::Result<std::optional<Item>> parseGetItemOutput(std::string_view json) {
   try {
     std::error_code error;
     doc = value::parse(std::string(json), error);
-    if (error) return malformed("not JSON");
+    if (error) return malformedGetItem("not JSON");
   } catch (const std::exception&) {
-    return malformed("not JSON");
+    return malformedGetItem("not JSON");
   }
-  if (!doc.is_object()) return malformed("not a JSON object");
+  if (!doc.is_object()) return malformedGetItem("not a JSON object");
   if (!doc.has_field("Item")) return std::optional<Item>();
   const auto& itemJson = doc.at("Item");
-  if (!itemJson.is_object()) return malformed("Item is not an object");
+  if (!itemJson.is_object()) return malformedGetItem("Item is not an object");
   Item item;
   for (const auto& [name, attribute] : itemJson.as_object()) {
-    if (!attribute.is_object()) return malformed("attribute " + name + " is not an object");
+    if (!attribute.is_object()) return malformedGetItem("attribute " + name + " is not an object");
     if (attribute.has_string_field("S")) {
       item[name] = AttributeValue::string(attribute.at("S").as_string());
     } else if (attribute.has_string_field("N")) {

@@ -7,30 +7,20 @@
 #include <cctype>
 #include <optional>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::aws {
 namespace {
 
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
+// NO_PROXY and proxy URLs from the environment: any ASCII whitespace around entries.
+std::string_view trimmedSpace(std::string_view text) {
+  return core::trimmed(text, core::kAsciiWhitespace);
 }
 
 std::string firstSet(const Environment& env, std::string_view lowerName,
                      std::string_view upperName) {
-  if (auto value = env.getNonEmpty(lowerName)) return std::string(trim(*value));
-  if (auto value = env.getNonEmpty(upperName)) return std::string(trim(*value));
+  if (auto value = env.getNonEmpty(lowerName)) return std::string(trimmedSpace(*value));
+  if (auto value = env.getNonEmpty(upperName)) return std::string(trimmedSpace(*value));
   return {};
 }
 
@@ -99,7 +89,7 @@ ProxySettings proxySettingsFromEnvironment(const Environment& env) {
 }
 
 bool noProxyMatches(std::string_view noProxy, std::string_view hostIn, int port) {
-  std::string host = lower(trim(hostIn));
+  std::string host = core::asciiLower(trimmedSpace(hostIn));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
@@ -111,7 +101,7 @@ bool noProxyMatches(std::string_view noProxy, std::string_view hostIn, int port)
   while (start <= noProxy.size()) {
     const auto comma = noProxy.find(',', start);
     const auto end = comma == std::string_view::npos ? noProxy.size() : comma;
-    std::string entry = lower(trim(noProxy.substr(start, end - start)));
+    std::string entry = core::asciiLower(trimmedSpace(noProxy.substr(start, end - start)));
     start = end + 1;
     if (entry.empty()) {
       if (comma == std::string_view::npos) break;

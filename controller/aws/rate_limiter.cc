@@ -6,16 +6,12 @@
 #include <charconv>
 #include <cmath>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::aws {
 namespace {
 
 using std::chrono::nanoseconds;
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 nanoseconds secondsToNanos(double seconds) {
   // Rounded up so that after waiting this long the tokens are really there.
@@ -53,7 +49,7 @@ core::Result<std::map<std::string, std::string, std::less<>>> splitRateLimitSpec
   for (const auto service : kRateLimitedServices) out.emplace(std::string(service), "");
   while (!spec.empty()) {
     const size_t comma = spec.find(',');
-    const std::string_view item = trim(spec.substr(0, comma));
+    const std::string_view item = core::trimmed(spec.substr(0, comma));
     spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
     if (item.empty()) continue;
     std::string_view service = "elasticloadbalancing";
@@ -61,8 +57,8 @@ core::Result<std::map<std::string, std::string, std::less<>>> splitRateLimitSpec
     const size_t eq = item.find('=');
     const size_t colon = item.find(':');
     if (colon != std::string_view::npos && (eq == std::string_view::npos || colon < eq)) {
-      service = trim(item.substr(0, colon));
-      rest = trim(item.substr(colon + 1));
+      service = core::trimmed(item.substr(0, colon));
+      rest = core::trimmed(item.substr(colon + 1));
       if (!out.contains(service)) {
         std::string known;
         for (const auto s : kRateLimitedServices)
@@ -131,19 +127,19 @@ core::Result<RateLimitOptions> parseRateLimitSpec(std::string_view spec, RateLim
   RateLimitOptions options = std::move(base);
   while (!spec.empty()) {
     const size_t comma = spec.find(',');
-    const std::string_view item = trim(spec.substr(0, comma));
+    const std::string_view item = core::trimmed(spec.substr(0, comma));
     spec = comma == std::string_view::npos ? std::string_view{} : spec.substr(comma + 1);
     if (item.empty()) continue;
 
     const size_t eq = item.find('=');
     if (eq == std::string_view::npos) return specError(item, "expected KEY=RATE:BURST");
-    const std::string_view key = trim(item.substr(0, eq));
-    const std::string_view value = trim(item.substr(eq + 1));
+    const std::string_view key = core::trimmed(item.substr(0, eq));
+    const std::string_view value = core::trimmed(item.substr(eq + 1));
     const size_t colon = value.find(':');
     if (key.empty()) return specError(item, "empty action name");
     if (colon == std::string_view::npos) return specError(item, "expected RATE:BURST after '='");
-    const std::optional<double> rate = parseNumber(trim(value.substr(0, colon)));
-    const std::optional<double> burst = parseNumber(trim(value.substr(colon + 1)));
+    const std::optional<double> rate = parseNumber(core::trimmed(value.substr(0, colon)));
+    const std::optional<double> burst = parseNumber(core::trimmed(value.substr(colon + 1)));
     if (!rate || *rate <= 0.0) return specError(item, "rate must be a number > 0");
     if (!burst || *burst < 1.0) return specError(item, "burst must be a number >= 1");
     const bool validKey =

@@ -9,6 +9,8 @@
 #include <random>
 #include <string>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::aws {
 namespace {
 
@@ -40,14 +42,8 @@ constexpr std::array<std::string_view, 4> kTransientCodes = {
     "IDPCommunicationError",
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() &&
-         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
+// Environment and config values may carry a trailing newline from a file or a heredoc.
+std::string_view trimmedValue(std::string_view text) { return core::trimmed(text, " \t\r\n"); }
 
 }  // namespace
 
@@ -62,7 +58,7 @@ const char* retryModeName(RetryMode mode) {
 }
 
 core::Result<RetryMode> parseRetryMode(std::string_view text) {
-  const std::string_view mode = trim(text);
+  const std::string_view mode = trimmedValue(text);
   if (mode == "standard" || mode == "legacy") return RetryMode::kStandard;
   if (mode == "adaptive") return RetryMode::kAdaptive;
   return core::makeError(core::ErrorKind::kTerminal,
@@ -72,7 +68,7 @@ core::Result<RetryMode> parseRetryMode(std::string_view text) {
 }
 
 core::Result<int> parseMaxAttempts(std::string_view text) {
-  const std::string_view digits = trim(text);
+  const std::string_view digits = trimmedValue(text);
   int value = 0;
   const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
   if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || value < 1) {

@@ -11,7 +11,7 @@
 namespace endpointbinder::aws {
 namespace {
 
-std::string sanitize(std::string_view text, std::size_t limit) {
+std::string printableOnly(std::string_view text, std::size_t limit) {
   std::string out;
   for (char c : text) {
     if (out.size() >= limit) break;
@@ -114,15 +114,16 @@ core::Result<S3ListPage> parseListObjectsV2(std::string_view xml) {
 core::Error parseS3Error(const HttpResponse& response, std::string_view operation) {
   core::Error error;
   error.httpStatus = response.status;
-  error.requestId = sanitize(findHeader(response.headers, "x-amz-request-id"), 128);
+  error.requestId = printableOnly(findHeader(response.headers, "x-amz-request-id"), 128);
   pugi::xml_document doc;
   std::string code;
   std::string message;
   if (doc.load_buffer(response.body.data(), response.body.size())) {
     const auto node = doc.child("Error");
-    code = sanitize(node.child_value("Code"), 128);
-    message = sanitize(node.child_value("Message"), 1024);
-    if (error.requestId.empty()) error.requestId = sanitize(node.child_value("RequestId"), 128);
+    code = printableOnly(node.child_value("Code"), 128);
+    message = printableOnly(node.child_value("Message"), 1024);
+    if (error.requestId.empty())
+      error.requestId = printableOnly(node.child_value("RequestId"), 128);
   }
   if (code.empty() && response.status == 404) code = "NotFound";
   if (code.empty() && response.status == 403) code = "AccessDenied";
@@ -183,7 +184,7 @@ core::Result<S3ObjectBody> S3Client::getObject(const std::string& bucket, const 
                                                std::size_t maxBytes) {
   if (!isPlainS3Key(key)) {
     return core::makeError(core::ErrorKind::kTerminal,
-                           "object key \"" + sanitize(key, 200) +
+                           "object key \"" + printableOnly(key, 200) +
                                "\" holds characters other than A-Z a-z 0-9 - _ . ~ /",
                            "UnsupportedKey");
   }

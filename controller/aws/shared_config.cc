@@ -7,26 +7,16 @@
 #include <cerrno>
 #include <system_error>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::aws {
 namespace {
 
 constexpr std::size_t kMaxFileBytes = 4 * 1024 * 1024;
 
-bool isBlank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v'; }
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && isBlank(text.front())) text.remove_prefix(1);
-  while (!text.empty() && isBlank(text.back())) text.remove_suffix(1);
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+// Blanks around keys and values; a newline never reaches here (lines are split first).
+constexpr std::string_view kBlanks = " \t\r\f\v";
+bool isBlank(char c) { return kBlanks.find(c) != std::string_view::npos; }
 
 std::unexpected<core::Error> parseError(std::string_view origin, int line, std::string_view what) {
   return core::makeError(
@@ -40,7 +30,7 @@ std::optional<std::string> profileSectionName(std::string_view section) {
   if (!section.starts_with("profile")) return std::nullopt;
   std::string_view rest = section.substr(7);
   if (rest.empty() || !isBlank(rest.front())) return std::nullopt;
-  rest = trim(rest);
+  rest = core::trimmed(rest, kBlanks);
   if (rest.size() >= 2 && (rest.front() == '"' || rest.front() == '\'') &&
       rest.back() == rest.front()) {
     rest = rest.substr(1, rest.size() - 2);
@@ -114,7 +104,7 @@ core::Result<IniFile> parseIni(std::string_view text, std::string_view origin) {
     ++lineNumber;
     if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
 
-    const std::string_view stripped = trim(raw);
+    const std::string_view stripped = core::trimmed(raw, kBlanks);
     if (stripped.empty()) {
       if (end == text.size()) break;
       continue;
@@ -148,13 +138,14 @@ core::Result<IniFile> parseIni(std::string_view text, std::string_view origin) {
       if (delimiter == std::string_view::npos) {
         return parseError(origin, lineNumber, "expected \"key = value\"");
       }
-      const std::string key = lower(trim(stripped.substr(0, delimiter)));
+      const std::string key =
+          core::asciiLower(core::trimmed(stripped.substr(0, delimiter), kBlanks));
       if (key.empty()) return parseError(origin, lineNumber, "empty key");
       if (section->contains(key)) {
         return parseError(origin, lineNumber, "key \"" + key + "\" appears twice in a section");
       }
       lastValue = &(*section)[key];
-      *lastValue = std::string(trim(stripped.substr(delimiter + 1)));
+      *lastValue = std::string(core::trimmed(stripped.substr(delimiter + 1), kBlanks));
       lastIndent = indent;
     }
     if (end == text.size()) break;

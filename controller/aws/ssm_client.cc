@@ -6,7 +6,7 @@
 namespace endpointbinder::aws {
 namespace {
 
-std::unexpected<core::Error> malformed(std::string what) {
+std::unexpected<core::Error> malformedGetParameter(std::string what) {
   return core::makeError(core::ErrorKind::kRetryable, "GetParameter response: " + what,
                          "MalformedResponse");
 }
@@ -37,18 +37,18 @@ core::Result<SsmParameter> parseGetParameter(std::string_view json) {
   try {
     std::error_code error;
     doc = web::json::value::parse(std::string(json), error);
-    if (error) return malformed("not JSON");
+    if (error) return malformedGetParameter("not JSON");
   } catch (const std::exception&) {
-    return malformed("not JSON");
+    return malformedGetParameter("not JSON");
   }
   if (!doc.is_object() || !doc.has_object_field("Parameter")) {
-    return malformed("no Parameter object");
+    return malformedGetParameter("no Parameter object");
   }
   const auto& parameter = doc.at("Parameter");
   SsmParameter out;
   for (const char* field : {"Name", "Type", "Value"}) {
     if (!parameter.has_string_field(field)) {
-      return malformed(fmt::format("Parameter has no {} string", field));
+      return malformedGetParameter(fmt::format("Parameter has no {} string", field));
     }
   }
   out.name = parameter.at("Name").as_string();

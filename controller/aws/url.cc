@@ -6,15 +6,10 @@
 #include <cctype>
 #include <string>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::aws {
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::unexpected<core::Error> invalid(std::string message) {
   return core::makeError(core::ErrorKind::kTerminal, std::move(message), "InvalidUrl");
@@ -53,7 +48,7 @@ core::Result<Url> parseUrl(std::string_view text) {
     if (!isSchemeChar(c)) return invalid("URL scheme is malformed");
   }
   Url url;
-  url.scheme = lower(text.substr(0, schemeEnd));
+  url.scheme = core::asciiLower(text.substr(0, schemeEnd));
   if (url.scheme != "http" && url.scheme != "https") {
     return invalid("URL scheme must be http or https, not \"" + url.scheme + "\"");
   }
@@ -106,7 +101,7 @@ core::Result<Url> parseUrl(std::string_view text) {
       if (!ok) return invalid("URL host contains a character not allowed in host names");
     }
   }
-  url.host = lower(hostPart);
+  url.host = core::asciiLower(hostPart);
 
   if (!portPart.empty()) {
     if (portPart.size() > 5) return invalid("URL port is out of range");

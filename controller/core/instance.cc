@@ -83,6 +83,12 @@ bool ec2WildcardMatch(std::string_view pattern, std::string_view text) {
   return t == tokens.size();
 }
 
+bool isInstanceId(std::string_view id) {
+  return id.size() > 2 && id.size() <= 19 && id.starts_with("i-") &&
+         std::all_of(id.begin() + 2, id.end(),
+                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
 bool ec2FilterEvaluatedLocally(std::string_view name) {
   if (name.starts_with("tag:")) return name.size() > 4;
   return std::find(kLocalFilters.begin(), kLocalFilters.end(), name) != kLocalFilters.end();

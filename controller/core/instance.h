@@ -40,6 +40,10 @@ struct Instance {
 // filter values are. A trailing lone backslash matches a backslash.
 bool ec2WildcardMatch(std::string_view pattern, std::string_view text);
 
+// Whether `id` has the shape of an EC2 instance ID: "i-" and 1 to 17 lowercase hex digits
+// (old IDs have 8, current ones 17). Used to drop malformed IDs that events and listings carry.
+bool isInstanceId(std::string_view id);
+
 // Whether `name` is a DescribeInstances filter evaluated here exactly as EC2 does:
 // tag:<key>, tag-key, tag-value, vpc-id, subnet-id, instance-type, instance-id,
 // availability-zone, image-id, private-ip-address, instance-lifecycle, instance-state-name.

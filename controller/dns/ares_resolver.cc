@@ -29,7 +29,7 @@
 namespace endpointbinder::dns {
 namespace {
 
-constexpr int kClassIn = 1;
+constexpr int kQueryClassIn = 1;
 constexpr int kTypeA = 1;
 constexpr int kTypeAaaa = 28;
 
@@ -550,8 +550,8 @@ void AresResolver::Loop::send(Lookup& lookup, size_t slot, size_t channel) {
   TaggedChannel& tagged = *lookup.generation->channels[channel];
   tagged.pending++;
   lookup.generation->pending++;
-  ares_query(tagged.channel.get(), lookup.name.c_str(), kClassIn, slot == 0 ? kTypeA : kTypeAaaa,
-             onAnswer, query);
+  ares_query(tagged.channel.get(), lookup.name.c_str(), kQueryClassIn,
+             slot == 0 ? kTypeA : kTypeAaaa, onAnswer, query);
 }
 
 void AresResolver::Loop::start(std::unique_ptr<Lookup> lookup) {

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "controller/aws/json_limits.h"
+#include "controller/core/text.h"
 
 namespace endpointbinder::runtime {
 
@@ -25,12 +26,6 @@ constexpr std::array<std::string_view, 6> kAutoScalingTypes = {
     "EC2 Instance Launch Unsuccessful",     "EC2 Instance Terminate Unsuccessful",
     "EC2 Instance-launch Lifecycle Action", "EC2 Instance-terminate Lifecycle Action",
 };
-
-std::string printable(std::string_view text, size_t limit = 100) {
-  std::string out;
-  for (char c : text.substr(0, limit)) out.push_back(c >= 0x20 && c < 0x7f ? c : '?');
-  return out;
-}
 
 std::optional<std::string> stringField(const web::json::value& object, const char* name) {
   if (!object.is_object() || !object.has_field(name)) return std::nullopt;
@@ -54,12 +49,6 @@ ParsedEventMessage malformed(std::string why, std::string detailType = {}) {
   out.description = std::move(why);
   out.detailType = std::move(detailType);
   return out;
-}
-
-bool isInstanceId(const std::string& id) {
-  return id.size() > 2 && id.size() <= 19 && id.starts_with("i-") &&
-         std::all_of(id.begin() + 2, id.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 }  // namespace
@@ -90,7 +79,7 @@ ParsedEventMessage parseEventMessage(std::string_view body) {
     return out;
   }
   ParsedEventMessage out;
-  out.detailType = printable(*detailType);
+  out.detailType = core::printableAscii(*detailType, 100);
   const auto known = [&](const auto& list) {
     return std::find(list.begin(), list.end(), *detailType) != list.end();
   };
@@ -98,7 +87,7 @@ ParsedEventMessage parseEventMessage(std::string_view body) {
   const bool autoScaling = *source == "aws.autoscaling" && known(kAutoScalingTypes);
   if (!ec2 && !autoScaling) {
     out.kind = EventMessageKind::kForeign;
-    out.description = "event " + printable(*source, 40) + " \"" + out.detailType +
+    out.description = "event " + core::printableAscii(*source, 40) + " \"" + out.detailType +
                       "\" is not one endpoint-binder acts on";
     return out;
   }
@@ -107,7 +96,7 @@ ParsedEventMessage parseEventMessage(std::string_view body) {
   }
   const auto& detail = json->at("detail");
   const auto id = stringField(detail, ec2 ? "instance-id" : "EC2InstanceId");
-  if (!id || !isInstanceId(*id)) {
+  if (!id || !core::isInstanceId(*id)) {
     return malformed(std::string("event without a valid ") +
                          (ec2 ? "detail.instance-id" : "detail.EC2InstanceId"),
                      out.detailType);

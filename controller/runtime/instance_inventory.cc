@@ -56,12 +56,6 @@ std::vector<api::Ec2Filter> withStates(const api::Ec2Source& source) {
   return filters;
 }
 
-bool isInstanceId(const std::string& id) {
-  return id.size() > 2 && id.size() <= 19 && id.starts_with("i-") &&
-         std::all_of(id.begin() + 2, id.end(),
-                     [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 }  // namespace
 
 std::string instanceSourceKey(const api::Source& source) {
@@ -782,7 +776,7 @@ core::Result<void> InstanceInventory::refreshInstances(const std::vector<Instanc
     ++eventRefreshes_;
     for (const auto& event : events) {
       for (const auto& id : event.instanceIds) {
-        if (!isInstanceId(id)) continue;
+        if (!core::isInstanceId(id)) continue;
         named.insert(id);
         if (event.spotInterruption && !interrupted_.contains(id)) {
           interrupted_[id] = now;

@@ -42,11 +42,11 @@ std::vector<std::string> keysOf(std::span<const core::Target> targets) {
   return out;
 }
 
-std::string plural(size_t n, const char* word) {
+}  // namespace
+
+std::string countedNoun(size_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
-
-}  // namespace
 
 const char* noticeKindName(NoticeKind kind) {
   switch (kind) {
@@ -161,7 +161,7 @@ NotificationTracker::Result NotificationTracker::onReport(const ReconcileReport&
         event.kind = NoticeKind::kFailing;
         event.count = memory.failures;
         event.reason = error.code.empty() ? core::errorKindName(error.kind) : error.code;
-        event.detail = plural(static_cast<size_t>(memory.failures), "reconcile") +
+        event.detail = countedNoun(static_cast<size_t>(memory.failures), "reconcile") +
                        " in a row failed; the last error: " + error.toString();
         raise(std::move(event));
       }
@@ -189,8 +189,8 @@ NotificationTracker::Result NotificationTracker::onReport(const ReconcileReport&
     event.kind = NoticeKind::kRecovered;
     event.recovers = NoticeKind::kFailing;
     event.reason = "Failing";
-    event.detail =
-        "synced again after " + plural(static_cast<size_t>(memory.failures), "failed reconcile");
+    event.detail = "synced again after " +
+                   countedNoun(static_cast<size_t>(memory.failures), "failed reconcile");
     raise(std::move(event));
   }
   memory.failures = 0;
@@ -256,7 +256,7 @@ NotificationTracker::Result NotificationTracker::onReport(const ReconcileReport&
   for (auto& [reason, event] : holds) {
     blocking.insert(reason);
     if (memory.blocking.contains(reason)) continue;
-    event.detail = plural(static_cast<size_t>(event.count), "change") + " held by " + reason +
+    event.detail = countedNoun(static_cast<size_t>(event.count), "change") + " held by " + reason +
                    " (" + event.detail + ")";
     raise(std::move(event));
   }

@@ -118,4 +118,7 @@ class NotificationTracker {
   std::map<std::string, Memory> bindings_;
 };
 
+// "1 target", "3 targets": a count and a noun that takes a plain -s (notices are English).
+std::string countedNoun(size_t n, const char* word);
+
 }  // namespace endpointbinder::runtime

@@ -32,10 +32,6 @@ std::string clip(std::string text, size_t limit) {
   return text;
 }
 
-std::string plural(size_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
-
 // "10.0.1.5:443, 10.0.1.6:443 and 3 more"
 std::string targetList(const NoticeEvent& event, bool code) {
   std::string out;
@@ -54,7 +50,7 @@ std::string eventHeadline(const NoticeEvent& event) {
   switch (event.kind) {
     case NoticeKind::kRegistered:
     case NoticeKind::kDeregistered:
-      return name + " " + plural(static_cast<size_t>(event.count), "target");
+      return name + " " + countedNoun(static_cast<size_t>(event.count), "target");
     case NoticeKind::kBlocked:
       return name + " by " + event.reason;
     case NoticeKind::kRecovered:

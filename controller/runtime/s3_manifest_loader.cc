@@ -5,6 +5,8 @@
 #include <set>
 #include <utility>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::runtime {
 
 namespace {
@@ -29,16 +31,6 @@ bool isManifestKey(std::string_view key, std::string_view prefix) {
     first = false;
   }
   return true;
-}
-
-// A key shown in a file name: printable ASCII only (a key may hold anything).
-std::string printable(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    out.push_back(u >= 0x20 && u < 0x7f ? c : '?');
-  }
-  return out;
 }
 
 std::string tooLarge(std::int64_t size, std::size_t limit) {
@@ -97,7 +89,8 @@ api::ManifestSet S3ManifestLoader::load(const std::vector<std::filesystem::path>
     for (const auto& object : *objects) {
       if (!isManifestKey(object.key, parsed->prefix)) continue;
       ++manifests;
-      std::string name = "s3://" + parsed->bucket + "/" + printable(object.key);
+      // A key shown in a file name: printable ASCII only (a key may hold anything).
+      std::string name = "s3://" + parsed->bucket + "/" + core::printableAscii(object.key);
       if (!seen.insert(name).second) continue;  // listed by two overlapping locations
       listing += name + '\n' + object.etag + '\n' + std::to_string(object.size) + '\n';
       if (object.etag.empty()) uncacheable = true;  // S3-compatible stores may omit it

@@ -48,7 +48,7 @@ std::string awsMessage(const core::Error& error) {
   return std::string(message);
 }
 
-enum class Outcome { kPending, kRegistered, kRejected, kDeferred };
+enum class TargetOutcome { kPending, kRegistered, kRejected, kDeferred };
 
 }  // namespace
 
@@ -110,7 +110,7 @@ core::Result<RegistrationReport> registerReportingRejections(
   const int maxCalls = std::max(1, options.maxCalls);
 
   RegistrationReport report;
-  std::vector<Outcome> outcomes(targets.size(), Outcome::kPending);
+  std::vector<TargetOutcome> outcomes(targets.size(), TargetOutcome::kPending);
   std::vector<std::optional<RejectedTarget>> rejections(targets.size());
 
   // Sets of target indexes still to send. Whole chunks first, in order; a set whose refused
@@ -127,9 +127,9 @@ core::Result<RegistrationReport> registerReportingRejections(
     std::vector<size_t> set = std::move(pending.front());
     pending.pop_front();
     if (report.calls >= maxCalls) {
-      for (size_t index : set) outcomes[index] = Outcome::kDeferred;
+      for (size_t index : set) outcomes[index] = TargetOutcome::kDeferred;
       for (const std::vector<size_t>& rest : pending) {
-        for (size_t index : rest) outcomes[index] = Outcome::kDeferred;
+        for (size_t index : rest) outcomes[index] = TargetOutcome::kDeferred;
       }
       break;
     }
@@ -140,7 +140,7 @@ core::Result<RegistrationReport> registerReportingRejections(
     ++report.calls;
     const core::Result<void> result = api.registerTargets(arn, batch);
     if (result) {
-      for (size_t index : set) outcomes[index] = Outcome::kRegistered;
+      for (size_t index : set) outcomes[index] = TargetOutcome::kRegistered;
       continue;
     }
     const core::Error& error = result.error();
@@ -148,7 +148,7 @@ core::Result<RegistrationReport> registerReportingRejections(
 
     const std::string message = awsMessage(error);
     auto reject = [&](size_t index) {
-      outcomes[index] = Outcome::kRejected;
+      outcomes[index] = TargetOutcome::kRejected;
       rejections[index] = RejectedTarget{targets[index], error.code, message, error.requestId};
     };
     const std::vector<size_t> named = targetsNamedIn(message, batch);
@@ -175,14 +175,14 @@ core::Result<RegistrationReport> registerReportingRejections(
 
   for (size_t i = 0; i < targets.size(); ++i) {
     switch (outcomes[i]) {
-      case Outcome::kRegistered:
+      case TargetOutcome::kRegistered:
         report.registered.push_back(targets[i]);
         break;
-      case Outcome::kRejected:
+      case TargetOutcome::kRejected:
         report.rejected.push_back(std::move(*rejections[i]));
         break;
-      case Outcome::kDeferred:
-      case Outcome::kPending:  // unreachable: every set ends registered, rejected or deferred
+      case TargetOutcome::kDeferred:
+      case TargetOutcome::kPending:  // unreachable: every set ends registered, rejected or deferred
         report.deferred.push_back(targets[i]);
         break;
     }

@@ -55,7 +55,7 @@ std::vector<std::string_view> splitPath(std::string_view path) {
   return segments;
 }
 
-std::string seconds(std::chrono::nanoseconds duration) {
+std::string secondsText(std::chrono::nanoseconds duration) {
   return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count()) + "s";
 }
 
@@ -119,8 +119,8 @@ HttpResponse HealthRoutes::handle(std::string_view method, std::string_view path
 HttpResponse HealthRoutes::healthz() const {
   const auto age = deps_.clock.now() - deps_.heartbeat.last();
   if (age > heartbeatStaleAfter_) {
-    return textResponse(503, "unhealthy: no control-loop heartbeat for " + seconds(age) +
-                                 " (limit " + seconds(heartbeatStaleAfter_) + ")\n");
+    return textResponse(503, "unhealthy: no control-loop heartbeat for " + secondsText(age) +
+                                 " (limit " + secondsText(heartbeatStaleAfter_) + ")\n");
   }
   return textResponse(200, "ok");
 }

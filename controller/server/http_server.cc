@@ -21,6 +21,8 @@
 #include <thread>
 #include <vector>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::server {
 namespace {
 
@@ -51,12 +53,6 @@ bool equalsIgnoreCase(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
-  return text;
 }
 
 int hexValue(char c) {
@@ -374,7 +370,7 @@ void HttpServer::State::serve(int fd) {
       return reject(400, "malformed header line");
     }
     const std::string_view name = line.substr(0, colon);
-    const std::string_view value = trim(line.substr(colon + 1));
+    const std::string_view value = core::trimmed(line.substr(colon + 1));
     if (equalsIgnoreCase(name, "Content-Length")) {
       std::size_t length = 0;
       const auto* end = value.data() + value.size();
