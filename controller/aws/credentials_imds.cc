@@ -16,7 +16,7 @@ using core::ErrorKind;
 constexpr std::string_view kTokenPath = "/latest/api/token";
 constexpr std::string_view kCredentialsPath = "/latest/meta-data/iam/security-credentials/";
 
-bool isTrue(const std::optional<std::string>& value) {
+bool isTrueSetting(const std::optional<std::string>& value) {
   if (!value) return false;
   std::string lower = *value;
   std::transform(lower.begin(), lower.end(), lower.begin(),
@@ -73,20 +73,20 @@ std::optional<std::string> ImdsCredentialsProvider::imdsV1DisabledBy() const {
   // botocore's ec2_metadata_v1_disabled: the environment variable when set (even to "false"),
   // else the profile's key.
   if (auto variable = env_.get("AWS_EC2_METADATA_V1_DISABLED")) {
-    if (isTrue(variable)) return "AWS_EC2_METADATA_V1_DISABLED=" + *variable;
+    if (isTrueSetting(variable)) return "AWS_EC2_METADATA_V1_DISABLED=" + *variable;
     return std::nullopt;
   }
   auto files = loadSharedConfigFiles(env_);
   if (!files) return std::nullopt;  // the shared-files provider reports a broken file
   const std::string profile = selectedProfileName(env_);
-  if (isTrue(configProfileValue(*files, profile, "ec2_metadata_v1_disabled"))) {
+  if (isTrueSetting(configProfileValue(*files, profile, "ec2_metadata_v1_disabled"))) {
     return "ec2_metadata_v1_disabled = true in profile " + profile + " of " + files->configPath;
   }
   return std::nullopt;
 }
 
 core::Result<Credentials> ImdsCredentialsProvider::credentials() {
-  if (isTrue(env_.get("AWS_EC2_METADATA_DISABLED"))) {
+  if (isTrueSetting(env_.get("AWS_EC2_METADATA_DISABLED"))) {
     return std::unexpected(
         credentialsNotConfigured("imds: disabled by AWS_EC2_METADATA_DISABLED=true"));
   }

@@ -34,7 +34,7 @@ bool expect(std::string_view text, std::size_t& pos, char c) {
   return true;
 }
 
-std::unexpected<core::Error> invalid(std::string_view provider, std::string what) {
+std::unexpected<core::Error> invalidDocument(std::string_view provider, std::string what) {
   return core::makeError(core::ErrorKind::kRetryable,
                          std::string(provider) + ": unusable credentials response: " + what,
                          "InvalidCredentialsResponse");
@@ -121,18 +121,18 @@ std::string formatIso8601(core::WallTime time) {
 
 core::Result<Credentials> parseCredentialsJson(std::string_view body,
                                                std::string_view providerName) {
-  if (body.size() > kMaxDocumentBytes) return invalid(providerName, "document too large");
+  if (body.size() > kMaxDocumentBytes) return invalidDocument(providerName, "document too large");
   if (!aws::jsonNestingWithinLimit(body, kMaxNesting))
-    return invalid(providerName, "document nested too deeply");
+    return invalidDocument(providerName, "document nested too deeply");
   web::json::value document;
   try {
     std::error_code ec;
     document = web::json::value::parse(std::string(body), ec);
-    if (ec) return invalid(providerName, "malformed JSON");
+    if (ec) return invalidDocument(providerName, "malformed JSON");
   } catch (const std::exception&) {
-    return invalid(providerName, "malformed JSON");
+    return invalidDocument(providerName, "malformed JSON");
   }
-  if (!document.is_object()) return invalid(providerName, "not a JSON object");
+  if (!document.is_object()) return invalidDocument(providerName, "not a JSON object");
 
   try {
     const auto& object = document.as_object();
@@ -143,9 +143,10 @@ core::Result<Credentials> parseCredentialsJson(std::string_view body,
     };
     if (const auto it = object.find("Code"); it != object.end()) {
       if (!it->second.is_string() || it->second.as_string() != "Success") {
-        return invalid(providerName, "error code " + (it->second.is_string()
-                                                          ? sanitizeCode(it->second.as_string())
-                                                          : std::string("(not a string)")));
+        return invalidDocument(
+            providerName,
+            "error code " + (it->second.is_string() ? sanitizeCode(it->second.as_string())
+                                                    : std::string("(not a string)")));
       }
     }
     Credentials credentials;
@@ -160,15 +161,18 @@ core::Result<Credentials> parseCredentialsJson(std::string_view body,
           Field{"SecretAccessKey", &credentials.secretAccessKey},
           Field{"Token", &credentials.sessionToken}, Field{"Expiration", &expiration}}) {
       auto value = stringMember(field.name);
-      if (!value) return invalid(providerName, std::string("missing string member ") + field.name);
-      if (value->empty()) return invalid(providerName, std::string("empty member ") + field.name);
+      if (!value)
+        return invalidDocument(providerName, std::string("missing string member ") + field.name);
+      if (value->empty())
+        return invalidDocument(providerName, std::string("empty member ") + field.name);
       *field.target = std::move(*value);
     }
     credentials.expiration = parseIso8601(expiration);
-    if (!credentials.expiration) return invalid(providerName, "Expiration is not an ISO-8601 time");
+    if (!credentials.expiration)
+      return invalidDocument(providerName, "Expiration is not an ISO-8601 time");
     return credentials;
   } catch (const std::exception&) {
-    return invalid(providerName, "unexpected JSON shape");
+    return invalidDocument(providerName, "unexpected JSON shape");
   }
 }
 

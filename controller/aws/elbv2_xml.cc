@@ -32,7 +32,7 @@ std::optional<std::string> childText(const pugi::xml_node& node, const char* nam
 }
 
 // A port: absent → 0; present → an integer 0..65535 (surrounding blanks allowed).
-std::optional<int> parsePort(const pugi::xml_node& node) {
+std::optional<int> portOf(const pugi::xml_node& node) {
   const pugi::xml_node child = node.child("Port");
   if (!child) return 0;
   std::string_view text = child.child_value();
@@ -77,7 +77,7 @@ core::Result<TargetGroupsPage> parseDescribeTargetGroups(std::string_view xml) {
     if (std::string_view type = member.child_value("IpAddressType"); !type.empty()) {
       info.ipAddressType = type;
     }
-    const std::optional<int> port = parsePort(member);
+    const std::optional<int> port = portOf(member);
     if (!port)
       return malformedResponse(kAction, fmt::format("target group {} has a bad Port", index));
     info.port = *port;
@@ -107,7 +107,7 @@ core::Result<std::vector<core::ObservedTarget>> parseDescribeTargetHealth(std::s
     }
     core::ObservedTarget observed;
     observed.target.id = std::move(*id);
-    const std::optional<int> port = parsePort(target);
+    const std::optional<int> port = portOf(target);
     if (!port)
       return malformedResponse(kAction, fmt::format("description {} has a bad Port", index));
     observed.target.port = *port;

@@ -42,8 +42,14 @@ constexpr std::array<std::string_view, 4> kTransientCodes = {
     "IDPCommunicationError",
 };
 
-// Environment and config values may carry a trailing newline from a file or a heredoc.
-std::string_view trimmedValue(std::string_view text) { return core::trimmed(text, " \t\r\n"); }
+// Leading blanks, and trailing blanks or line ends (a value read from a file keeps its
+// newline). A leading line end stays: a config value continued onto the next line is not a
+// number or a mode.
+std::string_view trimmedValue(std::string_view text) {
+  const size_t end = text.find_last_not_of(" \t\r\n");
+  return end == std::string_view::npos ? std::string_view{}
+                                       : core::trimmed(text.substr(0, end + 1));
+}
 
 }  // namespace
 

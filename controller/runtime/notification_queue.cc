@@ -8,7 +8,7 @@ namespace {
 
 using std::chrono::nanoseconds;
 
-nanoseconds seconds(double s) {
+nanoseconds secondsAsDuration(double s) {
   return std::chrono::duration_cast<nanoseconds>(std::chrono::duration<double>(s));
 }
 
@@ -68,7 +68,7 @@ std::optional<core::MonoTime> DeliveryQueue::nextAttemptAt() const {
   for (const auto& [key, entry] : pending_) at = std::min(at, entry.dueAt);
   at = std::max(at, pausedUntil_);
   if (!expedited_ && tokensAt(at) < 1.0) {
-    at = refilledAt_ + seconds((1.0 - tokens_) / options_.ratePerSecond);
+    at = refilledAt_ + secondsAsDuration((1.0 - tokens_) / options_.ratePerSecond);
   }
   return at;
 }

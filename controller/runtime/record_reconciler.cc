@@ -3,20 +3,15 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::runtime {
 namespace {
 
 using core::LogLevel;
 
-std::string lower(std::string text) {
-  for (auto& c : text) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return text;
-}
-
 std::string absolute(std::string name) {
-  name = lower(std::move(name));
+  name = core::asciiLower(name);
   if (name.empty() || name.back() != '.') name.push_back('.');
   return name;
 }

@@ -30,13 +30,13 @@ std::string comparable(std::string_view id) {
   return std::string(id);
 }
 
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lowerChar(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 bool containsIgnoringCase(std::string_view haystack, std::string_view lowerNeedle) {
   if (lowerNeedle.size() > haystack.size()) return false;
   for (size_t start = 0; start + lowerNeedle.size() <= haystack.size(); ++start) {
     size_t i = 0;
-    while (i < lowerNeedle.size() && lower(haystack[start + i]) == lowerNeedle[i]) ++i;
+    while (i < lowerNeedle.size() && lowerChar(haystack[start + i]) == lowerNeedle[i]) ++i;
     if (i == lowerNeedle.size()) return true;
   }
   return false;

@@ -7,7 +7,7 @@ namespace endpointbinder::runtime {
 
 namespace {
 
-double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
+double inSeconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace
 
@@ -181,7 +181,7 @@ std::optional<std::string> WorkQueueCore::get(core::MonoTime now) {
       --readyCount_;
       processing_.emplace(ready.key, now);
       ++counters_.gets;
-      counters_.queueSecondsSum += seconds(now - ready.since);
+      counters_.queueSecondsSum += inSeconds(now - ready.since);
       if (priority == Priority::kResync && options_.resyncPerSecond > 0) {
         // No credit for idle time: a backlog comes out at the rate, not in a burst.
         nextResyncAt_ = std::max(now, nextResyncAt_) + resyncInterval_;
@@ -204,7 +204,7 @@ bool WorkQueueCore::done(const std::string& key, core::MonoTime now) {
   auto it = processing_.find(key);
   if (it == processing_.end()) return false;
   ++counters_.dones;
-  counters_.workSecondsSum += seconds(now - it->second);
+  counters_.workSecondsSum += inSeconds(now - it->second);
   processing_.erase(it);
   if (auto again = pending_.find(key); again != pending_.end()) {
     if (shuttingDown_) {
@@ -243,7 +243,7 @@ WorkQueueStats WorkQueueCore::stats(core::MonoTime now) const {
   s.longestRunningSeconds = 0;
   s.unfinishedWorkSeconds = 0;
   for (const auto& [key, since] : processing_) {
-    double age = std::max(0.0, seconds(now - since));
+    double age = std::max(0.0, inSeconds(now - since));
     s.unfinishedWorkSeconds += age;
     s.longestRunningSeconds = std::max(s.longestRunningSeconds, age);
   }
