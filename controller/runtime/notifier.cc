@@ -170,7 +170,8 @@ class Notifier::Worker {
   static std::string describeEvents(const Notice& notice) {
     std::string out;
     for (const auto kind : notice.kinds()) {
-      out += (out.empty() ? "" : ",") + std::string(noticeKindName(kind));
+      if (!out.empty()) out += ',';
+      out += noticeKindName(kind);
     }
     return out;
   }
