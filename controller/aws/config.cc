@@ -5,6 +5,7 @@
 
 #include "controller/aws/shared_config.h"
 #include "controller/aws/url.h"
+#include "controller/core/text.h"
 
 namespace endpointbinder::aws {
 namespace {
@@ -86,10 +87,7 @@ std::unexpected<core::Error> configError(std::string code, std::string message) 
 }
 
 bool isTrue(std::string_view value) {
-  if (value.size() != 4) return false;
-  std::string lower(value);
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower == "true";
+  return value.size() == 4 && core::asciiLower(value) == "true";
 }
 
 // Validates a configured endpoint URL and drops a trailing slash.

@@ -7,6 +7,7 @@
 
 #include "controller/aws/credentials_json.h"
 #include "controller/aws/shared_config.h"
+#include "controller/core/text.h"
 
 namespace endpointbinder::aws {
 namespace {
@@ -17,11 +18,7 @@ constexpr std::string_view kTokenPath = "/latest/api/token";
 constexpr std::string_view kCredentialsPath = "/latest/meta-data/iam/security-credentials/";
 
 bool isTrueSetting(const std::optional<std::string>& value) {
-  if (!value) return false;
-  std::string lower = *value;
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lower == "true";
+  return value && core::asciiLower(*value) == "true";
 }
 
 // A role name is one path segment of printable characters.

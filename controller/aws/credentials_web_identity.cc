@@ -35,13 +35,7 @@ pugi::xml_node childNamed(pugi::xml_node parent, std::string_view name) {
 std::string textOf(pugi::xml_node node) { return node.text().as_string(); }
 
 std::string_view trimWhitespace(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
+  return core::trimmed(text, core::kAsciiWhitespace);
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cctype>
 #include <pugixml.hpp>
 
+#include "controller/core/text.h"
+
 namespace endpointbinder::aws {
 namespace {
 
@@ -35,9 +37,7 @@ constexpr std::array<std::string_view, 21> kAuthCodes = {
 };
 
 std::string htmlTitle(std::string_view body) {
-  std::string lower(body.substr(0, 4096));
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string lower = core::asciiLower(body.substr(0, 4096));
   const size_t open = lower.find("<title>");
   if (open == std::string::npos) return {};
   const size_t start = open + 7;

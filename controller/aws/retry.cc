@@ -122,9 +122,7 @@ bool isClockSkewError(const core::Error& error) {
       error.code != "AuthFailure") {
     return false;
   }
-  std::string message = error.message;
-  std::transform(message.begin(), message.end(), message.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  const std::string message = core::asciiLower(error.message);
   return message.find("signature expired") != std::string::npos ||
          message.find("signature not yet current") != std::string::npos;
 }
