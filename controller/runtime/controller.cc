@@ -340,7 +340,8 @@ void Controller::tickLoop() {
     // fresh DescribeTargetHealth, so drift made by others shows up within about a round. Expiring
     // the cached read is needed: a group read a little later in the previous round than in
     // this one would still be fresh by age. Resync keys queue behind event keys. The round
-    // waits while the resync lane holds a backlog (post-write re-checks after a cold start).
+    // waits while the resync lane holds a backlog (post-write re-checks after a cold start),
+    // and skips bindings whose group was read within half a round (those re-checks).
     const auto due = pacer.due(
         now,
         [this] {
@@ -353,7 +354,13 @@ void Controller::tickLoop() {
           }
           return keys;
         },
-        stats.resyncDepth);
+        stats.resyncDepth,
+        [this](const std::string& key) -> std::optional<core::MonoTime> {
+          if (isRecordKey(key)) return std::nullopt;
+          const auto stored = store_.get(key);
+          if (!stored) return std::nullopt;
+          return observed_.lastReadAt(stored->binding->spec.targetGroupArn.text);
+        });
     for (const auto& key : due) {
       if (isRecordKey(key)) {
         if (store_.getDnsRecordBinding(bindingKeyOfRecordKey(key))) {

@@ -63,6 +63,10 @@ class ObservedCache {
   void expire(const std::string& arn);
   void forget(const std::string& arn);
 
+  // When the group was last read from AWS successfully (the call's start), if its read is
+  // still held (not invalidated or forgotten). expire() does not change it: the read happened.
+  std::optional<core::MonoTime> lastReadAt(const std::string& arn) const;
+
  private:
   struct Expectation {
     core::Target target;
@@ -81,7 +85,7 @@ class ObservedCache {
 
   const core::Clock& clock_;
   Options options_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::map<std::string, Entry> entries_;
 };
 

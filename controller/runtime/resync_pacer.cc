@@ -24,7 +24,8 @@ std::optional<std::size_t> ResyncPacer::backlogLimit() const {
 
 std::vector<std::string> ResyncPacer::due(core::MonoTime now,
                                           const std::function<std::vector<std::string>()>& listKeys,
-                                          std::size_t resyncBacklog) {
+                                          std::size_t resyncBacklog,
+                                          const LastReadLookup& lastReadAt) {
   std::vector<std::string> out;
   if (const auto limit = backlogLimit();
       limit && resyncBacklog > *limit && pausedThisRound_ < roundLength_) {
@@ -55,7 +56,14 @@ std::vector<std::string> ResyncPacer::due(core::MonoTime now,
       roundStart_ += now - dueTime(next_);
     }
     while (next_ < round_.size() && dueTime(next_) <= now) {
-      out.push_back(std::move(round_[next_++]));
+      auto& key = round_[next_++];
+      if (lastReadAt) {
+        if (const auto readAt = lastReadAt(key); readAt && now - *readAt < freshReadWindow()) {
+          ++skippedFresh_;
+          continue;
+        }
+      }
+      out.push_back(std::move(key));
     }
     if (next_ < round_.size()) break;
     inRound_ = false;

@@ -21,11 +21,19 @@
 // lane full cannot starve the bindings that never write of their re-check, each of which still
 // comes at least once every three round lengths (the rest of its round paused, the next
 // round's start delayed by its own pause).
+// Fresh reads count: a key whose group was read from AWS less than half a round length before
+// it falls due (by its post-write re-check, a write's read, a change's reconcile) is skipped
+// this round. That read was the re-check; another would make the lane pay twice for the same
+// binding, and after a cold start of thousands of writes the round would then refill the lane
+// with just-read bindings at nearly the rate it drains (5,000 bindings: 1 key/s net, an hour).
+// A skipped key is due again next round, so a group goes unread for 1.5 round lengths at most
+// (plus pauses); a binding that is only read by the round is never skipped (a round apart).
 // Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -54,12 +62,22 @@ class ResyncPacer {
   // The first round begins one period after `start` (everything was just reconciled).
   ResyncPacer(Options options, core::MonoTime start);
 
+  // When a key's group was last read from AWS; nullopt if not known (then it is handed out).
+  using LastReadLookup = std::function<std::optional<core::MonoTime>(const std::string&)>;
+
   // The keys due by `now`, in round order. `listKeys` is called when a round begins.
   // `resyncBacklog`: keys waiting in the work queue's resync lane now; above backlogLimit()
-  // nothing is handed out and the round waits.
+  // nothing is handed out and the round waits. `lastReadAt` (optional): a due key read less
+  // than freshReadWindow() before `now` is skipped, not handed out.
   std::vector<std::string> due(core::MonoTime now,
                                const std::function<std::vector<std::string>()>& listKeys,
-                               std::size_t resyncBacklog = 0);
+                               std::size_t resyncBacklog = 0,
+                               const LastReadLookup& lastReadAt = nullptr);
+
+  // Half the current round's length: a read younger than this stands in for the round's.
+  std::chrono::nanoseconds freshReadWindow() const { return roundLength_ / 2; }
+  // Due keys skipped so far because they had been read within freshReadWindow().
+  std::uint64_t skippedFresh() const { return skippedFresh_; }
 
   // The resync-lane depth above which the round waits: kBacklogSeconds of keys at
   // maxPerSecond (at least one); none without a budget (the lane then drains at once).
@@ -83,6 +101,7 @@ class ResyncPacer {
   std::size_t next_ = 0;  // first key of round_ not handed out yet
   // Paused so far in the current round, its start's delay included; at most roundLength_.
   std::chrono::nanoseconds pausedThisRound_{0};
+  std::uint64_t skippedFresh_ = 0;
 };
 
 }  // namespace endpointbinder::runtime

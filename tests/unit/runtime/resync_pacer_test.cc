@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -313,6 +315,166 @@ TEST(ResyncPacerTest, AColdStartsReCheckBacklogDrainsAtTheBudgetAndEveryBindingI
       EXPECT_LE(times[i] - times[i - 1], kRound + kDrain + 10s) << key;
     }
     EXPECT_LE(kEnd - times.back(), kRound + 10s) << key;
+  }
+}
+
+TEST(ResyncPacerTest, AKeyReadWithinHalfARoundIsSkippedAndDueAgainNextRound) {
+  ResyncPacer pacer({100s, 0}, core::MonoTime(0s));  // 10 keys, 10 s apart
+  const auto lister = [] { return keys(10); };
+  std::map<std::string, core::MonoTime> lastRead;
+  const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
+    const auto it = lastRead.find(key);
+    if (it == lastRead.end()) return std::nullopt;
+    return it->second;
+  };
+  ASSERT_EQ(pacer.freshReadWindow(), 50s);
+  lastRead["ns/b0"] = core::MonoTime(51s);  // 49 s before its turn: skipped
+  lastRead["ns/b1"] = core::MonoTime(60s);  // 50 s before its turn: read again
+  EXPECT_TRUE(pacer.due(core::MonoTime(100s), lister, 0, lastReadAt).empty());
+  EXPECT_EQ(pacer.skippedFresh(), 1u);
+  EXPECT_EQ(pacer.due(core::MonoTime(110s), lister, 0, lastReadAt),
+            std::vector<std::string>{"ns/b1"});
+  // Not read since: b0's next turn hands it out.
+  for (auto t = 111s; t < 200s; t += 1s) (void)pacer.due(core::MonoTime(t), lister, 0, lastReadAt);
+  EXPECT_EQ(pacer.due(core::MonoTime(200s), lister, 0, lastReadAt),
+            std::vector<std::string>{"ns/b0"});
+  EXPECT_EQ(pacer.skippedFresh(), 1u);
+}
+
+TEST(ResyncPacerTest, AKeyOnlyTheRoundReadsIsNeverSkipped) {
+  // Its last read is the previous round's, a whole round length before its turn.
+  ResyncPacer pacer({300s, 0}, core::MonoTime(0s));
+  const auto all = keys(100);
+  std::map<std::string, core::MonoTime> lastRead;
+  std::map<std::string, int> handedOut;
+  for (auto t = 1s; t <= 300s + 3 * 300s - 1s; t += 1s) {
+    const core::MonoTime now(t);
+    for (const auto& key : pacer.due(
+             now, [&] { return all; }, 0,
+             [&](const std::string& key) -> std::optional<core::MonoTime> {
+               const auto it = lastRead.find(key);
+               if (it == lastRead.end()) return std::nullopt;
+               return it->second;
+             })) {
+      lastRead[key] = now;
+      ++handedOut[key];
+    }
+  }
+  EXPECT_EQ(pacer.skippedFresh(), 0u);
+  ASSERT_EQ(handedOut.size(), all.size());
+  for (const auto& [key, count] : handedOut) EXPECT_EQ(count, 3) << key;
+}
+
+// The cold start of 5,000 bindings as bench/scale saw it at 9801d4a (2026-12-05, AWS-like
+// quotas): the writes took the first 1,250 s (4/s) and kept every worker busy, and each write
+// queued a re-check of its group ten seconds later in the resync lane, which waited behind
+// them. The round began at 300 s and paused while the lane was backlogged, until its pauses
+// added up to a round length (1,250 s); then it went on at 4/s, handing out bindings that
+// their re-check had just read. The lane took 5/s out and the round put 4/s back: 2,080 keys
+// were still queued at 2,830 s. Now the round skips bindings read within half a round, so the
+// lane drains at its budget.
+TEST(ResyncPacerTest, AfterAColdStartTheRoundSkipsBindingsTheirReCheckJustRead) {
+  constexpr int kBindings = 5000;
+  constexpr double kLaneBudget = 5.0;
+  constexpr double kRoundRate = kLaneBudget * kRoundShareOfResyncBudget;
+  constexpr auto kRound = 1250s;  // 5,000 at 4/s
+  constexpr auto kColdStartEnd = 1250s;
+  constexpr auto kDrain = 1000s;  // 5,000 re-checks at 5/s
+  constexpr auto kEnd = 8000s;
+  const auto all = keys(kBindings);
+  ResyncPacer pacer({300s, kRoundRate}, core::MonoTime(0s));
+  WorkQueueCore queue(WorkQueueOptions{.resyncPerSecond = kLaneBudget});
+  std::map<std::string, std::vector<std::chrono::nanoseconds>> reads;
+  const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
+    const auto it = reads.find(key);
+    if (it == reads.end()) return std::nullopt;
+    return core::MonoTime(it->second.back());
+  };
+  std::optional<std::chrono::nanoseconds> emptyAt;
+  std::size_t reconciled = 0;
+  for (auto t = 100ms; t <= kEnd; t += 100ms) {
+    const core::MonoTime now(t);
+    // The cold start: binding i read and written at i / 4 s, its re-check queued for 10 s later.
+    while (reconciled < all.size() && t >= std::chrono::milliseconds(250 * reconciled)) {
+      reads[all[reconciled]].push_back(t);
+      queue.addAfter(all[reconciled], 10s, now, Priority::kResync);
+      ++reconciled;
+    }
+    for (const auto& key : pacer.due(
+             now, [&] { return all; }, queue.stats(now).resyncDepth, lastReadAt)) {
+      queue.add(key, now, Priority::kResync);
+    }
+    if (t < kColdStartEnd) continue;     // the workers serve the cold start's writes
+    while (auto key = queue.get(now)) {  // reconciles take no time here
+      reads[*key].push_back(t);
+      queue.done(*key, now);
+    }
+    if (!emptyAt && queue.stats(now).depth == 0 && queue.stats(now).waiting == 0) emptyAt = t;
+  }
+  ASSERT_EQ(pacer.roundLength(), kRound);
+  ASSERT_TRUE(emptyAt.has_value()) << "the resync lane never emptied";
+  EXPECT_LE(*emptyAt, kColdStartEnd + 10s + kDrain + 30s);
+  // Every binding still read at least every three and a half round lengths, and in the last
+  // one and a half.
+  ASSERT_EQ(reads.size(), all.size());
+  for (const auto& [key, times] : reads) {
+    ASSERT_GE(times.size(), 4u) << key;
+    for (std::size_t i = 1; i < times.size(); ++i) {
+      EXPECT_LE(times[i] - times[i - 1], kRound / 2 + 3 * kRound + 1s) << key;
+    }
+    EXPECT_LE(kEnd - times.back(), kRound + kRound / 2 + 1s) << key;
+  }
+}
+
+// Whatever the reads and the backlog, a key is skipped only when it was read within half a
+// round, and no key goes unread for more than three and a half round lengths: a skipped turn
+// follows a read by less than half a round, and turns are three round lengths apart at most.
+TEST(ResyncPacerTest, PropertyAKeyIsSkippedOnlyWhenFreshAndNeverGoesUnreadForLong) {
+  for (unsigned seed = 1; seed <= 40; ++seed) {
+    std::mt19937 random(seed);
+    const int n = 1 + static_cast<int>(random() % 40);
+    const double rate = (random() % 2) ? 0.0 : 0.05 + (random() % 100) / 100.0;
+    ResyncPacer pacer({100s, rate}, core::MonoTime(0s));
+    const auto all = keys(n);
+    std::map<std::string, std::vector<std::chrono::nanoseconds>> reads;
+    for (const auto& key : all) reads[key].push_back(0s);  // everything reconciled at start
+    const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
+      return core::MonoTime(reads.at(key).back());
+    };
+    std::size_t backlog = 0;
+    std::chrono::nanoseconds longestRound = 100s;
+    constexpr auto kEnd = 4000s;
+    for (auto t = 1s; t <= kEnd; t += 1s) {
+      const core::MonoTime now(t);
+      if (random() % 50 == 0) backlog = (random() % 3 == 0) ? 1000 : 0;       // spells of backlog
+      if (random() % 4 == 0) reads[all[random() % all.size()]].push_back(t);  // a write's read
+      const auto skippedBefore = pacer.skippedFresh();
+      std::map<std::string, std::chrono::nanoseconds> readBefore;
+      for (const auto& key : all) readBefore[key] = reads.at(key).back();
+      const auto handed = pacer.due(
+          now, [&] { return all; }, backlog, lastReadAt);
+      for (const auto& key : handed) reads[key].push_back(t);
+      longestRound = std::max(longestRound, pacer.roundLength());
+      // Every skip this tick was of a key read within the window.
+      if (pacer.skippedFresh() > skippedBefore) {
+        bool someFresh = false;
+        for (const auto& key : all) {
+          if (std::find(handed.begin(), handed.end(), key) == handed.end() &&
+              t - readBefore[key] < pacer.freshReadWindow()) {
+            someFresh = true;
+          }
+        }
+        EXPECT_TRUE(someFresh) << "seed " << seed << " t " << t.count();
+      }
+    }
+    for (const auto& [key, times] : reads) {
+      for (std::size_t i = 1; i < times.size(); ++i) {
+        ASSERT_LE(times[i] - times[i - 1], longestRound / 2 + 3 * longestRound + 2s)
+            << "seed " << seed << " " << key;
+      }
+      ASSERT_LE(kEnd - times.back(), longestRound / 2 + 3 * longestRound + 2s)
+          << "seed " << seed << " " << key;
+    }
   }
 }
 
