@@ -342,6 +342,7 @@ void Controller::tickLoop() {
     // this one would still be fresh by age. Resync keys queue behind event keys. The round
     // waits while the resync lane holds a backlog (post-write re-checks after a cold start),
     // and skips bindings whose group was read within half a round (those re-checks).
+    const auto skippedBefore = pacer.skippedFresh();
     const auto due = pacer.due(
         now,
         [this] {
@@ -359,8 +360,11 @@ void Controller::tickLoop() {
           if (isRecordKey(key)) return std::nullopt;
           const auto stored = store_.get(key);
           if (!stored) return std::nullopt;
-          return observed_.lastReadAt(stored->binding->spec.targetGroupArn.text);
+          return reconciler_.groupReadAt(key, stored->binding->spec.targetGroupArn.text);
         });
+    if (deps_.metrics && pacer.skippedFresh() > skippedBefore) {
+      deps_.metrics->resyncSkipped(pacer.skippedFresh() - skippedBefore);
+    }
     for (const auto& key : due) {
       if (isRecordKey(key)) {
         if (store_.getDnsRecordBinding(bindingKeyOfRecordKey(key))) {

@@ -484,6 +484,10 @@ ControllerMetrics::ControllerMetrics(std::shared_ptr<prometheus::Registry> regis
       queueRetries_(counterFamily(*registry_, "endpointbinder_workqueue_retries_total",
                                   "Binding keys requeued with backoff after an error.")
                         .Add({})),
+      resyncSkipped_(counterFamily(*registry_, "endpointbinder_resync_skipped_total",
+                                   "Resync turns skipped: the binding had read its target group "
+                                   "from AWS within half a round (a post-write re-check).")
+                         .Add({})),
       queueLongestRunning_(gaugeFamily(*registry_,
                                        "endpointbinder_workqueue_longest_running_processor_seconds",
                                        "Age of the oldest reconcile in flight.")
@@ -838,6 +842,10 @@ void ControllerMetrics::observeWorkQueue(const WorkQueueStats& stats) {
   queueLongestRunning_.Set(stats.longestRunningSeconds);
   queueUnfinishedWork_.Set(stats.unfinishedWorkSeconds);
   lastQueueStats_ = stats;
+}
+
+void ControllerMetrics::resyncSkipped(std::uint64_t count) {
+  resyncSkipped_.Increment(static_cast<double>(count));
 }
 
 void ControllerMetrics::setManifests(int loaded, int errors) {

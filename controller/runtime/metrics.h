@@ -23,6 +23,7 @@
 
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -178,6 +179,8 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   // Sets the work-queue series from a snapshot: depth and in-flight ages as given, adds and
   // retries advanced by the growth since the previous snapshot (the counters never go back).
   void observeWorkQueue(const WorkQueueStats& stats);
+  // Resync turns skipped because the binding had read its group within half a round.
+  void resyncSkipped(std::uint64_t count);
 
   // Bindings currently loaded from valid manifests, and manifest files that currently fail to
   // decode or validate.
@@ -222,6 +225,7 @@ class ControllerMetrics final : public aws::AwsCallObserver {
   prometheus::Gauge& queueResyncDepth_;
   prometheus::Counter& queueAdds_;
   prometheus::Counter& queueRetries_;
+  prometheus::Counter& resyncSkipped_;
   prometheus::Gauge& queueLongestRunning_;
   prometheus::Gauge& queueUnfinishedWork_;
   prometheus::Gauge& manifestsLoaded_;

@@ -67,13 +67,6 @@ void ObservedCache::forget(const std::string& arn) {
   entries_.erase(arn);
 }
 
-std::optional<core::MonoTime> ObservedCache::lastReadAt(const std::string& arn) const {
-  std::lock_guard lock(mu_);
-  const auto it = entries_.find(arn);
-  if (it == entries_.end() || !it->second.raw) return std::nullopt;
-  return it->second.readAt;
-}
-
 // An expectation is met once AWS shows the change (registered: present and not leaving;
 // deregistered: absent or leaving), and dropped after its timeout either way so a write AWS
 // silently lost is retried rather than masked forever.

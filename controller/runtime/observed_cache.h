@@ -63,10 +63,6 @@ class ObservedCache {
   void expire(const std::string& arn);
   void forget(const std::string& arn);
 
-  // When the group was last read from AWS successfully (the call's start), if its read is
-  // still held (not invalidated or forgotten). expire() does not change it: the read happened.
-  std::optional<core::MonoTime> lastReadAt(const std::string& arn) const;
-
  private:
   struct Expectation {
     core::Target target;
@@ -85,7 +81,7 @@ class ObservedCache {
 
   const core::Clock& clock_;
   Options options_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::map<std::string, Entry> entries_;
 };
 

@@ -158,6 +158,21 @@ std::vector<std::string> Reconciler::knownKeys() const {
   return keys;
 }
 
+std::optional<core::MonoTime> Reconciler::groupReadAt(const std::string& key,
+                                                      const std::string& arn) const {
+  std::lock_guard lock(mu_);
+  const auto it = groupReads_.find(key);
+  if (it == groupReads_.end() || it->second.arn != arn) return std::nullopt;
+  return it->second.at;
+}
+
+void Reconciler::noteGroupRead(const std::string& key, const std::string& arn,
+                               const ObservedCache::Snapshot& snapshot) {
+  if (snapshot.fromCache) return;
+  std::lock_guard lock(mu_);
+  groupReads_[key] = GroupRead{arn, snapshot.readAt};
+}
+
 void Reconciler::beginTerm(BindingState& state) const {
   state.term = deps_.writeGate ? deps_.writeGate->currentTerm() : std::nullopt;
   state.standby = deps_.writeGate != nullptr && !state.term;
@@ -335,6 +350,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
   const bool refreshDue = group->refreshDueAt && now >= *group->refreshDueAt;
   auto observed = deps_.observed.targets(*state.access.api, arn, refreshDue, maxAge);
   if (!observed) return fail(observed.error());
+  noteGroupRead(key, arn, *observed);
   if (refreshDue) group->refreshDueAt.reset();
   group->tracker.recordObserved(observed->targets, now);
 
@@ -355,6 +371,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     if (observed->fromCache) {
       observed = deps_.observed.targets(*state.access.api, arn, /*forceRefresh=*/true);
       if (!observed) return fail(observed.error());
+      noteGroupRead(key, arn, *observed);
       group->tracker.recordObserved(observed->targets, now);
       plan = core::computePlan(desiredState, observed->targets, group->tracker, spec.policy, now,
                                facts);
@@ -393,6 +410,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDesired(const std::string& ke
     group->refreshDueAt = now + kRefreshAfterWrite;
     group->refreshIsRecheck = true;
     if (auto after = deps_.observed.targets(*state.access.api, arn); after) {
+      noteGroupRead(key, arn, *after);
       observed = std::move(after);
     }
   }
@@ -1039,6 +1057,7 @@ core::Result<ReconcileResult> Reconciler::reconcileDeleted(const std::string& ke
   }
   std::lock_guard lock(mu_);
   states_.erase(key);
+  groupReads_.erase(key);
   return done;
 }
 

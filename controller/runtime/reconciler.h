@@ -178,6 +178,12 @@ class Reconciler {
   // leader looks at all of them).
   std::vector<std::string> knownKeys() const;
 
+  // When a reconcile of `key` last read group `arn` from AWS (not from the cache), if it did
+  // and still names that group: the resync skips a binding read within half a round
+  // (resync_pacer.h). Only the binding's own reads count: a binding in Conflict never reads
+  // the group, and the owner's reads must not stand in for its look at the owner tag.
+  std::optional<core::MonoTime> groupReadAt(const std::string& key, const std::string& arn) const;
+
  private:
   // What this controller remembers of one target group, whichever binding names it.
   struct GroupMemory {
@@ -290,6 +296,9 @@ class Reconciler {
     return FencedTargetGroupApi(*access.api, deps_.writeGate, state.term);
   }
   std::shared_ptr<GroupMemory> groupFor(const std::string& arn);
+  // Records `snapshot` as `key`'s read of `arn` if it came from AWS (groupReadAt).
+  void noteGroupRead(const std::string& key, const std::string& arn,
+                     const ObservedCache::Snapshot& snapshot);
   core::GroupFacts factsFor(const BindingState& state) const;
 
   Deps deps_;
@@ -297,7 +306,12 @@ class Reconciler {
   mutable std::mutex mu_;                                        // guards the maps, not the entries
   std::map<std::string, std::unique_ptr<BindingState>> states_;  // by binding key
   std::map<std::string, std::shared_ptr<GroupMemory>> groups_;   // by target group ARN
-  core::MonoTime lastGroupSweep_{};                              // guarded by mu_
+  struct GroupRead {
+    std::string arn;
+    core::MonoTime at;
+  };
+  std::map<std::string, GroupRead> groupReads_;  // by binding key; guarded by mu_
+  core::MonoTime lastGroupSweep_{};              // guarded by mu_
 };
 
 }  // namespace endpointbinder::runtime

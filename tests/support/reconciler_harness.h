@@ -159,6 +159,7 @@ class ReconcilerHarness {
   const runtime::WriteGate* writeGate = nullptr;
   std::unique_ptr<RecordingApi> api;
   EmulatorProcess& emulator() { return *emulator_; }
+  const runtime::Reconciler& reconciler() const { return *reconciler_; }
 
  private:
   void build();

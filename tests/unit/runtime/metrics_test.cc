@@ -423,6 +423,10 @@ TEST_F(ControllerMetricsTest, WorkQueueAndManifests) {
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_resync_depth"), 1);
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_longest_running_processor_seconds"), 2.5);
   EXPECT_EQ(sampleValue(t, "endpointbinder_workqueue_unfinished_work_seconds"), 4);
+  EXPECT_EQ(sampleValue(t, "endpointbinder_resync_skipped_total"), 0);
+  metrics_.resyncSkipped(3);
+  metrics_.resyncSkipped(2);
+  EXPECT_EQ(sampleValue(text(), "endpointbinder_resync_skipped_total"), 5);
 }
 
 // forgetBinding() racing with updates of the same binding must neither crash nor leak series

@@ -126,28 +126,6 @@ TEST_F(ObservedCacheTest, AFailedReadReturnsTheErrorAndKeepsThePreviousSnapshot)
   EXPECT_EQ(kept->targets.size(), 1u);
 }
 
-// The resync skips a binding whose group was read within half a round (resync_pacer.h): only
-// an AWS read that succeeded counts, a cached answer or a failed read does not.
-TEST_F(ObservedCacheTest, LastReadAtIsTheLastSuccessfulAwsRead) {
-  EXPECT_FALSE(cache_.lastReadAt(kArn).has_value());
-  clock_.advance(10s);
-  ASSERT_TRUE(cache_.targets(api_, kArn).has_value());
-  const auto firstRead = clock_.now();
-  EXPECT_EQ(cache_.lastReadAt(kArn), firstRead);
-  clock_.advance(1min);
-  ASSERT_TRUE(cache_.targets(api_, kArn)->fromCache);
-  EXPECT_EQ(cache_.lastReadAt(kArn), firstRead) << "a cached answer is not a read";
-  api_.failNext = true;
-  ASSERT_FALSE(cache_.targets(api_, kArn, /*forceRefresh=*/true).has_value());
-  EXPECT_EQ(cache_.lastReadAt(kArn), firstRead) << "a failed read is not a read";
-  cache_.expire(kArn);
-  EXPECT_EQ(cache_.lastReadAt(kArn), firstRead) << "expired, but it was read then";
-  ASSERT_TRUE(cache_.targets(api_, kArn).has_value());
-  EXPECT_EQ(cache_.lastReadAt(kArn), clock_.now());
-  cache_.invalidate(kArn);
-  EXPECT_FALSE(cache_.lastReadAt(kArn).has_value()) << "the read is no longer held";
-}
-
 TEST_F(ObservedCacheTest, ExpectationsPatchTheSnapshotUntilAwsShowsTheWrite) {
   ASSERT_TRUE(cache_.targets(api_, kArn).has_value());
   cache_.expectRegistered(kArn, {ip("10.0.0.2")});

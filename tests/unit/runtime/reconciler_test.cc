@@ -209,6 +209,40 @@ TEST_F(ReconcilerTest, BindingInConflictLeavesTheOwnersGraceAlone) {
   EXPECT_FALSE(h.registered(arn).contains("10.0.1.2:443"));
 }
 
+// The resync skips a binding whose group it read within half a round (resync_pacer.h). Found
+// by review: counting any read of the group (the observed cache's) let the owner's reads stand
+// in for the round re-check of a binding in Conflict, which never reads the group itself and
+// looks at the owner tag again only when the round comes.
+TEST_F(ReconcilerTest, OnlyABindingsOwnAwsReadsOfItsGroupCountForTheResync) {
+  const auto owner = h.apply(manifest("a", arn, staticSource("10.0.1.1")));
+  const auto other = h.apply(manifest("b", arn, staticSource("10.0.1.2")));
+  EXPECT_FALSE(h.reconciler().groupReadAt(owner, arn).has_value());
+  sync(owner);
+  ASSERT_TRUE(h.reconciler().groupReadAt(owner, arn).has_value());
+  sync(other);
+  ASSERT_EQ(h.condition(other, "Conflict"), "True ClaimedByBinding");
+  EXPECT_FALSE(h.reconciler().groupReadAt(other, arn).has_value()) << "the owner's read counted";
+
+  h.clock.advance(seconds(30));  // the re-check after the registration is due: read from AWS
+  ASSERT_TRUE(h.reconcile(owner).has_value());
+  EXPECT_EQ(h.reconciler().groupReadAt(owner, arn), h.clock.now());
+  const auto reCheck = h.clock.now();
+  h.clock.advance(seconds(30));  // answered from the cache: not a read
+  ASSERT_TRUE(h.reconcile(owner).has_value());
+  EXPECT_EQ(h.reconciler().groupReadAt(owner, arn), reCheck);
+
+  const auto second = h.createGroup("second");
+  h.apply(manifest("a", second, staticSource("10.0.1.1")));
+  EXPECT_FALSE(h.reconciler().groupReadAt(owner, second).has_value()) << "another group's read";
+  sync(owner);
+  EXPECT_TRUE(h.reconciler().groupReadAt(owner, second).has_value());
+  EXPECT_FALSE(h.reconciler().groupReadAt(owner, arn).has_value());
+
+  h.remove(owner);
+  sync(owner);
+  EXPECT_FALSE(h.reconciler().groupReadAt(owner, second).has_value()) << "kept after deletion";
+}
+
 TEST_F(ReconcilerTest, TwoLiveBindingsOfOneGroupConflictUntilOneGoes) {
   const auto first = h.apply(manifest("a", arn, staticSource("10.0.1.1")));
   const auto second = h.apply(manifest("b", arn, staticSource("10.0.1.2")));

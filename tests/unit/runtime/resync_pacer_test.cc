@@ -426,53 +426,83 @@ TEST(ResyncPacerTest, AfterAColdStartTheRoundSkipsBindingsTheirReCheckJustRead) 
   }
 }
 
-// Whatever the reads and the backlog, a key is skipped only when it was read within half a
-// round, and no key goes unread for more than three and a half round lengths: a skipped turn
-// follows a read by less than half a round, and turns are three round lengths apart at most.
-TEST(ResyncPacerTest, PropertyAKeyIsSkippedOnlyWhenFreshAndNeverGoesUnreadForLong) {
-  for (unsigned seed = 1; seed <= 40; ++seed) {
+// Whatever the reads, the backlog, the keys and the queue's delay before a handed-out key is
+// read: exactly the due keys read within half a round are skipped, and (with a fixed set of
+// keys) no key goes unread for longer than half a round plus three round lengths (turns are
+// three round lengths apart at most, pauses included) plus the queue's delay.
+TEST(ResyncPacerTest, PropertyOnlyFreshKeysAreSkippedAndNoneGoesUnreadForLong) {
+  for (unsigned seed = 1; seed <= 60; ++seed) {
     std::mt19937 random(seed);
+    const bool keysChange = seed % 3 == 0;
     const int n = 1 + static_cast<int>(random() % 40);
     const double rate = (random() % 2) ? 0.0 : 0.05 + (random() % 100) / 100.0;
+    const auto maxQueueDelay = std::chrono::seconds(random() % 30);
     ResyncPacer pacer({100s, rate}, core::MonoTime(0s));
-    const auto all = keys(n);
+    auto all = keys(n);
     std::map<std::string, std::vector<std::chrono::nanoseconds>> reads;
-    for (const auto& key : all) reads[key].push_back(0s);  // everything reconciled at start
+    for (const auto& key : all) reads[key].push_back(0s);         // everything reconciled at start
+    std::multimap<std::chrono::nanoseconds, std::string> queued;  // handed out, read then
+    std::vector<std::string> asked;
     const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
-      return core::MonoTime(reads.at(key).back());
+      asked.push_back(key);
+      const auto it = reads.find(key);
+      if (it == reads.end()) return std::nullopt;
+      return core::MonoTime(it->second.back());
     };
     std::size_t backlog = 0;
     std::chrono::nanoseconds longestRound = 100s;
     constexpr auto kEnd = 4000s;
     for (auto t = 1s; t <= kEnd; t += 1s) {
       const core::MonoTime now(t);
+      while (!queued.empty() && queued.begin()->first <= t) {
+        reads[queued.begin()->second].push_back(t);
+        queued.erase(queued.begin());
+      }
       if (random() % 50 == 0) backlog = (random() % 3 == 0) ? 1000 : 0;       // spells of backlog
       if (random() % 4 == 0) reads[all[random() % all.size()]].push_back(t);  // a write's read
-      const auto skippedBefore = pacer.skippedFresh();
+      if (keysChange && random() % 100 == 0) {  // a binding added (its first read) or removed
+        if (random() % 2 == 0 || all.size() == 1) {
+          all.push_back("ns/new" + std::to_string(t.count()));
+          reads[all.back()].push_back(t);
+        } else {
+          all.erase(all.begin() + static_cast<long>(random() % all.size()));
+        }
+        std::sort(all.begin(), all.end());
+      }
       std::map<std::string, std::chrono::nanoseconds> readBefore;
-      for (const auto& key : all) readBefore[key] = reads.at(key).back();
+      for (const auto& [key, times] : reads) readBefore[key] = times.back();
+      const auto skippedBefore = pacer.skippedFresh();
+      const auto window = pacer.freshReadWindow();
+      asked.clear();
       const auto handed = pacer.due(
           now, [&] { return all; }, backlog, lastReadAt);
-      for (const auto& key : handed) reads[key].push_back(t);
-      longestRound = std::max(longestRound, pacer.roundLength());
-      // Every skip this tick was of a key read within the window.
-      if (pacer.skippedFresh() > skippedBefore) {
-        bool someFresh = false;
-        for (const auto& key : all) {
-          if (std::find(handed.begin(), handed.end(), key) == handed.end() &&
-              t - readBefore[key] < pacer.freshReadWindow()) {
-            someFresh = true;
-          }
+      // The window may change in this call when a round begins with another length.
+      const auto windowAfter = pacer.freshReadWindow();
+      ASSERT_GE(asked.size(), handed.size());
+      EXPECT_EQ(pacer.skippedFresh() - skippedBefore, asked.size() - handed.size());
+      std::size_t h = 0;
+      for (const auto& key : asked) {
+        const auto age = t - readBefore.at(key);
+        if (h < handed.size() && handed[h] == key) {
+          EXPECT_GE(age, std::min(window, windowAfter)) << "seed " << seed << " " << key;
+          ++h;
+        } else {
+          EXPECT_LT(age, std::max(window, windowAfter)) << "seed " << seed << " " << key;
         }
-        EXPECT_TRUE(someFresh) << "seed " << seed << " t " << t.count();
       }
+      EXPECT_EQ(h, handed.size()) << "handed out in the order asked";
+      for (const auto& key : handed) {
+        queued.emplace(t + std::chrono::seconds(random() % (maxQueueDelay.count() + 1)), key);
+      }
+      longestRound = std::max(longestRound, pacer.roundLength());
     }
+    if (keysChange) continue;  // a key's turn can move by up to a round as keys come and go
     for (const auto& [key, times] : reads) {
       for (std::size_t i = 1; i < times.size(); ++i) {
-        ASSERT_LE(times[i] - times[i - 1], longestRound / 2 + 3 * longestRound + 2s)
+        ASSERT_LE(times[i] - times[i - 1], longestRound / 2 + 3 * longestRound + maxQueueDelay + 2s)
             << "seed " << seed << " " << key;
       }
-      ASSERT_LE(kEnd - times.back(), longestRound / 2 + 3 * longestRound + 2s)
+      ASSERT_LE(kEnd - times.back(), longestRound / 2 + 3 * longestRound + maxQueueDelay + 2s)
           << "seed " << seed << " " << key;
     }
   }

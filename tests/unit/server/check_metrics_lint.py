@@ -32,6 +32,7 @@ EXPECTED_FAMILIES = {
     "endpointbinder_workqueue_resync_depth",
     "endpointbinder_workqueue_adds_total",
     "endpointbinder_workqueue_retries_total",
+    "endpointbinder_resync_skipped_total",
     "endpointbinder_workqueue_longest_running_processor_seconds",
     "endpointbinder_workqueue_unfinished_work_seconds",
     "endpointbinder_manifests_loaded",
