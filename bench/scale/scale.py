@@ -144,6 +144,30 @@ def proc_cpu_seconds(pid):
         return None
 
 
+def proc_thread_cpu_seconds(pid):
+    """utime + stime of `pid`'s threads in seconds, summed by thread name (the controller names
+    its own threads; cpprest's keep the process name); {} when it is gone."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+        with open(f"/proc/{pid}/comm") as f:
+            process_name = f.read().strip()
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                data = f.read()
+            name = data[data.index("(") + 1:data.rindex(")")]
+            if name == process_name:
+                name = "unnamed"  # cpprest's threads (and the main thread, asleep)
+            fields = data.rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended meanwhile
+    return out
+
+
 def proc_status_kib(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -745,6 +769,7 @@ class Run:
         dns_cpu0 = proc_cpu_seconds(self.dns.pid)
         t0 = time.time()
         cpu0 = proc_cpu_seconds(self.controller_pid)
+        threads0 = proc_thread_cpu_seconds(self.controller_pid)
         rss_samples = []
         end = time.monotonic() + window
         while time.monotonic() < end:
@@ -755,6 +780,7 @@ class Run:
             self.tracker.poll()
             time.sleep(min(5.0, max(0.0, end - time.monotonic())))
         cpu1 = proc_cpu_seconds(self.controller_pid)
+        threads1 = proc_thread_cpu_seconds(self.controller_pid)
         t1 = time.time()
         dns_cpu1 = proc_cpu_seconds(self.dns.pid)
         emu1 = self.emulator_stats()
@@ -791,6 +817,11 @@ class Run:
             "controllerCpuSeconds": round(cpu, 3),
             "controllerCpuSecondsPerBindingHour": round(cpu * per_binding_hour, 4),
             "controllerCpuPercentOfOneCore": round(100.0 * cpu / elapsed, 3),
+            # By thread name, threads alive at both ends of the window (the DNS watcher's and the
+            # workers' are): where the CPU goes, without a profiler.
+            "controllerCpuPercentByThread": {
+                name: round(100.0 * (threads1[name] - threads0.get(name, 0.0)) / elapsed, 3)
+                for name in sorted(threads1)},
             "controllerRssMiB": round(rss_now / 1024, 1),
             "controllerRssMaxMiB": round(max(rss_samples + [rss_now]) / 1024, 1),
             "controllerPeakRssMiB": round((proc_status_kib(self.controller_pid, "VmHWM") or 0)
@@ -1053,6 +1084,9 @@ def markdown(report):
     row("steady: controller CPU % of one core",
         lambda r: r["steady"]["controllerCpuPercentOfOneCore"],
         f"≤ {TARGET_CPU_PCT_AT_1000:g}% at N=1000")
+    row("steady: ... by thread (% of one core)",
+        lambda r: ", ".join(f"{name} {pct:g}" for name, pct in sorted(
+            r["steady"]["controllerCpuPercentByThread"].items(), key=lambda kv: -kv[1])))
     row("steady: controller RSS MiB", lambda r: r["steady"]["controllerRssMiB"],
         f"≤ {TARGET_RSS_MIB_AT_1000:g} at N=1000")
     row("steady: controller RSS anonymous / file MiB",

@@ -24,6 +24,7 @@
 #include <thread>
 #include <utility>
 
+#include "controller/core/thread_name.h"
 #include "controller/dns/answer_parser.h"
 
 namespace endpointbinder::dns {
@@ -813,6 +814,7 @@ void AresResolver::Loop::flushSends() {
 }
 
 void AresResolver::Loop::run() {
+  core::nameThisThread("eb-dns-loop");
   std::vector<std::unique_ptr<Lookup>> started;
   std::vector<uint64_t> cancelled;
   std::vector<pollfd> fds;

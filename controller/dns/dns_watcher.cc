@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <system_error>
 
+#include "controller/core/thread_name.h"
+
 namespace endpointbinder::dns {
 namespace {
 
@@ -148,6 +150,7 @@ WatcherStats DnsWatcher::stats() const {
 }
 
 void DnsWatcher::work(std::stop_token stop, uint64_t id) {
+  core::nameThisThread("eb-dns-watch");
   if (async_) {
     dispatch(stop);
     return;

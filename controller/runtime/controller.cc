@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "controller/core/thread_name.h"
 #include "controller/runtime/metrics.h"
 #include "controller/runtime/resync_pacer.h"
 
@@ -276,6 +277,7 @@ void Controller::onManifestChange(const ManifestDiff& diff) {
 }
 
 void Controller::workerLoop() {
+  core::nameThisThread("eb-reconcile");
   while (auto key = queue_.get()) {
     const auto start = deps_.clock.now();
     {
@@ -318,6 +320,7 @@ void Controller::workerLoop() {
 }
 
 void Controller::tickLoop() {
+  core::nameThisThread("eb-resync-tick");
   ResyncPacer pacer(
       {options_.reconciler.resyncPeriod, options_.resyncMaxPerSecond * kRoundShareOfResyncBudget},
       deps_.clock.now());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "controller/core/thread_name.h"
 #include "controller/runtime/instance_events.h"
 
 namespace endpointbinder::runtime {
@@ -106,6 +107,7 @@ bool EventQueueReader::pollOnce() {
 }
 
 void EventQueueReader::threadLoop() {
+  core::nameThisThread("eb-sqs-events");
   auto backoff = options_.errorBackoffBase;
   for (;;) {
     {

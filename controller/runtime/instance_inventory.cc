@@ -4,6 +4,7 @@
 #include <variant>
 
 #include "api/net.h"
+#include "controller/core/thread_name.h"
 
 namespace endpointbinder::runtime {
 
@@ -1030,6 +1031,7 @@ void InstanceInventory::stop() {
 }
 
 void InstanceInventory::threadLoop() {
+  core::nameThisThread("eb-inventory");
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const auto now = deps_.clock.now();

@@ -7,6 +7,7 @@
 #include <future>
 #include <random>
 
+#include "controller/core/thread_name.h"
 #include "controller/runtime/metrics.h"
 
 namespace endpointbinder::runtime {
@@ -125,6 +126,7 @@ void LeaderElection::start(Callbacks callbacks) {
 }
 
 void LeaderElection::loop(Callbacks callbacks) {
+  core::nameThisThread("eb-leader");
   std::unique_lock lock(mu_);
   while (!stopping_) {
     const auto now = deps_.clock.now();

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "api/decode.h"
+#include "controller/core/thread_name.h"
 
 namespace endpointbinder::runtime {
 
@@ -333,6 +334,7 @@ void ManifestWatcher::logDeletions(const ManifestDiff& diff) {
 }
 
 void ManifestWatcher::run() {
+  core::nameThisThread("eb-manifests");
   int inotifyFd = -1;
   if (options_.useInotify) {
     inotifyFd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);

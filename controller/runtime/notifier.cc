@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "controller/core/thread_name.h"
+
 namespace endpointbinder::runtime {
 
 using core::LogLevel;
@@ -130,6 +132,7 @@ class Notifier::Worker {
 
   void run() {
     std::unique_lock lock(mu_);
+    core::nameThisThread("eb-notify-send");
     while (!stopped_) {
       const auto now = deps_.clock.now();
       if (flushing_ && (queue_.depth() == 0 || now >= flushDeadline_)) break;
@@ -247,6 +250,7 @@ void Notifier::onReconciled(const ReconcileReport& report) {
 }
 
 void Notifier::run() {
+  core::nameThisThread("eb-notifier");
   std::unique_lock lock(inboxMu_);
   for (;;) {
     inboxCv_.wait(lock, [this] { return stopping_ || !inbox_.empty(); });

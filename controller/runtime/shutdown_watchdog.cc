@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include "controller/core/thread_name.h"
+
 namespace endpointbinder::runtime {
 
 ShutdownWatchdog::ShutdownWatchdog(core::Logger& log, int exitCode, ExitFn exit)
@@ -40,6 +42,7 @@ bool ShutdownWatchdog::fired() const {
 }
 
 void ShutdownWatchdog::run() {
+  core::nameThisThread("eb-watchdog");
   std::unique_lock lock(mu_);
   while (armed_) {
     // The deadline may move while waiting: wait for it as it is now, then look again.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "controller/core/text.h"
+#include "controller/core/thread_name.h"
 
 namespace endpointbinder::server {
 namespace {
@@ -434,6 +435,7 @@ void HttpServer::State::serve(int fd) {
 }
 
 void HttpServer::State::acceptLoop() {
+  core::nameThisThread("eb-http-accept");
   for (;;) {
     pollfd fds[2] = {{listenFd, POLLIN, 0}, {wakeFd, POLLIN, 0}};
     if (::poll(fds, 2, -1) < 0 && errno != EINTR) return;
@@ -459,6 +461,7 @@ void HttpServer::State::acceptLoop() {
 }
 
 void HttpServer::State::workerLoop() {
+  core::nameThisThread("eb-http");
   for (;;) {
     int fd = -1;
     {

@@ -191,6 +191,18 @@ class Controller:
         except OSError:
             return False
 
+    def thread_names(self):
+        """The names of the controller's threads (what `top -H` and perf show)."""
+        names = set()
+        tasks = f"/proc/{self.proc.pid}/task"
+        for tid in os.listdir(tasks):
+            try:
+                with open(f"{tasks}/{tid}/comm") as f:
+                    names.add(f.read().strip())
+            except FileNotFoundError:  # the thread ended meanwhile
+                pass
+        return names
+
     def output(self):
         if not self.log.closed:
             self.log.flush()

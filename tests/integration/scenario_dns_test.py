@@ -27,6 +27,9 @@ class OpenSearchEndpointMoves(ScenarioTest):
                  what="initial registration")
         wait_for(lambda: (c.condition("opensearch-dashboards", "Ready") or {}).get("status") == "True", 15,
                  what="Ready=True")
+        # Each thread says what it is, so that `top -H` and perf show where the CPU goes.
+        self.assertLessEqual({"eb-reconcile", "eb-resync-tick", "eb-dns-loop", "eb-dns-watch",
+                              "eb-manifests", "eb-http-accept", "eb-http"}, c.thread_names())
 
         changed = time.monotonic()
         self.dns.set("vpc-f-iot.es.local", a=["10.0.1.20", "10.0.1.21"], ttl=ttl)
