@@ -145,8 +145,9 @@ def proc_cpu_seconds(pid):
 
 
 def proc_thread_cpu_seconds(pid):
-    """utime + stime of `pid`'s threads in seconds, summed by thread name (the controller names
-    its own threads; cpprest's keep the process name); {} when it is gone."""
+    """utime + stime in seconds of each of `pid`'s threads, {(tid, start time): (name, seconds)}
+    (the controller names its own threads; cpprest's keep the process name, reported as
+    "unnamed"); {} when it is gone."""
     out = {}
     try:
         tids = os.listdir(f"/proc/{pid}/task")
@@ -161,11 +162,25 @@ def proc_thread_cpu_seconds(pid):
             name = data[data.index("(") + 1:data.rindex(")")]
             if name == process_name:
                 name = "unnamed"  # cpprest's threads (and the main thread, asleep)
-            fields = data.rsplit(")", 1)[1].split()
-            out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / CLK_TCK
+            fields = data.rsplit(")", 1)[1].split()  # fields[0] is stat's field 3 (state)
+            out[(tid, fields[19])] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
         except (OSError, IndexError, ValueError):
             continue  # the thread ended meanwhile
     return out
+
+
+def thread_cpu_percent(before, after, cpu_seconds, elapsed):
+    """Per thread name, % of one core between two proc_thread_cpu_seconds() readings: a thread
+    started in between counts from 0. A thread that ended in between is not in `after`: its
+    share of the process's `cpu_seconds` is reported as "ended"."""
+    by_name = {}
+    for key, (name, seconds) in after.items():
+        spent = seconds - before.get(key, (name, 0.0))[1]
+        by_name[name] = by_name.get(name, 0.0) + spent
+    ended = cpu_seconds - sum(by_name.values())
+    if ended > 0.01:
+        by_name["ended"] = ended
+    return {name: round(100.0 * s / elapsed, 3) for name, s in sorted(by_name.items())}
 
 
 def proc_status_kib(pid, key):
@@ -817,11 +832,8 @@ class Run:
             "controllerCpuSeconds": round(cpu, 3),
             "controllerCpuSecondsPerBindingHour": round(cpu * per_binding_hour, 4),
             "controllerCpuPercentOfOneCore": round(100.0 * cpu / elapsed, 3),
-            # By thread name, threads alive at both ends of the window (the DNS watcher's and the
-            # workers' are): where the CPU goes, without a profiler.
-            "controllerCpuPercentByThread": {
-                name: round(100.0 * (threads1[name] - threads0.get(name, 0.0)) / elapsed, 3)
-                for name in sorted(threads1)},
+            # By thread name: where the CPU goes, without a profiler.
+            "controllerCpuPercentByThread": thread_cpu_percent(threads0, threads1, cpu, elapsed),
             "controllerRssMiB": round(rss_now / 1024, 1),
             "controllerRssMaxMiB": round(max(rss_samples + [rss_now]) / 1024, 1),
             "controllerPeakRssMiB": round((proc_status_kib(self.controller_pid, "VmHWM") or 0)

@@ -1,6 +1,8 @@
 // Names the calling thread, so that `top -H`, `ps -L`, perf and /proc/<pid>/task/*/comm say
 // which of the controller's threads spends the CPU (cpprest's own threads keep the process
 // name). The one operating-system call in core: it changes nothing the controller does.
+// A thread starts with its creator's name: one a named thread starts (std::async in leader
+// election, a library's lazily started thread) shows its creator's name unless it names itself.
 #pragma once
 
 #include <pthread.h>

@@ -344,7 +344,7 @@ void Controller::tickLoop() {
     // the cached read is needed: a group read a little later in the previous round than in
     // this one would still be fresh by age. Resync keys queue behind event keys. The round
     // waits while the resync lane holds a backlog (post-write re-checks after a cold start),
-    // and skips bindings whose group was read within half a round (those re-checks).
+    // and skips bindings that read their group within half a round (those re-checks).
     const auto skippedBefore = pacer.skippedFresh();
     const auto due = pacer.due(
         now,

@@ -2,8 +2,9 @@
 // DescribeTargetHealth per resync instead of one per reconcile.
 //
 // A snapshot is re-read when it is older than `maxAge` (the resync period), when it was
-// expire()d since (the resync expires each group as it re-checks its binding, so every group is
-// read once per resync round whatever the phase of its other reconciles), or when the caller is
+// expire()d since (the resync expires each group as it re-checks its binding, so a group is
+// read at its binding's turn in every resync round whatever the phase of its other reconciles,
+// unless the binding read it less than half a round before: resync_pacer.h), or when the caller is
 // about to write (forceRefresh). After our own RegisterTargets/DeregisterTargets the cache
 // records *expectations* (controller-runtime style): until AWS shows the change, or the
 // expectation times out, the snapshot is patched as if it had — a registered target appears

@@ -21,19 +21,19 @@
 // lane full cannot starve the bindings that never write of their re-check, each of which still
 // comes at least once every three round lengths (the rest of its round paused, the next
 // round's start delayed by its own pause).
-// Fresh reads count: a key whose group was read from AWS less than half a round length before
-// it falls due (by its post-write re-check, a write's read, a change's reconcile) is skipped
+// Fresh reads count: a key whose binding read its group from AWS less than half a round length
+// before it falls due (its post-write re-check, the read before a write) is skipped
 // this round. That read was the re-check; another would make the lane pay twice for the same
 // binding, and after a cold start of thousands of writes the round would then refill the lane
 // with just-read bindings at nearly the rate it drains (5,000 bindings: 1 key/s net, an hour).
 // A skipped key is due again next round, so a group goes unread for half a round plus the gap
 // between two of its turns at most: 1.5 round lengths when the bindings stay the same, up to
-// 2.5 when bindings are added before it, 3.5 with backlog pauses (plus the time a handed-out
-// key waits in the lane). A binding only the round reads is read a round apart and not
-// skipped, unless its last re-check waited in the lane over half a round or bindings before
-// it went (its turn then comes early): then it is read every other round, within those bounds.
-// Only the binding's own reads count (Reconciler::groupReadAt): one in Conflict never reads.
-// Pure: time comes in as arguments. Thread-safety: none.
+// 2.5 when bindings are added before it, 3.5 with backlog pauses, 4.5 with both (plus the time
+// a handed-out key waits in the lane, long after a cold start). A binding only the round reads is
+// read a round apart and not skipped, unless its last re-check waited in the lane over half a round
+// or bindings before it went (its turn then comes early): then it is read every other round, within
+// those bounds. Only the binding's own reads count (Reconciler::groupReadAt): one in Conflict never
+// reads. Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 
 #include <chrono>
@@ -67,7 +67,8 @@ class ResyncPacer {
   // The first round begins one period after `start` (everything was just reconciled).
   ResyncPacer(Options options, core::MonoTime start);
 
-  // When a key's group was last read from AWS; nullopt if not known (then it is handed out).
+  // When a key's binding last read its group from AWS; nullopt if not known (then it is
+  // handed out).
   using LastReadLookup = std::function<std::optional<core::MonoTime>(const std::string&)>;
 
   // The keys due by `now`, in round order. `listKeys` is called when a round begins.

@@ -199,7 +199,7 @@ class Controller:
             try:
                 with open(f"{tasks}/{tid}/comm") as f:
                     names.add(f.read().strip())
-            except FileNotFoundError:  # the thread ended meanwhile
+            except OSError:  # the thread ended meanwhile
                 pass
         return names
 

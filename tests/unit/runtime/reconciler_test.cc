@@ -223,7 +223,8 @@ TEST_F(ReconcilerTest, OnlyABindingsOwnAwsReadsOfItsGroupCountForTheResync) {
   ASSERT_EQ(h.condition(other, "Conflict"), "True ClaimedByBinding");
   EXPECT_FALSE(h.reconciler().groupReadAt(other, arn).has_value()) << "the owner's read counted";
 
-  h.clock.advance(seconds(30));  // the re-check after the registration is due: read from AWS
+  // Read from AWS: the re-check after the registration is due (and sync(other) expired it).
+  h.clock.advance(seconds(30));
   ASSERT_TRUE(h.reconcile(owner).has_value());
   EXPECT_EQ(h.reconciler().groupReadAt(owner, arn), h.clock.now());
   const auto reCheck = h.clock.now();
