@@ -134,12 +134,23 @@ def _die_with_parent():
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+def read_stat(path):
+    """A /proc .../stat file as (name, fields after the name: fields[0] is stat's field 3).
+    Raises OSError when it is gone, IndexError or ValueError when it is not a stat file."""
+    with open(path) as f:
+        data = f.read()
+    return data[data.index("(") + 1:data.rindex(")")], data[data.rindex(")") + 1:].split()
+
+
+def cpu_seconds_of(fields):
+    """utime + stime in seconds from read_stat()'s fields."""
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
 def proc_cpu_seconds(pid):
     """utime + stime of `pid` in seconds (all threads), or None when it is gone."""
     try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+        return cpu_seconds_of(read_stat(f"/proc/{pid}/stat")[1])
     except (OSError, IndexError, ValueError):
         return None
 
@@ -157,13 +168,10 @@ def proc_thread_cpu_seconds(pid):
         return out
     for tid in tids:
         try:
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                data = f.read()
-            name = data[data.index("(") + 1:data.rindex(")")]
+            name, fields = read_stat(f"/proc/{pid}/task/{tid}/stat")
             if name == process_name:
                 name = "unnamed"  # cpprest's threads (and the main thread, asleep)
-            fields = data.rsplit(")", 1)[1].split()  # fields[0] is stat's field 3 (state)
-            out[(tid, fields[19])] = (name, (int(fields[11]) + int(fields[12])) / CLK_TCK)
+            out[(tid, fields[19])] = (name, cpu_seconds_of(fields))  # fields[19]: start time
         except (OSError, IndexError, ValueError):
             continue  # the thread ended meanwhile
     return out

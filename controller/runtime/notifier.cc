@@ -131,8 +131,8 @@ class Notifier::Worker {
   }
 
   void run() {
-    std::unique_lock lock(mu_);
     core::nameThisThread("eb-notify-send");
+    std::unique_lock lock(mu_);
     while (!stopped_) {
       const auto now = deps_.clock.now();
       if (flushing_ && (queue_.depth() == 0 || now >= flushDeadline_)) break;

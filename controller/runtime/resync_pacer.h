@@ -22,18 +22,19 @@
 // comes at least once every three round lengths (the rest of its round paused, the next
 // round's start delayed by its own pause).
 // Fresh reads count: a key whose binding read its group from AWS less than half a round length
-// before it falls due (its post-write re-check, the read before a write) is skipped
-// this round. That read was the re-check; another would make the lane pay twice for the same
-// binding, and after a cold start of thousands of writes the round would then refill the lane
-// with just-read bindings at nearly the rate it drains (5,000 bindings: 1 key/s net, an hour).
-// A skipped key is due again next round, so a group goes unread for half a round plus the gap
-// between two of its turns at most: 1.5 round lengths when the bindings stay the same, up to
-// 2.5 when bindings are added before it, 3.5 with backlog pauses, 4.5 with both (plus the time
-// a handed-out key waits in the lane, long after a cold start). A binding only the round reads is
-// read a round apart and not skipped, unless its last re-check waited in the lane over half a round
-// or bindings before it went (its turn then comes early): then it is read every other round, within
-// those bounds. Only the binding's own reads count (Reconciler::groupReadAt): one in Conflict never
-// reads. Pure: time comes in as arguments. Thread-safety: none.
+// before it falls due (its post-write re-check, the read before a write) is skipped this round.
+// That read was the re-check; another would make the lane pay twice for the same binding, and
+// after a cold start of thousands of writes the round would then refill the lane with just-read
+// bindings at nearly the rate it drains (5,000 bindings: 1 key/s net, an hour). A skipped key
+// is due again next round, so a group goes unread for half a round plus the gap between two of
+// its turns at most: 1.5 round lengths when the bindings stay the same, up to 2.5 when bindings
+// are added before it, 3.5 with backlog pauses, 4.5 with both (plus the time a handed-out key
+// waits in the lane, long after a cold start). A binding only the round reads is read a round
+// apart and not skipped, unless its last re-check waited in the lane over half a round or
+// bindings before it went (its turn then comes early): then it is read every other round,
+// within those bounds. Only the binding's own reads count (Reconciler::groupReadAt): one in
+// Conflict never reads.
+// Pure: time comes in as arguments. Thread-safety: none.
 #pragma once
 
 #include <chrono>

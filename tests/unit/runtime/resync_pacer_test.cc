@@ -23,6 +23,23 @@ std::vector<std::string> keys(int n) {
   return out;
 }
 
+// A lookup of each key's latest read in `reads` (which must outlive it); nullopt for none.
+ResyncPacer::LastReadLookup lastReadIn(const std::map<std::string, core::MonoTime>& reads) {
+  return [&reads](const std::string& key) -> std::optional<core::MonoTime> {
+    const auto it = reads.find(key);
+    if (it == reads.end()) return std::nullopt;
+    return it->second;
+  };
+}
+ResyncPacer::LastReadLookup lastReadIn(
+    const std::map<std::string, std::vector<std::chrono::nanoseconds>>& reads) {
+  return [&reads](const std::string& key) -> std::optional<core::MonoTime> {
+    const auto it = reads.find(key);
+    if (it == reads.end() || it->second.empty()) return std::nullopt;
+    return core::MonoTime(it->second.back());
+  };
+}
+
 // Drives the pacer with a tick every `tick` from `from` to `to` and records when each key was
 // handed out.
 std::map<std::string, std::vector<std::chrono::nanoseconds>> run(
@@ -323,11 +340,7 @@ TEST(ResyncPacerTest, AKeyReadWithinHalfARoundIsSkippedAndDueAgainNextRound) {
   ResyncPacer pacer({100s, 0}, core::MonoTime(0s));  // 10 keys, 10 s apart
   const auto lister = [] { return keys(10); };
   std::map<std::string, core::MonoTime> lastRead;
-  const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
-    const auto it = lastRead.find(key);
-    if (it == lastRead.end()) return std::nullopt;
-    return it->second;
-  };
+  const auto lastReadAt = lastReadIn(lastRead);
   ASSERT_EQ(pacer.freshReadWindow(), 50s);
   lastRead["ns/b0"] = core::MonoTime(51s);  // 49 s before its turn: skipped
   lastRead["ns/b1"] = core::MonoTime(60s);  // 50 s before its turn: read again
@@ -348,15 +361,11 @@ TEST(ResyncPacerTest, AKeyOnlyTheRoundReadsIsNeverSkipped) {
   const auto all = keys(100);
   std::map<std::string, core::MonoTime> lastRead;
   std::map<std::string, int> handedOut;
+  const auto lastReadAt = lastReadIn(lastRead);
   for (auto t = 1s; t <= 300s + 3 * 300s - 1s; t += 1s) {
     const core::MonoTime now(t);
     for (const auto& key : pacer.due(
-             now, [&] { return all; }, 0,
-             [&](const std::string& key) -> std::optional<core::MonoTime> {
-               const auto it = lastRead.find(key);
-               if (it == lastRead.end()) return std::nullopt;
-               return it->second;
-             })) {
+             now, [&] { return all; }, 0, lastReadAt)) {
       lastRead[key] = now;
       ++handedOut[key];
     }
@@ -386,11 +395,7 @@ TEST(ResyncPacerTest, AfterAColdStartTheRoundSkipsBindingsTheirReCheckJustRead) 
   ResyncPacer pacer({300s, kRoundRate}, core::MonoTime(0s));
   WorkQueueCore queue(WorkQueueOptions{.resyncPerSecond = kLaneBudget});
   std::map<std::string, std::vector<std::chrono::nanoseconds>> reads;
-  const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
-    const auto it = reads.find(key);
-    if (it == reads.end()) return std::nullopt;
-    return core::MonoTime(it->second.back());
-  };
+  const auto lastReadAt = lastReadIn(reads);
   std::optional<std::chrono::nanoseconds> emptyAt;
   std::size_t reconciled = 0;
   for (auto t = 100ms; t <= kEnd; t += 100ms) {
@@ -446,11 +451,9 @@ TEST(ResyncPacerTest, PropertyOnlyFreshKeysAreSkippedAndNoneGoesUnreadForLong) {
     std::multimap<std::chrono::nanoseconds, std::string> queued;  // handed out, read then
     std::vector<std::string> asked;
     std::set<std::string> removed;
-    const auto lastReadAt = [&](const std::string& key) -> std::optional<core::MonoTime> {
+    const auto lastReadAt = [&, readsLookup = lastReadIn(reads)](const std::string& key) {
       asked.push_back(key);
-      const auto it = reads.find(key);
-      if (it == reads.end()) return std::nullopt;
-      return core::MonoTime(it->second.back());
+      return readsLookup(key);
     };
     std::size_t backlog = 0;
     std::chrono::nanoseconds longestRound = 100s;
