@@ -179,15 +179,17 @@ def proc_thread_cpu_seconds(pid):
 
 def thread_cpu_percent(before, after, cpu_seconds, elapsed):
     """Per thread name, % of one core between two proc_thread_cpu_seconds() readings: a thread
-    started in between counts from 0. A thread that ended in between is not in `after`: its
-    share of the process's `cpu_seconds` is reported as "ended"."""
+    started in between counts from 0. A thread that ended in between is not in `after`: what
+    the process's `cpu_seconds` has beyond the threads' sum is reported as "ended or rounding"
+    when over two clock ticks (each thread's time is rounded to ticks on its own, and the
+    readings are not taken at the same instant: a tick or two either way is noise)."""
     by_name = {}
     for key, (name, seconds) in after.items():
         spent = seconds - before.get(key, (name, 0.0))[1]
         by_name[name] = by_name.get(name, 0.0) + spent
-    ended = cpu_seconds - sum(by_name.values())
-    if ended > 0.01:
-        by_name["ended"] = ended
+    rest = cpu_seconds - sum(by_name.values())
+    if abs(round(rest * CLK_TCK)) > 2:
+        by_name["ended or rounding"] = rest
     return {name: round(100.0 * s / elapsed, 3) for name, s in sorted(by_name.items())}
 
 
